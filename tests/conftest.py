@@ -1,0 +1,7 @@
+"""Root fixtures shared by every test package.
+
+The Dots emulator fixtures live in their own plugin module so the Django-free
+client and emulator tests and the Django app tests start the same server.
+"""
+
+pytest_plugins = ["tests.fixtures_emulator"]
