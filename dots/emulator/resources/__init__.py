@@ -1,0 +1,14 @@
+"""The resource modules app.py mounts, each exposing ROUTES (and optionally CONTROL_ROUTES).
+
+To the other emulator helper ("emulator-payouts"): import your module here and append
+it to RESOURCE_MODULES (users, payout_links, payout_requests, payouts, payout_batches,
+payments, payment_intents, payment_customers, payment_methods, checkout_sessions).
+Imports are plain on purpose: a module that fails to import must fail the start,
+not silently drop its routes.
+"""
+
+from dots.emulator.resources import apps
+
+RESOURCE_MODULES = [
+    apps,
+]

@@ -1,0 +1,192 @@
+"""The emulator's state: one SQLite file behind one lock.
+
+Every document (an app, a payable, a transfer...) is a JSON text row keyed by
+(kind, id). The `seq` column is an insertion sequence: lists are newest first by
+`seq DESC`, so pagination order never depends on timestamps that can tie.
+
+One connection is shared by every server thread. That is safe because all use
+goes through `Store.lock` (app.py holds it for a whole handler, in one
+transaction). A per-thread connection would save nothing here: the lock
+serialises writers anyway, and one connection keeps SQLite's page cache warm.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dots.emulator.errors import ApiError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    app_id TEXT,
+    body TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
+CREATE INDEX IF NOT EXISTS docs_kind_app_seq ON docs (kind, app_id, seq);
+CREATE INDEX IF NOT EXISTS docs_kind_seq ON docs (kind, seq);
+CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    app_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    last_status INTEGER,
+    created_at REAL NOT NULL,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS webhook_events_status ON webhook_events (status, next_attempt_at);
+"""
+
+TABLES = ("docs", "counters", "idempotency", "meta", "webhook_events")
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        # RLock: a control may call a helper that itself takes the lock.
+        self.lock = threading.RLock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (see transaction()).
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps WAL durable across a process crash (not a power cut): enough for an emulator.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    # -- transactions -------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the lock and one SQLite transaction; commit on success, roll back on any error."""
+        with self.lock:
+            if self.conn.in_transaction:  # nested use (a control calling a helper): join the outer one
+                yield self
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def reset(self) -> None:
+        with self.lock:
+            for table in TABLES:
+                self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self.conn.execute("DELETE FROM sqlite_sequence")
+
+    # -- ids ------------------------------------------------------------------
+
+    @staticmethod
+    def new_uuid() -> str:
+        return str(uuid.uuid4())
+
+    def next_int_id(self, kind: str) -> int:
+        row = self.conn.execute(
+            "INSERT INTO counters (kind, value) VALUES (?, 1) "
+            "ON CONFLICT (kind) DO UPDATE SET value = value + 1 RETURNING value",
+            (kind,),
+        ).fetchone()
+        return row[0]
+
+    # -- documents -------------------------------------------------------------
+
+    def insert(self, kind: str, id: str | int, doc: dict, *, app_id: str | None = None) -> dict:
+        self.conn.execute(
+            "INSERT INTO docs (kind, id, app_id, body) VALUES (?, ?, ?, ?)",
+            (kind, str(id), app_id, json.dumps(doc, separators=(",", ":"))),
+        )
+        return doc
+
+    def get(self, kind: str, id: str | int) -> dict | None:
+        row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_or_404(self, kind: str, id: str | int, *, what: str) -> dict:
+        doc = self.get(kind, id)
+        if doc is None:
+            raise ApiError(404, "not-found", f"{what} not found")
+        return doc
+
+    def app_id_of(self, kind: str, id: str | int) -> str | None:
+        row = self.conn.execute("SELECT app_id FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
+        return row[0] if row else None
+
+    def put(self, kind: str, id: str | int, doc: dict) -> dict:
+        cur = self.conn.execute(
+            "UPDATE docs SET body = ? WHERE kind = ? AND id = ?",
+            (json.dumps(doc, separators=(",", ":")), kind, str(id)),
+        )
+        if cur.rowcount != 1:
+            raise KeyError(f"{kind} {id} does not exist")
+        return doc
+
+    def delete(self, kind: str, id: str | int) -> None:
+        self.conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, str(id)))
+
+    def list(self, kind: str, *, app_id: str | None = None) -> list[dict]:
+        """All documents of a kind, newest first; only the app's when app_id is given."""
+        if app_id is None:
+            rows = self.conn.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq DESC", (kind,))
+        else:
+            rows = self.conn.execute(
+                "SELECT body FROM docs WHERE kind = ? AND app_id = ? ORDER BY seq DESC", (kind, app_id)
+            )
+        return [json.loads(r[0]) for r in rows]
+
+    def count(self, kind: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT kind, COUNT(*) FROM docs GROUP BY kind ORDER BY kind"))
+
+    # -- key/value settings ------------------------------------------------------
+
+    def meta_get(self, key: str, default=None):
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def meta_set(self, key: str, value) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def meta_delete(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    # -- idempotency -------------------------------------------------------------
+
+    def idempotency_get(self, *, app_id: str, key: str, not_before: float) -> tuple[int, object] | None:
+        row = self.conn.execute(
+            "SELECT status, body FROM idempotency WHERE app_id = ? AND key = ? AND created_at >= ?",
+            (app_id, key, not_before),
+        ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def idempotency_put(self, *, app_id: str, key: str, created_at: float, status: int, body: object) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO idempotency (app_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)",
+            (app_id, key, created_at, status, json.dumps(body)),
+        )
