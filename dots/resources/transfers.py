@@ -1,0 +1,67 @@
+"""Transfers: money moving between the app's wallet and a user's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dots._http import clean, query, seg
+from dots.resources._base import ResourceBase
+from dots.types import Page, Transfer
+
+_TRANSFERS = "/v2/transfers"
+
+
+class TransfersMixin(ResourceBase):
+    def list_transfers(
+        self,
+        *,
+        limit: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        user_id: str | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        reverse_order: bool | None = None,
+    ) -> Page:
+        params = query(
+            limit=limit, starting_after=starting_after, ending_before=ending_before, user_id=user_id,
+            type=type, status=status, start_date=start_date, end_date=end_date, reverse_order=reverse_order,
+        )
+        return self._page(_TRANSFERS, Transfer.from_dict, params)
+
+    def iter_transfers(
+        self,
+        *,
+        user_id: str | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+    ) -> Iterator[Transfer]:
+        params = query(user_id=user_id, type=type, status=status, start_date=start_date, end_date=end_date)
+        return self._iterate(_TRANSFERS, Transfer.from_dict, params)
+
+    def create_transfer(
+        self,
+        *,
+        amount: int,
+        user_id: str,
+        idempotency_key: str,
+        tax_exempt: bool | None = None,
+        metadata: dict[str, Any] | str | None = None,
+    ) -> Transfer:
+        """Move ``amount`` cents (positive: to the user; negative: back to the app wallet).
+
+        ``idempotency_key`` is required: store it before calling, and resend the same
+        key with the same body if the outcome is unknown.
+        """
+        body = clean(
+            amount=amount, user_id=user_id, idempotency_key=idempotency_key, tax_exempt=tax_exempt, metadata=metadata
+        )
+        return Transfer.from_dict(self._call("POST", _TRANSFERS, body=body, idempotency_key=idempotency_key))
+
+    def retrieve_transfer(self, *, transfer_id: str) -> Transfer:
+        return Transfer.from_dict(self._call("GET", f"{_TRANSFERS}/{seg(transfer_id)}"))
