@@ -100,6 +100,11 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _dump(value: Any) -> str:
+    """A body for a debug log line: secrets masked, readable (no \\u escapes for the mask)."""
+    return json.dumps(redact(value), ensure_ascii=False, default=str)
+
+
 def _decode_body(response: requests.Response) -> Any:
     content = response.content
     if not content:
@@ -156,8 +161,7 @@ class Transport:
         policy = self.retry
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug and (body is not None or params):
-            logger.debug("dots %s %s params=%s body=%s", method, path,
-                         json.dumps(redact(params or {})), json.dumps(redact(body)))
+            logger.debug("dots %s %s params=%s body=%s", method, path, _dump(params or {}), _dump(body))
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -186,7 +190,7 @@ class Transport:
             if 200 <= status < 300:
                 decoded = _decode_body(response)
                 if debug:
-                    logger.debug("dots %s %s response=%s", method, path, json.dumps(redact(decoded)))
+                    logger.debug("dots %s %s response=%s", method, path, _dump(decoded))
                 return decoded
 
             error = self._status_error(response, method, path)
@@ -210,8 +214,8 @@ class Transport:
         else:
             message = (body[:200] if isinstance(body, str) and body else response.reason) or "error"
             error_code = None
-        if debug_enabled():
-            logger.debug("dots %s %s error body=%s", method, path, json.dumps(redact(body)))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("dots %s %s error body=%s", method, path, _dump(body))
         cls = error_for_status(status, error_code)
         kwargs: dict[str, Any] = dict(
             status=status, error_code=error_code, body=body,
@@ -238,6 +242,3 @@ class Transport:
             method=method, path=path,
         )
 
-
-def debug_enabled() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)

@@ -39,6 +39,7 @@ __all__ = [
     "parse_bool",
     "parse_cents",
     "parse_datetime",
+    "parse_decimal_dollars",
     "parse_int",
     "parse_str",
 ]
@@ -63,6 +64,23 @@ def parse_cents(value: Any) -> int | None:
     try:
         # Half-up rounding so "12.5" cents behaves like a person would expect, not banker's rounding.
         return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+def parse_decimal_dollars(value: Any) -> int | None:
+    """Integer cents from a ``format: decimal`` dollar string (``"1000.50"`` -> 100050).
+
+    Only app metrics use this shape; every other Dots amount is already in cents.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str):
+        value = value.strip().replace(",", "").lstrip("$")
+    try:
+        return int((Decimal(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except (InvalidOperation, ValueError, TypeError):
         return None
 
@@ -532,8 +550,10 @@ class App:
     id: str | None
     name: str | None
     status: str | None
-    # metrics.wallet_balance is a string in the spec; parsed to cents like every amount.
-    wallet_balance: int | None
+    # Dots reports metrics as decimal dollar strings ("100000.00"); converted to cents here.
+    wallet_balance_cents: int | None
+    money_out_cents: int | None
+    connected_users: int | None
     metrics: dict | None
     metadata: Any = field(repr=False)
     raw: dict = field(repr=False)
@@ -541,13 +561,15 @@ class App:
     @classmethod
     def from_dict(cls, data: Any) -> App:
         d = _mapping(data)
-        metrics = _dict_or_none(d.get("metrics"))
+        metrics = _mapping(d.get("metrics"))
         return cls(
             id=parse_str(d.get("id")),
             name=parse_str(d.get("name")),
             status=parse_str(d.get("status")),
-            wallet_balance=parse_cents(metrics.get("wallet_balance")) if metrics else None,
-            metrics=metrics,
+            wallet_balance_cents=parse_decimal_dollars(metrics.get("wallet_balance")),
+            money_out_cents=parse_decimal_dollars(metrics.get("money_out")),
+            connected_users=parse_int(metrics.get("connected_users")),
+            metrics=_dict_or_none(d.get("metrics")),
             metadata=d.get("metadata"),
             raw=d,
         )

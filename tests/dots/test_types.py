@@ -113,9 +113,13 @@ def test_approver_integer_id_from_string():
     assert Approver.from_dict({"id": "17", "role": "ap_approver_plus"}).id == 17
 
 
-def test_app_wallet_balance_string_is_cents():
-    app = App.from_dict({"id": "a1", "status": "approved", "metrics": {"wallet_balance": "100000"}})
-    assert app.wallet_balance == 100000
+def test_app_metrics_decimal_dollar_strings_become_cents():
+    app = App.from_dict(
+        {"id": "a1", "status": "approved", "metrics": {"wallet_balance": "100000.00", "money_out": "12.345"}}
+    )
+    assert app.wallet_balance_cents == 10_000_000
+    assert app.money_out_cents == 1235
+    assert App.from_dict({"id": "a2", "metrics": {"wallet_balance": "n/a"}}).wallet_balance_cents is None
 
 
 def test_user_status_unknown_and_phone_object():
