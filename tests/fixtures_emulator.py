@@ -160,8 +160,10 @@ def emulator(emulator_server, openapi_checker):
 
 @pytest.fixture
 def openapi_session(emulator, openapi_checker):
-    """A session for the emulator's /api (Basic auth set) whose responses are schema-checked."""
-    session = checked_session(openapi_checker, auth=emulator.auth)
-    session.base_url = emulator.base_url
+    """A session for the emulator's /api (Basic auth set) whose responses are schema-checked.
+
+    Paths starting with "/" are relative to the API root: `openapi_session.get("/v2/apps")`.
+    """
+    session = checked_session(openapi_checker, auth=emulator.auth, base_url=emulator.base_url)
     yield session
     session.close()

@@ -49,28 +49,40 @@ def spec_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "dots-api"
 
 
-def _repair(node):
-    """Fix the two quirks described in the module docstring, in place, recursively."""
+def _repair(node, *, is_name_map: bool = False):
+    """Fix the two quirks described in the module docstring, in place, recursively.
+
+    `is_name_map` marks a dict of name -> schema (`properties`, `paths`...), whose own
+    keys are names: a property called "type" must not be taken for the keyword.
+    """
     if isinstance(node, dict):
-        declared = node.get("type")
-        if isinstance(declared, dict):  # `type: {enum: [...]}` -> `enum: [...]`
-            del node["type"]
-            for key, value in declared.items():
-                node.setdefault(key, value)
-        if node.get("nullable") is True:
+        if not is_name_map:
             declared = node.get("type")
-            if isinstance(declared, str):
-                node["type"] = [declared, "null"]
-            elif isinstance(declared, list) and "null" not in declared:
-                node["type"] = [*declared, "null"]
-            if "enum" in node and None not in node["enum"]:
-                node["enum"] = [*node["enum"], None]
-        for value in node.values():
-            _repair(value)
+            if isinstance(declared, dict):  # `type: {enum: [...]}` -> `enum: [...]`
+                del node["type"]
+                for key, value in declared.items():
+                    node.setdefault(key, value)
+            if node.get("nullable") is True:
+                declared = node.get("type")
+                if isinstance(declared, str):
+                    node["type"] = [declared, "null"]
+                elif isinstance(declared, list) and "null" not in declared:
+                    node["type"] = [*declared, "null"]
+                if "enum" in node and None not in node["enum"]:
+                    node["enum"] = [*node["enum"], None]
+        for key, value in node.items():
+            child_is_map = not is_name_map and key in _NAME_MAPS
+            _repair(value, is_name_map=child_is_map)
     elif isinstance(node, list):
         for value in node:
             _repair(value)
     return node
+
+
+# Keys whose value maps names to schemas (or to objects holding schemas).
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "schemas", "paths",
+                        "responses", "content", "parameters", "requestBodies", "webhooks",
+                        "headers", "examples"})
 
 
 def _escape_pointer(part: str) -> str:
@@ -200,8 +212,23 @@ def _errors(validator: Draft202012Validator, body) -> list[str]:
     return out
 
 
-def checked_session(checker: OpenApiChecker, *, auth: tuple[str, str] | None = None) -> requests.Session:
-    session = requests.Session()
+class BaseUrlSession(requests.Session):
+    """A Session where a path starting with "/" is relative to `base_url` (e.g. ".../api")."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        super().__init__()
+        self.base_url = base_url
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url and isinstance(url, str) and url.startswith("/"):
+            url = self.base_url + url
+        return super().request(method, url, *args, **kwargs)
+
+
+def checked_session(
+    checker: OpenApiChecker, *, auth: tuple[str, str] | None = None, base_url: str | None = None
+) -> requests.Session:
+    session = BaseUrlSession(base_url)
     if auth is not None:
         session.auth = auth
 

@@ -7,8 +7,9 @@ Imports are plain on purpose: a module that fails to import must fail the start,
 not silently drop its routes.
 """
 
-from dots.emulator.resources import apps
+from dots.emulator.resources import apps, transfers
 
 RESOURCE_MODULES = [
     apps,
+    transfers,
 ]
