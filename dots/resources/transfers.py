@@ -1,4 +1,4 @@
-"""Transfers: money moving between the app's wallet and a user's."""
+"""Transfers (money moving between wallets) and the transactions that record each movement."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from dots._http import clean, query, seg
 from dots.resources._base import ResourceBase
-from dots.types import Page, Transfer
+from dots.types import DotsObject, Page, Transfer
 
 _TRANSFERS = "/v2/transfers"
+_TRANSACTIONS = "/v2/transactions"
 
 
 class TransfersMixin(ResourceBase):
@@ -65,3 +66,23 @@ class TransfersMixin(ResourceBase):
 
     def retrieve_transfer(self, *, transfer_id: str) -> Transfer:
         return Transfer.from_dict(self._call("GET", f"{_TRANSFERS}/{seg(transfer_id)}"))
+
+    # --- transactions: one per money movement, integer ids ---------------------------------------
+
+    def list_transactions(
+        self,
+        *,
+        limit: int | None = None,
+        starting_after: int | str | None = None,
+        ending_before: int | str | None = None,
+        include_transfer: bool | None = None,
+    ) -> Page:
+        params = query(limit=limit, starting_after=starting_after, ending_before=ending_before,
+                       include_transfer=include_transfer)
+        return self._page(_TRANSACTIONS, DotsObject, params)
+
+    def iter_transactions(self, *, include_transfer: bool | None = None) -> Iterator[DotsObject]:
+        return self._iterate(_TRANSACTIONS, DotsObject, query(include_transfer=include_transfer))
+
+    def retrieve_transaction(self, *, transaction_id: int | str) -> DotsObject:
+        return DotsObject(self._call("GET", f"{_TRANSACTIONS}/{seg(transaction_id)}"))
