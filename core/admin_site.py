@@ -1,0 +1,27 @@
+"""The Ledgerline admin site: Django's, with two-factor sign-in and its set-up page."""
+
+from django.contrib import admin
+from django.urls import path
+
+from core.two_factor import TwoFactorLoginForm, setup_view
+
+
+class LedgerlineAdminSite(admin.AdminSite):
+    site_header = "Ledgerline"
+    site_title = "Ledgerline back office"
+    index_title = "Accounts payable and payouts"
+    login_form = TwoFactorLoginForm
+    login_template = "admin/ledgerline_login.html"
+
+    def get_urls(self):
+        extra = [
+            path(
+                "two-factor/",
+                self.admin_view(self._two_factor_setup),
+                name="two_factor_setup",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def _two_factor_setup(self, request):
+        return setup_view(request, admin_site=self)

@@ -1,0 +1,24 @@
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles_after_migrate(sender, using="default", **kwargs):
+    # post_migrate is sent once per app; permissions of later apps do not exist yet
+    # when earlier apps' signals fire, so sync once, after the last app's.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if not with_models or sender is not with_models[-1]:
+        return
+    from core.roles import sync_role_permissions
+
+    sync_role_permissions()
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Audit and access"
+
+    def ready(self) -> None:
+        from core import signals  # noqa: F401  (login/logout audit receivers)
+
+        post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="core.sync_roles")
+

@@ -1,0 +1,61 @@
+"""Demo logins, one per role, for `make run`. Safe to run again: it changes nothing the second time.
+
+The logins work only while DEBUG is on (core.auth_backends), and only they may skip
+a role's required second factor, and only then.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core import audit, roles
+from core.models import AuditEvent, DemoAccount
+
+DEMO_LOGINS = (
+    # username, password, role, first name, last name
+    ("clerk", "demo-clerk-pass", roles.AP_CLERK, "Casey", "Clerk"),
+    ("clerk2", "demo-clerk2-pass", roles.AP_CLERK, "Charlie", "Checker"),
+    ("approver", "demo-approver-pass", roles.APPROVER, "Avery", "Approver"),
+    ("approver2", "demo-approver2-pass", roles.APPROVER, "Alex", "Second-Approver"),
+    ("payer", "demo-payer-pass", roles.PAYER, "Pat", "Payer"),
+    ("operator", "demo-operator-pass", roles.PAYOUTS_OPERATOR, "Oli", "Operator"),
+    ("manager", "demo-manager-pass", roles.MANAGER, "Morgan", "Manager"),
+    ("admin", "demo-admin-pass", roles.ADMINISTRATOR, "Ada", "Administrator"),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo logins (one per role) used by `make run`."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        system = audit.system_user()
+        created = 0
+        with transaction.atomic():
+            for username, password, role, first, last in DEMO_LOGINS:
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    user = User(username=username, first_name=first, last_name=last, is_staff=True,
+                                email=f"{username}@ledgerline.example")
+                    user.set_password(password)
+                    user.save()
+                    user.groups.add(Group.objects.get(name=role))
+                    DemoAccount.objects.get_or_create(user=user)
+                    audit.record(
+                        actor=system,
+                        action="user.created",
+                        target=user,
+                        changes={"role": {"before": None, "after": role}},
+                        reason="demo data",
+                        source=AuditEvent.Source.COMMAND,
+                    )
+                    created += 1
+        self.stdout.write(f"Demo logins ({created} new) at http://127.0.0.1:8000/admin/:")
+        for username, password, role, _first, _last in DEMO_LOGINS:
+            self.stdout.write(f"  {role:<17} {username:<10} {password}")
+        if not settings.DEBUG:
+            self.stdout.write(self.style.WARNING("DEBUG is off: demo logins are refused until it is on."))
+        else:
+            self.stdout.write("Payer and Administrator demo logins skip two-factor sign-in because DEBUG is on.")

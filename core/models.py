@@ -1,0 +1,114 @@
+"""The append-only audit trail and the few records the shared pieces need."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+
+from core.errors import AuditLogIsAppendOnly
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # Queryset-level writes bypass Model.save()/delete(), so they are refused here too.
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be updated.")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+    _raw_delete = delete
+
+
+class AuditEvent(models.Model):
+    """One thing that happened, written in the same transaction as the change.
+
+    Each event stores a SHA-256 over its own content and the previous event's hash,
+    so `manage.py verify_audit_log` can name the first event that was altered or
+    removed behind the application's back (PostgreSQL triggers refuse UPDATE and
+    DELETE as well; see migration 0002).
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        TASK = "task", "Background task"
+        WEBHOOK = "webhook", "Webhook"
+        SYNC = "sync", "Sync"
+        RECONCILE = "reconcile", "Reconciliation"
+        COMMAND = "command", "Command"
+        IMPORT = "import", "Import"
+        SYSTEM = "system", "System"
+
+    occurred_at = models.DateTimeField()
+    # PROTECT: an actor's events outlive any attempt to delete the account.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Kept as written: the event still names who acted after a rename.
+    actor_label = models.CharField(max_length=200)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ADMIN)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    # {"field": {"before": ..., "after": ...}}, secrets already masked.
+    changes = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("export_auditevent", "Can export audit events as CSV")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_idx"),
+            models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
+            models.Index(fields=["action", "-id"], name="audit_action_idx"),
+            models.Index(fields=["occurred_at"], name="audit_occurred_idx"),
+            models.Index(fields=["object_id"], name="audit_object_id_idx"),
+            # Prefix search on the object's name (istartswith is UPPER(...) LIKE 'X%').
+            models.Index(Upper("object_repr"), name="audit_object_repr_upper_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_repr}".strip()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit events cannot be changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The single row that says which event is the newest in the chain.
+
+    Writers lock it (select_for_update) while they append, so two workers writing at
+    once cannot both link to the same predecessor; it also lets the verifier notice
+    that the newest events were deleted.
+    """
+
+    last_event_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        verbose_name = "audit chain head"
+
+
+class DemoAccount(models.Model):
+    """Marks a login created by `load_demo_data`.
+
+    Demo logins work only while DEBUG is on, and only they may skip a required
+    second factor, and only then (core.auth_backends, core.middleware).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="demo_account")
+
+    def __str__(self) -> str:
+        return f"demo login {self.user}"

@@ -1,0 +1,114 @@
+"""Every admin URL of every registered model, for a user of each role.
+
+A model registered in the admin but missing from EXPECTED (or from INSTANCE_FACTORIES)
+fails this suite: whoever adds a model decides who may see and change it.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule, Task
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core import audit, roles
+from tests.support import login_verified, make_user
+
+pytestmark = pytest.mark.django_db
+
+KINDS = ("changelist", "add", "change", "delete", "history")
+VIEW = {"changelist", "change", "history"}
+ALL = set(KINDS)
+NO_ROLE = "(no role)"
+
+# model -> role -> the admin pages that role may open. Roles not listed: none.
+EXPECTED: dict[str, dict[str, set[str]]] = {
+    "auth.user": {roles.ADMINISTRATOR: VIEW | {"add"}, roles.MANAGER: VIEW},
+    "auth.group": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "core.auditevent": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "otp_totp.totpdevice": {roles.ADMINISTRATOR: VIEW | {"delete"}},
+    "axes.accessattempt": {roles.ADMINISTRATOR: VIEW | {"delete"}, roles.MANAGER: VIEW},
+    "axes.accesslog": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "axes.accessfailurelog": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "django_q.schedule": {roles.ADMINISTRATOR: ALL, roles.MANAGER: VIEW},
+    "django_q.success": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "django_q.failure": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "django_q.ormq": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+}
+
+
+def _task(success: bool):
+    now = timezone.now()
+    return Task.objects.create(id=uuid.uuid4().hex, name=f"task-{success}", func="math.floor", started=now,
+                               stopped=now + dt.timedelta(seconds=1), success=success, attempt_count=1)
+
+
+INSTANCE_FACTORIES = {
+    "auth.user": lambda: make_user("someone-else"),
+    "auth.group": lambda: Group.objects.create(name="Temporary group"),
+    "core.auditevent": lambda: audit.record(actor=None, action="record.created", object_type="tests.thing",
+                                            object_id="1", object_repr="thing"),
+    "otp_totp.totpdevice": lambda: TOTPDevice.objects.create(user=make_user("device-owner"), name="phone"),
+    "axes.accessattempt": lambda: AccessAttempt.objects.create(
+        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/",
+        failures_since_start=3, get_data="", post_data=""),
+    "axes.accesslog": lambda: AccessLog.objects.create(
+        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"),
+    "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
+        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"),
+    "django_q.schedule": lambda: Schedule.objects.create(func="math.floor", args="1", name="nightly"),
+    "django_q.success": lambda: _task(True),
+    "django_q.failure": lambda: _task(False),
+    "django_q.ormq": lambda: OrmQ.objects.create(key="ledgerline", payload="x", lock=timezone.now()),
+}
+
+
+def _url(model, kind: str, obj) -> str:
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{kind}"
+    if kind in ("changelist", "add"):
+        return reverse(name)
+    return reverse(name, args=[obj.pk])
+
+
+def _registered_labels():
+    return sorted(model._meta.label_lower for model in admin.site._registry)
+
+
+def test_every_registered_model_has_an_expectation_and_a_factory():
+    missing = [label for label in _registered_labels() if label not in EXPECTED or label not in INSTANCE_FACTORIES]
+    assert missing == [], f"Add these models to EXPECTED and INSTANCE_FACTORIES in {__name__}: {missing}"
+
+
+def test_every_permission_named_in_the_role_table_exists():
+    for role, names in roles.ROLE_PERMISSIONS.items():
+        roles.permissions_named(names)  # raises naming the unknown ones
+
+
+@pytest.mark.parametrize("role", [*roles.ALL_ROLES, NO_ROLE])
+def test_each_role_opens_exactly_the_admin_pages_it_is_allowed(client, role):
+    user = make_user(f"user-{role.replace(' ', '-').lower()}", role=None if role == NO_ROLE else role)
+    login_verified(client, user)
+    instances = {label: INSTANCE_FACTORIES[label]() for label in _registered_labels()}
+    wrong = []
+    for model in admin.site._registry:
+        label = model._meta.label_lower
+        allowed = EXPECTED.get(label, {}).get(role, set())
+        for kind in KINDS:
+            response = client.get(_url(model, kind, instances[label]))
+            opened = response.status_code == 200
+            if response.status_code not in (200, 403, 302):
+                wrong.append(f"{label} {kind}: unexpected status {response.status_code}")
+            elif opened != (kind in allowed):
+                wrong.append(f"{label} {kind}: {'opened' if opened else 'refused'} ({response.status_code})")
+    assert wrong == [], f"{role}: " + "; ".join(wrong)
+
+
+def test_a_role_member_sees_the_admin_index(client):
+    user = make_user("clerk", role=roles.AP_CLERK)
+    client.force_login(user)
+    assert client.get(reverse("admin:index")).status_code == 200
