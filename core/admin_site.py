@@ -10,6 +10,7 @@ class LedgerlineAdminSite(admin.AdminSite):
     site_header = "Ledgerline"
     site_title = "Ledgerline back office"
     index_title = "Accounts payable and payouts"
+    site_url = None  # there is no public site: hide "View site"
     login_form = TwoFactorLoginForm
     login_template = "admin/ledgerline_login.html"
 

@@ -1,0 +1,48 @@
+"""A payer signs in with a TOTP code through the real login page; a manager reads the audit history."""
+
+import pytest
+
+from core import roles
+from tests.support import add_totp_device, current_code, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery"
+
+
+def _sign_in(page, base_url, username, *, code=""):
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    if code:
+        page.fill("#id_otp_token", code)
+    page.click("input[type=submit]")
+
+
+def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(page, live_server):
+    payer = make_user("pat", role=roles.PAYER, first_name="Pat", last_name="Payer")
+    device = add_totp_device(payer)
+    manager = make_user("morgan", role=roles.MANAGER)
+
+    # Without the code the payer is not let in.
+    _sign_in(page, live_server.url, "pat")
+    assert page.locator(".errornote").inner_text().startswith("Enter the six-digit code")
+
+    _sign_in(page, live_server.url, "pat", code=current_code(device))
+    page.wait_for_selector("#user-tools")
+    assert "welcome, pat" in page.inner_text("#user-tools").lower()
+    assert "/admin/two-factor/" not in page.url
+    page.click("#logout-form button")
+
+    _sign_in(page, live_server.url, manager.username)
+    page.wait_for_selector("#user-tools")
+    page.goto(f"{live_server.url}/admin/core/auditevent/")
+    page.get_by_role("link", name="Signed in").first.click()
+    rows = page.locator("#result_list tbody tr")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert any("pat (Pat Payer)" in text for text in texts), texts
+    assert any("morgan" in text for text in texts), texts
+    # The date range filter and the export link are there for the manager.
+    assert page.locator("#occurred_from").is_visible()
+    assert page.get_by_role("link", name="Export CSV").is_visible()
+    assert page.csp_violations == []
