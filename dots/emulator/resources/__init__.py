@@ -8,8 +8,31 @@ not silently drop its routes.
 """
 
 from dots.emulator.resources import apps, transfers
+from dots.emulator.resources import (  # emulator-payouts' resources
+    checkout_sessions,
+    payment_customers,
+    payment_intents,
+    payment_methods,
+    payments,
+    payout_batches,
+    payout_links,
+    payout_requests,
+    payouts,
+    users,
+)
 
 RESOURCE_MODULES = [
     apps,
     transfers,
+    # emulator-payouts:
+    users,
+    payout_links,
+    payout_requests,
+    payouts,
+    payout_batches,
+    payments,
+    payment_intents,
+    payment_customers,
+    payment_methods,
+    checkout_sessions,
 ]

@@ -74,6 +74,20 @@ def create_payment_intent(
         doc["user_id"] = user_id
     if payment_method_id is not None:
         doc["payment_method_id"] = payment_method_id
+    if metadata is not None:
+        doc["metadata"] = metadata
+    ctx.store.insert(KIND, intent_id, doc, app_id=ctx.app_id)
+    return doc
+
+
+def confirm_payment_intent(ctx: Ctx, doc: dict, *, payment_method_id: str | None) -> dict:
+    """Move a confirmable intent to `succeeded` and start its payment transfer; 400 from any other status."""
+    if doc["status"] not in CONFIRMABLE:
+        raise ApiError(
+            400, "invalid-state-transition", f"payment intent {doc['id']} is {doc['status']}; it cannot be confirmed"
+        )
+    if payment_method_id is not None:
+        doc["payment_method_id"] = payment_method_id
     # The payment succeeded; the money settles when its transfer completes (control or the
     # `transfer` lifecycle setting): the app's part then lands in the wallet, and the
     # destination user's part in that user's wallet (see _follow_transfer).
