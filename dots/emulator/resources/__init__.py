@@ -7,7 +7,7 @@ Imports are plain on purpose: a module that fails to import must fail the start,
 not silently drop its routes.
 """
 
-from dots.emulator.resources import apps, transfers
+from dots.emulator.resources import apps, approval_policies, approvers, payables, transfers, vendors
 from dots.emulator.resources import (  # emulator-payouts' resources
     checkout_sessions,
     payment_customers,
@@ -24,6 +24,10 @@ from dots.emulator.resources import (  # emulator-payouts' resources
 RESOURCE_MODULES = [
     apps,
     transfers,
+    vendors,
+    approvers,
+    approval_policies,
+    payables,
     # emulator-payouts:
     users,
     payout_links,

@@ -1,0 +1,87 @@
+"""Dashboard users who act on payables (approvers), with integer ids.
+
+Dots manages these in its dashboard; the API only lists them. The emulator seeds
+them with the control `POST /_emulator/seed/approvers` (added to, never replaced:
+ids stay stable within a test).
+"""
+
+from __future__ import annotations
+
+from dots.emulator.context import Ctx
+from dots.emulator.errors import ApiError
+from dots.emulator.routing import Route
+
+KIND = "dashboard_user"
+ROLES = ("admin", "viewer", "payer", "ap_approver", "ap_creator")
+# Who may approve or reject a payable that no approval policy covers.
+DEFAULT_APPROVER_ROLES = frozenset({"admin", "ap_approver"})
+DEFAULT_SEED = [
+    {"first_name": "Avery", "last_name": "Admin", "role": "admin"},
+    {"first_name": "Alex", "last_name": "Approver", "role": "ap_approver"},
+    {"first_name": "Blair", "last_name": "Approver", "role": "ap_approver"},
+    {"first_name": "Casey", "last_name": "Approver", "role": "ap_approver"},
+    {"first_name": "Cory", "last_name": "Creator", "role": "ap_creator"},
+    {"first_name": "Pat", "last_name": "Payer", "role": "payer"},
+]
+
+
+def full_name(user: dict) -> str:
+    return f"{user['first_name']} {user['last_name']}".strip()
+
+
+def get_acting_user(ctx: Ctx, body: dict, *, field: str = "acting_user_id") -> dict:
+    """The dashboard user named by `acting_user_id` (an integer), or 400 naming the field."""
+    user_id = body.get(field)
+    if isinstance(user_id, str) and user_id.isdigit():  # multipart forms carry it as text
+        user_id = int(user_id)
+    user_id = ctx.require_int({field: user_id}, field, min=1)
+    user = ctx.store.get(KIND, user_id)
+    if user is None or ctx.store.app_id_of(KIND, user_id) not in (None, ctx.app_id):
+        raise ApiError(400, "invalid-input", f"{field} {user_id} is not a dashboard user of this app")
+    if user["role"] == "viewer":
+        raise ApiError(400, "permission-denied", f"dashboard user {user_id} is a viewer and cannot act on payables")
+    return user
+
+
+def list_approvers(ctx: Ctx) -> tuple[int, object]:
+    users = [u for u in ctx.store.list(KIND) if ctx.store.app_id_of(KIND, u["id"]) in (None, ctx.app_id)]
+    return 200, sorted(users, key=lambda u: u["id"])  # a bare array, as the spec says
+
+
+def control_seed_approvers(ctx: Ctx) -> tuple[int, object]:
+    """POST /_emulator/seed/approvers {"approvers": [{"first_name", "last_name", "email", "role", ...}]}
+    (no body: six users, one per useful role and three ap_approvers). Answers {"data": [created...]}."""
+    specs = ctx.json.get("approvers", DEFAULT_SEED)
+    if not isinstance(specs, list) or not specs:
+        raise ApiError(400, "invalid-input", "approvers must be a non-empty list")
+    created = []
+    for spec in specs:
+        if not isinstance(spec, dict):
+            raise ApiError(400, "invalid-input", "each approver must be an object")
+        user_id = ctx.store.next_int_id(KIND)
+        first = ctx.optional_str(spec, "first_name") or f"User{user_id}"
+        last = ctx.optional_str(spec, "last_name") or "Dashboard"
+        role = ctx.optional(spec, "role", "ap_approver", choices=ROLES)
+        scope = ctx.optional(spec, "scope", "organization", choices=("organization", "app"))
+        user = {
+            "id": user_id,
+            "first_name": first,
+            "last_name": last,
+            "email": ctx.optional_str(spec, "email") or f"{first}.{last}.{user_id}@example.com".lower(),
+            "username": ctx.optional_str(spec, "username") or f"{first}{user_id}".lower(),
+            "phone_number": ctx.optional_str(spec, "phone_number") or f"+1415555{user_id:04d}",
+            "role": role,
+            "scope": scope,
+        }
+        # organisation-scoped users act for every app; app-scoped ones for the calling app only
+        ctx.store.insert(KIND, user_id, user, app_id=ctx.app_id if scope == "app" else None)
+        created.append(user)
+    return 201, {"data": created}
+
+
+ROUTES = [
+    Route("GET", "/v2/accounts-payable/approvers", list_approvers),
+]
+CONTROL_ROUTES = [
+    Route("POST", "/seed/approvers", control_seed_approvers),
+]
