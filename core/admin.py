@@ -233,7 +233,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("id", "occurred_at", "actor_label", "action_label", "object_link", "change_summary", "reason_short", "ip_address")
     list_display_links = ("id",)
     list_filter = (ActorFilter, ActionFilter, ObjectTypeFilter, DateRangeFilter)
-    search_fields = ("object_repr",)  # see get_search_results: exact id or name prefix, never a substring scan
+    search_fields = ("search_key",)  # see get_search_results: exact id or name prefix, never a substring scan
     search_help_text = "An object's exact id, or the start of its name (for example INV-104)."
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -275,7 +275,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(object_repr__istartswith=term)
+        condition = Q(search_key__startswith=term.upper())
         if term.isdigit() or len(term) in (32, 36):
             condition |= Q(object_id=term)
         return queryset.filter(condition), False

@@ -8,9 +8,13 @@ def _sync_roles_after_migrate(sender, using="default", **kwargs):
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if not with_models or sender is not with_models[-1]:
         return
+    from django.db import connections
+
+    from core.db_guards import ensure_audit_triggers
     from core.roles import sync_role_permissions
 
     sync_role_permissions()
+    ensure_audit_triggers(connections[using])
 
 
 class CoreConfig(AppConfig):

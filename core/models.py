@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Upper
 
 from core.errors import AuditLogIsAppendOnly
 
@@ -51,6 +50,9 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)
+    # object_repr upper-cased, for an indexed prefix search ("inv-104" finds "INV-104 Acme").
+    # Derived, so not part of the hash.
+    search_key = models.CharField(max_length=200, blank=True, editable=False)
     # {"field": {"before": ..., "after": ...}}, secrets already masked.
     changes = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True)
@@ -70,8 +72,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "-id"], name="audit_action_idx"),
             models.Index(fields=["occurred_at"], name="audit_occurred_idx"),
             models.Index(fields=["object_id"], name="audit_object_id_idx"),
-            # Prefix search on the object's name (istartswith is UPPER(...) LIKE 'X%').
-            models.Index(Upper("object_repr"), name="audit_object_repr_upper_idx"),
+            # LIKE 'X%' can use a btree only with a pattern opclass under a non-C collation.
+            models.Index(fields=["search_key"], name="audit_search_key_idx", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +82,7 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AuditLogIsAppendOnly("Audit events cannot be changed once written.")
+        self.search_key = self.object_repr.upper()
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

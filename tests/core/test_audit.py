@@ -7,6 +7,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
 from core import audit, request_context
+from core.db_guards import SQLITE_CREATE
 from core.errors import AuditLogIsAppendOnly
 from core.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from tests.support import make_user
@@ -19,6 +20,8 @@ def trigger_dropped():
     """What someone with the database owner's rights could do: take the trigger away."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Deferred foreign-key checks of this test's inserts must run before ALTER TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only")
         else:
             cursor.execute("DROP TRIGGER core_auditevent_append_only")
@@ -29,10 +32,7 @@ def trigger_dropped():
             if connection.vendor == "postgresql":
                 cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_append_only")
             else:
-                from importlib import import_module
-
-                migration = import_module("core.migrations.0002_audit_append_only_triggers")
-                cursor.execute(migration.SQLITE_FORWARD)
+                cursor.execute(SQLITE_CREATE)
 
 
 def _write_events(actor, count: int) -> list[AuditEvent]:
