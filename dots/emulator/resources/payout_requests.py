@@ -16,6 +16,7 @@ approval).
 
 from __future__ import annotations
 
+import copy
 import re
 
 from dots.emulator import lifecycles
@@ -54,6 +55,22 @@ def decide_payout_request(ctx: Ctx, doc: dict, outcome: str, *, reason: str | No
     ctx.store.put(KIND, doc["id"], doc)
     ctx.emit("payout_request.updated", {"payout_request_id": doc["id"]})
     return doc
+
+
+def _auto_decide(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None) -> dict:
+    """A decision the lifecycle setting makes on its own: when it cannot be made (the wallet
+    cannot fund the link), the request stays `created`, as it would wait in the dashboard,
+    and the create or read that triggered it still succeeds."""
+    conn = ctx.store.conn
+    conn.execute("SAVEPOINT payout_request_auto")
+    try:
+        decided = decide_payout_request(ctx, copy.deepcopy(doc), outcome, reason=reason)
+    except ApiError:
+        conn.execute("ROLLBACK TO SAVEPOINT payout_request_auto")
+        conn.execute("RELEASE SAVEPOINT payout_request_auto")
+        return doc
+    conn.execute("RELEASE SAVEPOINT payout_request_auto")
+    return decided
 
 
 def serialize_payout_request(ctx: Ctx, doc: dict) -> dict:
@@ -105,7 +122,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
     ctx.store.insert(KIND, doc["id"], doc, app_id=ctx.app_id)
     auto = lifecycles.auto_outcome_on_create(ctx.store, KIND)
     if auto is not None:
-        doc = decide_payout_request(ctx, doc, auto[0], reason=auto[1])
+        doc = _auto_decide(ctx, doc, auto[0], reason=auto[1])
     return 201, serialize_payout_request(ctx, doc)
 
 
@@ -119,7 +136,7 @@ def retrieve(ctx: Ctx, payout_request_id: str) -> tuple[int, object]:
     doc = get_payout_request(ctx, payout_request_id)
     auto = lifecycles.auto_outcome_on_read(ctx.store, KIND, payout_request_id)
     if auto is not None and lifecycles.allowed(KIND, doc["status"], auto[0]):
-        doc = decide_payout_request(ctx, doc, auto[0], reason=auto[1])
+        doc = _auto_decide(ctx, doc, auto[0], reason=auto[1])
     return 200, serialize_payout_request(ctx, doc)
 
 

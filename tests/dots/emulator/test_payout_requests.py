@@ -111,3 +111,9 @@ def test_request_lifecycle_immediate_approves_on_create(emulator, openapi_sessio
     emulator.settings(payout_request={"mode": "immediate", "outcome": "approved"})
     request = create_request(openapi_session)
     assert request["status"] == "approved" and request["payout-link"]["status"] == "sent"
+
+
+def test_request_lifecycle_immediate_without_funds_leaves_the_request_created(emulator, openapi_session):
+    emulator.settings(payout_request={"mode": "immediate", "outcome": "approved"})
+    request = create_request(openapi_session, amount=10_000_001)
+    assert request["status"] == "created" and "payout-link" not in request
