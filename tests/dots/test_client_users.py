@@ -142,3 +142,14 @@ def test_iteration_is_lazy(client, emulator):
     assert emulator.received("GET", "/v2/transfers") == []
     next(iterator)
     assert len(emulator.received("GET", "/v2/transfers")) == 1
+
+
+def test_list_transfers_one_page_with_filters(client):
+    user = new_user(client)
+    ids = [client.create_transfer(amount=100 + i, user_id=user.id, idempotency_key=str(uuid.uuid4())).id
+           for i in range(3)]
+    page = client.list_transfers(limit=2, user_id=user.id)
+    assert isinstance(page, Page)
+    assert [t.id for t in page.items] == [ids[2], ids[1]] and page.has_more is True
+    rest = client.list_transfers(limit=2, user_id=user.id, starting_after=ids[1])
+    assert [t.id for t in rest.items] == [ids[0]] and rest.has_more is False
