@@ -189,6 +189,16 @@ class Ctx:
         page, has_more = self.page_slice(items, id_field=id_field, default_limit=default_limit)
         return {"data": page, "has_more": has_more}
 
+    def paginate_kind(self, kind: str, *, app_id: str | None, serialize=None,
+                      default_limit: int = DEFAULT_PAGE_SIZE) -> dict:
+        """paginate() straight from the store, for unfiltered lists: reads only one page."""
+        docs, has_more = self.store.page(
+            kind, app_id=app_id, limit=self.page_limit(default=default_limit),
+            starting_after=self.query.get("starting_after") or None,
+            ending_before=None if self.query.get("starting_after") else (self.query.get("ending_before") or None),
+        )
+        return {"data": [serialize(d) for d in docs] if serialize else docs, "has_more": has_more}
+
     # -- validation ---------------------------------------------------------------------
 
     @staticmethod

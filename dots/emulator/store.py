@@ -155,6 +155,49 @@ class Store:
             )
         return [json.loads(r[0]) for r in rows]
 
+    def page(
+        self,
+        kind: str,
+        *,
+        app_id: str | None,
+        limit: int,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        raw: bool = False,
+    ) -> tuple[list, bool]:
+        """One newest-first page by keyset on `seq` (cost independent of the list's length).
+
+        Returns (docs, has_more); with raw=True the docs are the stored JSON texts, unparsed.
+        has_more means "more in the direction of travel": older after starting_after (and
+        with no cursor), newer before ending_before.
+        """
+        where, args = "kind = ?", [kind]
+        if app_id is not None:
+            where += " AND app_id = ?"
+            args.append(app_id)
+        order = "DESC"
+        cursor = starting_after or ending_before
+        if cursor:
+            row = self.conn.execute("SELECT seq FROM docs WHERE kind = ? AND id = ?", (kind, str(cursor))).fetchone()
+            if row is None:
+                name = "starting_after" if starting_after else "ending_before"
+                raise ApiError(400, "invalid-input", f"{name} {cursor} is not an id in this list")
+            if starting_after:
+                where += " AND seq < ?"
+            else:
+                where += " AND seq > ?"
+                order = "ASC"  # nearest newer ones first, flipped below
+            args.append(row[0])
+        rows = self.conn.execute(
+            f"SELECT body FROM docs WHERE {where} ORDER BY seq {order} LIMIT ?",  # noqa: S608 - fixed fragments
+            (*args, limit + 1),
+        ).fetchall()
+        has_more = len(rows) > limit
+        bodies = [r[0] for r in rows[:limit]]
+        if order == "ASC":
+            bodies.reverse()
+        return (bodies if raw else [json.loads(b) for b in bodies]), has_more
+
     def count(self, kind: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
 

@@ -200,9 +200,7 @@ def _new_payable(ctx: Ctx, user: dict) -> dict:
 
 
 def list_payables(ctx: Ctx) -> tuple[int, object]:
-    page = ctx.paginate(ctx.store.list(KIND, app_id=ctx.app_id))
-    page["data"] = [serialize_payable(p) for p in page["data"]]
-    return 200, page
+    return 200, ctx.paginate_kind(KIND, app_id=ctx.app_id, serialize=serialize_payable)
 
 
 def create_payable(ctx: Ctx) -> tuple[int, object]:

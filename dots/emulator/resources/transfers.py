@@ -157,6 +157,9 @@ def get_transfer(ctx: Ctx, transfer_id: str) -> dict:
 
 
 def list_transfers(ctx: Ctx) -> tuple[int, object]:
+    filters = ("user_id", "type", "status", "start_date", "end_date", "reverse_order")
+    if not any(ctx.query.get(name) for name in filters):
+        return 200, ctx.paginate_kind(KIND, app_id=ctx.app_id, serialize=serialize_transfer)
     items = ctx.store.list(KIND, app_id=ctx.app_id)
     user_id = ctx.query.get("user_id")
     if user_id:
@@ -215,10 +218,9 @@ def retrieve_transfer(ctx: Ctx, transfer_id: str) -> tuple[int, object]:
 
 def list_transactions(ctx: Ctx) -> tuple[int, object]:
     include_transfer = (ctx.query.get("include_transfer") or "").lower() == "true"
-    items = ctx.store.list(TRANSACTION_KIND, app_id=ctx.app_id)
-    page = ctx.paginate(items)
-    page["data"] = [_serialize_transaction(ctx, t, include_transfer=include_transfer) for t in page["data"]]
-    return 200, page
+    return 200, ctx.paginate_kind(
+        TRANSACTION_KIND, app_id=ctx.app_id,
+        serialize=lambda t: _serialize_transaction(ctx, t, include_transfer=include_transfer))
 
 
 def retrieve_transaction(ctx: Ctx, transaction_id: str) -> tuple[int, object]:

@@ -46,7 +46,7 @@ def serialize_payment_method(method: dict) -> dict:
 
 
 def list_vendors(ctx: Ctx) -> tuple[int, object]:
-    return 200, ctx.paginate(ctx.store.list(KIND, app_id=ctx.app_id))
+    return 200, ctx.paginate_kind(KIND, app_id=ctx.app_id)
 
 
 def create_vendor(ctx: Ctx) -> tuple[int, object]:
