@@ -3,6 +3,10 @@
 import uuid
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from tests.openapi_check import spec_dir
 
 PAYEE = {"first_name": "Grace", "last_name": "Hopper", "country_code": "1", "phone_number": "4155550142",
          "email": "grace@example.com"}  # fmt: skip
@@ -190,3 +194,18 @@ def test_redeliver_a_canceled_link_is_refused(emulator, openapi_session):
     response = openapi_session.post(f"/v2/payout-links/{link['id']}/redeliver", json={})
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-state-transition"
+
+
+def test_payout_link_events_match_the_webhook_catalog(emulator, openapi_session):
+    catalog = yaml.safe_load((spec_dir() / "webhooks.yaml").read_text())
+    link = create_link(openapi_session)
+    advance(emulator, link["id"], "claimed")
+    advance(emulator, link["id"], "failed", reason="bank rejected")
+    sent = events(emulator, "payout_link.")
+    assert {e["type"] for e in sent} == {
+        "payout_link.sent", "payout_link.updated", "payout_link.claimed", "payout_link.paid_out", "payout_link.failed"
+    }  # fmt: skip
+    for event in sent:
+        ref = catalog["webhooks"][event["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = catalog["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        assert list(Draft202012Validator(schema).iter_errors(event["payload"])) == [], event["type"]
