@@ -1,8 +1,11 @@
 """Accounts payable: vendors, payment methods, approval policies and the payable lifecycle."""
 
 import base64
+import threading
 
 import pytest
+
+from tests.openapi_check import BaseUrlSession
 
 AP = "/v2/accounts-payable"
 ADDRESS = {"line_1": "1 Main St", "city": "Springfield", "state": "CA", "postcode": "90001", "country": "US"}
@@ -423,3 +426,23 @@ def test_payables_ending_before_returns_the_newer_page(emulator, openapi_session
                for i in range(4)]
     page = openapi_session.get(f"{AP}/payables", params={"limit": 2, "ending_before": created[1]}).json()
     assert [p["id"] for p in page["data"]] == [created[3], created[2]]
+
+
+def test_concurrent_pay_calls_initiate_exactly_one_payment(emulator, openapi_session, users, payable):
+    approved(openapi_session, users, payable)
+    statuses, barrier = [], threading.Barrier(8)
+
+    def pay():
+        session = BaseUrlSession(emulator.base_url)
+        session.auth = emulator.auth
+        barrier.wait()
+        statuses.append(act(session, payable["id"], "pay", users["payer"]).status_code)
+
+    threads = [threading.Thread(target=pay) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [400] * 7
+    assert balance(openapi_session, emulator) == "99500.00"
+

@@ -138,3 +138,10 @@ def test_change_settings_keeps_earlier_changes(emulator, openapi_session):
     settings = openapi_session.post(f"/v2/apps/{emulator.app_id}/change_settings",
                                     json={"refill_amount": 5000}).json()
     assert settings["auto_refill_active"] is True and settings["refill_amount"] == 5000
+
+
+def test_deposit_to_an_app_without_an_ach_account_is_refused(emulator, openapi_session):
+    app = openapi_session.post("/v2/apps", json={"name": "No bank"}).json()
+    response = openapi_session.post(f"/v2/apps/{app['id']}/deposit", json={"amount": 100})
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "ach-account-missing"
