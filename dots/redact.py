@@ -79,8 +79,10 @@ def redact(value: Any) -> Any:
         for key, item in value.items():
             out[key] = _redact_item(key, item)
         return out
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [redact(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact(item) for item in value)
     return value
 
 

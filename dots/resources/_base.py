@@ -10,7 +10,8 @@ from dots.types import Page
 
 T = TypeVar("T")
 
-# The client always asks for the largest page Dots allows (NOTES.md decision 3).
+# The client always asks for the largest page Dots allows (NOTES.md decision 3); the
+# list_<things> methods default to it too (Dots' own default is 10).
 PAGE_LIMIT = 100
 
 

@@ -39,7 +39,7 @@ class AccountsPayableMixin(ResourceBase):
     # --- vendors ------------------------------------------------------------------------------
 
     def list_vendors(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_VENDORS, Vendor.from_dict,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))
@@ -98,7 +98,7 @@ class AccountsPayableMixin(ResourceBase):
     # --- payables -----------------------------------------------------------------------------
 
     def list_payables(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_PAYABLES, Payable.from_dict,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))

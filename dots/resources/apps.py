@@ -13,7 +13,7 @@ _APPS = "/v2/apps"
 
 class AppsMixin(ResourceBase):
     def list_apps(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> list[App]:
         """Apps come back as a bare array (no ``has_more``), though the cursor parameters exist."""
         params = query(limit=limit, starting_after=starting_after, ending_before=ending_before)

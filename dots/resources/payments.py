@@ -86,7 +86,7 @@ class PaymentsMixin(ResourceBase):
     # --- payment customers --------------------------------------------------------------------
 
     def list_payment_customers(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_CUSTOMERS, DotsObject,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))
@@ -127,7 +127,7 @@ class PaymentsMixin(ResourceBase):
 
     # --- payment methods (older spec; its list takes no cursor, so there is no iter_) ----------
 
-    def list_payment_methods(self, *, customer_id: str | None = None, limit: int | None = None) -> Page:
+    def list_payment_methods(self, *, customer_id: str | None = None, limit: int | None = 100) -> Page:
         return self._page(_METHODS, DotsObject, query(customer_id=customer_id, limit=limit))
 
     def retrieve_payment_method(self, *, payment_method_id: str) -> DotsObject:
@@ -144,7 +144,7 @@ class PaymentsMixin(ResourceBase):
     # --- checkout sessions (older spec) -------------------------------------------------------
 
     def list_checkout_sessions(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_SESSIONS, DotsObject,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))

@@ -22,7 +22,7 @@ class PayoutsMixin(ResourceBase):
     # --- payout links -------------------------------------------------------------------------
 
     def list_payout_links(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_LINKS, PayoutLink.from_dict,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))
@@ -96,7 +96,7 @@ class PayoutsMixin(ResourceBase):
         return PayoutRequest.from_dict(self._call("POST", _REQUESTS, body=body))
 
     def list_payout_requests(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_REQUESTS, PayoutRequest.from_dict,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))
@@ -183,7 +183,7 @@ class PayoutsMixin(ResourceBase):
         return DotsObject(self._call("POST", _BATCHES, body=body, idempotency_key=idempotency_key))
 
     def list_payout_batches(
-        self, *, limit: int | None = None, starting_after: str | None = None, ending_before: str | None = None
+        self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
         return self._page(_BATCHES, DotsObject,
                           query(limit=limit, starting_after=starting_after, ending_before=ending_before))

@@ -17,7 +17,7 @@ class TransfersMixin(ResourceBase):
     def list_transfers(
         self,
         *,
-        limit: int | None = None,
+        limit: int | None = 100,
         starting_after: str | None = None,
         ending_before: str | None = None,
         user_id: str | None = None,
@@ -72,7 +72,7 @@ class TransfersMixin(ResourceBase):
     def list_transactions(
         self,
         *,
-        limit: int | None = None,
+        limit: int | None = 100,
         starting_after: int | str | None = None,
         ending_before: int | str | None = None,
         include_transfer: bool | None = None,

@@ -22,7 +22,7 @@ class UsersMixin(ResourceBase):
         self,
         *,
         status: str | None = None,
-        limit: int | None = None,
+        limit: int | None = 100,
         starting_after: str | None = None,
         ending_before: str | None = None,
     ) -> Page:

@@ -235,3 +235,10 @@ def test_list_approvers_has_integer_ids(client, approvers):
     listed = client.list_approvers()
     assert all(isinstance(a, Approver) and isinstance(a.id, int) for a in listed)
     assert {a.id for a in listed} >= {a["id"] for a in approvers}
+
+
+def test_list_page_defaults_to_limit_100(client, emulator):
+    new_vendor(client)
+    client.list_vendors()
+    (request,) = emulator.received("GET", "/v2/accounts-payable/vendors")
+    assert parse_qs(request["query"])["limit"] == ["100"]
