@@ -68,11 +68,13 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, 
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
-    # Header mappings from Django/requests/werkzeug differ in case handling: look both ways.
+    # Header mappings from Django/requests/werkzeug differ in case handling: look both ways,
+    # and accept a WSGI environ / Django request.META too ("HTTP_SVIX_ID").
     value = headers.get(name)
     if value is None:
+        meta_name = "HTTP_" + name.upper().replace("-", "_")
         for key, candidate in headers.items():
-            if key.lower() == name:
+            if key.lower() == name or key == meta_name:
                 value = candidate
                 break
     if not value:

@@ -51,6 +51,11 @@ def test_headers_are_matched_case_insensitively():
     assert verify(BODY, headers, secret=SECRET, now=NOW).msg_id == "msg_2abc"
 
 
+def test_django_meta_style_headers_are_accepted():
+    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in signed().items()}
+    assert verify(BODY, meta, secret=SECRET, now=NOW).msg_id == "msg_2abc"
+
+
 def test_one_matching_signature_among_several_is_enough():
     headers = signed()
     headers["svix-signature"] = "v1," + base64.b64encode(b"x" * 32).decode() + " " + headers["svix-signature"]
