@@ -126,7 +126,7 @@ class Transport:
         api_key: str,
         *,
         app_id: str | None,
-        timeout: float,
+        timeout: float | tuple[float, float],
         retry: RetryPolicy,
         session: requests.Session | None,
     ) -> None:

@@ -40,8 +40,10 @@ class DotsClient(
 
     ``base_url`` includes the ``/api`` prefix (``https://api.dots.dev/api`` or the
     emulator's ``http://127.0.0.1:8100/api``). ``app_id`` sends ``Api-App-Id`` for
-    organisation keys. ``session`` lets tests pass a validating session; the client
-    never changes its settings.
+    organisation keys. ``timeout`` is seconds (or a ``(connect, read)`` pair) per
+    attempt. ``session`` lets tests pass a validating session; the client never
+    changes its settings. requests does not promise a Session is thread-safe: give
+    each thread (or worker process) its own client.
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class DotsClient(
         api_key: str,
         *,
         app_id: str | None = None,
-        timeout: float = 10.0,
+        timeout: float | tuple[float, float] = 10.0,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
     ) -> None:
@@ -75,3 +77,9 @@ class DotsClient(
 
     def close(self) -> None:
         self._transport.session.close()
+
+    def __enter__(self) -> DotsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
