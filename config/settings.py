@@ -60,9 +60,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.RequireTwoFactorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # axes must come last: it turns a lockout raised by its backend into a response.
@@ -213,7 +213,13 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "dots.redact.RedactingFilter"}},
+    "filters": {
+        "redact": {
+            "()": "dots.redact.RedactingFilter",
+            # Masked wherever they appear, even in text no key name announces.
+            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY) if len(s) >= 8],
+        }
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "plain"},

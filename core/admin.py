@@ -238,7 +238,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 100
-    ordering = ("-id",)
+    ordering = ("-occurred_at", "-id")
     readonly_fields = (
         "id",
         "occurred_at",
@@ -327,7 +327,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         if not request.user.has_perm("core.export_auditevent"):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
-        queryset = changelist.get_queryset(request).order_by("-id")
+        queryset = changelist.get_queryset(request).order_by("-occurred_at", "-id")
         audit.record(
             actor=request.user,
             action="audit.exported",
