@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 
 KIND = "transfer"
@@ -184,27 +185,44 @@ def list_transfers(ctx: Ctx) -> tuple[int, object]:
 def create_transfer_handler(ctx: Ctx) -> tuple[int, object]:
     """POST /v2/transfers: move money between the app wallet and a user's wallet.
 
-    A positive amount sends to the user (debits the app wallet), a negative one pulls
-    from the user (credits the app wallet when the transfer completes).
+    A positive amount sends to the user: the app wallet is debited now and the user's
+    wallet credited when the transfer completes. A negative one pulls from the user: the
+    user's wallet is debited now (400 transaction-insufficient-funds when short) and the
+    app wallet credited on completion; a failure gives the user's money back.
     """
     body = ctx.json
     amount = ctx.require_int(body, "amount")
     if amount == 0:
         raise ApiError(400, "invalid-input", "amount must not be zero")
     user_id = ctx.require_str(body, "user_id")
-    user = ctx.store.get("user", user_id)
-    if user is None or ctx.store.app_id_of("user", user_id) != ctx.app_id:
+    user = ctx.store.get(users_resource.USER_KIND, user_id)
+    if user is None or ctx.store.app_id_of(users_resource.USER_KIND, user_id) != ctx.app_id:
         raise ApiError(404, "not-found", "user not found")
     ctx.optional(body, "tax_exempt", types=(bool,))
     metadata = ctx.optional(body, "metadata", types=(str, dict))
+    if amount < 0:
+        users_resource.user_wallet_debit(ctx, user_id=user_id, cents=-amount)
     doc = create_transfer(
         ctx, amount=amount, type="balance", user_id=user_id, metadata=metadata,
         source_name="App wallet" if amount > 0 else f"User {user_id}",
         destination_name=f"User {user_id}" if amount > 0 else "App wallet",
         wallet_debit=amount if amount > 0 else 0,
         wallet_credit_on_complete=-amount if amount < 0 else 0,
+        purpose="user_balance", purpose_id=user_id,
     )
     return 200, serialize_transfer(doc)
+
+
+def _follow_user_balance(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+    """FOLLOWERS["user_balance"]: the user's side of a POST /v2/transfers."""
+    amount, user_id = transfer["amount"], transfer["_purpose_id"]
+    if transfer["status"] == "completed" and amount > 0:
+        users_resource.user_wallet_credit(ctx, user_id=user_id, cents=amount)
+    elif transfer["status"] in ("failed", "canceled") and amount < 0:
+        users_resource.user_wallet_credit(ctx, user_id=user_id, cents=-amount)
+
+
+FOLLOWERS["user_balance"] = _follow_user_balance
 
 
 def retrieve_transfer(ctx: Ctx, transfer_id: str) -> tuple[int, object]:

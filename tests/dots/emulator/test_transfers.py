@@ -7,14 +7,10 @@ import pytest
 
 @pytest.fixture
 def user_id(emulator, openapi_session):
-    # Users belong to the payouts helper's module; without it, insert one through the store is not
-    # possible over HTTP, so these tests skip cleanly when /v2/users is not served yet.
     response = openapi_session.post("/v2/users", json={
         "first_name": "Ada", "last_name": "Lovelace", "email": f"ada-{uuid.uuid4().hex[:6]}@example.com",
         "country_code": "1", "phone_number": "4155550100",
     })
-    if response.status_code == 404 and response.json()["error_code"] == "not-found" and "no route" in response.text:
-        pytest.skip("POST /v2/users is not served yet")
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -120,3 +116,28 @@ def test_transactions_list_holds_each_transfers_transaction(emulator, openapi_se
     page = openapi_session.get("/v2/transactions", params={"include_transfer": "true"}).json()
     assert page["data"][0]["transfer_id"] == transfer["id"]
     assert page["data"][0]["transfer"]["id"] == transfer["id"]
+
+
+def user_wallet(session, user_id):
+    return session.get(f"/v2/users/{user_id}").json()["wallet"]["amount"]
+
+
+def test_completed_transfer_to_a_user_credits_the_users_wallet(emulator, openapi_session, user_id):
+    transfer = openapi_session.post("/v2/transfers", json={"amount": 2500, "user_id": user_id}).json()
+    assert user_wallet(openapi_session, user_id) == 0
+    emulator.control(f"transfers/{transfer['id']}/advance", {"status": "completed"})
+    assert user_wallet(openapi_session, user_id) == 2500
+
+
+def test_pulling_more_than_the_user_holds_is_refused(emulator, openapi_session, user_id):
+    response = openapi_session.post("/v2/transfers", json={"amount": -100, "user_id": user_id})
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "transaction-insufficient-funds"
+
+
+def test_failed_pull_from_a_user_gives_the_money_back(emulator, openapi_session, user_id):
+    emulator.control(f"users/{user_id}/wallet/credit", {"amount": 1000})
+    transfer = openapi_session.post("/v2/transfers", json={"amount": -600, "user_id": user_id}).json()
+    assert user_wallet(openapi_session, user_id) == 400
+    emulator.control(f"transfers/{transfer['id']}/advance", {"status": "failed", "reason": "user disputed"})
+    assert user_wallet(openapi_session, user_id) == 1000
