@@ -76,7 +76,8 @@ class EmulatorHandle:
         return self.control_get("requests", params)["data"]
 
     def seed_approvers(self, approvers: list[dict] | None = None) -> list[dict]:
-        """Dashboard users who can approve payables; default: three ap_approvers and an admin."""
+        """Seed dashboard users (integer ids). Default, in this order: an admin, three ap_approvers,
+        an ap_creator and a payer."""
         return self.control("seed/approvers", {"approvers": approvers} if approvers is not None else {})["data"]
 
     def add_fault(self, **fault) -> dict:

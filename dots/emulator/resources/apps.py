@@ -252,6 +252,31 @@ def change_settings(ctx: Ctx, app_id: str) -> tuple[int, object]:
     return 200, settings
 
 
+# -- the organisation -----------------------------------------------------------------------------------------------
+
+
+def retrieve_organization(ctx: Ctx) -> tuple[int, object]:
+    """The one organisation; its balance is the sum of its apps' wallets (cents)."""
+    org = ctx.store.get("organization", DEFAULT_ORG_ID) or {"id": DEFAULT_ORG_ID}
+    total = sum((ctx.store.get(WALLET_KIND, app["id"]) or {"balance": 0})["balance"] for app in ctx.store.list(KIND))
+    return 200, {"id": org["id"], "balance": total}
+
+
+def copy_compliance_between_apps(ctx: Ctx) -> tuple[int, object]:
+    body = ctx.json
+    source = _app_or_404(ctx, ctx.require_str(body, "source_app_id"))
+    destination = _app_or_404(ctx, ctx.require_str(body, "destination_app_id"))
+    compliance = ctx.store.get(COMPLIANCE_KIND, source["id"])
+    if compliance is None:
+        raise ApiError(400, "invalid-input", f"app {source['id']} has no compliance information to copy")
+    if ctx.store.get(COMPLIANCE_KIND, destination["id"]) is None:
+        ctx.store.insert(COMPLIANCE_KIND, destination["id"], compliance, app_id=destination["id"])
+    else:
+        ctx.store.put(COMPLIANCE_KIND, destination["id"], compliance)
+    ctx.emit("app.updated", {"app_id": destination["id"]})
+    return 200, {"success": True, "message": f"compliance information copied to app {destination['id']}"}
+
+
 # -- controls -----------------------------------------------------------------------------------------------------
 
 
@@ -299,6 +324,8 @@ ROUTES = [
     Route("POST", "/v2/apps/<app_id>/kyb-flow", kyb_flow),
     Route("POST", "/v2/apps/<app_id>/compliance-flow", compliance_flow),
     Route("POST", "/v2/apps/<app_id>/change_settings", change_settings),
+    Route("GET", "/v2/organizations", retrieve_organization),
+    Route("PUT", "/v2/organizations/copy-compliance-information-between-apps", copy_compliance_between_apps),
 ]
 CONTROL_ROUTES = [
     Route("POST", "/seed/apps", control_seed_apps),

@@ -145,3 +145,17 @@ def test_deposit_to_an_app_without_an_ach_account_is_refused(emulator, openapi_s
     response = openapi_session.post(f"/v2/apps/{app['id']}/deposit", json={"amount": 100})
     assert response.status_code == 400
     assert response.json()["error_code"] == "ach-account-missing"
+
+
+def test_organization_balance_is_the_sum_of_its_app_wallets(emulator, openapi_session):
+    emulator.control("seed/apps", {"name": "Second", "balance": 250})
+    assert openapi_session.get("/v2/organizations").json()["balance"] == 10_000_250
+
+
+def test_compliance_is_copied_between_apps(emulator, openapi_session):
+    other = openapi_session.post("/v2/apps", json={"name": "Copy target"}).json()
+    openapi_session.put(f"/v2/apps/{emulator.app_id}/compliance", json=COMPLIANCE)
+    response = openapi_session.put("/v2/organizations/copy-compliance-information-between-apps",
+                                   json={"source_app_id": emulator.app_id, "destination_app_id": other["id"]})
+    assert response.json()["success"] is True
+    assert openapi_session.get(f"/v2/apps/{other['id']}/compliance").json() == COMPLIANCE
