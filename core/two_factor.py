@@ -156,6 +156,7 @@ def setup_view(request, *, admin_site):
         "already_set_up": existing is not None,
         "session_verified": user.is_verified(),
         "required": requires_two_factor(user),
+        "enforced": must_set_up_two_factor(user),
         "qr_svg": mark_safe(_qr_svg(device)) if existing is None else "",
         "secret_base32": base64.b32encode(device.bin_key).decode() if existing is None else "",
     }
