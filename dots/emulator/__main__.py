@@ -52,11 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     app = EmulatorApp(
         store=store,
         settings=Settings(client_id=args.client_id, api_key=args.api_key,
-                          webhook_url=args.webhook_url, webhook_secret=args.webhook_secret),
+                          webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
+                          advance_mode=args.advance),
     )
-    if args.advance:
-        with store.transaction():
-            lifecycles.update_settings(store, {kind: {"mode": args.advance} for kind in lifecycles.DEFAULT_OUTCOME})
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     root = f"http://{args.host}:{server.port}"
     print(f"Dots emulator on {root}", flush=True)

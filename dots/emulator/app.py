@@ -29,7 +29,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from dots.emulator import controls, faults as faults_module
+from dots.emulator import controls, lifecycles
+from dots.emulator import faults as faults_module
 from dots.emulator.context import Ctx, clock_now, parse_json_body
 from dots.emulator.errors import ApiError
 from dots.emulator.faults import Faults
@@ -53,6 +54,8 @@ class Settings:
     api_key: str
     webhook_url: str | None
     webhook_secret: str
+    # --advance: the lifecycle mode every kind starts in, re-applied after each reset
+    advance_mode: str | None = None
 
 
 class EmulatorApp:
@@ -81,6 +84,7 @@ class EmulatorApp:
         with store.transaction():
             apps_resource.seed_default_if_empty(store)
             self.default_app_id = apps_resource.default_app_id(store)
+            self._apply_advance_mode()
         if start_webhook_thread:
             self.outbox.start()
 
@@ -92,8 +96,15 @@ class EmulatorApp:
             self.store.reset()
             apps_resource.seed_default_if_empty(self.store)
             self.default_app_id = apps_resource.default_app_id(self.store)
+            self._apply_advance_mode()
         self.faults.clear()
         self.request_log.clear()
+
+    def _apply_advance_mode(self) -> None:
+        if self.settings.advance_mode:
+            # money movements only: approving payout requests or verifying users stays a decision
+            kinds = ("transfer", "payable_payment", "payout_link")
+            lifecycles.update_settings(self.store, {kind: {"mode": self.settings.advance_mode} for kind in kinds})
 
     # -- WSGI ----------------------------------------------------------------------------------
 
