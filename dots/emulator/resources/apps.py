@@ -71,7 +71,7 @@ def serialize_app(store: Store, app: dict) -> dict:
         "metrics": {
             "wallet_balance": cents_to_decimal_str(wallet["balance"]),
             "money_out": cents_to_decimal_str(wallet.get("money_out", 0)),
-            "connected_users": len(store.list("user", app_id=app["id"])),
+            "connected_users": store.count("user", app_id=app["id"]),
         },
     }
     if app.get("metadata") is not None:
