@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from svix.webhooks import Webhook
 
 from dots.webhooks import verify
@@ -17,12 +18,15 @@ class Receiver:
     def __init__(self) -> None:
         self.deliveries: list[dict] = []
         self.fail_next = 0
+        self.on_delivery = None  # optional fn(payload) run before answering, e.g. a fetch-back
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.on_delivery is not None:
+                    receiver.on_delivery(json.loads(body))
                 with receiver._lock:
                     failing = receiver.fail_next > 0
                     if failing:
@@ -131,3 +135,16 @@ def test_without_a_url_events_are_kept_but_not_sent(emulator, openapi_session):
     withdraw(openapi_session, emulator)
     [event] = emulator.control_get("webhooks")["data"]
     assert event["status"] == "no_endpoint"
+
+
+def test_receiver_may_fetch_the_object_back_while_a_flush_delivers(emulator, openapi_session, receiver):
+    fetched = []
+    session = requests.Session()
+    session.auth = emulator.auth
+    receiver.on_delivery = lambda payload: fetched.append(
+        session.get(f"{emulator.base_url}/v2/transfers/{payload['transfer_id']}", timeout=2).status_code)
+    withdraw(openapi_session, emulator)
+    outcomes = emulator.control("webhooks/flush")["data"]
+    receiver.wait_for(1)
+    assert fetched == [200]
+    assert all(o["status"] == "delivered" for o in outcomes)
