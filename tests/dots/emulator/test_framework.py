@@ -1,5 +1,6 @@
 """The emulator framework: auth, routing errors, idempotency, faults, request log, persistence."""
 
+import threading
 import time
 import uuid
 
@@ -214,3 +215,14 @@ def test_restart_keeps_state(tmp_path):
         assert fetched.status_code == 200 and fetched.json()["name"] == "Survivor"
     finally:
         stop_emulator(second)
+
+
+def test_a_sleeping_fault_does_not_hold_up_other_requests(emulator, openapi_session):
+    emulator.add_fault(method="GET", path="/v2/apps", kind="latency", ms=800, count=1)
+    slow = threading.Thread(target=lambda: openapi_session.get("/v2/apps"))
+    slow.start()
+    time.sleep(0.05)  # let the slow request reach its sleep
+    started = time.monotonic()
+    assert openapi_session.get(f"/v2/apps/{emulator.app_id}").status_code == 200
+    assert time.monotonic() - started < 0.5
+    slow.join()
