@@ -38,6 +38,8 @@ def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(p
     page.wait_for_selector("#user-tools")
     page.goto(f"{live_server.url}/admin/core/auditevent/")
     page.get_by_role("link", name="Signed in").first.click()
+    page.wait_for_url("**action=user.logged_in**")
+    page.wait_for_selector("#result_list tbody tr")
     rows = page.locator("#result_list tbody tr")
     texts = [rows.nth(i).inner_text() for i in range(rows.count())]
     assert any("pat (Pat Payer)" in text for text in texts), texts
