@@ -10,8 +10,9 @@ We implement the check ourselves with ``hmac.compare_digest`` instead of calling
 ValueError / UnicodeDecodeError for some malformed inputs, and has no way to pass
 "now", which the tests need. The tests check that svix accepts what we sign.
 
-Refusing a replayed ``svix-id`` is the receiver's job (it has the storage), so
-``verify`` returns the message id alongside the payload.
+Refusing a replayed ``svix-id`` needs storage, so ``verify`` returns the message id
+alongside the payload. ``ReplayGuard`` remembers ids in memory for one process (and
+for tests); the app's receiver keeps them in its database so every worker shares them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,7 +30,7 @@ from typing import Any
 
 from dots.errors import WebhookVerificationError
 
-__all__ = ["TOLERANCE_SECONDS", "VerifiedWebhook", "WebhookVerificationError", "sign", "verify"]
+__all__ = ["TOLERANCE_SECONDS", "ReplayGuard", "VerifiedWebhook", "WebhookVerificationError", "sign", "verify"]
 
 # Svix tolerates this much clock difference either way.
 TOLERANCE_SECONDS = 5 * 60
@@ -147,3 +149,30 @@ def verify(
         timestamp=datetime.fromtimestamp(timestamp, tz=timezone.utc),
         payload=payload,
     )
+
+
+class ReplayGuard:
+    """Refuses a second delivery of a message id that was already accepted.
+
+    An id only needs remembering while its signed timestamp is fresh: after that
+    ``verify`` refuses the delivery as stale, and the timestamp cannot be changed
+    without breaking the signature. So ids are forgotten once their timestamp is
+    older than the tolerance, which bounds the memory used.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def accept(self, webhook: VerifiedWebhook, *, now: datetime | None = None) -> None:
+        """Record the delivery, or raise WebhookVerificationError if its id was seen."""
+        current = (now or datetime.now(timezone.utc)).timestamp()
+        with self._lock:
+            for msg_id in [m for m, ts in self._seen.items() if ts < current - TOLERANCE_SECONDS]:
+                del self._seen[msg_id]
+            if webhook.msg_id in self._seen:
+                raise WebhookVerificationError(f"webhook {webhook.msg_id} was already delivered (replay)")
+            self._seen[webhook.msg_id] = webhook.timestamp.timestamp()
+
+    def __len__(self) -> int:
+        return len(self._seen)

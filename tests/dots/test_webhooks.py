@@ -8,7 +8,7 @@ import pytest
 from svix.webhooks import Webhook
 
 from dots.errors import WebhookVerificationError
-from dots.webhooks import VerifiedWebhook, sign, verify
+from dots.webhooks import ReplayGuard, VerifiedWebhook, sign, verify
 
 SECRET = "whsec_" + base64.b64encode(b"ledgerline-test-webhook-secret").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-entirely").decode()
@@ -136,3 +136,28 @@ def test_round_trip_keeps_the_message_id_for_replay_checks():
     second = verify(BODY, signed(msg_id="msg_b"), secret=SECRET, now=NOW)
     assert (first.msg_id, second.msg_id) == ("msg_a", "msg_b")
     assert first.payload == second.payload
+
+
+def test_replayed_delivery_is_refused():
+    guard = ReplayGuard()
+    guard.accept(verify(BODY, signed(msg_id="msg_once"), secret=SECRET, now=NOW), now=NOW)
+    replay = verify(BODY, signed(msg_id="msg_once"), secret=SECRET, now=NOW + timedelta(seconds=30))
+    with pytest.raises(WebhookVerificationError, match="replay"):
+        guard.accept(replay, now=NOW + timedelta(seconds=30))
+
+
+def test_distinct_deliveries_are_all_accepted():
+    guard = ReplayGuard()
+    for n in range(3):
+        guard.accept(verify(BODY, signed(msg_id=f"msg_{n}"), secret=SECRET, now=NOW), now=NOW)
+    assert len(guard) == 3
+
+
+def test_replay_after_the_window_is_refused_as_stale_and_the_id_is_forgotten():
+    guard = ReplayGuard()
+    guard.accept(verify(BODY, signed(msg_id="msg_old"), secret=SECRET, now=NOW), now=NOW)
+    later = NOW + timedelta(minutes=6)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        verify(BODY, signed(msg_id="msg_old"), secret=SECRET, now=later)
+    guard.accept(verify(BODY, signed(msg_id="msg_new", at=later), secret=SECRET, now=later), now=later)
+    assert len(guard) == 1
