@@ -19,6 +19,8 @@ are not observable); the transfers it created follow their own lifecycle.
 
 from __future__ import annotations
 
+import re
+
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.resources import payouts, transfers
@@ -27,6 +29,7 @@ from dots.emulator.routing import Route
 KIND = "payout_batch"
 ITEM_KEY_KIND = "payout_batch_item_key"
 MAX_ITEMS = 5000
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def get_payout_batch(ctx: Ctx, batch_id: str) -> dict:
@@ -75,7 +78,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise ApiError(400, "invalid-input", f"items must be an array of 1 to {MAX_ITEMS} payouts")
     metadata = ctx.optional(body, "metadata", None, types=(str, dict))
-    batch_key = ctx.optional_str(body, "idempotency_key")
+    batch_key = _optional_uuid(ctx.optional_str(body, "idempotency_key"), "idempotency_key")
     parsed = []
     seen_keys = set()
     for index, item in enumerate(items):
@@ -83,6 +86,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
         fields = payouts.validate_payout_request(ctx, item, where=where)
         if fields["idempotency_key"] is None:
             raise ApiError(400, "invalid-input", f"{where}idempotency_key is required")
+        _optional_uuid(fields["idempotency_key"], f"{where}idempotency_key")
         if item.get("fund") is not True:
             raise ApiError(400, "invalid-input", f"{where}fund must be true: a batch pays from the app wallet")
         if fields["idempotency_key"] in seen_keys:
@@ -124,6 +128,14 @@ def results(ctx: Ctx, payout_batch_id: str) -> tuple[int, object]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _optional_uuid(value: str | None, name: str) -> str | None:
+    """Batch keys are echoed in answers typed `format: uuid`, so only UUIDs are accepted here
+    (elsewhere app.py's generic idempotency takes any string)."""
+    if value is not None and not _UUID.match(value):
+        raise ApiError(400, "invalid-input", f"{name} must be a UUID")
+    return value
 
 
 def _pay_item(ctx: Ctx, fields: dict, *, request: dict) -> dict:

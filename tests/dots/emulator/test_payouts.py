@@ -183,3 +183,12 @@ def test_list_and_retrieve_batches(emulator, openapi_session):
 
 def test_retrieve_unknown_batch_is_404(emulator, openapi_session):
     assert openapi_session.get(f"/v2/payout-batches/{uuid.uuid4()}").status_code == 404
+
+
+def test_batch_with_an_idempotency_key_that_is_not_a_uuid_is_refused(emulator, openapi_session):
+    user = make_user(openapi_session, emulator)
+    response = openapi_session.post(
+        "/v2/payout-batches", json={"items": [batch_item(user["id"], idempotency_key="key-1")]}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "items[0].idempotency_key must be a UUID", "error_code": "invalid-input"}
