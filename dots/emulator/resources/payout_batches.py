@@ -86,7 +86,9 @@ def create(ctx: Ctx) -> tuple[int, object]:
         fields = payouts.validate_payout_request(ctx, item, where=where)
         if fields["idempotency_key"] is None:
             raise ApiError(400, "invalid-input", f"{where}idempotency_key is required")
-        _optional_uuid(fields["idempotency_key"], f"{where}idempotency_key")
+        # Results echo these under `format: uuid`, so a malformed one refuses the batch up front.
+        for name in ("idempotency_key", "user_id", "account_id"):
+            _optional_uuid(fields[name], f"{where}{name}")
         if item.get("fund") is not True:
             raise ApiError(400, "invalid-input", f"{where}fund must be true: a batch pays from the app wallet")
         if fields["idempotency_key"] in seen_keys:
