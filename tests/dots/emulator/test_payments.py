@@ -1,5 +1,6 @@
 """Money in: payments, payment customers, and the January 2026 payment intents, payment methods, checkout sessions."""
 
+import itertools
 import uuid
 
 import pytest
@@ -7,6 +8,9 @@ import requests
 
 DEFAULT_WALLET_CENTS = 10_000_000
 ACH_INFO = {"account_number": "000123456789", "routing_number": "021000021", "account_type": "checking"}
+
+# A distinct phone number per user: a repeated one is refused (user-already-exists).
+PHONES = itertools.count(4155551000)
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def new_user(session):
     return session.post(
         "/v2/users",
         json={"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "country_code": "1",
-              "phone_number": str(4155550000 + uuid.uuid4().int % 10000)},
+              "phone_number": str(next(PHONES))},
     ).json()  # fmt: skip
 
 

@@ -1,11 +1,15 @@
 """Payouts to saved payout methods, send-payout, and payout batches (create, list, retrieve, results)."""
 
+import itertools
 import uuid
 
 import pytest
 
 ACH = {"platform": "ach", "routing_number": "021000021", "account_number": "000123456789"}
 DEFAULT_WALLET_CENTS = 10_000_000
+
+# A distinct phone number per user: a repeated one is refused (user-already-exists).
+PHONES = itertools.count(4155551000)
 
 
 @pytest.fixture
@@ -21,7 +25,7 @@ def make_user(session, emulator, *, verified=True, method=ACH, phone=None):
     user = session.post(
         "/v2/users",
         json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "country_code": "1",
-              "phone_number": phone or str(4155550000 + uuid.uuid4().int % 10000)},
+              "phone_number": phone or str(next(PHONES))},
     ).json()  # fmt: skip
     if method is not None:
         session.put(f"/v2/users/{user['id']}/payout-methods", json=method)

@@ -1,10 +1,14 @@
 """Users: create/list/retrieve/update/delete, verification by token, compliance, payout methods, addresses."""
 
+import itertools
 import uuid
 
 import pytest
 
 ACH = {"platform": "ach", "routing_number": "021000021", "account_number": "000123456789", "account_type": "checking"}
+
+# A distinct phone number per user: a repeated one is refused (user-already-exists).
+PHONES = itertools.count(4155551000)
 
 
 def new_user(session, **overrides):
@@ -13,7 +17,7 @@ def new_user(session, **overrides):
         "last_name": "Lovelace",
         "email": "ada@example.com",
         "country_code": "1",
-        "phone_number": str(4155550000 + uuid.uuid4().int % 10000),
+        "phone_number": str(next(PHONES)),
         **overrides,
     }
     response = session.post("/v2/users", json=body)
