@@ -249,3 +249,26 @@ def test_session_read_after_its_expiry_is_expired_and_cannot_complete(emulator, 
 
 def test_retrieve_unknown_session_is_404(emulator, openapi_session):
     assert openapi_session.get(f"/v2/checkout-sessions/{uuid.uuid4()}").status_code == 404
+
+
+def test_intent_for_a_destination_user_pays_them_less_the_fee_on_completion(emulator, openapi_session, wallet):
+    user = new_user(openapi_session)
+    method = new_method(emulator)
+    intent = openapi_session.post(
+        "/v2/payment-intents",
+        json={"amount": 1000, "currency": "usd", "payment_method_id": method["id"], "confirm": True,
+              "transfer_data": {"destination_user_id": user["id"]}, "application_fee_amount": 150},
+    ).json()  # fmt: skip
+    emulator.control(f"transfers/{intent['transfer_id']}/advance", {"status": "completed"})
+    assert openapi_session.get(f"/v2/users/{user['id']}").json()["wallet"]["amount"] == 850
+    assert wallet() == DEFAULT_WALLET_CENTS + 150
+
+
+def test_failed_payment_transfer_fails_the_intent(emulator, openapi_session):
+    method = new_method(emulator)
+    intent = openapi_session.post(
+        "/v2/payment-intents",
+        json={"amount": 1000, "currency": "usd", "payment_method_id": method["id"], "confirm": True},
+    ).json()
+    emulator.control(f"transfers/{intent['transfer_id']}/advance", {"status": "failed", "reason": "card declined"})
+    assert openapi_session.get(f"/v2/payment-intents/{intent['id']}").json()["status"] == "failed"

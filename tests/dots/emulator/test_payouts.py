@@ -196,3 +196,11 @@ def test_batch_with_an_idempotency_key_that_is_not_a_uuid_is_refused(emulator, o
     )
     assert response.status_code == 400
     assert response.json() == {"error": "items[0].idempotency_key must be a UUID", "error_code": "invalid-input"}
+
+
+def test_failed_payout_from_the_user_wallet_returns_the_money_to_that_wallet(emulator, openapi_session):
+    user = make_user(openapi_session, emulator)
+    emulator.control(f"users/{user['id']}/wallet/credit", {"amount": 2000})
+    transfer = payout(openapi_session, user["id"]).json()
+    emulator.control(f"transfers/{transfer['id']}/advance", {"status": "failed", "reason": "R02"})
+    assert openapi_session.get(f"/v2/users/{user['id']}").json()["wallet"]["amount"] == 2000
