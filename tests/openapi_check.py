@@ -62,6 +62,9 @@ def _repair(node, *, is_name_map: bool = False):
                 del node["type"]
                 for key, value in declared.items():
                     node.setdefault(key, value)
+            elif isinstance(declared, list) and None in declared:
+                # `type: [object, null]` unquoted loads as YAML null, which no validator accepts.
+                node["type"] = ["null" if t is None else t for t in declared]
             if node.get("nullable") is True:
                 declared = node.get("type")
                 if isinstance(declared, str):
@@ -77,6 +80,11 @@ def _repair(node, *, is_name_map: bool = False):
         for value in node:
             _repair(value)
     return node
+
+
+def load_spec(name: str) -> dict:
+    """One of Dots' spec files, parsed and repaired as described above."""
+    return _repair(yaml.safe_load((spec_dir() / name).read_text()))
 
 
 # Keys whose value maps names to schemas (or to objects holding schemas).
@@ -112,7 +120,7 @@ class OpenApiChecker:
         self.specs: list[_Spec] = []
         registry = Registry()
         for name in SPEC_FILES:
-            document = _repair(yaml.safe_load((directory / name).read_text()))
+            document = _repair(yaml.safe_load((directory / name).read_text()))  # as load_spec, from `directory`
             uri = f"urn:dots-spec:{name}"
             registry = registry.with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
             spec = _Spec(name=name, uri=uri, document=document)

@@ -17,9 +17,8 @@ are off. Run longer with, for example:
 
     SCHEMATHESIS_MAX_EXAMPLES=200 SCHEMATHESIS_MODE=all .venv/bin/pytest -m schemathesis tests/dots/emulator/test_schemathesis.py
 
-The spec is loaded with the same two repairs tests/openapi_check.py makes, plus
-one more: `type: [object, null]` written unquoted parses as YAML null, which no
-JSON Schema validator accepts, so a None inside a type list becomes "null".
+The spec is loaded with tests.openapi_check.load_spec, so this run and the
+response checker read it with the same repairs.
 """
 
 from __future__ import annotations
@@ -32,13 +31,12 @@ import zlib
 import pytest
 import requests
 import schemathesis
-import yaml
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from dots.emulator import controls
 from dots.emulator.resources import RESOURCE_MODULES
-from tests.openapi_check import _repair, spec_dir
+from tests.openapi_check import load_spec
 
 pytestmark = pytest.mark.schemathesis
 
@@ -63,22 +61,9 @@ def _shape(template: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", template)
 
 
-def _fix_null_types(node):
-    if isinstance(node, dict):
-        declared = node.get("type")
-        if isinstance(declared, list) and None in declared:
-            node["type"] = ["null" if t is None else t for t in declared]
-        for value in node.values():
-            _fix_null_types(value)
-    elif isinstance(node, list):
-        for value in node:
-            _fix_null_types(value)
-    return node
-
-
 def _load(name: str, *, skip: set[tuple[str, str]]) -> tuple[dict, set[tuple[str, str]]]:
     """The spec file restricted to served operations not in `skip`; returns it and what it kept."""
-    document = _fix_null_types(_repair(yaml.safe_load((spec_dir() / name).read_text())))
+    document = load_spec(name)
     served = _served_operations()
     kept: set[tuple[str, str]] = set()
     paths = {}
