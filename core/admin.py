@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core import audit
-from core.audit_actions import ACTIONS, label_for
+from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
 from core.models import AuditEvent
 from core.pagination import CappedCountPaginator
@@ -133,7 +133,7 @@ class ActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
-        return sorted(ACTIONS.items(), key=lambda item: item[0])
+        return sorted(all_actions().items(), key=lambda item: item[0])
 
     def queryset(self, request, queryset):
         if self.value():

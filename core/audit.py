@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from core import request_context
-from core.audit_actions import ACTIONS
+from core.audit_actions import all_actions
 from core.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from dots.redact import redact
 
@@ -164,8 +164,8 @@ def record(
     or a ready `changes` mapping. Secrets and account numbers are masked here, so a
     caller cannot forget to.
     """
-    if action not in ACTIONS:
-        raise ValueError(f"Unknown audit action {action!r}: add it to core.audit_actions.ACTIONS.")
+    if action not in all_actions():
+        raise ValueError(f"Unknown audit action {action!r}: add it to its app's audit_actions.ACTIONS.")
     if target is not None:
         object_type = object_type or object_type_of(target)
         object_id = object_id or target.pk

@@ -34,9 +34,33 @@ class SegregationOfDutiesViolation(PermissionRefused):
     code = "segregation-of-duties"
 
 
-class DotsUnavailable(DomainError):
+class DotsCallError(DomainError):
+    """A Dots call failed; `dots_error` keeps the client's typed error (status, error_code, request id)."""
+
+    code = "dots-error"
+
+    def __init__(self, message: str, *, dots_error=None, code: str | None = None):
+        super().__init__(message, code=code)
+        self.dots_error = dots_error
+
+    @property
+    def dots_error_code(self) -> str | None:
+        return getattr(self.dots_error, "error_code", None)
+
+
+class DotsUnavailable(DotsCallError):
+    """Dots could not be reached or failed on its side: nothing changed there, try again."""
+
     code = "dots-unavailable"
 
 
-class DotsRejected(DomainError):
+class DotsRejected(DotsCallError):
+    """Dots answered and refused (invalid input, a state it does not allow, insufficient funds...)."""
+
     code = "dots-rejected"
+
+
+class DotsOutcomeUnknownError(DotsCallError):
+    """The call may or may not have happened in Dots: reconcile before trying again."""
+
+    code = "dots-outcome-unknown"

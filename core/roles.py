@@ -10,6 +10,7 @@ not a permission: services check it for every user, superusers included.
 """
 
 from collections.abc import Iterable
+from importlib import import_module
 
 from django.contrib.auth.models import Group, Permission
 
@@ -26,7 +27,11 @@ ALL_ROLES = (AP_CLERK, APPROVER, PAYER, PAYOUTS_OPERATOR, MANAGER, ADMINISTRATOR
 # so a typo fails the suite instead of silently granting nothing.
 _AUDIT_READ = ("core.view_auditevent", "core.export_auditevent")
 
-ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+# Each business app lists what each role may do with its own models in
+# `<app>/roles.py` (ROLE_PERMISSIONS), so apps never edit this file.
+APP_ROLE_MODULES = ("vendors.roles", "payables.roles", "payouts.roles")
+
+CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AP_CLERK: (),
     APPROVER: (),
     PAYER: (),
@@ -64,6 +69,23 @@ MANAGER_VIEW_EXCLUDED_APPS = ("otp_totp", "otp_static", "sessions", "admin")
 MANAGER_VIEW_EXCLUDED_MODELS = ("core.auditchainhead", "core.demoaccount", "auth.permission")
 
 
+def role_permissions() -> dict[str, tuple[str, ...]]:
+    """Every role's permission names: core's and each app's together."""
+    merged = {role: list(names) for role, names in CORE_ROLE_PERMISSIONS.items()}
+    for module_name in APP_ROLE_MODULES:
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        for role, names in module.ROLE_PERMISSIONS.items():
+            if role not in merged:
+                raise LookupError(f"{module_name} names an unknown role {role!r}")
+            merged[role].extend(names)
+    return {role: tuple(dict.fromkeys(names)) for role, names in merged.items()}
+
+
 def _manager_view_permissions() -> list[Permission]:
     perms = Permission.objects.filter(codename__startswith="view_").select_related("content_type")
     allowed = []
@@ -93,9 +115,10 @@ def permissions_named(names: Iterable[str]) -> list[Permission]:
 
 def sync_role_permissions() -> None:
     """Create the role groups if needed and set each one's permissions exactly."""
+    table = role_permissions()
     for role in ALL_ROLES:
         group, _ = Group.objects.get_or_create(name=role)
-        perms = permissions_named(ROLE_PERMISSIONS[role])
+        perms = permissions_named(table[role])
         if role == MANAGER:
             perms = list({p.pk: p for p in [*perms, *_manager_view_permissions()]}.values())
         group.permissions.set(perms)

@@ -1,1 +1,87 @@
-"""Models arrive with their issue; the app exists so the layout is in place."""
+"""Vendors we pay, and their bank accounts (Dots "vendor payment methods").
+
+A vendor and a bank account exist in Dots as well as here; `dots_id` is Dots' id
+once Dots has them. Dots has no vendor update: only local fields change after
+creation. A bank account's full number goes to Dots once and is never stored here.
+"""
+
+from django.conf import settings
+from django.db import models
+
+US_STATES = [
+    "AL", "AK", "AS", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FM", "FL", "GA", "GU", "HI", "ID", "IL",
+    "IN", "IA", "KS", "KY", "LA", "ME", "MH", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "MP", "OH", "OK", "OR", "PW", "PA", "PR", "RI", "SC", "SD", "TN", "TX",
+    "UT", "VT", "VI", "VA", "WA", "WV", "WI", "WY",
+]
+
+
+class Vendor(models.Model):
+    name = models.CharField(max_length=200)
+    # Local only: Dots' create takes no description and Dots has no vendor update.
+    description = models.TextField(blank=True)
+    contact_email = models.EmailField(blank=True)
+    external_id = models.CharField(max_length=100, blank=True, help_text="Your own reference for this vendor.")
+    address_line_1 = models.CharField("address line 1", max_length=200)
+    address_line_2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2, choices=[(s, s) for s in US_STATES])
+    postcode = models.CharField(max_length=10)
+    country = models.CharField(max_length=2, default="US", editable=False)
+    # Local only: a vendor we stopped using stays for history but is offered no more.
+    active = models.BooleanField(default=True)
+
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
+    last_dots_error = models.TextField(blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name"], name="vendor_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorBankAccount(models.Model):
+    """A vendor's ACH account. Unverified until a second person records how it was confirmed."""
+
+    class AccountType(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        SAVINGS = "savings", "Savings"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="bank_accounts")
+    name = models.CharField(max_length=200, help_text="For example “Operating account at First Bank”.")
+    routing_number = models.CharField(max_length=9)
+    # Never the full number: it goes to Dots once, at creation, and is not kept.
+    account_last4 = models.CharField("account number (last four)", max_length=4)
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_note = models.TextField(blank=True, editable=False,
+                                         help_text="How the account was confirmed with the vendor.")
+
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
+    last_dots_error = models.TextField(blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["vendor__name", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ••••{self.account_last4}"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None

@@ -1,11 +1,14 @@
 """Every admin URL of every registered model, for a user of each role.
 
 A model registered in the admin but missing from EXPECTED (or from INSTANCE_FACTORIES)
-fails this suite: whoever adds a model decides who may see and change it.
+fails this suite: whoever adds a model decides who may see and change it. Business
+apps keep their own tables in `tests/<app>/admin_access.py` (EXPECTED and
+INSTANCE_FACTORIES, same shapes as below); this module merges them in.
 """
 
 import datetime as dt
 import uuid
+from importlib import import_module
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -68,6 +71,18 @@ INSTANCE_FACTORIES = {
 }
 
 
+APP_ACCESS_MODULES = ("tests.vendors.admin_access", "tests.payables.admin_access", "tests.payouts.admin_access")
+for _module_name in APP_ACCESS_MODULES:
+    try:
+        _module = import_module(_module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module_name:
+            raise
+        continue
+    EXPECTED.update(_module.EXPECTED)
+    INSTANCE_FACTORIES.update(_module.INSTANCE_FACTORIES)
+
+
 def _url(model, kind: str, obj) -> str:
     name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{kind}"
     if kind in ("changelist", "add"):
@@ -85,7 +100,7 @@ def test_every_registered_model_has_an_expectation_and_a_factory():
 
 
 def test_every_permission_named_in_the_role_table_exists():
-    for role, names in roles.ROLE_PERMISSIONS.items():
+    for role, names in roles.role_permissions().items():
         roles.permissions_named(names)  # raises naming the unknown ones
 
 

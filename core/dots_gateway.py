@@ -1,0 +1,85 @@
+"""The one place the app builds Dots clients and turns Dots' errors into domain errors.
+
+Services call Dots through `client()` and wrap each call in `dots_call(...)`, so a
+refusal reaches the user as "Dots refused to create the vendor: routing number is
+invalid" and an outage as "Dots could not be reached", never as a stack trace.
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import requests
+from django.conf import settings
+
+from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from dots.client import DotsClient
+from dots.errors import (
+    DotsAuthError,
+    DotsConnectionError,
+    DotsError,
+    DotsOutcomeUnknown,
+    DotsRateLimited,
+    DotsServerError,
+)
+
+_local = threading.local()
+# Tests install a factory for schema-validating sessions (tests/fixtures_app.py).
+_session_factory: Callable[[], requests.Session] | None = None
+
+
+def set_session_factory(factory: Callable[[], requests.Session] | None) -> None:
+    global _session_factory
+    _session_factory = factory
+    _local.__dict__.clear()
+
+
+def _config_key() -> tuple:
+    return (settings.DOTS_API_URL, settings.DOTS_CLIENT_ID, settings.DOTS_API_KEY,
+            settings.DOTS_APP_ID, settings.DOTS_TIMEOUT_SECONDS, _session_factory)
+
+
+def client() -> DotsClient:
+    """This thread's client for the configured Dots (a requests.Session is not shared across threads)."""
+    key = _config_key()
+    cached = getattr(_local, "client", None)
+    if cached is None or getattr(_local, "key", None) != key:
+        session = _session_factory() if _session_factory else None
+        cached = DotsClient(
+            settings.DOTS_API_URL,
+            settings.DOTS_CLIENT_ID,
+            settings.DOTS_API_KEY,
+            app_id=settings.DOTS_APP_ID,
+            timeout=settings.DOTS_TIMEOUT_SECONDS,
+            session=session,
+        )
+        _local.client, _local.key = cached, key
+    return cached
+
+
+def describe(exc: DotsError) -> str:
+    """A short, user-facing summary of a Dots error, for messages and `last_dots_error` fields."""
+    text = exc.message or exc.__class__.__name__
+    if exc.error_code:
+        text = f"{text} ({exc.error_code})"
+    return text
+
+
+@contextmanager
+def dots_call(action: str) -> Iterator[None]:
+    """Run a Dots call, translating its errors. `action` reads after "to": "create the vendor"."""
+    try:
+        yield
+    except DotsOutcomeUnknown as exc:
+        raise DotsOutcomeUnknownError(
+            f"Dots did not answer whether it managed to {action}; the outcome is being checked.",
+            dots_error=exc,
+        ) from exc
+    except (DotsConnectionError, DotsServerError, DotsRateLimited) as exc:
+        raise DotsUnavailable(f"Dots could not be reached to {action}: {describe(exc)}. Try again.",
+                              dots_error=exc) from exc
+    except DotsAuthError as exc:
+        raise DotsUnavailable(f"Dots refused our credentials when trying to {action}: check DOTS_CLIENT_ID "
+                              f"and DOTS_API_KEY.", dots_error=exc) from exc
+    except DotsError as exc:
+        raise DotsRejected(f"Dots refused to {action}: {describe(exc)}.", dots_error=exc) from exc
