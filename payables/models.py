@@ -1,1 +1,0 @@
-"""Models arrive with their issue; the app exists so the layout is in place."""

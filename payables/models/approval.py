@@ -1,0 +1,86 @@
+"""Who approves payables: Dots dashboard users, and the policies that pick them.
+
+Dots can only change a policy's priority. An edit therefore creates a new version
+in Dots and deletes the old one there; here every version is kept (retired ones
+with `retired_at`), so the history of who changed what stays readable.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from core.money import MoneyField
+
+
+class Approver(models.Model):
+    """A Dots dashboard user (integer id), linked to a local user by email."""
+
+    dots_user_id = models.IntegerField("Dots user id", unique=True)
+    email = models.EmailField(blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    dots_role = models.CharField(max_length=40, blank=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="dots_approver")
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "dots_user_id"]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip() or self.email or f"user {self.dots_user_id}"
+        return f"{name} (#{self.dots_user_id})"
+
+
+class ApprovalPolicy(models.Model):
+    """One version of an approval policy. `lineage` groups the versions of one policy."""
+
+    class AmountComparator(models.TextChoices):
+        AT_MOST = "<=", "at most"
+        EXACTLY = "==", "exactly"
+        AT_LEAST = ">=", "at least"
+
+    lineage = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    description = models.CharField(max_length=200)
+    priority = models.PositiveIntegerField(default=1, help_text="Lower numbers are tried first.")
+    amount_comparator = models.CharField(max_length=2, choices=AmountComparator.choices, blank=True)
+    amount_cents = MoneyField("amount", null=True, blank=True)
+    vendors = models.ManyToManyField("vendors.Vendor", blank=True, related_name="+",
+                                     help_text="The policy applies when the vendor is one of these (any if empty).")
+
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
+    last_dots_error = models.TextField(blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["retired_at", "priority", "id"]
+        verbose_name_plural = "approval policies"
+
+    def __str__(self) -> str:
+        return f"{self.description} (v{self.version})"
+
+    @property
+    def is_current(self) -> bool:
+        return self.retired_at is None
+
+
+class ApprovalStep(models.Model):
+    """One step of a policy: `num_approvals_required` distinct people from `approvers`."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(default=1)
+    num_approvals_required = models.PositiveIntegerField(default=1)
+    approvers = models.ManyToManyField(Approver, related_name="+")
+
+    class Meta:
+        ordering = ["policy", "order", "id"]
+
+    def __str__(self) -> str:
+        return f"step {self.order}: {self.num_approvals_required} of {self.approvers.count()}"

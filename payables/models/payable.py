@@ -1,0 +1,178 @@
+"""A payable (bill) to a vendor, its line items, and who approved it."""
+
+import re
+
+from django.conf import settings
+from django.db import models
+
+from core.money import MoneyField, format_cents
+
+
+def normalise_bill_number(number: str) -> str:
+    """The form two bill numbers share when they are the same bill written differently.
+
+    "INV-000104", "inv 104", "#104" and "104" all become "104": case, spaces, "#",
+    "-", an "INV" prefix and leading zeros do not make a different bill.
+    """
+    text = (number or "").upper()
+    text = re.sub(r"[\s#\-_/.]", "", text)
+    text = re.sub(r"^(INVOICE|INV)", "", text)
+    return text.lstrip("0") or "0"
+
+
+class Payable(models.Model):
+    class Status(models.TextChoices):
+        # Dots' statuses...
+        CREATED = "created", "Draft"
+        SUBMITTED = "submitted_for_approval", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELED = "canceled", "Canceled"
+        PAYMENT_INITIATED = "payment_initiated", "Payment in progress"
+        PAYMENT_COMPLETED = "payment_completed", "Paid"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        # ...and two of ours, for the moments Dots has not (or not clearly) answered.
+        PAY_REQUESTED = "pay_requested", "Payment being sent"
+        OUTCOME_UNKNOWN = "payment_outcome_unknown", "Payment outcome unknown"
+
+    class FundingSource(models.TextChoices):
+        DOTS_BALANCE = "dots_balance", "App wallet (Dots balance)"
+        ACH = "ach", "ACH pull from our bank account"
+
+    # Allowed transitions; services check every change against this table.
+    TRANSITIONS = {
+        Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
+        Status.SUBMITTED: {Status.SUBMITTED, Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: {Status.PAY_REQUESTED},
+        Status.PAY_REQUESTED: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED,
+                               Status.OUTCOME_UNKNOWN, Status.APPROVED},
+        Status.OUTCOME_UNKNOWN: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED,
+                                 Status.APPROVED},
+        Status.PAYMENT_INITIATED: {Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
+        Status.PAYMENT_FAILED: {Status.PAY_REQUESTED},
+        Status.REJECTED: set(),
+        Status.CANCELED: set(),
+        Status.PAYMENT_COMPLETED: set(),
+    }
+    EDITABLE = {Status.CREATED}
+    # States in which money may be on its way: never pay again from these.
+    PAYMENT_IN_FLIGHT = {Status.PAY_REQUESTED, Status.OUTCOME_UNKNOWN, Status.PAYMENT_INITIATED}
+
+    bill_number = models.CharField(max_length=100)
+    bill_number_key = models.CharField(max_length=100, editable=False, db_index=True)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="payables")
+    bank_account = models.ForeignKey("vendors.VendorBankAccount", on_delete=models.PROTECT, related_name="payables")
+    description = models.TextField(blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    due_date = models.DateField(null=True, blank=True, help_text="Ours: Dots has no due date.")
+    funding_source = models.CharField(max_length=20, choices=FundingSource.choices,
+                                      default=FundingSource.DOTS_BALANCE)
+    # Entered when there are no line items; with items the total is their sum.
+    amount_cents = MoneyField("amount", null=True, blank=True)
+    total_cents = models.BigIntegerField(default=0, editable=False)
+    file = models.FileField(upload_to="payables/%Y/%m/", blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.CREATED, editable=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
+    # What Dots last said, verbatim: it may hold a status we do not know yet.
+    dots_status = models.CharField(max_length=40, blank=True, editable=False)
+    dots_transfer_id = models.CharField(max_length=64, blank=True, editable=False)
+    dots_file_uploaded = models.BooleanField(default=False, editable=False)
+    approval_steps = models.JSONField(default=list, blank=True, editable=False)
+    approval_policy = models.ForeignKey("payables.ApprovalPolicy", null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+", editable=False)
+    approval_policy_reason = models.TextField(blank=True, editable=False)
+    failure_reason = models.TextField(blank=True, editable=False)
+    duplicate_override_reason = models.TextField(blank=True, editable=False)
+    last_dots_error = models.TextField(blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", editable=False)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pay_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+", editable=False)
+    pay_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pay_attempts = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("submit_payable", "Can submit payables for approval"),
+            ("approve_payable", "Can approve or reject payables"),
+            ("pay_payable", "Can pay approved payables"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="payable_status_idx"),
+            models.Index(fields=["vendor", "-id"], name="payable_vendor_idx"),
+            models.Index(fields=["vendor", "bill_number_key"], name="payable_dup_number_idx"),
+            models.Index(fields=["vendor", "total_cents", "created_at"], name="payable_dup_amount_idx"),
+            models.Index(fields=["due_date", "-id"], name="payable_due_idx"),
+            # Bill-number prefix search (LIKE 'X%') needs a pattern opclass on PostgreSQL.
+            models.Index(fields=["bill_number"], name="payable_number_prefix_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.bill_number
+
+    def save(self, *args, **kwargs):
+        self.bill_number_key = normalise_bill_number(self.bill_number)
+        super().save(*args, **kwargs)
+
+    @property
+    def total_display(self) -> str:
+        return format_cents(self.total_cents)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+
+class LineItem(models.Model):
+    payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=200)
+    description = models.CharField(max_length=500, blank=True)
+    unit_price_cents = MoneyField("unit price")
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["payable", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} × {self.quantity}"
+
+    @property
+    def amount_cents(self) -> int:
+        return (self.unit_price_cents or 0) * (self.quantity or 0)
+
+
+class PayableApproval(models.Model):
+    """One person's decision on one approval step. One person counts once per step."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="approvals")
+    step = models.PositiveIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["payable", "step", "decided_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["payable", "step", "user"], name="one_decision_per_person_per_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.decision} step {self.step}"
