@@ -17,6 +17,20 @@ US_STATES = [
 
 
 class Vendor(models.Model):
+    class DotsStatus(models.TextChoices):
+        # Local states of our attempt to create the vendor in Dots.
+        PENDING = "pending", "Not yet sent to Dots"
+        SENDING = "sending", "Being sent to Dots"
+        CREATED = "created", "In Dots"
+        FAILED = "failed", "Not in Dots: the last attempt failed"
+        # The call may have created it: look for it in Dots before creating again.
+        UNKNOWN = "unknown", "Outcome unknown: check Dots before sending again"
+
+    # Fields Dots keeps from creation on: Dots has no vendor update, so once the vendor
+    # is in Dots these stay as they were sent (see services.vendor_update).
+    DOTS_FIELDS = ("name", "contact_email", "external_id", "address_line_1", "address_line_2",
+                   "city", "state", "postcode")
+
     name = models.CharField(max_length=200)
     # Local only: Dots' create takes no description and Dots has no vendor update.
     description = models.TextField(blank=True)
@@ -32,6 +46,8 @@ class Vendor(models.Model):
     active = models.BooleanField(default=True)
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
+    dots_status = models.CharField("Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING,
+                                   editable=False)
     last_dots_error = models.TextField(blank=True, editable=False)
     last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -42,7 +58,11 @@ class Vendor(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["name"], name="vendor_name_idx")]
+        indexes = [
+            models.Index(fields=["name"], name="vendor_name_idx"),
+            # Searched by exact match (admin search), never by substring.
+            models.Index(fields=["external_id"], name="vendor_external_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -75,9 +95,22 @@ class VendorBankAccount(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                    related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set instead of deleting when payables still point at the account: kept for their
+    # history, offered for no new payable.
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
 
     class Meta:
         ordering = ["vendor__name", "name", "id"]
+        permissions = [("verify_vendorbankaccount", "Can verify vendor bank account")]
+        constraints = [
+            # The full account number must never be stored: only four digits fit here.
+            models.CheckConstraint(condition=models.Q(account_last4__regex=r"^[0-9]{4}$"),
+                                   name="vendorbankaccount_last4_is_four_digits"),
+            models.CheckConstraint(condition=models.Q(routing_number__regex=r"^[0-9]{9}$"),
+                                   name="vendorbankaccount_routing_is_nine_digits"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ••••{self.account_last4}"
@@ -85,3 +118,11 @@ class VendorBankAccount(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    @property
+    def masked_number(self) -> str:
+        return f"••••{self.account_last4}"

@@ -1,0 +1,511 @@
+"""Every change to vendors and their bank accounts.
+
+Dots calls never run inside a transaction or under a row lock: the intent is
+committed first (a vendor marked "sending"), Dots is called, and the outcome is
+recorded in a second transaction. Callers must therefore not wrap these functions
+in `transaction.atomic` themselves (the admin calls them from views that are not
+atomic).
+
+A bank account's full number is a parameter of `bank_account_create` and goes
+nowhere but Dots' create call: only its last four digits are saved or audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
+
+from core import audit
+from core.dots_gateway import client, dots_call
+from core.errors import (
+    DotsCallError,
+    DotsOutcomeUnknownError,
+    DotsRejected,
+    InvalidTransition,
+    SegregationOfDutiesViolation,
+)
+from vendors.errors import (
+    AlreadyInDots,
+    AlreadyVerified,
+    BankAccountRetired,
+    InvalidBankDetails,
+    VendorNotEditable,
+    VendorNotInDots,
+    VerificationNoteRequired,
+    VerifyNotAllowed,
+)
+from vendors.models import Vendor, VendorBankAccount
+from vendors.validators import validate_account_number, validate_routing_number
+
+# A vendor still "sending" after this long was cut off mid-call (a killed worker or
+# request): treat the call's outcome as unknown and look in Dots before creating again.
+STALE_SENDING = dt.timedelta(minutes=2)
+
+# Editable whatever Dots knows: these live only here.
+LOCAL_ONLY_FIELDS = ("description", "active")
+VENDOR_AUDIT_FIELDS = (*Vendor.DOTS_FIELDS, *LOCAL_ONLY_FIELDS)
+BANK_ACCOUNT_AUDIT_FIELDS = ("vendor", "name", "routing_number", "account_number", "account_type", "dots_id")
+
+DELETED = "deleted"
+DEACTIVATED = "deactivated"
+RETIRED = "retired"
+
+
+def _snapshot(obj: models.Model, fields) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def _bank_account_snapshot(account: VendorBankAccount) -> dict[str, Any]:
+    return {
+        "vendor": account.vendor_id,
+        "name": account.name,
+        "routing_number": account.routing_number,
+        # Only ever the masked form: the full number is not known here.
+        "account_number": account.masked_number,
+        "account_type": account.account_type,
+        "dots_id": account.dots_id,
+    }
+
+
+def _is_not_found(exc: DotsRejected) -> bool:
+    return getattr(exc.dots_error, "status", None) == 404
+
+
+def _referenced_elsewhere(obj: models.Model, *, ignore: tuple[type[models.Model], ...] = ()) -> bool:
+    """True when another app's rows (payables) point at `obj` through a foreign key.
+
+    Read from the model graph rather than importing payables, so this app does not
+    depend on it; the PROTECT foreign keys stay the last line of defence.
+    """
+    for rel in obj._meta.related_objects:
+        if rel.related_model in ignore or not (rel.one_to_many or rel.one_to_one):
+            continue
+        if rel.related_model._base_manager.filter(**{rel.field.name: obj.pk}).exists():
+            return True
+    return False
+
+
+def vendor_has_payables(vendor: Vendor) -> bool:
+    if _referenced_elsewhere(vendor, ignore=(VendorBankAccount,)):
+        return True
+    return any(_referenced_elsewhere(account) for account in vendor.bank_accounts.all())
+
+
+# --- vendors -----------------------------------------------------------------------------------
+
+
+def _dots_address(vendor: Vendor) -> dict[str, str]:
+    address = {
+        "line_1": vendor.address_line_1,
+        "line_2": vendor.address_line_2,
+        "city": vendor.city,
+        "state": vendor.state,
+        "postcode": vendor.postcode,
+        "country": vendor.country,
+    }
+    return {key: value for key, value in address.items() if value}
+
+
+def vendor_create(
+    *,
+    actor,
+    name: str,
+    address_line_1: str,
+    city: str,
+    state: str,
+    postcode: str,
+    address_line_2: str = "",
+    contact_email: str = "",
+    description: str = "",
+    external_id: str = "",
+    active: bool = True,
+) -> Vendor:
+    """Save the vendor here, then create it in Dots.
+
+    If Dots refuses or cannot be reached the vendor stays, saying why
+    (`last_dots_error`), and `vendor_send_to_dots` tries again. Never raises for a
+    Dots failure: the vendor exists either way.
+    """
+    with transaction.atomic():
+        vendor = Vendor(
+            name=name.strip(),
+            description=description,
+            contact_email=contact_email.strip(),
+            external_id=external_id.strip(),
+            address_line_1=address_line_1.strip(),
+            address_line_2=address_line_2.strip(),
+            city=city.strip(),
+            state=state,
+            postcode=postcode.strip(),
+            active=active,
+            created_by=actor,
+        )
+        vendor.full_clean()
+        vendor.save()
+        audit.record(actor=actor, action="vendor.created", target=vendor, after=_snapshot(vendor, VENDOR_AUDIT_FIELDS))
+    try:
+        return vendor_send_to_dots(actor=actor, vendor_id=vendor.pk)
+    except DotsCallError:
+        vendor.refresh_from_db()
+        return vendor
+
+
+def _claim_for_sending(vendor_id: int) -> tuple[bool, str] | None:
+    """Mark the vendor "sending" if nobody else is; (needs a look in Dots first, previous status)."""
+    now = timezone.now()
+    S = Vendor.DotsStatus
+    base = Vendor.objects.filter(pk=vendor_id, dots_id__isnull=True)
+    # A previous call may have created it: those claims must look in Dots before creating.
+    for needs_lookup, condition in (
+        (True, Q(dots_status=S.UNKNOWN) | Q(dots_status=S.SENDING, last_dots_attempt_at__lt=now - STALE_SENDING)),
+        (False, Q(dots_status__in=[S.PENDING, S.FAILED])),
+    ):
+        row = base.filter(condition).values_list("dots_status", flat=True).first()
+        if row is None:
+            continue
+        # Compare-and-set on the status we read: a second click claims nothing.
+        if base.filter(condition, dots_status=row).update(dots_status=S.SENDING, last_dots_attempt_at=now):
+            return needs_lookup, row
+    return None
+
+
+def _find_vendor_in_dots(vendor: Vendor):
+    """The vendor Dots made from an earlier call whose answer we lost, or None.
+
+    Matched on name, external id and postcode, skipping vendors another local row already
+    owns. Walks Dots' vendor list (newest first, so a recent create is found early).
+    """
+    taken = set(Vendor.objects.exclude(dots_id__isnull=True).values_list("dots_id", flat=True))
+    for candidate in client().iter_vendors():
+        if candidate.id in taken:
+            continue
+        address = candidate.address or {}
+        if (
+            candidate.name == vendor.name
+            and (candidate.external_id or "") == vendor.external_id
+            and address.get("postcode") == vendor.postcode
+        ):
+            return candidate
+    return None
+
+
+def vendor_send_to_dots(*, actor, vendor_id: int) -> Vendor:
+    """Create the vendor in Dots (again), at most once: only while it has no Dots id.
+
+    After an unknown outcome it first looks for the vendor in Dots and adopts it.
+    Raises `DotsCallError` subclasses when Dots fails (the vendor records why).
+    """
+    vendor = Vendor.objects.get(pk=vendor_id)
+    if vendor.dots_id:
+        raise AlreadyInDots(f"{vendor} is already in Dots.")
+    with transaction.atomic():
+        claim = _claim_for_sending(vendor_id)
+    if claim is None:
+        vendor.refresh_from_db()
+        if vendor.dots_id:
+            raise AlreadyInDots(f"{vendor} is already in Dots.")
+        raise InvalidTransition(f"{vendor} is being sent to Dots right now; wait a moment and reload.",
+                                code="vendor-being-sent")
+    needs_lookup, previous = claim
+    vendor.refresh_from_db()
+
+    looked = False
+    try:
+        found = None
+        if needs_lookup:
+            with dots_call("look for the vendor in Dots"):
+                found = _find_vendor_in_dots(vendor)
+            looked = True
+        if found is None:
+            with dots_call("create the vendor"):
+                found = client().create_vendor(
+                    name=vendor.name,
+                    address=_dots_address(vendor),
+                    contact_email=vendor.contact_email or None,
+                    external_id=vendor.external_id or None,
+                )
+    except DotsCallError as exc:
+        unknown = isinstance(exc, DotsOutcomeUnknownError) or (needs_lookup and not looked)
+        status = Vendor.DotsStatus.UNKNOWN if unknown else Vendor.DotsStatus.FAILED
+        with transaction.atomic():
+            Vendor.objects.filter(pk=vendor_id, dots_status=Vendor.DotsStatus.SENDING).update(
+                dots_status=status, last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            vendor.refresh_from_db()
+            audit.record(actor=actor, action="vendor.dots_failed", target=vendor,
+                         changes={"dots_status": {"before": previous, "after": status}}, reason=str(exc))
+        raise
+
+    with transaction.atomic():
+        Vendor.objects.filter(pk=vendor_id).update(
+            dots_id=found.id, dots_status=Vendor.DotsStatus.CREATED, last_dots_error="",
+            last_dots_attempt_at=timezone.now())
+        vendor.refresh_from_db()
+        audit.record(actor=actor, action="vendor.sent_to_dots", target=vendor,
+                     before={"dots_id": None, "dots_status": previous},
+                     after={"dots_id": vendor.dots_id, "dots_status": vendor.dots_status},
+                     reason="found in Dots after an unanswered call" if needs_lookup and looked and found else "")
+    return vendor
+
+
+def vendor_fields_locked(vendor: Vendor) -> bool:
+    """True once Dots may hold the vendor: its Dots fields can then no longer change."""
+    return vendor.dots_status not in (Vendor.DotsStatus.PENDING, Vendor.DotsStatus.FAILED) or bool(vendor.dots_id)
+
+
+@transaction.atomic
+def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str = "") -> Vendor:
+    """Change local fields. Dots has no vendor update, so once the vendor may be in Dots
+    its name, contact email, external id and address are refused (`vendor-not-editable`)."""
+    unknown = set(data) - set(VENDOR_AUDIT_FIELDS)
+    if unknown:
+        raise ValueError(f"vendor_update cannot change {sorted(unknown)}")
+    vendor = Vendor.objects.select_for_update().get(pk=vendor_id)
+    before = _snapshot(vendor, VENDOR_AUDIT_FIELDS)
+    changed = [name for name, value in data.items() if getattr(vendor, name) != value]
+    if not changed:
+        return vendor
+    locked = [name for name in changed if name in Vendor.DOTS_FIELDS]
+    if locked and vendor_fields_locked(vendor):
+        labels = ", ".join(Vendor._meta.get_field(name).verbose_name for name in locked)
+        raise VendorNotEditable(
+            f"{vendor} is in Dots, which has no vendor update: {labels} cannot change. "
+            f"Delete the vendor and add it again to change them.")
+    for name in changed:
+        setattr(vendor, name, data[name])
+    vendor.full_clean()
+    vendor.save(update_fields=[*changed, "updated_at"])
+    audit.record(actor=actor, action="vendor.updated", target=vendor, before=before,
+                 after=_snapshot(vendor, VENDOR_AUDIT_FIELDS), reason=reason)
+    return vendor
+
+
+def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
+    """Delete the vendor (and its bank accounts) in Dots and here; returns "deleted".
+
+    A vendor that payables refer to is deactivated instead ("deactivated"): kept for their
+    history, offered for no new payable, and left in Dots.
+    """
+    vendor = Vendor.objects.get(pk=vendor_id)
+    if vendor_has_payables(vendor):
+        return _vendor_deactivate(actor=actor, vendor_id=vendor_id, reason=reason)
+    if vendor.dots_status == Vendor.DotsStatus.SENDING and vendor.last_dots_attempt_at and (
+            timezone.now() - vendor.last_dots_attempt_at < STALE_SENDING):
+        raise InvalidTransition(f"{vendor} is being sent to Dots right now; delete it once that is done.",
+                                code="vendor-being-sent")
+
+    dots_id = vendor.dots_id
+    if dots_id is None and vendor.dots_status in (Vendor.DotsStatus.UNKNOWN, Vendor.DotsStatus.SENDING):
+        with dots_call("look for the vendor in Dots"):
+            found = _find_vendor_in_dots(vendor)
+        dots_id = found.id if found else None
+    if dots_id:
+        try:
+            with dots_call("delete the vendor"):
+                client().delete_vendor(vendor_id=dots_id)
+        except DotsRejected as exc:
+            if not _is_not_found(exc):  # already gone from Dots: finish here
+                raise
+
+    with transaction.atomic():
+        for account in vendor.bank_accounts.all():
+            audit.record(actor=actor, action="vendor_bank_account.deleted", target=account,
+                         before=_bank_account_snapshot(account), reason=f"deleted with vendor {vendor}")
+        audit.record(actor=actor, action="vendor.deleted", target=vendor,
+                     before={**_snapshot(vendor, VENDOR_AUDIT_FIELDS), "dots_id": dots_id}, reason=reason)
+        VendorBankAccount.objects.filter(vendor_id=vendor_id).delete()
+        Vendor.objects.filter(pk=vendor_id).delete()
+    return DELETED
+
+
+@transaction.atomic
+def _vendor_deactivate(*, actor, vendor_id: int, reason: str) -> str:
+    vendor = Vendor.objects.select_for_update().get(pk=vendor_id)
+    if vendor.active:
+        vendor.active = False
+        vendor.save(update_fields=["active", "updated_at"])
+        audit.record(actor=actor, action="vendor.deactivated", target=vendor, before={"active": True},
+                     after={"active": False}, reason=reason or "payables refer to this vendor")
+    return DEACTIVATED
+
+
+# --- bank accounts -----------------------------------------------------------------------------
+
+
+def check_bank_details(*, name: str, routing_number: str, account_number: str, account_type: str) -> None:
+    """Raise InvalidBankDetails naming every field that is wrong."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Give the account a name, for example “Operating account at First Bank”."]
+    for field, validator, value in (
+        ("routing_number", validate_routing_number, routing_number),
+        ("account_number", validate_account_number, account_number),
+    ):
+        try:
+            validator(value)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    if account_type not in VendorBankAccount.AccountType.values:
+        errors["account_type"] = ["Choose checking or savings."]
+    if errors:
+        raise InvalidBankDetails(errors)
+
+
+def _find_payment_method(vendor: Vendor, *, name: str, routing_number: str, last4: str, account_type: str):
+    """After an unanswered create: the one payment method that call made, or None."""
+    taken = set(VendorBankAccount.objects.exclude(dots_id__isnull=True).values_list("dots_id", flat=True))
+    matches = [
+        method for method in client().list_vendor_payment_methods(vendor_id=vendor.dots_id)
+        if method.id not in taken
+        and method.name == name
+        and method.ach_routing_number == routing_number
+        and method.ach_account_type == account_type
+        and (method.ach_account_number or "").endswith(last4)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def bank_account_create(
+    *,
+    actor,
+    vendor_id: int,
+    name: str,
+    routing_number: str,
+    account_number: str,
+    account_type: str,
+) -> VendorBankAccount:
+    """Add a bank account in Dots, then here (unverified). Nothing is saved unless Dots said yes.
+
+    `account_number` is sent to Dots once and dropped: the row keeps its last four digits.
+    """
+    name, routing_number, account_number = name.strip(), routing_number.strip(), account_number.strip()
+    check_bank_details(name=name, routing_number=routing_number, account_number=account_number,
+                       account_type=account_type)
+    last4 = account_number[-4:]
+    vendor = Vendor.objects.get(pk=vendor_id)
+    if not vendor.dots_id:
+        raise VendorNotInDots(f"{vendor} is not in Dots yet ({vendor.get_dots_status_display().lower()}); "
+                              f"send it to Dots before adding a bank account.")
+    if not vendor.active:
+        raise InvalidTransition(f"{vendor} is inactive: it takes no new bank accounts.", code="vendor-inactive")
+
+    try:
+        with dots_call("add the bank account"):
+            method = client().create_vendor_payment_method(
+                vendor_id=vendor.dots_id,
+                name=name,
+                ach_account_number=account_number,
+                ach_routing_number=routing_number,
+                ach_account_type=account_type,
+            )
+    except DotsOutcomeUnknownError:
+        # It may exist in Dots now: adopt it if Dots lists it, rather than sending the number again.
+        with dots_call("look for the bank account in Dots"):
+            method = _find_payment_method(vendor, name=name, routing_number=routing_number, last4=last4,
+                                          account_type=account_type)
+        if method is None:
+            raise DotsOutcomeUnknownError(
+                "Dots did not answer whether it added the bank account, and does not list it. Nothing was "
+                "saved here; look at the vendor's bank accounts in a minute before adding it again.") from None
+    del account_number  # the full number goes no further than Dots
+
+    with transaction.atomic():
+        account = VendorBankAccount.objects.create(
+            vendor=vendor,
+            name=name,
+            routing_number=routing_number,
+            account_last4=last4,
+            account_type=account_type,
+            dots_id=method.id,
+            last_dots_attempt_at=timezone.now(),
+            created_by=actor,
+        )
+        audit.record(actor=actor, action="vendor_bank_account.created", target=account,
+                     after=_bank_account_snapshot(account))
+    return account
+
+
+def bank_account_verify(*, actor, bank_account_id: int, how_confirmed: str) -> VendorBankAccount:
+    """A second person, never the account's creator (superusers included), records how it was confirmed.
+
+    Compare-and-set on "not yet verified": of two people verifying at once, one wins and
+    the other is told it was already done.
+    """
+    note = (how_confirmed or "").strip()
+    with transaction.atomic():
+        account = VendorBankAccount.objects.select_related("vendor", "verified_by").get(pk=bank_account_id)
+        if not actor.has_perm("vendors.verify_vendorbankaccount"):
+            raise VerifyNotAllowed(f"You may not verify bank accounts ({account}).")
+        if account.created_by_id is not None and account.created_by_id == actor.pk:
+            raise SegregationOfDutiesViolation(
+                f"You added {account} for {account.vendor}; a second person must verify it.")
+        if account.is_verified:
+            raise AlreadyVerified(_already_verified_text(account))
+        if account.is_retired:
+            raise BankAccountRetired(f"{account} is retired: it is not verified any more.")
+        if not note:
+            raise VerificationNoteRequired(
+                "Say how the account was confirmed, for example “called the vendor on the number we already had”.")
+        now = timezone.now()
+        won = (
+            VendorBankAccount.objects.filter(pk=bank_account_id, verified_at__isnull=True, retired_at__isnull=True)
+            .exclude(created_by=actor)
+            .update(verified_by=actor, verified_at=now, verification_note=note)
+        )
+        account.refresh_from_db()
+        if won != 1:
+            raise AlreadyVerified(_already_verified_text(account))
+        audit.record(actor=actor, action="vendor_bank_account.verified", target=account,
+                     before={"verified_by": None, "verified_at": None, "verification_note": ""},
+                     after={"verified_by": actor.get_username(), "verified_at": now, "verification_note": note},
+                     reason=note)
+    return account
+
+
+def _already_verified_text(account: VendorBankAccount) -> str:
+    who = account.verified_by.get_username() if account.verified_by else "someone"
+    when = timezone.localtime(account.verified_at).strftime("%Y-%m-%d %H:%M") if account.verified_at else ""
+    return f"{account} was already verified by {who} {when}".rstrip() + "."
+
+
+def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str:
+    """Delete the account in Dots and here ("deleted"), or retire it when payables use it ("retired")."""
+    account = VendorBankAccount.objects.select_related("vendor").get(pk=bank_account_id)
+    if _referenced_elsewhere(account):
+        return _bank_account_retire(actor=actor, bank_account_id=bank_account_id, reason=reason)
+    if account.dots_id and account.vendor.dots_id:
+        try:
+            with dots_call("delete the bank account"):
+                client().delete_vendor_payment_method(vendor_id=account.vendor.dots_id,
+                                                      payment_method_id=account.dots_id)
+        except DotsRejected as exc:
+            if not _is_not_found(exc):
+                raise
+    try:
+        with transaction.atomic():
+            audit.record(actor=actor, action="vendor_bank_account.deleted", target=account,
+                         before=_bank_account_snapshot(account), reason=reason)
+            VendorBankAccount.objects.filter(pk=bank_account_id).delete()
+    except ProtectedError:
+        # A payable picked it between the check and now: Dots no longer has it, so keep
+        # the row, retired, for that payable's history.
+        return _bank_account_retire(actor=actor, bank_account_id=bank_account_id,
+                                    reason="a payable uses it; it was already deleted in Dots")
+    return DELETED
+
+
+@transaction.atomic
+def _bank_account_retire(*, actor, bank_account_id: int, reason: str) -> str:
+    now = timezone.now()
+    if VendorBankAccount.objects.filter(pk=bank_account_id, retired_at__isnull=True).update(
+            retired_at=now, retired_by=actor):
+        account = VendorBankAccount.objects.get(pk=bank_account_id)
+        audit.record(actor=actor, action="vendor_bank_account.retired", target=account,
+                     before={"retired_at": None}, after={"retired_at": now},
+                     reason=reason or "payables use this account")
+    return RETIRED
