@@ -91,6 +91,11 @@ def _referenced_elsewhere(obj: models.Model, *, ignore: tuple[type[models.Model]
     return False
 
 
+def bank_account_in_use(account: VendorBankAccount) -> bool:
+    """True when payables point at the account (it is then retired, not deleted)."""
+    return _referenced_elsewhere(account)
+
+
 def vendor_has_payables(vendor: Vendor) -> bool:
     if _referenced_elsewhere(vendor, ignore=(VendorBankAccount,)):
         return True
