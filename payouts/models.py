@@ -1,1 +1,293 @@
-"""Models arrive with their issue; the app exists so the layout is in place."""
+"""Payees (Dots users), their CSV imports, payout runs, payout requests, payout links, transfers.
+
+Status values are Dots' strings where Dots has them; local-only ones say so.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from core.errors import InvalidTransition
+
+
+class Payee(models.Model):
+    """A person Ledgerline pays: a Dots user. Phone numbers are stored in E.164 and unique."""
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(max_length=254)
+    phone_e164 = models.CharField("phone", max_length=20, unique=True)
+    country = models.CharField(max_length=2, default="US", help_text="ISO country of the phone number")
+    external_id = models.CharField(max_length=100, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Dots' view of the user, refreshed from Dots.
+    dots_user_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    dots_status = models.CharField(max_length=30, blank=True)
+    compliance = models.JSONField(default=dict, blank=True)
+    wallet_cents = models.BigIntegerField(null=True, blank=True)
+    default_payout_method = models.CharField(max_length=100, blank=True)
+    linked_existing = models.BooleanField(default=False, help_text="Dots already had a user with this phone")
+    last_dots_error = models.TextField(blank=True)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.phone_e164})"
+
+
+class PayeeImport(models.Model):
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Preview (nothing created yet)"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        DISCARDED = "discarded", "Discarded at preview"
+
+    file_name = models.CharField(max_length=255)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    header = models.JSONField(default=list, blank=True)
+    has_amount = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREVIEW)
+    total_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    duplicate_rows = models.PositiveIntegerField(default=0)
+    existing_rows = models.PositiveIntegerField(default=0)
+    # Progress, written at most once per 50 rows.
+    created_count = models.PositiveIntegerField(default=0)
+    linked_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    cancelled_count = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "payee import"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.file_name}"
+
+    @property
+    def processed(self) -> int:
+        return self.created_count + self.linked_count + self.failed_count + self.cancelled_count
+
+    @property
+    def to_import(self) -> int:
+        return self.valid_rows
+
+
+class PayeeImportRow(models.Model):
+    class Status(models.TextChoices):
+        INVALID = "invalid", "Invalid"
+        DUPLICATE = "duplicate", "Duplicate in the file"
+        EXISTING = "existing", "Already a payee"
+        PENDING = "pending", "To create"
+        CREATING = "creating", "Creating in Dots"
+        CREATED = "created", "Created"
+        LINKED = "linked", "Linked to an existing Dots user"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    payee_import = models.ForeignKey(PayeeImport, on_delete=models.CASCADE, related_name="rows")
+    line_number = models.PositiveIntegerField()
+    cells = models.JSONField(default=list, help_text="The row as it was in the file")
+    fields_ok = models.BooleanField(default=False)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone_e164 = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    amount_cents = models.BigIntegerField(null=True, blank=True)
+    memo = models.CharField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    error_column = models.CharField(max_length=50, blank=True)
+    error_value = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["payee_import", "line_number"]
+        indexes = [
+            models.Index(fields=["payee_import", "status"]),
+            models.Index(fields=["payee_import", "phone_e164"]),
+            models.Index(fields=["payee_import", "email"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line_number}"
+
+
+class PayoutLink(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not yet sent to Dots (local)"
+        UNKNOWN = "unknown", "Outcome unknown, retry resends the same request (local)"
+        REFUSED = "refused", "Refused by Dots (local)"
+        CREATED = "created", "Created"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        CLAIMED = "claimed", "Claimed"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+        REVERSED = "reversed", "Reversed"
+
+    class Delivery(models.TextChoices):
+        LINK = "link", "Link only"
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_links")
+    amount_cents = models.BigIntegerField()
+    delivery_method = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.LINK)
+    memo = models.CharField(max_length=500, blank=True)
+    tax_exempt = models.BooleanField(default=False)
+    # Generated and stored, with the exact body, before the first call; every retry resends both.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    timeline = models.JSONField(default=list, blank=True, help_text="Statuses as Dots reported them")
+    claimed_user_id = models.CharField(max_length=64, blank=True)
+    transfer_dots_id = models.CharField(max_length=64, blank=True)
+    last_dots_error = models.TextField(blank=True)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Payout link #{self.pk}"
+
+
+class PayoutRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not yet sent to Dots (local)"
+        UNKNOWN = "unknown", "Outcome unknown (local)"
+        REFUSED = "refused", "Refused by Dots (local)"
+        CREATED = "created", "Created"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_requests")
+    phone_e164 = models.CharField(max_length=20, blank=True, help_text="For someone who is not a payee yet")
+    amount_cents = models.BigIntegerField()
+    memo = models.CharField(max_length=500, blank=True)
+    # Dots has no idempotency key for payout requests: ours travels in metadata so an
+    # unknown outcome is reconciled by finding the request that carries it.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    payout_link = models.ForeignKey(PayoutLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_dots_error = models.TextField(blank=True)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Payout request #{self.pk}"
+
+
+class PayoutRun(models.Model):
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        SENDING = "sending", "Approved, sending"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    payee_import = models.OneToOneField(PayeeImport, on_delete=models.PROTECT, related_name="payout_run")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_APPROVAL)
+    total_cents = models.BigIntegerField(default=0)
+    item_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("approve_payoutrun", "Can approve and send a payout run")]
+
+    def __str__(self) -> str:
+        return f"Payout run #{self.pk}"
+
+
+class PayoutRunItem(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for approval"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Payout link created"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="items")
+    row = models.OneToOneField(PayeeImportRow, on_delete=models.PROTECT, related_name="payout_item")
+    amount_cents = models.BigIntegerField()
+    memo = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    payout_link = models.OneToOneField(PayoutLink, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+
+
+class Transfer(models.Model):
+    """A read-only mirror of a Dots transfer, kept in step by a task."""
+
+    dots_id = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=30, blank=True)
+    amount_cents = models.BigIntegerField(null=True, blank=True)
+    dots_user_id = models.CharField(max_length=64, blank=True)
+    payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    payout_link = models.ForeignKey(PayoutLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    payable_id = models.BigIntegerField(null=True, blank=True, help_text="payables.Payable pk when it paid one")
+    dots_created_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-dots_created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Transfer {self.dots_id}"
+
+
+RUN_TRANSITIONS = {
+    PayoutRun.Status.AWAITING_APPROVAL: {PayoutRun.Status.SENDING, PayoutRun.Status.CANCELLED},
+    PayoutRun.Status.SENDING: {PayoutRun.Status.SENT},
+}
+
+
+def ensure_run_transition(run: PayoutRun, new: str) -> None:
+    if new not in RUN_TRANSITIONS.get(run.status, set()):
+        raise InvalidTransition(f"{run} is {run.get_status_display().lower()}; it cannot become {new}.")

@@ -1,0 +1,25 @@
+"""Domain errors of the payouts app."""
+
+from core.errors import DomainError, InvalidTransition, SegregationOfDutiesViolation  # noqa: F401
+
+
+class FileRefused(DomainError):
+    """The whole CSV file is refused (too big, unreadable encoding, missing columns)."""
+
+    code = "csv-refused"
+
+
+class ImportNotConfirmable(InvalidTransition):
+    code = "import-not-confirmable"
+
+
+class PayeeNotInDots(DomainError):
+    code = "payee-not-in-dots"
+
+
+class RunNotReady(DomainError):
+    code = "payout-run-not-ready"
+
+
+class PayeeCreateFailed(DomainError):
+    code = "payee-create-failed"

@@ -1,0 +1,28 @@
+"""django-q2 entry points: take ids, call one service, safe to run twice."""
+
+from core.audit import system_user
+from payouts import services
+
+
+def payee_import_run(import_id: int) -> None:
+    services.payee_import_process(import_id=import_id, actor=system_user())
+
+
+def payout_link_push(payout_link_id: int) -> None:
+    services.payout_link_push(payout_link_id=payout_link_id, actor=system_user())
+
+
+def payout_request_push(payout_request_id: int) -> None:
+    services.payout_request_push(payout_request_id=payout_request_id, actor=system_user())
+
+
+def payout_run_send(run_id: int) -> None:
+    services.payout_run_send(run_id=run_id, actor=system_user())
+
+
+def sync_payouts() -> None:
+    """Scheduled: payout requests, payout links and transfers kept in step with Dots."""
+    actor = system_user()
+    services.payout_requests_sync(actor=actor)
+    services.payout_links_sync(actor=actor)
+    services.transfers_sync(actor=actor)

@@ -1,0 +1,72 @@
+"""Role matrix for the payouts app's admin pages (merged by tests/core/test_roles.py)."""
+
+import itertools
+
+from core import roles
+from tests.support import make_user
+
+VIEW = {"changelist", "change", "history"}
+
+EXPECTED = {
+    "payouts.payee": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payeeimport": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.MANAGER: VIEW},
+    "payouts.payoutrun": {roles.PAYOUTS_OPERATOR: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payoutlink": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payoutrequest": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.MANAGER: VIEW},
+    "payouts.transfer": {roles.PAYOUTS_OPERATOR: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+}
+
+_n = itertools.count(1)
+
+
+def _user():
+    return make_user(f"payouts-owner-{next(_n)}")
+
+
+def _payee():
+    from payouts.models import Payee
+
+    n = next(_n)
+    return Payee.objects.create(first_name="Ann", last_name="Lee", email=f"ann{n}@example.com",
+                                phone_e164=f"+1201556{n:04d}")
+
+
+def _import():
+    from payouts.models import PayeeImport
+
+    return PayeeImport.objects.create(file_name="payees.csv", uploaded_by=_user(), header=["first_name"])
+
+
+def _run():
+    from payouts.models import PayoutRun
+
+    imp = _import()
+    return PayoutRun.objects.create(payee_import=imp, created_by=imp.uploaded_by)
+
+
+def _link():
+    from payouts.models import PayoutLink
+
+    return PayoutLink.objects.create(amount_cents=500, created_by=_user())
+
+
+def _request():
+    from payouts.models import PayoutRequest
+
+    return PayoutRequest.objects.create(amount_cents=500, created_by=_user(), phone_e164="+12015550100")
+
+
+def _transfer():
+    from payouts.models import Transfer
+
+    return Transfer.objects.create(dots_id=f"tr-{next(_n)}", type="payout", status="created", amount_cents=100)
+
+
+INSTANCE_FACTORIES = {
+    "payouts.payee": _payee,
+    "payouts.payeeimport": _import,
+    "payouts.payoutrun": _run,
+    "payouts.payoutlink": _link,
+    "payouts.payoutrequest": _request,
+    "payouts.transfer": _transfer,
+}
