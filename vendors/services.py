@@ -137,6 +137,10 @@ def vendor_create(
     (`last_dots_error`), and `vendor_send_to_dots` tries again. Never raises for a
     Dots failure: the vendor exists either way.
     """
+    texts = {"name": name, "address_line_1": address_line_1, "address_line_2": address_line_2, "city": city,
+             "postcode": postcode, "contact_email": contact_email, "description": description,
+             "external_id": external_id}
+    _refuse_nul(texts)
     with transaction.atomic():
         vendor = Vendor(
             name=name.strip(),
@@ -159,6 +163,13 @@ def vendor_create(
     except DotsCallError:
         vendor.refresh_from_db()
         return vendor
+
+
+def _refuse_nul(texts: Mapping[str, str]) -> None:
+    # PostgreSQL refuses NUL in text (SQLite stores it): say which field, not a server error.
+    bad = {field: ["Remove the NUL character."] for field, value in texts.items() if "\x00" in (value or "")}
+    if bad:
+        raise ValidationError(bad)
 
 
 def _claim_for_sending(vendor_id: int) -> tuple[bool, str] | None:
@@ -281,6 +292,7 @@ def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str
         raise VendorNotEditable(
             f"{vendor} is in Dots, which has no vendor update: {labels} cannot change. "
             f"Delete the vendor and add it again to change them.")
+    _refuse_nul({name: data[name] for name in changed if isinstance(data[name], str)})
     for name in changed:
         setattr(vendor, name, data[name])
     vendor.full_clean()
@@ -345,7 +357,9 @@ def _vendor_deactivate(*, actor, vendor_id: int, reason: str) -> str:
 def check_bank_details(*, name: str, routing_number: str, account_number: str, account_type: str) -> None:
     """Raise InvalidBankDetails naming every field that is wrong."""
     errors: dict[str, list[str]] = {}
-    if not name.strip():
+    if "\x00" in name:
+        errors["name"] = ["Remove the NUL character."]
+    elif not name.strip():
         errors["name"] = ["Give the account a name, for example “Operating account at First Bank”."]
     for field, validator, value in (
         ("routing_number", validate_routing_number, routing_number),

@@ -217,3 +217,22 @@ def test_deleting_a_vendor_in_the_admin_deletes_it_in_dots(dots, clerk_client, c
 
     assert not Vendor.objects.exists()
     assert list(services.client().iter_vendors()) == []
+
+
+def test_an_approver_finds_the_verify_link_on_an_unverified_account(dots, client, clerk):
+    account = create_bank_account(clerk, create_vendor(clerk))
+    login_verified(client, make_user("approver", role=roles.APPROVER))
+
+    page = client.get(reverse("admin:vendors_vendorbankaccount_change", args=[account.pk])).content.decode()
+
+    assert reverse("admin:vendors_vendorbankaccount_verify", args=[account.pk]) in page
+    assert "Waiting for verification" in page
+
+
+def test_a_payer_may_not_open_the_verify_page(dots, client, clerk):
+    account = create_bank_account(clerk, create_vendor(clerk))
+    login_verified(client, make_user("payer", role=roles.PAYER))
+
+    response = client.get(reverse("admin:vendors_vendorbankaccount_verify", args=[account.pk]))
+
+    assert response.status_code == 403

@@ -389,3 +389,78 @@ def test_bank_account_delete_refused_by_dots_keeps_it_here(dots, clerk):
 
     assert VendorBankAccount.objects.filter(pk=account.pk).exists()
     assert events("vendor_bank_account.deleted") == []
+
+
+# --- payables refer to it ----------------------------------------------------------------------
+
+
+def _payable_for(account, actor):
+    # Through the app registry: only the foreign keys matter here, not the payables app's API.
+    from django.apps import apps
+
+    Payable = apps.get_model("payables", "Payable")
+    return Payable.objects.create(bill_number="INV-1", vendor=account.vendor, bank_account=account,
+                                  amount_cents=1000, created_by=actor)
+
+
+def test_vendor_delete_when_payables_refer_to_it_deactivates_it_and_leaves_dots_alone(dots, clerk):
+    vendor = create_vendor(clerk)
+    _payable_for(create_bank_account(clerk, vendor), clerk)
+
+    assert services.vendor_delete(actor=clerk, vendor_id=vendor.pk, reason="stopped using them") == "deactivated"
+
+    vendor.refresh_from_db()
+    assert vendor.active is False
+    assert [v.id for v in services.client().iter_vendors()] == [vendor.dots_id]
+    assert dots.received("DELETE") == []
+    assert events("vendor.deactivated")[0].reason == "stopped using them"
+
+
+def test_bank_account_delete_when_payables_use_it_retires_it_and_leaves_dots_alone(dots, clerk):
+    vendor = create_vendor(clerk)
+    account = create_bank_account(clerk, vendor)
+    _payable_for(account, clerk)
+
+    assert services.bank_account_delete(actor=clerk, bank_account_id=account.pk) == "retired"
+
+    account.refresh_from_db()
+    assert account.is_retired and account.retired_by == clerk
+    assert len(services.client().list_vendor_payment_methods(vendor_id=vendor.dots_id)) == 1
+    assert events("vendor_bank_account.retired")[0].actor == clerk
+
+
+def test_vendor_send_to_dots_after_a_send_cut_off_midway_adopts_the_vendor_instead_of_creating_another(dots, clerk):
+    dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=1)
+    vendor = create_vendor(clerk)
+    # A worker died after Dots created the vendor and before we recorded it.
+    in_dots = services.client().create_vendor(name=vendor.name, address=services._dots_address(vendor),
+                                              external_id=vendor.external_id)
+    Vendor.objects.filter(pk=vendor.pk).update(
+        dots_status=Vendor.DotsStatus.SENDING,
+        last_dots_attempt_at=vendor.last_dots_attempt_at - services.STALE_SENDING * 2)
+
+    vendor = services.vendor_send_to_dots(actor=clerk, vendor_id=vendor.pk)
+
+    assert vendor.dots_id == in_dots.id
+    assert len(list(services.client().iter_vendors())) == 1
+
+
+def test_vendor_send_to_dots_while_another_send_is_under_way_is_refused(dots, clerk):
+    dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=1)
+    vendor = create_vendor(clerk)
+    Vendor.objects.filter(pk=vendor.pk).update(dots_status=Vendor.DotsStatus.SENDING)
+
+    with pytest.raises(Exception) as exc:
+        services.vendor_send_to_dots(actor=clerk, vendor_id=vendor.pk)
+
+    assert exc.value.code == "vendor-being-sent"
+    assert len(dots.received("POST", VENDORS_PATH)) == 1
+
+
+def test_bank_account_name_with_a_nul_character_is_refused_naming_the_field(dots, clerk):
+    vendor = create_vendor(clerk)
+
+    with pytest.raises(InvalidBankDetails) as exc:
+        create_bank_account(clerk, vendor, name="Operating\x00account")
+
+    assert list(exc.value.errors) == ["name"]
