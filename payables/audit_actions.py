@@ -22,6 +22,8 @@ ACTIONS = {
     "approval_policy.updated": "Approval policy changed (new version)",
     "approval_policy.deleted": "Approval policy deleted",
     "approval_policy.reordered": "Approval policy priority changed",
+    "approval_policy.dots_synced": "Approval policy brought in line with Dots",
+    "approval_policy.dots_error": "Approval policy: Dots call failed",
     "approver.synced": "Approvers synced from Dots",
     "approver.linked": "Approver linked to a user",
 }
