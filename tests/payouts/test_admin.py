@@ -1,0 +1,114 @@
+"""The admin pages over HTTP: upload, preview errors, confirm, progress JSON, cancel, add forms."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from payouts.models import Payee, PayeeImport, PayoutLink
+from tests.support import login_verified
+
+from .conftest import csv_bytes, good_rows, phone
+
+pytestmark = pytest.mark.django_db
+
+
+def upload_file(client, data: bytes, name="payees.csv"):
+    f = io.BytesIO(data)
+    f.name = name
+    return client.post("/admin/payouts/payeeimport/add/", {"file": f})
+
+
+def test_upload_shows_the_preview_with_line_numbered_errors_and_creates_nothing(dots, operator, client):
+    login_verified(client, operator)
+    response = upload_file(client, csv_bytes(good_rows(2) + ["Ann,Lee,not-an-email," + phone()]))
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="valid-rows">2<' in page and 'id="invalid-rows">1<' in page
+    assert "<td>4</td>" in page and "not-an-email" in page and "not a valid email address" in page
+    assert dots.received("POST", "/v2/users") == []
+
+
+def test_a_refused_file_keeps_the_form_and_says_why(dots, operator, client):
+    login_verified(client, operator)
+    response = upload_file(client, csv_bytes(["Ann,Lee"], header="first_name,last_name"))
+    assert response.status_code == 200
+    assert "Missing required column" in response.content.decode()
+    assert PayeeImport.objects.count() == 0
+
+
+def test_confirm_imports_and_progress_json_reaches_the_end(dots, operator, client,
+                                                           django_capture_on_commit_callbacks):
+    login_verified(client, operator)
+    imp_url = upload_file(client, csv_bytes(good_rows(3)))["Location"]
+    imp = PayeeImport.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/payouts/payeeimport/{imp.pk}/confirm/")
+    progress = client.get(f"/admin/payouts/payeeimport/{imp.pk}/progress.json").json()
+    assert progress["finished"] and (progress["created"], progress["remaining"], progress["percent"]) == (3, 0, 100)
+    assert "Completed" in client.get(imp_url).content.decode()
+
+
+def test_discard_at_preview_creates_nothing(dots, operator, client):
+    login_verified(client, operator)
+    upload_file(client, csv_bytes(good_rows(2)))
+    imp = PayeeImport.objects.get()
+    client.post(f"/admin/payouts/payeeimport/{imp.pk}/discard/")
+    imp.refresh_from_db()
+    assert imp.status == PayeeImport.Status.DISCARDED and Payee.objects.count() == 0
+
+
+def test_a_manager_cannot_confirm_an_import(dots, operator, client):
+    from core import roles
+    from tests.support import make_user
+
+    login_verified(client, operator)
+    upload_file(client, csv_bytes(good_rows(1)))
+    imp = PayeeImport.objects.get()
+    client.logout()
+    login_verified(client, make_user("manager", role=roles.MANAGER))
+    assert client.post(f"/admin/payouts/payeeimport/{imp.pk}/confirm/").status_code == 403
+
+
+def test_add_payee_page_creates_it_in_dots(dots, operator, client):
+    login_verified(client, operator)
+    number = phone()
+    response = client.post("/admin/payouts/payee/add/", {"first_name": "Ann", "last_name": "Lee",
+                                                         "email": "ann@example.com", "phone": number, "country": "US"})
+    assert response.status_code == 302
+    assert Payee.objects.get().dots_user_id
+
+
+def test_add_payee_with_a_bad_phone_keeps_what_was_typed(dots, operator, client):
+    login_verified(client, operator)
+    response = client.post("/admin/payouts/payee/add/", {"first_name": "Ann", "last_name": "Lee",
+                                                         "email": "ann@example.com", "phone": "12", "country": "US"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "not a valid phone number" in page and 'value="Ann"' in page
+
+
+def test_add_payout_link_page_sends_it_after_commit(dots, operator, client, django_capture_on_commit_callbacks):
+    login_verified(client, operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/payouts/payoutlink/add/", {"amount": "12.34", "delivery_method": "link",
+                                                                  "memo": "thanks"})
+    assert response.status_code == 302
+    link = PayoutLink.objects.get()
+    assert (link.amount_cents, link.status) == (1234, "created")
+
+
+def test_management_command_dry_run_creates_nothing(dots, tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes(good_rows(2) + ["X,Y,bad," + phone()]))
+    call_command("import_payees", str(path), "--dry-run")
+    out = capsys.readouterr().out
+    assert "3 rows, 2 valid, 1 invalid" in out and "line 4" in out and "nothing was created" in out
+    assert dots.received("POST", "/v2/users") == []
+
+
+def test_management_command_imports(dots, tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes(good_rows(2)))
+    call_command("import_payees", str(path))
+    assert "2 created" in capsys.readouterr().out
+    assert Payee.objects.count() == 2
