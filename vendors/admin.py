@@ -260,7 +260,7 @@ class VendorAdmin(_ServicePagesMixin, admin.ModelAdmin):
         return services.vendor_delete(actor=request.user, vendor_id=obj.pk, reason=reason)
 
     def delete_preview(self, obj) -> str:
-        if services.vendor_has_payables(obj):
+        if selectors.vendor_has_payables(obj):
             return (f"Payables refer to {obj}, so it cannot be deleted: it will be deactivated instead "
                     f"(kept for their history, offered for no new payable).")
         accounts = obj.bank_accounts.count()
@@ -411,7 +411,7 @@ class VendorBankAccountAdmin(_ServicePagesMixin, admin.ModelAdmin):
         return services.bank_account_delete(actor=request.user, bank_account_id=obj.pk, reason=reason)
 
     def delete_preview(self, obj) -> str:
-        if services.bank_account_in_use(obj):
+        if selectors.bank_account_in_use(obj):
             return (f"Payables use {obj}, so it cannot be deleted: it will be retired instead "
                     f"(kept for their history, offered for no new payable).")
         return f"{obj} of {obj.vendor} will be deleted in Dots and here. The audit history keeps a record."

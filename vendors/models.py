@@ -48,8 +48,8 @@ class Vendor(models.Model):
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
     dots_status = models.CharField("Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING,
                                    editable=False)
-    last_dots_error = models.TextField(blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                    related_name="+", editable=False)
@@ -89,8 +89,8 @@ class VendorBankAccount(models.Model):
                                          help_text="How the account was confirmed with the vendor.")
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
-    last_dots_error = models.TextField(blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                    related_name="+", editable=False)

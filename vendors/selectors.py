@@ -1,5 +1,6 @@
 """Reads of vendors and bank accounts shared by the admin, payables and tasks."""
 
+from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -49,3 +50,28 @@ def bank_accounts_for_payables(*, vendor_id: int | None = None) -> QuerySet[Vend
     if vendor_id is not None:
         accounts = accounts.filter(vendor_id=vendor_id)
     return accounts
+
+
+def _referenced_elsewhere(obj: models.Model, *, ignore: tuple[type[models.Model], ...] = ()) -> bool:
+    """True when another app's rows (payables) point at `obj` through a foreign key.
+
+    Read from the model graph rather than importing payables, so this app does not
+    depend on it; the PROTECT foreign keys stay the last line of defence.
+    """
+    for rel in obj._meta.related_objects:
+        if rel.related_model in ignore or not (rel.one_to_many or rel.one_to_one):
+            continue
+        if rel.related_model._base_manager.filter(**{rel.field.name: obj.pk}).exists():
+            return True
+    return False
+
+
+def bank_account_in_use(account: VendorBankAccount) -> bool:
+    """True when payables point at the account (it is then retired, not deleted)."""
+    return _referenced_elsewhere(account)
+
+
+def vendor_has_payables(vendor: Vendor) -> bool:
+    if _referenced_elsewhere(vendor, ignore=(VendorBankAccount,)):
+        return True
+    return any(_referenced_elsewhere(account) for account in vendor.bank_accounts.all())

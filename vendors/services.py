@@ -41,6 +41,7 @@ from vendors.errors import (
     VerifyNotAllowed,
 )
 from vendors.models import Vendor, VendorBankAccount
+from vendors.selectors import bank_account_in_use, vendor_has_payables
 from vendors.validators import validate_account_number, validate_routing_number
 
 # A vendor still "sending" after this long was cut off mid-call (a killed worker or
@@ -75,31 +76,6 @@ def _bank_account_snapshot(account: VendorBankAccount) -> dict[str, Any]:
 
 def _is_not_found(exc: DotsRejected) -> bool:
     return getattr(exc.dots_error, "status", None) == 404
-
-
-def _referenced_elsewhere(obj: models.Model, *, ignore: tuple[type[models.Model], ...] = ()) -> bool:
-    """True when another app's rows (payables) point at `obj` through a foreign key.
-
-    Read from the model graph rather than importing payables, so this app does not
-    depend on it; the PROTECT foreign keys stay the last line of defence.
-    """
-    for rel in obj._meta.related_objects:
-        if rel.related_model in ignore or not (rel.one_to_many or rel.one_to_one):
-            continue
-        if rel.related_model._base_manager.filter(**{rel.field.name: obj.pk}).exists():
-            return True
-    return False
-
-
-def bank_account_in_use(account: VendorBankAccount) -> bool:
-    """True when payables point at the account (it is then retired, not deleted)."""
-    return _referenced_elsewhere(account)
-
-
-def vendor_has_payables(vendor: Vendor) -> bool:
-    if _referenced_elsewhere(vendor, ignore=(VendorBankAccount,)):
-        return True
-    return any(_referenced_elsewhere(account) for account in vendor.bank_accounts.all())
 
 
 # --- vendors -----------------------------------------------------------------------------------
@@ -495,7 +471,7 @@ def _already_verified_text(account: VendorBankAccount) -> str:
 def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str:
     """Delete the account in Dots and here ("deleted"), or retire it when payables use it ("retired")."""
     account = VendorBankAccount.objects.select_related("vendor").get(pk=bank_account_id)
-    if _referenced_elsewhere(account):
+    if bank_account_in_use(account):
         return _bank_account_retire(actor=actor, bank_account_id=bank_account_id, reason=reason)
     if account.dots_id and account.vendor.dots_id:
         try:

@@ -236,3 +236,18 @@ def test_a_payer_may_not_open_the_verify_page(dots, client, clerk):
     response = client.get(reverse("admin:vendors_vendorbankaccount_verify", args=[account.pk]))
 
     assert response.status_code == 403
+
+
+def test_send_to_dots_again_on_the_list_reports_each_vendor(dots, clerk_client, clerk):
+    dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=2)
+    waiting = [create_vendor(clerk, name="Beta Inc", external_id="V-2"),
+               create_vendor(clerk, name="Gamma LLC", external_id="V-3")]
+    done = create_vendor(clerk)
+
+    response = clerk_client.post(reverse("admin:vendors_vendor_changelist"), {
+        "action": "send_to_dots", "_selected_action": [v.pk for v in [*waiting, done]]}, follow=True)
+
+    texts = [str(m) for m in response.context["messages"]]
+    assert "2 sent to Dots." in texts
+    assert any(t.startswith("1 skipped: Acme Paper Supply: Acme Paper Supply is already in Dots") for t in texts)
+    assert Vendor.objects.filter(dots_id__isnull=False).count() == 3
