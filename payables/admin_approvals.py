@@ -1,0 +1,340 @@
+"""Admin for approval policies and approvers. Thin: every write goes through payables.approvals.
+
+The admin's add and change views normally run inside `transaction.atomic`; a policy is
+created in Dots, so for POSTs `changeform_view` runs Django's form handling without that
+transaction and the service commits locally before it calls Dots. The forms check
+everything a policy needs first (same checks as the service), so a refusal names the field
+or the step and keeps what was typed.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+
+from core.admin_actions import message_outcomes, run_row
+from core.errors import DomainError
+from payables import approvals
+from payables.models import ApprovalPolicy, ApprovalStep, Approver
+
+
+class _Abort(Exception):
+    """The service refused at save time (a race): report it and go back to the form."""
+
+
+# --- approval policies ----------------------------------------------------------------------------------------
+
+
+class VersionFilter(admin.SimpleListFilter):
+    title = "versions"
+    parameter_name = "versions"
+
+    def lookups(self, request, model_admin):
+        return [("retired", "Retired versions"), ("all", "All versions")]
+
+    def choices(self, changelist):
+        yield {"selected": self.value() is None, "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+               "display": "Current"}
+        for value, label in self.lookup_choices:
+            yield {"selected": self.value() == value,
+                   "query_string": changelist.get_query_string({self.parameter_name: value}), "display": label}
+
+    def queryset(self, request, queryset):
+        if self.value() == "retired":
+            return queryset.filter(retired_at__isnull=False).order_by("lineage", "-version")
+        if self.value() == "all":
+            return queryset.order_by("lineage", "-version")
+        return queryset.filter(retired_at__isnull=True).order_by("priority", "id")
+
+
+class ApprovalPolicyForm(forms.ModelForm):
+    class Meta:
+        model = ApprovalPolicy
+        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
+        help_texts = {"vendors": "The policy applies only to bills from this vendor (none: any vendor). Dots "
+                                 "applies every condition together, so a policy names one vendor at most."}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        problems = approvals.policy_field_problems(
+            description=data.get("description", ""), priority=data.get("priority"),
+            amount_comparator=data.get("amount_comparator", ""), amount_cents=data.get("amount_cents"),
+            vendor_ids=[v.pk for v in data.get("vendors", [])])
+        for problem in problems:
+            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+        return data
+
+
+class StepFormSet(BaseInlineFormSet):
+    def steps(self):
+        """(approvals required, approver pks) per kept form, in order."""
+        return [(f.cleaned_data.get("num_approvals_required"), [a.pk for a in f.cleaned_data.get("approvers", [])])
+                for f in self.forms
+                if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [f for f in self.forms if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
+        for problem in approvals.policy_step_problems(self.steps()):
+            if problem.step is None:
+                raise forms.ValidationError(problem.message)
+            kept[problem.step - 1].add_error(problem.field, problem.message)
+
+
+class ApprovalStepInline(admin.TabularInline):
+    model = ApprovalStep
+    formset = StepFormSet
+    fields = ["num_approvals_required", "approvers"]
+    extra = 1
+    verbose_name = "approval step"
+    verbose_name_plural = "approval steps (completed in this order; each needs that many distinct approvers from its list)"
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 2 if obj is None else 1
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(admin.ModelAdmin):
+    form = ApprovalPolicyForm
+    inlines = [ApprovalStepInline]
+    list_display = ["description", "version", "priority", "amount_condition", "vendor_names", "steps_summary",
+                    "in_dots", "retired_at"]
+    list_filter = [VersionFilter]
+    search_fields = ["description"]
+    save_as = False  # "save as new" would bypass the versioning
+    actions = ["move_up", "move_down", "send_to_dots"]
+    readonly_fields = ["version", "in_dots", "other_versions"]
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_fieldsets(self, request, obj=None):
+        main = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        if obj is None:
+            return [(None, {"fields": main})]
+        return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting retires and reaches Dots: one at a time, from the page
+        return actions
+
+    # -- display --
+
+    @admin.display(description="amount")
+    def amount_condition(self, obj):
+        return approvals.amount_condition_text(obj.amount_comparator, obj.amount_cents)
+
+    @admin.display(description="vendor")
+    def vendor_names(self, obj):
+        return ", ".join(v.name for v in obj.vendors.all()) or "any vendor"
+
+    @admin.display(description="steps")
+    def steps_summary(self, obj):
+        return format_html_join(
+            mark_safe("<br>"), "{}. {} of {}",
+            ((s.order, s.num_approvals_required, ", ".join(approvals.approver_label(a) for a in s.approvers.all()))
+             for s in obj.steps.all()))
+
+    @admin.display(description="Dots")
+    def in_dots(self, obj):
+        return approvals.dots_state(obj)
+
+    @admin.display(description="versions of this policy")
+    def other_versions(self, obj):
+        rows = ApprovalPolicy.objects.filter(lineage=obj.lineage).order_by("-version")
+        return format_html_join(
+            mark_safe("<br>"), '<a href="{}">version {}</a> {}',
+            ((reverse("admin:payables_approvalpolicy_change", args=[v.pk]), v.version,
+              "(current)" if v.retired_at is None else f"(retired {v.retired_at:%Y-%m-%d %H:%M})") for v in rows))
+
+    # -- permissions: retired versions are history --
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.retired_at is None)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.retired_at is None)
+
+    # -- add / change: the service, outside the admin's transaction --
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            # Django's own form handling, minus the transaction.atomic around it (see module docstring).
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except _Abort as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved by the service in save_related, which also sees the steps
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The steps formset is read, never saved (the service saves the steps); the audit
+        # event holds the step-by-step diff.
+        return super().construct_change_message(request, form, [], add)
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        step_formset = next(fs for fs in formsets if isinstance(fs, StepFormSet))
+        fields = dict(description=data["description"], priority=data["priority"],
+                      amount_comparator=data.get("amount_comparator") or "", amount_cents=data.get("amount_cents"),
+                      vendor_ids=[v.pk for v in data.get("vendors", [])], steps=step_formset.steps())
+        try:
+            if change:
+                policy = approvals.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
+            else:
+                policy = approvals.policy_create(actor=request.user, **fields)
+        except approvals.PolicyNotInDots as exc:
+            policy = exc.policy
+            self.message_user(request, str(exc), messages.WARNING)
+        except DomainError as exc:
+            raise _Abort(str(exc)) from exc
+        # The admin goes on to log and redirect with this object: make it the version just saved.
+        form.instance.__dict__.update({k: v for k, v in policy.__dict__.items() if not k.startswith("_")})
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST or "_saveasnew" in request.POST:
+            # An edit made a new version: continue on its page, not on the retired one's.
+            return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_change", args=[obj.pk]))
+        return response
+
+    # -- delete: retire here and delete in Dots, outside a transaction --
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                approvals.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
+            except approvals.PolicyNotInDots as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_change", args=[obj.pk]))
+            else:
+                self.message_user(request, f"{obj} was retired here and deleted in Dots.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_changelist"))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "object": obj,
+                   "title": f"Delete approval policy “{obj.description}”?", **(extra_context or {})}
+        return TemplateResponse(request, "admin/payables/approvalpolicy/delete_confirmation.html", context)
+
+    # -- priority --
+
+    def _move(self, request, queryset, direction: int):
+        outcomes = [run_row(str(p), approvals.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
+                    for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")]
+        message_outcomes(self, request, outcomes, verb="moved")
+
+    @admin.action(description="Move up (tried earlier)", permissions=["change"])
+    def move_up(self, request, queryset):
+        self._move(request, queryset, -1)
+
+    @admin.action(description="Move down (tried later)", permissions=["change"])
+    def move_down(self, request, queryset):
+        self._move(request, queryset, +1)
+
+    @admin.action(description="Send to Dots again (after a failed call)", permissions=["change"])
+    def send_to_dots(self, request, queryset):
+        outcomes = [run_row(str(p), approvals.policy_push, actor=request.user, policy_id=p.pk) for p in queryset]
+        message_outcomes(self, request, outcomes, verb="in line with Dots")
+
+
+# --- approvers ----------------------------------------------------------------------------------------------------
+
+
+class ApproverForm(forms.ModelForm):
+    class Meta:
+        model = Approver
+        fields = ["user"]
+        labels = {"user": "Linked user"}
+        help_texts = {"user": "The person who acts as this Dots dashboard user here. Empty: not linked."}
+
+    def validate_unique(self):
+        pass  # the clean below says it better than "Approver with this User already exists"
+
+    def clean_user(self):
+        user = self.cleaned_data.get("user")
+        if user is not None:
+            other = Approver.objects.filter(user=user).exclude(pk=self.instance.pk).first()
+            if other is not None:
+                raise forms.ValidationError(f"{user.get_username()} is already linked to {other}: unlink them "
+                                            f"there first.")
+        return user
+
+
+@admin.register(Approver)
+class ApproverAdmin(admin.ModelAdmin):
+    form = ApproverForm
+    list_display = ["__str__", "email", "dots_role", "linked_user", "synced_at"]
+    list_select_related = ["user"]
+    search_fields = ["email", "first_name", "last_name"]
+    readonly_fields = ["dots_user_id", "email", "first_name", "last_name", "dots_role", "synced_at"]
+    fields = ["dots_user_id", "first_name", "last_name", "email", "dots_role", "user", "synced_at"]
+    change_list_template = "admin/payables/approver/change_list.html"
+    actions = ["unlink"]
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="linked user", ordering="user__username")
+    def linked_user(self, obj):
+        return obj.user.get_username() if obj.user_id else "— not linked —"
+
+    def has_add_permission(self, request):
+        return False  # approvers come from Dots: "Sync approvers from Dots"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # old policy versions name them
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        # No Dots call: the link is ours alone, so the admin's transaction is fine here.
+        approvals.approver_link(actor=request.user, approver_id=obj.pk, user_id=obj.user_id)
+
+    @admin.action(description="Unlink from their users", permissions=["change"])
+    def unlink(self, request, queryset):
+        outcomes = [run_row(str(a), approvals.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
+                    for a in queryset]
+        message_outcomes(self, request, outcomes, verb="unlinked")
+
+    def get_urls(self):
+        return [path("sync/", self.admin_site.admin_view(self.sync_view), name="payables_approver_sync"),
+                *super().get_urls()]
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            result = approvals.approvers_sync(actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, result.summary(), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payables_approver_changelist"))
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_sync": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,225 @@
+"""Admin pages for approval policies and approvers, as an Administrator, against the emulator."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from core import roles
+from core.dots_gateway import client
+from payables import approvals
+from payables.models import ApprovalPolicy, Approver
+from tests.payables.test_approvals import (  # noqa: F401  (fixtures)
+    POLICIES,
+    administrator,
+    approvers,
+    dashboard,
+    forgive_vendor_value_quirk,
+    make_vendor,
+)
+from tests.support import login_verified, make_user
+
+pytestmark = pytest.mark.django_db
+ADD = "admin:payables_approvalpolicy_add"
+CHANGELIST = "admin:payables_approvalpolicy_changelist"
+
+
+@pytest.fixture
+def admin_client(client, administrator):
+    login_verified(client, administrator)
+    return client
+
+
+def policy_form(*, description="Large bills", priority="1", comparator=">=", amount="1,000.00", vendors=(),
+                steps=((2, ("alex", "blair")),), approvers=None, existing_steps=(), policy=None):
+    data = {"description": description, "priority": priority, "amount_comparator": comparator,
+            "amount_cents": amount, "vendors": [str(v) for v in vendors],
+            "steps-TOTAL_FORMS": str(len(steps)), "steps-INITIAL_FORMS": str(len(existing_steps)),
+            "steps-MIN_NUM_FORMS": "0", "steps-MAX_NUM_FORMS": "1000"}
+    for index, (required, names) in enumerate(steps):
+        data[f"steps-{index}-num_approvals_required"] = str(required)
+        data[f"steps-{index}-approvers"] = [str(approvers[name].pk) for name in names]
+        if index < len(existing_steps):
+            data[f"steps-{index}-id"] = str(existing_steps[index].pk)
+            data[f"steps-{index}-policy"] = str(policy.pk)
+    return data
+
+
+def messages_of(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def dots_policies():
+    return {p.id: p for p in client().list_approval_policies()}
+
+
+# --- approval policies ---------------------------------------------------------------------------------------
+
+
+def test_the_add_page_opens_with_empty_steps_for_an_administrator(admin_client, approvers):
+    response = admin_client.get(reverse(ADD))
+    assert response.status_code == 200
+    assert b"steps-0-num_approvals_required" in response.content
+
+
+def test_adding_a_policy_in_the_admin_creates_it_in_dots(admin_client, dots, approvers):
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy = ApprovalPolicy.objects.get()
+    assert policy.amount_cents == 100_000 and policy.steps.count() == 1
+    remote = dots_policies()[policy.dots_id]
+    assert remote.payable_conditions == [{"type": "amount", "comparator": ">=", "value": 100_000}]
+
+
+def test_a_step_needing_more_approvals_than_it_lists_is_shown_on_that_step_and_what_was_typed_is_kept(
+        admin_client, dots, approvers):
+    data = policy_form(description="Typed by hand", approvers=approvers,
+                       steps=[(1, ("casey",)), (3, ("alex", "blair"))])
+    response = admin_client.post(reverse(ADD), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Step 2 needs 3 approvals but lists only 2 approvers" in page
+    assert 'value="Typed by hand"' in page
+    assert ApprovalPolicy.objects.count() == 0
+    assert dots.received("POST", POLICIES) == []
+
+
+def test_a_policy_without_any_step_is_refused_in_the_admin(admin_client, dots, approvers):
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, steps=()))
+    assert response.status_code == 200
+    assert "Add at least one approval step" in response.content.decode()
+    assert ApprovalPolicy.objects.count() == 0
+
+
+def test_two_vendors_are_refused_on_the_vendors_field(admin_client, dots, approvers, administrator):
+    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, vendors=(acme.pk, globex.pk)))
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "one policy per vendor" in " ".join(form.errors["vendors"])
+
+
+def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(admin_client, dots, approvers,
+                                                                          administrator):
+    old = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
+                                  amount_comparator=">=", amount_cents=100_000,
+                                  steps=[(2, [approvers["alex"].pk, approvers["blair"].pk])])
+    data = policy_form(approvers=approvers, amount="2,500.00", steps=[(1, ("alex", "blair"))],
+                       existing_steps=list(old.steps.all()), policy=old)
+    data["_continue"] = "1"
+    response = admin_client.post(reverse("admin:payables_approvalpolicy_change", args=[old.pk]), data)
+    new = ApprovalPolicy.objects.get(retired_at__isnull=True)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:payables_approvalpolicy_change", args=[new.pk])
+    assert (new.version, new.amount_cents) == (2, 250_000)
+    in_dots = dots_policies()
+    assert new.dots_id in in_dots and old.dots_id not in in_dots
+
+
+def test_a_retired_version_opens_read_only(admin_client, dots, approvers, administrator):
+    old = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
+                                  steps=[(1, [approvers["alex"].pk])])
+    approvals.policy_delete(actor=administrator, policy_id=old.pk)
+    url = reverse("admin:payables_approvalpolicy_change", args=[old.pk])
+    assert admin_client.get(url).context["has_change_permission"] is False
+    assert admin_client.post(url, {}).status_code == 403
+
+
+def test_the_changelist_shows_current_policies_with_their_amount_condition_and_hides_retired_ones(
+        admin_client, dots, approvers, administrator):
+    kept = approvals.policy_create(actor=administrator, description="Kept", priority=1, amount_comparator=">=",
+                                   amount_cents=100_000, steps=[(1, [approvers["alex"].pk])])
+    gone = approvals.policy_create(actor=administrator, description="Gone", priority=2,
+                                   steps=[(1, [approvers["alex"].pk])])
+    approvals.policy_delete(actor=administrator, policy_id=gone.pk)
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "$1,000.00 or more" in page and kept.description in page and "Gone" not in page
+    retired = admin_client.get(reverse(CHANGELIST) + "?versions=retired").content.decode()
+    assert "Gone" in retired
+
+
+def test_moving_a_policy_up_in_the_admin_changes_its_priority_in_dots(admin_client, dots, approvers, administrator):
+    first = approvals.policy_create(actor=administrator, description="First", priority=1,
+                                    steps=[(1, [approvers["alex"].pk])])
+    second = approvals.policy_create(actor=administrator, description="Second", priority=2,
+                                     steps=[(1, [approvers["blair"].pk])])
+    response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [second.pk]})
+    assert response.status_code == 302
+    assert messages_of(response) == ["1 moved."]
+    remote = dots_policies()
+    assert (remote[second.dots_id].priority, remote[first.dots_id].priority) == (1, 2)
+
+
+def test_moving_the_first_policy_up_says_it_is_already_first(admin_client, dots, approvers, administrator):
+    first = approvals.policy_create(actor=administrator, description="First", priority=1,
+                                    steps=[(1, [approvers["alex"].pk])])
+    response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [first.pk]})
+    assert "is already first" in messages_of(response)[0]
+
+
+def test_deleting_a_policy_asks_for_confirmation_then_retires_it_and_deletes_it_in_dots(
+        admin_client, dots, approvers, administrator):
+    policy = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
+                                     steps=[(1, [approvers["alex"].pk])])
+    url = reverse("admin:payables_approvalpolicy_delete", args=[policy.pk])
+    assert "deletes it in Dots" in admin_client.get(url).content.decode()
+    response = admin_client.post(url, {"reason": "merged into another policy"})
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.retired_at is not None and policy.dots_id not in dots_policies()
+
+
+def test_when_dots_is_down_the_admin_saves_the_policy_says_so_and_sending_again_creates_it(
+        admin_client, dots, approvers):
+    dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers))
+    assert response.status_code == 302
+    assert any("Dots does not reflect it yet" in m and "could not be reached" in m for m in messages_of(response))
+    policy = ApprovalPolicy.objects.get()
+    assert policy.dots_id is None
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "Not in Dots" in page
+
+    response = admin_client.post(reverse(CHANGELIST), {"action": "send_to_dots", "_selected_action": [policy.pk]})
+    policy.refresh_from_db()
+    assert policy.dots_id in dots_policies()
+
+
+# --- approvers ----------------------------------------------------------------------------------------------------
+
+
+def test_the_sync_button_brings_the_dots_dashboard_users_and_links_them_by_email(admin_client, dots, dashboard):
+    payer = make_user("pat")
+    payer.email = dashboard["payer"]["email"]
+    payer.save(update_fields=["email"])
+    page = admin_client.get(reverse("admin:payables_approver_changelist")).content.decode()
+    assert "Sync approvers from Dots" in page
+    response = admin_client.post(reverse("admin:payables_approver_sync"))
+    assert response.status_code == 302
+    assert messages_of(response)[0].startswith("Approvers synced from Dots: 6 new")
+    assert Approver.objects.get(dots_user_id=dashboard["payer"]["id"]).user == payer
+    listing = admin_client.get(reverse("admin:payables_approver_changelist")).content.decode()
+    assert "pat" in listing and "not linked" in listing
+
+
+def test_a_clerk_cannot_sync_approvers(client, dots, dashboard):
+    login_verified(client, make_user("clerk", role=roles.AP_CLERK))
+    assert client.post(reverse("admin:payables_approver_sync")).status_code == 403
+    assert Approver.objects.count() == 0
+
+
+def test_an_administrator_links_an_approver_to_a_user_by_choosing_them(admin_client, approvers):
+    person = make_user("person")
+    url = reverse("admin:payables_approver_change", args=[approvers["alex"].pk])
+    response = admin_client.post(url, {"user": person.pk})
+    assert response.status_code == 302
+    assert Approver.objects.get(pk=approvers["alex"].pk).user == person
+
+
+def test_choosing_a_user_linked_to_another_approver_is_refused_on_the_field(admin_client, approvers, administrator):
+    person = make_user("person")
+    approvals.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
+    url = reverse("admin:payables_approver_change", args=[approvers["alex"].pk])
+    response = admin_client.post(url, {"user": person.pk})
+    assert response.status_code == 200
+    assert "already linked to" in " ".join(response.context["adminform"].form.errors["user"])
+    assert Approver.objects.get(pk=approvers["alex"].pk).user is None
