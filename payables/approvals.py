@@ -470,7 +470,9 @@ def approvers_sync(*, actor) -> SyncResult:
     result = SyncResult()
     now = timezone.now()
     with transaction.atomic():
-        existing = {a.dots_user_id: a for a in Approver.objects.select_for_update().select_related("user")}
+        # of=("self",): PostgreSQL cannot lock the nullable side of the join to the user.
+        rows = Approver.objects.select_for_update(of=("self",)).select_related("user")
+        existing = {a.dots_user_id: a for a in rows}
         for item in remote:
             values = {"email": item.email or "", "first_name": item.first_name or "",
                       "last_name": item.last_name or "", "dots_role": item.role or ""}
@@ -508,7 +510,7 @@ def approvers_sync(*, actor) -> SyncResult:
 def approver_link(*, actor, approver_id: int, user_id: int | None) -> Approver:
     """Link the approver to a local user (None: unlink). A user acts as one approver at most."""
     with transaction.atomic():
-        approver = Approver.objects.select_for_update().select_related("user").get(pk=approver_id)
+        approver = Approver.objects.select_for_update(of=("self",)).select_related("user").get(pk=approver_id)
         if approver.user_id == user_id:
             return approver
         user = None
