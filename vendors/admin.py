@@ -224,9 +224,6 @@ class VendorAdmin(_ServicePagesMixin, admin.ModelAdmin):
             self.message_user(request, f"{vendor} was saved here but is not in Dots yet: {vendor.last_dots_error} "
                                        f"Use “Send to Dots again” on its page.", messages.WARNING)
 
-    def save_related(self, request, form, formsets, change):
-        form.save_m2m()  # the bank-account inline is read-only: nothing to save
-
     def get_urls(self):
         urls = [
             path("<path:object_id>/send-to-dots/", self.admin_site.admin_view(self.send_to_dots_view),

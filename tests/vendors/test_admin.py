@@ -251,3 +251,22 @@ def test_send_to_dots_again_on_the_list_reports_each_vendor(dots, clerk_client, 
     assert "2 sent to Dots." in texts
     assert any(t.startswith("1 skipped: Acme Paper Supply: Acme Paper Supply is already in Dots") for t in texts)
     assert Vendor.objects.filter(dots_id__isnull=False).count() == 3
+
+
+def test_changing_a_vendor_in_the_admin_saves_local_fields_and_audits_them(dots, clerk_client, clerk):
+    vendor = create_vendor(clerk)
+    create_bank_account(clerk, vendor)
+    url = reverse("admin:vendors_vendor_change", args=[vendor.pk])
+    form = clerk_client.get(url).context["adminform"].form
+    data = {"description": "Paper and toner", "active": "on",
+            "bank_accounts-TOTAL_FORMS": "1", "bank_accounts-INITIAL_FORMS": "1",
+            "bank_accounts-MIN_NUM_FORMS": "0", "bank_accounts-MAX_NUM_FORMS": "0"}
+    assert sorted(form.fields) == ["active", "description"]
+
+    response = clerk_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    vendor.refresh_from_db()
+    assert vendor.description == "Paper and toner" and vendor.name == "Acme Paper Supply"
+    event = AuditEvent.objects.get(action="vendor.updated")
+    assert event.changes == {"description": {"before": "Office paper", "after": "Paper and toner"}}
