@@ -464,3 +464,14 @@ def test_bank_account_name_with_a_nul_character_is_refused_naming_the_field(dots
         create_bank_account(clerk, vendor, name="Operating\x00account")
 
     assert list(exc.value.errors) == ["name"]
+
+
+def test_vendor_delete_after_a_lost_create_answer_finds_and_deletes_it_in_dots(dots, clerk):
+    dots.add_fault(method="POST", path=VENDORS_PATH, kind="drop", count=1)
+    vendor = create_vendor(clerk)
+    assert vendor.dots_status == Vendor.DotsStatus.UNKNOWN and vendor.dots_id is None
+
+    assert services.vendor_delete(actor=clerk, vendor_id=vendor.pk) == "deleted"
+
+    assert list(services.client().iter_vendors()) == []
+    assert not Vendor.objects.exists()
