@@ -39,8 +39,8 @@ class VersionFilter(admin.SimpleListFilter):
         return [("retired", "Retired versions"), ("all", "All versions")]
 
     def choices(self, changelist):
-        yield {"selected": self.value() is None, "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-               "display": "Current"}
+        yield {"selected": self.value() is None, "display": "Current",
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
         for value, label in self.lookup_choices:
             yield {"selected": self.value() == value,
                    "query_string": changelist.get_query_string({self.parameter_name: value}), "display": label}
@@ -98,7 +98,8 @@ class ApprovalStepInline(admin.TabularInline):
     fields = ["num_approvals_required", "approvers"]
     extra = 1
     verbose_name = "approval step"
-    verbose_name_plural = "approval steps (completed in this order; each needs that many distinct approvers from its list)"
+    verbose_name_plural = ("approval steps (completed in this order; each needs that many distinct approvers "
+                           "from its list)")
 
     def get_extra(self, request, obj=None, **kwargs):
         return 2 if obj is None else 1

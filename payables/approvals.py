@@ -382,7 +382,8 @@ def step_view(payable: Payable) -> list[StepView]:
             may = [approver_label(a) for a in policy_steps[index].approvers.all()]
             required = policy_steps[index].num_approvals_required
         else:
-            may = ["any approver: " + ", ".join(approver_label(a) for a in _default_approvers())]
+            # No policy (Dots' default): any dashboard admin or AP approver.
+            may = [approver_label(a) for a in _default_approvers()] or ["any Dots admin or AP approver (none synced)"]
             required = 1
         required = dots_step.get("num_approvals_required", required)
         decisions = dots_step.get("user_approvals") or []
@@ -768,9 +769,9 @@ def _push(policy_id: int, *, actor) -> None:
     except DotsCallError as exc:
         policy.refresh_from_db()
         if isinstance(exc, DotsOutcomeUnknownError):
-            hint = "Dots may or may not have applied it: “Send to Dots” checks before sending again."
+            hint = "Dots may or may not have applied it: “Send to Dots again” checks before sending again."
         else:
-            hint = "Use “Send to Dots” to try again."
+            hint = "Use “Send to Dots again” (an action on the list) to try again."
         where = "Retired here" if policy.retired_at else f"Saved here as version {policy.version}"
         raise PolicyNotInDots(f"{where}, but Dots does not reflect it yet: {exc} {hint}",
                               policy=policy, dots_error=exc) from exc

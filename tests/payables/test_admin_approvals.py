@@ -2,9 +2,10 @@
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.urls import reverse
 
-from core import roles
+from core import dots_gateway, roles
 from core.dots_gateway import client
 from payables import approvals
 from payables.models import ApprovalPolicy, Approver
@@ -16,6 +17,7 @@ from tests.payables.test_approvals import (  # noqa: F401  (fixtures)
     forgive_vendor_value_quirk,
     make_vendor,
 )
+from tests.openapi_check import checked_session
 from tests.support import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +225,26 @@ def test_choosing_a_user_linked_to_another_approver_is_refused_on_the_field(admi
     assert response.status_code == 200
     assert "already linked to" in " ".join(response.context["adminform"].form.errors["user"])
     assert Approver.objects.get(pk=approvers["alex"].pk).user is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(client, dots, openapi_checker,
+                                                                               dashboard):
+    """The admin's add view normally runs in transaction.atomic; the Dots call must not."""
+    administrator = make_user("policy-admin-tx", role=roles.ADMINISTRATOR)
+    approvals.approvers_sync(actor=administrator)
+    found = {a.first_name.lower(): a for a in Approver.objects.all()}
+    seen = []
+
+    def factory():
+        session = checked_session(openapi_checker)
+        session.hooks["response"].append(
+            lambda response, **_: seen.append((response.request.method, connection.in_atomic_block)))
+        return session
+
+    dots_gateway.set_session_factory(factory)
+    login_verified(client, administrator)
+    response = client.post(reverse(ADD), policy_form(approvers=found))
+    assert response.status_code == 302
+    assert ("POST", False) in seen
+    assert all(in_atomic is False for _, in_atomic in seen)
