@@ -238,7 +238,8 @@ def validate_row(line_number: int, cells: list[str], layout: CsvLayout, width: i
             errors.append(("phone", phone, f"not a valid phone number for {region}"))
         else:
             values["phone_e164"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-            values["country"] = phonenumbers.region_code_for_number(parsed) or region
+            # The main region of the calling code (US for +1): cheaper than a per-number lookup.
+            values["country"] = phonenumbers.region_code_for_country_code(parsed.country_code) or region
 
     values["amount_cents"] = None
     if "amount" in columns:
