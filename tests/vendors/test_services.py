@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from core import roles
-from core.errors import DotsRejected, SegregationOfDutiesViolation
+from core.errors import DomainError, DotsRejected, SegregationOfDutiesViolation
 from core.models import AuditEvent
 from vendors import services
 from vendors.errors import (
@@ -24,10 +24,8 @@ from tests.support import make_user
 from tests.vendors.helpers import (
     ACCOUNT_NUMBER,
     BAD_CHECKSUM_ROUTING,
-    GOOD_ROUTING,
     create_bank_account,
     create_vendor,
-    vendor_fields,
 )
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +161,7 @@ def test_vendor_delete_when_dots_is_down_keeps_everything(dots, clerk):
     vendor = create_vendor(clerk)
     dots.add_fault(method="DELETE", path=f"{VENDORS_PATH}/*", kind="status", status=503, count=5)
 
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(DomainError) as exc:
         services.vendor_delete(actor=clerk, vendor_id=vendor.pk)
 
     assert exc.value.code == "dots-unavailable"
@@ -257,7 +255,7 @@ def test_bank_account_create_for_a_vendor_not_in_dots_is_refused(dots, clerk):
     dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=1)
     vendor = create_vendor(clerk)
 
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(DomainError) as exc:
         create_bank_account(clerk, vendor)
 
     assert exc.value.code == "vendor-not-in-dots"
@@ -450,7 +448,7 @@ def test_vendor_send_to_dots_while_another_send_is_under_way_is_refused(dots, cl
     vendor = create_vendor(clerk)
     Vendor.objects.filter(pk=vendor.pk).update(dots_status=Vendor.DotsStatus.SENDING)
 
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(DomainError) as exc:
         services.vendor_send_to_dots(actor=clerk, vendor_id=vendor.pk)
 
     assert exc.value.code == "vendor-being-sent"
