@@ -137,6 +137,14 @@ DOTS_API_KEY = env.str("DOTS_API_KEY", default="dots-emulator-key")
 DOTS_APP_ID = env.str("DOTS_APP_ID", default="") or None
 DOTS_WEBHOOK_SECRET = env.str("DOTS_WEBHOOK_SECRET", default="")
 DOTS_TIMEOUT_SECONDS = env.float("DOTS_TIMEOUT_SECONDS", default=10.0)
+# The Dots dashboard user that creates, submits and pays payables for people who are
+# not linked to a dashboard user of their own (approvals always need their own).
+DOTS_DEFAULT_ACTING_USER_ID = env.int("DOTS_DEFAULT_ACTING_USER_ID", default=None)
+# After a pay call whose answer was lost, Dots showing "approved" proves nothing until
+# this long has passed: the call may still be on its way. Only then may anyone pay again.
+PAY_OUTCOME_SETTLE_SECONDS = env.int("PAY_OUTCOME_SETTLE_SECONDS", default=120)
+# How long a payer's last authenticator code counts before paying asks for a fresh one.
+PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"

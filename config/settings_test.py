@@ -33,4 +33,5 @@ from config.settings import DATABASES, VAR_DIR  # noqa: E402
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the shared-cache in-memory database: concurrent writers then wait
     # on the busy timeout as they do in production instead of failing at once.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-ledgerline.sqlite3")}
+    # One file per test process, so two suites running at once cannot clobber each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-ledgerline-{os.getpid()}.sqlite3")}

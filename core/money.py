@@ -60,7 +60,9 @@ class MoneyFormField(forms.Field):
 
     def __init__(self, *, min_cents: int = 0, **kwargs):
         self.min_cents = min_cents
-        kwargs.pop("max_length", None)
+        # Integer model fields pass their database range; cents have their own limits.
+        for unused in ("max_length", "min_value", "max_value", "step_size"):
+            kwargs.pop(unused, None)
         super().__init__(**kwargs)
 
     def prepare_value(self, value):

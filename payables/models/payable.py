@@ -42,7 +42,7 @@ class Payable(models.Model):
     # Allowed transitions; services check every change against this table.
     TRANSITIONS = {
         Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
-        Status.SUBMITTED: {Status.SUBMITTED, Status.APPROVED, Status.REJECTED},
+        Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
         Status.APPROVED: {Status.PAY_REQUESTED},
         Status.PAY_REQUESTED: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED,
                                Status.OUTCOME_UNKNOWN, Status.APPROVED},

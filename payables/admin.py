@@ -1,0 +1,410 @@
+"""Payables in the admin: thin classes over payables.services."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
+from core.admin_actions import RowOutcome, message_outcomes, run_row
+from core.errors import DomainError
+from core.money import format_cents
+from core.pagination import CappedCountPaginator
+from core.two_factor import mark_session_verified, seconds_since_last_code, verify_code
+from payables import selectors, services
+from payables.errors import PossibleDuplicate
+from payables.forms import CommentForm, PayableForm, PdfUploadForm, ReasonForm, StepUpForm
+from payables.models import LineItem, Payable
+
+S = Payable.Status
+
+
+class LineItemInline(admin.TabularInline):
+    model = LineItem
+    extra = 0
+    fields = ("name", "description", "unit_price_cents", "quantity", "amount")
+    readonly_fields = ("amount",)
+
+    @admin.display(description="amount")
+    def amount(self, item):
+        return format_cents(item.amount_cents) if item.pk else ""
+
+    def _editable(self, obj):
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class WaitingForMeFilter(admin.SimpleListFilter):
+    title = "waiting for"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("me", "my approval")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(selectors.waiting_for(request.user))
+        return queryset
+
+
+class DueFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("none", "No due date")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(selectors.overdue())
+        if self.value() == "none":
+            return queryset.filter(due_date__isnull=True)
+        return queryset
+
+
+class VendorFilter(admin.SimpleListFilter):
+    """By vendor, listing vendors (a small table) rather than DISTINCT over payables."""
+
+    title = "vendor"
+    parameter_name = "vendor"
+
+    def lookups(self, request, model_admin):
+        from vendors.models import Vendor
+
+        return [(str(v.pk), v.name) for v in Vendor.objects.order_by("name")[:200]]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(vendor_id=self.value())
+        return queryset
+
+
+# Which action each status waits for, and whose it is.
+NEXT_STEP = {
+    S.CREATED: "Clerk: submit for approval",
+    S.SUBMITTED: "Approver: approve or reject",
+    S.APPROVED: "Payer: pay",
+    S.PAY_REQUESTED: "Dots: answer the payment",
+    S.OUTCOME_UNKNOWN: "Ledgerline: checking with Dots",
+    S.PAYMENT_INITIATED: "Dots: complete the payment",
+    S.PAYMENT_FAILED: "Payer: retry or cancel",
+}
+
+
+@admin.register(Payable)
+class PayableAdmin(admin.ModelAdmin):
+    form = PayableForm
+    inlines = [LineItemInline]
+    list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_step")
+    list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
+    search_fields = ("bill_number",)
+    search_help_text = "The start of a bill number, for example INV-10."
+    list_select_related = ("vendor",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    ordering = ("-id",)
+    actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
+    change_form_template = "admin/payables/payable/change_form.html"
+    change_list_template = "admin/payables/payable/change_list.html"
+    autocomplete_fields = ()
+    readonly_fields = ("total", "status_label", "dots_id", "dots_status", "failure_reason", "last_dots_error",
+                       "approval_policy", "approval_policy_reason", "created_by", "created_at", "submitted_by",
+                       "submitted_at", "pay_requested_by", "pay_requested_at")
+
+    # --- list --------------------------------------------------------------------------------
+
+    @admin.display(description="total", ordering="total_cents")
+    def total(self, payable):
+        return format_html('<span class="money">{}</span>', format_cents(payable.total_cents))
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, payable):
+        return format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
+
+    @admin.display(description="next")
+    def next_step(self, payable):
+        return NEXT_STEP.get(payable.status, "")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # A prefix on an indexed column: a substring scan over a million bills is not a search.
+        return queryset.filter(Q(bill_number__startswith=term) | Q(bill_number__startswith=term.upper())), False
+
+    # --- the draft form -------------------------------------------------------------------------
+
+    def get_fields(self, request, obj=None):
+        editable = ["vendor", "bank_account", "bill_number", "description", "external_id", "due_date",
+                    "funding_source", "amount_cents", "file"]
+        if obj is None:
+            return editable
+        return editable + ["total", "status_label", "dots_id", "dots_status", "failure_reason", "last_dots_error",
+                           "created_by", "created_at", "submitted_by", "submitted_at", "pay_requested_by",
+                           "pay_requested_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.readonly_fields)
+        if obj is not None and not obj.is_editable:
+            readonly += ["vendor", "bank_account", "bill_number", "description", "external_id", "due_date",
+                         "funding_source", "amount_cents", "file"]
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        # Submitted payables are read-only for everyone (as in Dots); actions still work.
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        self._before = services.payable_edit_snapshot(Payable.objects.get(pk=obj.pk)) if change else {}
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.payable_record_edit(payable_id=form.instance.pk, actor=request.user,
+                                     before=getattr(self, "_before", {}), created=not change)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payable = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), **self._page_context(request, payable)}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def _page_context(self, request, payable):
+        if payable is None:
+            return {}
+        from payables import approvals
+
+        steps = approvals.step_view(payable) if payable.status != S.CREATED else []
+        user = request.user
+        return {
+            "payable": payable,
+            "steps": steps,
+            "can_submit": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
+            "can_cancel": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
+            "can_decide": payable.status == S.SUBMITTED and user.has_perm("payables.approve_payable"),
+            "can_pay": payable.status in (S.APPROVED, S.PAYMENT_FAILED) and user.has_perm("payables.pay_payable"),
+            "can_check": payable.status in (S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED),
+            "bank_unverified": not payable.bank_account.is_verified,
+            "next_step": NEXT_STEP.get(payable.status, ""),
+        }
+
+    # --- object actions (buttons on the change page) -------------------------------------------------
+
+    def get_urls(self):
+        extra = [
+            path("<int:pk>/act/<str:action>/", self.admin_site.admin_view(self.action_view),
+                 name="payables_payable_act"),
+            path("bulk/<str:action>/", self.admin_site.admin_view(self.bulk_view), name="payables_payable_bulk"),
+            path("from-file/", self.admin_site.admin_view(self.from_file_view), name="payables_payable_from_file"),
+        ]
+        return extra + super().get_urls()
+
+    def _change_url(self, payable):
+        return reverse("admin:payables_payable_change", args=[payable.pk])
+
+    def action_view(self, request, pk, action):
+        payable = get_object_or_404(Payable, pk=pk)
+        if not self.has_view_permission(request, payable):
+            raise PermissionDenied
+        runner = {"submit": self._do_submit, "approve": self._do_approve, "reject": self._do_reject,
+                  "cancel": self._do_cancel, "pay": self._do_pay, "check": self._do_check}.get(action)
+        if runner is None:
+            raise PermissionDenied
+        return runner(request, [payable], single=True)
+
+    def _confirm_page(self, request, payables, *, action, title, form, intro="", matches=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "payables": payables,
+            "form": form,
+            "action": action,
+            "intro": intro,
+            "matches": matches or [],
+            "ids": ",".join(str(p.pk) for p in payables),
+            "back_url": self._change_url(payables[0]) if len(payables) == 1
+            else reverse("admin:payables_payable_changelist"),
+        }
+        return TemplateResponse(request, "admin/payables/payable/confirm_action.html", context)
+
+    def _finish(self, request, payables, outcomes, *, verb, single):
+        if single:
+            outcome = outcomes[0]
+            if outcome.ok:
+                self.message_user(request, f"{outcome.label}: {verb}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{outcome.label}: {outcome.reason}", messages.ERROR)
+            return redirect(self._change_url(payables[0]))
+        message_outcomes(self, request, outcomes, verb=verb)
+        return redirect(reverse("admin:payables_payable_changelist"))
+
+    def _do_submit(self, request, payables, *, single):
+        if request.method != "POST":
+            return redirect(self._change_url(payables[0]) if single else reverse("admin:payables_payable_changelist"))
+        confirmed = bool(request.POST.get("confirm"))
+        reason = request.POST.get("reason", "").strip() if confirmed else ""
+        outcomes, duplicates = [], []
+        for payable in payables:
+            try:
+                services.payable_submit(payable_id=payable.pk, actor=request.user, duplicate_reason=reason)
+                outcomes.append(RowOutcome(payable.bill_number, True))
+            except PossibleDuplicate as exc:
+                duplicates.append((payable, exc.matches))
+            except DomainError as exc:
+                outcomes.append(RowOutcome(payable.bill_number, False, str(exc), exc.code))
+        if duplicates:
+            if outcomes:
+                message_outcomes(self, request, outcomes, verb="submitted for approval")
+            form = ReasonForm(request.POST if confirmed else None)
+            if confirmed:
+                form.is_valid()  # says a reason is needed
+            return self._confirm_page(
+                request, [p for p, _ in duplicates], action="submit", title="Possible duplicate", form=form,
+                intro="These look like payables we already have. Check the matches; to submit anyway, "
+                      "say why (it is audited).",
+                matches=[(payable, match) for payable, found in duplicates for match in found])
+        return self._finish(request, payables, outcomes, verb="submitted for approval", single=single)
+
+    def _do_approve(self, request, payables, *, single):
+        if single and not request.POST.get("confirm"):
+            return self._confirm_page(request, payables, action="approve", title="Approve payable",
+                                      form=CommentForm())
+        comment = request.POST.get("comment", "")
+        outcomes = [run_row(p.bill_number, services.payable_approve, payable_id=p.pk, actor=request.user,
+                            comment=comment) for p in payables]
+        return self._finish(request, payables, outcomes, verb="approved", single=single)
+
+    def _reasoned(self, request, payables, *, single, action, title, service, verb):
+        form = ReasonForm(request.POST if request.POST.get("confirm") else None)
+        if not form.is_bound or not form.is_valid():
+            return self._confirm_page(request, payables, action=action, title=title, form=form)
+        outcomes = [run_row(p.bill_number, service, payable_id=p.pk, actor=request.user,
+                            reason=form.cleaned_data["reason"]) for p in payables]
+        return self._finish(request, payables, outcomes, verb=verb, single=single)
+
+    def _do_reject(self, request, payables, *, single):
+        return self._reasoned(request, payables, single=single, action="reject", title="Reject payables",
+                              service=services.payable_reject, verb="rejected")
+
+    def _do_cancel(self, request, payables, *, single):
+        return self._reasoned(request, payables, single=single, action="cancel", title="Cancel payables",
+                              service=services.payable_cancel, verb="canceled")
+
+    def _do_pay(self, request, payables, *, single):
+        age = seconds_since_last_code(request)
+        needs_code = age is None or age > settings.PAY_STEP_UP_SECONDS
+        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
+        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
+        if confirmed and form is not None and form.is_valid():
+            device = verify_code(request.user, form.cleaned_data["otp_token"])
+            if device is None:
+                form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
+            else:
+                mark_session_verified(request, device)
+        if not confirmed or (form is not None and form.errors):
+            total = sum(p.total_cents for p in payables)
+            return self._confirm_page(
+                request, payables, action="pay", title="Confirm payment", form=form,
+                intro=f"Pay {len(payables)} payable{'s' if len(payables) != 1 else ''}, "
+                      f"{format_cents(total)} in all, from the funding source each one names.")
+        outcomes = [run_row(p.bill_number, services.payable_pay, payable_id=p.pk, actor=request.user)
+                    for p in payables]
+        return self._finish(request, payables, outcomes, verb="sent for payment", single=single)
+
+    def _do_check(self, request, payables, *, single):
+        if request.method != "POST":
+            return redirect(self._change_url(payables[0]))
+        outcomes = [run_row(p.bill_number, services.payable_reconcile_payment, payable_id=p.pk, actor=request.user)
+                    for p in payables]
+        return self._finish(request, payables, outcomes, verb="checked with Dots", single=single)
+
+    # --- bulk actions on the list (same services, per-row outcomes) -------------------------------------
+
+    def bulk_view(self, request, action):
+        ids = [int(i) for i in request.POST.get("ids", "").split(",") if i.isdigit()]
+        payables = list(Payable.objects.filter(pk__in=ids).order_by("id"))
+        runner = {"submit": self._do_submit, "reject": self._do_reject, "cancel": self._do_cancel,
+                  "pay": self._do_pay}.get(action)
+        if runner is None or not payables:
+            raise PermissionDenied
+        return runner(request, payables, single=False)
+
+    @admin.action(description="Submit selected payables for approval", permissions=["submit"])
+    def submit_selected(self, request, queryset):
+        return self._do_submit(request, list(queryset.order_by("id")), single=False)
+
+    @admin.action(description="Approve selected payables", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        return self._do_approve(request, list(queryset.order_by("id")), single=False)
+
+    @admin.action(description="Reject selected payables…", permissions=["approve"])
+    def reject_selected(self, request, queryset):
+        return self._do_reject(request, list(queryset.order_by("id")), single=False)
+
+    @admin.action(description="Cancel selected payables…", permissions=["submit"])
+    def cancel_selected(self, request, queryset):
+        return self._do_cancel(request, list(queryset.order_by("id")), single=False)
+
+    @admin.action(description="Pay selected payables…", permissions=["pay"])
+    def pay_selected(self, request, queryset):
+        return self._do_pay(request, list(queryset.order_by("id")), single=False)
+
+    def has_submit_permission(self, request):
+        return request.user.has_perm("payables.submit_payable")
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("payables.approve_payable")
+
+    def has_pay_permission(self, request):
+        return request.user.has_perm("payables.pay_payable")
+
+    # --- create from a PDF ------------------------------------------------------------------------------
+
+    class FromFileForm(PdfUploadForm):
+        vendor = forms.ModelChoiceField(queryset=None)
+        bank_account = forms.ModelChoiceField(queryset=None)
+
+        def __init__(self, *args, **kwargs):
+            from vendors.models import Vendor, VendorBankAccount
+
+            super().__init__(*args, **kwargs)
+            self.fields["vendor"].queryset = Vendor.objects.all()
+            self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+
+    def from_file_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.FromFileForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payable = services.payable_create_from_file(
+                    actor=request.user, upload=form.cleaned_data["file"], vendor=form.cleaned_data["vendor"],
+                    bank_account=form.cleaned_data["bank_account"])
+            except DomainError as exc:
+                form.add_error("file", str(exc))
+            else:
+                self.message_user(request, f"Dots read {payable.bill_number or 'the bill'}: check the draft, "
+                                           "then save and submit it.", messages.SUCCESS)
+                return redirect(self._change_url(payable))
+        context = {**self.admin_site.each_context(request), "title": "Create a payable from a PDF",
+                   "opts": self.model._meta, "form": form}
+        return TemplateResponse(request, "admin/payables/payable/from_file.html", context)

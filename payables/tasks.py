@@ -1,0 +1,44 @@
+"""django-q2 entry points for payables. Each is safe to run twice."""
+
+import datetime as dt
+import logging
+
+from django.utils import timezone
+from django_q.models import Schedule
+
+from core.errors import DotsCallError
+from payables import services
+
+logger = logging.getLogger(__name__)
+
+# Seconds before each next look at a payment still in flight (the last one repeats).
+FOLLOW_DELAYS_SECONDS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+def follow_payment(payable_id: int, attempt: int = 0) -> str:
+    """Look at a payment in Dots; if it has not settled, look again later with backoff.
+
+    The next look is a one-off schedule, not a sleep: the worker stays free, and a
+    task that runs inline (tests) cannot call itself in a loop.
+    """
+    try:
+        result = services.payable_follow_payment(payable_id=payable_id)
+    except DotsCallError as exc:
+        logger.warning("following payable %s: %s", payable_id, exc)
+        settled, status = False, "unreachable"
+    else:
+        settled, status = result.settled, result.status
+    if not settled:
+        delay = FOLLOW_DELAYS_SECONDS[min(attempt, len(FOLLOW_DELAYS_SECONDS) - 1)]
+        # get_or_create by name: a task delivered twice schedules its next look once.
+        Schedule.objects.get_or_create(
+            name=f"follow-payment-{payable_id}-{attempt + 1}",
+            defaults={
+                "func": "payables.tasks.follow_payment",
+                "args": f"{payable_id},{attempt + 1}",
+                "schedule_type": Schedule.ONCE,
+                "repeats": 1,
+                "next_run": timezone.now() + dt.timedelta(seconds=delay),
+            },
+        )
+    return status
