@@ -1,8 +1,10 @@
 """Approvers and approval policies (payables.approvals), over real HTTP against the emulator."""
 
 import re
+import threading
 
 import pytest
+from django.db import connection
 
 from core import roles
 from core.dots_gateway import client
@@ -394,3 +396,61 @@ def test_without_a_policy_any_linked_dots_approver_may_approve_but_not_a_payer(d
     assert approvals.user_may_approve_current_step(payable, alex)[0] is True
     assert approvals.user_may_approve_current_step(payable, pat)[0] is False
 
+
+
+def test_match_policy_predicts_the_policy_dots_applies_on_submit(submitted):
+    payable, policy = submitted
+    predicted, _ = approvals.match_policy(payable)
+    assert predicted == policy
+    assert [s["num_approvals_required"] for s in payable.approval_steps] == [
+        s.num_approvals_required for s in policy.steps.all()]
+
+
+def test_an_old_version_dots_failed_to_delete_still_counts_until_sending_again_deletes_it(
+        dots, approvers, administrator):
+    old = create(administrator, approvers, cents=100_000)
+    dots.add_fault(method="DELETE", path=f"{POLICIES}/*", kind="status", status=503, count=1)
+    with pytest.raises(approvals.PolicyNotInDots):
+        approvals.policy_update(actor=administrator, policy_id=old.pk, description="Large bills", priority=1,
+                                amount_comparator=">=", amount_cents=900_000, vendor_ids=[],
+                                steps=[(1, [approvers["alex"].pk])])
+    old.refresh_from_db()
+    new = ApprovalPolicy.objects.get(retired_at__isnull=True)
+    assert approvals.awaits_deletion_in_dots(old) and old.dots_id in dots_policies()
+    vendor = make_vendor(administrator)
+    assert approvals.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] == old  # as Dots would
+
+    approvals.policy_push(actor=administrator, policy_id=new.pk)
+    old.refresh_from_db()
+    assert not approvals.awaits_deletion_in_dots(old) and old.dots_id not in dots_policies()
+    assert approvals.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, dashboard):
+    administrator = make_user("policy-admin-race", role=roles.ADMINISTRATOR)
+    approvals.approvers_sync(actor=administrator)
+    found = {a.first_name.lower(): a for a in Approver.objects.all()}
+    old = create(administrator, found)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def edit(cents):
+        try:
+            barrier.wait()
+            approvals.policy_update(actor=administrator, policy_id=old.pk, description="Large bills", priority=1,
+                                    amount_comparator=">=", amount_cents=cents, vendor_ids=[],
+                                    steps=[(1, [found["alex"].pk])])
+            outcomes.append("saved")
+        except approvals.ApprovalPolicyRetired:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=edit, args=(cents,)) for cents in (200_000, 300_000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "saved"]
+    assert ApprovalPolicy.objects.filter(lineage=old.lineage).count() == 2
+    assert len(dots_policies()) == 1
