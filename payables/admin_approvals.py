@@ -61,6 +61,12 @@ class ApprovalPolicyForm(forms.ModelForm):
         help_texts = {"vendors": "The policy applies only to bills from this vendor (none: any vendor). Dots "
                                  "applies every condition together, so a policy names one vendor at most."}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "amount_comparator" in self.fields:
+            self.fields["amount_comparator"].choices = [("", "any amount"),
+                                                        *ApprovalPolicy.AmountComparator.choices]
+
     def clean(self):
         data = super().clean()
         if self.errors:
@@ -103,6 +109,25 @@ class ApprovalStepInline(admin.TabularInline):
 
     def get_extra(self, request, obj=None, **kwargs):
         return 2 if obj is None else 1
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "num_approvals_required":
+            field.label = "Approvals required"
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "approvers":
+            field.queryset = field.queryset.select_related("user")
+            field.label_from_instance = _approver_choice_label
+            field.help_text = "Dots dashboard users; the linked local user is shown after the arrow."
+        return field
+
+
+def _approver_choice_label(approver: Approver) -> str:
+    who = approver.user.get_username() if approver.user_id else "not linked"
+    return f"{approver.first_name} {approver.last_name} (#{approver.dots_user_id}, {approver.dots_role}) → {who}"
 
 
 @admin.register(ApprovalPolicy)
