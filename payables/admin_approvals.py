@@ -150,7 +150,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers")
+        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers__user")
 
     def get_actions(self, request):
         actions = super().get_actions(request)
