@@ -240,6 +240,32 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_change", args=[obj.pk]))
         return response
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        extra_context = {**(extra_context or {}), "needs_dots": obj is not None and approvals.needs_dots(obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [path("<path:object_id>/send-to-dots/", self.admin_site.admin_view(self.send_to_dots_view),
+                     name="payables_approvalpolicy_send_to_dots"),
+                *super().get_urls()]
+
+    def send_to_dots_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not super().has_change_permission(request, obj):  # retired versions too: their deletion in Dots
+            raise PermissionDenied
+        try:
+            approvals.policy_push(actor=request.user, policy_id=obj.pk)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"{obj} is in line with Dots.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_change", args=[obj.pk]))
+
     # -- delete: retire here and delete in Dots, outside a transaction --
 
     def delete_view(self, request, object_id, extra_context=None):

@@ -290,6 +290,13 @@ def awaits_deletion_in_dots(policy: ApprovalPolicy) -> bool:
     return not confirmed
 
 
+def needs_dots(policy: ApprovalPolicy) -> bool:
+    """Whether Dots is behind this version (so "Send to Dots again" has something to do)."""
+    if policy.retired_at is not None:
+        return awaits_deletion_in_dots(policy)
+    return not policy.dots_id or bool(policy.last_dots_error)
+
+
 def policies_in_dots() -> list[ApprovalPolicy]:
     """The versions Dots holds, in the order it tries them: current ones it has, and retired
     ones whose deletion there has not been confirmed (Dots still applies them)."""

@@ -248,3 +248,20 @@ def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(c
     assert response.status_code == 302
     assert ("POST", False) in seen
     assert all(in_atomic is False for _, in_atomic in seen)
+
+
+def test_a_policy_page_offers_send_to_dots_again_while_dots_is_behind_and_the_button_creates_it(
+        admin_client, dots, approvers, administrator):
+    dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
+    with pytest.raises(approvals.PolicyNotInDots):
+        approvals.policy_create(actor=administrator, description="Large bills", priority=1,
+                                steps=[(1, [approvers["alex"].pk])])
+    policy = ApprovalPolicy.objects.get()
+    change_url = reverse("admin:payables_approvalpolicy_change", args=[policy.pk])
+    assert "Send to Dots again" in admin_client.get(change_url).content.decode()
+
+    response = admin_client.post(reverse("admin:payables_approvalpolicy_send_to_dots", args=[policy.pk]))
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.dots_id in dots_policies()
+    assert "Send to Dots again" not in admin_client.get(change_url).content.decode()
