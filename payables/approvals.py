@@ -22,12 +22,13 @@ successful Dots call since it was retired (see `awaits_deletion_in_dots`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core import audit
@@ -45,6 +46,8 @@ NO_POLICY_REASON = "no policy matched: one approval by any approver"
 # Sent to Dots for a policy without conditions: Dots needs one, and every amount is >= 0.
 MATCH_EVERYTHING = {"type": "amount", "comparator": ">=", "value": 0}
 _SYMBOL = {"<=": "≤", "==": "=", ">=": "≥"}
+# How long a creation in Dots counts as under way (well over the client's timeout and retries).
+SEND_LEASE = dt.timedelta(minutes=2)
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -62,6 +65,10 @@ class ApprovalPolicyInvalid(DomainError):
 
 class ApprovalPolicyRetired(DomainError):
     code = "approval-policy-retired"
+
+
+class PolicyBeingSent(DomainError):
+    code = "approval-policy-being-sent"
 
 
 class ApproverLinkRefused(DomainError):
@@ -727,6 +734,17 @@ def _send(policy: ApprovalPolicy, *, actor) -> None:
         return
     remote_priority = None
     if not policy.dots_id:
+        # Claim the attempt in one conditional UPDATE, so a double click or two people sending at
+        # once create one Dots policy, not two. An attempt is in flight while it has no id, no
+        # error and is younger than the lease; after the lease (a worker died mid-call) the next
+        # attempt first looks for what the lost one may have created.
+        now = timezone.now()
+        free = (Q(last_dots_attempt_at__isnull=True) | ~Q(last_dots_error="")
+                | Q(last_dots_attempt_at__lt=now - SEND_LEASE))
+        claimed = ApprovalPolicy.objects.filter(free, pk=policy.pk, dots_id__isnull=True).update(
+            last_dots_attempt_at=now, last_dots_error="")
+        if not claimed:
+            raise PolicyBeingSent(f"{policy} is being sent to Dots by someone else: reload the page in a moment.")
         found = _find_in_dots(policy) if policy.last_dots_attempt_at else None
         if found:
             ApprovalPolicy.objects.filter(pk=policy.pk).update(dots_id=found)

@@ -454,3 +454,34 @@ def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, 
     assert sorted(outcomes) == ["refused", "saved"]
     assert ApprovalPolicy.objects.filter(lineage=old.lineage).count() == 2
     assert len(dots_policies()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_a_policy_twice_at_once_creates_one_dots_policy(dots, dashboard):
+    administrator = make_user("policy-admin-double", role=roles.ADMINISTRATOR)
+    approvals.approvers_sync(actor=administrator)
+    found = {a.first_name.lower(): a for a in Approver.objects.all()}
+    dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
+    with pytest.raises(approvals.PolicyNotInDots):
+        create(administrator, found)
+    policy = ApprovalPolicy.objects.get()
+    dots.add_fault(method="GET", path=POLICIES, kind="latency", ms=300, count=2)  # both read before either creates
+    barrier, outcomes = threading.Barrier(2), []
+
+    def send():
+        try:
+            barrier.wait()
+            approvals.policy_push(actor=administrator, policy_id=policy.pk)
+            outcomes.append("sent")
+        except approvals.PolicyBeingSent:
+            outcomes.append("busy")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["busy", "sent"]
+    assert len(dots_policies()) == 1
