@@ -96,4 +96,7 @@ class MoneyField(models.BigIntegerField):
 
     def formfield(self, **kwargs):
         kwargs.setdefault("form_class", MoneyFormField)
+        # The admin gives every BigIntegerField a number input, which refuses "$1,234.56"
+        # before the form ever sees it: keep the money field's own text input.
+        kwargs.pop("widget", None)
         return super().formfield(**kwargs)

@@ -18,6 +18,9 @@ def _record_login(sender, request, user, **kwargs):
         now = timezone.now().timestamp()
         request.session[SESSION_AUTH_AT] = now
         request.session[SESSION_SEEN_AT] = now
+        if getattr(user, "otp_device", None) is not None:
+            # A code given at sign-in counts as fresh for the pay step-up (core.two_factor).
+            request.session["ll_otp_verified_at"] = now
     audit.record(actor=user, action="user.logged_in", target=user, source=AuditEvent.Source.ADMIN)
 
 

@@ -26,7 +26,7 @@ from core import audit
 from core.auth_backends import is_demo_user
 from core.models import AuditEvent
 
-SESSION_OTP_VERIFIED_AT = "ll_otp_verified_at"
+SESSION_OTP_VERIFIED_AT = "ll_otp_verified_at"  # also set by core.signals at a sign-in with a code
 DEVICE_NAME = "Authenticator app"
 
 

@@ -75,3 +75,14 @@ def test_money_template_filter_formats_cents():
 
     html = Template("{% load humanize_cents %}{{ v|money }}").render(Context({"v": 9876543}))
     assert html == "$98,765.43"
+
+
+def test_money_model_field_keeps_a_text_input_in_the_admin():
+    from django.contrib import admin
+
+    from payables.models import LineItem
+
+    field = LineItem._meta.get_field("unit_price_cents")
+    formfield = admin.site._registry[__import__("payables.models", fromlist=["Payable"]).Payable].formfield_for_dbfield(
+        field, request=None)
+    assert 'type="text"' in formfield.widget.render("unit_price_cents", 4999)

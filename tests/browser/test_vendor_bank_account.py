@@ -1,0 +1,63 @@
+"""A clerk adds a vendor and its bank account in a real browser; a second person verifies it."""
+
+import pytest
+
+from core import roles
+from vendors.models import Vendor, VendorBankAccount
+from tests.support import make_user
+from tests.vendors.helpers import ACCOUNT_NUMBER, BAD_CHECKSUM_ROUTING, GOOD_ROUTING
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def test_clerk_adds_a_vendor_and_bank_account_and_a_second_person_verifies_it(page, live_server, dots):
+    make_user("carla", role=roles.AP_CLERK)
+    make_user("arnold", role=roles.APPROVER)
+
+    sign_in(page, live_server, "carla")
+    page.goto(f"{live_server.url}/admin/vendors/vendor/add/")
+    page.fill("#id_name", "Acme Paper Supply")
+    page.fill("#id_contact_email", "billing@acme.example")
+    page.fill("#id_external_id", "V-1001")
+    page.fill("#id_address_line_1", "1 Main Street")
+    page.fill("#id_city", "Springfield")
+    page.select_option("#id_state", "IL")
+    page.fill("#id_postcode", "62701")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=Dots has no vendor update")
+    assert Vendor.objects.get().dots_id
+
+    page.click("text=Add bank account")
+    page.fill("#id_name", "Operating account")
+    page.fill("#id_routing_number", BAD_CHECKSUM_ROUTING)
+    page.fill("#id_account_number", ACCOUNT_NUMBER)
+    page.click("input[type=submit]")
+    page.wait_for_selector(".field-routing_number .errorlist")
+    assert "check digit" in page.inner_text(".field-routing_number .errorlist")
+    assert page.input_value("#id_account_number") == ACCOUNT_NUMBER  # what was typed is still there
+    page.fill("#id_routing_number", GOOD_ROUTING)
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=waits for a second person to verify it")
+    assert "Waiting for verification" in page.inner_text("#content")
+    assert "••••" + ACCOUNT_NUMBER[-4:] in page.inner_text("#content")
+    assert ACCOUNT_NUMBER not in page.content()
+
+    page.click("#logout-form button, #logout-form input[type=submit]")
+    sign_in(page, live_server, "arnold")
+    page.goto(f"{live_server.url}/admin/vendors/vendorbankaccount/?verification=waiting")
+    page.click("#result_list a:has-text('Operating account')")
+    page.click("text=Verify")
+    page.fill("#id_how_confirmed", "called the vendor on the number we already had")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=is verified")
+    account = VendorBankAccount.objects.get()
+    assert account.verified_by.username == "arnold"
+    assert page.csp_violations == []
