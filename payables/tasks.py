@@ -42,3 +42,12 @@ def follow_payment(payable_id: int, attempt: int = 0) -> str:
             },
         )
     return status
+
+
+def sync_approvers() -> str:
+    """Bring Dots' dashboard users in as approvers and link them to users by email."""
+    from core.audit import system_user
+    from payables import approvals
+
+    result = approvals.approvers_sync(actor=system_user())
+    return str(result)

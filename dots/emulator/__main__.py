@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import sys
 
@@ -38,10 +39,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--api-key", default=os.environ.get("DOTS_EMULATOR_API_KEY", DEFAULT_API_KEY))
     parser.add_argument("--webhook-url", default=os.environ.get("DOTS_EMULATOR_WEBHOOK_URL"))
     parser.add_argument("--webhook-secret", default=os.environ.get("DOTS_EMULATOR_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET))
+    parser.add_argument("--seed-dashboard-users", metavar="FILE", default=None,
+                        help="JSON list of dashboard users (first_name, last_name, email, role) put in an "
+                             "empty store and after each reset")
     parser.add_argument("--advance", choices=lifecycles.MODES, default=None,
                         help="how transfers, payable payments and payout links advance by themselves "
                              "(default manual: only the /_emulator controls move them)")
     return parser.parse_args(argv)
+
+
+def _load_users(path: str | None) -> list | None:
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        users = json.load(handle)
+    if not isinstance(users, list):
+        raise SystemExit(f"{path}: expected a JSON list of dashboard users")
+    return users
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         store=store,
         settings=Settings(client_id=args.client_id, api_key=args.api_key,
                           webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
-                          advance_mode=args.advance),
+                          advance_mode=args.advance,
+                          seed_dashboard_users=_load_users(args.seed_dashboard_users)),
     )
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     root = f"http://{args.host}:{server.port}"

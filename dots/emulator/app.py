@@ -36,6 +36,7 @@ from dots.emulator.errors import ApiError
 from dots.emulator.faults import Faults
 from dots.emulator.resources import RESOURCE_MODULES
 from dots.emulator.resources import apps as apps_resource
+from dots.emulator.resources import approvers as approvers_resource
 from dots.emulator.routing import Route, build_map
 from dots.emulator.store import Store
 from dots.emulator.webhooks_out import WebhookOutbox
@@ -56,6 +57,8 @@ class Settings:
     webhook_secret: str
     # --advance: the lifecycle mode every kind starts in, re-applied after each reset
     advance_mode: str | None = None
+    # --seed-dashboard-users: dashboard users put in an empty store and after each reset
+    seed_dashboard_users: list | None = None
 
 
 class EmulatorApp:
@@ -85,6 +88,7 @@ class EmulatorApp:
             apps_resource.seed_default_if_empty(store)
             self.default_app_id = apps_resource.default_app_id(store)
             self._apply_advance_mode()
+            self._seed_dashboard_users()
         if start_webhook_thread:
             self.outbox.start()
 
@@ -97,7 +101,14 @@ class EmulatorApp:
             apps_resource.seed_default_if_empty(self.store)
             self.default_app_id = apps_resource.default_app_id(self.store)
             self._apply_advance_mode()
+            self._seed_dashboard_users()
         self.faults.clear()
+
+    def _seed_dashboard_users(self) -> None:
+        # `make run` starts the emulator with the demo logins' dashboard users, so
+        # approvers can be synced and linked by email without a manual step.
+        if self.settings.seed_dashboard_users:
+            approvers_resource.seed_if_none(self.store, self.settings.seed_dashboard_users)
         self.request_log.clear()
 
     def _apply_advance_mode(self) -> None:

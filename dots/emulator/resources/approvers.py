@@ -48,6 +48,32 @@ def list_approvers(ctx: Ctx) -> tuple[int, object]:
     return 200, sorted(users, key=lambda u: u["id"])  # a bare array, as the spec says
 
 
+def new_dashboard_user(user_id: int, spec: dict) -> dict:
+    """A dashboard user as Dots shows it, from a seed spec (missing fields get stable defaults)."""
+    first = spec.get("first_name") or f"User{user_id}"
+    last = spec.get("last_name") or "Dashboard"
+    return {
+        "id": user_id,
+        "first_name": first,
+        "last_name": last,
+        "email": spec.get("email") or f"{first}.{last}.{user_id}@example.com".lower(),
+        "username": spec.get("username") or f"{first}{user_id}".lower(),
+        "phone_number": spec.get("phone_number") or f"+1415555{user_id:04d}",
+        "role": spec.get("role") or "ap_approver",
+        "scope": spec.get("scope") or "organization",
+    }
+
+
+def seed_if_none(store, specs: list[dict]) -> int:
+    """Insert organisation-wide dashboard users from `specs` when there are none yet (--seed-dashboard-users)."""
+    if store.count(KIND):
+        return 0
+    for spec in specs:
+        user_id = store.next_int_id(KIND)
+        store.insert(KIND, user_id, new_dashboard_user(user_id, {**spec, "scope": "organization"}))
+    return len(specs)
+
+
 def control_seed_approvers(ctx: Ctx) -> tuple[int, object]:
     """POST /_emulator/seed/approvers {"approvers": [{"first_name", "last_name", "email", "role", ...}]}
     (no body: six users, one per useful role and three ap_approvers). Answers {"data": [created...]}."""
@@ -59,20 +85,11 @@ def control_seed_approvers(ctx: Ctx) -> tuple[int, object]:
         if not isinstance(spec, dict):
             raise ApiError(400, "invalid-input", "each approver must be an object")
         user_id = ctx.store.next_int_id(KIND)
-        first = ctx.optional_str(spec, "first_name") or f"User{user_id}"
-        last = ctx.optional_str(spec, "last_name") or "Dashboard"
         role = ctx.optional(spec, "role", "ap_approver", choices=ROLES)
         scope = ctx.optional(spec, "scope", "organization", choices=("organization", "app"))
-        user = {
-            "id": user_id,
-            "first_name": first,
-            "last_name": last,
-            "email": ctx.optional_str(spec, "email") or f"{first}.{last}.{user_id}@example.com".lower(),
-            "username": ctx.optional_str(spec, "username") or f"{first}{user_id}".lower(),
-            "phone_number": ctx.optional_str(spec, "phone_number") or f"+1415555{user_id:04d}",
-            "role": role,
-            "scope": scope,
-        }
+        for name in ("first_name", "last_name", "email", "username", "phone_number"):
+            ctx.optional_str(spec, name)  # validates the type
+        user = new_dashboard_user(user_id, {**spec, "role": role, "scope": scope})
         # organisation-scoped users act for every app; app-scoped ones for the calling app only
         ctx.store.insert(KIND, user_id, user, app_id=ctx.app_id if scope == "app" else None)
         created.append(user)
