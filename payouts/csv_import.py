@@ -48,7 +48,7 @@ _ALIAS_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in
 _NORMALISE = re.compile(r"[\s_\-]+")
 _FORMULA_START = ("=", "+", "@")
 _email_validator = EmailValidator()
-_CHUNK = 1024 * 1024
+_CHUNK = 64 * 1024  # encoding check reads this much at a time: peak memory does not grow with the file
 
 
 def normalise_header(text: str) -> str:

@@ -26,3 +26,17 @@ def sync_payouts() -> None:
     services.payout_requests_sync(actor=actor)
     services.payout_links_sync(actor=actor)
     services.transfers_sync(actor=actor)
+
+
+def ensure_schedules() -> None:
+    """Create the periodic sync (call from set-up, e.g. load_demo_data); safe to call again."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="Sync payout requests, payout links and transfers from Dots",
+        defaults={"func": "payouts.tasks.sync_payouts", "schedule_type": Schedule.MINUTES, "minutes": 5,
+                  "repeats": -1, "next_run": timezone.now() + dt.timedelta(seconds=30)},
+    )
