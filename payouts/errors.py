@@ -23,3 +23,9 @@ class RunNotReady(DomainError):
 
 class PayeeCreateFailed(DomainError):
     code = "payee-create-failed"
+
+
+class InvalidPayee(DomainError):
+    """A payee's name, email or phone is not acceptable (the message names the field)."""
+
+    code = "invalid-payee"

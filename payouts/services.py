@@ -23,7 +23,7 @@ from core import audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from payouts import csv_import
-from payouts.errors import ImportNotConfirmable, PayeeCreateFailed, PayeeNotInDots, RunNotReady, SegregationOfDutiesViolation
+from payouts.errors import ImportNotConfirmable, InvalidPayee, PayeeCreateFailed, PayeeNotInDots, RunNotReady, SegregationOfDutiesViolation
 from payouts.models import (
     Payee,
     PayeeImport,
@@ -109,11 +109,11 @@ def payee_create(*, first_name: str, last_name: str, email: str, phone: str, cou
         "first_name": 0, "last_name": 1, "email": 2, "phone": 3, "country_code": 4})
     parsed = csv_import.validate_row(0, [first_name, last_name, email, phone, country], layout, 5)
     if parsed.errors:
-        raise csv_import.FileRefused(csv_import.describe_errors(parsed.errors), code="invalid-payee")
+        raise InvalidPayee(csv_import.describe_errors(parsed.errors))
     values = parsed.values
     existing = Payee.objects.filter(phone_e164=values["phone_e164"]).first()
     if existing is not None:
-        raise csv_import.FileRefused(f"{existing} is already a payee.", code="payee-exists")
+        raise InvalidPayee(f"{existing} is already a payee.", code="payee-exists")
     outcome, result = _create_or_link_user(first_name=values["first_name"], last_name=values["last_name"],
                                            email=values["email"], phone_e164=values["phone_e164"])
     if outcome == "failed":
@@ -676,12 +676,10 @@ def payout_request_request(*, amount_cents: int, actor, payee_id: int | None = N
 
 def _e164_or_refuse(phone: str, country: str) -> str:
     layout = csv_import.CsvLayout(encoding="", delimiter=",", header=[], columns={"phone": 0, "country_code": 1})
-    row = csv_import.ParsedRow(line_number=0, cells=[phone, country])
     parsed = csv_import.validate_row(0, [phone, country], layout, 2)
     errors = [e for e in parsed.errors if e[0] in ("phone", "country_code")]
     if errors:
-        raise csv_import.FileRefused(csv_import.describe_errors(errors), code="invalid-phone")
-    del row
+        raise InvalidPayee(csv_import.describe_errors(errors), code="invalid-phone")
     return parsed.values["phone_e164"]
 
 
