@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from payouts.models import PayeeImport, PayeeImportRow, PayoutRun, PayoutRunItem
@@ -49,6 +49,13 @@ def import_progress(payee_import: PayeeImport) -> dict:
         "eta_seconds": eta,
         "percent": 100 if finished else (round(100 * done / to_import) if to_import else 0),
     }
+
+
+def import_amounts(payee_import: PayeeImport) -> dict:
+    """What the payout run would hold: rows that will be (or already are) payees, with an amount."""
+    return (PayeeImportRow.objects.filter(payee_import=payee_import, amount_cents__gt=0,
+                                          status__in=[PayeeImportRow.Status.PENDING, PayeeImportRow.Status.EXISTING])
+            .aggregate(count=Count("id"), total=Sum("amount_cents")))
 
 
 def failed_rows(payee_import: PayeeImport) -> Iterator[PayeeImportRow]:

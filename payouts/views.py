@@ -117,7 +117,7 @@ def import_page(request, modeladmin, payee_import: PayeeImport, extra_context=No
         "progress": selectors.import_progress(payee_import),
         "can_change": can_change,
         "run": run,
-        "run_total": sum(run.items.values_list("amount_cents", flat=True)) if run else 0,
+        "amounts": selectors.import_amounts(payee_import) if payee_import.has_amount else None,
         "has_failed_rows": payee_import.invalid_rows or payee_import.failed_count,
         **(extra_context or {}),
     }

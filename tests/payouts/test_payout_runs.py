@@ -99,3 +99,14 @@ def test_an_operator_cannot_approve_through_the_page(dots, operator, client):
     assert response.status_code == 403
     run.refresh_from_db()
     assert run.status == PayoutRun.Status.AWAITING_APPROVAL
+
+
+def test_the_preview_announces_the_run_total_before_anything_is_created(dots, operator, client):
+    login_verified(client, operator)
+    import io
+
+    f = io.BytesIO(csv_bytes(rows_with_amounts(2, amount="10.00"), header=HEADER))
+    f.name = "run.csv"
+    page = client.get(client.post("/admin/payouts/payeeimport/add/", {"file": f})["Location"]).content.decode()
+    assert "payout run</strong> of\n  $20.00 to 2 payees" in page
+    assert PayoutRun.objects.count() == 0
