@@ -1,0 +1,278 @@
+"""Payee CSV import: preview speed and memory, and creation speed in the Dots emulator, over loopback only.
+
+    .venv/bin/python bench/import_payees.py [--rows 100000] [--create-rows 1000] [--latency-rows 300]
+
+Prints, in one run:
+- rows/s for the preview (services.payee_import_preview: read, validate, store every row, flag
+  duplicates) of a 100,000-row file, and, as its anchor, for a bare loop over the same file with
+  csv.reader, phonenumbers and Django's EmailValidator; the ratio (target >= 0.5);
+- peak memory of the preview at 10,000 and at 100,000 rows, each in a fresh process (Python heap
+  peak by tracemalloc, and the process's peak RSS); target: 100,000 within 1.2x of 10,000;
+- payees/s created in the emulator by the background import (services.payee_import_process,
+  bounded concurrency) against a bare sequential `requests` loop creating users in the same
+  emulator, without and with 20 ms of injected latency (targets >= 0.5x and >= 5x);
+- how many rows per progress write (target >= 50).
+
+Starts its own emulator (bench/emulator.py's start_emulator, a free port, a temporary data file)
+and uses a temporary SQLite database unless DATABASE_URL is set. Exit status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+TARGETS = {"preview_ratio": 0.5, "memory_ratio": 1.2, "create_ratio": 0.5, "create_latency_ratio": 5.0,
+           "rows_per_progress_write": 50}
+
+
+def make_csv(path: Path, rows: int, *, offset: int = 0) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["First Name", "Last Name", "E-mail", "Mobile", "amount", "memo"])
+        for i in range(offset, offset + rows):
+            area = 201 + (i // 10_000_000) % 5
+            writer.writerow([f"Ann{i}", f"Lee{i}", f"ann{i}@example.com", f"{area}{2000000 + i % 8_000_000:07d}",
+                             f"{(i % 500) + 1}.25", "June payout"])
+
+
+def django_setup(db_dir: str) -> None:
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db_dir}/bench.sqlite3")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    # One INFO line per Dots call would measure the terminal, not the import.
+    import logging
+
+    logging.getLogger("dots").setLevel(logging.WARNING)
+
+
+def bench_user():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator", defaults={"is_staff": True})
+    return user
+
+
+def bare_validation_loop(path: Path) -> float:
+    """Rows/s for csv.reader + phonenumbers + EmailValidator alone."""
+    import phonenumbers
+    from django.core.exceptions import ValidationError
+    from django.core.validators import EmailValidator
+
+    validate_email = EmailValidator()
+    start = time.perf_counter()
+    n = 0
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for row in reader:
+            try:
+                validate_email(row[2])
+            except ValidationError:
+                pass
+            try:
+                phonenumbers.is_valid_number(phonenumbers.parse(row[3], "US"))
+            except phonenumbers.NumberParseException:
+                pass
+            n += 1
+    return n / (time.perf_counter() - start)
+
+
+def preview_rate(path: Path) -> tuple[float, int]:
+    from payouts import services
+
+    with open(path, "rb") as handle:
+        start = time.perf_counter()
+        imp = services.payee_import_preview(fileobj=handle, file_name=path.name, actor=bench_user())
+        elapsed = time.perf_counter() - start
+    return imp.total_rows / elapsed, imp.total_rows
+
+
+def child_memory(path: str, db_dir: str) -> None:
+    """Run in a fresh process: preview one file, print peak memory as JSON."""
+    django_setup(db_dir)
+    from payouts import services
+
+    user = bench_user()
+    tracemalloc.start()
+    with open(path, "rb") as handle:
+        imp = services.payee_import_preview(fileobj=handle, file_name="m.csv", actor=user)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": imp.total_rows, "heap_peak": peak, "rss_peak": rss_kb * 1024}))
+
+
+def measure_memory(path: Path, tmp: str) -> dict:
+    db_dir = tempfile.mkdtemp(dir=tmp)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if "DATABASE_URL" in os.environ:
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    out = subprocess.run([sys.executable, __file__, "--child-memory", str(path), "--db-dir", db_dir],
+                         capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bare_create_loop(root: str, rows: int, start_index: int) -> float:
+    """Users/s created by a plain sequential requests loop."""
+    import requests
+
+    from emulator import API_KEY, CLIENT_ID
+
+    session = requests.Session()
+    session.auth = (CLIENT_ID, API_KEY)
+    url = root + "/api/v2/users"
+    begin = time.perf_counter()
+    for i in range(start_index, start_index + rows):
+        response = session.post(url, json={"first_name": "Bare", "last_name": f"Loop{i}",
+                                           "email": f"bare{i}@example.com", "country_code": "1",
+                                           "phone_number": f"305{2000000 + i:07d}"})
+        if response.status_code >= 300:
+            raise SystemExit(f"bare loop: {response.status_code} {response.text}")
+    return rows / (time.perf_counter() - begin)
+
+
+def import_create(root: str, path: Path) -> tuple[float, int, int]:
+    """Payees/s created by the background import's service; also (rows, progress writes)."""
+    from django.conf import settings
+
+    from emulator import API_KEY, CLIENT_ID
+    from payouts import services
+    from payouts.models import PayeeImport
+
+    settings.DOTS_API_URL = root + "/api"
+    settings.DOTS_CLIENT_ID = CLIENT_ID
+    settings.DOTS_API_KEY = API_KEY
+    settings.DOTS_APP_ID = None
+    user = bench_user()
+    with open(path, "rb") as handle:
+        imp = services.payee_import_preview(fileobj=handle, file_name=path.name, actor=user)
+    # Confirmed without enqueueing: the benchmark runs the task's service itself.
+    PayeeImport.objects.filter(pk=imp.pk).update(status=PayeeImport.Status.QUEUED)
+    writes = [0]
+    original = services._write_progress
+
+    def counting(import_id):
+        writes[0] += 1
+        original(import_id)
+
+    services._write_progress = counting
+    try:
+        begin = time.perf_counter()
+        imp = services.payee_import_process(import_id=imp.pk, actor=user)
+        elapsed = time.perf_counter() - begin
+    finally:
+        services._write_progress = original
+    done = imp.created_count + imp.linked_count
+    if done != imp.valid_rows:
+        raise SystemExit(f"import created {done} of {imp.valid_rows} ({imp.failed_count} failed)")
+    return done / elapsed, done, writes[0]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--small-rows", type=int, default=10_000)
+    parser.add_argument("--create-rows", type=int, default=1000)
+    parser.add_argument("--latency-rows", type=int, default=300)
+    parser.add_argument("--child-memory")
+    parser.add_argument("--db-dir")
+    args = parser.parse_args()
+    if args.child_memory:
+        child_memory(args.child_memory, args.db_dir)
+        return 0
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+        big, small = Path(tmp) / "big.csv", Path(tmp) / "small.csv"
+        make_csv(big, args.rows)
+        make_csv(small, args.small_rows)
+        django_setup(tmp)
+
+        bare = bare_validation_loop(big)
+        rate, rows = preview_rate(big)
+        results["preview_ratio"] = rate / bare
+        print(f"preview of {rows:,} rows:        {rate:10,.0f} rows/s")
+        print(f"bare csv+phonenumbers+email loop: {bare:10,.0f} rows/s")
+        print(f"  ratio {results['preview_ratio']:.2f} (target >= {TARGETS['preview_ratio']}) "
+              f"{verdict(results['preview_ratio'] >= TARGETS['preview_ratio'])}")
+
+        mem_small = measure_memory(small, tmp)
+        mem_big = measure_memory(big, tmp)
+        heap_ratio = mem_big["heap_peak"] / mem_small["heap_peak"]
+        rss_ratio = mem_big["rss_peak"] / mem_small["rss_peak"]
+        results["memory_ratio"] = max(heap_ratio, rss_ratio)
+        print(f"peak memory, {mem_small['rows']:,} rows: heap {mem_small['heap_peak'] / 1e6:.1f} MB, "
+              f"RSS {mem_small['rss_peak'] / 1e6:.1f} MB")
+        print(f"peak memory, {mem_big['rows']:,} rows: heap {mem_big['heap_peak'] / 1e6:.1f} MB, "
+              f"RSS {mem_big['rss_peak'] / 1e6:.1f} MB")
+        print(f"  ratio heap {heap_ratio:.2f}, RSS {rss_ratio:.2f} (target <= {TARGETS['memory_ratio']}) "
+              f"{verdict(results['memory_ratio'] <= TARGETS['memory_ratio'])}")
+
+        import requests
+
+        from emulator import start_emulator, stop_emulator
+
+        process, root = start_emulator(os.path.join(tmp, "emulator.sqlite3"))
+        try:
+            for label, rows_n, latency in (("no latency", args.create_rows, 0),
+                                           ("20 ms latency", args.latency_rows, 20)):
+                requests.post(root + "/_emulator/reset", json={})
+                if latency:
+                    requests.post(root + "/_emulator/faults", json={"method": "POST", "path": "/v2/users",
+                                                                   "kind": "latency", "ms": latency, "rate": 1.0})
+                bare_rate = bare_create_loop(root, rows_n, 0)
+                requests.post(root + "/_emulator/reset", json={})
+                if latency:
+                    requests.post(root + "/_emulator/faults", json={"method": "POST", "path": "/v2/users",
+                                                                   "kind": "latency", "ms": latency, "rate": 1.0})
+                create_file = Path(tmp) / f"create-{latency}.csv"
+                make_csv(create_file, rows_n, offset=500_000 + latency * 10_000)
+                ours, done, writes = import_create(root, create_file)
+                key = "create_latency_ratio" if latency else "create_ratio"
+                results[key] = ours / bare_rate
+                print(f"create {done:,} payees, {label}: import {ours:8,.0f}/s, bare sequential loop "
+                      f"{bare_rate:8,.0f}/s, ratio {results[key]:.2f} (target >= {TARGETS[key]}) "
+                      f"{verdict(results[key] >= TARGETS[key])}")
+                per_write = done / max(writes, 1)
+                results["rows_per_progress_write"] = min(results.get("rows_per_progress_write", per_write), per_write)
+                print(f"  progress written {writes} times: one write per {per_write:.0f} rows "
+                      f"(target >= {TARGETS['rows_per_progress_write']}) "
+                      f"{verdict(per_write >= TARGETS['rows_per_progress_write'])}")
+                requests.post(root + "/_emulator/faults/clear", json={})
+        finally:
+            stop_emulator(process)
+
+    failed = [name for name, target in TARGETS.items()
+              if (results[name] > target if name == "memory_ratio" else results[name] < target)]
+    print("ALL PASS" if not failed else f"FAIL: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
