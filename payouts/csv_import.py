@@ -190,13 +190,13 @@ def validate_row(line_number: int, cells: list[str], layout: CsvLayout, width: i
         errors.append(("", "", "contains a NUL byte"))
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         errors.append(("", "", f"has {len(cells)} cells but the header has {width} (a missing quote?)"))
+    if len(cells) < width:
+        cells = cells + [""] * (width - len(cells))
     columns = layout.columns
 
     def cell(name: str) -> str:
         index = columns.get(name)
-        if index is None or index >= len(cells):
-            return ""
-        return cells[index].strip()
+        return "" if index is None else cells[index].strip()
 
     values = row.values
     for name in ("first_name", "last_name"):
@@ -237,7 +237,7 @@ def validate_row(line_number: int, cells: list[str], layout: CsvLayout, width: i
         if parsed is None or not phonenumbers.is_valid_number(parsed):
             errors.append(("phone", phone, f"not a valid phone number for {region}"))
         else:
-            values["phone_e164"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            values["phone_e164"] = f"+{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
             # The main region of the calling code (US for +1): cheaper than a per-number lookup.
             values["country"] = phonenumbers.region_code_for_country_code(parsed.country_code) or region
 
