@@ -544,10 +544,17 @@ def payout_link_request(*, amount_cents: int, actor, payee_id: int | None = None
     return link
 
 
-def payout_link_push(*, payout_link_id: int, actor) -> PayoutLink:
-    """Send the stored body with the stored key. Repeating it never makes a second link."""
+def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False) -> PayoutLink:
+    """Send the stored body with the stored key. Repeating it never makes a second link.
+
+    `retry_refused` sends a refused link again (Dots does not remember refused requests,
+    so the same key is safe once the cause, say a short wallet, is fixed).
+    """
     link = PayoutLink.objects.get(pk=payout_link_id)
-    if link.status not in (PayoutLink.Status.PENDING, PayoutLink.Status.UNKNOWN):
+    retryable = {PayoutLink.Status.PENDING, PayoutLink.Status.UNKNOWN}
+    if retry_refused:
+        retryable.add(PayoutLink.Status.REFUSED)
+    if link.status not in retryable:
         return link
     now = timezone.now()
     try:
@@ -817,9 +824,13 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
                                            delivery_method=PayoutLink.Delivery.SMS, actor=approver, push=False)
                 PayoutRunItem.objects.filter(pk=item.pk).update(payout_link=link, status=PayoutRunItem.Status.SENDING)
         try:
-            link = payout_link_push(payout_link_id=link.pk, actor=approver)
+            link = payout_link_push(payout_link_id=link.pk, actor=approver, retry_refused=True)
         except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
             PayoutRunItem.objects.filter(pk=item.pk).update(status=PayoutRunItem.Status.FAILED, outcome=str(exc))
+            continue
+        if not link.dots_id:
+            PayoutRunItem.objects.filter(pk=item.pk).update(status=PayoutRunItem.Status.FAILED,
+                                                            outcome=f"payout link {link.get_status_display()}")
             continue
         PayoutRunItem.objects.filter(pk=item.pk).update(
             status=PayoutRunItem.Status.SENT, outcome=f"payout link {link.dots_id} {link.status}")

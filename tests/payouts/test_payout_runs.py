@@ -110,3 +110,16 @@ def test_the_preview_announces_the_run_total_before_anything_is_created(dots, op
     page = client.get(client.post("/admin/payouts/payeeimport/add/", {"file": f})["Location"]).content.decode()
     assert "payout run</strong> of\n  $20.00 to 2 payees" in page
     assert PayoutRun.objects.count() == 0
+
+
+def test_retrying_a_run_sends_only_the_failed_items_once_each(dots, operator, payer,
+                                                               django_capture_on_commit_callbacks):
+    run = imported_run(operator, rows_with_amounts(3))
+    dots.add_fault(method="POST", path="/v2/payout-links", kind="insufficient_funds", count=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payout_run_approve(run_id=run.pk, actor=payer)
+    assert run.items.filter(status=PayoutRunItem.Status.FAILED).count() == 1
+    run = services.payout_run_retry_failed(run_id=run.pk, actor=payer)
+    assert list(run.items.values_list("status", flat=True)) == [PayoutRunItem.Status.SENT] * 3
+    links = requests.get(dots.base_url + "/v2/payout-links", params={"limit": 100}, auth=dots.auth).json()["data"]
+    assert len(links) == 3
