@@ -112,3 +112,31 @@ def test_management_command_imports(dots, tmp_path, capsys):
     call_command("import_payees", str(path))
     assert "2 created" in capsys.readouterr().out
     assert Payee.objects.count() == 2
+
+
+def test_verify_page_verifies_the_payee_with_the_code_dots_sent(dots, operator, client):
+    from payouts import services
+
+    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
+                                  actor=operator)
+    login_verified(client, operator)
+    client.post("/admin/payouts/payee/", {"action": "send_verification_token", "_selected_action": [payee.pk]})
+    token = dots.control_get(f"users/{payee.dots_user_id}/verification-token")["token"]
+    wrong = client.post(f"/admin/payouts/payee/{payee.pk}/verify/", {"token": "000000" if token != "000000"
+                                                                     else "111111"})
+    assert "incorrect token" in wrong.content.decode()
+    assert client.post(f"/admin/payouts/payee/{payee.pk}/verify/", {"token": token}).status_code == 302
+    payee.refresh_from_db()
+    assert payee.dots_status == "verified"
+
+
+def test_payout_request_page_sends_one_to_a_new_phone(dots, operator, client, django_capture_on_commit_callbacks):
+    from payouts.models import PayoutRequest
+
+    login_verified(client, operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/payouts/payoutrequest/add/", {"phone": phone(), "country": "US",
+                                                                     "amount": "20.00", "memo": "refund"})
+    assert response.status_code == 302
+    request = PayoutRequest.objects.get()
+    assert (request.status, request.amount_cents) == ("created", 2000) and request.dots_id
