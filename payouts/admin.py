@@ -65,6 +65,8 @@ class PayeeAdmin(ReadOnlyAdmin):
             path("add/", self.admin_site.admin_view(lambda r: views.payee_add(r, self)), name="payouts_payee_add"),
             path("<int:object_id>/verify/", self.admin_site.admin_view(lambda r, object_id: views.payee_verify(
                 r, self, object_id)), name="payouts_payee_verify"),
+            path("<int:object_id>/edit/", self.admin_site.admin_view(lambda r, object_id: views.payee_edit(
+                r, self, object_id)), name="payouts_payee_edit"),
             *super().get_urls(),
         ]
 

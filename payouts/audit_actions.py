@@ -4,6 +4,7 @@ ACTIONS = {
     "payee.created": "Payee created in Dots",
     "payee.linked": "Payee linked to an existing Dots user",
     "payee.refreshed": "Payee refreshed from Dots",
+    "payee.updated": "Payee updated in Dots",
     "payee.create_failed": "Payee creation failed",
     "payee.verification_sent": "Payee verification token sent",
     "payee.verified": "Payee verified",

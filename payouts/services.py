@@ -154,6 +154,32 @@ def payee_refresh(*, payee_id: int, actor) -> Payee:
     return payee
 
 
+def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> Payee:
+    """Update what Dots lets us change on a user (metadata); names and phone are fixed in Dots."""
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    try:
+        with dots_call("update the payee"):
+            user = client().update_user(user_id=payee.dots_user_id, metadata=metadata)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        before = {"metadata": payee.metadata, "external_id": payee.external_id}
+        payee.metadata = user.metadata if isinstance(user.metadata, dict) else metadata
+        payee.external_id = external_id
+        for name, value in _payee_fields_from_dots(user.raw).items():
+            setattr(payee, name, value)
+        payee.last_dots_error = ""
+        payee.last_dots_attempt_at = timezone.now()
+        payee.save()
+        audit.record(actor=actor, action="payee.updated", target=payee, before=before,
+                     after={"metadata": payee.metadata, "external_id": payee.external_id})
+    return payee
+
+
 def payee_send_verification(*, payee_id: int, actor) -> Payee:
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:

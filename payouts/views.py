@@ -65,6 +65,17 @@ class PayoutRequestForm(forms.Form):
         return data
 
 
+class PayeeEditForm(forms.Form):
+    external_id = forms.CharField(max_length=100, required=False)
+    metadata = forms.JSONField(required=False, help_text='A JSON object, for example {"team": "north"}')
+
+    def clean_metadata(self):
+        value = self.cleaned_data["metadata"] or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Enter a JSON object.")
+        return value
+
+
 class VerifyForm(forms.Form):
     token = forms.CharField(max_length=10, label="Code the payee received")
 
@@ -205,6 +216,24 @@ def payee_verify(request, modeladmin, object_id):
             messages.success(request, f"{payee} is verified.")
             return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
     return _form_page(request, modeladmin, form, title=f"Verify {payee}", obj=payee)
+
+
+def payee_edit(request, modeladmin, object_id):
+    payee = get_object_or_404(Payee, pk=object_id)
+    if not modeladmin.has_change_permission(request, payee):
+        raise PermissionDenied
+    form = PayeeEditForm(request.POST or None, initial={"external_id": payee.external_id,
+                                                        "metadata": payee.metadata})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.payee_update(payee_id=payee.pk, metadata=form.cleaned_data["metadata"],
+                                  external_id=form.cleaned_data["external_id"], actor=request.user)
+        except DomainError as exc:
+            _domain_error_to_form(form, exc)
+        else:
+            messages.success(request, f"{payee} updated in Dots.")
+            return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
+    return _form_page(request, modeladmin, form, title=f"Edit {payee}", obj=payee)
 
 
 def payout_link_add(request, modeladmin):

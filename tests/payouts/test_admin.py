@@ -140,3 +140,20 @@ def test_payout_request_page_sends_one_to_a_new_phone(dots, operator, client, dj
     assert response.status_code == 302
     request = PayoutRequest.objects.get()
     assert (request.status, request.amount_cents) == ("created", 2000) and request.dots_id
+
+
+def test_editing_a_payees_metadata_updates_it_in_dots(dots, operator, client):
+    import requests
+
+    from payouts import services
+
+    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
+                                  actor=operator)
+    login_verified(client, operator)
+    response = client.post(f"/admin/payouts/payee/{payee.pk}/edit/", {"external_id": "EMP-7",
+                                                                      "metadata": '{"team": "north"}'})
+    assert response.status_code == 302
+    user = requests.get(f"{dots.base_url}/v2/users/{payee.dots_user_id}", auth=dots.auth).json()
+    assert user["metadata"] == {"team": "north"}
+    payee.refresh_from_db()
+    assert (payee.external_id, payee.metadata) == ("EMP-7", {"team": "north"})
