@@ -34,7 +34,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+
+def _bench_emulator():
+    """bench/emulator.py's helpers, loaded by path: bench/ on sys.path would shadow apps (bench/payables.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_emulator", REPO_ROOT / "bench" / "emulator.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 TARGETS = {"preview_ratio": 0.5, "memory_ratio": 1.2, "create_ratio": 0.5, "create_latency_ratio": 5.0,
            "rows_per_progress_write": 50}
@@ -138,10 +147,9 @@ def bare_create_loop(root: str, rows: int, start_index: int) -> float:
     """Users/s created by a plain sequential requests loop."""
     import requests
 
-    from emulator import API_KEY, CLIENT_ID
-
+    emulator = _bench_emulator()
     session = requests.Session()
-    session.auth = (CLIENT_ID, API_KEY)
+    session.auth = (emulator.CLIENT_ID, emulator.API_KEY)
     url = root + "/api/v2/users"
     begin = time.perf_counter()
     for i in range(start_index, start_index + rows):
@@ -157,13 +165,13 @@ def import_create(root: str, path: Path) -> tuple[float, int, int]:
     """Payees/s created by the background import's service; also (rows, progress writes)."""
     from django.conf import settings
 
-    from emulator import API_KEY, CLIENT_ID
     from payouts import services
     from payouts.models import PayeeImport
 
     settings.DOTS_API_URL = root + "/api"
-    settings.DOTS_CLIENT_ID = CLIENT_ID
-    settings.DOTS_API_KEY = API_KEY
+    emulator = _bench_emulator()
+    settings.DOTS_CLIENT_ID = emulator.CLIENT_ID
+    settings.DOTS_API_KEY = emulator.API_KEY
     settings.DOTS_APP_ID = None
     user = bench_user()
     with open(path, "rb") as handle:
@@ -236,9 +244,8 @@ def main() -> int:
 
         import requests
 
-        from emulator import start_emulator, stop_emulator
-
-        process, root = start_emulator(os.path.join(tmp, "emulator.sqlite3"))
+        emulator = _bench_emulator()
+        process, root = emulator.start_emulator(os.path.join(tmp, "emulator.sqlite3"))
         try:
             for label, rows_n, latency in (("no latency", args.create_rows, 0),
                                            ("20 ms latency", args.latency_rows, 20)):
@@ -266,7 +273,7 @@ def main() -> int:
                       f"{verdict(per_write >= TARGETS['rows_per_progress_write'])}")
                 requests.post(root + "/_emulator/faults/clear", json={})
         finally:
-            stop_emulator(process)
+            emulator.stop_emulator(process)
 
     failed = [name for name, target in TARGETS.items()
               if (results[name] > target if name == "memory_ratio" else results[name] < target)]
