@@ -35,6 +35,7 @@ migrate: install .env
 
 demo: migrate
 	$(PY) manage.py load_demo_data
+	$(PY) manage.py setup_schedules
 
 run: demo
 	@echo "Starting web (http://127.0.0.1:8000/admin/), worker and Dots emulator (http://127.0.0.1:8100/_emulator/). Ctrl-C stops all."

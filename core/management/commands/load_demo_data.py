@@ -4,8 +4,6 @@ The logins work only while DEBUG is on (core.auth_backends), and only they may s
 a role's required second factor, and only then.
 """
 
-import datetime as dt
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -29,24 +27,6 @@ DEMO_LOGINS = (
 
 
 class Command(BaseCommand):
-    @staticmethod
-    def _schedule_approver_sync() -> None:
-        # The emulator starts after this command (make run), so the worker syncs a few
-        # seconds later rather than this command now.
-        from django.utils import timezone
-        from django_q.models import Schedule
-
-        Schedule.objects.update_or_create(
-            name="Sync approvers from Dots",
-            defaults={
-                "func": "payables.tasks.sync_approvers",
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 10,
-                "repeats": -1,
-                "next_run": timezone.now() + dt.timedelta(seconds=15),
-            },
-        )
-
     help = "Create the demo logins (one per role) used by `make run`."
 
     def handle(self, *args, **options):
@@ -72,12 +52,11 @@ class Command(BaseCommand):
                         source=AuditEvent.Source.COMMAND,
                     )
                     created += 1
-        self._schedule_approver_sync()
         self.stdout.write(f"Demo logins ({created} new) at http://127.0.0.1:8000/admin/:")
         for username, password, role, _first, _last in DEMO_LOGINS:
             self.stdout.write(f"  {role:<17} {username:<10} {password}")
-        self.stdout.write("Approvers are synced from the Dots emulator by the worker shortly after start "
-                          "(and every 10 minutes), linking these logins by email.")
+        self.stdout.write("Approvers are synced from Dots by the worker shortly after start "
+                          "(setup_schedules), linking these logins by email.")
         if not settings.DEBUG:
             self.stdout.write(self.style.WARNING("DEBUG is off: demo logins are refused until it is on."))
         else:
