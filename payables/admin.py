@@ -158,6 +158,16 @@ class PayableAdmin(admin.ModelAdmin):
                            "created_by", "created_at", "submitted_by", "submitted_at", "pay_requested_by",
                            "pay_requested_at"]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A new bill names an active vendor that is in Dots, and one of its live bank accounts.
+        from vendors import selectors as vendor_selectors
+
+        if db_field.name == "vendor":
+            kwargs["queryset"] = vendor_selectors.vendors_for_payables()
+        elif db_field.name == "bank_account":
+            kwargs["queryset"] = vendor_selectors.bank_accounts_for_payables()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         readonly = list(self.readonly_fields)
         if obj is not None and not obj.is_editable:

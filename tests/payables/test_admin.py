@@ -62,7 +62,8 @@ def test_a_bank_account_of_another_vendor_is_refused(client, people, vendor_acco
     from vendors.models import Vendor
 
     vendor, account = vendor_account
-    other = Vendor.objects.create(name="Other Co", address_line_1="2 Side St", city="Austin", state="TX", postcode="73301")
+    other = Vendor.objects.create(name="Other Co", address_line_1="2 Side St", city="Austin", state="TX",
+                                  postcode="73301", dots_id="vendor_other")
     login_verified(client, people.clerk)
     response = client.post(reverse("admin:payables_payable_add"), _add_form(other, account))
     assert "belongs to Acme Supplies" in str(response.context["adminform"].form.errors["bank_account"])
@@ -220,3 +221,18 @@ def test_a_payable_to_an_unverified_account_says_it_waits(client, people, make_p
     login_verified(client, people.payer)
     page = client.get(reverse("admin:payables_payable_change", args=[payable.pk])).content.decode()
     assert "waits for verification by a second person" in page
+
+
+def test_the_form_offers_only_vendors_and_accounts_a_bill_may_name(client, people, vendor_account):
+    from vendors.models import Vendor, VendorBankAccount
+
+    vendor, account = vendor_account
+    Vendor.objects.create(name="Never sent", address_line_1="1 A", city="B", state="TX", postcode="73301")
+    retired = VendorBankAccount.objects.create(vendor=vendor, name="Old account", routing_number="021000021",
+                                               account_last4="1111", account_type="checking", dots_id="pm_old",
+                                               retired_at=timezone.now())
+    login_verified(client, people.clerk)
+    form = client.get(reverse("admin:payables_payable_add")).context["adminform"].form
+    assert list(form.fields["vendor"].queryset) == [vendor]
+    assert account in form.fields["bank_account"].queryset
+    assert retired not in form.fields["bank_account"].queryset
