@@ -320,63 +320,50 @@ def _check_approver(payable: Payable, actor, doing: str) -> int:
 
 
 def payable_approve(*, payable_id: int, actor, comment: str = "") -> Payable:
-    from payables import approvals
-
-    payable = Payable.objects.get(pk=payable_id)
-    dots_user_id = _check_approver(payable, actor, "approve")
-    step = approvals.current_step_index(payable) or 0
-    try:
-        with dots_call(f"approve {payable}"):
-            answer = client().approve_payable(payable_id=payable.dots_id, acting_user_id=dots_user_id,
-                                              comment=comment or None)
-    except DotsCallError as exc:
-        _record_dots_failure(payable.pk, exc, actor=actor, doing="approve")
-        raise
-    with transaction.atomic():
-        payable = Payable.objects.select_for_update().get(pk=payable.pk)
-        before = _snapshot(payable)
-        _adopt_dots_answer(payable, answer)
-        PayableApproval.objects.get_or_create(payable=payable, step=step, user=actor,
-                                              defaults={"decision": PayableApproval.Decision.APPROVED,
-                                                        "comment": comment})
-        fully_approved = answer.status == S.APPROVED
-        if fully_approved and payable.status == S.SUBMITTED:
-            payable.status = S.APPROVED
-            payable.status_changed_at = timezone.now()
-        payable.save()
-        audit.record(actor=actor, action="payable.approved" if fully_approved else "payable.step_approved",
-                     target=payable, before=before, after={**_snapshot(payable), "step": step + 1},
-                     reason=comment)
-    return payable
+    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.APPROVED, comment=comment)
 
 
 def payable_reject(*, payable_id: int, actor, reason: str) -> Payable:
-    from payables import approvals
-
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is rejected.")
+    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.REJECTED, comment=reason)
+
+
+def _decide(*, payable_id: int, actor, decision: str, comment: str) -> Payable:
+    """One approver's decision on the current step, in Dots first, then here."""
+    from payables import approvals
+
+    approving = decision == PayableApproval.Decision.APPROVED
+    verb = "approve" if approving else "reject"
     payable = Payable.objects.get(pk=payable_id)
-    dots_user_id = _check_approver(payable, actor, "reject")
+    dots_user_id = _check_approver(payable, actor, verb)
     step = approvals.current_step_index(payable) or 0
+    send = client().approve_payable if approving else client().reject_payable
     try:
-        with dots_call(f"reject {payable}"):
-            answer = client().reject_payable(payable_id=payable.dots_id, acting_user_id=dots_user_id, comment=reason)
+        with dots_call(f"{verb} {payable}"):
+            answer = send(payable_id=payable.dots_id, acting_user_id=dots_user_id, comment=comment or None)
     except DotsCallError as exc:
-        _record_dots_failure(payable.pk, exc, actor=actor, doing="reject")
+        _record_dots_failure(payable.pk, exc, actor=actor, doing=verb)
         raise
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable.pk)
         before = _snapshot(payable)
         _adopt_dots_answer(payable, answer)
         PayableApproval.objects.get_or_create(payable=payable, step=step, user=actor,
-                                              defaults={"decision": PayableApproval.Decision.REJECTED,
-                                                        "comment": reason})
-        payable.status = S.REJECTED
-        payable.status_changed_at = timezone.now()
+                                              defaults={"decision": decision, "comment": comment})
+        if approving:
+            # One approval may only complete a step; the payable is approved when Dots says so.
+            new_status = S.APPROVED if answer.status == S.APPROVED else None
+            action = "payable.approved" if new_status else "payable.step_approved"
+        else:
+            new_status, action = S.REJECTED, "payable.rejected"  # one rejection rejects
+        if new_status and payable.status == S.SUBMITTED:
+            payable.status = new_status
+            payable.status_changed_at = timezone.now()
         payable.save()
-        audit.record(actor=actor, action="payable.rejected", target=payable, before=before,
-                     after=_snapshot(payable), reason=reason)
+        audit.record(actor=actor, action=action, target=payable, before=before,
+                     after={**_snapshot(payable), "step": step + 1}, reason=comment)
     return payable
 
 

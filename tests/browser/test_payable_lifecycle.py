@@ -5,23 +5,13 @@ import pytest
 from core import roles
 from core.models import AuditEvent
 from payables.models import Payable
+from tests.browser.helpers import sign_in
 from tests.support import add_totp_device, current_code, make_user
 from vendors.models import VendorBankAccount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-def sign_in(page, base, username, code=""):
-    page.context.clear_cookies()
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    if code:
-        page.fill("#id_otp_token", code)
-    click_and_wait(page, "input[type=submit]")
 
 
 def click_and_wait(page, selector):

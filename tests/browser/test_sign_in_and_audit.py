@@ -3,21 +3,10 @@
 import pytest
 
 from core import roles
+from tests.browser.helpers import sign_in
 from tests.support import add_totp_device, current_code, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery"
-
-
-def _sign_in(page, base_url, username, *, code=""):
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    if code:
-        page.fill("#id_otp_token", code)
-    page.click("input[type=submit]")
-
 
 def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(page, live_server):
     payer = make_user("pat", role=roles.PAYER, first_name="Pat", last_name="Payer")
@@ -25,16 +14,16 @@ def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(p
     manager = make_user("morgan", role=roles.MANAGER)
 
     # Without the code the payer is not let in.
-    _sign_in(page, live_server.url, "pat")
+    sign_in(page, live_server.url, "pat")
     assert page.locator(".errornote").inner_text().startswith("Enter the six-digit code")
 
-    _sign_in(page, live_server.url, "pat", code=current_code(device))
+    sign_in(page, live_server.url, "pat", code=current_code(device))
     page.wait_for_selector("#user-tools")
     assert "welcome, pat" in page.inner_text("#user-tools").lower()
     assert "/admin/two-factor/" not in page.url
     page.click("#logout-form button")
 
-    _sign_in(page, live_server.url, manager.username)
+    sign_in(page, live_server.url, manager.username)
     page.wait_for_selector("#user-tools")
     page.goto(f"{live_server.url}/admin/core/auditevent/")
     page.get_by_role("link", name="Signed in").first.click()

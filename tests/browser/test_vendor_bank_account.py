@@ -4,25 +4,18 @@ import pytest
 
 from core import roles
 from vendors.models import Vendor, VendorBankAccount
+from tests.browser.helpers import sign_in
 from tests.support import make_user
 from tests.vendors.helpers import ACCOUNT_NUMBER, BAD_CHECKSUM_ROUTING, GOOD_ROUTING
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-
-
 def test_clerk_adds_a_vendor_and_bank_account_and_a_second_person_verifies_it(page, live_server, dots):
     make_user("carla", role=roles.AP_CLERK)
     make_user("arnold", role=roles.APPROVER)
 
-    sign_in(page, live_server, "carla")
+    sign_in(page, live_server.url, "carla")
     page.goto(f"{live_server.url}/admin/vendors/vendor/add/")
     page.fill("#id_name", "Acme Paper Supply")
     page.fill("#id_contact_email", "billing@acme.example")
@@ -51,7 +44,7 @@ def test_clerk_adds_a_vendor_and_bank_account_and_a_second_person_verifies_it(pa
     assert ACCOUNT_NUMBER not in page.content()
 
     page.click("#logout-form button, #logout-form input[type=submit]")
-    sign_in(page, live_server, "arnold")
+    sign_in(page, live_server.url, "arnold")
     page.goto(f"{live_server.url}/admin/vendors/vendorbankaccount/?verification=waiting")
     page.click("#result_list a:has-text('Operating account')")
     page.click("text=Verify")

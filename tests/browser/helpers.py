@@ -1,0 +1,16 @@
+"""Steps the browser tests share."""
+
+
+PASSWORD = "correct horse battery"  # tests.support.make_user's default
+
+
+def sign_in(page, base_url: str, username: str, *, code: str = "", password: str = PASSWORD) -> None:
+    """Sign in through the real login page (a fresh session), waiting for the admin to load."""
+    page.context.clear_cookies()
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    if code:
+        page.fill("#id_otp_token", code)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
