@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.money import format_cents
 from core.pagination import CappedCountPaginator
 from payouts import selectors, services, views
-from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer
+from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -287,3 +287,19 @@ class TransferAdmin(ReadOnlyAdmin):
         else:
             messages.success(request, f"{seen} transfers read from Dots.")
         return redirect(reverse("admin:payouts_transfer_changelist"))
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Every delivery to /webhooks/dots/, accepted or refused and why. Read-only: written by the receiver."""
+
+    list_display = ("received_at", "msg_id", "event_type", "outcome", "refusal_reason", "processing",
+                    "object_type", "object_id", "processed_at")
+    list_filter = ("outcome", "event_type", "processing")
+    search_fields = ("=msg_id", "=object_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

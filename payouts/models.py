@@ -291,3 +291,49 @@ RUN_TRANSITIONS = {
 def ensure_run_transition(run: PayoutRun, new: str) -> None:
     if new not in RUN_TRANSITIONS.get(run.status, set()):
         raise InvalidTransition(f"{run} is {run.get_status_display().lower()}; it cannot become {new}.")
+
+
+class WebhookDelivery(models.Model):
+    """One delivery to /webhooks/dots/, accepted or refused, as it arrived. Append-only."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+
+    class Processing(models.TextChoices):
+        NOT_APPLICABLE = "", "Not processed (refused)"
+        QUEUED = "queued", "Queued"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (event type not handled)"
+        FAILED = "failed", "Failed"
+
+    # Unique among accepted deliveries only: a replay cannot be accepted twice, and a forged delivery
+    # carrying someone else's id is kept (refused) without blocking the genuine one.
+    msg_id = models.CharField("svix id", max_length=200, null=True, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    signed_at = models.DateTimeField("signature timestamp", null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    refusal_reason = models.CharField(max_length=300, blank=True)
+    processing = models.CharField(max_length=10, choices=Processing.choices, blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    processing_error = models.TextField(blank=True)
+    note = models.CharField(max_length=300, blank=True, help_text="What processing did, e.g. why it was ignored")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the processing task ran")
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=200, blank=True)
+    # Secrets and account numbers masked (dots.redact); refused bodies are kept only if they were JSON.
+    payload = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["outcome", "event_type"])]
+        constraints = [
+            models.UniqueConstraint(fields=["msg_id"], condition=models.Q(outcome="accepted"),
+                                    name="webhookdelivery_accepted_msg_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.msg_id or '#' + str(self.pk)} ({self.event_type or 'unknown type'})"

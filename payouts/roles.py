@@ -16,4 +16,5 @@ ROLE_PERMISSIONS = {
         "payouts.view_payoutrun", "payouts.approve_payoutrun",
         "payouts.view_payee", "payouts.view_payoutlink", "payouts.view_transfer",
     ),
+    roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
 }

@@ -129,7 +129,7 @@ def payee_create(*, first_name: str, last_name: str, email: str, phone: str, cou
     return payee
 
 
-def payee_refresh(*, payee_id: int, actor) -> Payee:
+def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
@@ -150,7 +150,8 @@ def payee_refresh(*, payee_id: int, actor) -> Payee:
         payee.save()
         after = {name: getattr(payee, name) for name in before}
         if before != after:
-            audit.record(actor=actor, action="payee.refreshed", target=payee, before=before, after=after)
+            audit.record(actor=actor, action="payee.refreshed", target=payee, before=before, after=after,
+                         source=source)
     return payee
 
 
@@ -631,7 +632,7 @@ def _apply_link(link: PayoutLink, data: dict) -> bool:
     return moved
 
 
-def payout_link_refresh(*, payout_link_id: int, actor) -> PayoutLink:
+def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> PayoutLink:
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         if link.status == PayoutLink.Status.UNKNOWN:
@@ -639,17 +640,17 @@ def payout_link_refresh(*, payout_link_id: int, actor) -> PayoutLink:
         return link
     with dots_call("read the payout link"):
         data = client().retrieve_payout_link(payout_link_id=link.dots_id).raw
-    return _store_link_state(link.pk, data, actor)
+    return _store_link_state(link.pk, data, actor, source=source)
 
 
-def _store_link_state(link_id: int, data: dict, actor) -> PayoutLink:
+def _store_link_state(link_id: int, data: dict, actor, *, source: str = "task") -> PayoutLink:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = link.status
         moved = _apply_link(link, data)
         link.save()
         if moved:
-            audit.record(actor=actor, action="payout_link.status_changed", target=link, source="task",
+            audit.record(actor=actor, action="payout_link.status_changed", target=link, source=source,
                          before={"status": before}, after={"status": link.status})
     return link
 
@@ -753,7 +754,8 @@ def payout_request_push(*, payout_request_id: int, actor) -> PayoutRequest:
     return _store_request_state(request.pk, data, actor, action="payout_request.created")
 
 
-def _store_request_state(request_id: int, data: dict, actor, *, action: str = "payout_request.status_changed"):
+def _store_request_state(request_id: int, data: dict, actor, *, action: str = "payout_request.status_changed",
+                         source: str = "task"):
     with transaction.atomic():
         request = PayoutRequest.objects.select_for_update().get(pk=request_id)
         before = request.status
@@ -775,12 +777,12 @@ def _store_request_state(request_id: int, data: dict, actor, *, action: str = "p
             request.payout_link = link
         request.save()
         if before != request.status or action == "payout_request.created":
-            audit.record(actor=actor, action=action, target=request, source="task",
+            audit.record(actor=actor, action=action, target=request, source=source,
                          before={"status": before}, after={"status": request.status, "dots_id": request.dots_id})
     return request
 
 
-def payout_request_refresh(*, payout_request_id: int, actor) -> PayoutRequest:
+def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task") -> PayoutRequest:
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if not request.dots_id:
         if request.status == PayoutRequest.Status.UNKNOWN:
@@ -788,7 +790,7 @@ def payout_request_refresh(*, payout_request_id: int, actor) -> PayoutRequest:
         return request
     with dots_call("read the payout request"):
         data = client().retrieve_payout_request(payout_request_id=request.dots_id).raw
-    return _store_request_state(request.pk, data, actor)
+    return _store_request_state(request.pk, data, actor, source=source)
 
 
 # --- payout runs ------------------------------------------------------------------------------------
@@ -902,6 +904,14 @@ def transfers_sync(*, actor, max_pages: int | None = None) -> int:
     if batch:
         _upsert_transfers(batch, Payable)
     return seen
+
+
+def transfer_refresh(*, dots_transfer_id: str, actor) -> Transfer:
+    """Read one transfer from Dots into the mirror (as transfers_sync does for every page)."""
+    with dots_call("read the transfer"):
+        data = client().retrieve_transfer(transfer_id=dots_transfer_id).raw
+    _upsert_transfers([data], _payable_model())
+    return Transfer.objects.get(dots_id=data["id"])
 
 
 def _payable_model():

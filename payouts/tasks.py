@@ -40,3 +40,9 @@ def ensure_schedules() -> None:
         defaults={"func": "payouts.tasks.sync_payouts", "schedule_type": Schedule.MINUTES, "minutes": 5,
                   "repeats": -1, "next_run": timezone.now() + dt.timedelta(seconds=30)},
     )
+
+
+def webhook_delivery_process(delivery_id: int) -> None:
+    from payouts import webhooks
+
+    webhooks.webhook_delivery_process(delivery_id=delivery_id, actor=system_user())

@@ -14,6 +14,7 @@ EXPECTED = {
     "payouts.payoutlink": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
     "payouts.payoutrequest": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.MANAGER: VIEW},
     "payouts.transfer": {roles.PAYOUTS_OPERATOR: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.webhookdelivery": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
 }
 
 _n = itertools.count(1)
@@ -62,6 +63,13 @@ def _transfer():
     return Transfer.objects.create(dots_id=f"tr-{next(_n)}", type="payout", status="created", amount_cents=100)
 
 
+def _webhook_delivery():
+    from payouts.models import WebhookDelivery
+
+    return WebhookDelivery.objects.create(msg_id=f"msg_{next(_n)}", event_type="transfer.updated",
+                                          outcome="accepted", payload={"event": "transfer.updated"})
+
+
 INSTANCE_FACTORIES = {
     "payouts.payee": _payee,
     "payouts.payeeimport": _import,
@@ -69,4 +77,5 @@ INSTANCE_FACTORIES = {
     "payouts.payoutlink": _link,
     "payouts.payoutrequest": _request,
     "payouts.transfer": _transfer,
+    "payouts.webhookdelivery": _webhook_delivery,
 }

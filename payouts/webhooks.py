@@ -1,0 +1,213 @@
+"""Dots webhooks: record every delivery, accept only signed, fresh, first-time ones, then process them.
+
+The receiver (`receive`, the view at /webhooks/dots/) verifies the Svix signature with
+``settings.DOTS_WEBHOOK_SECRET``, stores the delivery and answers at once; a task
+(`payouts.tasks.webhook_delivery_process`) then reads the object from Dots by id and
+adopts its state through the same refresh services the sync uses. The payload is
+never trusted for state: it only says which object to read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from core.errors import DomainError
+from core.models import AuditEvent
+from dots.redact import redact
+from dots.webhooks import WebhookVerificationError, verify
+from payouts import services
+from payouts.models import Payee, PayoutLink, PayoutRequest, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+# Refused bodies larger than this are not kept (they were never trusted anyway).
+MAX_REFUSED_BODY_KEPT = 64 * 1024
+
+# Event prefix -> (object type, payload key holding the Dots id).
+OBJECT_KEYS = {
+    "payout_request": ("payout_request", "payout_request_id"),
+    "payout_link": ("payout_link", "id"),
+    "transfer": ("transfer", "transfer_id"),
+    "user": ("user", "user_id"),
+}
+
+def _clean(value):
+    """PostgreSQL refuses NUL in text and jsonb: drop it everywhere before storing."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _object_of(event_type: str, payload) -> tuple[str, str]:
+    prefix = event_type.split(".", 1)[0]
+    if prefix not in OBJECT_KEYS or not isinstance(payload, dict):
+        return "", ""
+    object_type, key = OBJECT_KEYS[prefix]
+    object_id = payload.get(key)
+    return object_type, str(object_id)[:200] if object_id else ""
+
+
+def _best_effort_payload(body: bytes):
+    if len(body) > MAX_REFUSED_BODY_KEPT:
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+
+
+def _header(request: HttpRequest, name: str) -> str:
+    return _clean(request.headers.get(name, ""))[:200]
+
+
+def webhook_delivery_refuse(*, reason: str, msg_id: str = "", body: bytes = b"") -> WebhookDelivery:
+    """Keep a refused delivery (its id if it had one, never unique-checked) for the admin."""
+    payload = _best_effort_payload(body)
+    event_type = payload.get("event") if isinstance(payload, dict) else ""
+    return WebhookDelivery.objects.create(
+        msg_id=_clean(msg_id)[:200] or None,
+        event_type=_clean(str(event_type or ""))[:100],
+        outcome=WebhookDelivery.Outcome.REFUSED,
+        refusal_reason=_clean(reason)[:300],
+        payload=_clean(redact(payload)) if payload is not None else None,
+    )
+
+
+def webhook_delivery_accept(*, msg_id: str, signed_at, payload) -> WebhookDelivery | None:
+    """Store a verified delivery and queue its processing; None when its id was already accepted."""
+    event_type = str(payload.get("event") or "") if isinstance(payload, dict) else ""
+    object_type, object_id = _object_of(event_type, payload)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                msg_id=_clean(msg_id)[:200], event_type=_clean(event_type)[:100], signed_at=signed_at,
+                outcome=WebhookDelivery.Outcome.ACCEPTED, processing=WebhookDelivery.Processing.QUEUED,
+                object_type=object_type, object_id=_clean(object_id), payload=_clean(redact(payload)),
+            )
+    except IntegrityError:
+        return None
+    # robust: a processing failure must never turn the 200 already decided into a 500.
+    transaction.on_commit(
+        lambda: async_task("payouts.tasks.webhook_delivery_process", delivery.pk), robust=True)
+    return delivery
+
+
+# --- processing ----------------------------------------------------------------------------------
+
+
+def _refresh_payout_request(dots_id: str, actor) -> str:
+    request = PayoutRequest.objects.filter(dots_id=dots_id).first()
+    if request is None:
+        return "no local payout request has this Dots id"
+    request = services.payout_request_refresh(payout_request_id=request.pk, actor=actor,
+                                              source=AuditEvent.Source.WEBHOOK)
+    return f"{request} is {request.status}"
+
+
+def _refresh_payout_link(dots_id: str, actor) -> str:
+    link = PayoutLink.objects.filter(dots_id=dots_id).first()
+    if link is None:
+        return "no local payout link has this Dots id"
+    link = services.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
+    return f"{link} is {link.status}"
+
+
+def _refresh_transfer(dots_id: str, actor) -> str:
+    transfer = services.transfer_refresh(dots_transfer_id=dots_id, actor=actor)
+    note = f"{transfer} is {transfer.status}"
+    if transfer.payout_link_id:
+        link = services.payout_link_refresh(payout_link_id=transfer.payout_link_id, actor=actor,
+                                            source=AuditEvent.Source.WEBHOOK)
+        note += f"; {link} is {link.status}"
+    return note
+
+
+def _refresh_payee(dots_id: str, actor) -> str:
+    payee = Payee.objects.filter(dots_user_id=dots_id).first()
+    if payee is None:
+        return "no local payee has this Dots user id"
+    payee = services.payee_refresh(payee_id=payee.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
+    return f"{payee} refreshed ({payee.dots_status or 'no status'})"
+
+
+HANDLERS = {
+    "payout_request": _refresh_payout_request,
+    "payout_link": _refresh_payout_link,
+    "transfer": _refresh_transfer,
+    "user": _refresh_payee,
+}
+
+DONE = (WebhookDelivery.Processing.PROCESSED, WebhookDelivery.Processing.IGNORED)
+
+
+def webhook_delivery_process(*, delivery_id: int, actor) -> WebhookDelivery:
+    """Read the delivery's object from Dots and adopt its state. Safe to run twice: a done
+    delivery is left alone, and the refresh services change and audit only what moved."""
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    if delivery.outcome != WebhookDelivery.Outcome.ACCEPTED or delivery.processing in DONE:
+        return delivery
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+    handler = HANDLERS.get(delivery.object_type)
+    error = ""
+    if handler is None or not delivery.object_id:
+        processing = WebhookDelivery.Processing.IGNORED
+        note = f"event type {delivery.event_type or '(none)'} is not handled"
+    else:
+        try:
+            note = handler(delivery.object_id, actor)
+            processing = WebhookDelivery.Processing.PROCESSED
+        except DomainError as exc:  # Dots errors included: the delivery says what failed; sync catches up.
+            processing, note, error = WebhookDelivery.Processing.FAILED, "", f"{exc.code}: {exc}"
+            logger.warning("webhook %s (%s) not processed: %s", delivery.msg_id, delivery.event_type, error)
+        except Exception as exc:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                processing=WebhookDelivery.Processing.FAILED, processed_at=timezone.now(),
+                processing_error=_clean(f"{type(exc).__name__}: {exc}")[:2000])
+            raise
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        processing=processing, processed_at=timezone.now(), processing_error=_clean(error)[:2000],
+        note=_clean(note)[:300])
+    delivery.refresh_from_db()
+    return delivery
+
+
+# --- the receiver ----------------------------------------------------------------------------------
+
+
+def _refused(reason: str, *, msg_id: str = "", body: bytes = b"", status: int = 400) -> HttpResponse:
+    webhook_delivery_refuse(reason=reason, msg_id=msg_id, body=body)
+    return JsonResponse({"error": reason}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest) -> HttpResponse:
+    body = request.body
+    msg_id = _header(request, "svix-id")
+    secret = settings.DOTS_WEBHOOK_SECRET
+    if not secret:
+        logger.error("Dots webhook refused: DOTS_WEBHOOK_SECRET is not set, so no delivery can be verified")
+        return _refused("DOTS_WEBHOOK_SECRET is not configured", msg_id=msg_id, body=body, status=503)
+    try:
+        webhook = verify(body, request.headers, secret=secret)
+    except WebhookVerificationError as exc:
+        return _refused(str(exc), msg_id=msg_id, body=body)
+    except (ValueError, UnicodeDecodeError) as exc:  # defensive: a malformed input verify did not foresee
+        return _refused(f"malformed delivery: {exc}", msg_id=msg_id, body=body)
+    delivery = webhook_delivery_accept(msg_id=webhook.msg_id, signed_at=webhook.timestamp, payload=webhook.payload)
+    if delivery is None:
+        return _refused(f"svix-id {msg_id} was already accepted (replay)", msg_id=msg_id, body=body)
+    return JsonResponse({"accepted": delivery.msg_id})
