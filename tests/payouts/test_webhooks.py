@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import requests
+from django.db import connections
 
 from core.models import AuditEvent
 from dots.webhooks import sign
@@ -65,7 +66,10 @@ def _assert_refused_and_nothing_changed(response, request, reason_part: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_payout_request_approved_in_dots_shows_approved_with_its_link_after_the_emulators_webhook(
-        dots, operator, live_server):
+        dots, operator, live_server, monkeypatch):
+    # The emulator keeps its HTTP connection alive, so the live server's request thread would keep a
+    # persistent (CONN_MAX_AGE) database session open past the test: close it after each request.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     request = services.payout_request_request(amount_cents=1500, phone=phone(), memo="refund", actor=operator,
                                               push=False)
     request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
@@ -254,3 +258,57 @@ def test_nul_bytes_in_a_refused_delivery_are_answered_400_not_500(deliver, db, d
     assert response.status_code == 400
     delivery = WebhookDelivery.objects.get()
     assert delivery.outcome == "refused" and delivery.payload["payout_request_id"] == "xy"
+
+
+def test_a_user_webhook_refreshes_the_payee_from_dots(deliver, dots, settings, operator):
+    payee = services.payee_create(first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(),
+                                  actor=operator)
+    dots.control(f"users/{payee.dots_user_id}/wallet/credit", {"amount": 2500})
+    body = _body({"event": "user.updated", "user_id": payee.dots_user_id, "metadata": {}})
+
+    response = deliver(body, secret=settings.DOTS_WEBHOOK_SECRET)
+
+    assert response.status_code == 200
+    payee.refresh_from_db()
+    assert payee.wallet_cents == 2500
+    assert _webhook_audit_events().filter(action="payee.refreshed", object_id=str(payee.pk)).count() == 1
+
+
+def test_a_payout_link_webhook_shows_the_link_claimed(deliver, dots, settings, operator):
+    link = services.payout_link_request(amount_cents=900, actor=operator, push=False)
+    link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
+    body = _body({"event": "payout_link.claimed", **claimed})
+
+    response = deliver(body, secret=settings.DOTS_WEBHOOK_SECRET)
+
+    assert response.status_code == 200
+    link.refresh_from_db()
+    assert link.status == "claimed"
+    event = _webhook_audit_events().get(action="payout_link.status_changed", object_id=str(link.pk))
+    assert event.actor_label == "system"
+
+
+def test_a_webhook_for_an_object_we_do_not_know_is_processed_and_says_so(deliver, db, dots, settings):
+    body = _body({"event": "payout_request.updated", "payout_request_id": str(uuid.uuid4())})
+
+    response = deliver(body, secret=settings.DOTS_WEBHOOK_SECRET)
+
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.processing == "processed" and "no local payout request" in delivery.note
+
+
+def test_a_manager_sees_refused_deliveries_and_their_reason_filtered_by_outcome(deliver, client, db, dots,
+                                                                               settings):
+    from core import roles
+    from tests.support import login_verified, make_user
+
+    deliver(_body({"event": "app.updated", "app_id": "a"}), secret=settings.DOTS_WEBHOOK_SECRET, msg_id="msg_genuine")
+    deliver(_body({"event": "app.updated", "app_id": "b"}), secret="whsec_Zm9yZ2VkLXNlY3JldA==", msg_id="msg_forged")
+    login_verified(client, make_user("manager", role=roles.MANAGER))
+
+    page = client.get("/admin/payouts/webhookdelivery/", {"outcome__exact": "refused"}).content.decode()
+
+    assert "msg_forged" in page and "webhook signature does not match" in page
+    assert "msg_genuine" not in page
