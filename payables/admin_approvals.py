@@ -58,8 +58,9 @@ class ApprovalPolicyForm(forms.ModelForm):
         model = ApprovalPolicy
         fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
         labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
-        help_texts = {"vendors": "The policy applies only to bills from this vendor (none: any vendor). Dots "
-                                 "applies every condition together, so a policy names one vendor at most."}
+        help_texts = {"vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
+                                 "Dots applies every condition of a policy together, so a policy naming several "
+                                 "vendors is kept in Dots as one copy per vendor, tried one after the other."}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,7 +151,8 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers__user")
+        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers__user",
+                                                              "dots_copies__vendor")
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -163,7 +165,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     def amount_condition(self, obj):
         return approvals.amount_condition_text(obj.amount_comparator, obj.amount_cents)
 
-    @admin.display(description="vendor")
+    @admin.display(description="vendors")
     def vendor_names(self, obj):
         return ", ".join(v.name for v in obj.vendors.all()) or "any vendor"
 

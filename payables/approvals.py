@@ -1,14 +1,19 @@
 """Approvers (Dots dashboard users) and approval policies: services and selectors.
 
-How a local policy version maps to one Dots policy (NOTES.md decision 7):
+How a local policy version maps to Dots policies (NOTES.md decision 7):
 - `payable_conditions`: the amount condition (`{"type": "amount", "comparator", "value": cents}`)
   and the vendor condition (`{"type": "vendor_id", "value": <the vendor's Dots id>}`).
   Dots applies a policy only when *all* its conditions hold, so one Dots policy cannot say
-  "the vendor is one of A or B": a policy names at most one vendor here (more is refused
-  with a message saying to make one policy per vendor). A policy with no condition at all
-  is sent as "amount >= 0", which every payable meets, because Dots wants at least one.
+  "the vendor is one of A or B". A version naming several vendors is therefore kept in Dots
+  as one *copy* per vendor (`ApprovalPolicyDotsCopy` rows: that vendor's condition, the same
+  amount condition and steps); a version with one vendor or none is one Dots policy, whose
+  id and state are on the version itself (`ApprovalPolicy.dots_id`). A policy with no
+  condition at all is sent as "amount >= 0", which every payable meets (Dots wants one).
 - `approval_conditions`: one per step, in order, with the approvers' Dots integer user ids.
-- `priority`: Dots gives a new policy the lowest priority; we PATCH it to ours right after.
+- `priority`: Dots gives a new policy the lowest priority; after each change the Dots priorities
+  of all current copies are realigned (`_dots_priorities`): walking the local order (priority,
+  then age), each copy gets max(its policy's priority, previous + 1), so the copies of one
+  version sit on consecutive Dots priorities and Dots tries them in the local order.
 
 Dots can only change a policy's priority, so an edit makes a new local version (same
 `lineage`), creates it in Dots, then deletes the old one there; the old version is
@@ -16,8 +21,9 @@ retired here (`retired_at`) and kept. The Dots calls run outside any transaction
 local change is committed first, then Dots is called, then the outcome is recorded. A
 failed call leaves `last_dots_error` on the row it concerns and `policy_push` retries.
 
-A retired version whose Dots copy may still exist is one with a `dots_id` and no
-successful Dots call since it was retired (see `awaits_deletion_in_dots`).
+A retired single-copy version may still be in Dots when it has a `dots_id` and no successful
+Dots call since it was retired; a retired copy row, when it has a `dots_id` and no
+`deleted_in_dots_at` (see `awaits_deletion_in_dots`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from core import audit
 from core.dots_gateway import client, dots_call
 from core.errors import DomainError, DotsCallError, DotsOutcomeUnknownError, DotsRejected
 from core.money import format_cents
-from payables.models import ApprovalPolicy, ApprovalStep, Approver, Payable
+from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
 from vendors.models import Vendor
 
 User = get_user_model()
@@ -174,11 +180,6 @@ def _check_fields(*, description, priority, amount_comparator, amount_cents, ven
     missing = sorted(set(vendor_ids) - {v.pk for v in vendors})
     if missing:
         problems.append(Problem("vendors", f"Vendor #{', #'.join(map(str, missing))} does not exist."))
-    if len(vendor_ids) > 1:
-        names = ", ".join(v.name for v in vendors)
-        problems.append(Problem("vendors", f"Choose one vendor at most (you chose {len(vendor_ids)}: {names}). Dots "
-                                           f"applies a policy only when all its conditions hold, so one policy "
-                                           f"cannot cover several vendors: make one policy per vendor."))
     for vendor in vendors:
         if not vendor.dots_id:
             problems.append(Problem("vendors", f"Vendor {vendor.name} is not in Dots yet, so Dots could not "
@@ -267,6 +268,9 @@ def _snapshot(spec: _Spec) -> dict:
 
 def dots_state(policy: ApprovalPolicy) -> str:
     """Where this version stands in Dots, for the admin."""
+    copies = _copy_rows(policy)
+    if copies:
+        return _copies_state(policy, copies)
     if policy.retired_at is None:
         if not policy.dots_id:
             if policy.last_dots_error:
@@ -280,16 +284,51 @@ def dots_state(policy: ApprovalPolicy) -> str:
     return "Retired (not in Dots)"
 
 
+def _copy_rows(policy: ApprovalPolicy) -> list[ApprovalPolicyDotsCopy]:
+    """The version's per-vendor Dots copies (empty for a version with one vendor or none)."""
+    return sorted(policy.dots_copies.all(), key=lambda c: (c.vendor.name if c.vendor_id else "", c.pk))
+
+
+def _copies_state(policy: ApprovalPolicy, copies: list[ApprovalPolicyDotsCopy]) -> str:
+    total = len(copies)
+    if policy.retired_at is not None:
+        left = [c for c in copies if _copy_awaits_deletion(c)]
+        if not left:
+            deleted = sum(1 for c in copies if c.deleted_in_dots_at)
+            return (f"Retired (not in Dots; its {deleted} cop{'y' if deleted == 1 else 'ies'} deleted)" if deleted
+                    else "Retired (not in Dots)")
+        detail = "; ".join(f"{c.vendor.name}: {c.last_dots_error or 'deletion not confirmed'}" for c in left)
+        return f"Retired, still in Dots: {len(left)} of {total} copies ({detail})"
+    missing = [c for c in copies if not c.dots_id]
+    if missing:
+        detail = "; ".join(f"the copy for {c.vendor.name} "
+                           f"{'failed: ' + c.last_dots_error if c.last_dots_error else 'is not sent yet'}"
+                           for c in missing)
+        if len(missing) == total:
+            return f"Not in Dots: {detail}"
+        return f"In Dots for {total - len(missing)} of {total} vendors; {detail}"
+    if policy.last_dots_error:
+        return f"In Dots ({total} copies), but the last change did not reach it: {policy.last_dots_error}"
+    return f"In Dots ({total} copies, one per vendor)"
+
+
+def _copy_awaits_deletion(copy: ApprovalPolicyDotsCopy) -> bool:
+    return bool(copy.dots_id) and copy.deleted_in_dots_at is None
+
+
 # --- selectors ---------------------------------------------------------------------------------------------
 
 
 def current_policies():
     """Current versions in the order Dots tries them (ties: the older first, as Dots does)."""
     return (ApprovalPolicy.objects.filter(retired_at__isnull=True).order_by("priority", "id")
-            .prefetch_related("vendors", "steps__approvers"))
+            .prefetch_related("vendors", "steps__approvers", "dots_copies__vendor"))
 
 
 def awaits_deletion_in_dots(policy: ApprovalPolicy) -> bool:
+    copies = _copy_rows(policy)
+    if copies:
+        return policy.retired_at is not None and any(_copy_awaits_deletion(c) for c in copies)
     if policy.retired_at is None or not policy.dots_id:
         return False
     confirmed = (policy.last_dots_attempt_at is not None and policy.last_dots_attempt_at >= policy.retired_at
@@ -301,13 +340,17 @@ def needs_dots(policy: ApprovalPolicy) -> bool:
     """Whether Dots is behind this version (so "Send to Dots again" has something to do)."""
     if policy.retired_at is not None:
         return awaits_deletion_in_dots(policy)
+    copies = _copy_rows(policy)
+    if copies:
+        return any(not c.dots_id for c in copies) or bool(policy.last_dots_error)
     return not policy.dots_id or bool(policy.last_dots_error)
 
 
 def policies_in_dots() -> list[ApprovalPolicy]:
     """The versions Dots holds, in the order it tries them: current ones it has, and retired
     ones whose deletion there has not been confirmed (Dots still applies them)."""
-    rows = ApprovalPolicy.objects.filter(dots_id__isnull=False).prefetch_related("vendors")
+    rows = (ApprovalPolicy.objects.filter(Q(dots_id__isnull=False) | Q(dots_copies__dots_id__isnull=False))
+            .distinct().prefetch_related("vendors", "dots_copies__vendor"))
     held = [p for p in rows if p.retired_at is None or awaits_deletion_in_dots(p)]
     return sorted(held, key=lambda p: (p.priority, p.id))
 
@@ -322,6 +365,14 @@ def _conditions_hold(policy: ApprovalPolicy, payable: Payable) -> tuple[bool, li
             return False, []
         reasons.append(f"amount {format_cents(amount)} {_SYMBOL[policy.amount_comparator]} {format_cents(value)}")
     vendors = list(policy.vendors.all())
+    copies = _copy_rows(policy)
+    if copies:
+        # Several vendors: Dots routes by the copies it holds, one per vendor.
+        held = {c.vendor_id for c in copies
+                if c.dots_id and (policy.retired_at is None or _copy_awaits_deletion(c))}
+        vendors = [v for v in vendors if v.pk in held]
+        if not vendors:
+            return False, []
     if vendors:
         if payable.vendor_id not in {v.pk for v in vendors}:
             return False, []
@@ -554,6 +605,9 @@ def _save_version(spec: _Spec, *, actor, lineage=None, version: int = 1) -> Appr
         policy.lineage = lineage
     policy.save()
     policy.vendors.set(spec.vendors)
+    if len(spec.vendors) > 1:
+        ApprovalPolicyDotsCopy.objects.bulk_create(ApprovalPolicyDotsCopy(policy=policy, vendor=v)
+                                                   for v in spec.vendors)
     for order, (required, approvers) in enumerate(spec.steps, start=1):
         step = ApprovalStep.objects.create(policy=policy, order=order, num_approvals_required=required)
         step.approvers.set(approvers)
@@ -681,12 +735,14 @@ class InvalidMove(DomainError):
 # --- policies: Dots ----------------------------------------------------------------------------------------------
 
 
-def dots_payable_conditions(policy: ApprovalPolicy) -> list[dict]:
+def dots_payable_conditions(policy: ApprovalPolicy, vendor: Vendor | None = None) -> list[dict]:
+    """The conditions of the Dots policy for `vendor` (None: the version's one vendor, if any)."""
     conditions = []
     if policy.amount_comparator and policy.amount_cents is not None:
         conditions.append({"type": "amount", "comparator": policy.amount_comparator, "value": policy.amount_cents})
-    for vendor in policy.vendors.order_by("pk"):
-        conditions.append({"type": "vendor_id", "value": vendor.dots_id})
+    vendors = [vendor] if vendor is not None else list(policy.vendors.order_by("pk"))
+    for one in vendors:
+        conditions.append({"type": "vendor_id", "value": one.dots_id})
     return conditions or [dict(MATCH_EVERYTHING)]
 
 
@@ -701,13 +757,47 @@ def _record_dots(policy_id: int, *, error: str = "", **fields) -> None:
                                                        **fields)
 
 
-def _find_in_dots(policy: ApprovalPolicy) -> str | None:
+@dataclass
+class _Copy:
+    """One Dots policy of a version: the version's own row (one vendor or none) or a copy row."""
+
+    model: type
+    pk: int
+    vendor: Vendor | None  # None: the version's one vendor, if any
+    dots_id: str | None
+    last_dots_attempt_at: dt.datetime | None
+
+    def rows(self):
+        return self.model.objects.filter(pk=self.pk)
+
+    @property
+    def is_row(self) -> bool:
+        return self.model is ApprovalPolicyDotsCopy
+
+    def label(self, policy: ApprovalPolicy) -> str:
+        return f"“{policy.description}”" + (f" for {self.vendor.name}" if self.is_row else "")
+
+
+def _copies(policy: ApprovalPolicy) -> list[_Copy]:
+    rows = list(ApprovalPolicyDotsCopy.objects.filter(policy=policy).select_related("vendor")
+                .order_by("vendor__name", "pk"))
+    if rows:
+        return [_Copy(ApprovalPolicyDotsCopy, r.pk, r.vendor, r.dots_id, r.last_dots_attempt_at) for r in rows]
+    return [_Copy(ApprovalPolicy, policy.pk, None, policy.dots_id, policy.last_dots_attempt_at)]
+
+
+def _known_dots_ids() -> set[str]:
+    return (set(ApprovalPolicy.objects.exclude(dots_id=None).values_list("dots_id", flat=True))
+            | set(ApprovalPolicyDotsCopy.objects.exclude(dots_id=None).values_list("dots_id", flat=True)))
+
+
+def _find_in_dots(policy: ApprovalPolicy, copy: _Copy) -> str | None:
     """After an attempt whose outcome we did not learn: the Dots policy it may have created
-    (same description and conditions, not the Dots copy of another local version)."""
+    (same description and conditions, not the Dots copy of another local version or vendor)."""
     with dots_call("list the approval policies"):
         remote = client().list_approval_policies()
-    known = set(ApprovalPolicy.objects.exclude(dots_id=None).values_list("dots_id", flat=True))
-    payable_conditions = dots_payable_conditions(policy)
+    known = _known_dots_ids()
+    payable_conditions = dots_payable_conditions(policy, copy.vendor)
     approvals = dots_approval_conditions(policy)
     for item in remote:
         if item.id in known or (item.description or "") != policy.description:
@@ -721,55 +811,123 @@ def _find_in_dots(policy: ApprovalPolicy) -> str | None:
     return None
 
 
-def _send(policy: ApprovalPolicy, *, actor) -> None:
-    """Bring Dots in line with this version; raises the gateway's DotsCallError."""
-    if policy.retired_at is not None:
-        if awaits_deletion_in_dots(policy):
-            try:
-                with dots_call(f"delete approval policy “{policy.description}”"):
-                    client().delete_approval_policy(approval_policy_id=policy.dots_id)
-            except DotsRejected as exc:
-                if getattr(exc.dots_error, "status", None) != 404:  # already gone counts as deleted
-                    raise
+def _create_copy(policy: ApprovalPolicy, copy: _Copy) -> None:
+    """Create one Dots policy of this version, once: raises the gateway's DotsCallError."""
+    # Claim the attempt in one conditional UPDATE, so a double click or two people sending at
+    # once create one Dots policy, not two. An attempt is in flight while it has no id, no
+    # error and is younger than the lease; after the lease (a worker died mid-call) the next
+    # attempt first looks for what the lost one may have created.
+    now = timezone.now()
+    free = (Q(last_dots_attempt_at__isnull=True) | ~Q(last_dots_error="")
+            | Q(last_dots_attempt_at__lt=now - SEND_LEASE))
+    if not copy.rows().filter(free, dots_id__isnull=True).update(last_dots_attempt_at=now, last_dots_error=""):
+        raise PolicyBeingSent(f"{policy} is being sent to Dots by someone else: reload the page in a moment.")
+    found = _find_in_dots(policy, copy) if copy.last_dots_attempt_at else None
+    if found:
+        copy.rows().update(dots_id=found)
+        copy.dots_id = found
         return
-    remote_priority = None
-    if not policy.dots_id:
-        # Claim the attempt in one conditional UPDATE, so a double click or two people sending at
-        # once create one Dots policy, not two. An attempt is in flight while it has no id, no
-        # error and is younger than the lease; after the lease (a worker died mid-call) the next
-        # attempt first looks for what the lost one may have created.
-        now = timezone.now()
-        free = (Q(last_dots_attempt_at__isnull=True) | ~Q(last_dots_error="")
-                | Q(last_dots_attempt_at__lt=now - SEND_LEASE))
-        claimed = ApprovalPolicy.objects.filter(free, pk=policy.pk, dots_id__isnull=True).update(
-            last_dots_attempt_at=now, last_dots_error="")
-        if not claimed:
-            raise PolicyBeingSent(f"{policy} is being sent to Dots by someone else: reload the page in a moment.")
-        found = _find_in_dots(policy) if policy.last_dots_attempt_at else None
-        if found:
-            ApprovalPolicy.objects.filter(pk=policy.pk).update(dots_id=found)
-            policy.dots_id = found
-        else:
-            with dots_call(f"create approval policy “{policy.description}”"):
-                created = client().create_approval_policy(
-                    description=policy.description,
-                    payable_conditions=dots_payable_conditions(policy),
-                    approval_conditions=dots_approval_conditions(policy),
-                )
-            # Record the id at once: a later failure must not make us create it twice.
-            _record_dots(policy.pk, error="", dots_id=created.id)
-            policy.dots_id, remote_priority = created.id, created.priority
-    if remote_priority != policy.priority:
-        with dots_call(f"set the priority of approval policy “{policy.description}”"):
-            client().update_approval_policy_priority(approval_policy_id=policy.dots_id, priority=policy.priority)
+    with dots_call(f"create approval policy {copy.label(policy)}"):
+        created = client().create_approval_policy(
+            description=policy.description,
+            payable_conditions=dots_payable_conditions(policy, copy.vendor),
+            approval_conditions=dots_approval_conditions(policy),
+        )
+    # Record the id at once: a later failure must not make us create it twice.
+    copy.rows().update(dots_id=created.id, last_dots_error="", last_dots_attempt_at=timezone.now())
+    copy.dots_id = created.id
+
+
+def _dots_priorities() -> dict[str, int]:
+    """The Dots priority each current Dots policy should have: the local order (priority, then
+    age), each copy max(its version's priority, previous + 1), so a version's copies are
+    consecutive and Dots tries them in the local order."""
+    wanted: dict[str, int] = {}
+    last = -1
+    for policy in ApprovalPolicy.objects.filter(retired_at__isnull=True).order_by("priority", "id"):
+        for copy in _copies(policy):
+            last = max(policy.priority, last + 1)
+            if copy.dots_id:
+                wanted[copy.dots_id] = last
+    return wanted
+
+
+def _align_priorities() -> None:
+    wanted = _dots_priorities()
+    with dots_call("list the approval policies"):
+        remote = {item.id: item.priority for item in client().list_approval_policies()}
+    for dots_id, priority in wanted.items():
+        if dots_id in remote and remote[dots_id] != priority:
+            with dots_call("set the priority of an approval policy"):
+                client().update_approval_policy_priority(approval_policy_id=dots_id, priority=priority)
+
+
+def _delete_in_dots(policy: ApprovalPolicy, dots_id: str, what: str) -> None:
+    try:
+        with dots_call(f"delete approval policy {what}"):
+            client().delete_approval_policy(approval_policy_id=dots_id)
+    except DotsRejected as exc:
+        if getattr(exc.dots_error, "status", None) != 404:  # already gone counts as deleted
+            raise
+
+
+def _send(policy: ApprovalPolicy, *, actor) -> None:
+    """Bring Dots in line with this version (every copy); raises the gateway's DotsCallError
+    (the first one, after trying every copy)."""
+    failures: list[DotsCallError] = []
+    if policy.retired_at is not None:
+        for copy in _copies(policy):
+            if not copy.is_row:
+                if awaits_deletion_in_dots(policy):
+                    _delete_in_dots(policy, copy.dots_id, copy.label(policy))
+                continue
+            row = ApprovalPolicyDotsCopy.objects.get(pk=copy.pk)
+            if not _copy_awaits_deletion(row):
+                continue
+            try:
+                _delete_in_dots(policy, row.dots_id, copy.label(policy))
+            except DotsCallError as exc:
+                copy.rows().update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+                failures.append(exc)
+            else:
+                copy.rows().update(last_dots_error="", last_dots_attempt_at=timezone.now(),
+                                   deleted_in_dots_at=timezone.now())
+        if failures:
+            raise failures[0]
+        return
+    for copy in _copies(policy):
+        if copy.dots_id:
+            continue
+        try:
+            _create_copy(policy, copy)
+        except DotsCallError as exc:
+            if not copy.is_row:  # the version's own row records its outcome in _push_one
+                raise
+            copy.rows().update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            failures.append(exc)
+    try:
+        _align_priorities()  # the copies that were created take their places even when another failed
+    except DotsCallError as exc:
+        failures.append(exc)
+    if failures:
+        raise failures[0]
     # An edit: now that the new version is in Dots, the versions it replaced go.
-    for older in ApprovalPolicy.objects.filter(lineage=policy.lineage, retired_at__isnull=False).exclude(pk=policy.pk):
+    for older in (ApprovalPolicy.objects.filter(lineage=policy.lineage, retired_at__isnull=False)
+                  .exclude(pk=policy.pk).prefetch_related("dots_copies__vendor")):
         if awaits_deletion_in_dots(older):
             _push_one(older, actor=actor)
 
 
+def _dots_ids(policy: ApprovalPolicy):
+    """The version's Dots id, or its copies' ids by vendor name (for the audit)."""
+    copies = _copy_rows(policy)
+    if not copies:
+        return policy.dots_id
+    return {c.vendor.name: c.dots_id for c in copies}
+
+
 def _push_one(policy: ApprovalPolicy, *, actor) -> None:
-    before, before_id = dots_state(policy), policy.dots_id
+    before, before_id = dots_state(policy), _dots_ids(policy)
     failure = None
     try:
         _send(policy, actor=actor)
@@ -782,7 +940,7 @@ def _push_one(policy: ApprovalPolicy, *, actor) -> None:
         if after != before or failure:
             audit.record(actor=actor, action="approval_policy.dots_error" if failure else "approval_policy.dots_synced",
                          target=policy, before={"dots": before, "dots_id": before_id},
-                         after={"dots": after, "dots_id": policy.dots_id}, reason=str(failure or ""))
+                         after={"dots": after, "dots_id": _dots_ids(policy)}, reason=str(failure or ""))
     if failure:
         raise failure
 

@@ -1,6 +1,6 @@
 """Payables (bills), their line items and approvals, and the approval policies that route them."""
 
-from payables.models.approval import Approver, ApprovalPolicy, ApprovalStep
+from payables.models.approval import Approver, ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep
 from payables.models.payable import LineItem, Payable, PayableApproval
 
-__all__ = ["ApprovalPolicy", "ApprovalStep", "Approver", "LineItem", "Payable", "PayableApproval"]
+__all__ = ["ApprovalPolicy", "ApprovalPolicyDotsCopy", "ApprovalStep", "Approver", "LineItem", "Payable", "PayableApproval"]

@@ -71,6 +71,27 @@ class ApprovalPolicy(models.Model):
         return self.retired_at is None
 
 
+class ApprovalPolicyDotsCopy(models.Model):
+    """One Dots policy of a version that names several vendors: Dots applies a policy only when
+    all its conditions hold, so "vendor is A or B" is one Dots policy per vendor, each with the
+    version's amount condition and steps. A version with one vendor or none keeps its single
+    Dots policy on the version itself (`ApprovalPolicy.dots_id`) and has no rows here."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="dots_copies")
+    vendor = models.ForeignKey("vendors.Vendor", null=True, on_delete=models.PROTECT, related_name="+")
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True)
+    last_dots_error = models.TextField(blank=True)
+    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
+    deleted_in_dots_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["policy", "vendor__name", "id"]
+        constraints = [models.UniqueConstraint(fields=["policy", "vendor"], name="one_dots_copy_per_vendor")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} for {self.vendor.name if self.vendor_id else 'any vendor'}"
+
+
 class ApprovalStep(models.Model):
     """One step of a policy: `num_approvals_required` distinct people from `approvers`."""
 

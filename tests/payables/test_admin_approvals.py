@@ -92,14 +92,6 @@ def test_a_policy_without_any_step_is_refused_in_the_admin(admin_client, dots, a
     assert ApprovalPolicy.objects.count() == 0
 
 
-def test_two_vendors_are_refused_on_the_vendors_field(admin_client, dots, approvers, administrator):
-    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
-    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, vendors=(acme.pk, globex.pk)))
-    assert response.status_code == 200
-    form = response.context["adminform"].form
-    assert "one policy per vendor" in " ".join(form.errors["vendors"])
-
-
 def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(admin_client, dots, approvers,
                                                                           administrator):
     old = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
@@ -184,6 +176,32 @@ def test_when_dots_is_down_the_admin_saves_the_policy_says_so_and_sending_again_
     response = admin_client.post(reverse(CHANGELIST), {"action": "send_to_dots", "_selected_action": [policy.pk]})
     policy.refresh_from_db()
     assert policy.dots_id in dots_policies()
+
+
+def test_a_policy_with_two_vendors_added_in_the_admin_lists_both_and_is_in_dots_as_two_copies(
+        admin_client, dots, approvers, administrator, forgive_vendor_value_quirk):
+    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, vendors=(acme.pk, globex.pk)))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy = ApprovalPolicy.objects.get()
+    assert len(dots_policies()) == 2
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "Acme Supplies, Globex" in page and "In Dots (2 copies, one per vendor)" in page
+
+
+def test_the_page_of_a_policy_whose_second_copy_failed_names_that_vendor_and_offers_sending_again(
+        admin_client, dots, approvers, administrator, forgive_vendor_value_quirk):
+    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
+    dots.add_fault(method="POST", path=POLICIES, kind="latency", ms=0, count=1)
+    dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
+    admin_client.post(reverse(ADD), policy_form(approvers=approvers, vendors=(acme.pk, globex.pk)))
+    policy = ApprovalPolicy.objects.get()
+    page = admin_client.get(reverse("admin:payables_approvalpolicy_change", args=[policy.pk])).content.decode()
+    assert "In Dots for 1 of 2 vendors; the copy for Globex failed" in page
+    assert "Send to Dots again" in page
+
+    admin_client.post(reverse("admin:payables_approvalpolicy_send_to_dots", args=[policy.pk]))
+    assert len(dots_policies()) == 2
 
 
 # --- approvers ----------------------------------------------------------------------------------------------------

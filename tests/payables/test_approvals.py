@@ -10,6 +10,7 @@ from core import roles
 from core.dots_gateway import client
 from core.models import AuditEvent
 from payables import approvals
+from payables import services as payable_services
 from payables.models import ApprovalPolicy, Approver, Payable
 from tests.support import make_user
 from vendors import services as vendor_services
@@ -158,15 +159,6 @@ def test_a_policy_without_steps_is_refused(dots, approvers, administrator):
         create(administrator, approvers, steps=[])
     assert "at least one approval step" in str(refused.value)
     assert ApprovalPolicy.objects.count() == 0
-
-
-def test_a_policy_naming_two_vendors_is_refused_with_one_policy_per_vendor_advice(dots, approvers, administrator):
-    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
-    with pytest.raises(approvals.ApprovalPolicyInvalid) as refused:
-        create(administrator, approvers, vendor_ids=[acme.pk, globex.pk])
-    assert refused.value.problems[0].field == "vendors"
-    assert "one policy per vendor" in str(refused.value)
-    assert dots.received("POST", POLICIES) == []
 
 
 # --- creating, editing, reordering, deleting -------------------------------------------------------------------
@@ -485,3 +477,142 @@ def test_sending_a_policy_twice_at_once_creates_one_dots_policy(dots, dashboard)
         thread.join()
     assert sorted(outcomes) == ["busy", "sent"]
     assert len(dots_policies()) == 1
+
+
+# --- a policy naming several vendors: one Dots policy (copy) per vendor ------------------------------------------
+
+
+def copies_of(policy):
+    return list(policy.dots_copies.select_related("vendor").order_by("vendor__name"))
+
+
+def two_vendor_policy(administrator, approvers, *, priority=1, cents=100_000):
+    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
+    return create(administrator, approvers, priority=priority, cents=cents, vendor_ids=[acme.pk, globex.pk])
+
+
+def test_a_policy_naming_two_vendors_is_one_dots_policy_per_vendor_with_the_same_amount_and_steps(
+        dots, approvers, administrator, forgive_vendor_value_quirk):
+    policy = two_vendor_policy(administrator, approvers, priority=3)
+    acme_copy, globex_copy = copies_of(policy)
+    remote = dots_policies()
+    assert set(remote) == {acme_copy.dots_id, globex_copy.dots_id}
+    for copy in (acme_copy, globex_copy):
+        assert remote[copy.dots_id].payable_conditions == [
+            {"type": "amount", "comparator": ">=", "value": 100_000},
+            {"type": "vendor_id", "comparator": "==", "value": copy.vendor.dots_id}]
+        assert [sorted(a["id"] for a in c["approver_list"]) for c in remote[copy.dots_id].approval_conditions] == [
+            sorted([approvers["alex"].dots_user_id, approvers["blair"].dots_user_id])]
+    assert [remote[c.dots_id].priority for c in (acme_copy, globex_copy)] == [3, 4]
+    assert approvals.dots_state(policy) == "In Dots (2 copies, one per vendor)"
+
+
+@pytest.fixture
+def globex_account(people, administrator):
+    """A second vendor with a verified bank account in Dots."""
+    globex = make_vendor(administrator, "Globex")
+    account = vendor_services.bank_account_create(actor=people.clerk, vendor_id=globex.pk, name="Globex operating",
+                                                  routing_number="021000021", account_number="000987654321",
+                                                  account_type="checking")
+    vendor_services.bank_account_verify(actor=people.clerk2, bank_account_id=account.pk,
+                                        how_confirmed="called the vendor on the number we already had")
+    account.refresh_from_db()
+    return globex, account
+
+
+@pytest.mark.parametrize("vendor_name", ["Acme Supplies", "Globex"])
+def test_dots_routes_a_payable_from_either_vendor_of_a_two_vendor_policy_to_that_policy(
+        dots, people, vendor_account, globex_account, make_payable, administrator, forgive_vendor_value_quirk,
+        vendor_name):
+    (acme, acme_account), (globex, globex_account_) = vendor_account, globex_account
+    first, second, third = (Approver.objects.get(user=u) for u in (people.approver, people.approver2,
+                                                                      people.approver3))
+    policy = approvals.policy_create(actor=administrator, description="Acme and Globex", priority=1,
+                                     vendor_ids=[acme.pk, globex.pk],
+                                     steps=[(1, [first.pk]), (2, [second.pk, third.pk])])
+    if vendor_name == "Acme Supplies":
+        payable = make_payable()
+    else:
+        payable = make_payable(bank_account=globex_account_)
+        Payable.objects.filter(pk=payable.pk).update(vendor=globex)
+    payable_services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    payable.refresh_from_db()
+    assert payable.vendor.name == vendor_name
+    assert payable.approval_policy == policy
+    in_dots = client().retrieve_payable(payable_id=payable.dots_id)
+    assert [s["num_approvals_required"] for s in in_dots.raw["approval_steps"]] == [1, 2]
+
+
+def test_a_payable_from_a_vendor_outside_the_policy_is_not_routed_to_it(
+        dots, approvers, administrator, forgive_vendor_value_quirk):
+    two_vendor_policy(administrator, approvers)
+    initech = make_vendor(administrator, "Initech")
+    assert approvals.match_policy(Payable(vendor=initech, total_cents=500_000)) == (None, approvals.NO_POLICY_REASON)
+
+
+def test_editing_a_two_vendor_policy_replaces_both_dots_copies(dots, approvers, administrator,
+                                                                forgive_vendor_value_quirk):
+    old = two_vendor_policy(administrator, approvers)
+    new = approvals.policy_update(actor=administrator, policy_id=old.pk, description="Large bills", priority=1,
+                                  amount_comparator=">=", amount_cents=250_000,
+                                  vendor_ids=list(old.vendors.values_list("pk", flat=True)),
+                                  steps=[(1, [approvers["alex"].pk, approvers["blair"].pk])])
+    old.refresh_from_db()
+    remote = dots_policies()
+    assert set(remote) == {c.dots_id for c in copies_of(new)} and len(remote) == 2
+    assert all(r.payable_conditions[0]["value"] == 250_000 for r in remote.values())
+    assert not approvals.awaits_deletion_in_dots(old)
+    assert approvals.dots_state(old) == "Retired (not in Dots; its 2 copies deleted)"
+
+
+def test_deleting_a_two_vendor_policy_deletes_both_dots_copies(dots, approvers, administrator,
+                                                               forgive_vendor_value_quirk):
+    policy = two_vendor_policy(administrator, approvers)
+    approvals.policy_delete(actor=administrator, policy_id=policy.pk, reason="vendors merged")
+    policy.refresh_from_db()
+    assert dots_policies() == {}
+    assert all(c.deleted_in_dots_at for c in copies_of(policy))
+    assert not approvals.needs_dots(policy)
+
+
+def test_changing_a_two_vendor_policys_priority_moves_both_copies_in_dots(dots, approvers, administrator,
+                                                                          forgive_vendor_value_quirk):
+    policy = two_vendor_policy(administrator, approvers, priority=10)
+    approvals.policy_set_priority(actor=administrator, policy_id=policy.pk, priority=4)
+    remote = dots_policies()
+    assert [remote[c.dots_id].priority for c in copies_of(policy)] == [4, 5]
+
+
+def test_the_copies_of_a_policy_take_consecutive_priorities_and_the_next_policy_follows_them(
+        dots, approvers, administrator, forgive_vendor_value_quirk):
+    single = create(administrator, approvers, description="Everything else", priority=2, cents=0)
+    both = two_vendor_policy(administrator, approvers, priority=1)
+    remote = dots_policies()
+    assert [remote[c.dots_id].priority for c in copies_of(both)] == [1, 2]
+    assert remote[single.dots_id].priority == 3
+
+    approvals.policy_move(actor=administrator, policy_id=single.pk, direction=-1)
+    remote = dots_policies()
+    assert remote[single.dots_id].priority == 1
+    assert [remote[c.dots_id].priority for c in copies_of(both)] == [2, 3]
+
+
+def test_a_503_on_the_second_copy_keeps_the_first_and_sending_again_creates_only_the_missing_one(
+        dots, approvers, administrator, forgive_vendor_value_quirk):
+    acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
+    dots.add_fault(method="POST", path=POLICIES, kind="latency", ms=0, count=1)  # the first create goes through
+    dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)  # the second is refused
+    with pytest.raises(approvals.PolicyNotInDots):
+        create(administrator, approvers, vendor_ids=[acme.pk, globex.pk])
+    policy = ApprovalPolicy.objects.get()
+    acme_copy, globex_copy = copies_of(policy)
+    assert acme_copy.dots_id in dots_policies() and len(dots_policies()) == 1
+    assert globex_copy.dots_id is None and "could not be reached" in globex_copy.last_dots_error
+    assert approvals.dots_state(policy).startswith("In Dots for 1 of 2 vendors; the copy for Globex failed")
+    assert approvals.needs_dots(policy)
+
+    approvals.policy_push(actor=administrator, policy_id=policy.pk)
+    policy.refresh_from_db()
+    assert len(dots.received("POST", POLICIES)) == 3  # Acme, Globex refused, Globex again
+    assert set(dots_policies()) == {c.dots_id for c in copies_of(policy)}
+    assert approvals.dots_state(policy) == "In Dots (2 copies, one per vendor)"
