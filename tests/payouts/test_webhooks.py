@@ -312,3 +312,27 @@ def test_a_manager_sees_refused_deliveries_and_their_reason_filtered_by_outcome(
 
     assert "msg_forged" in page and "webhook signature does not match" in page
     assert "msg_genuine" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_delivery_arriving_eight_times_at_once_is_accepted_exactly_once(dots, live_server, monkeypatch,
+                                                                                 settings):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    body = _body({"event": "app.updated", "app_id": "a"})
+    headers = sign(secret=settings.DOTS_WEBHOOK_SECRET, msg_id="msg_racing", timestamp=int(time.time()), body=body)
+    headers["content-type"] = "application/json"
+    barrier = Barrier(8)
+
+    def post(_):
+        barrier.wait()
+        return requests.post(live_server.url + URL, data=body, headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(post, range(8)))
+
+    assert codes == [200] + [400] * 7
+    assert WebhookDelivery.objects.filter(msg_id="msg_racing", outcome="accepted").count() == 1
+    assert WebhookDelivery.objects.filter(msg_id="msg_racing", outcome="refused").count() == 7
