@@ -121,7 +121,6 @@ class PayableAdmin(admin.ModelAdmin):
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
     change_form_template = "admin/payables/payable/change_form.html"
     change_list_template = "admin/payables/payable/change_list.html"
-    autocomplete_fields = ()
     readonly_fields = ("total", "status_label", "dots_id", "dots_status", "failure_reason", "last_dots_error",
                        "approval_policy", "approval_policy_reason", "created_by", "created_at", "submitted_by",
                        "submitted_at", "pay_requested_by", "pay_requested_at")
@@ -192,10 +191,10 @@ class PayableAdmin(admin.ModelAdmin):
         services.payable_record_edit(payable_id=form.instance.pk, actor=request.user,
                                      before=getattr(self, "_before", {}), created=not change)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        payable = self.get_object(request, object_id)
-        extra_context = {**(extra_context or {}), **self._page_context(request, payable)}
-        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The payable Django already loaded for this page: no second fetch for the panel.
+        context.update(self._page_context(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def _page_context(self, request, payable):
         if payable is None:

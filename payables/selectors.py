@@ -82,16 +82,15 @@ def waiting_for(user) -> Q:
     submitted payables: those are few, whatever the size of the table.
     """
     from payables import approvals
-    from payables.models import PayableApproval
 
     if not Approver.objects.filter(user=user).exists():
         return Q(pk__in=[])
     ids = []
     candidates = Payable.objects.filter(status=Payable.Status.SUBMITTED).exclude(created_by=user)
     for payable in candidates.select_related("approval_policy").order_by("-id")[:WAITING_SCAN_LIMIT]:
+        # The rule also refuses someone who already approved the current step.
         may, _why = approvals.user_may_approve_current_step(payable, user)
-        step = approvals.current_step_index(payable) or 0
-        if may and not PayableApproval.objects.filter(payable=payable, step=step, user=user).exists():
+        if may:
             ids.append(payable.pk)
     return Q(pk__in=ids)
 

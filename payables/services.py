@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -67,6 +66,15 @@ def _not_creator(payable: Payable, actor, doing: str) -> None:
     # Holds for superusers too: segregation of duties is not a permission.
     if payable.created_by_id == actor.pk:
         raise SegregationOfDutiesViolation(f"{payable}: you created it, so someone else must {doing} it.")
+
+
+def _acting_user_id(actor) -> int:
+    """The Dots dashboard user acting for `actor` in create, submit and pay, or a clear refusal."""
+    acting_user_id = selectors.acting_dots_user_id(actor)
+    if acting_user_id is None:
+        raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
+                              "is configured (DOTS_DEFAULT_ACTING_USER_ID).")
+    return acting_user_id
 
 
 def _snapshot(payable: Payable) -> dict:
@@ -256,10 +264,7 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "") -> Pay
         listed = "; ".join(m.reason for m in matches)
         raise PossibleDuplicate(f"{payable} may be a duplicate: {listed}. Give a reason to submit it anyway.",
                                 matches=matches)
-    acting_user_id = selectors.acting_dots_user_id(actor)
-    if acting_user_id is None:
-        raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
-                              "is configured (DOTS_DEFAULT_ACTING_USER_ID).")
+    acting_user_id = _acting_user_id(actor)
     try:
         _ensure_in_dots(payable, acting_user_id=acting_user_id, actor=actor)
         with dots_call(f"submit {payable} for approval"):
@@ -418,10 +423,7 @@ def payable_pay(*, payable_id: int, actor) -> Payable:
 
             raise InsufficientFunds(f"{payable}: the app wallet holds {format_cents(balance)}, "
                                     f"less than {format_cents(payable.total_cents)}. Deposit funds first.")
-    acting_user_id = selectors.acting_dots_user_id(actor)
-    if acting_user_id is None:
-        raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
-                              "is configured (DOTS_DEFAULT_ACTING_USER_ID).")
+    acting_user_id = _acting_user_id(actor)
     previous = payable.status
     # The gate: exactly one caller moves the payable to pay_requested.
     with transaction.atomic():
@@ -566,10 +568,6 @@ def payable_follow_payment(*, payable_id: int) -> FollowResult:
     return FollowResult(settled=payable.status not in Payable.PAYMENT_IN_FLIGHT, status=payable.status)
 
 
-def totals_for(queryset) -> int:
-    return queryset.aggregate(total=Sum("total_cents"))["total"] or 0
-
-
 # --- create from a PDF ---------------------------------------------------------------------------------
 
 
@@ -580,10 +578,7 @@ def payable_create_from_file(*, actor, upload, vendor, bank_account) -> Payable:
     _require_perm(actor, "payables.add_payable", "create payables")
     if bank_account.vendor_id != vendor.pk:
         raise InvalidTransition(f"“{bank_account}” belongs to {bank_account.vendor}, not to {vendor}.")
-    acting_user_id = selectors.acting_dots_user_id(actor)
-    if acting_user_id is None:
-        raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
-                              "is configured (DOTS_DEFAULT_ACTING_USER_ID).")
+    acting_user_id = _acting_user_id(actor)
     upload.seek(0)
     content = upload.read()
     with dots_call("read the bill from the PDF"):
