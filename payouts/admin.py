@@ -12,7 +12,7 @@ from core.admin_actions import message_outcomes, run_row
 from core.errors import DomainError
 from core.money import format_cents
 from core.pagination import CappedCountPaginator
-from payouts import selectors, services, views
+from payouts import selectors, services, transfers, views
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
 
 
@@ -281,7 +281,7 @@ class TransferAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            seen = services.transfers_sync(actor=request.user)
+            seen = transfers.transfers_sync(actor=request.user)
         except DomainError as exc:
             messages.error(request, str(exc))
         else:

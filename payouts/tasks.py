@@ -1,7 +1,7 @@
 """django-q2 entry points: take ids, call one service, safe to run twice."""
 
 from core.audit import system_user
-from payouts import services
+from payouts import services, transfers
 
 
 def payee_import_run(import_id: int) -> None:
@@ -25,7 +25,7 @@ def sync_payouts() -> None:
     actor = system_user()
     services.payout_requests_sync(actor=actor)
     services.payout_links_sync(actor=actor)
-    services.transfers_sync(actor=actor)
+    transfers.transfers_sync(actor=actor)
 
 
 def ensure_schedules() -> None:

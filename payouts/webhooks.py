@@ -24,7 +24,7 @@ from core.errors import DomainError
 from core.models import AuditEvent
 from dots.redact import redact
 from dots.webhooks import WebhookVerificationError, verify
-from payouts import services
+from payouts import services, transfers
 from payouts.models import Payee, PayoutLink, PayoutRequest, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def _refresh_payout_link(dots_id: str, actor) -> str:
 
 
 def _refresh_transfer(dots_id: str, actor) -> str:
-    transfer = services.transfer_refresh(dots_transfer_id=dots_id, actor=actor)
+    transfer = transfers.transfer_refresh(dots_transfer_id=dots_id, actor=actor)
     note = f"{transfer} is {transfer.status}"
     if transfer.payout_link_id:
         link = services.payout_link_refresh(payout_link_id=transfer.payout_link_id, actor=actor,

@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from core.errors import DotsOutcomeUnknownError
-from payouts import services
+from payouts import services, transfers
 from payouts.models import PayoutLink, PayoutRequest
 
 from .conftest import phone
@@ -95,7 +95,7 @@ def test_a_claimed_link_is_seen_by_the_sync_and_its_transfer_listed(dots, operat
     services.payout_links_sync(actor=operator)
     link.refresh_from_db()
     assert link.status == "claimed" and [e["status"] for e in link.timeline] == ["created", "claimed"]
-    services.transfers_sync(actor=operator)
+    transfers.transfers_sync(actor=operator)
     from payouts.models import Transfer
 
     transfer = Transfer.objects.get(dots_id=link.transfer_dots_id)

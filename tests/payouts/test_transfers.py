@@ -5,7 +5,7 @@ import uuid
 import pytest
 import requests
 
-from payouts import services
+from payouts import services, transfers
 from payouts.models import Transfer
 from tests.support import login_verified
 
@@ -25,8 +25,8 @@ def test_sync_lists_each_dots_transfer_once_with_its_payee(dots, operator):
     payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
                                   actor=operator)
     made = dots_transfer(dots, payee.dots_user_id)
-    services.transfers_sync(actor=operator)
-    services.transfers_sync(actor=operator)
+    transfers.transfers_sync(actor=operator)
+    transfers.transfers_sync(actor=operator)
     transfer = Transfer.objects.get()
     assert (transfer.dots_id, transfer.payee_id, transfer.amount_cents) == (made["id"], payee.pk, 700)
 
@@ -38,7 +38,7 @@ def test_a_transfer_that_paid_a_payable_links_to_it(dots, operator):
                                   actor=operator)
     made = dots_transfer(dots, payee.dots_user_id)
     type(payable).objects.filter(pk=payable.pk).update(dots_transfer_id=made["id"])
-    services.transfers_sync(actor=operator)
+    transfers.transfers_sync(actor=operator)
     assert Transfer.objects.get(dots_id=made["id"]).payable_id == payable.pk
 
 
