@@ -488,7 +488,7 @@ def _record_payment_answer(payable_id: int, answer, *, actor, expected,
     dots_status = answer.status or ""
     reason = ""
     if dots_status == S.PAYMENT_FAILED:
-        reason = _failure_reason(answer)
+        reason = payment_failure_reason(answer)
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable_id)
         before = _snapshot(payable)
@@ -520,7 +520,8 @@ def _settled_since_attempt(payable: Payable) -> bool:
     return (timezone.now() - attempted).total_seconds() >= settings.PAY_OUTCOME_SETTLE_SECONDS
 
 
-def _failure_reason(answer) -> str:
+def payment_failure_reason(answer) -> str:
+    """Dots' reason for a failed payment, read from its transfer (a call to Dots: never inside a transaction)."""
     if not answer.transfer_id:
         return "Dots reports the payment failed (no reason given)."
     try:
