@@ -49,7 +49,7 @@ Row = PayeeImportRow.Status
 # --- payees -----------------------------------------------------------------------------------
 
 
-def _payee_fields_from_dots(user: dict) -> dict:
+def payee_fields_from_dots(user: dict) -> dict:
     wallet = user.get("wallet") or {}
     compliance = user.get("compliance") or {}
     method = user.get("default_payout_method") or ""
@@ -121,7 +121,7 @@ def payee_create(*, first_name: str, last_name: str, email: str, phone: str, cou
             first_name=values["first_name"], last_name=values["last_name"], email=values["email"],
             phone_e164=values["phone_e164"], country=values["country"], external_id=external_id,
             dots_user_id=result["id"], linked_existing=outcome == "linked", created_by=actor,
-            last_dots_attempt_at=timezone.now(), **_payee_fields_from_dots(result))
+            last_dots_attempt_at=timezone.now(), **payee_fields_from_dots(result))
         audit.record(actor=actor, action=f"payee.{outcome}", target=payee,
                      after={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164})
     return payee
@@ -137,7 +137,7 @@ def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
     except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
         Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
         raise
-    fields = _payee_fields_from_dots(user.raw)
+    fields = payee_fields_from_dots(user.raw)
     with transaction.atomic():
         payee = Payee.objects.select_for_update().get(pk=payee_id)
         before = {name: getattr(payee, name) for name in ("dots_status", "wallet_cents", "default_payout_method")}
@@ -169,7 +169,7 @@ def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> P
         before = {"metadata": payee.metadata, "external_id": payee.external_id}
         payee.metadata = user.metadata if isinstance(user.metadata, dict) else metadata
         payee.external_id = external_id
-        for name, value in _payee_fields_from_dots(user.raw).items():
+        for name, value in payee_fields_from_dots(user.raw).items():
             setattr(payee, name, value)
         payee.last_dots_error = ""
         payee.last_dots_attempt_at = timezone.now()
@@ -460,7 +460,7 @@ def _record_outcomes(outcomes: list[_Outcome], actor) -> None:
                 first_name=row.first_name, last_name=row.last_name, email=row.email, phone_e164=row.phone_e164,
                 country=row.country or "US", external_id=row.external_id, dots_user_id=user["id"],
                 linked_existing=item.outcome == "linked", created_by=actor, last_dots_attempt_at=now,
-                **_payee_fields_from_dots(user))
+                **payee_fields_from_dots(user))
             by_phone[row.phone_e164] = payee
             new.append((item, payee))
         Payee.objects.bulk_create([payee for _item, payee in new])
@@ -597,7 +597,7 @@ def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False)
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=payout_link_id)
         before = link.status
-        _apply_link(link, created.raw)
+        apply_link_state(link, created.raw)
         link.last_dots_error = ""
         link.last_dots_attempt_at = now
         link.save()
@@ -616,7 +616,7 @@ def _link_failed(link, status, message, action, actor, now) -> None:
                          after={"status": status}, reason=message[:500])
 
 
-def _apply_link(link: PayoutLink, data: dict) -> bool:
+def apply_link_state(link: PayoutLink, data: dict) -> bool:
     """Copy Dots' view; append to the timeline when the status moved. Answers whether it moved."""
     status = data.get("status") or link.status
     moved = status != link.status
@@ -645,7 +645,7 @@ def _store_link_state(link_id: int, data: dict, actor, *, source: str = "task") 
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = link.status
-        moved = _apply_link(link, data)
+        moved = apply_link_state(link, data)
         link.save()
         if moved:
             audit.record(actor=actor, action="payout_link.status_changed", target=link, source=source,
@@ -749,10 +749,10 @@ def payout_request_push(*, payout_request_id: int, actor) -> PayoutRequest:
                     audit.record(actor=actor, action=action, target=request, before={"status": request.status},
                                  after={"status": status}, reason=str(exc)[:500])
             raise
-    return _store_request_state(request.pk, data, actor, action="payout_request.created")
+    return store_request_state(request.pk, data, actor, action="payout_request.created")
 
 
-def _store_request_state(request_id: int, data: dict, actor, *, action: str = "payout_request.status_changed",
+def store_request_state(request_id: int, data: dict, actor, *, action: str = "payout_request.status_changed",
                          source: str = "task"):
     with transaction.atomic():
         request = PayoutRequest.objects.select_for_update().get(pk=request_id)
@@ -770,7 +770,7 @@ def _store_request_state(request_id: int, data: dict, actor, *, action: str = "p
                                   if (link_data.get("delivery") or {}).get("method") in ("link", "sms", "email")
                                   else "sms", memo=request.memo, created_by=request.created_by,
                                   request_body={"from_payout_request": request.dots_id})
-            _apply_link(link, link_data)
+            apply_link_state(link, link_data)
             link.save()
             request.payout_link = link
         request.save()
@@ -788,7 +788,7 @@ def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task
         return request
     with dots_call("read the payout request"):
         data = client().retrieve_payout_request(payout_request_id=request.dots_id).raw
-    return _store_request_state(request.pk, data, actor, source=source)
+    return store_request_state(request.pk, data, actor, source=source)
 
 
 # --- payout runs ------------------------------------------------------------------------------------
