@@ -29,4 +29,7 @@ ACTIONS = {
     "payout_request.refused": "Payout request refused by Dots",
     "payout_request.outcome_unknown": "Payout request outcome unknown",
     "payout_request.status_changed": "Payout request status changed",
+    "payout_link.adopted_from_dots": "Dots' state adopted for a payout link",
+    "payout_request.adopted_from_dots": "Dots' state adopted for a payout request",
+    "payee.adopted_from_dots": "Dots' state adopted for a payee",
 }

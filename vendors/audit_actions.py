@@ -11,4 +11,5 @@ ACTIONS: dict[str, str] = {
     "vendor_bank_account.verified": "Vendor bank account verified",
     "vendor_bank_account.retired": "Vendor bank account retired (payables refer to it)",
     "vendor_bank_account.deleted": "Vendor bank account deleted",
+    "vendor.adopted_from_dots": "Dots' state adopted for a vendor",
 }
