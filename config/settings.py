@@ -145,6 +145,12 @@ DOTS_DEFAULT_ACTING_USER_ID = env.int("DOTS_DEFAULT_ACTING_USER_ID", default=Non
 PAY_OUTCOME_SETTLE_SECONDS = env.int("PAY_OUTCOME_SETTLE_SECONDS", default=120)
 # How long a payer's last authenticator code counts before paying asks for a fresh one.
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
+# Dots counts as unreachable (admin banner; actions queue instead of failing) once calls have
+# failed for this long AND this many times in a row; the first answer ends it (core.dots_health).
+DOTS_OUTAGE_AFTER_SECONDS = env.int("DOTS_OUTAGE_AFTER_SECONDS", default=60)
+DOTS_OUTAGE_MIN_FAILURES = env.int("DOTS_OUTAGE_MIN_FAILURES", default=3)
+# How long each process trusts what it last read of Dots' health (banner, "all is well" on success).
+DOTS_HEALTH_CACHE_SECONDS = env.float("DOTS_HEALTH_CACHE_SECONDS", default=5.0)
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"

@@ -8,7 +8,8 @@ lists its own in `<app>/audit_actions.py` (ACTIONS), so apps never edit this fil
 from functools import cache
 from importlib import import_module
 
-APP_ACTION_MODULES = ("vendors.audit_actions", "payables.audit_actions", "payouts.audit_actions")
+APP_ACTION_MODULES = ("vendors.audit_actions", "payables.audit_actions", "payouts.audit_actions",
+                      "reconciliation.audit_actions")
 
 CORE_ACTIONS: dict[str, str] = {
     # Sign-in and accounts
@@ -28,6 +29,16 @@ CORE_ACTIONS: dict[str, str] = {
     "record.created": "Created",
     "record.updated": "Updated",
     "record.deleted": "Deleted",
+    # Dots outages and the actions queued while Dots is unreachable (core.dots_health, core.action_queue)
+    "dots.outage_started": "Dots unreachable",
+    "dots.outage_ended": "Dots answering again",
+    "dots_action.queued": "Dots action queued",
+    "dots_action.started": "Queued Dots action started",
+    "dots_action.done": "Queued Dots action done",
+    "dots_action.failed": "Queued Dots action failed",
+    "dots_action.retry_scheduled": "Queued Dots action to retry",
+    "dots_action.reclaimed": "Queued Dots action reclaimed",
+    "dots_action.cancelled": "Queued Dots action cancelled",
 }
 
 

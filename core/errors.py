@@ -64,3 +64,23 @@ class DotsOutcomeUnknownError(DotsCallError):
     """The call may or may not have happened in Dots: reconcile before trying again."""
 
     code = "dots-outcome-unknown"
+
+
+class ActionQueued(DomainError):
+    """Not a failure: Dots is unreachable, so the action was queued and will be sent when Dots answers.
+
+    Admin views show it as good news ("... is queued and will be sent when Dots answers"),
+    not as an error; `action` is the `core.models.QueuedDotsAction` row.
+    """
+
+    code = "dots-action-queued"
+
+    def __init__(self, message: str, *, action=None):
+        super().__init__(message)
+        self.action = action
+
+
+class AlreadyQueued(DomainError):
+    """The same action for the same record is already waiting to be sent to Dots."""
+
+    code = "dots-action-already-queued"

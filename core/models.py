@@ -118,3 +118,100 @@ class DemoAccount(models.Model):
 
     def __str__(self) -> str:
         return f"demo login {self.user}"
+
+
+class DotsHealth(models.Model):
+    """The single row (pk=1) that says whether Dots has been answering.
+
+    `core.dots_health` writes it: every call Dots could not answer counts a failure;
+    the first answer after failures clears it. Successful calls do not write here
+    while all is well (a sync of a thousand pages must not add a thousand writes).
+    """
+
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_failure_message = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Set when the failures first counted as an outage (audited once), cleared when it ends.
+    outage_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Dots health"
+        verbose_name_plural = "Dots health"
+
+    def __str__(self) -> str:
+        if self.failing_since is None:
+            return "Dots answering"
+        return f"Dots failing since {self.failing_since:%Y-%m-%d %H:%M} ({self.consecutive_failures} failures)"
+
+
+class QueuedDotsAction(models.Model):
+    """A user's action (or a background push) waiting to be sent to Dots.
+
+    Queued while Dots is unreachable, or after a background push failed; run later by
+    `core.tasks.run_queued_dots_actions` AS `actor` (permissions and segregation of
+    duties are checked again then). `arguments` holds the service's other keyword
+    arguments: never secrets or account numbers.
+    """
+
+    class Kind(models.TextChoices):
+        PAYABLE_SUBMIT = "payable.submit", "Submit payable for approval"
+        PAYABLE_APPROVE = "payable.approve", "Approve payable"
+        PAYABLE_REJECT = "payable.reject", "Reject payable"
+        PAYABLE_CANCEL = "payable.cancel", "Cancel payable"
+        PAYABLE_PAY = "payable.pay", "Pay payable"
+        VENDOR_SEND = "vendor.send_to_dots", "Send vendor to Dots"
+        PAYOUT_LINK_PUSH = "payout_link.push", "Create payout link in Dots"
+        PAYOUT_REQUEST_PUSH = "payout_request.push", "Create payout request in Dots"
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.WAITING, Status.RUNNING)
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    # The record acted on, as its model label and primary key (shown with a link).
+    target_type = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=200, blank=True)
+    # PROTECT: who asked stays known for as long as the action does.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    arguments = models.JSONField(default=dict, blank=True)
+    # Two active actions with the same key are one action asked twice (see core.action_queue).
+    dedupe_key = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Keyed calls stop retrying on their own at this time (Dots forgets keys after 24 h).
+    give_up_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "queued Dots action"
+        ordering = ["-id"]
+        permissions = [("cancel_queueddotsaction", "Can cancel a waiting queued Dots action")]
+        indexes = [
+            # The drain: due waiting actions, oldest first.
+            models.Index(fields=["status", "next_attempt_at", "id"], name="queued_action_due_idx"),
+            models.Index(fields=["target_type", "target_id"], name="queued_action_target_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], condition=models.Q(status__in=["waiting", "running"]),
+                                    name="queued_action_one_active_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}: {self.target_repr}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
