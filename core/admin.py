@@ -5,6 +5,7 @@ import json
 import datetime as dt
 
 from django.apps import apps
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -13,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,7 +22,7 @@ from django.utils.html import format_html
 from core import audit
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
-from core.models import AuditEvent
+from core.models import AuditEvent, QueuedDotsAction
 from core.pagination import CappedCountPaginator
 
 User = get_user_model()
@@ -371,3 +373,71 @@ class AuditEventAdmin(admin.ModelAdmin):
                     event.hash,
                 )]
             )
+
+
+# --- Actions queued while Dots is unreachable (core.action_queue) -------------------------------------
+
+
+class CancelQueuedActionForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
+                             help_text="Why it must not be sent (audited).")
+
+
+@admin.register(QueuedDotsAction)
+class QueuedDotsActionAdmin(admin.ModelAdmin):
+    """Read-only list of what waits for Dots; Administrators may cancel a waiting action."""
+
+    list_display = ("id", "kind", "target_link", "actor", "status", "created_at", "attempts", "next_attempt_at",
+                    "short_error")
+    list_filter = ("status", "kind")
+    list_select_related = ("actor",)
+    ordering = ("-id",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+    actions = ["cancel_selected"]
+    fields = ("kind", "target_link", "actor", "status", "arguments", "attempts", "created_at", "first_attempt_at",
+              "next_attempt_at", "give_up_at", "claimed_at", "finished_at", "last_error")
+    readonly_fields = fields
+
+    @admin.display(description="record")
+    def target_link(self, action):
+        app_label, _, model_name = action.target_type.partition(".")
+        try:
+            url = reverse(f"admin:{app_label}_{model_name}_change", args=[action.target_id])
+        except NoReverseMatch:
+            return action.target_repr
+        return format_html('<a href="{}">{}</a>', url, action.target_repr)
+
+    @admin.display(description="last error")
+    def short_error(self, action):
+        return action.last_error[:120] + ("…" if len(action.last_error) > 120 else "")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("core.cancel_queueddotsaction")
+
+    @admin.action(description="Cancel selected waiting actions…", permissions=["cancel"])
+    def cancel_selected(self, request, queryset):
+        from core import action_queue
+        from core.admin_actions import message_outcomes, run_row
+
+        chosen = list(queryset.order_by("id"))
+        form = CancelQueuedActionForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            outcomes = [run_row(str(a), action_queue.cancel, action_id=a.pk, actor=request.user,
+                                reason=form.cleaned_data["reason"]) for a in chosen]
+            message_outcomes(self, request, outcomes, verb="cancelled")
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Cancel queued Dots actions",
+                   "opts": self.model._meta, "actions_chosen": chosen, "form": form,
+                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/core/queueddotsaction/cancel.html", context)

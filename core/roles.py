@@ -59,6 +59,9 @@ CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "django_q.view_success",
         "django_q.view_failure",
         "django_q.view_ormq",
+        # What waits for Dots during an outage; cancelling one is audited with a reason.
+        "core.view_queueddotsaction",
+        "core.cancel_queueddotsaction",
     ),
 }
 
@@ -66,7 +69,7 @@ CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 # good as the code itself.
 MANAGER_VIEW_EXCLUDED_APPS = ("otp_totp", "otp_static", "sessions", "admin")
 # Models whose "view" permission no role gets from the blanket Manager rule.
-MANAGER_VIEW_EXCLUDED_MODELS = ("core.auditchainhead", "core.demoaccount", "auth.permission")
+MANAGER_VIEW_EXCLUDED_MODELS = ("core.auditchainhead", "core.demoaccount", "core.dotshealth", "auth.permission")
 
 
 def role_permissions() -> dict[str, tuple[str, ...]]:

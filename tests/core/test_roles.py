@@ -20,6 +20,7 @@ from django_q.models import OrmQ, Schedule, Task
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import audit, roles
+from core.models import QueuedDotsAction
 from tests.support import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "django_q.success": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "django_q.failure": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "django_q.ormq": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "core.queueddotsaction": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
 }
 
 
@@ -68,6 +70,10 @@ INSTANCE_FACTORIES = {
     "django_q.success": lambda: _task(True),
     "django_q.failure": lambda: _task(False),
     "django_q.ormq": lambda: OrmQ.objects.create(key="ledgerline", payload="x", lock=timezone.now()),
+    "core.queueddotsaction": lambda: QueuedDotsAction.objects.create(
+        kind=QueuedDotsAction.Kind.VENDOR_SEND, target_type="vendors.vendor", target_id="1", target_repr="Acme",
+        actor=make_user("queue-asker"), dedupe_key="vendor.send_to_dots:vendors.vendor:1",
+        next_attempt_at=timezone.now()),
 }
 
 
