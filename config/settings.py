@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "vendors",
     "payables",
     "payouts",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +144,10 @@ DOTS_DEFAULT_ACTING_USER_ID = env.int("DOTS_DEFAULT_ACTING_USER_ID", default=Non
 # After a pay call whose answer was lost, Dots showing "approved" proves nothing until
 # this long has passed: the call may still be on its way. Only then may anyone pay again.
 PAY_OUTCOME_SETTLE_SECONDS = env.int("PAY_OUTCOME_SETTLE_SECONDS", default=120)
+# A payable still "payment being sent" this long after the pay call began has no caller left
+# waiting for Dots' answer (the process died mid-call): reconciliation reads it back as an
+# outcome-unknown payment. Longer than any real call (DOTS_TIMEOUT_SECONDS).
+PAY_REQUEST_STALE_SECONDS = env.int("PAY_REQUEST_STALE_SECONDS", default=120)
 # How long a payer's last authenticator code counts before paying asks for a fresh one.
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # Dots counts as unreachable (admin banner; actions queue instead of failing) once calls have

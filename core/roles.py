@@ -29,7 +29,7 @@ _AUDIT_READ = ("core.view_auditevent", "core.export_auditevent")
 
 # Each business app lists what each role may do with its own models in
 # `<app>/roles.py` (ROLE_PERMISSIONS), so apps never edit this file.
-APP_ROLE_MODULES = ("vendors.roles", "payables.roles", "payouts.roles")
+APP_ROLE_MODULES = ("vendors.roles", "payables.roles", "payouts.roles", "reconciliation.roles")
 
 CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AP_CLERK: (),

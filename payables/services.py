@@ -213,8 +213,9 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
             client().update_payable(payable_id=payable.dots_id, **_dots_payable_fields(payable))
     else:
         # Only one submit may create: claim the create with a compare-and-set on dots_status.
+        # The claim's time lets reconciliation tell a create still under way from one a dead process left.
         claimed = Payable.objects.filter(pk=payable.pk, dots_id__isnull=True, dots_status="").update(
-            dots_status="creating")
+            dots_status="creating", last_dots_attempt_at=timezone.now())
         if not claimed:
             raise InvalidTransition(f"{payable} is already being sent to Dots; try again in a moment.")
         try:

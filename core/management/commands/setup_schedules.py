@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
 # Each app that has periodic work offers `ensure_schedules()` in its tasks module.
-APP_TASK_MODULES = ("core.tasks", "payables.tasks", "payouts.tasks")
+APP_TASK_MODULES = ("core.tasks", "payables.tasks", "reconciliation.tasks")
 
 
 class Command(BaseCommand):

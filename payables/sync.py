@@ -1,0 +1,107 @@
+"""Payables in flight follow what Dots did on its own.
+
+An approver may approve in Dots' dashboard, a payment settles or fails days later,
+someone pays from the dashboard: Dots sends no webhooks for accounts payable, so the
+scheduled sync reads each payable that can still change and adopts the moves Dots may
+make without us (`DOTS_MOVES`). Any other difference is not adopted silently: the
+reconciliation report shows it for a person to judge (payables/reconcile.py).
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit
+from core.dots_gateway import client, dots_call
+from core.errors import DotsCallError
+from core.models import AuditEvent
+from core.sync_report import SyncReport
+from payables import services
+from payables.models import Payable
+
+S = Payable.Status
+
+# The moves Dots makes without us, from each local status.
+DOTS_MOVES = {
+    S.CREATED: {S.SUBMITTED, S.CANCELED},
+    S.SUBMITTED: {S.APPROVED, S.REJECTED},
+    S.APPROVED: {S.PAYMENT_INITIATED, S.PAYMENT_COMPLETED, S.PAYMENT_FAILED},
+    S.PAYMENT_INITIATED: {S.PAYMENT_COMPLETED, S.PAYMENT_FAILED},
+    S.PAYMENT_FAILED: {S.PAYMENT_INITIATED, S.PAYMENT_COMPLETED},
+}
+# Statuses from which a payable can still change in Dots. `pay_requested` is not here: its
+# `pay` call may still be on its way (reconciliation settles one left there too long).
+FOLLOWED = [*DOTS_MOVES, S.OUTCOME_UNKNOWN]
+
+
+def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
+    """Read every payable that can still change from Dots; adopt Dots' own moves. One call per payable."""
+    report = SyncReport("payables in flight")
+    ids = list(Payable.objects.filter(status__in=FOLLOWED, dots_id__isnull=False)
+               .order_by("pk").values_list("pk", flat=True))
+    for payable_id in ids:
+        report.checked += 1
+        try:
+            line = payable_follow_dots(payable_id=payable_id, actor=actor, source=source)
+        except DotsCallError as exc:
+            report.errors.append(f"Payable #{payable_id}: {exc}")
+            continue
+        if line:
+            report.changes.append(line)
+    return report
+
+
+def payable_follow_dots(*, payable_id: int, actor, source: str = AuditEvent.Source.SYNC) -> str:
+    """Read one payable from Dots and adopt a move Dots made on its own. Answers what changed ("" if nothing)."""
+    payable = Payable.objects.get(pk=payable_id)
+    before_status = payable.status
+    if payable.status == S.OUTCOME_UNKNOWN:
+        # The payment's own read-back, with its settle window (payables.services).
+        payable = services.payable_reconcile_payment(payable_id=payable_id, actor=actor, source=source)
+        return "" if payable.status == before_status else f"{_label(payable)}: {before_status} -> {payable.status}"
+    if payable.status not in DOTS_MOVES or not payable.dots_id:
+        return ""
+    with dots_call(f"read {payable} from Dots"):
+        answer = client().retrieve_payable(payable_id=payable.dots_id)
+    dots_status = answer.status or ""
+    moves = dots_status in DOTS_MOVES[payable.status]
+    # Reading the failure reason is a call to Dots too: made before the transaction, never inside it.
+    reason = services.payment_failure_reason(answer) if moves and dots_status == S.PAYMENT_FAILED else ""
+    with transaction.atomic():
+        payable = Payable.objects.select_for_update().get(pk=payable_id)
+        if payable.status != before_status:
+            return ""  # someone acted meanwhile; the next sync looks again
+        before = {"status": payable.status, "dots_status": payable.dots_status,
+                  "approvals": _approvals_done(payable.approval_steps)}
+        payable.dots_status = dots_status
+        payable.approval_steps = answer.approval_steps or payable.approval_steps
+        if answer.transfer_id:
+            payable.dots_transfer_id = answer.transfer_id
+        if moves:
+            payable.status = dots_status
+            payable.status_changed_at = timezone.now()
+            if dots_status == S.PAYMENT_FAILED:
+                payable.failure_reason = reason
+        after = {"status": payable.status, "dots_status": payable.dots_status,
+                 "approvals": _approvals_done(payable.approval_steps)}
+        if after == before:
+            return ""
+        payable.save()
+        audit.record(actor=actor, action="payable.synced", target=payable, before=before, after=after,
+                     reason=reason, source=source)
+    if moves:
+        return f"{_label(payable)}: {before_status} -> {payable.status}"
+    return f"{_label(payable)}: Dots shows {dots_status}, approvals {after['approvals']}"
+
+
+def _approvals_done(steps) -> int:
+    """How many approvals Dots' approval steps record (spec: each step's `user_approvals`)."""
+    total = 0
+    for step in steps or []:
+        if isinstance(step, dict):
+            approvals = step.get("user_approvals") or []
+            total += sum(1 for a in approvals if isinstance(a, dict) and a.get("approval_given"))
+    return total
+
+
+def _label(payable: Payable) -> str:
+    return f"Payable {payable.bill_number} (#{payable.pk})"
