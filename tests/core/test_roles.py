@@ -77,7 +77,8 @@ INSTANCE_FACTORIES = {
 }
 
 
-APP_ACCESS_MODULES = ("tests.vendors.admin_access", "tests.payables.admin_access", "tests.payouts.admin_access")
+APP_ACCESS_MODULES = ("tests.vendors.admin_access", "tests.payables.admin_access", "tests.payouts.admin_access",
+                      "tests.reconciliation.admin_access")
 for _module_name in APP_ACCESS_MODULES:
     try:
         _module = import_module(_module_name)
