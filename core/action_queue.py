@@ -63,6 +63,9 @@ class ActionKind:
     # After a lost answer, run again (the service looks before it acts) or stop (pay: the
     # payable itself is followed to its end by payables.tasks.follow_payment).
     again_after_unknown: bool = True
+    # A person sending it by hand while Dots answers replaces a waiting retry (the service
+    # is safe to repeat); otherwise they are told it is already queued (pay never replaces).
+    direct_replaces_waiting: bool = False
 
 
 KINDS: dict[str, ActionKind] = {
@@ -77,11 +80,11 @@ KINDS: dict[str, ActionKind] = {
     Kind.PAYABLE_PAY: ActionKind("payables.services.payable_pay", "payables.payable", "payable_id", "payment",
                                  again_after_unknown=False),
     Kind.VENDOR_SEND: ActionKind("vendors.services.vendor_send_to_dots", "vendors.vendor", "vendor_id",
-                                 "sending to Dots"),
+                                 "sending to Dots", direct_replaces_waiting=True),
     Kind.PAYOUT_LINK_PUSH: ActionKind("payouts.services.payout_link_push", "payouts.payoutlink", "payout_link_id",
-                                      "creation in Dots", keyed=True),
+                                      "creation in Dots", keyed=True, direct_replaces_waiting=True),
     Kind.PAYOUT_REQUEST_PUSH: ActionKind("payouts.services.payout_request_push", "payouts.payoutrequest",
-                                         "payout_request_id", "creation in Dots"),
+                                         "payout_request_id", "creation in Dots", direct_replaces_waiting=True),
 }
 
 
@@ -153,10 +156,13 @@ def queue_if_unreachable(*, kind: str, target: models.Model, actor, arguments: d
     """
     if from_queue:
         return
+    outage = dots_health.current_outage()
     existing = active_action(kind=kind, target=target, actor=actor)
     if existing is not None:
-        raise AlreadyQueued(_already_queued_text(existing, target))
-    outage = dots_health.current_outage()
+        if outage is None and existing.status == Status.WAITING and KINDS[kind].direct_replaces_waiting:
+            _replace_waiting(existing, actor=actor)
+        else:
+            raise AlreadyQueued(_already_queued_text(existing, target))
     if outage is None:
         return
     since = dots_health.unreachable_since_text(outage)
@@ -164,6 +170,18 @@ def queue_if_unreachable(*, kind: str, target: models.Model, actor, arguments: d
                     next_attempt_at=timezone.now(), reason=f"{since}: queued instead of calling Dots")
     raise ActionQueued(f"{since}: your {KINDS[kind].noun} of {target} is queued and will be sent when Dots "
                        f"answers.", action=action)
+
+
+def _replace_waiting(action: QueuedDotsAction, *, actor) -> None:
+    """A person sends it now: the waiting retry is cancelled (audited) so it cannot run as well."""
+    with transaction.atomic():
+        if QueuedDotsAction.objects.filter(pk=action.pk, status=Status.WAITING).update(
+                status=Status.CANCELLED, finished_at=timezone.now()):
+            audit.record(actor=actor, action="dots_action.cancelled", target=action,
+                         before={"status": Status.WAITING}, after={"status": Status.CANCELLED},
+                         reason=f"sent directly by {actor.get_username()} while Dots answers")
+            return
+    raise AlreadyQueued(f"{action.target_repr}: its {KINDS[action.kind].noun} is being sent by the queue right now.")
 
 
 def queue_retry(*, kind: str, target: models.Model, actor, error: str, arguments: dict | None = None,

@@ -6,6 +6,8 @@
 
 gives "7 approved." and "2 skipped: INV-104: already approved; INV-200: you created it."
 Each row is its own transaction (the service's); one row's refusal never undoes another's.
+Rows queued because Dots is unreachable (core.errors.ActionQueued) are neither done nor
+skipped: they get their own, reassuring message ("1 queued until Dots answers: ...").
 """
 
 from collections.abc import Callable, Sequence
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 
-from core.errors import DomainError
+from core.errors import ActionQueued, DomainError
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,10 @@ class RowOutcome:
     ok: bool
     reason: str = ""
     code: str = ""
+
+    @property
+    def queued(self) -> bool:
+        return self.code == ActionQueued.code
 
 
 def run_row(label: str, service: Callable, /, **kwargs) -> RowOutcome:
@@ -36,7 +42,7 @@ def run_row(label: str, service: Callable, /, **kwargs) -> RowOutcome:
 def summarise(outcomes: Sequence[RowOutcome], *, verb: str) -> tuple[str, str]:
     """(success text, skipped text); either may be empty."""
     done = [o for o in outcomes if o.ok]
-    skipped = [o for o in outcomes if not o.ok]
+    skipped = [o for o in outcomes if not o.ok and not o.queued]
     success = f"{len(done)} {verb}." if done else ""
     failure = ""
     if skipped:
@@ -45,11 +51,22 @@ def summarise(outcomes: Sequence[RowOutcome], *, verb: str) -> tuple[str, str]:
     return success, failure
 
 
+def queued_text(outcomes: Sequence[RowOutcome]) -> str:
+    """'2 queued until Dots answers: Dots is unreachable since 14:02: your approval of INV-1 is queued ...'."""
+    queued = [o for o in outcomes if o.queued]
+    if not queued:
+        return ""
+    return f"{len(queued)} queued until Dots answers: " + " ".join(o.reason for o in queued)
+
+
 def message_outcomes(modeladmin, request, outcomes: Sequence[RowOutcome], *, verb: str) -> None:
     success, failure = summarise(outcomes, verb=verb)
+    queued = queued_text(outcomes)
     if success:
         modeladmin.message_user(request, success, messages.SUCCESS)
+    if queued:
+        modeladmin.message_user(request, queued, messages.INFO)
     if failure:
-        modeladmin.message_user(request, failure, messages.WARNING if success else messages.ERROR)
+        modeladmin.message_user(request, failure, messages.WARNING if success or queued else messages.ERROR)
     if not outcomes:
         modeladmin.message_user(request, "Nothing was selected.", messages.INFO)

@@ -260,6 +260,8 @@ class PayableAdmin(admin.ModelAdmin):
             outcome = outcomes[0]
             if outcome.ok:
                 self.message_user(request, f"{outcome.label}: {verb}.", messages.SUCCESS)
+            elif outcome.queued:  # Dots is unreachable: good news all the same
+                self.message_user(request, outcome.reason, messages.INFO)
             else:
                 self.message_user(request, f"{outcome.label}: {outcome.reason}", messages.ERROR)
             return redirect(self._change_url(payables[0]))

@@ -20,10 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from core import audit
+from core import action_queue, audit
 from core.dots_gateway import client, describe, dots_call
 from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
-from core.models import AuditEvent
+from core.models import AuditEvent, QueuedDotsAction
 from payables import selectors
 from payables.errors import (
     BankAccountNotVerified,
@@ -248,8 +248,11 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
         Payable.objects.filter(pk=payable.pk).update(dots_file_uploaded=True)
 
 
-def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "") -> Payable:
-    """Submit a draft for approval in Dots. Refuses a possible duplicate unless given a reason."""
+def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_queue: bool = False) -> Payable:
+    """Submit a draft for approval in Dots. Refuses a possible duplicate unless given a reason.
+
+    While Dots is unreachable it is queued instead (ActionQueued); the queue runs it with `from_queue`.
+    """
     payable = Payable.objects.select_related("vendor", "bank_account").get(pk=payable_id)
     _require_perm(actor, "payables.submit_payable", "submit payables")
     ensure_transition(payable, S.SUBMITTED)
@@ -266,6 +269,9 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "") -> Pay
         raise PossibleDuplicate(f"{payable} may be a duplicate: {listed}. Give a reason to submit it anyway.",
                                 matches=matches)
     acting_user_id = _acting_user_id(actor)
+    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_SUBMIT, target=payable, actor=actor,
+                                      arguments={"duplicate_reason": duplicate_reason} if matches else {},
+                                      from_queue=from_queue)
     try:
         _ensure_in_dots(payable, acting_user_id=acting_user_id, actor=actor)
         with dots_call(f"submit {payable} for approval"):
@@ -325,18 +331,20 @@ def _check_approver(payable: Payable, actor, doing: str) -> int:
     return dots_user_id
 
 
-def payable_approve(*, payable_id: int, actor, comment: str = "") -> Payable:
-    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.APPROVED, comment=comment)
+def payable_approve(*, payable_id: int, actor, comment: str = "", from_queue: bool = False) -> Payable:
+    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.APPROVED, comment=comment,
+                   from_queue=from_queue)
 
 
-def payable_reject(*, payable_id: int, actor, reason: str) -> Payable:
+def payable_reject(*, payable_id: int, actor, reason: str, from_queue: bool = False) -> Payable:
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is rejected.")
-    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.REJECTED, comment=reason)
+    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.REJECTED, comment=reason,
+                   from_queue=from_queue)
 
 
-def _decide(*, payable_id: int, actor, decision: str, comment: str) -> Payable:
+def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: bool) -> Payable:
     """One approver's decision on the current step, in Dots first, then here."""
     from payables import approvals
 
@@ -344,6 +352,12 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str) -> Payable:
     verb = "approve" if approving else "reject"
     payable = Payable.objects.get(pk=payable_id)
     dots_user_id = _check_approver(payable, actor, verb)
+    if approving:
+        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_APPROVE, target=payable, actor=actor,
+                                          arguments={"comment": comment}, from_queue=from_queue)
+    else:
+        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_REJECT, target=payable, actor=actor,
+                                          arguments={"reason": comment}, from_queue=from_queue)
     step = approvals.current_step_index(payable) or 0
     send = client().approve_payable if approving else client().reject_payable
     try:
@@ -373,7 +387,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str) -> Payable:
     return payable
 
 
-def payable_cancel(*, payable_id: int, actor, reason: str) -> Payable:
+def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = False) -> Payable:
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is canceled.")
@@ -382,6 +396,8 @@ def payable_cancel(*, payable_id: int, actor, reason: str) -> Payable:
     ensure_transition(payable, S.CANCELED)
     if payable.dots_id:
         acting_user_id = selectors.acting_dots_user_id(actor)
+        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_CANCEL, target=payable, actor=actor,
+                                          arguments={"reason": reason}, from_queue=from_queue)
         try:
             with dots_call(f"cancel {payable} in Dots"):
                 client().cancel_payable(payable_id=payable.dots_id, acting_user_id=acting_user_id, comment=reason)
@@ -394,7 +410,11 @@ def payable_cancel(*, payable_id: int, actor, reason: str) -> Payable:
         ensure_transition(payable, S.CANCELED)
         payable.status = S.CANCELED
         payable.status_changed_at = timezone.now()
-        payable.save(update_fields=["status", "status_changed_at", "updated_at"])
+        fields = ["status", "status_changed_at", "updated_at"]
+        if payable.dots_id:  # Dots took the cancel: an earlier error no longer stands
+            payable.last_dots_error, payable.last_dots_attempt_at = "", timezone.now()
+            fields += ["last_dots_error", "last_dots_attempt_at"]
+        payable.save(update_fields=fields)
         audit.record(actor=actor, action="payable.canceled", target=payable, before=before,
                      after=_snapshot(payable), reason=reason)
     return payable
@@ -403,8 +423,13 @@ def payable_cancel(*, payable_id: int, actor, reason: str) -> Payable:
 # --- pay -----------------------------------------------------------------------------------------------
 
 
-def payable_pay(*, payable_id: int, actor) -> Payable:
-    """Pay an approved (or failed, for a retry) payable in Dots. Sends `pay` at most once per request."""
+def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
+    """Pay an approved (or failed, for a retry) payable in Dots. Sends `pay` at most once per request.
+
+    While Dots is unreachable the payment is queued (ActionQueued) and the payable stays
+    approved: a queued pay is not `pay_requested`, which reconciliation would read as an
+    interrupted call. A second pay while one is queued is refused.
+    """
     payable = Payable.objects.select_related("bank_account").get(pk=payable_id)
     _require_perm(actor, "payables.pay_payable", "pay payables")
     _not_creator(payable, actor, "pay")
@@ -417,6 +442,11 @@ def payable_pay(*, payable_id: int, actor) -> Payable:
     if not payable.bank_account.is_verified:
         raise BankAccountNotVerified(f"{payable}: the bank account {payable.bank_account} waits for verification "
                                      "by a second person.")
+    acting_user_id = _acting_user_id(actor)
+    # Before the balance check, which asks Dots: during an outage the payment queues (and the
+    # balance is checked when the queue runs it).
+    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_PAY, target=payable, actor=actor,
+                                      from_queue=from_queue)
     if payable.funding_source == Payable.FundingSource.DOTS_BALANCE:
         balance = selectors.app_wallet_balance_cents()
         if balance is not None and balance < payable.total_cents:
@@ -424,7 +454,6 @@ def payable_pay(*, payable_id: int, actor) -> Payable:
 
             raise InsufficientFunds(f"{payable}: the app wallet holds {format_cents(balance)}, "
                                     f"less than {format_cents(payable.total_cents)}. Deposit funds first.")
-    acting_user_id = _acting_user_id(actor)
     previous = payable.status
     # The gate: exactly one caller moves the payable to pay_requested.
     with transaction.atomic():

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
-from core.errors import DomainError
+from core.errors import ActionQueued, DomainError
 from core.pagination import CappedCountPaginator
 from vendors import selectors, services
 from vendors.errors import InvalidBankDetails
@@ -241,6 +241,8 @@ class VendorAdmin(_ServicePagesMixin, admin.ModelAdmin):
             raise PermissionDenied
         try:
             vendor = services.vendor_send_to_dots(actor=request.user, vendor_id=vendor.pk)
+        except ActionQueued as exc:  # Dots is unreachable: it will be sent when Dots answers
+            self.message_user(request, str(exc), messages.INFO)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:

@@ -21,15 +21,18 @@ from django.db import models, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
-from core import audit
+from core import action_queue, audit, dots_health
 from core.dots_gateway import client, dots_call
 from core.errors import (
+    ActionQueued,
     DotsCallError,
     DotsOutcomeUnknownError,
     DotsRejected,
+    DotsUnavailable,
     InvalidTransition,
     SegregationOfDutiesViolation,
 )
+from core.models import QueuedDotsAction
 from vendors.errors import (
     AlreadyInDots,
     AlreadyVerified,
@@ -110,8 +113,8 @@ def vendor_create(
     """Save the vendor here, then create it in Dots.
 
     If Dots refuses or cannot be reached the vendor stays, saying why
-    (`last_dots_error`), and `vendor_send_to_dots` tries again. Never raises for a
-    Dots failure: the vendor exists either way.
+    (`last_dots_error`), and `vendor_send_to_dots` tries again (queued on its own when
+    Dots did not answer). Never raises for a Dots failure: the vendor exists either way.
     """
     texts = {"name": name, "address_line_1": address_line_1, "address_line_2": address_line_2, "city": city,
              "postcode": postcode, "contact_email": contact_email, "description": description,
@@ -136,7 +139,7 @@ def vendor_create(
         audit.record(actor=actor, action="vendor.created", target=vendor, after=_snapshot(vendor, VENDOR_AUDIT_FIELDS))
     try:
         return vendor_send_to_dots(actor=actor, vendor_id=vendor.pk)
-    except DotsCallError:
+    except (DotsCallError, ActionQueued):
         vendor.refresh_from_db()
         return vendor
 
@@ -187,15 +190,19 @@ def _find_vendor_in_dots(vendor: Vendor):
     return None
 
 
-def vendor_send_to_dots(*, actor, vendor_id: int) -> Vendor:
+def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> Vendor:
     """Create the vendor in Dots (again), at most once: only while it has no Dots id.
 
     After an unknown outcome it first looks for the vendor in Dots and adopts it.
-    Raises `DotsCallError` subclasses when Dots fails (the vendor records why).
+    Raises `DotsCallError` subclasses when Dots fails (the vendor records why); when Dots
+    did not answer, a retry is queued (core.action_queue), and while Dots is unreachable
+    the send is queued instead of tried (ActionQueued). The queue runs it with `from_queue`.
     """
     vendor = Vendor.objects.get(pk=vendor_id)
     if vendor.dots_id:
         raise AlreadyInDots(f"{vendor} is already in Dots.")
+    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor,
+                                      from_queue=from_queue)
     with transaction.atomic():
         claim = _claim_for_sending(vendor_id)
     if claim is None:
@@ -231,6 +238,10 @@ def vendor_send_to_dots(*, actor, vendor_id: int) -> Vendor:
             vendor.refresh_from_db()
             audit.record(actor=actor, action="vendor.dots_failed", target=vendor,
                          changes={"dots_status": {"before": previous, "after": status}}, reason=str(exc))
+        if not from_queue and isinstance(exc, (DotsUnavailable, DotsOutcomeUnknownError)):
+            # Dots did not answer: try again by itself later (the queue retries its own runs).
+            action_queue.queue_retry(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor,
+                                     error=str(exc))
         raise
 
     with transaction.atomic():
@@ -383,6 +394,11 @@ def bank_account_create(
                        account_type=account_type)
     last4 = account_number[-4:]
     vendor = Vendor.objects.get(pk=vendor_id)
+    # The full number is never stored, so this cannot be queued: refuse now, clearly.
+    outage = dots_health.current_outage()
+    if outage is not None:
+        raise DotsUnavailable(f"{dots_health.unreachable_since_text(outage)}; add the bank account again when it "
+                              f"is back. Nothing was saved.")
     if not vendor.dots_id:
         raise VendorNotInDots(f"{vendor} is not in Dots yet ({vendor.get_dots_status_display().lower()}); "
                               f"send it to Dots before adding a bank account.")
