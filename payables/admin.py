@@ -121,8 +121,8 @@ class PayableAdmin(admin.ModelAdmin):
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
     change_form_template = "admin/payables/payable/change_form.html"
     change_list_template = "admin/payables/payable/change_list.html"
-    readonly_fields = ("total", "status_label", "dots_id", "dots_status", "failure_reason", "last_dots_error",
-                       "approval_policy", "approval_policy_reason", "created_by", "created_at", "submitted_by",
+    readonly_fields = ("total", "status_label", "dots_id", "dots_status", "failure_reason", "payment_transfer",
+                       "last_dots_error", "approval_policy", "approval_policy_reason", "created_by", "created_at", "submitted_by",
                        "submitted_at", "pay_requested_by", "pay_requested_at")
 
     # --- list --------------------------------------------------------------------------------
@@ -139,6 +139,20 @@ class PayableAdmin(admin.ModelAdmin):
     def next_step(self, payable):
         return NEXT_STEP.get(payable.status, "")
 
+    @admin.display(description="Dots transfer")
+    def payment_transfer(self, payable):
+        """The latest payment's transfer as the mirror last saw it (a failure days later shows here)."""
+        from payouts.transfers import transfer_of_payable
+
+        transfer = transfer_of_payable(payable)
+        if transfer is None:
+            return payable.dots_transfer_id or "none"
+        label = f"{transfer.dots_id}: {transfer.get_status_display()}"
+        if transfer.failure_reason:
+            label += f" ({transfer.failure_reason})"
+        url = reverse("admin:payouts_transfer_change", args=[transfer.pk])
+        return format_html('<a href="{}">{}</a>', url, label)
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
@@ -153,8 +167,8 @@ class PayableAdmin(admin.ModelAdmin):
                     "funding_source", "amount_cents", "file"]
         if obj is None:
             return editable
-        return editable + ["total", "status_label", "dots_id", "dots_status", "failure_reason", "last_dots_error",
-                           "created_by", "created_at", "submitted_by", "submitted_at", "pay_requested_by",
+        return editable + ["total", "status_label", "dots_id", "dots_status", "failure_reason", "payment_transfer",
+                           "last_dots_error", "created_by", "created_at", "submitted_by", "submitted_at", "pay_requested_by",
                            "pay_requested_at"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

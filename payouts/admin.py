@@ -5,11 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.contrib.admin.views.main import ChangeList
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
 from core.admin_actions import message_outcomes, run_row
 from core.errors import DomainError
+from core.models import AuditEvent
 from core.money import format_cents
 from core.pagination import CappedCountPaginator
 from payouts import selectors, services, transfers, views
@@ -180,6 +182,19 @@ class PayoutLinkAdmin(ReadOnlyAdmin):
     def amount(self, obj):
         return _money(obj.amount_cents)
 
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "transfer_shown"]
+
+    @admin.display(description="transfer")
+    def transfer_shown(self, obj):
+        transfer = transfers.transfer_of_payout_link(obj) if obj.pk else None
+        if transfer is None:
+            return "none seen yet"
+        label = transfer.get_status_display()
+        if transfer.failure_reason:
+            label += f": {transfer.failure_reason}"
+        return _link_to(transfer, "payouts_transfer", f"{label} ({_money(transfer.amount_cents)})")
+
     def get_urls(self):
         return [path("add/", self.admin_site.admin_view(lambda r: views.payout_link_add(r, self)),
                      name="payouts_payoutlink_add"), *super().get_urls()]
@@ -240,35 +255,63 @@ class PayoutRequestAdmin(ReadOnlyAdmin):
         message_outcomes(self, request, outcomes, verb="sent")
 
 
+class TransferChangeList(ChangeList):
+    """Resolves the shown page's payees, payout links and payables in three queries (not three per row)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        links = transfers.links_for(list(self.result_list))
+        for transfer in self.result_list:
+            transfer.links = links[transfer.pk]
+
+
+def _link_to(obj, admin_name: str, label: str):
+    try:
+        url = reverse(f"admin:{admin_name}_change", args=[obj.pk])
+    except NoReverseMatch:  # that admin is not registered
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
 @admin.register(Transfer)
 class TransferAdmin(ReadOnlyAdmin):
-    list_display = ("dots_id", "type", "status", "amount", "who", "link_or_payable", "dots_created_at")
-    list_filter = ("type", "status")
+    list_display = ("dots_id", "type", "status", "failure_reason", "amount", "who", "link_or_payable",
+                    "dots_created_at")
+    list_filter = ("status", "type")
     search_fields = ("=dots_id", "=dots_user_id")
     change_list_template = "admin/payouts/transfer/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="amount")
+    def get_changelist(self, request, **kwargs):
+        return TransferChangeList
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "who", "link_or_payable"]
+
+    def _links(self, obj) -> transfers.TransferLinks:
+        # The list page resolved them for every row (TransferChangeList); the change page asks here.
+        if not hasattr(obj, "links"):
+            obj.links = transfers.links_for([obj])[obj.pk]
+        return obj.links
+
+    @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
         return _money(obj.amount_cents)
 
     @admin.display(description="who")
     def who(self, obj):
-        return str(obj.payee) if obj.payee_id else obj.dots_user_id
+        payee = self._links(obj).payee
+        return _link_to(payee, "payouts_payee", str(payee)) if payee else obj.dots_user_id
 
     @admin.display(description="for")
     def link_or_payable(self, obj):
-        if obj.payout_link_id:
-            url = reverse("admin:payouts_payoutlink_change", args=[obj.payout_link_id])
-            return format_html('<a href="{}">payout link #{}</a>', url, obj.payout_link_id)
-        if obj.payable_id:
-            try:
-                url = reverse("admin:payables_payable_change", args=[obj.payable_id])
-            except Exception:  # payables' admin not registered
-                return f"payable #{obj.payable_id}"
-            return format_html('<a href="{}">payable #{}</a>', url, obj.payable_id)
+        links = self._links(obj)
+        if links.payout_link is not None:
+            return _link_to(links.payout_link, "payouts_payoutlink", f"payout link #{links.payout_link.pk}")
+        if links.payable is not None:
+            return _link_to(links.payable, "payables_payable", f"payable {links.payable}")
         return ""
 
     def get_urls(self):
@@ -281,11 +324,13 @@ class TransferAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            seen = transfers.transfers_sync(actor=request.user)
+            result = transfers.transfers_sync(actor=request.user, source=AuditEvent.Source.ADMIN)
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{seen} transfers read from Dots.")
+            messages.success(request, result.summary())
+            for line in result.lines + result.errors:
+                messages.info(request, line)
         return redirect(reverse("admin:payouts_transfer_changelist"))
 
 

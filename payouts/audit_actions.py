@@ -29,6 +29,8 @@ ACTIONS = {
     "payout_request.refused": "Payout request refused by Dots",
     "payout_request.outcome_unknown": "Payout request outcome unknown",
     "payout_request.status_changed": "Payout request status changed",
+    "transfer.changed": "Transfer changed in Dots (status, amount or failure reason)",
+    "transfers.synced": "Transfers seen in Dots for the first time (one event per sync run)",
     "payout_link.adopted_from_dots": "Dots' state adopted for a payout link",
     "payout_request.adopted_from_dots": "Dots' state adopted for a payout request",
     "payee.adopted_from_dots": "Dots' state adopted for a payee",

@@ -1,38 +1,345 @@
-"""The read-only mirror of Dots transfers: list sync and single-transfer refresh."""
+"""The read-only mirror of Dots transfers: incremental and full sync, single-transfer refresh,
+and the reads that show a transfer's payee, payout link and payable.
+
+Sync walks Dots' list newest first, 100 a page. Per page it runs one SELECT of the page's
+rows already known here and, when some are new or changed, one bulk upsert of only those:
+at most 2 queries a page (3 with the rare per-change audit). A row's `fingerprint` is a hash
+of every field we mirror, so "unchanged" is one string comparison, not a field-by-field diff.
+
+Incremental (the default) stops at the first page whose transfers are all known and
+unchanged. Dots lists by creation, so an older transfer that changes later (pending ->
+failed days after payment) does not move up the list: the sync then re-reads by id the
+transfers still open here that the listing did not reach (at most MAX_REREADS a run,
+least recently checked first, so every open transfer gets its turn).
+
+A page that fails (Dots unreachable) leaves the pages before it written, and the sync state
+(TransferSyncState) says where to read on, so the next incremental sync fills the gap
+before it trusts "known and unchanged" again.
+
+No Dots call runs inside a transaction: a page is fetched, then written.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
 from django.apps import apps as django_apps
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
+from core import audit
 from core.dots_gateway import client, dots_call
-from payouts.models import Payee, PayoutLink, Transfer
+from core.errors import DomainError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.models import AuditEvent
+from core.money import format_cents
+from dots.types import parse_datetime
+from payouts.models import Payee, PayoutLink, Transfer, TransferSyncState
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # the largest page Dots allows
+MAX_REREADS = 200  # open transfers re-read by id per incremental sync (one GET each)
+MAX_LINES = 50  # change lines kept for the report; the audit trail has every change
+STATE_PK = 1
+
+# The columns sync writes; everything else (id, checked_at) is left alone by an upsert.
+UPSERT_FIELDS = ["type", "status", "amount_cents", "failure_reason", "dots_user_id", "payout_link_dots_id",
+                 "payable_dots_id", "dots_created_at", "fingerprint", "synced_at"]
+# The fields whose change is audited and reported; a change elsewhere (a link id Dots adds
+# later, a row written before fingerprints existed) is written quietly.
+AUDITED_FIELDS = ("status", "amount_cents", "failure_reason")
 
 
-def transfers_sync(*, actor, max_pages: int | None = None) -> int:
-    """Upsert Dots transfers (newest first) into the read-only mirror. Answers how many were seen."""
-    Payable = _payable_model()
-    seen = 0
-    batch: list[dict] = []
-    with dots_call("list the transfers"):
-        for transfer in client().iter_transfers():
-            batch.append(transfer.raw)
-            seen += 1
-            if len(batch) >= 100:
-                _upsert_transfers(batch, Payable)
-                batch = []
-                if max_pages is not None and seen >= max_pages * 100:
-                    break
-    if batch:
-        _upsert_transfers(batch, Payable)
-    return seen
+@dataclass
+class TransferSyncResult:
+    """What one sync did; `lines` and `errors` are for people (sync_dots prints them)."""
+
+    full: bool = False
+    pages: int = 0
+    seen: int = 0
+    created: int = 0
+    changed: int = 0  # known transfers whose status, amount or failure reason changed (each audited)
+    unchanged: int = 0
+    rewritten: int = 0  # known transfers rewritten for other fields, not audited
+    reread: int = 0  # open transfers read again by id
+    stopped_early: bool = False
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add_line(self, line: str) -> None:
+        if len(self.lines) < MAX_LINES:
+            self.lines.append(line)
+        elif len(self.lines) == MAX_LINES:
+            self.lines.append("... more changes: see the audit trail")
+
+    def summary(self) -> str:
+        how = "full" if self.full else ("incremental, stopped early" if self.stopped_early else "incremental")
+        text = (f"transfers ({how}): {self.pages} pages, {self.seen} seen, {self.created} new, "
+                f"{self.changed} changed, {self.unchanged} unchanged")
+        if self.reread:
+            text += f", {self.reread} open ones re-read"
+        if self.errors:
+            text += f", {len(self.errors)} problems"
+        return text
 
 
-def transfer_refresh(*, dots_transfer_id: str, actor) -> Transfer:
-    """Read one transfer from Dots into the mirror (as transfers_sync does for every page)."""
+@dataclass
+class _Mirrored:
+    """A Dots transfer as the mirror's columns, with its fingerprint."""
+
+    dots_id: str
+    type: str
+    status: str
+    amount_cents: int | None
+    failure_reason: str
+    dots_user_id: str
+    payout_link_dots_id: str
+    payable_dots_id: str
+    created: str
+    fingerprint: str
+
+    def audited(self) -> dict:
+        return {"status": self.status, "amount_cents": self.amount_cents, "failure_reason": self.failure_reason}
+
+    def to_model(self) -> Transfer:
+        return Transfer(dots_id=self.dots_id, type=self.type, status=self.status, amount_cents=self.amount_cents,
+                        failure_reason=self.failure_reason, dots_user_id=self.dots_user_id,
+                        payout_link_dots_id=self.payout_link_dots_id, payable_dots_id=self.payable_dots_id,
+                        dots_created_at=parse_datetime(self.created or None), fingerprint=self.fingerprint)
+
+
+def _text(value, limit: int) -> str:
+    return str(value)[:limit] if value not in (None, "") else ""
+
+
+def _mirrored(raw: dict) -> _Mirrored | None:
+    """Lenient (NOTES.md decision 11): odd values become blanks, never a crash; no id, no row."""
+    dots_id = _text(raw.get("id"), 64)
+    if not dots_id:
+        return None
+    amount = raw.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (int, str)):
+        amount = None
+    elif isinstance(amount, str):
+        amount = int(amount) if amount.lstrip("-").isdigit() else None
+    metadata = raw.get("metadata")
+    payable_dots_id = metadata.get("payable_id") if isinstance(metadata, dict) else None
+    values = [dots_id, _text(raw.get("type"), 30), _text(raw.get("status"), 30), amount,
+              _text(raw.get("failure_reason"), 500), _text(raw.get("user_id"), 64),
+              _text(raw.get("payout_link_id"), 64), _text(payable_dots_id, 64), _text(raw.get("created"), 64)]
+    fingerprint = hashlib.blake2b(json.dumps(values, separators=(",", ":")).encode(), digest_size=16).hexdigest()
+    return _Mirrored(*values, fingerprint=fingerprint)
+
+
+# --- writing one page ---------------------------------------------------------------------------------
+
+
+def _describe_change(dots_id: str, before: dict, after: dict) -> str:
+    parts = []
+    if before["status"] != after["status"]:
+        parts.append(f"{before['status'] or '(none)'} → {after['status'] or '(none)'}")
+    if before["amount_cents"] != after["amount_cents"]:
+        parts.append(f"amount {format_cents(before['amount_cents'])} → {format_cents(after['amount_cents'])}")
+    line = f"transfer {dots_id[:8]}… " + ", ".join(parts or ["failure reason changed"])
+    if after["failure_reason"]:
+        line += f" ({after['failure_reason']})"
+    return line
+
+
+def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncResult) -> bool:
+    """Write the page's new and changed transfers; answers whether every one was known and unchanged.
+
+    Queries: one SELECT; one upsert when something is new or changed; audit events only for
+    changes of status, amount or failure reason (rare), in the upsert's transaction.
+    """
+    incoming: dict[str, _Mirrored] = {}
+    for raw in raws:
+        mirrored = _mirrored(raw) if isinstance(raw, dict) else None
+        if mirrored is not None:
+            incoming[mirrored.dots_id] = mirrored
+    result.seen += len(incoming)
+    if not incoming:
+        return False
+    known = {row[0]: row[1:] for row in Transfer.objects.filter(dots_id__in=list(incoming)).values_list(
+        "dots_id", "pk", "fingerprint", *AUDITED_FIELDS)}
+    to_write: list[_Mirrored] = []
+    changes: list[tuple[int, _Mirrored, dict]] = []
+    for dots_id, mirrored in incoming.items():
+        row = known.get(dots_id)
+        if row is None:
+            to_write.append(mirrored)
+            result.created += 1
+            continue
+        pk, fingerprint, *audited_values = row
+        if fingerprint == mirrored.fingerprint:
+            result.unchanged += 1
+            continue
+        to_write.append(mirrored)
+        before = dict(zip(AUDITED_FIELDS, audited_values))
+        if before != mirrored.audited():
+            changes.append((pk, mirrored, before))
+            result.changed += 1
+        else:
+            result.rewritten += 1
+    if not to_write:
+        return True
+    rows = [m.to_model() for m in to_write]
+    if not changes:
+        _upsert(rows)  # one statement: atomic on its own
+        return False
+    with transaction.atomic():
+        _upsert(rows)
+        for pk, mirrored, before in changes:
+            audit.record(actor=actor, action="transfer.changed", object_type="payouts.transfer", object_id=pk,
+                         object_repr=f"Transfer {mirrored.dots_id}", before=before, after=mirrored.audited(),
+                         source=source)
+    for _pk, mirrored, before in changes:
+        result.add_line(_describe_change(mirrored.dots_id, before, mirrored.audited()))
+    return False
+
+
+def _upsert(rows: list[Transfer]) -> None:
+    Transfer.objects.bulk_create(rows, update_conflicts=True, unique_fields=["dots_id"], update_fields=UPSERT_FIELDS)
+
+
+def _record_new(*, actor, source: str, result: TransferSyncResult, note: str = "") -> None:
+    """One event per run for every transfer seen for the first time, not one per row."""
+    if not result.created:
+        return
+    audit.record(actor=actor, action="transfers.synced", object_type="payouts.transfer",
+                 object_repr="Dots transfers", source=source, reason=note,
+                 after={"new": result.created, "changed": result.changed, "pages": result.pages,
+                        "full": result.full})
+
+
+# --- sync ---------------------------------------------------------------------------------------------
+
+
+class _Walk:
+    """Where the current walk stands: the last transfer written (to resume from) and what it saw."""
+
+    def __init__(self) -> None:
+        self.last_written = ""
+        self.seen: set[str] = set()
+
+
+def _walk_pages(*, starting_after: str, stop_when_known: bool, walk: _Walk, actor, source: str,
+                result: TransferSyncResult) -> None:
+    walk.last_written = starting_after
+    cursor = starting_after or None
+    while True:
+        with dots_call("list the transfers"):
+            page = client().list_transfers(limit=PAGE_SIZE, starting_after=cursor)
+        raws = [item.raw for item in page.items]
+        result.pages += 1
+        all_known = _apply_page(raws, actor=actor, source=source, result=result)
+        ids = [r.get("id") for r in raws if isinstance(r, dict) and r.get("id")]
+        if not ids:
+            return
+        walk.seen.update(str(i) for i in ids)
+        cursor = walk.last_written = str(ids[-1])
+        if stop_when_known and all_known:
+            result.stopped_early = True
+            return
+        if not page.has_more:
+            return
+
+
+def _save_state(**fields) -> None:
+    TransferSyncState.objects.filter(pk=STATE_PK).update(**fields)
+
+
+def transfers_sync(*, actor, full: bool = False, source: str = AuditEvent.Source.SYNC) -> TransferSyncResult:
+    """Bring the transfer mirror in step with Dots; see the module docstring for how.
+
+    `actor` is system_user() for the scheduled task and sync_dots, the user for the admin's button.
+    Raises DotsUnavailable (or DotsRejected) when a page cannot be read; what was written
+    stays, and the next sync reads on from there.
+    """
+    result = TransferSyncResult(full=full)
+    state, _ = TransferSyncState.objects.get_or_create(pk=STATE_PK)
+    if state.walk_open and not full:
+        # The previous sync ended without recording where (a killed worker): only reading
+        # every page is sure to close whatever gap it left.
+        result.full = full = True
+        result.add_line("the previous transfer sync stopped without saying where: every page was read")
+    resume = "" if full else state.resume_after
+    _save_state(walk_open=True)
+    walk = _Walk()
+    try:
+        if resume:
+            try:
+                _walk_pages(starting_after=resume, stop_when_known=True, walk=walk, actor=actor, source=source,
+                            result=result)
+            except DotsRejected as exc:
+                if walk.last_written != resume:
+                    raise
+                # Dots no longer knows the id we stopped at (an emulator reset, say): read everything.
+                logger.warning("transfer sync could not resume after %s (%s): reading every page", resume, exc)
+                result.full = full = True
+        _walk_pages(starting_after="", stop_when_known=not full, walk=walk, actor=actor, source=source,
+                    result=result)
+    except DomainError as exc:
+        _save_state(walk_open=False, resume_after=walk.last_written)
+        _record_new(actor=actor, source=source, result=result, note=f"interrupted: {exc}")
+        raise
+    _save_state(walk_open=False, resume_after="", last_finished_at=timezone.now())
+    if not full:
+        _reread_open(skip=walk.seen, actor=actor, source=source, result=result)
+    _record_new(actor=actor, source=source, result=result)
+    return result
+
+
+def _reread_open(*, skip: set[str], actor, source: str, result: TransferSyncResult) -> None:
+    """Read by id the transfers still open here that the listing did not reach, least recently checked first."""
+    candidates = (Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES)
+                  .order_by(F("checked_at").asc(nulls_first=True), "id")
+                  .values_list("dots_id", flat=True)[:MAX_REREADS + len(skip)])
+    todo = [dots_id for dots_id in candidates if dots_id not in skip][:MAX_REREADS]
+    raws: list[dict] = []
+    for dots_id in todo:
+        try:
+            with dots_call("read the transfer"):
+                raws.append(client().retrieve_transfer(transfer_id=dots_id).raw)
+        except DotsRejected as exc:
+            result.errors.append(f"transfer {dots_id}: {exc}")
+        except (DotsUnavailable, DotsOutcomeUnknownError) as exc:
+            # The rest waits for the next sync; they keep their place in the queue.
+            result.errors.append(f"{len(todo) - len(raws)} open transfers not re-read: {exc}")
+            break
+    for start in range(0, len(raws), PAGE_SIZE):
+        _apply_page(raws[start:start + PAGE_SIZE], actor=actor, source=source, result=result)
+    result.reread = len(raws)
+    if raws:
+        Transfer.objects.filter(dots_id__in=[r.get("id") for r in raws]).update(checked_at=timezone.now())
+    for error in result.errors:
+        logger.warning("transfer sync: %s", error)
+
+
+def transfer_refresh(*, dots_transfer_id: str, actor, source: str) -> Transfer:
+    """Read one transfer from Dots into the mirror (the webhook receiver's transfer.* events)."""
     with dots_call("read the transfer"):
-        data = client().retrieve_transfer(transfer_id=dots_transfer_id).raw
-    _upsert_transfers([data], _payable_model())
-    return Transfer.objects.get(dots_id=data["id"])
+        raw = client().retrieve_transfer(transfer_id=dots_transfer_id).raw
+    result = TransferSyncResult()
+    _apply_page([raw], actor=actor, source=source, result=result)
+    _record_new(actor=actor, source=source, result=result, note=f"transfer {raw.get('id')}")
+    transfer = Transfer.objects.get(dots_id=str(raw.get("id") or dots_transfer_id))
+    Transfer.objects.filter(pk=transfer.pk).update(checked_at=timezone.now())
+    return transfer
+
+
+# --- reads for display ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TransferLinks:
+    payee: Payee | None = None
+    payout_link: PayoutLink | None = None
+    payable: object | None = None  # payables.Payable
 
 
 def _payable_model():
@@ -42,35 +349,43 @@ def _payable_model():
         return None
 
 
-def _payable_ids_by_transfer(Payable, transfer_ids: list[str]) -> dict[str, int]:
-    if Payable is None:
-        return {}
-    field_names = {f.name for f in Payable._meta.get_fields()}
-    for name in ("dots_transfer_id", "transfer_id", "payment_transfer_id"):
-        if name in field_names:
-            return {str(k): v for k, v in Payable.objects.filter(**{f"{name}__in": transfer_ids})
-                    .values_list(name, "pk")}
-    return {}
+def links_for(transfers: list[Transfer]) -> dict[int, TransferLinks]:
+    """Each transfer's payee, payout link and payable, found by Dots ids: three queries for any number.
+
+    A payable is found by the transfer it recorded (Payable.dots_transfer_id) or by the Dots
+    payable id the transfer carries; the first finds only its latest payment attempt.
+    """
+    user_ids = {t.dots_user_id for t in transfers if t.dots_user_id}
+    link_ids = {t.payout_link_dots_id for t in transfers if t.payout_link_dots_id}
+    payees = {p.dots_user_id: p for p in Payee.objects.filter(dots_user_id__in=user_ids)} if user_ids else {}
+    links = {pl.dots_id: pl for pl in PayoutLink.objects.filter(dots_id__in=link_ids)} if link_ids else {}
+    by_transfer, by_dots_id = {}, {}
+    Payable = _payable_model()
+    transfer_ids = {t.dots_id for t in transfers}
+    payable_ids = {t.payable_dots_id for t in transfers if t.payable_dots_id}
+    if Payable is not None and (transfer_ids or payable_ids):
+        for payable in Payable.objects.filter(Q(dots_transfer_id__in=transfer_ids) | Q(dots_id__in=payable_ids)):
+            if payable.dots_transfer_id:
+                by_transfer[payable.dots_transfer_id] = payable
+            if payable.dots_id:
+                by_dots_id[payable.dots_id] = payable
+    return {
+        t.pk: TransferLinks(payee=payees.get(t.dots_user_id), payout_link=links.get(t.payout_link_dots_id),
+                            payable=by_transfer.get(t.dots_id) or by_dots_id.get(t.payable_dots_id))
+        for t in transfers
+    }
 
 
-def _upsert_transfers(batch: list[dict], Payable) -> None:
-    from dots.types import parse_datetime
+def transfer_of_payout_link(link: PayoutLink) -> Transfer | None:
+    """The transfer a claimed payout link made, if the mirror has it."""
+    conditions = Q(payout_link_dots_id=link.dots_id) if link.dots_id else Q(pk__in=[])
+    if link.transfer_dots_id:
+        conditions |= Q(dots_id=link.transfer_dots_id)
+    return Transfer.objects.filter(conditions).first()
 
-    ids = [t.get("id") for t in batch if t.get("id")]
-    links = dict(PayoutLink.objects.filter(dots_id__in=[t.get("payout_link_id") for t in batch if
-                                                        t.get("payout_link_id")]).values_list("dots_id", "pk"))
-    payees = dict(Payee.objects.filter(dots_user_id__in=[t.get("user_id") for t in batch if t.get("user_id")])
-                  .values_list("dots_user_id", "pk"))
-    payables = _payable_ids_by_transfer(Payable, ids)
-    rows = [
-        Transfer(dots_id=t["id"], type=str(t.get("type") or "")[:30], status=str(t.get("status") or "")[:30],
-                 amount_cents=t.get("amount") if isinstance(t.get("amount"), int) else None,
-                 dots_user_id=str(t.get("user_id") or "")[:64], payee_id=payees.get(t.get("user_id")),
-                 payout_link_id=links.get(t.get("payout_link_id")), payable_id=payables.get(t["id"]),
-                 dots_created_at=parse_datetime(t.get("created")))
-        for t in batch if t.get("id")
-    ]
-    Transfer.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["dots_id"],
-        update_fields=["type", "status", "amount_cents", "dots_user_id", "payee", "payout_link", "payable_id",
-                       "dots_created_at", "synced_at"])
+
+def transfer_of_payable(payable) -> Transfer | None:
+    """The transfer of a payable's latest payment attempt, if the mirror has it."""
+    if not payable.dots_transfer_id:
+        return None
+    return Transfer.objects.filter(dots_id=payable.dots_transfer_id).first()

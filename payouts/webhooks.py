@@ -126,11 +126,14 @@ def _refresh_payout_link(dots_id: str, actor) -> str:
 
 
 def _refresh_transfer(dots_id: str, actor) -> str:
-    transfer = transfers.transfer_refresh(dots_transfer_id=dots_id, actor=actor)
+    transfer = transfers.transfer_refresh(dots_transfer_id=dots_id, actor=actor, source=AuditEvent.Source.WEBHOOK)
     note = f"{transfer} is {transfer.status}"
-    if transfer.payout_link_id:
-        link = services.payout_link_refresh(payout_link_id=transfer.payout_link_id, actor=actor,
-                                            source=AuditEvent.Source.WEBHOOK)
+    if transfer.failure_reason:
+        note += f" ({transfer.failure_reason})"
+    link = (PayoutLink.objects.filter(dots_id=transfer.payout_link_dots_id).first()
+            if transfer.payout_link_dots_id else None)
+    if link is not None:
+        link = services.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
         note += f"; {link} is {link.status}"
     return note
 

@@ -99,7 +99,8 @@ def test_a_claimed_link_is_seen_by_the_sync_and_its_transfer_listed(dots, operat
     from payouts.models import Transfer
 
     transfer = Transfer.objects.get(dots_id=link.transfer_dots_id)
-    assert (transfer.payout_link_id, transfer.payee_id, transfer.amount_cents) == (link.pk, payee.pk, 900)
+    links = transfers.links_for([transfer])[transfer.pk]
+    assert (links.payout_link, links.payee, transfer.amount_cents) == (link, payee, 900)
 
 
 def test_a_payout_request_to_a_new_phone_is_approved_in_dots_and_its_link_kept(dots, operator):

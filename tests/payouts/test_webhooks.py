@@ -245,7 +245,7 @@ def test_a_transfer_webhook_mirrors_the_transfer_read_from_dots(deliver, dots, s
 
     assert response.status_code == 200
     transfer = Transfer.objects.get(dots_id=transfer_id)
-    assert (transfer.payout_link_id, transfer.amount_cents) == (link.pk, 900)
+    assert (transfer.payout_link_dots_id, transfer.amount_cents) == (link.dots_id, 900)
     link.refresh_from_db()
     assert link.status == "claimed"  # the link's own state was read back too
     assert WebhookDelivery.objects.get().processing == "processed"
