@@ -13,6 +13,7 @@ kinds
 
 `count` limits a rule to the next N matching requests; `rate` makes it fire on a
 fraction of them (seeded, so a test run is repeatable). Neither: every match.
+`after` lets the first N matching requests through untouched (fail page 3 of a list walk).
 Rules live in memory (a restart clears them) and sleeps happen outside the store lock.
 """
 
@@ -40,6 +41,8 @@ class Fault:
     count: int | None
     rate: float | None
     seed: int | None
+    after: int = 0
+    let_through: int = 0
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -54,6 +57,7 @@ class Fault:
             "count": self.count,
             "rate": self.rate,
             "seed": self.seed,
+            "after": self.after,
             "fired": self.fired,
             "remaining": None if self.count is None else self.count - self.fired,
         }
@@ -92,6 +96,9 @@ class Faults:
                     continue
                 if not fnmatch.fnmatchcase(path, fault.path):
                     continue
+                if fault.let_through < fault.after:
+                    fault.let_through += 1
+                    continue
                 if fault.count is not None and fault.fired >= fault.count:
                     continue
                 if fault.rate is not None and fault.rng.random() >= fault.rate:
@@ -125,11 +132,14 @@ def _parse(spec: dict, *, fault_id: int) -> Fault:
     rate = spec.get("rate")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1):
         raise ApiError(400, "invalid-input", "rate must be a number in (0, 1]")
+    after = spec.get("after", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise ApiError(400, "invalid-input", "after must be a non-negative integer")
     seed = spec.get("seed")
     rng = random.Random(seed)
     return Fault(
         id=fault_id, method=method, path=path, kind=kind, status=status, ms=ms,
-        count=count, rate=None if rate is None else float(rate), seed=seed, rng=rng,
+        count=count, rate=None if rate is None else float(rate), seed=seed, after=after, rng=rng,
     )
 
 

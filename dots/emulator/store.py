@@ -110,6 +110,15 @@ class Store:
         ).fetchone()
         return row[0]
 
+    def next_int_ids(self, kind: str, count: int) -> int:
+        """Reserve `count` consecutive integer ids; returns the first."""
+        row = self.conn.execute(
+            "INSERT INTO counters (kind, value) VALUES (?, ?) "
+            "ON CONFLICT (kind) DO UPDATE SET value = value + excluded.value RETURNING value",
+            (kind, count),
+        ).fetchone()
+        return row[0] - count + 1
+
     # -- documents -------------------------------------------------------------
 
     def insert(self, kind: str, id: str | int, doc: dict, *, app_id: str | None = None) -> dict:
@@ -118,6 +127,18 @@ class Store:
             (kind, str(id), app_id, json.dumps(doc, separators=(",", ":"))),
         )
         return doc
+
+    def insert_many(self, kind: str, docs: list[tuple[str | int, dict]], *, app_id: str | None = None) -> int:
+        """Insert (id, doc) pairs in one executemany, oldest first (seq follows the list's order).
+
+        For bulk seeding: 100,000 rows take about a second, where one insert() per row
+        through a request each would take minutes.
+        """
+        self.conn.executemany(
+            "INSERT INTO docs (kind, id, app_id, body) VALUES (?, ?, ?, ?)",
+            ((kind, str(id), app_id, json.dumps(doc, separators=(",", ":"))) for id, doc in docs),
+        )
+        return len(docs)
 
     def get(self, kind: str, id: str | int) -> dict | None:
         row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()

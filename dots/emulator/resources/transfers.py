@@ -19,10 +19,10 @@ Fields starting with "_" are the emulator's own bookkeeping and never leave it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from dots.emulator import lifecycles
-from dots.emulator.context import Ctx
+from dots.emulator.context import Ctx, iso
 from dots.emulator.errors import ApiError
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -262,6 +262,68 @@ def control_advance(ctx: Ctx, transfer_id: str) -> tuple[int, object]:
     return 200, serialize_transfer(doc)
 
 
+SEED_MAX = 1_000_000
+SEED_MAX_PATTERN = 10_000
+
+
+def control_seed(ctx: Ctx) -> tuple[int, object]:
+    """POST /_emulator/seed/transfers {"count": 100000, "statuses": {"completed": 99, "pending": 1}, ...}
+
+    Inserts `count` transfers (each with its transaction) straight into the store in this one
+    transaction, for benchmarks and paging tests: no wallet effects, no webhooks. Statuses are
+    dealt in a fixed repeating pattern from the weights (oldest first), failed ones carry
+    `failure_reason`. `created` runs back from the emulator clock, `spacing_seconds` apart, newest
+    last, so the list's newest-first order and the timestamps agree.
+    """
+    body = ctx.json
+    count = ctx.require_int(body, "count", min=1, max=SEED_MAX)
+    statuses = ctx.optional(body, "statuses", {"completed": 1}, types=(dict,))
+    pattern: list[str] = []
+    for status, weight in statuses.items():
+        if status not in lifecycles.TRANSITIONS["transfer"]:
+            raise ApiError(400, "invalid-input", f"statuses: {status!r} is not a transfer status")
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ApiError(400, "invalid-input", "statuses: each weight must be a whole number from 0")
+        pattern += [status] * weight
+    if not pattern or len(pattern) > SEED_MAX_PATTERN:
+        raise ApiError(400, "invalid-input", f"statuses: weights must add up to 1..{SEED_MAX_PATTERN}")
+    amount = ctx.optional_int(body, "amount", 100, min=1)
+    type_ = ctx.optional(body, "type", "balance", types=(str,), choices=TYPES)
+    failure_reason = ctx.optional_str(body, "failure_reason", "R01", max_len=500)
+    spacing = ctx.optional_int(body, "spacing_seconds", 1, min=0)
+    user_id = ctx.optional_str(body, "user_id")
+    if user_id is not None and ctx.store.app_id_of(users_resource.USER_KIND, user_id) != ctx.app_id:
+        raise ApiError(404, "not-found", "user not found")
+    newest = ctx.now()
+    first_transaction_id = ctx.store.next_int_ids(TRANSACTION_KIND, count)
+    transfer_docs, transaction_docs = [], []
+    for i in range(count):
+        transfer_id = ctx.store.new_uuid()
+        created = iso(newest - timedelta(seconds=spacing * (count - 1 - i)))
+        transaction = {
+            "id": first_transaction_id + i, "amount": amount, "created": created, "source_name": "App wallet",
+            "destination_name": f"User {user_id}" if user_id else "External account",
+            "type": TRANSACTION_TYPES[type_], "metadata": None, "transfer_id": transfer_id,
+        }
+        doc = {"id": transfer_id, "created": created, "status": pattern[i % len(pattern)], "type": type_,
+               "amount": amount, "transactions": [transaction], "metadata": None, "_app_id": ctx.app_id,
+               "_purpose": None, "_purpose_id": None, "_wallet_debit": 0, "_wallet_credit_on_complete": 0,
+               "_lifecycle": "transfer", "_updated": created}
+        if doc["status"] == "failed":
+            doc["failure_reason"] = failure_reason
+        if user_id is not None:
+            doc["user_id"] = user_id
+        transaction_docs.append((transaction["id"], transaction))
+        transfer_docs.append((transfer_id, doc))
+    ctx.store.insert_many(TRANSACTION_KIND, transaction_docs, app_id=ctx.app_id)
+    ctx.store.insert_many(KIND, transfer_docs, app_id=ctx.app_id)
+    by_status: dict[str, int] = {}
+    for _id, doc in transfer_docs:
+        by_status[doc["status"]] = by_status.get(doc["status"], 0) + 1
+    return 201, {"created": count, "by_status": by_status, "oldest_id": transfer_docs[0][0],
+                 "newest_id": transfer_docs[-1][0]}
+
+
 # -- helpers ----------------------------------------------------------------------------------------------
 
 
@@ -327,4 +389,5 @@ ROUTES = [
 ]
 CONTROL_ROUTES = [
     Route("POST", "/transfers/<transfer_id>/advance", control_advance),
+    Route("POST", "/seed/transfers", control_seed),
 ]
