@@ -1,0 +1,213 @@
+"""Issue #7: a worker killed in the middle of a pay or an import loses nothing and sends nothing twice.
+
+Each test starts a real worker process (tests/chaos_worker.py) on the test's own database
+and emulator, holds its Dots call open (an emulator latency fault, or a server that never
+answers), sends it SIGKILL mid-call, and then picks the work up again the way production
+does: the task runs again and reconciliation runs. The emulator's own records are the judge.
+"""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+
+from core import roles
+from core.audit import system_user
+from core.errors import DomainError
+from dots.client import DotsClient
+from payables import services as payable_services
+from payables import tasks as payable_tasks
+from payables.errors import InvalidTransition
+from payables.models import Payable
+from payouts import services as payout_services
+from payouts import tasks as payout_tasks
+from payouts.models import Payee, PayeeImport, PayeeImportRow
+from tests.chaos_support import PAYMENT_ACTIONS
+from tests.chaos_worker import worker_env
+from tests.fixtures_emulator import REPO_ROOT
+from tests.support import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Payable.Status
+Row = PayeeImportRow.Status
+PAY_PATH = "/v2/accounts-payable/payables/*/pay"
+HELD_MS = 3000  # how long the emulator holds the call the worker dies in
+
+
+@pytest.fixture
+def kill_settings(settings):
+    # A pay_requested older than 1 s has no caller left; Dots showing "approved" is believed
+    # only 5 s after the call, longer than the 3 s the emulator holds the killed call.
+    settings.PAY_REQUEST_STALE_SECONDS = 1
+    settings.PAY_OUTCOME_SETTLE_SECONDS = 5
+    return settings
+
+
+def start_worker(emulator, *args, dots_api_url=None, timeout_seconds=30.0) -> subprocess.Popen:
+    env = worker_env(database=connection.settings_dict, dots_api_url=dots_api_url or emulator.base_url,
+                     client_id=emulator.client_id, api_key=emulator.api_key, timeout_seconds=timeout_seconds)
+    return subprocess.Popen([sys.executable, "-m", "tests.chaos_worker", *map(str, args)], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for(condition, *, what: str, seconds: float = 20.0, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the worker exited ({process.returncode}) before {what}: "
+                                 f"{process.stderr.read().decode(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+
+def payments_in_dots(emulator, payable) -> int:
+    remote = DotsClient(emulator.base_url, emulator.client_id, emulator.api_key).retrieve_payable(
+        payable_id=payable.dots_id)
+    return sum(1 for entry in remote.raw.get("action_history") or [] if entry.get("action") in PAYMENT_ACTIONS)
+
+
+def reconcile_until(condition, *, seconds: float = 20.0) -> None:
+    """Run reconciliation until `condition()` holds."""
+    from reconciliation.services import reconcile_all
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        seen = list(Payable.objects.values_list("pk", "status", "dots_status", "last_dots_error"))
+        assert time.monotonic() < deadline, f"reconciliation did not settle it in time: {seen}"
+        reconcile_all(actor=system_user())
+        time.sleep(0.2)
+
+
+def status_of(payable) -> str:
+    return Payable.objects.get(pk=payable.pk).status
+
+
+def finish_in_dots_and_follow(emulator, payable) -> None:
+    """Dots completes the payment; the follower task (scheduled in production) sees it."""
+    emulator.control(f"payables/{payable.dots_id}/payment", {"status": "payment_completed"})
+    assert payable_tasks.follow_payment(payable.pk) == S.PAYMENT_COMPLETED
+
+
+# --- pay ----------------------------------------------------------------------------------------------
+
+
+def test_a_worker_killed_while_dots_takes_the_payment_is_found_paid_and_never_paid_again(
+        dots, people, approved_payable, kill_settings):
+    dots.add_fault(method="POST", path=PAY_PATH, kind="latency", ms=HELD_MS, count=1)
+    worker = start_worker(dots, "pay", approved_payable.pk, people.payer.pk)
+    wait_for(lambda: Payable.objects.filter(pk=approved_payable.pk, status=S.PAY_REQUESTED).exists(),
+             what="the pay gate", process=worker)
+    time.sleep(0.5)  # the pay call is now held by the emulator
+    kill(worker)
+    assert Payable.objects.get(pk=approved_payable.pk).status == S.PAY_REQUESTED
+
+    # The work comes back: the pay task again (refused, a payment is under way), then reconciliation.
+    with pytest.raises(InvalidTransition, match="already under way"):
+        payable_services.payable_pay(payable_id=approved_payable.pk, actor=people.payer)
+    reconcile_until(lambda: status_of(approved_payable) not in (S.PAY_REQUESTED, S.OUTCOME_UNKNOWN))
+
+    assert status_of(approved_payable) == S.PAYMENT_INITIATED
+    assert payments_in_dots(dots, approved_payable) == 1
+    finish_in_dots_and_follow(dots, approved_payable)
+    assert payments_in_dots(dots, approved_payable) == 1
+    assert len(dots.received("POST", PAY_PATH)) == 1
+
+
+@pytest.fixture
+def unanswering_dots():
+    """A TCP port that accepts connections and never answers: a call that never reaches Dots' logic."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+
+
+def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_settle_window(
+        dots, people, make_payable, unanswering_dots, kill_settings):
+    # ACH-funded: no wallet check, so the pay call is the worker's only call to Dots.
+    payable = make_payable(funding_source=Payable.FundingSource.ACH)
+    payable_services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    payable_services.payable_approve(payable_id=payable.pk, actor=people.approver)
+    payable.refresh_from_db()
+    worker = start_worker(dots, "pay", payable.pk, people.payer.pk, dots_api_url=unanswering_dots)
+    wait_for(lambda: Payable.objects.filter(pk=payable.pk, status=S.PAY_REQUESTED).exists(),
+             what="the pay gate", process=worker)
+    time.sleep(0.5)
+    kill(worker)
+
+    # Reconciliation finds no payment in Dots; only after the settle window may it be paid again.
+    reconcile_until(lambda: status_of(payable) == S.OUTCOME_UNKNOWN)
+    with pytest.raises(InvalidTransition, match="already under way"):
+        payable_services.payable_pay(payable_id=payable.pk, actor=people.payer)
+    reconcile_until(lambda: status_of(payable) == S.APPROVED)
+    assert payments_in_dots(dots, payable) == 0
+    assert dots.received("POST", PAY_PATH) == []
+
+    payable_services.payable_pay(payable_id=payable.pk, actor=people.payer)
+    finish_in_dots_and_follow(dots, payable)
+    assert payments_in_dots(dots, payable) == 1
+    assert len(dots.received("POST", PAY_PATH)) == 1
+
+
+# --- import ---------------------------------------------------------------------------------------------
+
+
+def _csv(rows: int) -> bytes:
+    lines = ["first_name,last_name,email,phone"]
+    lines += [f"Kim{i},Park{i},kim{i}@example.com,201557{i:04d}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _dots_users(emulator) -> list[dict]:
+    dots = DotsClient(emulator.base_url, emulator.client_id, emulator.api_key)
+    return [user.raw for user in dots.iter_users()]
+
+
+def test_a_worker_killed_mid_import_creates_every_payee_once_when_the_import_runs_again(dots, monkeypatch):
+    rows = 40
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    upload = __import__("io").BytesIO(_csv(rows))
+    payee_import = payout_services.payee_import_preview(fileobj=upload, file_name="payees.csv", actor=operator)
+    # Confirm here, run in the worker process: keep the queued task from running inline in this one.
+    monkeypatch.setattr(payout_services, "async_task", lambda *args, **kwargs: None)
+    payout_services.payee_import_confirm(import_id=payee_import.pk, actor=operator)
+
+    dots.add_fault(method="POST", path="/v2/users", kind="latency", ms=HELD_MS)
+    worker = start_worker(dots, "import", payee_import.pk)
+    wait_for(lambda: PayeeImportRow.objects.filter(payee_import=payee_import, status=Row.CREATING).exists(),
+             what="rows being created", process=worker)
+    time.sleep(0.5)  # the first calls are now held by the emulator
+    kill(worker)
+    in_flight = PayeeImportRow.objects.filter(payee_import=payee_import, status=Row.CREATING).count()
+    assert in_flight > 0
+    assert PayeeImport.objects.get(pk=payee_import.pk).status == PayeeImport.Status.RUNNING
+
+    # The held calls finish in Dots with nobody to record them; then the task runs again.
+    time.sleep(HELD_MS / 1000)
+    dots.control("faults/clear")
+    payout_tasks.payee_import_run(payee_import.pk)
+
+    payee_import.refresh_from_db()
+    assert payee_import.status == PayeeImport.Status.COMPLETED
+    assert payee_import.created_count + payee_import.linked_count == rows
+    assert payee_import.failed_count == 0
+    assert set(payee_import.rows.values_list("status", flat=True)) <= {Row.CREATED, Row.LINKED}
+    users = _dots_users(dots)
+    phones = [user["phone_number"]["phone_number"] for user in users]
+    assert len(phones) == rows == len(set(phones))
+    assert Payee.objects.count() == rows
+    assert set(Payee.objects.values_list("dots_user_id", flat=True)) == {user["id"] for user in users}
