@@ -52,3 +52,76 @@ def test_the_transfers_page_refreshes_from_dots_for_an_operator(dots, operator, 
     client.post("/admin/payouts/transfer/sync/")
     page = client.get("/admin/payouts/transfer/").content.decode()
     assert made["id"] in page and "$7.00" in page
+
+
+# --- what the admin shows ---------------------------------------------------------------------------------
+
+
+def test_the_transfers_list_shows_status_failure_reason_amount_and_filters_by_status(dots, operator, client):
+    from core.audit import system_user
+
+    dots.control("seed/transfers", {"count": 3, "statuses": {"failed": 1, "completed": 2},
+                                    "failure_reason": "R01: insufficient funds", "amount": 123456})
+    transfers.transfers_sync(actor=system_user())
+    login_verified(client, operator)
+
+    page = client.get("/admin/payouts/transfer/").content.decode()
+    failed_only = client.get("/admin/payouts/transfer/?status__exact=failed").content.decode()
+
+    assert "$1,234.56" in page and "R01: insufficient funds" in page and "Completed" in page
+    assert failed_only.count("R01: insufficient funds") == 1 and "Completed</td>" not in failed_only
+    assert client.get("/admin/payouts/transfer/?type__exact=balance").status_code == 200
+
+
+def test_the_transfers_list_links_payee_and_payout_link_in_a_fixed_number_of_queries(
+        dots, operator, client, django_assert_max_num_queries):
+    from core.audit import system_user
+
+    for n in range(3):
+        payee = services.payee_create(first_name="Ann", last_name=f"Lee{n}", email=f"a{n}@example.com",
+                                      phone=phone(), actor=operator)
+        link = services.payout_link_push(payout_link_id=services.payout_link_request(
+            amount_cents=900, payee_id=payee.pk, actor=operator, push=False).pk, actor=operator)
+        dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
+    transfers.transfers_sync(actor=system_user())
+    login_verified(client, operator)
+    client.get("/admin/payouts/transfer/")  # warm the session and permission caches
+
+    with django_assert_max_num_queries(12):
+        page = client.get("/admin/payouts/transfer/").content.decode()
+
+    assert page.count("payout link #") == 3 and "Ann Lee2" in page
+
+
+def test_a_payout_links_page_shows_its_failed_transfer_with_the_reason(dots, operator, client):
+    from core.audit import system_user
+
+    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
+                                  actor=operator)
+    link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
+    link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
+    transfer_id = claimed.get("transfer_id") or requests.get(
+        f"{dots.base_url}/v2/payout-links/{link.dots_id}", auth=dots.auth, timeout=10).json()["transfer_id"]
+    dots.control(f"transfers/{transfer_id}/advance", {"status": "failed", "reason": "R03: no account"})
+    transfers.transfers_sync(actor=system_user())
+    login_verified(client, operator)
+
+    page = client.get(f"/admin/payouts/payoutlink/{link.pk}/change/").content.decode()
+
+    assert "Failed: R03: no account" in page and "$9.00" in page
+
+
+def test_a_payables_page_shows_its_payments_transfer_and_why_it_failed(dots, people, approved_payable, client):
+    from core.audit import system_user
+    from payables import services as payable_services
+
+    payable = payable_services.payable_pay(payable_id=approved_payable.pk, actor=people.payer)
+    dots.control(f"transfers/{payable.dots_transfer_id}/advance", {"status": "pending"})
+    dots.control(f"transfers/{payable.dots_transfer_id}/advance", {"status": "failed", "reason": "R01: NSF"})
+    transfers.transfers_sync(actor=system_user())
+    login_verified(client, people.payer)
+
+    page = client.get(f"/admin/payables/payable/{payable.pk}/change/").content.decode()
+
+    assert f"{payable.dots_transfer_id}: Failed (R01: NSF)" in page
