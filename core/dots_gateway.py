@@ -67,30 +67,36 @@ def describe(exc: DotsError) -> str:
 
 
 @contextmanager
-def dots_call(action: str) -> Iterator[None]:
+def dots_call(action: str, *, record_health: bool = True) -> Iterator[None]:
     """Run a Dots call, translating its errors. `action` reads after "to": "create the vendor".
 
     Also tells core.dots_health whether Dots answered: any answer (refusals included)
     is a success, no answer a failure; that is what the outage banner and the action
-    queue go by.
+    queue go by. `record_health=False` for calls made in threads that must not touch the
+    database (the payee import's worker pool).
     """
     try:
         yield
     except DotsOutcomeUnknown as exc:
-        dots_health.record_failure(describe(exc))
+        if record_health:
+            dots_health.record_failure(describe(exc))
         raise DotsOutcomeUnknownError(
             f"Dots did not answer whether it managed to {action}; the outcome is being checked.",
             dots_error=exc,
         ) from exc
     except (DotsConnectionError, DotsServerError, DotsRateLimited) as exc:
-        dots_health.record_failure(describe(exc))
+        if record_health:
+            dots_health.record_failure(describe(exc))
         raise DotsUnavailable(f"Dots could not be reached to {action}: {describe(exc)}. Try again.",
                               dots_error=exc) from exc
     except DotsAuthError as exc:
-        dots_health.record_failure(describe(exc))
+        if record_health:
+            dots_health.record_failure(describe(exc))
         raise DotsUnavailable(f"Dots refused our credentials when trying to {action}: check DOTS_CLIENT_ID "
                               f"and DOTS_API_KEY.", dots_error=exc) from exc
     except DotsError as exc:
-        dots_health.record_success()
+        if record_health:
+            dots_health.record_success()
         raise DotsRejected(f"Dots refused to {action}: {describe(exc)}.", dots_error=exc) from exc
-    dots_health.record_success()
+    if record_health:
+        dots_health.record_success()

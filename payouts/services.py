@@ -18,9 +18,10 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from core import audit
+from core import action_queue, audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.models import QueuedDotsAction
 from payouts import csv_import
 from payouts.errors import ImportNotConfirmable, InvalidPayee, PayeeCreateFailed, PayeeNotInDots, RunNotReady, SegregationOfDutiesViolation
 from payouts.models import (
@@ -72,9 +73,10 @@ def _create_or_link_user(*, first_name: str, last_name: str, email: str, phone_e
     """
     country_code, national = csv_import.dots_phone(phone_e164)
     last_error = ""
+    # The import runs this in worker threads that must not touch the database: no health writes.
     for attempt in range(CREATE_ATTEMPTS):
         try:
-            with dots_call("create the payee"):
+            with dots_call("create the payee", record_health=False):
                 user = client().create_user(first_name=first_name, last_name=last_name, email=email,
                                             country_code=country_code, phone_number=national, metadata=metadata)
             return "created", user.raw
@@ -82,7 +84,7 @@ def _create_or_link_user(*, first_name: str, last_name: str, email: str, phone_e
             body = getattr(exc.dots_error, "body", None) or {}
             if exc.dots_error_code == "user-already-exists" and body.get("user_id"):
                 try:
-                    with dots_call("read the existing Dots user"):
+                    with dots_call("read the existing Dots user", record_health=False):
                         user = client().retrieve_user(user_id=body["user_id"])
                 except (DotsUnavailable, DotsOutcomeUnknownError) as read_exc:
                     last_error = str(read_exc)
@@ -569,11 +571,15 @@ def payout_link_request(*, amount_cents: int, actor, payee_id: int | None = None
     return link
 
 
-def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False) -> PayoutLink:
+def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False,
+                     from_queue: bool = False) -> PayoutLink:
     """Send the stored body with the stored key. Repeating it never makes a second link.
 
     `retry_refused` sends a refused link again (Dots does not remember refused requests,
     so the same key is safe once the cause, say a short wallet, is fixed).
+    While Dots is unreachable the push is queued (ActionQueued); when Dots does not answer
+    a retry is queued (core.action_queue: backoff, stops 23 h after the link was made).
+    `from_queue`: called by the queue (or by a caller that retries by itself): never queue.
     """
     link = PayoutLink.objects.get(pk=payout_link_id)
     retryable = {PayoutLink.Status.PENDING, PayoutLink.Status.UNKNOWN}
@@ -581,15 +587,20 @@ def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False)
         retryable.add(PayoutLink.Status.REFUSED)
     if link.status not in retryable:
         return link
+    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH, target=link, actor=actor,
+                                      arguments={"retry_refused": True} if retry_refused else {},
+                                      from_queue=from_queue)
     now = timezone.now()
     try:
         with dots_call("create the payout link"):
             created = client().create_payout_link(**link.request_body)
     except DotsOutcomeUnknownError as exc:
         _link_failed(link, PayoutLink.Status.UNKNOWN, str(exc), "payout_link.outcome_unknown", actor, now)
+        _queue_link_retry(link, actor=actor, error=str(exc), from_queue=from_queue)
         raise
     except DotsUnavailable as exc:
         _link_failed(link, link.status, str(exc), None, actor, now)
+        _queue_link_retry(link, actor=actor, error=str(exc), from_queue=from_queue)
         raise
     except DotsRejected as exc:
         _link_failed(link, PayoutLink.Status.REFUSED, str(exc), "payout_link.refused", actor, now)
@@ -604,6 +615,13 @@ def payout_link_push(*, payout_link_id: int, actor, retry_refused: bool = False)
         audit.record(actor=actor, action="payout_link.created", target=link, before={"status": before},
                      after={"status": link.status, "dots_id": link.dots_id})
     return link
+
+
+def _queue_link_retry(link: PayoutLink, *, actor, error: str, from_queue: bool) -> None:
+    if not from_queue:
+        # The key was made with the link: Dots forgets it 24 h after, so retries stop at 23 h.
+        action_queue.queue_retry(kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH, target=link, actor=actor,
+                                 error=error, first_attempt_at=link.created_at)
 
 
 def _link_failed(link, status, message, action, actor, now) -> None:
@@ -634,7 +652,8 @@ def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> 
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         if link.status == PayoutLink.Status.UNKNOWN:
-            return payout_link_push(payout_link_id=link.pk, actor=actor)
+            # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
+            return payout_link_push(payout_link_id=link.pk, actor=actor, from_queue=True)
         return link
     with dots_call("read the payout link"):
         data = client().retrieve_payout_link(payout_link_id=link.dots_id).raw
@@ -724,11 +743,17 @@ def _find_request_by_key(key: str) -> dict | None:
     return None
 
 
-def payout_request_push(*, payout_request_id: int, actor) -> PayoutRequest:
-    """Create it in Dots. Dots has no key here, so after an unknown outcome we first look for ours."""
+def payout_request_push(*, payout_request_id: int, actor, from_queue: bool = False) -> PayoutRequest:
+    """Create it in Dots. Dots has no key here, so after an unknown outcome we first look for ours.
+
+    Queued while Dots is unreachable (ActionQueued), and retried by the queue when Dots did
+    not answer; `from_queue` as in payout_link_push.
+    """
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if request.status not in (PayoutRequest.Status.PENDING, PayoutRequest.Status.UNKNOWN):
         return request
+    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor,
+                                      from_queue=from_queue)
     now = timezone.now()
     data = None
     if request.status == PayoutRequest.Status.UNKNOWN:
@@ -748,6 +773,9 @@ def payout_request_push(*, payout_request_id: int, actor) -> PayoutRequest:
                               else "payout_request.refused")
                     audit.record(actor=actor, action=action, target=request, before={"status": request.status},
                                  after={"status": status}, reason=str(exc)[:500])
+            if not from_queue and not isinstance(exc, DotsRejected):
+                action_queue.queue_retry(kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request,
+                                         actor=actor, error=str(exc))
             raise
     return store_request_state(request.pk, data, actor, action="payout_request.created")
 
@@ -784,7 +812,8 @@ def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if not request.dots_id:
         if request.status == PayoutRequest.Status.UNKNOWN:
-            return payout_request_push(payout_request_id=request.pk, actor=actor)
+            # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
+            return payout_request_push(payout_request_id=request.pk, actor=actor, from_queue=True)
         return request
     with dots_call("read the payout request"):
         data = client().retrieve_payout_request(payout_request_id=request.dots_id).raw
@@ -850,7 +879,8 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
                                            delivery_method=PayoutLink.Delivery.SMS, actor=approver, push=False)
                 PayoutRunItem.objects.filter(pk=item.pk).update(payout_link=link, status=PayoutRunItem.Status.SENDING)
         try:
-            link = payout_link_push(payout_link_id=link.pk, actor=approver, retry_refused=True)
+            # The run keeps each item's outcome and retries failed items itself: never queue here.
+            link = payout_link_push(payout_link_id=link.pk, actor=approver, retry_refused=True, from_queue=True)
         except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
             PayoutRunItem.objects.filter(pk=item.pk).update(status=PayoutRunItem.Status.FAILED, outcome=str(exc))
             continue

@@ -1,6 +1,7 @@
 """django-q2 entry points: take ids, call one service, safe to run twice."""
 
 from core.audit import system_user
+from core.errors import ActionQueued
 from payouts import services
 
 
@@ -9,11 +10,17 @@ def payee_import_run(import_id: int) -> None:
 
 
 def payout_link_push(payout_link_id: int) -> None:
-    services.payout_link_push(payout_link_id=payout_link_id, actor=system_user())
+    try:
+        services.payout_link_push(payout_link_id=payout_link_id, actor=system_user())
+    except ActionQueued:
+        pass  # Dots is unreachable: core.tasks.run_queued_dots_actions sends it when Dots answers
 
 
 def payout_request_push(payout_request_id: int) -> None:
-    services.payout_request_push(payout_request_id=payout_request_id, actor=system_user())
+    try:
+        services.payout_request_push(payout_request_id=payout_request_id, actor=system_user())
+    except ActionQueued:
+        pass  # as above
 
 
 def payout_run_send(run_id: int) -> None:
