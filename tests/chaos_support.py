@@ -175,6 +175,22 @@ def _push(job_id: int, world: World) -> None:
 JOBS = {"pay": _pay, "push": _push}
 
 
+def chaos_task(kind: str, job_id: int, payer_id: int) -> str:
+    """The same jobs as django-q2 tasks (bench/chaos.py with a real qcluster): answers the outcome.
+
+    A refusal (DomainError) is an expected outcome and is answered; anything else raises,
+    so django-q2 records it as a failed task and the bench counts it as a bug.
+    """
+    from django.contrib.auth import get_user_model
+
+    world = World(payer=get_user_model().objects.get(pk=payer_id), operator=None, payable_ids=[], link_ids=[])
+    try:
+        JOBS[kind](job_id, world)
+    except DomainError as exc:
+        return f"{kind}: {type(exc).__name__}"
+    return f"{kind}: ok"
+
+
 def chaos_jobs(world: World, *, seed: int) -> list[tuple[str, int]]:
     """Every pay and push twice back to back (two workers take them at once), then all once more."""
     singles = [("pay", pk) for pk in world.payable_ids] + [("push", pk) for pk in world.link_ids]
