@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.apps import apps as django_apps
@@ -227,26 +228,45 @@ class _Walk:
         self.seen: set[str] = set()
 
 
+def _fetch_page(cursor: str | None):
+    """One list page. Runs in the read-ahead thread too, so no database use here (dots_call may
+    write Dots' health row): the caller wraps the result in dots_call in the sync's own thread."""
+    return client().list_transfers(limit=PAGE_SIZE, starting_after=cursor)
+
+
 def _walk_pages(*, starting_after: str, stop_when_known: bool, walk: _Walk, actor, source: str,
                 result: TransferSyncResult) -> None:
+    """Read pages from `starting_after` (the top when empty) to the end, or to a known unchanged page.
+
+    A walk that reads to the end fetches page k+1 in a second thread while page k is written:
+    the fetch waits on Dots and the write on the database, so overlapping them takes the
+    shorter of the two off every page. An incremental walk does not read ahead: it usually
+    stops after a page or two, and a page fetched for nothing is a wasted call to Dots.
+    """
     walk.last_written = starting_after
-    cursor = starting_after or None
-    while True:
-        with dots_call("list the transfers"):
-            page = client().list_transfers(limit=PAGE_SIZE, starting_after=cursor)
-        raws = [item.raw for item in page.items]
-        result.pages += 1
-        all_known = _apply_page(raws, actor=actor, source=source, result=result)
-        ids = [r.get("id") for r in raws if isinstance(r, dict) and r.get("id")]
-        if not ids:
-            return
-        walk.seen.update(str(i) for i in ids)
-        cursor = walk.last_written = str(ids[-1])
-        if stop_when_known and all_known:
-            result.stopped_early = True
-            return
-        if not page.has_more:
-            return
+    read_ahead = not stop_when_known
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transfers-read-ahead") as pool:
+        next_page = pool.submit(_fetch_page, starting_after or None)
+        while True:
+            with dots_call("list the transfers"):
+                page = next_page.result()
+            raws = [item.raw for item in page.items]
+            ids = [r.get("id") for r in raws if isinstance(r, dict) and r.get("id")]
+            if read_ahead and page.has_more and ids:
+                next_page = pool.submit(_fetch_page, str(ids[-1]))
+            result.pages += 1
+            all_known = _apply_page(raws, actor=actor, source=source, result=result)
+            if not ids:
+                return
+            walk.seen.update(str(i) for i in ids)
+            walk.last_written = str(ids[-1])
+            if stop_when_known and all_known:
+                result.stopped_early = True
+                return
+            if not page.has_more:
+                return
+            if not read_ahead:
+                next_page = pool.submit(_fetch_page, walk.last_written)
 
 
 def _save_state(**fields) -> None:
