@@ -69,7 +69,7 @@ def _not_creator(payable: Payable, actor, doing: str) -> None:
 
 
 def _acting_user_id(actor) -> int:
-    """The Dots dashboard user acting for `actor` in create, submit and pay, or a clear refusal."""
+    """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
     acting_user_id = selectors.acting_dots_user_id(actor)
     if acting_user_id is None:
         raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
@@ -395,7 +395,7 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     _require_perm(actor, "payables.submit_payable", "cancel payables")
     ensure_transition(payable, S.CANCELED)
     if payable.dots_id:
-        acting_user_id = selectors.acting_dots_user_id(actor)
+        acting_user_id = _acting_user_id(actor)  # refuses clearly when nobody acts for this user in Dots
         action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_CANCEL, target=payable, actor=actor,
                                           arguments={"reason": reason}, from_queue=from_queue)
         try:

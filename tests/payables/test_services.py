@@ -354,3 +354,20 @@ def test_create_from_pdf_opens_a_draft_prefilled_by_dots(dots, people, vendor_ac
     assert payable.dots_id
     assert payable.file_sha256
     assert _events(payable, "payable.created_from_file").get().actor == people.clerk
+
+
+def test_cancel_by_someone_nobody_acts_for_in_dots_is_refused_clearly_and_sends_nothing(people, make_payable, dots,
+                                                                                        settings):
+    from payables.errors import NotReadyForDots
+    from payables.selectors import acting_dots_user_id
+
+    settings.DOTS_DEFAULT_ACTING_USER_ID = None
+    payable = make_payable()
+    services._ensure_in_dots(payable, acting_user_id=acting_dots_user_id(people.clerk), actor=people.clerk)
+    payable.refresh_from_db()
+    assert payable.dots_id and payable.status == Payable.Status.CREATED
+    with pytest.raises(NotReadyForDots, match="not linked to a Dots dashboard user"):
+        services.payable_cancel(payable_id=payable.pk, actor=people.clerk2, reason="entered twice")
+    assert dots.received("POST", "/v2/accounts-payable/payables/*/cancel") == []
+    payable.refresh_from_db()
+    assert payable.status == Payable.Status.CREATED
