@@ -653,6 +653,7 @@ def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> 
     if not link.dots_id:
         if link.status == PayoutLink.Status.UNKNOWN:
             # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
+            # from_queue: call Dots now, never queue (the refresh itself is retried by sync/reconciliation).
             return payout_link_push(payout_link_id=link.pk, actor=actor, from_queue=True)
         return link
     with dots_call("read the payout link"):
@@ -813,6 +814,7 @@ def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task
     if not request.dots_id:
         if request.status == PayoutRequest.Status.UNKNOWN:
             # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
+            # from_queue: call Dots now, never queue (the refresh itself is retried by sync/reconciliation).
             return payout_request_push(payout_request_id=request.pk, actor=actor, from_queue=True)
         return request
     with dots_call("read the payout request"):
@@ -880,6 +882,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
                 PayoutRunItem.objects.filter(pk=item.pk).update(payout_link=link, status=PayoutRunItem.Status.SENDING)
         try:
             # The run keeps each item's outcome and retries failed items itself: never queue here.
+            # from_queue: call Dots now, never queue (a failed item is retried with the run's own retry).
             link = payout_link_push(payout_link_id=link.pk, actor=approver, retry_refused=True, from_queue=True)
         except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
             PayoutRunItem.objects.filter(pk=item.pk).update(status=PayoutRunItem.Status.FAILED, outcome=str(exc))
