@@ -2,6 +2,7 @@
 
     python -m tests.chaos_worker pay <payable_id> <payer_user_id>
     python -m tests.chaos_worker import <payee_import_id>
+    python -m tests.chaos_worker push <payout_link_id>
 
 The test starts it with the environment that points it at the test's own database and
 emulator (`worker_env`), waits until the work is half done, and sends SIGKILL.
@@ -49,8 +50,12 @@ def main(argv: list[str]) -> None:
         from payouts import tasks
 
         tasks.payee_import_run(int(argv[1]))
+    elif kind == "push":
+        from payouts import tasks
+
+        tasks.payout_link_push(int(argv[1]))
     else:
-        raise SystemExit(f"unknown work {kind!r}: pay or import")
+        raise SystemExit(f"unknown work {kind!r}: pay, import or push")
 
 
 if __name__ == "__main__":

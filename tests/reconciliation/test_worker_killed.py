@@ -6,10 +6,12 @@ answers), sends it SIGKILL mid-call, and then picks the work up again the way pr
 does: the task runs again and reconciliation runs. The emulator's own records are the judge.
 """
 
+import fnmatch
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -25,7 +27,7 @@ from payables.errors import InvalidTransition
 from payables.models import Payable
 from payouts import services as payout_services
 from payouts import tasks as payout_tasks
-from payouts.models import Payee, PayeeImport, PayeeImportRow
+from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutLink
 from tests.chaos_support import PAYMENT_ACTIONS
 from tests.chaos_worker import worker_env
 from tests.fixtures_emulator import REPO_ROOT
@@ -47,31 +49,45 @@ def kill_settings(settings):
     return settings
 
 
-def start_worker(emulator, *args, dots_api_url=None, timeout_seconds=30.0) -> subprocess.Popen:
-    env = worker_env(database=connection.settings_dict, dots_api_url=dots_api_url or emulator.base_url,
-                     client_id=emulator.client_id, api_key=emulator.api_key, timeout_seconds=timeout_seconds)
-    return subprocess.Popen([sys.executable, "-m", "tests.chaos_worker", *map(str, args)], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class Worker:
+    """A worker process on the test's database and emulator; its Dots calls are logged to stderr
+    at debug level *before* they are sent, so the test knows when one is in flight."""
 
+    def __init__(self, emulator, *args, dots_api_url=None, timeout_seconds=30.0) -> None:
+        env = worker_env(database=connection.settings_dict, dots_api_url=dots_api_url or emulator.base_url,
+                         client_id=emulator.client_id, api_key=emulator.api_key, timeout_seconds=timeout_seconds)
+        env["DOTS_LOG_LEVEL"] = "DEBUG"
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.chaos_worker", *map(str, args)],
+                                        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-def wait_for(condition, *, what: str, seconds: float = 20.0, process: subprocess.Popen | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"the worker exited ({process.returncode}) before {what}: "
-                                 f"{process.stderr.read().decode(errors='replace')[-2000:]}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
 
+    def wait_until_sending(self, method: str, path_glob: str, *, seconds: float = 30.0) -> None:
+        """Until the worker has logged the start of a call (`dots POST /v2/... body=...`)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                words = line.split()
+                if "dots" in words and method in words and "body=" in line and any(
+                        fnmatch.fnmatchcase(word, path_glob) for word in words):
+                    return
+            if self.process.poll() is not None:
+                raise AssertionError(f"the worker exited ({self.process.returncode}) before calling "
+                                     f"{method} {path_glob}: {''.join(self.lines)[-2000:]}")
+            time.sleep(0.02)
+        raise AssertionError(f"the worker did not call {method} {path_glob} within {seconds}s")
 
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        assert self.process.returncode == -signal.SIGKILL
 
 
 def payments_in_dots(emulator, payable) -> int:
@@ -108,11 +124,10 @@ def finish_in_dots_and_follow(emulator, payable) -> None:
 def test_a_worker_killed_while_dots_takes_the_payment_is_found_paid_and_never_paid_again(
         dots, people, approved_payable, kill_settings):
     dots.add_fault(method="POST", path=PAY_PATH, kind="latency", ms=HELD_MS, count=1)
-    worker = start_worker(dots, "pay", approved_payable.pk, people.payer.pk)
-    wait_for(lambda: Payable.objects.filter(pk=approved_payable.pk, status=S.PAY_REQUESTED).exists(),
-             what="the pay gate", process=worker)
-    time.sleep(0.5)  # the pay call is now held by the emulator
-    kill(worker)
+    worker = Worker(dots, "pay", approved_payable.pk, people.payer.pk)
+    worker.wait_until_sending("POST", PAY_PATH)
+    time.sleep(0.3)  # the emulator now holds the pay call
+    worker.kill()
     assert Payable.objects.get(pk=approved_payable.pk).status == S.PAY_REQUESTED
 
     # The work comes back: the pay task again (refused, a payment is under way), then reconciliation.
@@ -143,11 +158,11 @@ def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_sett
     payable_services.payable_submit(payable_id=payable.pk, actor=people.clerk)
     payable_services.payable_approve(payable_id=payable.pk, actor=people.approver)
     payable.refresh_from_db()
-    worker = start_worker(dots, "pay", payable.pk, people.payer.pk, dots_api_url=unanswering_dots)
-    wait_for(lambda: Payable.objects.filter(pk=payable.pk, status=S.PAY_REQUESTED).exists(),
-             what="the pay gate", process=worker)
-    time.sleep(0.5)
-    kill(worker)
+    worker = Worker(dots, "pay", payable.pk, people.payer.pk, dots_api_url=unanswering_dots)
+    worker.wait_until_sending("POST", PAY_PATH)
+    time.sleep(0.3)  # the request is on its way to a server that never answers
+    worker.kill()
+    assert status_of(payable) == S.PAY_REQUESTED
 
     # Reconciliation finds no payment in Dots; only after the settle window may it be paid again.
     reconcile_until(lambda: status_of(payable) == S.OUTCOME_UNKNOWN)
@@ -161,6 +176,31 @@ def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_sett
     finish_in_dots_and_follow(dots, payable)
     assert payments_in_dots(dots, payable) == 1
     assert len(dots.received("POST", PAY_PATH)) == 1
+
+
+# --- payout link -----------------------------------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_link_push_makes_one_link_when_the_task_runs_again(dots):
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    link = payout_services.payout_link_request(amount_cents=1_234, actor=operator, memo="killed push", push=False)
+    dots.add_fault(method="POST", path="/v2/payout-links", kind="latency", ms=HELD_MS, count=1)
+    worker = Worker(dots, "push", link.pk)
+    worker.wait_until_sending("POST", "/v2/payout-links")
+    time.sleep(0.3)  # the emulator now holds the call
+    worker.kill()
+    time.sleep(HELD_MS / 1000)  # Dots makes the link, with nobody left to record it
+    link.refresh_from_db()
+    assert (link.status, link.dots_id) == (PayoutLink.Status.PENDING, None)
+
+    # The ORM broker presents the unacknowledged task again: same key, same body.
+    payout_tasks.payout_link_push(link.pk)
+    link.refresh_from_db()
+    dots_links = [item.raw for item in DotsClient(dots.base_url, dots.client_id, dots.api_key).iter_payout_links()]
+    assert [item["id"] for item in dots_links] == [link.dots_id]
+    assert link.status == dots_links[0]["status"] == PayoutLink.Status.CREATED
+    sent = dots.received("POST", "/v2/payout-links")
+    assert len(sent) == 2 and sent[0].get("idempotent_replay")
 
 
 # --- import ---------------------------------------------------------------------------------------------
@@ -187,11 +227,10 @@ def test_a_worker_killed_mid_import_creates_every_payee_once_when_the_import_run
     payout_services.payee_import_confirm(import_id=payee_import.pk, actor=operator)
 
     dots.add_fault(method="POST", path="/v2/users", kind="latency", ms=HELD_MS)
-    worker = start_worker(dots, "import", payee_import.pk)
-    wait_for(lambda: PayeeImportRow.objects.filter(payee_import=payee_import, status=Row.CREATING).exists(),
-             what="rows being created", process=worker)
-    time.sleep(0.5)  # the first calls are now held by the emulator
-    kill(worker)
+    worker = Worker(dots, "import", payee_import.pk)
+    worker.wait_until_sending("POST", "/v2/users")
+    time.sleep(0.3)  # the emulator now holds the first calls
+    worker.kill()
     in_flight = PayeeImportRow.objects.filter(payee_import=payee_import, status=Row.CREATING).count()
     assert in_flight > 0
     assert PayeeImport.objects.get(pk=payee_import.pk).status == PayeeImport.Status.RUNNING
