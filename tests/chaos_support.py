@@ -32,6 +32,7 @@ from core import roles
 from core.audit import system_user
 from core.dots_gateway import client
 from core.errors import DomainError
+from core.models import AuditEvent, QueuedDotsAction
 from payables import services as payable_services
 from payables import tasks as payable_tasks
 from payables.models import Approver, Payable
@@ -50,6 +51,14 @@ FAULT_KINDS = ("status", "timeout", "drop", "latency")
 PAYMENT_ACTIONS = ("initiate_payment", "retry_payment")
 # Local link statuses that mean "not (yet) known to be in Dots".
 LINK_LOCAL_ONLY = {L.PENDING, L.UNKNOWN, L.REFUSED}
+# Audit actions worth counting after a run: the paths the faults forced.
+ALONG_THE_WAY = (
+    ("pay calls sent", "payable.pay_requested"),
+    ("payments in outcome unknown", "payable.payment_outcome_unknown"),
+    ("pay calls found interrupted", "payable.interrupted_payment"),
+    ("links in outcome unknown", "payout_link.outcome_unknown"),
+    ("Dots actions queued", "dots_action.queued"),
+)
 # Local payable statuses that mean "we do not know whether Dots took the pay call".
 PAYABLE_IN_DOUBT = [S.PAY_REQUESTED, S.OUTCOME_UNKNOWN]
 
@@ -334,6 +343,9 @@ class ChaosReport:
     outcome_unknown: int  # payables in pay_requested / outcome unknown, links unknown, here
     settle_seconds: float
     faults: dict[str, int]
+    # From our audit trail: how often each path was taken along the way.
+    along_the_way: dict[str, int] = field(default_factory=dict)
+    queued_actions_left: int = 0  # core.action_queue rows still waiting or running
 
     def checks(self) -> list[tuple[str, bool, str]]:
         return [
@@ -357,6 +369,10 @@ class ChaosReport:
         total = sum(self.faults.values())
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items()))
         out.append(f"      faults injected: {total} ({kinds})")
+        if self.along_the_way:
+            out.append("      along the way: " + ", ".join(f"{name} {n}" for name, n in self.along_the_way.items()))
+        out.append(f"      Dots actions still queued (retries nobody needs any more run as no-ops): "
+                   f"{self.queued_actions_left}")
         for mismatch in self.status_mismatches[:10]:
             out.append(f"      differs: {mismatch}")
         for name in (self.paid_twice + self.never_paid)[:10]:
@@ -393,9 +409,11 @@ def compare_with_dots(*, world: World, settle_seconds: float, faults: dict[str, 
         if link.status != remote_status:
             mismatches.append(f"payout link {link.pk}: here {link.status}, Dots {remote_status}")
     in_doubt = _in_doubt(world)
+    along_the_way = {label: AuditEvent.objects.filter(action=action).count() for label, action in ALONG_THE_WAY}
     return ChaosReport(
         payables=len(world.payable_ids), links=len(world.link_ids), payments_in_dots=payments,
         paid_twice=paid_twice, never_paid=never_paid, links_in_dots=len(remote_links),
         links_not_ours=len(set(remote_links) - set(local_links)), status_mismatches=mismatches,
-        outcome_unknown=in_doubt, settle_seconds=settle_seconds, faults=faults,
+        outcome_unknown=in_doubt, settle_seconds=settle_seconds, faults=faults, along_the_way=along_the_way,
+        queued_actions_left=QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE).count(),
     )

@@ -19,7 +19,6 @@ from django.db import connection
 
 from core import roles
 from core.audit import system_user
-from core.errors import DomainError
 from dots.client import DotsClient
 from payables import services as payable_services
 from payables import tasks as payable_tasks
