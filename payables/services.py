@@ -230,8 +230,11 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
             with dots_call(f"look for {payable} in Dots"):
                 created = _find_in_dots(payable)
             if created is None:
-                Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
-                raise DotsUnavailable(f"Dots did not confirm creating {payable} and does not show it: try again.")
+                # The create takes no idempotency key and may still land (a timed-out call goes on in
+                # Dots): the claim stays, so a retry cannot create a second one. Reconciliation looks
+                # for it again once the claim is stale, and releases it only if Dots still lacks it.
+                raise DotsUnavailable(f"Dots did not confirm creating {payable} and does not show it yet; it "
+                                      "may still arrive, so it is checked again before it can be sent again.")
         except DotsCallError:
             Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
             raise
