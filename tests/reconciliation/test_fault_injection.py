@@ -8,6 +8,8 @@ payable, one link per link request, every local status equal to Dots', nothing i
 bench/chaos.py runs the same harness with 500 + 500 and prints its figures.
 """
 
+import time
+
 import pytest
 
 from tests import chaos_support
@@ -58,3 +60,45 @@ def test_every_payable_is_paid_once_and_every_link_made_once_under_30_percent_fa
     assert report.outcome_unknown == 0
     # The guaranteed faults went through the outcome-unknown path, and it was settled from Dots.
     assert report.along_the_way["payments in outcome unknown"] >= 6
+
+
+# --- creating a payable in Dots (no idempotency key) -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_payable_whose_create_answer_timed_out_is_never_created_twice_in_dots(dots, people, make_payable, settings):
+    """Dots' payable create takes no idempotency key: a create that timed out may still land after
+    the immediate look-up found nothing, so an at-once retry must not create a second one."""
+    from dots.client import DotsClient
+    from payables import services
+    from payables.models import Payable
+    from reconciliation.services import reconcile_all
+    from core.audit import system_user
+    from core.errors import DomainError
+
+    settings.DOTS_TIMEOUT_SECONDS = 0.4
+    settings.PAY_REQUEST_STALE_SECONDS = 2
+    payable = make_payable()
+    dots.add_fault(method="POST", path="/v2/accounts-payable/payables", kind="timeout", ms=1200, count=1)
+    with pytest.raises(DomainError):
+        services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    try:  # the clerk clicks again at once
+        services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    except DomainError:
+        pass
+    time.sleep(1.5)  # the timed-out create lands in Dots
+    deadline = time.monotonic() + 15
+    while not Payable.objects.get(pk=payable.pk).dots_id:
+        assert time.monotonic() < deadline, "reconciliation never settled the interrupted create"
+        reconcile_all(actor=system_user())
+        time.sleep(0.2)
+    if Payable.objects.get(pk=payable.pk).status == Payable.Status.CREATED:
+        services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+
+    external_id = services._external_id(payable)
+    in_dots = [p for p in DotsClient(dots.base_url, dots.client_id, dots.api_key).iter_payables()
+               if p.external_id == external_id]
+    assert len(in_dots) == 1, [(p.id, p.status) for p in in_dots]
+    payable.refresh_from_db()
+    assert payable.dots_id == in_dots[0].id
+    assert payable.status == Payable.Status.SUBMITTED == in_dots[0].status
