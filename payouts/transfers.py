@@ -2,8 +2,9 @@
 and the reads that show a transfer's payee, payout link and payable.
 
 Sync walks Dots' list newest first, 100 a page. Per page it runs one SELECT of the page's
-rows already known here and, when some are new or changed, one bulk upsert of only those:
-at most 2 queries a page (3 with the rare per-change audit). A row's `fingerprint` is a hash
+rows already known here and, when some are new, one bulk upsert of only those: at most 2
+queries a page, plus a compare-and-set UPDATE and an audit event for each (rare) change
+of status, amount or failure reason. A row's `fingerprint` is a hash
 of every field we mirror, so "unchanged" is one string comparison, not a field-by-field diff.
 
 Incremental (the default) stops at the first page whose transfers are all known and
@@ -154,8 +155,8 @@ def _describe_change(dots_id: str, before: dict, after: dict) -> str:
 def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncResult) -> bool:
     """Write the page's new and changed transfers; answers whether every one was known and unchanged.
 
-    Queries: one SELECT; one upsert when something is new or changed; audit events only for
-    changes of status, amount or failure reason (rare), in the upsert's transaction.
+    Queries: one SELECT; one upsert of the new and quietly changed rows; for each change of
+    status, amount or failure reason (rare) a compare-and-set UPDATE and its audit event.
     """
     incoming: dict[str, _Mirrored] = {}
     for raw in raws:
@@ -167,40 +168,48 @@ def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncRes
         return False
     known = {row[0]: row[1:] for row in Transfer.objects.filter(dots_id__in=list(incoming)).values_list(
         "dots_id", "pk", "fingerprint", *AUDITED_FIELDS)}
-    to_write: list[_Mirrored] = []
-    changes: list[tuple[int, _Mirrored, dict]] = []
+    to_upsert: list[_Mirrored] = []
+    changes: list[tuple[int, str, _Mirrored, dict]] = []
     for dots_id, mirrored in incoming.items():
         row = known.get(dots_id)
         if row is None:
-            to_write.append(mirrored)
+            to_upsert.append(mirrored)
             result.created += 1
             continue
         pk, fingerprint, *audited_values = row
         if fingerprint == mirrored.fingerprint:
             result.unchanged += 1
             continue
-        to_write.append(mirrored)
         before = dict(zip(AUDITED_FIELDS, audited_values))
         if before != mirrored.audited():
-            changes.append((pk, mirrored, before))
-            result.changed += 1
+            changes.append((pk, fingerprint, mirrored, before))
         else:
+            to_upsert.append(mirrored)
             result.rewritten += 1
-    if not to_write:
-        return True
-    rows = [m.to_model() for m in to_write]
-    if not changes:
-        _upsert(rows)  # one statement: atomic on its own
-        return False
+    if to_upsert:
+        _upsert([m.to_model() for m in to_upsert])  # one statement: atomic on its own
+    for pk, fingerprint, mirrored, before in changes:
+        _apply_change(pk=pk, fingerprint=fingerprint, mirrored=mirrored, before=before, actor=actor, source=source,
+                      result=result)
+    return not to_upsert and not changes
+
+
+def _apply_change(*, pk: int, fingerprint: str, mirrored: _Mirrored, before: dict, actor, source: str,
+                  result: TransferSyncResult) -> None:
+    """Write one audited change only if the row still holds what we read (compare-and-set on the
+    fingerprint): a webhook and a sync that saw the same change at once audit it once."""
+    model = mirrored.to_model()
     with transaction.atomic():
-        _upsert(rows)
-        for pk, mirrored, before in changes:
-            audit.record(actor=actor, action="transfer.changed", object_type="payouts.transfer", object_id=pk,
-                         object_repr=f"Transfer {mirrored.dots_id}", before=before, after=mirrored.audited(),
-                         source=source)
-    for _pk, mirrored, before in changes:
-        result.add_line(_describe_change(mirrored.dots_id, before, mirrored.audited()))
-    return False
+        written = Transfer.objects.filter(pk=pk, fingerprint=fingerprint).update(
+            **{name: getattr(model, name) for name in UPSERT_FIELDS if name != "synced_at"},
+            synced_at=timezone.now())
+        if not written:
+            return
+        audit.record(actor=actor, action="transfer.changed", object_type="payouts.transfer", object_id=pk,
+                     object_repr=f"Transfer {mirrored.dots_id}", before=before, after=mirrored.audited(),
+                     source=source)
+    result.changed += 1
+    result.add_line(_describe_change(mirrored.dots_id, before, mirrored.audited()))
 
 
 def _upsert(rows: list[Transfer]) -> None:

@@ -162,8 +162,12 @@ def test_a_changed_page_writes_only_the_changed_rows(dots, db):
         result = transfers.transfers_sync(actor=system_user())
 
     assert (result.changed, result.unchanged) == (1, 49)
-    upserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "payouts_transfer"')]
-    assert len(upserts) == 1 and made["newest_id"] in upserts[0] and made["oldest_id"] not in upserts[0]
+    writes = [q["sql"] for q in queries if q["sql"].startswith(('INSERT INTO "payouts_transfer"',
+                                                                   'UPDATE "payouts_transfer"'))]
+    # one compare-and-set UPDATE of that row (the re-read's checked_at UPDATE aside), no upsert
+    [update] = [sql for sql in writes if "fingerprint" in sql]
+    assert update.startswith("UPDATE") and "reversed" in update
+    assert not [sql for sql in writes if sql.startswith("INSERT")]
     assert Transfer.objects.get(dots_id=made["newest_id"]).status == "reversed"
 
 
@@ -217,3 +221,26 @@ def test_an_open_transfer_dots_cannot_find_is_reported_and_the_sync_goes_on(dots
     result = transfers.transfers_sync(actor=system_user())
 
     assert result.created == 10 and len(result.errors) == 1 and "not found" in result.errors[0]
+
+
+def test_a_change_seen_by_a_webhook_and_a_sync_at_once_is_audited_once(dots, paid_and_pending):
+    dots.control(f"transfers/{paid_and_pending.dots_transfer_id}/advance",
+                 {"status": "failed", "reason": "R01: insufficient funds"})
+    stale = Transfer.objects.get(dots_id=paid_and_pending.dots_transfer_id)
+    # The webhook's refresh writes the change first...
+    transfers.transfer_refresh(dots_transfer_id=stale.dots_id, actor=system_user(), source="webhook")
+    # ...and a sync that read the row before it (the same fingerprint) loses the compare-and-set.
+    raw = dots_transfer_raw(dots, stale.dots_id)
+    result = transfers.TransferSyncResult()
+    transfers._apply_change(pk=stale.pk, fingerprint=stale.fingerprint, mirrored=transfers._mirrored(raw),
+                            before={"status": "pending", "amount_cents": stale.amount_cents, "failure_reason": ""},
+                            actor=system_user(), source="sync", result=result)
+
+    assert result.changed == 0
+    assert AuditEvent.objects.filter(action="transfer.changed").count() == 1
+
+
+def dots_transfer_raw(dots, transfer_id: str) -> dict:
+    import requests
+
+    return requests.get(f"{dots.base_url}/v2/transfers/{transfer_id}", auth=dots.auth, timeout=10).json()
