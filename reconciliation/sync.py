@@ -127,7 +127,7 @@ def transfers_step(actor, *, full: bool) -> SyncReport:
     from payouts.transfers import transfers_sync
 
     result = transfers_sync(actor=actor, full=full)
-    return SyncReport("transfers", checked=result.seen, changes=list(result.lines))
+    return SyncReport("transfers", checked=result.seen, changes=list(result.lines), errors=list(result.errors))
 
 
 def app_wallet_step(actor) -> SyncReport:

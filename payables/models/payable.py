@@ -79,7 +79,8 @@ class Payable(models.Model):
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
     # What Dots last said, verbatim: it may hold a status we do not know yet.
     dots_status = models.CharField(max_length=40, blank=True, editable=False)
-    dots_transfer_id = models.CharField(max_length=64, blank=True, editable=False)
+    # Indexed: the transfer mirror finds a transfer's payable by it.
+    dots_transfer_id = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     dots_file_uploaded = models.BooleanField(default=False, editable=False)
     approval_steps = models.JSONField(default=list, blank=True, editable=False)
     approval_policy = models.ForeignKey("payables.ApprovalPolicy", null=True, blank=True,
