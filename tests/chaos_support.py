@@ -371,8 +371,7 @@ class ChaosReport:
         out.append(f"      faults injected: {total} ({kinds})")
         if self.along_the_way:
             out.append("      along the way: " + ", ".join(f"{name} {n}" for name, n in self.along_the_way.items()))
-        out.append(f"      Dots actions still queued (retries nobody needs any more run as no-ops): "
-                   f"{self.queued_actions_left}")
+        out.append(f"      Dots actions still queued (waiting or running): {self.queued_actions_left}")
         for mismatch in self.status_mismatches[:10]:
             out.append(f"      differs: {mismatch}")
         for name in (self.paid_twice + self.never_paid)[:10]:
