@@ -10,9 +10,12 @@
   request is looked for by the key it carries in its metadata before it is sent again.
 """
 
+import datetime as dt
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core import audit
@@ -176,9 +179,31 @@ def _apply_link_fields(link_id: int, actor, *, dots_data: dict | None = None, **
     return f"{link}: " + ", ".join(f"{k} {before[k]} -> {after[k]}" for k in before if before[k] != after[k])
 
 
+def _stale_pending(model, stale):
+    """Pending rows old enough that the task meant to send them is gone (a worker killed mid-call,
+    or a broker that lost the task): nobody else will send them."""
+    return model.objects.filter(status="pending", dots_id__isnull=True, created_at__lt=stale).filter(
+        Q(last_dots_attempt_at__isnull=True) | Q(last_dots_attempt_at__lt=stale))
+
+
 def resolve_payout_links_in_doubt(*, actor) -> list[str]:
     lines = []
-    for link_id in PayoutLink.objects.filter(status=PayoutLink.Status.UNKNOWN).values_list("pk", flat=True):
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+    # Resending with the stored key and body is safe while Dots keeps the key (24 h; we stop at 23).
+    key_alive = now - dt.timedelta(hours=23)
+    in_doubt = Q(status=PayoutLink.Status.UNKNOWN) | Q(
+        pk__in=_stale_pending(PayoutLink, stale).filter(created_at__gt=key_alive).values("pk"))
+    for link_id in PayoutLink.objects.filter(in_doubt).values_list("pk", flat=True):
+        link = PayoutLink.objects.get(pk=link_id)
+        if link.status == PayoutLink.Status.PENDING:
+            try:
+                link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
+            except DotsCallError as exc:
+                lines.append(f"Payout link #{link_id}: still unknown ({exc})")
+                continue
+            lines.append(f"{link}: pending -> {link.status} (sent again with its key)")
+            continue
         try:
             link = services.payout_link_refresh(payout_link_id=link_id, actor=actor,
                                                 source=AuditEvent.Source.RECONCILE)
@@ -284,6 +309,16 @@ def _read_request(dots_id: str) -> dict | None:
 
 def resolve_payout_requests_in_doubt(*, actor) -> list[str]:
     lines = []
+    stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+    # A stale pending request may have reached Dots before its worker died: Dots takes no key for
+    # requests, so treat it as unknown, which looks for our key in Dots before sending again.
+    for request in _stale_pending(PayoutRequest, stale):
+        with transaction.atomic():
+            if PayoutRequest.objects.filter(pk=request.pk, status=PayoutRequest.Status.PENDING).update(
+                    status=PayoutRequest.Status.UNKNOWN):
+                audit.record(actor=actor, action="payout_request.outcome_unknown", target=request,
+                             source=AuditEvent.Source.RECONCILE, before={"status": "pending"},
+                             after={"status": "unknown"}, reason="Its send was interrupted: looking for it in Dots")
     for request_id in PayoutRequest.objects.filter(status=PayoutRequest.Status.UNKNOWN).values_list("pk", flat=True):
         try:
             request = services.payout_request_refresh(payout_request_id=request_id, actor=actor,

@@ -627,8 +627,11 @@ def _queue_link_retry(link: PayoutLink, *, actor, error: str, from_queue: bool) 
 def _link_failed(link, status, message, action, actor, now) -> None:
     with transaction.atomic():
         before = link.status
-        PayoutLink.objects.filter(pk=link.pk).update(status=status, last_dots_error=message[:2000],
-                                                     last_dots_attempt_at=now)
+        # Only while no push has recorded a Dots id: a failure seen by one push must not undo
+        # the link another push (same key) recorded a moment earlier.
+        if not PayoutLink.objects.filter(pk=link.pk, dots_id__isnull=True).update(
+                status=status, last_dots_error=message[:2000], last_dots_attempt_at=now):
+            return
         if action:
             audit.record(actor=actor, action=action, target=link, before={"status": before},
                          after={"status": status}, reason=message[:500])

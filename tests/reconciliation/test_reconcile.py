@@ -246,3 +246,55 @@ def test_dots_unreachable_keeps_open_disagreements_open(dots, operator):
     dots.add_fault(method="GET", path="/v2/payout-links*", kind="status", status=503, rate=1.0)
     result = services.reconcile_all()
     assert result.errors and len(_open("payout_link")) == 1
+
+
+def _as_if_created_minutes_ago(model, pk, minutes=10):
+    model.objects.filter(pk=pk).update(created_at=timezone.now() - dt.timedelta(minutes=minutes))
+
+
+def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_keeps_one(dots, operator):
+    link = payout_services.payout_link_request(amount_cents=800, actor=operator, push=False)
+    # The worker sent the create, Dots made the link, and the worker died before recording it.
+    client().create_payout_link(**link.request_body)
+    _as_if_created_minutes_ago(PayoutLink, link.pk)
+
+    result = services.reconcile_all()
+
+    link.refresh_from_db()
+    assert link.status == PayoutLink.Status.CREATED and link.dots_id
+    assert [l.id for l in client().list_payout_links().items] == [link.dots_id]
+    assert any("sent again with its key" in line for line in result.settled)
+    assert _open("payout_link") == []
+
+
+def test_a_fresh_pending_link_is_left_to_its_own_task(dots, operator):
+    link = payout_services.payout_link_request(amount_cents=800, actor=operator, push=False)
+    services.reconcile_all(record_types=["payout_link"])
+    link.refresh_from_db()
+    assert link.status == PayoutLink.Status.PENDING
+    assert dots.received("POST", "/v2/payout-links") == []
+
+
+def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice(dots, operator):
+    from payouts.models import PayoutRequest
+
+    request = payout_services.payout_request_request(amount_cents=1200, phone="2015550193", actor=operator,
+                                                     push=False)
+    client().create_payout_request(**request.request_body)
+    _as_if_created_minutes_ago(PayoutRequest, request.pk)
+
+    services.reconcile_all()
+
+    request.refresh_from_db()
+    assert request.status == PayoutRequest.Status.CREATED and request.dots_id
+    assert len(dots.received("POST", "/v2/payout-requests")) == 1
+    assert _open("payout_request") == []
+
+
+def test_a_failure_seen_by_one_push_never_undoes_the_link_another_push_recorded(dots, operator):
+    """Two pushes of the same link (same key): the second's lost answer arrives after the first recorded the link."""
+    link = _link(operator)
+    payout_services._link_failed(link, PayoutLink.Status.UNKNOWN, "answer lost", "payout_link.outcome_unknown",
+                                 operator, timezone.now())
+    link.refresh_from_db()
+    assert link.status == PayoutLink.Status.CREATED and not link.last_dots_error
