@@ -218,11 +218,21 @@ def resolve_payables_in_doubt(*, actor) -> list[str]:
             continue
         if payable.status != before:
             lines.append(f"{_label(payable)}: {before} -> {payable.status}")
-    # A create in Dots a dead process left claimed ("creating") is looked for by our external id.
-    for payable in Payable.objects.filter(dots_id__isnull=True, dots_status="creating",
-                                          last_dots_attempt_at__lt=stale):
-        lines.append(_settle_interrupted_create(payable, actor))
+    lines += settle_interrupted_creates(actor=actor)
     return lines
+
+
+def settle_interrupted_creates(*, actor) -> list[str]:
+    """Creates in Dots left claimed ("creating") by a call that timed out or a process that died.
+
+    Dots' create takes no key, so the claim blocks a second create until we know: once it is
+    older than PAY_REQUEST_STALE_SECONDS, look for our external id in Dots; adopt it if there,
+    else release the claim so the payable can be submitted again.
+    """
+    stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+    return [_settle_interrupted_create(payable, actor)
+            for payable in Payable.objects.filter(dots_id__isnull=True, dots_status="creating",
+                                                  last_dots_attempt_at__lt=stale)]
 
 
 def _settle_interrupted_create(payable: Payable, actor) -> str:

@@ -234,7 +234,8 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
                 # Dots): the claim stays, so a retry cannot create a second one. Reconciliation looks
                 # for it again once the claim is stale, and releases it only if Dots still lacks it.
                 raise DotsUnavailable(f"Dots did not confirm creating {payable} and does not show it yet; it "
-                                      "may still arrive, so it is checked again before it can be sent again.")
+                                      "may still arrive. The sync checks Dots again within a few minutes; "
+                                      "submit it again after that.")
         except DotsCallError:
             Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
             raise

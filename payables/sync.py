@@ -15,7 +15,7 @@ from core.dots_gateway import client, dots_call
 from core.errors import DotsCallError
 from core.models import AuditEvent
 from core.sync_report import SyncReport
-from payables import services
+from payables import reconcile, services
 from payables.models import Payable
 
 S = Payable.Status
@@ -47,6 +47,12 @@ def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> S
             continue
         if line:
             report.changes.append(line)
+    # A create whose answer was lost blocks a second create until settled: do it here, every few
+    # minutes, rather than leave the clerk waiting for the hourly reconciliation.
+    try:
+        report.changes += reconcile.settle_interrupted_creates(actor=actor)
+    except DotsCallError as exc:
+        report.errors.append(f"interrupted creates: {exc}")
     return report
 
 

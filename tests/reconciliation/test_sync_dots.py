@@ -144,3 +144,45 @@ def test_setup_schedules_shows_the_sync_schedules_in_the_admin(client, db):
     response = client.get("/admin/django_q/schedule/")
     assert response.status_code == 200
     assert b"Sync with Dots" in response.content and b"Reconcile with Dots" in response.content
+
+
+def _claimed_minutes_ago(payable, minutes=10):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    Payable.objects.filter(pk=payable.pk).update(dots_status="creating",
+                                                 last_dots_attempt_at=timezone.now() - dt.timedelta(minutes=minutes))
+
+
+def test_a_create_whose_answer_was_lost_is_found_in_dots_by_the_sync(people, make_payable):
+    from payables import services
+    from payables.selectors import acting_dots_user_id
+
+    payable = make_payable()
+    # The create reached Dots; its answer never came back.
+    made = client().create_payable(acting_user_id=acting_dots_user_id(people.clerk),
+                                   external_id=f"ledgerline-payable-{payable.pk}",
+                                   funding_source=payable.funding_source, **services._dots_payable_fields(payable))
+    _claimed_minutes_ago(payable)
+
+    output = _sync_dots("--only", "payables in flight")
+
+    payable.refresh_from_db()
+    assert payable.dots_id == made.id
+    assert "interrupted create found in Dots" in output
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    assert len(client().list_payables().items) == 1
+
+
+def test_a_create_that_never_reached_dots_is_released_by_the_sync(people, make_payable):
+    from payables import services
+
+    payable = make_payable()
+    _claimed_minutes_ago(payable)
+    sync.sync_all(steps=["payables in flight"])
+    payable.refresh_from_db()
+    assert (payable.dots_id, payable.dots_status) == (None, "")
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    payable.refresh_from_db()
+    assert payable.status == Payable.Status.SUBMITTED and payable.dots_id
