@@ -66,6 +66,11 @@ def describe(exc: DotsError) -> str:
     return text
 
 
+def is_not_found(exc: DotsRejected) -> bool:
+    """Dots answered 404: the object does not exist there (as opposed to any other refusal)."""
+    return getattr(exc.dots_error, "status", None) == 404
+
+
 @contextmanager
 def dots_call(action: str, *, record_health: bool = True) -> Iterator[None]:
     """Run a Dots call, translating its errors. `action` reads after "to": "create the vendor".

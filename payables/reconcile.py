@@ -14,12 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
-from core.dots_gateway import client, dots_call
+from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsCallError, DotsRejected
 from core.models import AuditEvent
 from payables import services
 from payables.models import Payable
-from reconciliation.findings import Finding, RecordCheck
+from reconciliation.findings import Finding, RecordCheck, status_and_amount_findings
 
 S = Payable.Status
 RECORD_TYPE = "payable"
@@ -66,15 +66,10 @@ def _compare_page(page: list, seen: set[str]) -> Iterator[Finding]:
                           detail=detail)
             continue
         pk, dots_id, number, status, total = row
-        label = f"Payable {number} (#{pk})"
-        if status not in _IN_DOUBT and dots_payable.status and status != dots_payable.status:
-            yield Finding(record_type=RECORD_TYPE, kind="status", label=label, local_id=pk, dots_id=dots_id,
-                          local_value=status, dots_value=dots_payable.status,
-                          detail=f"Adopting sets the status here to {dots_payable.status}.")
-        if dots_payable.amount is not None and total != dots_payable.amount:
-            yield Finding(record_type=RECORD_TYPE, kind="amount", label=label, local_id=pk, dots_id=dots_id,
-                          local_value=str(total), dots_value=str(dots_payable.amount),
-                          detail="Adopting sets the total here to Dots' amount.")
+        # A payment in doubt is not compared: resolve_payables_in_doubt settles it from Dots' answer.
+        yield from status_and_amount_findings(
+            record_type=RECORD_TYPE, label=f"Payable {number} (#{pk})", local_id=pk, dots_id=dots_id,
+            local_status=status, local_amount=total, dots_obj=dots_payable, compare_status=status not in _IN_DOUBT)
 
 
 def _our_pk(external_id: str | None) -> int | None:
@@ -116,7 +111,7 @@ def _read(dots_id: str):
         with dots_call("read the payable from Dots"):
             return client().retrieve_payable(payable_id=dots_id)
     except DotsRejected as exc:
-        if exc.dots_error is not None and exc.dots_error.status == 404:
+        if is_not_found(exc):
             return None
         raise
 

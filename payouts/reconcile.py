@@ -19,13 +19,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import audit
-from core.dots_gateway import client, dots_call
+from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsCallError, DotsRejected
 from core.models import AuditEvent
 from core.sync_report import SyncReport
 from payouts import services
 from payouts.models import Payee, PayoutLink, PayoutRequest
-from reconciliation.findings import Finding, RecordCheck
+from reconciliation.findings import Finding, RecordCheck, status_and_amount_findings
 
 PAGE = 100
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
@@ -111,14 +111,8 @@ def find_payout_link_disagreements() -> Iterator[Finding]:
 
 def _compare(record_type: str, label: str, row, dots_obj) -> Iterator[Finding]:
     pk, dots_id, status, amount = row
-    if dots_obj.status and status != dots_obj.status:
-        yield Finding(record_type=record_type, kind="status", label=label, local_id=pk, dots_id=dots_id,
-                      local_value=status, dots_value=dots_obj.status,
-                      detail=f"Adopting sets the status here to {dots_obj.status}.")
-    if dots_obj.amount is not None and amount != dots_obj.amount:
-        yield Finding(record_type=record_type, kind="amount", label=label, local_id=pk, dots_id=dots_id,
-                      local_value=str(amount), dots_value=str(dots_obj.amount),
-                      detail="Adopting sets the amount here to Dots' amount.")
+    return status_and_amount_findings(record_type=record_type, label=label, local_id=pk, dots_id=dots_id,
+                                      local_status=status, local_amount=amount, dots_obj=dots_obj)
 
 
 def adopt_payout_link(*, discrepancy, actor) -> str:
@@ -158,7 +152,7 @@ def _read_link(dots_id: str) -> dict | None:
         with dots_call("read the payout link"):
             return client().retrieve_payout_link(payout_link_id=dots_id).raw
     except DotsRejected as exc:
-        if exc.dots_error is not None and exc.dots_error.status == 404:
+        if is_not_found(exc):
             return None
         raise
 
@@ -302,7 +296,7 @@ def _read_request(dots_id: str) -> dict | None:
         with dots_call("read the payout request"):
             return client().retrieve_payout_request(payout_request_id=dots_id).raw
     except DotsRejected as exc:
-        if exc.dots_error is not None and exc.dots_error.status == 404:
+        if is_not_found(exc):
             return None
         raise
 

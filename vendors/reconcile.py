@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from django.db import transaction
 
 from core import audit
-from core.dots_gateway import client, dots_call
+from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsRejected
 from core.models import AuditEvent
 from reconciliation.findings import Finding, RecordCheck
@@ -54,7 +54,7 @@ def adopt_vendor(*, discrepancy, actor) -> str:
             with dots_call("read the vendor"):
                 client().retrieve_vendor(vendor_id=vendor.dots_id)
         except DotsRejected as exc:
-            if exc.dots_error is None or exc.dots_error.status != 404:
+            if not is_not_found(exc):
                 raise
         else:
             raise DomainError(f"Vendor {vendor.name}: Dots has it again; nothing to adopt. Run reconciliation again.")

@@ -22,7 +22,7 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from core import action_queue, audit, dots_health
-from core.dots_gateway import client, dots_call
+from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import (
     ActionQueued,
     DotsCallError,
@@ -75,10 +75,6 @@ def _bank_account_snapshot(account: VendorBankAccount) -> dict[str, Any]:
         "account_type": account.account_type,
         "dots_id": account.dots_id,
     }
-
-
-def _is_not_found(exc: DotsRejected) -> bool:
-    return getattr(exc.dots_error, "status", None) == 404
 
 
 # --- vendors -----------------------------------------------------------------------------------
@@ -313,7 +309,7 @@ def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
             with dots_call("delete the vendor"):
                 client().delete_vendor(vendor_id=dots_id)
         except DotsRejected as exc:
-            if not _is_not_found(exc):  # already gone from Dots: finish here
+            if not is_not_found(exc):  # already gone from Dots: finish here
                 raise
 
     with transaction.atomic():
@@ -495,7 +491,7 @@ def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str
                 client().delete_vendor_payment_method(vendor_id=account.vendor.dots_id,
                                                       payment_method_id=account.dots_id)
         except DotsRejected as exc:
-            if not _is_not_found(exc):
+            if not is_not_found(exc):
                 raise
     try:
         with transaction.atomic():
