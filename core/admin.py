@@ -23,7 +23,7 @@ from core import audit
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
 from core.models import AuditEvent, QueuedDotsAction
-from core.pagination import CappedCountPaginator
+from core.admin_base import ViewOnlyAdmin
 
 User = get_user_model()
 
@@ -229,7 +229,7 @@ def object_admin_url(event: AuditEvent) -> str | None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ViewOnlyAdmin):
     """Read-only, newest first, filterable, searchable and exportable."""
 
     list_display = ("id", "occurred_at", "actor_name", "action_label", "object_link", "change_summary", "reason_short", "ip_address")
@@ -237,10 +237,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = (ActorFilter, ActionFilter, ObjectTypeFilter, DateRangeFilter)
     search_fields = ("search_key",)  # see get_search_results: exact id or name prefix, never a substring scan
     search_help_text = "An object's exact id, or the start of its name (for example INV-104)."
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    # Facet counts are a COUNT per filter choice over the whole table.
-    show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
     ordering = ("-occurred_at", "-id")
     readonly_fields = (
@@ -262,15 +258,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
     change_list_template = "admin/core/auditevent/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         return {}
@@ -384,7 +371,7 @@ class CancelQueuedActionForm(forms.Form):
 
 
 @admin.register(QueuedDotsAction)
-class QueuedDotsActionAdmin(admin.ModelAdmin):
+class QueuedDotsActionAdmin(ViewOnlyAdmin):
     """Read-only list of what waits for Dots; Administrators may cancel a waiting action."""
 
     list_display = ("id", "kind", "target_link", "actor", "status", "created_at", "attempts", "next_attempt_at",
@@ -392,8 +379,6 @@ class QueuedDotsActionAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind")
     list_select_related = ("actor",)
     ordering = ("-id",)
-    paginator = CappedCountPaginator
-    show_full_result_count = False
     list_per_page = 100
     actions = ["cancel_selected"]
     fields = ("kind", "target_link", "actor", "status", "arguments", "attempts", "created_at", "first_attempt_at",
@@ -412,15 +397,6 @@ class QueuedDotsActionAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def short_error(self, action):
         return action.last_error[:120] + ("…" if len(action.last_error) > 120 else "")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("core.cancel_queueddotsaction")

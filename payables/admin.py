@@ -14,7 +14,7 @@ import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core.admin_actions import RowOutcome, message_outcomes, run_row
 from core.errors import DomainError
 from core.money import format_cents
-from core.pagination import CappedCountPaginator
+from core.admin_base import LargeListAdmin
 from core.two_factor import mark_session_verified, seconds_since_last_code, verify_code
 from payables import selectors, services
 from payables.errors import PossibleDuplicate
@@ -105,7 +105,7 @@ NEXT_STEP = {
 
 
 @admin.register(Payable)
-class PayableAdmin(admin.ModelAdmin):
+class PayableAdmin(LargeListAdmin):
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_step")
@@ -113,9 +113,6 @@ class PayableAdmin(admin.ModelAdmin):
     search_fields = ("bill_number",)
     search_help_text = "The start of a bill number, for example INV-10."
     list_select_related = ("vendor",)
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     ordering = ("-id",)
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]

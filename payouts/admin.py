@@ -13,17 +13,13 @@ from core.admin_actions import message_outcomes, run_row
 from core.errors import DomainError
 from core.models import AuditEvent
 from core.money import format_cents
-from core.pagination import CappedCountPaginator
+from core.admin_base import LargeListAdmin
 from payouts import selectors, services, transfers, views
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(LargeListAdmin):
     """Rows change only through services: no admin edit form, never deleted here."""
-
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
 
     def has_delete_permission(self, request, obj=None):
         return False

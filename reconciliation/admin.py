@@ -10,24 +10,9 @@ from django_q.tasks import async_task
 
 from core.admin_actions import message_outcomes, run_row
 from core.money import format_cents
-from core.pagination import CappedCountPaginator
+from core.admin_base import ViewOnlyAdmin
 from reconciliation import services
 from reconciliation.models import AppWallet, Discrepancy, ReconciliationRun
-
-
-class _ReadOnly(admin.ModelAdmin):
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -55,7 +40,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(_ReadOnly):
+class DiscrepancyAdmin(ViewOnlyAdmin):
     list_display = ("record", "kind", "local_value", "dots_value", "detail", "last_seen_at", "resolution_text",
                     "resolved_by")
     list_filter = (OpenFilter, "record_type", "kind")
@@ -112,7 +97,7 @@ class DiscrepancyAdmin(_ReadOnly):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(_ReadOnly):
+class ReconciliationRunAdmin(ViewOnlyAdmin):
     list_display = ("started_at", "finished_at", "trigger", "auto_resolved", "opened", "still_open", "closed",
                     "has_errors")
 
@@ -122,7 +107,7 @@ class ReconciliationRunAdmin(_ReadOnly):
 
 
 @admin.register(AppWallet)
-class AppWalletAdmin(_ReadOnly):
+class AppWalletAdmin(ViewOnlyAdmin):
     list_display = ("__str__", "dots_app_id", "balance", "synced_at")
 
     @admin.display(description="balance")

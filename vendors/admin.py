@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
 from core.errors import ActionQueued, DomainError
-from core.pagination import CappedCountPaginator
+from core.admin_base import LargeListAdmin
 from vendors import selectors, services
 from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
@@ -139,16 +139,13 @@ class BankAccountInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(_ServicePagesMixin, admin.ModelAdmin):
+class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
     list_display = ("name", "contact_email", "city_state", "bank_account_column", "unverified_column",
                     "dots_column", "active")
     # States in use only (a DISTINCT over the vendor table), not all 56 codes.
     list_filter = ("active", ("state", admin.AllValuesFieldListFilter), HasUnverifiedFilter, "dots_status")
     search_fields = ("name", "external_id")  # see get_search_results: prefix and exact only
     search_help_text = "The start of a vendor's name, or its exact external id."
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     inlines = [BankAccountInline]
     actions = ["send_to_dots"]
     dots_readonly = ("dots_status", "dots_id", "last_dots_error", "last_dots_attempt_at", "created_by", "created_at")
@@ -293,16 +290,13 @@ class VerificationFilter(admin.SimpleListFilter):
 
 
 @admin.register(VendorBankAccount)
-class VendorBankAccountAdmin(_ServicePagesMixin, admin.ModelAdmin):
+class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
     list_display = ("name", "vendor", "masked_number_column", "routing_number", "account_type",
                     "verification_column", "created_by", "created_at")
     list_filter = (VerificationFilter, "account_type")
     list_select_related = ("vendor", "created_by", "verified_by")
     search_fields = ("vendor__name",)  # see get_search_results
     search_help_text = "The start of the vendor's name, or an account's last four digits."
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     fields = ("vendor", "name", "masked_number_column", "routing_number", "account_type", "verification_column",
               "verified_by", "verified_at", "verification_note", "dots_id", "created_by", "created_at",
               "retired_at", "retired_by")
