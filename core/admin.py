@@ -151,7 +151,7 @@ class ObjectTypeFilter(admin.SimpleListFilter):
         return sorted(
             (model._meta.label_lower, str(model._meta.verbose_name).capitalize())
             for model in apps.get_models()
-            if model._meta.app_label in ("auth", "core", "vendors", "payables", "payouts")
+            if model._meta.app_label in ("auth", "core", "vendors", "payables", "payouts", "reconciliation")
             and model is not AuditEvent
         )
 

@@ -165,3 +165,11 @@ def test_user_changes_in_the_admin_are_audited_with_role_changes(client):
     assert event.actor == admin_user
     assert event.changes["groups"] == {"before": [], "after": ["Payer"]}
     assert event.changes["first_name"] == {"before": "", "after": "Alice"}
+
+
+def test_the_object_type_filter_offers_every_app_s_records(client, manager):
+    """Events about disagreements with Dots (reconciliation) can be filtered like any other."""
+    page = client.get(HISTORY).content.decode()
+    for label in ("object_type=payables.payable", "object_type=payouts.payoutlink",
+                  "object_type=reconciliation.discrepancy", "object_type=core.queueddotsaction"):
+        assert label in page, label
