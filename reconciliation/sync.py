@@ -17,6 +17,7 @@ from core import audit
 from core.dots_gateway import client, dots_call
 from core.errors import DomainError, DotsCallError
 from core.models import AuditEvent
+from core.money import format_cents
 from core.sync_report import SyncReport
 from reconciliation.models import AppWallet
 
@@ -56,8 +57,9 @@ def _steps(full: bool) -> dict[str, Callable[..., SyncReport]]:
     }
 
 
-STEP_NAMES = ("approvers", "vendors", "payables in flight", "payout requests", "payout links", "transfers", "payees",
-              "app wallet")
+def step_names() -> tuple[str, ...]:
+    """The steps, in the order they run (what `sync_dots --only` accepts)."""
+    return tuple(_steps(full=False))
 
 
 def approvers_step(actor) -> SyncReport:
@@ -150,8 +152,6 @@ def app_wallet_step(actor) -> SyncReport:
             if before != wallet.balance_cents:
                 audit.record(actor=actor, action="app_wallet.synced", target=wallet, source=SYNC,
                              before={"balance_cents": before}, after={"balance_cents": wallet.balance_cents})
-                from core.money import format_cents
-
                 report.changes.append(f"App wallet {wallet}: "
                                       f"{format_cents(before) if before is not None else '-'} -> "
                                       f"{format_cents(wallet.balance_cents) if wallet.balance_cents is not None else '-'}")

@@ -19,7 +19,7 @@ _RETIRED_SCHEDULES = ("Sync payout requests, payout links and transfers from Dot
 
 def sync_dots(full: bool = False) -> str:
     # Approvers have their own schedule (payables.tasks.sync_approvers).
-    steps = [name for name in sync.STEP_NAMES if name != "approvers"]
+    steps = [name for name in sync.step_names() if name != "approvers"]
     reports = sync.sync_all(full=full, steps=steps)
     for report in reports:
         for error in report.errors:

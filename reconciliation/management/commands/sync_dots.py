@@ -14,8 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true", help="read every transfer, not only the new ones")
         parser.add_argument("--reconcile", action="store_true",
                             help="then compare every record with Dots and report disagreements")
-        parser.add_argument("--only", action="append", choices=sync.STEP_NAMES, metavar="STEP",
-                            help=f"run only this step (repeatable): {', '.join(sync.STEP_NAMES)}")
+        names = sync.step_names()
+        parser.add_argument("--only", action="append", choices=names, metavar="STEP",
+                            help=f"run only this step (repeatable): {', '.join(names)}")
 
     def handle(self, *args, full=False, reconcile=False, only=None, **options):
         actor = audit.system_user()
