@@ -19,11 +19,10 @@ from core.errors import DomainError, DotsCallError, DotsRejected
 from core.models import AuditEvent
 from payables import services
 from payables.models import Payable
-from reconciliation.findings import Finding, RecordCheck, status_and_amount_findings
+from reconciliation.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 
 S = Payable.Status
 RECORD_TYPE = "payable"
-PAGE = 100
 # Local-only statuses: the reconciler settles these (resolve_payables_in_doubt), it does not report them.
 _IN_DOUBT = {S.PAY_REQUESTED, S.OUTCOME_UNKNOWN}
 _EXTERNAL_ID_PREFIX = "ledgerline-payable-"
@@ -31,15 +30,9 @@ _EXTERNAL_ID_PREFIX = "ledgerline-payable-"
 
 def find_payable_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
-    page: list = []
     with dots_call("list the payables"):
-        for dots_payable in client().iter_payables():
-            page.append(dots_payable)
-            if len(page) == PAGE:
-                yield from _compare_page(page, seen)
-                page = []
-    if page:
-        yield from _compare_page(page, seen)
+        for page in in_pages(client().iter_payables()):
+            yield from _compare_page(page, seen)
     # Only after the whole list was read: a payable we hold a Dots id for that Dots no longer lists.
     known = Payable.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "bill_number", "status")
     for pk, dots_id, number, status in known.iterator(chunk_size=2000):
@@ -189,9 +182,9 @@ def _label(payable: Payable) -> str:
 # --- settling payables in doubt -----------------------------------------------------------------------------
 
 
-def resolve_payables_in_doubt(*, actor) -> list[str]:
+def resolve_payables_in_doubt(*, actor) -> Settling:
     """Settle payments whose outcome is unknown, and calls a dead worker left unanswered."""
-    lines = []
+    settling = Settling()
     stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
     # A `pay_requested` this old has no caller left waiting for Dots' answer (the worker or web
     # process died mid-call): it is an outcome-unknown payment, and is read back as one.
@@ -209,12 +202,12 @@ def resolve_payables_in_doubt(*, actor) -> list[str]:
             payable = services.payable_reconcile_payment(payable_id=pk, actor=actor,
                                                          source=AuditEvent.Source.RECONCILE)
         except DotsCallError as exc:
-            lines.append(f"Payable #{pk}: still unknown ({exc})")
+            settling.still_in_doubt.append(f"Payable #{pk}: still unknown ({exc})")
             continue
         if payable.status != before:
-            lines.append(f"{_label(payable)}: {before} -> {payable.status}")
-    lines += settle_interrupted_creates(actor=actor)
-    return lines
+            settling.settled.append(f"{_label(payable)}: {before} -> {payable.status}")
+    settling.settled += settle_interrupted_creates(actor=actor)
+    return settling
 
 
 def settle_interrupted_creates(*, actor) -> list[str]:

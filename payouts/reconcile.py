@@ -25,21 +25,9 @@ from core.models import AuditEvent
 from core.sync_report import SyncReport
 from payouts import services
 from payouts.models import Payee, PayoutLink, PayoutRequest
-from reconciliation.findings import Finding, RecordCheck, status_and_amount_findings
+from reconciliation.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 
-PAGE = 100
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
-
-
-def _pages(iterator) -> Iterator[list]:
-    page: list = []
-    for item in iterator:
-        page.append(item)
-        if len(page) == PAGE:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 # --- payees: status, compliance, wallet -------------------------------------------------------------------
@@ -48,7 +36,7 @@ def _pages(iterator) -> Iterator[list]:
 def payees_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
     report = SyncReport("payees")
     with dots_call("list the users"):
-        for page in _pages(client().iter_users()):
+        for page in in_pages(client().iter_users()):
             report.checked += len(page)
             report.changes.extend(_sync_payee_page(page, actor=actor, source=source))
     return report
@@ -88,7 +76,7 @@ def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
 def find_payout_link_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
     with dots_call("list the payout links"):
-        for page in _pages(client().iter_payout_links()):
+        for page in in_pages(client().iter_payout_links()):
             ids = [link.id for link in page if link.id]
             seen.update(ids)
             local = {row[1]: row for row in PayoutLink.objects.filter(dots_id__in=ids).values_list(
@@ -180,8 +168,8 @@ def _stale_pending(model, stale):
         Q(last_dots_attempt_at__isnull=True) | Q(last_dots_attempt_at__lt=stale))
 
 
-def resolve_payout_links_in_doubt(*, actor) -> list[str]:
-    lines = []
+def resolve_payout_links_in_doubt(*, actor) -> Settling:
+    settling = Settling()
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
     # Resending with the stored key and body is safe while Dots keeps the key (24 h; we stop at 23).
@@ -189,24 +177,21 @@ def resolve_payout_links_in_doubt(*, actor) -> list[str]:
     in_doubt = Q(status=PayoutLink.Status.UNKNOWN) | Q(
         pk__in=_stale_pending(PayoutLink, stale).filter(created_at__gt=key_alive).values("pk"))
     for link_id in PayoutLink.objects.filter(in_doubt).values_list("pk", flat=True):
-        link = PayoutLink.objects.get(pk=link_id)
-        if link.status == PayoutLink.Status.PENDING:
-            try:
-                link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
-            except DotsCallError as exc:
-                lines.append(f"Payout link #{link_id}: still unknown ({exc})")
-                continue
-            lines.append(f"{link}: pending -> {link.status} (sent again with its key)")
-            continue
+        pending = PayoutLink.objects.get(pk=link_id).status == PayoutLink.Status.PENDING
         try:
-            link = services.payout_link_refresh(payout_link_id=link_id, actor=actor,
-                                                source=AuditEvent.Source.RECONCILE)
+            if pending:
+                link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
+            else:
+                link = services.payout_link_refresh(payout_link_id=link_id, actor=actor,
+                                                    source=AuditEvent.Source.RECONCILE)
         except DotsCallError as exc:
-            lines.append(f"Payout link #{link_id}: still unknown ({exc})")
+            settling.still_in_doubt.append(f"Payout link #{link_id}: still unknown ({exc})")
             continue
-        if link.status != PayoutLink.Status.UNKNOWN:
-            lines.append(f"{link}: unknown -> {link.status}")
-    return lines
+        if pending:
+            settling.settled.append(f"{link}: pending -> {link.status} (sent again with its key)")
+        elif link.status != PayoutLink.Status.UNKNOWN:
+            settling.settled.append(f"{link}: unknown -> {link.status}")
+    return settling
 
 
 # --- payout requests --------------------------------------------------------------------------------------
@@ -215,7 +200,7 @@ def resolve_payout_links_in_doubt(*, actor) -> list[str]:
 def find_payout_request_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
     with dots_call("list the payout requests"):
-        for page in _pages(client().iter_payout_requests()):
+        for page in in_pages(client().iter_payout_requests()):
             ids = [r.id for r in page if r.id]
             seen.update(ids)
             local = {row[1]: row for row in PayoutRequest.objects.filter(dots_id__in=ids).values_list(
@@ -301,8 +286,8 @@ def _read_request(dots_id: str) -> dict | None:
         raise
 
 
-def resolve_payout_requests_in_doubt(*, actor) -> list[str]:
-    lines = []
+def resolve_payout_requests_in_doubt(*, actor) -> Settling:
+    settling = Settling()
     stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
     # A stale pending request may have reached Dots before its worker died: Dots takes no key for
     # requests, so treat it as unknown, which looks for our key in Dots before sending again.
@@ -318,11 +303,11 @@ def resolve_payout_requests_in_doubt(*, actor) -> list[str]:
             request = services.payout_request_refresh(payout_request_id=request_id, actor=actor,
                                                       source=AuditEvent.Source.RECONCILE)
         except DotsCallError as exc:
-            lines.append(f"Payout request #{request_id}: still unknown ({exc})")
+            settling.still_in_doubt.append(f"Payout request #{request_id}: still unknown ({exc})")
             continue
         if request.status != PayoutRequest.Status.UNKNOWN:
-            lines.append(f"{request}: unknown -> {request.status}")
-    return lines
+            settling.settled.append(f"{request}: unknown -> {request.status}")
+    return settling
 
 
 # --- payees: a user one side has and the other lacks ------------------------------------------------------
@@ -331,7 +316,7 @@ def resolve_payout_requests_in_doubt(*, actor) -> list[str]:
 def find_payee_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
     with dots_call("list the users"):
-        for page in _pages(client().iter_users()):
+        for page in in_pages(client().iter_users()):
             ids = [u.id for u in page if u.id]
             seen.update(ids)
             known = set(Payee.objects.filter(dots_user_id__in=ids).values_list("dots_user_id", flat=True))

@@ -6,7 +6,7 @@ reconciler (reconciliation.services) runs them all and keeps the report.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,14 @@ class Finding:
         return (self.record_type, self.local_id, self.dots_id, self.kind)
 
 
+@dataclass
+class Settling:
+    """What settling records in doubt did: one line per record settled, and per record Dots could not answer for."""
+
+    settled: list[str] = field(default_factory=list)
+    still_in_doubt: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class RecordCheck:
     label: str  # "payables"
@@ -35,8 +43,20 @@ class RecordCheck:
     # Raises core.errors.DomainError with a clear message when that cannot be done.
     adopt: Callable[..., str]
     # Settles records whose last call to Dots ended without a clear answer ("outcome unknown")
-    # once Dots' answer is clear; answers one line per record it settled.
-    resolve_in_doubt: Callable[..., list[str]] | None = None
+    # once Dots' answer is clear.
+    resolve_in_doubt: Callable[..., Settling] | None = None
+
+
+def in_pages(items: Iterable, size: int = 100) -> Iterator[list]:
+    """Dots' listings, a page at a time, so each page is compared with one local query."""
+    page: list = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def status_and_amount_findings(*, record_type: str, label: str, local_id: int, dots_id: str, local_status: str,

@@ -66,12 +66,12 @@ def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[s
         if check.resolve_in_doubt is None:
             continue
         try:
-            lines = check.resolve_in_doubt(actor=actor)
+            settling = check.resolve_in_doubt(actor=actor)
         except DotsCallError as exc:
             result.errors.append(f"{check.label}: records in doubt not settled: {exc}")
             continue
-        for line in lines:
-            (result.still_in_doubt if "still unknown" in line else result.settled).append(line)
+        result.settled += settling.settled
+        result.still_in_doubt += settling.still_in_doubt
     for record_type, check in checks.items():
         try:
             findings = list(check.find())

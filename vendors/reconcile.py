@@ -12,33 +12,22 @@ from core import audit
 from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsRejected
 from core.models import AuditEvent
-from reconciliation.findings import Finding, RecordCheck
+from reconciliation.findings import Finding, RecordCheck, in_pages
 from vendors.models import Vendor
-
-PAGE = 100
-
 
 def find_vendor_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
-    page: list = []
-
-    def compare(page: list) -> Iterator[Finding]:
-        ids = [v.id for v in page if v.id]
-        seen.update(ids)
-        known = set(Vendor.objects.filter(dots_id__in=ids).values_list("dots_id", flat=True))
-        for vendor in page:
-            if vendor.id and vendor.id not in known:
-                yield Finding(record_type="vendor", kind="missing_locally", label=f"Dots vendor {vendor.name or vendor.id}",
-                              local_id=None, dots_id=vendor.id, local_value="(none)", dots_value="in Dots",
-                              detail="Adopting adds the vendor here (then add its bank accounts here).")
-
     with dots_call("list the vendors"):
-        for vendor in client().iter_vendors():
-            page.append(vendor)
-            if len(page) == PAGE:
-                yield from compare(page)
-                page = []
-    yield from compare(page)
+        for page in in_pages(client().iter_vendors()):
+            ids = [v.id for v in page if v.id]
+            seen.update(ids)
+            known = set(Vendor.objects.filter(dots_id__in=ids).values_list("dots_id", flat=True))
+            for vendor in page:
+                if vendor.id and vendor.id not in known:
+                    yield Finding(record_type="vendor", kind="missing_locally",
+                                  label=f"Dots vendor {vendor.name or vendor.id}", local_id=None, dots_id=vendor.id,
+                                  local_value="(none)", dots_value="in Dots",
+                                  detail="Adopting adds the vendor here (then add its bank accounts here).")
     for pk, dots_id, name in Vendor.objects.filter(dots_id__isnull=False).values_list(
             "pk", "dots_id", "name").iterator(chunk_size=2000):
         if dots_id not in seen:
