@@ -8,7 +8,6 @@ is recorded in a second transaction.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from payouts.models import (
     ensure_run_transition,
 )
 
-logger = logging.getLogger(__name__)
 
 BATCH = 2000  # rows per bulk insert at preview
 PROGRESS_EVERY = 50  # progress counters are written at most once per this many rows
@@ -916,29 +914,3 @@ def payout_run_retry_failed(*, run_id: int, actor) -> PayoutRun:
         audit.record(actor=actor, action="payout_run.approved", target=run, reason="retry failed items",
                      before={"status": PayoutRun.Status.SENT}, after={"status": PayoutRun.Status.SENDING})
     return payout_run_send(run_id=run_id, actor=actor)
-
-
-def payout_links_sync(*, actor) -> int:
-    """Refresh every link that can still change."""
-    n = 0
-    open_statuses = [PayoutLink.Status.CREATED, PayoutLink.Status.SENT, PayoutLink.Status.DELIVERED,
-                     PayoutLink.Status.UNKNOWN]
-    for link_id in PayoutLink.objects.filter(status__in=open_statuses).values_list("pk", flat=True):
-        try:
-            payout_link_refresh(payout_link_id=link_id, actor=actor)
-            n += 1
-        except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
-            logger.warning("payout link %s not refreshed: %s", link_id, exc)
-    return n
-
-
-def payout_requests_sync(*, actor) -> int:
-    n = 0
-    for request_id in PayoutRequest.objects.filter(
-            status__in=[PayoutRequest.Status.CREATED, PayoutRequest.Status.UNKNOWN]).values_list("pk", flat=True):
-        try:
-            payout_request_refresh(payout_request_id=request_id, actor=actor)
-            n += 1
-        except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
-            logger.warning("payout request %s not refreshed: %s", request_id, exc)
-    return n

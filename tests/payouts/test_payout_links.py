@@ -6,6 +6,7 @@ import requests
 from core.errors import DotsOutcomeUnknownError
 from payouts import services, transfers
 from payouts.models import PayoutLink, PayoutRequest
+from reconciliation import sync
 
 from .conftest import phone
 
@@ -92,7 +93,7 @@ def test_a_claimed_link_is_seen_by_the_sync_and_its_transfer_listed(dots, operat
     link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
     link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
     dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
-    services.payout_links_sync(actor=operator)
+    sync.sync_all(actor=operator, steps=["payout links"])
     link.refresh_from_db()
     assert link.status == "claimed" and [e["status"] for e in link.timeline] == ["created", "claimed"]
     transfers.transfers_sync(actor=operator)
@@ -109,7 +110,7 @@ def test_a_payout_request_to_a_new_phone_is_approved_in_dots_and_its_link_kept(d
     request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == "created" and request.dots_id
     dots.control(f"payout-requests/{request.dots_id}/approve")
-    services.payout_requests_sync(actor=operator)
+    sync.sync_all(actor=operator, steps=["payout requests"])
     request.refresh_from_db()
     assert request.status == "approved" and request.payout_link.dots_id
 
