@@ -4,11 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev chromium migrate demo clean help
+.PHONY: run test lint types install install-dev chromium migrate demo clean help
 
 help:
 	@echo "make run   install, migrate, load demo data, start web + worker + Dots emulator"
-	@echo "make test  install everything and run the whole test suite"
+	@echo "make test  install everything, run lint and types, then the whole test suite"
+	@echo "make lint  ruff: lint, import order and format check"
+	@echo "make types mypy with django-stubs"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +54,14 @@ chromium:
 		fi; \
 	fi
 
-test: install-dev chromium
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: install-dev
+	$(VENV)/bin/mypy
+
+test: lint types chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

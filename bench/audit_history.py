@@ -42,8 +42,21 @@ SEARCH_EVENTS = {10, 200, 400, 600, 800}
 # full (100 rows) at both sizes.
 ACTOR_COUNT = 5
 COLUMNS = (
-    "occurred_at", "actor_id", "actor_label", "source", "action", "object_type", "object_id",
-    "object_repr", "search_key", "changes", "reason", "ip_address", "request_id", "prev_hash", "hash",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "source",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "search_key",
+    "changes",
+    "reason",
+    "ip_address",
+    "request_id",
+    "prev_hash",
+    "hash",
 )
 ACTIONS = ("record.created", "record.updated", "user.logged_in", "user.updated", "record.deleted")
 
@@ -88,26 +101,53 @@ def fill(target: int, *, actors, rng: random.Random, span_start) -> None:
     last_hash = head.last_hash
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY core_auditevent ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for content, prev_hash, digest in rows:
-                    copy.write_row((
-                        content["occurred_at"], content["actor_id"], content["actor_label"], content["source"],
-                        content["action"], content["object_type"], content["object_id"], content["object_repr"],
-                        content["object_repr"].upper(), json.dumps(content["changes"]), content["reason"],
-                        content["ip_address"], content["request_id"], prev_hash, digest,
-                    ))
-                    last_hash = digest
+        with (
+            connection.connection.cursor() as cursor,
+            cursor.copy(f"COPY core_auditevent ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for content, prev_hash, digest in rows:
+                copy.write_row(
+                    (
+                        content["occurred_at"],
+                        content["actor_id"],
+                        content["actor_label"],
+                        content["source"],
+                        content["action"],
+                        content["object_type"],
+                        content["object_id"],
+                        content["object_repr"],
+                        content["object_repr"].upper(),
+                        json.dumps(content["changes"]),
+                        content["reason"],
+                        content["ip_address"],
+                        content["request_id"],
+                        prev_hash,
+                        digest,
+                    )
+                )
+                last_hash = digest
     else:
         batch = []
         for content, prev_hash, digest in rows:
-            batch.append(AuditEvent(
-                occurred_at=dt.datetime.fromisoformat(content["occurred_at"]), actor_id=content["actor_id"],
-                actor_label=content["actor_label"], source="admin", action=content["action"],
-                object_type=content["object_type"], object_id=content["object_id"], object_repr=content["object_repr"],
-                search_key=content["object_repr"].upper(), changes=content["changes"], reason="",
-                ip_address=content["ip_address"], request_id=content["request_id"], prev_hash=prev_hash, hash=digest,
-            ))
+            batch.append(
+                AuditEvent(
+                    occurred_at=dt.datetime.fromisoformat(content["occurred_at"]),
+                    actor_id=content["actor_id"],
+                    actor_label=content["actor_label"],
+                    source="admin",
+                    action=content["action"],
+                    object_type=content["object_type"],
+                    object_id=content["object_id"],
+                    object_repr=content["object_repr"],
+                    search_key=content["object_repr"].upper(),
+                    changes=content["changes"],
+                    reason="",
+                    ip_address=content["ip_address"],
+                    request_id=content["request_id"],
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
             last_hash = digest
             if len(batch) == 5000:
                 AuditEvent.objects.bulk_create(batch)
@@ -168,7 +208,7 @@ def run(events: int, *, explain_plans: bool = False) -> None:
     rng = random.Random(7)
     manager = make_user("bench-manager", role=roles.MANAGER)
     actors = [(u.pk, u.username) for u in (make_user(f"actor{i}") for i in range(ACTOR_COUNT))]
-    span_start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    span_start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     client = Client()
     login_verified(client, manager)
     # A month that holds events at both sizes: all of the first 1,000, and 43,200 of a million
@@ -200,9 +240,13 @@ def run(events: int, *, explain_plans: bool = False) -> None:
         full_count = [sql for sql in c1 + c2 if "LIMIT" not in sql.upper()]
         ok = ratio <= 1.3 and q1 == q2 and not full_count
         all_ok &= ok
-        print(f"{name:<30} {t1:8.1f} {t2:9.1f} {ratio:6.2f} {q1:>8}/{q2:<8}  {'PASS' if ok else 'FAIL'}"
-              + (f" (full COUNT: {full_count[0][:80]})" if full_count else ""))
-    print(f"\ntargets: ratio <= 1.3, same query count, no COUNT(*) over the whole table -> {'PASS' if all_ok else 'FAIL'}")
+        print(
+            f"{name:<30} {t1:8.1f} {t2:9.1f} {ratio:6.2f} {q1:>8}/{q2:<8}  {'PASS' if ok else 'FAIL'}"
+            + (f" (full COUNT: {full_count[0][:80]})" if full_count else "")
+        )
+    print(
+        f"\ntargets: ratio <= 1.3, same query count, no COUNT(*) over the whole table -> {'PASS' if all_ok else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

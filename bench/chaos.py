@@ -52,8 +52,9 @@ def log(message: str) -> None:
 
 def fresh_database(url: str) -> None:
     """Drop and create the bench database (PostgreSQL), refusing any name without "bench"."""
-    import psycopg
     from urllib.parse import urlsplit
+
+    import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
@@ -101,8 +102,14 @@ def django_setup(emulator, db_dir: str) -> dict[str, str]:
 
 def start_qcluster(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     handle = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=REPO_ROOT, env={**os.environ, **env},
-                            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_qcluster(process: subprocess.Popen) -> None:
@@ -137,8 +144,9 @@ def run_with_qcluster(world, jobs, env: dict[str, str], log_path: Path, deadline
         stop_qcluster(cluster)
         raise
     stats = chaos_support.WorkerStats(jobs=len(jobs), seconds=time.monotonic() - started)
-    stats.unexpected = [f"{f.func}{f.args}: {str(f.result).strip().splitlines()[-1] if f.result else ''}"
-                        for f in Failure.objects.all()]
+    stats.unexpected = [
+        f"{f.func}{f.args}: {str(f.result).strip().splitlines()[-1] if f.result else ''}" for f in Failure.objects.all()
+    ]
     return stats, cluster
 
 
@@ -151,8 +159,12 @@ def main() -> int:
     parser.add_argument("--links", type=int, default=500)
     parser.add_argument("--rate", type=float, default=0.3, help="fraction of calls that fail")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workers", choices=("qcluster", "threads"), default=None,
-                        help="qcluster (PostgreSQL default) or threads (SQLite default)")
+    parser.add_argument(
+        "--workers",
+        choices=("qcluster", "threads"),
+        default=None,
+        help="qcluster (PostgreSQL default) or threads (SQLite default)",
+    )
     parser.add_argument("--settle-deadline", type=float, default=300.0)
     args = parser.parse_args()
 
@@ -170,33 +182,43 @@ def main() -> int:
 
             from tests import chaos_support
 
-            log(f"database {connection.vendor}, emulator {emulator.root}, workers: "
-                + ("django-q2 qcluster, 4 worker processes, ORM broker" if mode == "qcluster"
-                   else "4 threads in this process"))
+            log(
+                f"database {connection.vendor}, emulator {emulator.root}, workers: "
+                + (
+                    "django-q2 qcluster, 4 worker processes, ORM broker"
+                    if mode == "qcluster"
+                    else "4 threads in this process"
+                )
+            )
             started = time.monotonic()
-            world = chaos_support.build_world(emulator=emulator, payables=args.payables, links=args.links,
-                                              progress=log)
-            log(f"set up {args.payables} approved payables and {args.links} stored links "
-                f"in {time.monotonic() - started:.1f} s")
+            world = chaos_support.build_world(emulator=emulator, payables=args.payables, links=args.links, progress=log)
+            log(
+                f"set up {args.payables} approved payables and {args.links} stored links "
+                f"in {time.monotonic() - started:.1f} s"
+            )
 
-            chaos_support.install_fault_mix(emulator, total_rate=args.rate, seed=args.seed,
-                                            timeout_ms=TIMEOUT_FAULT_MS, latency_ms=LATENCY_FAULT_MS)
+            chaos_support.install_fault_mix(
+                emulator, total_rate=args.rate, seed=args.seed, timeout_ms=TIMEOUT_FAULT_MS, latency_ms=LATENCY_FAULT_MS
+            )
             jobs = chaos_support.chaos_jobs(world, seed=args.seed)
             if mode == "qcluster":
-                stats, cluster = run_with_qcluster(world, jobs, env, Path(tmp) / "qcluster.log",
-                                                   deadline_seconds=1800)
+                stats, cluster = run_with_qcluster(world, jobs, env, Path(tmp) / "qcluster.log", deadline_seconds=1800)
             else:
                 stats = chaos_support.run_workers(world=world, jobs=jobs, workers=4)
             fired = chaos_support.faults_fired(emulator)
             emulator.control("faults/clear")
-            log(f"workers ran {stats.jobs} jobs in {stats.seconds:.1f} s under {sum(fired.values())} faults; "
-                f"faults stopped; reconciling")
+            log(
+                f"workers ran {stats.jobs} jobs in {stats.seconds:.1f} s under {sum(fired.values())} faults; "
+                f"faults stopped; reconciling"
+            )
             if stats.outcomes:
                 log(f"worker outcomes: {dict(sorted(stats.outcomes.items()))}")
 
             settled = chaos_support.settle(world=world, deadline_seconds=args.settle_deadline, pause_seconds=0.5)
-            log(f"settle: {'settled' if settled.settled else 'NOT settled'} after {settled.rounds} reconciliation "
-                f"runs; paid again {settled.paid_again}, links sent again {settled.pushed_again}")
+            log(
+                f"settle: {'settled' if settled.settled else 'NOT settled'} after {settled.rounds} reconciliation "
+                f"runs; paid again {settled.paid_again}, links sent again {settled.pushed_again}"
+            )
             if not settled.settled:
                 log(f"still unsettled: {chaos_support.unsettled(world)}")
             report = chaos_support.compare_with_dots(world=world, settle_seconds=settled.seconds, faults=fired)
@@ -206,9 +228,11 @@ def main() -> int:
             stop_emulator(emulator)
 
     print()
-    print(f"Chaos run: {args.payables} payables, {args.links} payout links, {args.rate:.0%} of calls failing, "
-          f"workers: {'django-q2 qcluster (4)' if mode == 'qcluster' else '4 threads'}, "
-          f"database: {'PostgreSQL' if postgres else 'SQLite'}")
+    print(
+        f"Chaos run: {args.payables} payables, {args.links} payout links, {args.rate:.0%} of calls failing, "
+        f"workers: {'django-q2 qcluster (4)' if mode == 'qcluster' else '4 threads'}, "
+        f"database: {'PostgreSQL' if postgres else 'SQLite'}"
+    )
     for line in report.lines():
         print(line)
     unexpected_ok = not stats.unexpected
@@ -216,8 +240,10 @@ def main() -> int:
     for line in stats.unexpected[:10]:
         print(f"      {line}")
     settled_ok = settled.settled
-    print(f"{'PASS' if settled_ok else 'FAIL'}  everything settled within {args.settle_deadline:.0f} s of the faults "
-          f"stopping")
+    print(
+        f"{'PASS' if settled_ok else 'FAIL'}  everything settled within {args.settle_deadline:.0f} s of the faults "
+        f"stopping"
+    )
     return 0 if report.passed and unexpected_ok and settled_ok else 1
 
 

@@ -55,9 +55,23 @@ def start_emulator(data_path: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = subprocess.Popen(
-        [sys.executable, "-m", "dots.emulator", "--port", str(port), "--data", data_path,
-         "--client-id", CLIENT_ID, "--api-key", API_KEY],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "dots.emulator",
+            "--port",
+            str(port),
+            "--data",
+            data_path,
+            "--client-id",
+            CLIENT_ID,
+            "--api-key",
+            API_KEY,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -187,15 +201,21 @@ def run(root: str, seconds: float) -> None:
             ratio = rate / base
             ok = ratio >= TARGETS[name]
             failures += not ok
-            print(f"{name:<10} {threads:>7} {rate:>9.0f} {ratio:>7.2f} {TARGETS[name]:>7.2f}  {'PASS' if ok else 'FAIL'}")
+            print(
+                f"{name:<10} {threads:>7} {rate:>9.0f} {ratio:>7.2f} {TARGETS[name]:>7.2f}  {'PASS' if ok else 'FAIL'}"
+            )
 
     bare_rate, client_rate, ratio = client_versus_bare(api, vendor_id, vendor_url, seconds=2 * seconds)
     ok = ratio >= CLIENT_TARGET
     failures += not ok
-    print(f"\nretrieve, 1 thread: bare requests.Session {bare_rate:.0f} req/s, "
-          f"DotsClient.retrieve_vendor {client_rate:.0f} req/s")
-    print(f"client / bare = {client_rate / bare_rate:.2f} overall, {ratio:.2f} median of 20 interleaved pairs "
-          f"(target >= {CLIENT_TARGET:.2f} on the median)  {'PASS' if ok else 'FAIL'}")
+    print(
+        f"\nretrieve, 1 thread: bare requests.Session {bare_rate:.0f} req/s, "
+        f"DotsClient.retrieve_vendor {client_rate:.0f} req/s"
+    )
+    print(
+        f"client / bare = {client_rate / bare_rate:.2f} overall, {ratio:.2f} median of 20 interleaved pairs "
+        f"(target >= {CLIENT_TARGET:.2f} on the median)  {'PASS' if ok else 'FAIL'}"
+    )
     print(f"\n{failures} target(s) missed" if failures else "\nall targets met")
 
 
@@ -230,8 +250,11 @@ def client_versus_bare(api: str, vendor_id: str, vendor_url: str, *, seconds: fl
         pair_ratios.append(rates["client"] / rates["bare"])
     bare.close()
     client.close()
-    return (totals["bare"][0] / totals["bare"][1], totals["client"][0] / totals["client"][1],
-            statistics.median(pair_ratios))
+    return (
+        totals["bare"][0] / totals["bare"][1],
+        totals["client"][0] / totals["client"][1],
+        statistics.median(pair_ratios),
+    )
 
 
 if __name__ == "__main__":

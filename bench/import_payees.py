@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import resource
@@ -45,8 +44,14 @@ def _bench_emulator():
     spec.loader.exec_module(module)
     return module
 
-TARGETS = {"preview_ratio": 0.5, "memory_ratio": 1.2, "create_ratio": 0.5, "create_latency_ratio": 5.0,
-           "rows_per_progress_write": 50}
+
+TARGETS = {
+    "preview_ratio": 0.5,
+    "memory_ratio": 1.2,
+    "create_ratio": 0.5,
+    "create_latency_ratio": 5.0,
+    "rows_per_progress_write": 50,
+}
 
 
 def make_csv(path: Path, rows: int, *, offset: int = 0) -> None:
@@ -55,8 +60,16 @@ def make_csv(path: Path, rows: int, *, offset: int = 0) -> None:
         writer.writerow(["First Name", "Last Name", "E-mail", "Mobile", "amount", "memo"])
         for i in range(offset, offset + rows):
             area = 201 + (i // 10_000_000) % 5
-            writer.writerow([f"Ann{i}", f"Lee{i}", f"ann{i}@example.com", f"{area}{2000000 + i % 8_000_000:07d}",
-                             f"{(i % 500) + 1}.25", "June payout"])
+            writer.writerow(
+                [
+                    f"Ann{i}",
+                    f"Lee{i}",
+                    f"ann{i}@example.com",
+                    f"{area}{2000000 + i % 8_000_000:07d}",
+                    f"{(i % 500) + 1}.25",
+                    "June payout",
+                ]
+            )
 
 
 def django_setup(db_dir: str) -> None:
@@ -138,8 +151,14 @@ def measure_memory(path: Path, tmp: str) -> dict:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     if "DATABASE_URL" in os.environ:
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    out = subprocess.run([sys.executable, __file__, "--child-memory", str(path), "--db-dir", db_dir],
-                         capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-memory", str(path), "--db-dir", db_dir],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -153,9 +172,16 @@ def bare_create_loop(root: str, rows: int, start_index: int) -> float:
     url = root + "/api/v2/users"
     begin = time.perf_counter()
     for i in range(start_index, start_index + rows):
-        response = session.post(url, json={"first_name": "Bare", "last_name": f"Loop{i}",
-                                           "email": f"bare{i}@example.com", "country_code": "1",
-                                           "phone_number": f"305{2000000 + i:07d}"})
+        response = session.post(
+            url,
+            json={
+                "first_name": "Bare",
+                "last_name": f"Loop{i}",
+                "email": f"bare{i}@example.com",
+                "country_code": "1",
+                "phone_number": f"305{2000000 + i:07d}",
+            },
+        )
         if response.status_code >= 300:
             raise SystemExit(f"bare loop: {response.status_code} {response.text}")
     return rows / (time.perf_counter() - begin)
@@ -227,56 +253,77 @@ def main() -> int:
         results["preview_ratio"] = rate / bare
         print(f"preview of {rows:,} rows:        {rate:10,.0f} rows/s")
         print(f"bare csv+phonenumbers+email loop: {bare:10,.0f} rows/s")
-        print(f"  ratio {results['preview_ratio']:.2f} (target >= {TARGETS['preview_ratio']}) "
-              f"{verdict(results['preview_ratio'] >= TARGETS['preview_ratio'])}")
+        print(
+            f"  ratio {results['preview_ratio']:.2f} (target >= {TARGETS['preview_ratio']}) "
+            f"{verdict(results['preview_ratio'] >= TARGETS['preview_ratio'])}"
+        )
 
         mem_small = measure_memory(small, tmp)
         mem_big = measure_memory(big, tmp)
         heap_ratio = mem_big["heap_peak"] / mem_small["heap_peak"]
         rss_ratio = mem_big["rss_peak"] / mem_small["rss_peak"]
         results["memory_ratio"] = max(heap_ratio, rss_ratio)
-        print(f"peak memory, {mem_small['rows']:,} rows: heap {mem_small['heap_peak'] / 1e6:.1f} MB, "
-              f"RSS {mem_small['rss_peak'] / 1e6:.1f} MB")
-        print(f"peak memory, {mem_big['rows']:,} rows: heap {mem_big['heap_peak'] / 1e6:.1f} MB, "
-              f"RSS {mem_big['rss_peak'] / 1e6:.1f} MB")
-        print(f"  ratio heap {heap_ratio:.2f}, RSS {rss_ratio:.2f} (target <= {TARGETS['memory_ratio']}) "
-              f"{verdict(results['memory_ratio'] <= TARGETS['memory_ratio'])}")
+        print(
+            f"peak memory, {mem_small['rows']:,} rows: heap {mem_small['heap_peak'] / 1e6:.1f} MB, "
+            f"RSS {mem_small['rss_peak'] / 1e6:.1f} MB"
+        )
+        print(
+            f"peak memory, {mem_big['rows']:,} rows: heap {mem_big['heap_peak'] / 1e6:.1f} MB, "
+            f"RSS {mem_big['rss_peak'] / 1e6:.1f} MB"
+        )
+        print(
+            f"  ratio heap {heap_ratio:.2f}, RSS {rss_ratio:.2f} (target <= {TARGETS['memory_ratio']}) "
+            f"{verdict(results['memory_ratio'] <= TARGETS['memory_ratio'])}"
+        )
 
         import requests
 
         emulator = _bench_emulator()
         process, root = emulator.start_emulator(os.path.join(tmp, "emulator.sqlite3"))
         try:
-            for label, rows_n, latency in (("no latency", args.create_rows, 0),
-                                           ("20 ms latency", args.latency_rows, 20)):
+            for label, rows_n, latency in (
+                ("no latency", args.create_rows, 0),
+                ("20 ms latency", args.latency_rows, 20),
+            ):
                 requests.post(root + "/_emulator/reset", json={})
                 if latency:
-                    requests.post(root + "/_emulator/faults", json={"method": "POST", "path": "/v2/users",
-                                                                   "kind": "latency", "ms": latency, "rate": 1.0})
+                    requests.post(
+                        root + "/_emulator/faults",
+                        json={"method": "POST", "path": "/v2/users", "kind": "latency", "ms": latency, "rate": 1.0},
+                    )
                 bare_rate = bare_create_loop(root, rows_n, 0)
                 requests.post(root + "/_emulator/reset", json={})
                 if latency:
-                    requests.post(root + "/_emulator/faults", json={"method": "POST", "path": "/v2/users",
-                                                                   "kind": "latency", "ms": latency, "rate": 1.0})
+                    requests.post(
+                        root + "/_emulator/faults",
+                        json={"method": "POST", "path": "/v2/users", "kind": "latency", "ms": latency, "rate": 1.0},
+                    )
                 create_file = Path(tmp) / f"create-{latency}.csv"
                 make_csv(create_file, rows_n, offset=500_000 + latency * 10_000)
                 ours, done, writes = import_create(root, create_file)
                 key = "create_latency_ratio" if latency else "create_ratio"
                 results[key] = ours / bare_rate
-                print(f"create {done:,} payees, {label}: import {ours:8,.0f}/s, bare sequential loop "
-                      f"{bare_rate:8,.0f}/s, ratio {results[key]:.2f} (target >= {TARGETS[key]}) "
-                      f"{verdict(results[key] >= TARGETS[key])}")
+                print(
+                    f"create {done:,} payees, {label}: import {ours:8,.0f}/s, bare sequential loop "
+                    f"{bare_rate:8,.0f}/s, ratio {results[key]:.2f} (target >= {TARGETS[key]}) "
+                    f"{verdict(results[key] >= TARGETS[key])}"
+                )
                 per_write = done / max(writes, 1)
                 results["rows_per_progress_write"] = min(results.get("rows_per_progress_write", per_write), per_write)
-                print(f"  progress written {writes} times: one write per {per_write:.0f} rows "
-                      f"(target >= {TARGETS['rows_per_progress_write']}) "
-                      f"{verdict(per_write >= TARGETS['rows_per_progress_write'])}")
+                print(
+                    f"  progress written {writes} times: one write per {per_write:.0f} rows "
+                    f"(target >= {TARGETS['rows_per_progress_write']}) "
+                    f"{verdict(per_write >= TARGETS['rows_per_progress_write'])}"
+                )
                 requests.post(root + "/_emulator/faults/clear", json={})
         finally:
             emulator.stop_emulator(process)
 
-    failed = [name for name, target in TARGETS.items()
-              if (results[name] > target if name == "memory_ratio" else results[name] < target)]
+    failed = [
+        name
+        for name, target in TARGETS.items()
+        if (results[name] > target if name == "memory_ratio" else results[name] < target)
+    ]
     print("ALL PASS" if not failed else f"FAIL: {', '.join(failed)}")
     return 1 if failed else 0
 

@@ -73,24 +73,62 @@ VENDORS = 2_000
 SEARCH_PREFIX = "INV-000012"
 # The payable whose change page is measured: one of the first 1,000, so it exists at both sizes.
 DETAIL_INDEX = 500
-SPAN_START = dt.datetime(2022, 1, 3, 8, 0, tzinfo=dt.timezone.utc)
+SPAN_START = dt.datetime(2022, 1, 3, 8, 0, tzinfo=dt.UTC)
 STATUS_MIX = (
-    ("payment_completed", 780), ("approved", 60), ("submitted_for_approval", 50), ("created", 40),
-    ("canceled", 25), ("rejected", 25), ("payment_failed", 10), ("payment_initiated", 6),
-    ("pay_requested", 2), ("payment_outcome_unknown", 2),
+    ("payment_completed", 780),
+    ("approved", 60),
+    ("submitted_for_approval", 50),
+    ("created", 40),
+    ("canceled", 25),
+    ("rejected", 25),
+    ("payment_failed", 10),
+    ("payment_initiated", 6),
+    ("pay_requested", 2),
+    ("payment_outcome_unknown", 2),
 )
-APPROVED_STEPS = json.dumps([{
-    "num_approvals_required": 1, "completed": True,
-    "user_approvals": [{"user_id": 9001, "name": "Bench Approver", "approval_given": True}],
-}])
+APPROVED_STEPS = json.dumps(
+    [
+        {
+            "num_approvals_required": 1,
+            "completed": True,
+            "user_approvals": [{"user_id": 9001, "name": "Bench Approver", "approval_given": True}],
+        }
+    ]
+)
 WAITING_STEPS = json.dumps([{"num_approvals_required": 1, "completed": False, "user_approvals": []}])
 ITEM_NAMES = ("Consulting hours", "Hardware", "Freight", "Licences", "Office supplies", "Maintenance")
 PAYABLE_COLUMNS = (
-    "id", "bill_number", "bill_number_key", "vendor_id", "bank_account_id", "description", "external_id",
-    "due_date", "funding_source", "amount_cents", "total_cents", "file", "file_sha256", "status",
-    "status_changed_at", "dots_id", "dots_status", "dots_transfer_id", "dots_file_uploaded", "approval_steps",
-    "approval_policy_reason", "failure_reason", "duplicate_override_reason", "last_dots_error", "created_by_id",
-    "created_at", "updated_at", "submitted_by_id", "submitted_at", "pay_requested_by_id", "pay_requested_at",
+    "id",
+    "bill_number",
+    "bill_number_key",
+    "vendor_id",
+    "bank_account_id",
+    "description",
+    "external_id",
+    "due_date",
+    "funding_source",
+    "amount_cents",
+    "total_cents",
+    "file",
+    "file_sha256",
+    "status",
+    "status_changed_at",
+    "dots_id",
+    "dots_status",
+    "dots_transfer_id",
+    "dots_file_uploaded",
+    "approval_steps",
+    "approval_policy_reason",
+    "failure_reason",
+    "duplicate_override_reason",
+    "last_dots_error",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "submitted_by_id",
+    "submitted_at",
+    "pay_requested_by_id",
+    "pay_requested_at",
     "pay_attempts",
 )
 ITEM_COLUMNS = ("payable_id", "name", "description", "unit_price_cents", "quantity")
@@ -112,23 +150,42 @@ def make_vendors(*, clerk, verifier) -> list[tuple[int, int]]:
 
     rng = random.Random(3)
     now = SPAN_START
-    vendors = Vendor.objects.bulk_create([
-        Vendor(name=f"Vendor {i:04d} {rng.choice(('Supply', 'Logistics', 'Services', 'Parts', 'Labs'))}",
-               contact_email=f"ap@vendor{i}.example.com", external_id=f"V-{i:05d}",
-               address_line_1=f"{i} Market Street", city="Springfield", state="IL", postcode="62701",
-               dots_id=str(uuid.UUID(int=rng.getrandbits(128))), dots_status="created", created_by=clerk)
-        for i in range(VENDORS)
-    ], batch_size=1000)
+    vendors = Vendor.objects.bulk_create(
+        [
+            Vendor(
+                name=f"Vendor {i:04d} {rng.choice(('Supply', 'Logistics', 'Services', 'Parts', 'Labs'))}",
+                contact_email=f"ap@vendor{i}.example.com",
+                external_id=f"V-{i:05d}",
+                address_line_1=f"{i} Market Street",
+                city="Springfield",
+                state="IL",
+                postcode="62701",
+                dots_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                dots_status="created",
+                created_by=clerk,
+            )
+            for i in range(VENDORS)
+        ],
+        batch_size=1000,
+    )
     accounts = []
     for i, vendor in enumerate(vendors):
         for n in range(2 if i % 5 == 0 else 1):
             verified = (i + n) % 20 != 7
-            accounts.append(VendorBankAccount(
-                vendor=vendor, name=f"Operating account {n + 1}", routing_number="021000021",
-                account_last4=f"{rng.randint(0, 9999):04d}", account_type="checking",
-                dots_id=str(uuid.UUID(int=rng.getrandbits(128))), created_by=clerk,
-                verified_by=verifier if verified else None, verified_at=now if verified else None,
-                verification_note="Called the vendor on the number we already had." if verified else ""))
+            accounts.append(
+                VendorBankAccount(
+                    vendor=vendor,
+                    name=f"Operating account {n + 1}",
+                    routing_number="021000021",
+                    account_last4=f"{rng.randint(0, 9999):04d}",
+                    account_type="checking",
+                    dots_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                    created_by=clerk,
+                    verified_by=verifier if verified else None,
+                    verified_at=now if verified else None,
+                    verification_note="Called the vendor on the number we already had." if verified else "",
+                )
+            )
     accounts = VendorBankAccount.objects.bulk_create(accounts, batch_size=1000)
     first_account = {}
     for account in accounts:
@@ -156,27 +213,46 @@ def _payable_rows(start: int, stop: int, *, vendors, users, rng: random.Random):
         total = sum(unit * quantity for *_, unit, quantity in items)
         submitted = status != "created"
         decided = status not in ("created", "submitted_for_approval", "canceled")
-        paying = status in ("payment_completed", "payment_failed", "payment_initiated", "pay_requested",
-                            "payment_outcome_unknown")
+        paying = status in (
+            "payment_completed",
+            "payment_failed",
+            "payment_initiated",
+            "pay_requested",
+            "payment_outcome_unknown",
+        )
         changed = created + dt.timedelta(days=rng.randint(1, 20)) if submitted else None
         row = {
-            "id": pk, "bill_number": number, "bill_number_key": normalise_bill_number(number),
-            "vendor_id": vendor_id, "bank_account_id": account_id, "description": f"Bill {number}",
-            "external_id": f"ERP-{pk}", "due_date": (created + dt.timedelta(days=rng.randint(10, 60))).date(),
-            "funding_source": "dots_balance" if i % 4 else "ach", "amount_cents": None, "total_cents": total,
-            "file": "", "file_sha256": "", "status": status, "status_changed_at": changed,
+            "id": pk,
+            "bill_number": number,
+            "bill_number_key": normalise_bill_number(number),
+            "vendor_id": vendor_id,
+            "bank_account_id": account_id,
+            "description": f"Bill {number}",
+            "external_id": f"ERP-{pk}",
+            "due_date": (created + dt.timedelta(days=rng.randint(10, 60))).date(),
+            "funding_source": "dots_balance" if i % 4 else "ach",
+            "amount_cents": None,
+            "total_cents": total,
+            "file": "",
+            "file_sha256": "",
+            "status": status,
+            "status_changed_at": changed,
             "dots_id": str(uuid.UUID(int=rng.getrandbits(128))) if submitted else None,
-            "dots_status": status if submitted and status not in ("pay_requested", "payment_outcome_unknown")
-            else "",
+            "dots_status": status if submitted and status not in ("pay_requested", "payment_outcome_unknown") else "",
             "dots_transfer_id": str(uuid.UUID(int=rng.getrandbits(128))) if status == "payment_completed" else "",
             "dots_file_uploaded": False,
             "approval_steps": APPROVED_STEPS if decided else (WAITING_STEPS if submitted else "[]"),
             "approval_policy_reason": "Dots' default policy: no policy matched." if submitted else "",
             "failure_reason": "The vendor's bank returned the payment (R03)." if status == "payment_failed" else "",
-            "duplicate_override_reason": "", "last_dots_error": "", "created_by_id": clerk_id,
-            "created_at": created, "updated_at": changed or created,
-            "submitted_by_id": clerk_id if submitted else None, "submitted_at": changed,
-            "pay_requested_by_id": payer_id if paying else None, "pay_requested_at": changed if paying else None,
+            "duplicate_override_reason": "",
+            "last_dots_error": "",
+            "created_by_id": clerk_id,
+            "created_at": created,
+            "updated_at": changed or created,
+            "submitted_by_id": clerk_id if submitted else None,
+            "submitted_at": changed,
+            "pay_requested_by_id": payer_id if paying else None,
+            "pay_requested_at": changed if paying else None,
             "pay_attempts": 1 if paying else 0,
         }
         yield row, items
@@ -231,8 +307,10 @@ def fill(alias: str, target: int, *, vendors, users) -> None:
         for row, row_items in rows:
             row = {**row, "approval_steps": json.loads(row["approval_steps"])}
             payables.append(Payable(**row))
-            items.extend(LineItem(payable_id=p, name=n, description=d, unit_price_cents=u, quantity=q)
-                         for p, n, d, u, q in row_items)
+            items.extend(
+                LineItem(payable_id=p, name=n, description=d, unit_price_cents=u, quantity=q)
+                for p, n, d, u, q in row_items
+            )
             if len(payables) == 5000:
                 Payable.objects.using(alias).bulk_create(payables)
                 LineItem.objects.using(alias).bulk_create(items)
@@ -260,10 +338,9 @@ def queries_of(alias: str, client: Client, url: str, params: dict) -> tuple[list
     """The SQL of one render, and how many rows a list page rendered."""
     SizeRouter.alias = alias
     others = [connections[a] for a in connections if a != alias]
-    with CaptureQueriesContext(connections[alias]) as queries:
-        with contextlib.ExitStack() as stack:
-            strays = [stack.enter_context(CaptureQueriesContext(c)) for c in others]
-            response = _get(client, url, params)
+    with CaptureQueriesContext(connections[alias]) as queries, contextlib.ExitStack() as stack:
+        strays = [stack.enter_context(CaptureQueriesContext(c)) for c in others]
+        response = _get(client, url, params)
     stray = [q["sql"] for s in strays for q in s.captured_queries]
     assert not stray, f"a query went to the other size's database: {stray[0][:200]}"
     cl = response.context.get("cl") if response.context else None
@@ -349,13 +426,17 @@ def run(size: int, *, clients, users, vendors, explain_plans: bool = False) -> N
         "one payable's page": (f"{LIST_URL}{DETAIL_INDEX + 1}/change/", {}, 1.2),
     }
     same_rows = {f"page 1, search {SEARCH_PREFIX}"}  # the same bills, not only as many
-    print(f"database: {connection.vendor}; {RUNS} timed renders per page and size (median), "
-          "the two sizes taking turns; signed in as a Manager")
+    print(
+        f"database: {connection.vendor}; {RUNS} timed renders per page and size (median), "
+        "the two sizes taking turns; signed in as a Manager"
+    )
     started = time.perf_counter()
     fill("default", SMALL, vendors=vendors, users=users)
     fill(LARGE, size, vendors=vendors, users=users)
-    print(f"filled {len(vendors):,} vendors, {SMALL:,} and {size:,} payables ({2 * size:,} line items) "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"filled {len(vendors):,} vendors, {SMALL:,} and {size:,} payables ({2 * size:,} line items) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
     for alias in clients:
         connections[alias].ensure_connection()
@@ -372,15 +453,20 @@ def run(size: int, *, clients, users, vendors, explain_plans: bool = False) -> N
         for name, (url, params, _) in pages.items():
             for alias in order:
                 times[name, alias].append(timed(alias, clients[alias], url, params))
-    captured = {(name, alias): queries_of(alias, clients[alias], url, params)
-                for name, (url, params, _) in pages.items() for alias in clients}
+    captured = {
+        (name, alias): queries_of(alias, clients[alias], url, params)
+        for name, (url, params, _) in pages.items()
+        for alias in clients
+    }
     if explain_plans and connection.vendor == "postgresql":
         for name, (url, params, _) in pages.items():
             print(f"\n--- {name}")
             explain(LARGE, clients[LARGE], url, params)
 
-    print(f"\n{'page':<30} {'1k ms':>7} {'large ms':>9} {'ratio':>6} {'target':>7} {'queries 1k/large':>17} "
-          f"{'rows':>9}  verdict")
+    print(
+        f"\n{'page':<30} {'1k ms':>7} {'large ms':>9} {'ratio':>6} {'target':>7} {'queries 1k/large':>17} "
+        f"{'rows':>9}  verdict"
+    )
     all_ok = True
     for name, (_, _, target) in pages.items():
         t1, t2 = statistics.median(times[name, "default"]), statistics.median(times[name, LARGE])
@@ -391,10 +477,14 @@ def run(size: int, *, clients, users, vendors, explain_plans: bool = False) -> N
         ok = ratio <= target and len(s1) == len(s2) and not full_count and same
         all_ok &= ok
         rows = f"{len(r1)}/{len(r2)}" if r1 is not None else "-"
-        print(f"{name:<30} {t1:7.1f} {t2:9.1f} {ratio:6.2f} {target:>6}x {len(s1):>8}/{len(s2):<8} {rows:>9}  "
-              f"{'PASS' if ok else 'FAIL'}" + (f" (full COUNT: {full_count[0][:80]})" if full_count else ""))
-    print(f"\ntargets: ratios as listed, same query count, same rows, no COUNT(*) over the whole table -> "
-          f"{'PASS' if all_ok else 'FAIL'}")
+        print(
+            f"{name:<30} {t1:7.1f} {t2:9.1f} {ratio:6.2f} {target:>6}x {len(s1):>8}/{len(s2):<8} {rows:>9}  "
+            f"{'PASS' if ok else 'FAIL'}" + (f" (full COUNT: {full_count[0][:80]})" if full_count else "")
+        )
+    print(
+        f"\ntargets: ratios as listed, same query count, same rows, no COUNT(*) over the whole table -> "
+        f"{'PASS' if all_ok else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

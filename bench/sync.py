@@ -140,8 +140,15 @@ def bare_loop(*, api_url: str, auth: tuple[str, str]) -> tuple[float, int, int, 
     from dots.types import parse_datetime
     from payouts.models import Transfer
 
-    fields = ["type", "status", "amount_cents", "failure_reason", "dots_user_id", "payout_link_dots_id",
-              "dots_created_at"]
+    fields = [
+        "type",
+        "status",
+        "amount_cents",
+        "failure_reason",
+        "dots_user_id",
+        "payout_link_dots_id",
+        "dots_created_at",
+    ]
     counter = QueryCounter()
     session = requests.Session()
     session.auth = auth
@@ -154,11 +161,23 @@ def bare_loop(*, api_url: str, auth: tuple[str, str]) -> tuple[float, int, int, 
             data = page["data"]
             pages += 1
             Transfer.objects.bulk_create(
-                [Transfer(dots_id=t["id"], type=t.get("type") or "", status=t.get("status") or "",
-                          amount_cents=t.get("amount"), failure_reason=t.get("failure_reason") or "",
-                          dots_user_id=t.get("user_id") or "", payout_link_dots_id=t.get("payout_link_id") or "",
-                          dots_created_at=parse_datetime(t.get("created"))) for t in data],
-                update_conflicts=True, unique_fields=["dots_id"], update_fields=fields)
+                [
+                    Transfer(
+                        dots_id=t["id"],
+                        type=t.get("type") or "",
+                        status=t.get("status") or "",
+                        amount_cents=t.get("amount"),
+                        failure_reason=t.get("failure_reason") or "",
+                        dots_user_id=t.get("user_id") or "",
+                        payout_link_dots_id=t.get("payout_link_id") or "",
+                        dots_created_at=parse_datetime(t.get("created")),
+                    )
+                    for t in data
+                ],
+                update_conflicts=True,
+                unique_fields=["dots_id"],
+                update_fields=fields,
+            )
             rows += len(data)
             if not page["has_more"] or not data:
                 break
@@ -191,12 +210,15 @@ def main() -> int:
             from django.db import connection
 
             started = time.perf_counter()
-            seeded = requests.post(f"{root}/_emulator/seed/transfers",
-                                   json={"count": args.transfers, "statuses": STATUS_MIX}, timeout=600)
+            seeded = requests.post(
+                f"{root}/_emulator/seed/transfers", json={"count": args.transfers, "statuses": STATUS_MIX}, timeout=600
+            )
             seeded.raise_for_status()
             print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
-            print(f"seeded {args.transfers:,} transfers in {time.perf_counter() - started:.1f} s "
-                  f"{seeded.json()['by_status']}")
+            print(
+                f"seeded {args.transfers:,} transfers in {time.perf_counter() - started:.1f} s "
+                f"{seeded.json()['by_status']}"
+            )
             figures: dict[str, list[float]] = {"full": [], "unchanged": [], "unchanged_full": [], "bare": []}
             queries_per_page: list[float] = []
             ratios: list[float] = []
@@ -220,11 +242,13 @@ def main() -> int:
                 figures["bare"].append(bare_s)
                 queries_per_page.append(full_q / full.pages)
                 ratios.append(bare_s / full_s)
-                print(f"round {round_no}: full {full_s:.2f} s ({full.pages} pages, {full_q} queries) | "
-                      f"unchanged {unchanged_s:.2f} s ({unchanged.pages} page, {unchanged.reread} open re-read, "
-                      f"{unchanged_q} queries) | unchanged --full {unchanged_full_s:.2f} s "
-                      f"({unchanged_full_q} queries) | bare {bare_s:.2f} s ({bare_pages} pages, {bare_q} queries)"
-                      f" | full/bare speed {bare_s / full_s:.2f}")
+                print(
+                    f"round {round_no}: full {full_s:.2f} s ({full.pages} pages, {full_q} queries) | "
+                    f"unchanged {unchanged_s:.2f} s ({unchanged.pages} page, {unchanged.reread} open re-read, "
+                    f"{unchanged_q} queries) | unchanged --full {unchanged_full_s:.2f} s "
+                    f"({unchanged_full_q} queries) | bare {bare_s:.2f} s ({bare_pages} pages, {bare_q} queries)"
+                    f" | full/bare speed {bare_s / full_s:.2f}"
+                )
         finally:
             emulator.stop_emulator(process)
 
@@ -235,23 +259,37 @@ def main() -> int:
     per_page = statistics.median(queries_per_page)
     print()
     print(f"{'':24}{'median s':>10}{'rows/s':>12}")
-    for name, label in (("full", "full sync"), ("unchanged", "unchanged (incremental)"),
-                        ("unchanged_full", "unchanged --full"), ("bare", "bare loop")):
+    for name, label in (
+        ("full", "full sync"),
+        ("unchanged", "unchanged (incremental)"),
+        ("unchanged_full", "unchanged --full"),
+        ("bare", "bare loop"),
+    ):
         print(f"{label:24}{median[name]:>10.2f}{n / median[name]:>12,.0f}")
     print()
     checks = [
-        (f"full sync speed / bare loop speed = {full_vs_bare:.2f} (>= {TARGET_FULL_VS_BARE})",
-         full_vs_bare >= TARGET_FULL_VS_BARE),
-        (f"unchanged incremental sync is {speedup:.1f}x faster than full (>= {TARGET_UNCHANGED_SPEEDUP}x)",
-         speedup >= TARGET_UNCHANGED_SPEEDUP),
-        (f"full sync queries per page = {per_page:.2f} (<= {TARGET_QUERIES_PER_PAGE})",
-         per_page <= TARGET_QUERIES_PER_PAGE),
+        (
+            f"full sync speed / bare loop speed = {full_vs_bare:.2f} (>= {TARGET_FULL_VS_BARE})",
+            full_vs_bare >= TARGET_FULL_VS_BARE,
+        ),
+        (
+            f"unchanged incremental sync is {speedup:.1f}x faster than full (>= {TARGET_UNCHANGED_SPEEDUP}x)",
+            speedup >= TARGET_UNCHANGED_SPEEDUP,
+        ),
+        (
+            f"full sync queries per page = {per_page:.2f} (<= {TARGET_QUERIES_PER_PAGE})",
+            per_page <= TARGET_QUERIES_PER_PAGE,
+        ),
     ]
     for text, ok in checks:
         print(f"{verdict(ok)}  {text}")
-    print(f"full/bare speed per round: {', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})")
-    print(f"unchanged --full is {median['full'] / median['unchanged_full']:.2f}x the full sync's speed "
-          "(no target: it reads every page, writes nothing)")
+    print(
+        f"full/bare speed per round: {', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})"
+    )
+    print(
+        f"unchanged --full is {median['full'] / median['unchanged_full']:.2f}x the full sync's speed "
+        "(no target: it reads every page, writes nothing)"
+    )
     failed = [text for text, ok in checks if not ok]
     print("ALL PASS" if not failed else f"FAIL: {len(failed)} of {len(checks)}")
     return 1 if failed else 0

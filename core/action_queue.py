@@ -69,22 +69,51 @@ class ActionKind:
 
 
 KINDS: dict[str, ActionKind] = {
-    Kind.PAYABLE_SUBMIT: ActionKind("payables.services.payable_submit", "payables.payable", "payable_id",
-                                    "submission"),
-    Kind.PAYABLE_APPROVE: ActionKind("payables.services.payable_approve", "payables.payable", "payable_id",
-                                     "approval", per_actor=True, again_after_unknown=False),
-    Kind.PAYABLE_REJECT: ActionKind("payables.services.payable_reject", "payables.payable", "payable_id",
-                                    "rejection", per_actor=True, again_after_unknown=False),
-    Kind.PAYABLE_CANCEL: ActionKind("payables.services.payable_cancel", "payables.payable", "payable_id",
-                                    "cancellation"),
-    Kind.PAYABLE_PAY: ActionKind("payables.services.payable_pay", "payables.payable", "payable_id", "payment",
-                                 again_after_unknown=False),
-    Kind.VENDOR_SEND: ActionKind("vendors.services.vendor_send_to_dots", "vendors.vendor", "vendor_id",
-                                 "sending to Dots", direct_replaces_waiting=True),
-    Kind.PAYOUT_LINK_PUSH: ActionKind("payouts.services.payout_link_push", "payouts.payoutlink", "payout_link_id",
-                                      "creation in Dots", keyed=True, direct_replaces_waiting=True),
-    Kind.PAYOUT_REQUEST_PUSH: ActionKind("payouts.services.payout_request_push", "payouts.payoutrequest",
-                                         "payout_request_id", "creation in Dots", direct_replaces_waiting=True),
+    Kind.PAYABLE_SUBMIT: ActionKind("payables.services.payable_submit", "payables.payable", "payable_id", "submission"),
+    Kind.PAYABLE_APPROVE: ActionKind(
+        "payables.services.payable_approve",
+        "payables.payable",
+        "payable_id",
+        "approval",
+        per_actor=True,
+        again_after_unknown=False,
+    ),
+    Kind.PAYABLE_REJECT: ActionKind(
+        "payables.services.payable_reject",
+        "payables.payable",
+        "payable_id",
+        "rejection",
+        per_actor=True,
+        again_after_unknown=False,
+    ),
+    Kind.PAYABLE_CANCEL: ActionKind(
+        "payables.services.payable_cancel", "payables.payable", "payable_id", "cancellation"
+    ),
+    Kind.PAYABLE_PAY: ActionKind(
+        "payables.services.payable_pay", "payables.payable", "payable_id", "payment", again_after_unknown=False
+    ),
+    Kind.VENDOR_SEND: ActionKind(
+        "vendors.services.vendor_send_to_dots",
+        "vendors.vendor",
+        "vendor_id",
+        "sending to Dots",
+        direct_replaces_waiting=True,
+    ),
+    Kind.PAYOUT_LINK_PUSH: ActionKind(
+        "payouts.services.payout_link_push",
+        "payouts.payoutlink",
+        "payout_link_id",
+        "creation in Dots",
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+    Kind.PAYOUT_REQUEST_PUSH: ActionKind(
+        "payouts.services.payout_request_push",
+        "payouts.payoutrequest",
+        "payout_request_id",
+        "creation in Dots",
+        direct_replaces_waiting=True,
+    ),
 }
 
 
@@ -102,14 +131,16 @@ def _dedupe_key(kind: str, target: models.Model, actor) -> str:
 
 
 def active_action(*, kind: str, target: models.Model, actor) -> QueuedDotsAction | None:
-    return QueuedDotsAction.objects.filter(dedupe_key=_dedupe_key(kind, target, actor),
-                                           status__in=QueuedDotsAction.ACTIVE).first()
+    return QueuedDotsAction.objects.filter(
+        dedupe_key=_dedupe_key(kind, target, actor), status__in=QueuedDotsAction.ACTIVE
+    ).first()
 
 
 def active_for(target: models.Model):
     """The actions not yet finished for one record, oldest first (the record's page lists them)."""
-    return QueuedDotsAction.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk),
-                                           status__in=QueuedDotsAction.ACTIVE).order_by("id")
+    return QueuedDotsAction.objects.filter(
+        target_type=target._meta.label_lower, target_id=str(target.pk), status__in=QueuedDotsAction.ACTIVE
+    ).order_by("id")
 
 
 def _already_queued_text(action: QueuedDotsAction, target) -> str:
@@ -119,9 +150,18 @@ def _already_queued_text(action: QueuedDotsAction, target) -> str:
     return f"{target}: its {spec.noun} is already queued; it will be sent when Dots answers."
 
 
-def _queue(*, kind: str, target: models.Model, actor, arguments: dict, next_attempt_at: dt.datetime,
-           attempts: int = 0, first_attempt_at: dt.datetime | None = None, last_error: str = "",
-           reason: str) -> QueuedDotsAction:
+def _queue(
+    *,
+    kind: str,
+    target: models.Model,
+    actor,
+    arguments: dict,
+    next_attempt_at: dt.datetime,
+    attempts: int = 0,
+    first_attempt_at: dt.datetime | None = None,
+    last_error: str = "",
+    reason: str,
+) -> QueuedDotsAction:
     """Store one action and audit it; AlreadyQueued when the same one is waiting."""
     spec = KINDS[kind]
     if target._meta.label_lower != spec.target_model:
@@ -131,22 +171,42 @@ def _queue(*, kind: str, target: models.Model, actor, arguments: dict, next_atte
         # A savepoint: on PostgreSQL a failed INSERT would otherwise spoil the caller's transaction.
         with transaction.atomic():
             action = QueuedDotsAction.objects.create(
-                kind=kind, target_type=spec.target_model, target_id=str(target.pk), target_repr=str(target)[:200],
-                actor=actor, arguments=arguments, dedupe_key=_dedupe_key(kind, target, actor),
-                next_attempt_at=next_attempt_at, attempts=attempts, first_attempt_at=first_attempt_at,
-                give_up_at=give_up_at, last_error=last_error[:2000])
-            audit.record(actor=actor, action="dots_action.queued", target=action,
-                         after={"status": action.status, "kind": kind, "target": f"{spec.target_model}#{target.pk}",
-                                "next_attempt_at": next_attempt_at}, reason=reason)
+                kind=kind,
+                target_type=spec.target_model,
+                target_id=str(target.pk),
+                target_repr=str(target)[:200],
+                actor=actor,
+                arguments=arguments,
+                dedupe_key=_dedupe_key(kind, target, actor),
+                next_attempt_at=next_attempt_at,
+                attempts=attempts,
+                first_attempt_at=first_attempt_at,
+                give_up_at=give_up_at,
+                last_error=last_error[:2000],
+            )
+            audit.record(
+                actor=actor,
+                action="dots_action.queued",
+                target=action,
+                after={
+                    "status": action.status,
+                    "kind": kind,
+                    "target": f"{spec.target_model}#{target.pk}",
+                    "next_attempt_at": next_attempt_at,
+                },
+                reason=reason,
+            )
     except IntegrityError:
         existing = active_action(kind=kind, target=target, actor=actor)
-        raise AlreadyQueued(_already_queued_text(existing, target) if existing
-                            else f"{target}: this action is already queued.") from None
+        raise AlreadyQueued(
+            _already_queued_text(existing, target) if existing else f"{target}: this action is already queued."
+        ) from None
     return action
 
 
-def queue_if_unreachable(*, kind: str, target: models.Model, actor, arguments: dict | None = None,
-                         from_queue: bool = False) -> None:
+def queue_if_unreachable(
+    *, kind: str, target: models.Model, actor, arguments: dict | None = None, from_queue: bool = False
+) -> None:
     """Call before a user's action calls Dots. Returns to go on; raises instead of calling Dots when
 
     - the same action is already queued for this record (AlreadyQueued: "a payment is already queued"), or
@@ -166,36 +226,63 @@ def queue_if_unreachable(*, kind: str, target: models.Model, actor, arguments: d
     if outage is None:
         return
     since = dots_health.unreachable_since_text(outage)
-    action = _queue(kind=kind, target=target, actor=actor, arguments=arguments or {},
-                    next_attempt_at=timezone.now(), reason=f"{since}: queued instead of calling Dots")
-    raise ActionQueued(f"{since}: your {KINDS[kind].noun} of {target} is queued and will be sent when Dots "
-                       f"answers.", action=action)
+    action = _queue(
+        kind=kind,
+        target=target,
+        actor=actor,
+        arguments=arguments or {},
+        next_attempt_at=timezone.now(),
+        reason=f"{since}: queued instead of calling Dots",
+    )
+    raise ActionQueued(
+        f"{since}: your {KINDS[kind].noun} of {target} is queued and will be sent when Dots answers.", action=action
+    )
 
 
 def _replace_waiting(action: QueuedDotsAction, *, actor) -> None:
     """A person sends it now: the waiting retry is cancelled (audited) so it cannot run as well."""
     with transaction.atomic():
         if QueuedDotsAction.objects.filter(pk=action.pk, status=Status.WAITING).update(
-                status=Status.CANCELLED, finished_at=timezone.now()):
-            audit.record(actor=actor, action="dots_action.cancelled", target=action,
-                         before={"status": Status.WAITING}, after={"status": Status.CANCELLED},
-                         reason=f"sent directly by {actor.get_username()} while Dots answers")
+            status=Status.CANCELLED, finished_at=timezone.now()
+        ):
+            audit.record(
+                actor=actor,
+                action="dots_action.cancelled",
+                target=action,
+                before={"status": Status.WAITING},
+                after={"status": Status.CANCELLED},
+                reason=f"sent directly by {actor.get_username()} while Dots answers",
+            )
             return
     raise AlreadyQueued(f"{action.target_repr}: its {KINDS[action.kind].noun} is being sent by the queue right now.")
 
 
-def queue_retry(*, kind: str, target: models.Model, actor, error: str, arguments: dict | None = None,
-                first_attempt_at: dt.datetime | None = None) -> QueuedDotsAction | None:
+def queue_retry(
+    *,
+    kind: str,
+    target: models.Model,
+    actor,
+    error: str,
+    arguments: dict | None = None,
+    first_attempt_at: dt.datetime | None = None,
+) -> QueuedDotsAction | None:
     """After a background push failed because Dots did not answer: try again later, with backoff.
 
     Returns None when a retry is already queued (nothing to add).
     """
     now = timezone.now()
     try:
-        return _queue(kind=kind, target=target, actor=actor, arguments=arguments or {}, attempts=1,
-                      first_attempt_at=first_attempt_at or now, last_error=error,
-                      next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(1)),
-                      reason=f"retry after: {error}"[:500])
+        return _queue(
+            kind=kind,
+            target=target,
+            actor=actor,
+            arguments=arguments or {},
+            attempts=1,
+            first_attempt_at=first_attempt_at or now,
+            last_error=error,
+            next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(1)),
+            reason=f"retry after: {error}"[:500],
+        )
     except AlreadyQueued:
         return None
 
@@ -215,12 +302,12 @@ class DrainResult:
     def __str__(self) -> str:
         if not self.dots_up:
             return "Dots still unreachable: nothing run."
-        return (f"{self.done} done, {self.failed} failed, {self.retrying} to retry"
-                + (f", {self.reclaimed} reclaimed" if self.reclaimed else ""))
+        return f"{self.done} done, {self.failed} failed, {self.retrying} to retry" + (
+            f", {self.reclaimed} reclaimed" if self.reclaimed else ""
+        )
 
 
-def _transition(action: QueuedDotsAction, *, to_status: str, audit_action: str, reason: str = "",
-                **fields) -> bool:
+def _transition(action: QueuedDotsAction, *, to_status: str, audit_action: str, reason: str = "", **fields) -> bool:
     """Compare-and-set from the status we hold; audited as system (source task)."""
     before = action.status
     with transaction.atomic():
@@ -233,8 +320,15 @@ def _transition(action: QueuedDotsAction, *, to_status: str, audit_action: str, 
         after = {"status": to_status, "attempts": action.attempts}
         if "next_attempt_at" in fields:
             after["next_attempt_at"] = fields["next_attempt_at"]
-        audit.record(actor=audit.system_user(), action=audit_action, target=action, source=AuditEvent.Source.TASK,
-                     before={"status": before}, after=after, reason=reason[:500])
+        audit.record(
+            actor=audit.system_user(),
+            action=audit_action,
+            target=action,
+            source=AuditEvent.Source.TASK,
+            before={"status": before},
+            after=after,
+            reason=reason[:500],
+        )
     return True
 
 
@@ -243,8 +337,14 @@ def reclaim_stale(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     for action in QueuedDotsAction.objects.filter(status=Status.RUNNING, claimed_at__lt=now - RUNNING_TIMEOUT):
-        if _transition(action, to_status=Status.WAITING, audit_action="dots_action.reclaimed",
-                       reason="left running by a worker that stopped", next_attempt_at=now, claimed_at=None):
+        if _transition(
+            action,
+            to_status=Status.WAITING,
+            audit_action="dots_action.reclaimed",
+            reason="left running by a worker that stopped",
+            next_attempt_at=now,
+            claimed_at=None,
+        ):
             count += 1
     return count
 
@@ -253,18 +353,23 @@ def claim(action_id: int, *, now: dt.datetime | None = None) -> QueuedDotsAction
     """waiting -> running, if still waiting and due. None when another worker took it (or it is not due)."""
     now = now or timezone.now()
     with transaction.atomic():
-        claimed = QueuedDotsAction.objects.filter(pk=action_id, status=Status.WAITING,
-                                                  next_attempt_at__lte=now).update(
-            status=Status.RUNNING, claimed_at=now, attempts=models.F("attempts") + 1)
+        claimed = QueuedDotsAction.objects.filter(pk=action_id, status=Status.WAITING, next_attempt_at__lte=now).update(
+            status=Status.RUNNING, claimed_at=now, attempts=models.F("attempts") + 1
+        )
         if not claimed:
             return None
         action = QueuedDotsAction.objects.select_related("actor").get(pk=action_id)
         if action.first_attempt_at is None:
             QueuedDotsAction.objects.filter(pk=action_id).update(first_attempt_at=now)
             action.first_attempt_at = now
-        audit.record(actor=audit.system_user(), action="dots_action.started", target=action,
-                     source=AuditEvent.Source.TASK, before={"status": Status.WAITING},
-                     after={"status": Status.RUNNING, "attempts": action.attempts})
+        audit.record(
+            actor=audit.system_user(),
+            action="dots_action.started",
+            target=action,
+            source=AuditEvent.Source.TASK,
+            before={"status": Status.WAITING},
+            after={"status": Status.RUNNING, "attempts": action.attempts},
+        )
     return action
 
 
@@ -285,38 +390,71 @@ def run(action: QueuedDotsAction) -> str:
     except DotsOutcomeUnknownError as exc:
         if spec.again_after_unknown:
             return _retry_later(action, error=str(exc), now=now)
-        _transition(action, to_status=Status.DONE, audit_action="dots_action.done", finished_at=now,
-                    last_error=str(exc)[:2000],
-                    reason=f"sent; Dots' answer was lost, the record is being checked with Dots: {exc}")
+        _transition(
+            action,
+            to_status=Status.DONE,
+            audit_action="dots_action.done",
+            finished_at=now,
+            last_error=str(exc)[:2000],
+            reason=f"sent; Dots' answer was lost, the record is being checked with Dots: {exc}",
+        )
         return Status.DONE
     except DotsUnavailable as exc:
         return _retry_later(action, error=str(exc), now=now)
     except DomainError as exc:
         # Refused (by Dots or by our own checks, re-run for this user now): it will not get better by waiting.
-        _transition(action, to_status=Status.FAILED, audit_action="dots_action.failed", finished_at=now,
-                    last_error=str(exc)[:2000], reason=str(exc))
+        _transition(
+            action,
+            to_status=Status.FAILED,
+            audit_action="dots_action.failed",
+            finished_at=now,
+            last_error=str(exc)[:2000],
+            reason=str(exc),
+        )
         return Status.FAILED
     except Exception as exc:  # a bug: fail this one visibly, keep the queue moving
         logger.exception("queued Dots action #%s (%s) crashed", action.pk, action.kind)
         message = f"Internal error while running it ({exc.__class__.__name__}); see the logs."
-        _transition(action, to_status=Status.FAILED, audit_action="dots_action.failed", finished_at=now,
-                    last_error=message, reason=message)
+        _transition(
+            action,
+            to_status=Status.FAILED,
+            audit_action="dots_action.failed",
+            finished_at=now,
+            last_error=message,
+            reason=message,
+        )
         return Status.FAILED
-    _transition(action, to_status=Status.DONE, audit_action="dots_action.done", finished_at=timezone.now(),
-                last_error="")
+    _transition(
+        action, to_status=Status.DONE, audit_action="dots_action.done", finished_at=timezone.now(), last_error=""
+    )
     return Status.DONE
 
 
 def _retry_later(action: QueuedDotsAction, *, error: str, now: dt.datetime) -> str:
     if action.give_up_at is not None and now >= action.give_up_at:
-        message = (f"Stopped retrying: Dots keeps its idempotency key only 24 hours, so sending again now could "
-                   f"act twice. Reconciliation will settle the record. Last error: {error}")
-        _transition(action, to_status=Status.FAILED, audit_action="dots_action.failed", finished_at=now,
-                    last_error=message[:2000], reason=message)
+        message = (
+            f"Stopped retrying: Dots keeps its idempotency key only 24 hours, so sending again now could "
+            f"act twice. Reconciliation will settle the record. Last error: {error}"
+        )
+        _transition(
+            action,
+            to_status=Status.FAILED,
+            audit_action="dots_action.failed",
+            finished_at=now,
+            last_error=message[:2000],
+            reason=message,
+        )
         return Status.FAILED
     next_at = now + dt.timedelta(seconds=backoff_seconds(action.attempts))
-    _transition(action, to_status=Status.WAITING, audit_action="dots_action.retry_scheduled",
-                next_attempt_at=next_at, claimed_at=None, last_error=error[:2000], reason=error)
+    _transition(
+        action,
+        to_status=Status.WAITING,
+        audit_action="dots_action.retry_scheduled",
+        next_attempt_at=next_at,
+        claimed_at=None,
+        last_error=error[:2000],
+        reason=error,
+    )
     return Status.WAITING
 
 
@@ -330,8 +468,11 @@ def drain(*, limit: int = DRAIN_BATCH) -> DrainResult:
             return DrainResult(probed=True, dots_up=False, reclaimed=reclaimed)
     done = failed = retrying = 0
     now = timezone.now()
-    due = list(QueuedDotsAction.objects.filter(status=Status.WAITING, next_attempt_at__lte=now)
-               .order_by("created_at", "id").values_list("id", flat=True)[:limit])
+    due = list(
+        QueuedDotsAction.objects.filter(status=Status.WAITING, next_attempt_at__lte=now)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
     for action_id in due:
         action = claim(action_id)
         if action is None:
@@ -344,8 +485,7 @@ def drain(*, limit: int = DRAIN_BATCH) -> DrainResult:
         else:
             retrying += 1
             break  # Dots stopped answering: the rest wait for the next run
-    return DrainResult(probed=probed, dots_up=True, reclaimed=reclaimed, done=done, failed=failed,
-                       retrying=retrying)
+    return DrainResult(probed=probed, dots_up=True, reclaimed=reclaimed, done=done, failed=failed, retrying=retrying)
 
 
 def cancel(*, action_id: int, actor, reason: str) -> QueuedDotsAction:
@@ -360,13 +500,21 @@ def cancel(*, action_id: int, actor, reason: str) -> QueuedDotsAction:
     with transaction.atomic():
         action = QueuedDotsAction.objects.get(pk=action_id)
         if action.status != Status.WAITING:
-            raise InvalidTransition(f"{action} is {action.get_status_display().lower()}: only a waiting action "
-                                    f"can be cancelled.")
+            raise InvalidTransition(
+                f"{action} is {action.get_status_display().lower()}: only a waiting action can be cancelled."
+            )
         moved = QueuedDotsAction.objects.filter(pk=action_id, status=Status.WAITING).update(
-            status=Status.CANCELLED, finished_at=timezone.now())
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
         if not moved:
             raise InvalidTransition(f"{action} has just started running: it can no longer be cancelled.")
         action.refresh_from_db()
-        audit.record(actor=actor, action="dots_action.cancelled", target=action,
-                     before={"status": Status.WAITING}, after={"status": Status.CANCELLED}, reason=reason)
+        audit.record(
+            actor=actor,
+            action="dots_action.cancelled",
+            target=action,
+            before={"status": Status.WAITING},
+            after={"status": Status.CANCELLED},
+            reason=reason,
+        )
     return action

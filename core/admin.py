@@ -1,11 +1,11 @@
 """Admin for the audit history, and audited admins for users and roles."""
 
 import csv
-import json
 import datetime as dt
+import json
 
-from django.apps import apps
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core import audit
+from core.admin_base import ViewOnlyAdmin
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
 from core.models import AuditEvent, QueuedDotsAction
-from core.admin_base import ViewOnlyAdmin
 
 User = get_user_model()
 
@@ -232,7 +232,16 @@ def object_admin_url(event: AuditEvent) -> str | None:
 class AuditEventAdmin(ViewOnlyAdmin):
     """Read-only, newest first, filterable, searchable and exportable."""
 
-    list_display = ("id", "occurred_at", "actor_name", "action_label", "object_link", "change_summary", "reason_short", "ip_address")
+    list_display = (
+        "id",
+        "occurred_at",
+        "actor_name",
+        "action_label",
+        "object_link",
+        "change_summary",
+        "reason_short",
+        "ip_address",
+    )
     list_display_links = ("id",)
     list_filter = (ActorFilter, ActionFilter, ObjectTypeFilter, DateRangeFilter)
     search_fields = ("search_key",)  # see get_search_results: exact id or name prefix, never a substring scan
@@ -339,26 +348,42 @@ class AuditEventAdmin(ViewOnlyAdmin):
     def _csv_rows(queryset):
         writer = csv.writer(EchoBuffer())
         yield writer.writerow(
-            ["id", "occurred_at", "actor", "source", "action", "object_type", "object_id", "object",
-             "changes", "reason", "ip_address", "request_id", "hash"]
+            [
+                "id",
+                "occurred_at",
+                "actor",
+                "source",
+                "action",
+                "object_type",
+                "object_id",
+                "object",
+                "changes",
+                "reason",
+                "ip_address",
+                "request_id",
+                "hash",
+            ]
         )
         for event in queryset.iterator(chunk_size=2000):
             yield writer.writerow(
-                [neutralise(value) for value in (
-                    event.pk,
-                    event.occurred_at.isoformat(),
-                    event.actor_label,
-                    event.source,
-                    event.action,
-                    event.object_type,
-                    event.object_id,
-                    event.object_repr,
-                    json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
-                    event.reason,
-                    event.ip_address or "",
-                    event.request_id,
-                    event.hash,
-                )]
+                [
+                    neutralise(value)
+                    for value in (
+                        event.pk,
+                        event.occurred_at.isoformat(),
+                        event.actor_label,
+                        event.source,
+                        event.action,
+                        event.object_type,
+                        event.object_id,
+                        event.object_repr,
+                        json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
+                        event.reason,
+                        event.ip_address or "",
+                        event.request_id,
+                        event.hash,
+                    )
+                ]
             )
 
 
@@ -366,23 +391,46 @@ class AuditEventAdmin(ViewOnlyAdmin):
 
 
 class CancelQueuedActionForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
-                             help_text="Why it must not be sent (audited).")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=500, help_text="Why it must not be sent (audited)."
+    )
 
 
 @admin.register(QueuedDotsAction)
 class QueuedDotsActionAdmin(ViewOnlyAdmin):
     """Read-only list of what waits for Dots; Administrators may cancel a waiting action."""
 
-    list_display = ("id", "kind", "target_link", "actor", "status", "created_at", "attempts", "next_attempt_at",
-                    "short_error")
+    list_display = (
+        "id",
+        "kind",
+        "target_link",
+        "actor",
+        "status",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+    )
     list_filter = ("status", "kind")
     list_select_related = ("actor",)
     ordering = ("-id",)
     list_per_page = 100
     actions = ["cancel_selected"]
-    fields = ("kind", "target_link", "actor", "status", "arguments", "attempts", "created_at", "first_attempt_at",
-              "next_attempt_at", "give_up_at", "claimed_at", "finished_at", "last_error")
+    fields = (
+        "kind",
+        "target_link",
+        "actor",
+        "status",
+        "arguments",
+        "attempts",
+        "created_at",
+        "first_attempt_at",
+        "next_attempt_at",
+        "give_up_at",
+        "claimed_at",
+        "finished_at",
+        "last_error",
+    )
     readonly_fields = fields
 
     @admin.display(description="record")
@@ -409,11 +457,20 @@ class QueuedDotsActionAdmin(ViewOnlyAdmin):
         chosen = list(queryset.order_by("id"))
         form = CancelQueuedActionForm(request.POST if request.POST.get("confirm") else None)
         if form.is_bound and form.is_valid():
-            outcomes = [run_row(str(a), action_queue.cancel, action_id=a.pk, actor=request.user,
-                                reason=form.cleaned_data["reason"]) for a in chosen]
+            outcomes = [
+                run_row(
+                    str(a), action_queue.cancel, action_id=a.pk, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+                for a in chosen
+            ]
             message_outcomes(self, request, outcomes, verb="cancelled")
             return None
-        context = {**self.admin_site.each_context(request), "title": "Cancel queued Dots actions",
-                   "opts": self.model._meta, "actions_chosen": chosen, "form": form,
-                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel queued Dots actions",
+            "opts": self.model._meta,
+            "actions_chosen": chosen,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
         return TemplateResponse(request, "admin/core/queueddotsaction/cancel.html", context)

@@ -25,4 +25,3 @@ class CoreConfig(AppConfig):
         from core import signals  # noqa: F401  (login/logout audit receivers)
 
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="core.sync_roles")
-

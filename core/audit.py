@@ -119,7 +119,7 @@ def compute_hash(content: Mapping[str, Any], prev_hash: str) -> str:
 
 def _content_of(event: AuditEvent) -> dict[str, Any]:
     return {
-        "occurred_at": event.occurred_at.astimezone(dt.timezone.utc).isoformat(),
+        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
         "actor_id": event.actor_id,
         "actor_label": event.actor_label,
         "source": event.source,
@@ -257,12 +257,13 @@ def verify_chain(*, chunk_size: int = 5000) -> ChainReport:
                 )
                 kind = "removed"
             elif prev_id is None:
-                message = f"Event #{event.pk} is the first left but does not start the chain: earlier events were removed."
+                message = (
+                    f"Event #{event.pk} is the first left but does not start the chain: earlier events were removed."
+                )
                 kind = "removed"
             else:
                 message = (
-                    f"Event #{prev_id} was altered and its hash rewritten: "
-                    f"event #{event.pk} no longer links to it."
+                    f"Event #{prev_id} was altered and its hash rewritten: event #{event.pk} no longer links to it."
                 )
                 kind = "altered"
                 return ChainReport(checked, ChainProblem(prev_id, kind, message))

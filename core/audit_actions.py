@@ -8,8 +8,12 @@ lists its own in `<app>/audit_actions.py` (ACTIONS), so apps never edit this fil
 from functools import cache
 from importlib import import_module
 
-APP_ACTION_MODULES = ("vendors.audit_actions", "payables.audit_actions", "payouts.audit_actions",
-                      "reconciliation.audit_actions")
+APP_ACTION_MODULES = (
+    "vendors.audit_actions",
+    "payables.audit_actions",
+    "payouts.audit_actions",
+    "reconciliation.audit_actions",
+)
 
 CORE_ACTIONS: dict[str, str] = {
     # Sign-in and accounts

@@ -8,9 +8,7 @@ class LedgerlineModelBackend(ModelBackend):
     def user_can_authenticate(self, user) -> bool:
         if not super().user_can_authenticate(user):
             return False
-        if not settings.DEBUG and is_demo_user(user):
-            return False
-        return True
+        return not (not settings.DEBUG and is_demo_user(user))
 
 
 def is_demo_user(user) -> bool:

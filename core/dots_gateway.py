@@ -36,8 +36,14 @@ def set_session_factory(factory: Callable[[], requests.Session] | None) -> None:
 
 
 def _config_key() -> tuple:
-    return (settings.DOTS_API_URL, settings.DOTS_CLIENT_ID, settings.DOTS_API_KEY,
-            settings.DOTS_APP_ID, settings.DOTS_TIMEOUT_SECONDS, _session_factory)
+    return (
+        settings.DOTS_API_URL,
+        settings.DOTS_CLIENT_ID,
+        settings.DOTS_API_KEY,
+        settings.DOTS_APP_ID,
+        settings.DOTS_TIMEOUT_SECONDS,
+        _session_factory,
+    )
 
 
 def client() -> DotsClient:
@@ -92,13 +98,16 @@ def dots_call(action: str, *, record_health: bool = True) -> Iterator[None]:
     except (DotsConnectionError, DotsServerError, DotsRateLimited) as exc:
         if record_health:
             dots_health.record_failure(describe(exc))
-        raise DotsUnavailable(f"Dots could not be reached to {action}: {describe(exc)}. Try again.",
-                              dots_error=exc) from exc
+        raise DotsUnavailable(
+            f"Dots could not be reached to {action}: {describe(exc)}. Try again.", dots_error=exc
+        ) from exc
     except DotsAuthError as exc:
         if record_health:
             dots_health.record_failure(describe(exc))
-        raise DotsUnavailable(f"Dots refused our credentials when trying to {action}: check DOTS_CLIENT_ID "
-                              f"and DOTS_API_KEY.", dots_error=exc) from exc
+        raise DotsUnavailable(
+            f"Dots refused our credentials when trying to {action}: check DOTS_CLIENT_ID and DOTS_API_KEY.",
+            dots_error=exc,
+        ) from exc
     except DotsError as exc:
         if record_health:
             dots_health.record_success()

@@ -56,8 +56,10 @@ def forget_cached() -> None:
 def _is_outage(*, failing_since: dt.datetime | None, consecutive_failures: int, now: dt.datetime) -> bool:
     if failing_since is None:
         return False
-    return (consecutive_failures >= settings.DOTS_OUTAGE_MIN_FAILURES
-            and (now - failing_since).total_seconds() >= settings.DOTS_OUTAGE_AFTER_SECONDS)
+    return (
+        consecutive_failures >= settings.DOTS_OUTAGE_MIN_FAILURES
+        and (now - failing_since).total_seconds() >= settings.DOTS_OUTAGE_AFTER_SECONDS
+    )
 
 
 def _ensure_row() -> None:
@@ -71,11 +73,18 @@ def read(*, fresh: bool = False) -> HealthView:
     if not fresh and _cached is not None and time.monotonic() - _cached[1] < ttl:
         return _cached[0]
     # COUNT as a plain function keeps the subquery ungrouped: one row, one number.
-    waiting = (QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE).order_by()
-               .annotate(n=Func(F("id"), function="COUNT")).values("n"))
-    row = (DotsHealth.objects.filter(pk=HEALTH_PK)
-           .annotate(waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0))
-           .values("failing_since", "consecutive_failures", "last_failure_message", "waiting").first())
+    waiting = (
+        QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE)
+        .order_by()
+        .annotate(n=Func(F("id"), function="COUNT"))
+        .values("n")
+    )
+    row = (
+        DotsHealth.objects.filter(pk=HEALTH_PK)
+        .annotate(waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0))
+        .values("failing_since", "consecutive_failures", "last_failure_message", "waiting")
+        .first()
+    )
     if row is None:
         _ensure_row()
         row = {"failing_since": None, "consecutive_failures": 0, "last_failure_message": "", "waiting": 0}
@@ -84,8 +93,9 @@ def read(*, fresh: bool = False) -> HealthView:
         consecutive_failures=row["consecutive_failures"],
         last_failure_message=row["last_failure_message"],
         actions_waiting=row["waiting"],
-        in_outage=_is_outage(failing_since=row["failing_since"], consecutive_failures=row["consecutive_failures"],
-                             now=timezone.now()),
+        in_outage=_is_outage(
+            failing_since=row["failing_since"], consecutive_failures=row["consecutive_failures"], now=timezone.now()
+        ),
     )
     _cached = (view, time.monotonic())
     return view
@@ -103,13 +113,13 @@ def record_failure(message: str) -> None:
 
     now = timezone.now()
     updated = DotsHealth.objects.filter(pk=HEALTH_PK).update(
-        consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now,
-        last_failure_message=message[:2000])
+        consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now, last_failure_message=message[:2000]
+    )
     if not updated:
         _ensure_row()
         DotsHealth.objects.filter(pk=HEALTH_PK).update(
-            consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now,
-            last_failure_message=message[:2000])
+            consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now, last_failure_message=message[:2000]
+        )
     # Conditional: of two workers failing at once, the first one's time stands.
     DotsHealth.objects.filter(pk=HEALTH_PK, failing_since__isnull=True).update(failing_since=now)
     forget_cached()
@@ -121,11 +131,15 @@ def record_failure(message: str) -> None:
     with transaction.atomic():
         # Compare-and-set: the outage is announced once, whoever notices it first.
         if DotsHealth.objects.filter(pk=HEALTH_PK, outage_started_at__isnull=True).update(outage_started_at=now):
-            audit.record(actor=audit.system_user(), action="dots.outage_started", target=row,
-                         object_repr="Dots", source=AuditEvent.Source.SYSTEM,
-                         after={"failing_since": row.failing_since,
-                                "consecutive_failures": row.consecutive_failures},
-                         reason=message[:500])
+            audit.record(
+                actor=audit.system_user(),
+                action="dots.outage_started",
+                target=row,
+                object_repr="Dots",
+                source=AuditEvent.Source.SYSTEM,
+                after={"failing_since": row.failing_since, "consecutive_failures": row.consecutive_failures},
+                reason=message[:500],
+            )
 
 
 def record_success() -> None:
@@ -149,9 +163,15 @@ def record_success() -> None:
         row.last_success_at = now
         row.save(update_fields=["failing_since", "consecutive_failures", "outage_started_at", "last_success_at"])
         if was_outage:
-            audit.record(actor=audit.system_user(), action="dots.outage_ended", target=row, object_repr="Dots",
-                         source=AuditEvent.Source.SYSTEM, before=before,
-                         after={"failing_since": None, "consecutive_failures": 0})
+            audit.record(
+                actor=audit.system_user(),
+                action="dots.outage_ended",
+                target=row,
+                object_repr="Dots",
+                source=AuditEvent.Source.SYSTEM,
+                before=before,
+                after={"failing_since": None, "consecutive_failures": 0},
+            )
     forget_cached()
 
 

@@ -106,6 +106,9 @@ class AuditChainHead(models.Model):
     class Meta:
         verbose_name = "audit chain head"
 
+    def __str__(self) -> str:
+        return f"audit chain head (event #{self.last_event_id})"
+
 
 class DemoAccount(models.Model):
     """Marks a login created by `load_demo_data`.
@@ -205,8 +208,11 @@ class QueuedDotsAction(models.Model):
             models.Index(fields=["target_type", "target_id"], name="queued_action_target_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["dedupe_key"], condition=models.Q(status__in=["waiting", "running"]),
-                                    name="queued_action_one_active_per_key"),
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=models.Q(status__in=["waiting", "running"]),
+                name="queued_action_one_active_per_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,7 @@ def format_cents(cents: int | None, *, currency: str = "$") -> str:
 
 
 def parse_money(text: str) -> int:
-    """"1234.56", "1,234.56" or "$1,234.56" -> 123456 cents.
+    """ "1234.56", "1,234.56" or "$1,234.56" -> 123456 cents.
 
     Refuses more than two decimals, negative and non-numeric input with a message
     a user can act on.
@@ -81,9 +81,7 @@ class MoneyFormField(forms.Field):
         except MoneyParseError as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
         if cents < self.min_cents:
-            raise forms.ValidationError(
-                f"Enter at least {format_cents(self.min_cents)}.", code="min_value"
-            )
+            raise forms.ValidationError(f"Enter at least {format_cents(self.min_cents)}.", code="min_value")
         return cents
 
 

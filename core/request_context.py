@@ -19,7 +19,8 @@ class RequestContext:
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "ledgerline_request_context", default=RequestContext()
+    "ledgerline_request_context",
+    default=RequestContext(),  # noqa: B039 (frozen: never changed in place)
 )
 
 

@@ -167,14 +167,21 @@ class Transport:
             started = time.perf_counter()
             try:
                 response = self.session.request(
-                    method, url, params=params, json=body, files=files, data=form,
-                    headers=self._headers, timeout=self.timeout,
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    files=files,
+                    data=form,
+                    headers=self._headers,
+                    timeout=self.timeout,
                 )
             except requests.RequestException as exc:
                 kind = _classify(exc)
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.warning("dots %s %s failed after %.0f ms: %s (%s)", method, path, elapsed_ms,
-                               kind, type(exc).__name__)
+                logger.warning(
+                    "dots %s %s failed after %.0f ms: %s (%s)", method, path, elapsed_ms, kind, type(exc).__name__
+                )
                 if attempt < policy.max_retries and retry_rules.should_retry(
                     method=method, has_idempotency_key=has_key, kind=kind
                 ):
@@ -217,17 +224,19 @@ class Transport:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("dots %s %s error body=%s", method, path, _dump(body))
         cls = error_for_status(status, error_code)
-        kwargs: dict[str, Any] = dict(
-            status=status, error_code=error_code, body=body,
-            request_id=response.headers.get("X-Request-Id"), method=method, path=path,
-        )
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "error_code": error_code,
+            "body": body,
+            "request_id": response.headers.get("X-Request-Id"),
+            "method": method,
+            "path": path,
+        }
         if cls is DotsRateLimited:
             return DotsRateLimited(message, retry_after=_retry_after(response), **kwargs)
         return cls(message, **kwargs)
 
-    def _transport_error(
-        self, kind: str, exc: Exception, method: str, path: str, has_key: bool
-    ) -> DotsError:
+    def _transport_error(self, kind: str, exc: Exception, method: str, path: str, has_key: bool) -> DotsError:
         detail = f"{type(exc).__name__}: {exc}"
         if kind in (retry_rules.CONNECT, "invalid"):
             return DotsConnectionError(f"could not connect to Dots ({detail})", method=method, path=path)
@@ -239,6 +248,6 @@ class Transport:
         hint = "resend with the same idempotency key" if has_key else "read the object back before retrying"
         return DotsOutcomeUnknown(
             f"request may have reached Dots but no answer came back ({kind}); {hint} ({detail})",
-            method=method, path=path,
+            method=method,
+            path=path,
         )
-

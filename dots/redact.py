@@ -103,21 +103,26 @@ def _redact_item(key: Any, item: Any) -> Any:
 
 _TEXT_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
     # "Authorization: Basic abc=" / "Bearer eyJ..." / "Basic abc=" on its own.
-    (re.compile(r"\b(Basic|Bearer|Token)\s+[A-Za-z0-9+/=._~-]{6,}", re.IGNORECASE),
-     lambda m: f"{m.group(1)} {MASK}"),
+    (re.compile(r"\b(Basic|Bearer|Token)\s+[A-Za-z0-9+/=._~-]{6,}", re.IGNORECASE), lambda m: f"{m.group(1)} {MASK}"),
     # Svix webhook secrets.
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), lambda m: "whsec_" + MASK),
     # key=value / "key": "value" pairs whose key names a secret (JSON, query strings, reprs).
-    (re.compile(
-        r"""(?P<key>["']?[\w-]*(?:password|secret|token|api[_-]?key|authorization|signature|"""
-        r"""\bssn|\btin|\bein)["']?\s*[:=]\s*)(?P<q>["']?)(?P<val>[^"'\s,&;}\]]+)""",
-        re.IGNORECASE,
-    ), lambda m: f"{m.group('key')}{m.group('q')}{MASK}"),
+    (
+        re.compile(
+            r"""(?P<key>["']?[\w-]*(?:password|secret|token|api[_-]?key|authorization|signature|"""
+            r"""\bssn|\btin|\bein)["']?\s*[:=]\s*)(?P<q>["']?)(?P<val>[^"'\s,&;}\]]+)""",
+            re.IGNORECASE,
+        ),
+        lambda m: f"{m.group('key')}{m.group('q')}{MASK}",
+    ),
     # account_number=... in any spelling keeps its last four, whatever its length.
-    (re.compile(
-        r"""(?P<key>["']?[\w-]*account[_-]?number["']?\s*[:=]\s*)(?P<q>["']?)(?P<val>[^"'\s,&;}\]]+)""",
-        re.IGNORECASE,
-    ), lambda m: f"{m.group('key')}{m.group('q')}{mask_account_number(m.group('val'))}"),
+    (
+        re.compile(
+            r"""(?P<key>["']?[\w-]*account[_-]?number["']?\s*[:=]\s*)(?P<q>["']?)(?P<val>[^"'\s,&;}\]]+)""",
+            re.IGNORECASE,
+        ),
+        lambda m: f"{m.group('key')}{m.group('q')}{mask_account_number(m.group('val'))}",
+    ),
     # Long bare digit runs: account numbers (4-17 digits in the US; we mask 8+ to spare
     # ids and amounts). Not inside longer tokens such as UUIDs or decimals.
     (re.compile(r"(?<![\w.\-•])(\d{8,17})(?![\w.\-])"), lambda m: _DOTS + m.group(1)[-4:]),

@@ -73,7 +73,7 @@ def backoff_delay(
     off at random so many clients do not retry in step. ``rand`` is a number in
     [0, 1), passed in so tests can pin it.
     """
-    capped = min(max_delay, base_delay * (2 ** attempt))
+    capped = min(max_delay, base_delay * (2**attempt))
     jitter = min(max(jitter, 0.0), 1.0)
     return capped * (1.0 - jitter * rand)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -46,6 +46,7 @@ __all__ = [
 
 
 # --- field parsers ---------------------------------------------------------------------------
+
 
 def parse_cents(value: Any) -> int | None:
     """Integer cents from an int, a float or a numeric string; None when it is not a number."""
@@ -93,7 +94,7 @@ def parse_datetime(value: Any) -> datetime | None:
         parsed = value
     elif isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
     elif isinstance(value, str):
@@ -107,8 +108,8 @@ def parse_datetime(value: Any) -> datetime | None:
     else:
         return None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def parse_int(value: Any) -> int | None:
@@ -166,6 +167,7 @@ def _list(value: Any) -> list:
 
 # --- the generic object ----------------------------------------------------------------------
 
+
 class DotsObject(Mapping):
     """A read-only view of a response body for resources without a dataclass."""
 
@@ -192,6 +194,7 @@ class DotsObject(Mapping):
 
 
 # --- accounts payable ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Vendor:
@@ -380,6 +383,7 @@ class Deleted:
 
 # --- users, wallets, money movement -----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Wallet:
     amount: int | None  # cents
@@ -545,6 +549,7 @@ class PayoutRequest:
 
 # --- apps -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class App:
     id: str | None
@@ -576,6 +581,7 @@ class App:
 
 
 # --- list pages --------------------------------------------------------------------------------
+
 
 class Page(NamedTuple):
     """One page of an enveloped list (``{"data": [...], "has_more": bool}``)."""

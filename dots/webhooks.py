@@ -25,7 +25,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dots.errors import WebhookVerificationError
@@ -46,7 +46,7 @@ class VerifiedWebhook:
 
 
 def _key_from_secret(secret: str) -> bytes:
-    encoded = secret[len(_SECRET_PREFIX):] if secret.startswith(_SECRET_PREFIX) else secret
+    encoded = secret[len(_SECRET_PREFIX) :] if secret.startswith(_SECRET_PREFIX) else secret
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -122,7 +122,7 @@ def verify(
         timestamp = int(raw_timestamp)
     except ValueError:
         raise WebhookVerificationError("svix-timestamp is not an integer") from None
-    current = (now or datetime.now(timezone.utc)).timestamp()
+    current = (now or datetime.now(UTC)).timestamp()
     if timestamp < current - TOLERANCE_SECONDS:
         raise WebhookVerificationError("webhook timestamp is too old")
     if timestamp > current + TOLERANCE_SECONDS:
@@ -146,7 +146,7 @@ def verify(
         raise WebhookVerificationError("webhook body is not JSON") from None
     return VerifiedWebhook(
         msg_id=msg_id,
-        timestamp=datetime.fromtimestamp(timestamp, tz=timezone.utc),
+        timestamp=datetime.fromtimestamp(timestamp, tz=UTC),
         payload=payload,
     )
 
@@ -166,7 +166,7 @@ class ReplayGuard:
 
     def accept(self, webhook: VerifiedWebhook, *, now: datetime | None = None) -> None:
         """Record the delivery, or raise WebhookVerificationError if its id was seen."""
-        current = (now or datetime.now(timezone.utc)).timestamp()
+        current = (now or datetime.now(UTC)).timestamp()
         with self._lock:
             for msg_id in [m for m, ts in self._seen.items() if ts < current - TOLERANCE_SECONDS]:
                 del self._seen[msg_id]

@@ -12,9 +12,9 @@ from django.utils.html import format_html
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core.admin_actions import RowOutcome, message_outcomes, run_row
+from core.admin_base import LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
-from core.admin_base import LargeListAdmin
 from core.two_factor import mark_session_verified, seconds_since_last_code, verify_code
 from payables import selectors, services
 from payables.errors import PossibleDuplicate
@@ -118,9 +118,23 @@ class PayableAdmin(LargeListAdmin):
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
     change_form_template = "admin/payables/payable/change_form.html"
     change_list_template = "admin/payables/payable/change_list.html"
-    readonly_fields = ("total", "status_label", "dots_id", "dots_status", "failure_reason", "payment_transfer",
-                       "last_dots_error", "approval_policy", "approval_policy_reason", "created_by", "created_at", "submitted_by",
-                       "submitted_at", "pay_requested_by", "pay_requested_at")
+    readonly_fields = (
+        "total",
+        "status_label",
+        "dots_id",
+        "dots_status",
+        "failure_reason",
+        "payment_transfer",
+        "last_dots_error",
+        "approval_policy",
+        "approval_policy_reason",
+        "created_by",
+        "created_at",
+        "submitted_by",
+        "submitted_at",
+        "pay_requested_by",
+        "pay_requested_at",
+    )
 
     # --- list --------------------------------------------------------------------------------
 
@@ -160,13 +174,34 @@ class PayableAdmin(LargeListAdmin):
     # --- the draft form -------------------------------------------------------------------------
 
     def get_fields(self, request, obj=None):
-        editable = ["vendor", "bank_account", "bill_number", "description", "external_id", "due_date",
-                    "funding_source", "amount_cents", "file"]
+        editable = [
+            "vendor",
+            "bank_account",
+            "bill_number",
+            "description",
+            "external_id",
+            "due_date",
+            "funding_source",
+            "amount_cents",
+            "file",
+        ]
         if obj is None:
             return editable
-        return editable + ["total", "status_label", "dots_id", "dots_status", "failure_reason", "payment_transfer",
-                           "last_dots_error", "created_by", "created_at", "submitted_by", "submitted_at", "pay_requested_by",
-                           "pay_requested_at"]
+        return editable + [
+            "total",
+            "status_label",
+            "dots_id",
+            "dots_status",
+            "failure_reason",
+            "payment_transfer",
+            "last_dots_error",
+            "created_by",
+            "created_at",
+            "submitted_by",
+            "submitted_at",
+            "pay_requested_by",
+            "pay_requested_at",
+        ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # A new bill names an active vendor that is in Dots, and one of its live bank accounts.
@@ -181,8 +216,17 @@ class PayableAdmin(LargeListAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = list(self.readonly_fields)
         if obj is not None and not obj.is_editable:
-            readonly += ["vendor", "bank_account", "bill_number", "description", "external_id", "due_date",
-                         "funding_source", "amount_cents", "file"]
+            readonly += [
+                "vendor",
+                "bank_account",
+                "bill_number",
+                "description",
+                "external_id",
+                "due_date",
+                "funding_source",
+                "amount_cents",
+                "file",
+            ]
         return readonly
 
     def has_change_permission(self, request, obj=None):
@@ -199,8 +243,9 @@ class PayableAdmin(LargeListAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.payable_record_edit(payable_id=form.instance.pk, actor=request.user,
-                                     before=getattr(self, "_before", {}), created=not change)
+        services.payable_record_edit(
+            payable_id=form.instance.pk, actor=request.user, before=getattr(self, "_before", {}), created=not change
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # The payable Django already loaded for this page: no second fetch for the panel.
@@ -230,8 +275,9 @@ class PayableAdmin(LargeListAdmin):
 
     def get_urls(self):
         extra = [
-            path("<int:pk>/act/<str:action>/", self.admin_site.admin_view(self.action_view),
-                 name="payables_payable_act"),
+            path(
+                "<int:pk>/act/<str:action>/", self.admin_site.admin_view(self.action_view), name="payables_payable_act"
+            ),
             path("bulk/<str:action>/", self.admin_site.admin_view(self.bulk_view), name="payables_payable_bulk"),
             path("from-file/", self.admin_site.admin_view(self.from_file_view), name="payables_payable_from_file"),
         ]
@@ -244,8 +290,14 @@ class PayableAdmin(LargeListAdmin):
         payable = get_object_or_404(Payable, pk=pk)
         if not self.has_view_permission(request, payable):
             raise PermissionDenied
-        runner = {"submit": self._do_submit, "approve": self._do_approve, "reject": self._do_reject,
-                  "cancel": self._do_cancel, "pay": self._do_pay, "check": self._do_check}.get(action)
+        runner = {
+            "submit": self._do_submit,
+            "approve": self._do_approve,
+            "reject": self._do_reject,
+            "cancel": self._do_cancel,
+            "pay": self._do_pay,
+            "check": self._do_check,
+        }.get(action)
         if runner is None:
             raise PermissionDenied
         return runner(request, [payable], single=True)
@@ -261,7 +313,8 @@ class PayableAdmin(LargeListAdmin):
             "intro": intro,
             "matches": matches or [],
             "ids": ",".join(str(p.pk) for p in payables),
-            "back_url": self._change_url(payables[0]) if len(payables) == 1
+            "back_url": self._change_url(payables[0])
+            if len(payables) == 1
             else reverse("admin:payables_payable_changelist"),
         }
         return TemplateResponse(request, "admin/payables/payable/confirm_action.html", context)
@@ -300,36 +353,58 @@ class PayableAdmin(LargeListAdmin):
             if confirmed:
                 form.is_valid()  # says a reason is needed
             return self._confirm_page(
-                request, [p for p, _ in duplicates], action="submit", title="Possible duplicate", form=form,
+                request,
+                [p for p, _ in duplicates],
+                action="submit",
+                title="Possible duplicate",
+                form=form,
                 intro="These look like payables we already have. Check the matches; to submit anyway, "
-                      "say why (it is audited).",
-                matches=[(payable, match) for payable, found in duplicates for match in found])
+                "say why (it is audited).",
+                matches=[(payable, match) for payable, found in duplicates for match in found],
+            )
         return self._finish(request, payables, outcomes, verb="submitted for approval", single=single)
 
     def _do_approve(self, request, payables, *, single):
         if single and not request.POST.get("confirm"):
-            return self._confirm_page(request, payables, action="approve", title="Approve payable",
-                                      form=CommentForm())
+            return self._confirm_page(request, payables, action="approve", title="Approve payable", form=CommentForm())
         comment = request.POST.get("comment", "")
-        outcomes = [run_row(p.bill_number, services.payable_approve, payable_id=p.pk, actor=request.user,
-                            comment=comment) for p in payables]
+        outcomes = [
+            run_row(p.bill_number, services.payable_approve, payable_id=p.pk, actor=request.user, comment=comment)
+            for p in payables
+        ]
         return self._finish(request, payables, outcomes, verb="approved", single=single)
 
     def _reasoned(self, request, payables, *, single, action, title, service, verb):
         form = ReasonForm(request.POST if request.POST.get("confirm") else None)
         if not form.is_bound or not form.is_valid():
             return self._confirm_page(request, payables, action=action, title=title, form=form)
-        outcomes = [run_row(p.bill_number, service, payable_id=p.pk, actor=request.user,
-                            reason=form.cleaned_data["reason"]) for p in payables]
+        outcomes = [
+            run_row(p.bill_number, service, payable_id=p.pk, actor=request.user, reason=form.cleaned_data["reason"])
+            for p in payables
+        ]
         return self._finish(request, payables, outcomes, verb=verb, single=single)
 
     def _do_reject(self, request, payables, *, single):
-        return self._reasoned(request, payables, single=single, action="reject", title="Reject payables",
-                              service=services.payable_reject, verb="rejected")
+        return self._reasoned(
+            request,
+            payables,
+            single=single,
+            action="reject",
+            title="Reject payables",
+            service=services.payable_reject,
+            verb="rejected",
+        )
 
     def _do_cancel(self, request, payables, *, single):
-        return self._reasoned(request, payables, single=single, action="cancel", title="Cancel payables",
-                              service=services.payable_cancel, verb="canceled")
+        return self._reasoned(
+            request,
+            payables,
+            single=single,
+            action="cancel",
+            title="Cancel payables",
+            service=services.payable_cancel,
+            verb="canceled",
+        )
 
     def _do_pay(self, request, payables, *, single):
         age = seconds_since_last_code(request)
@@ -345,18 +420,24 @@ class PayableAdmin(LargeListAdmin):
         if not confirmed or (form is not None and form.errors):
             total = sum(p.total_cents for p in payables)
             return self._confirm_page(
-                request, payables, action="pay", title="Confirm payment", form=form,
+                request,
+                payables,
+                action="pay",
+                title="Confirm payment",
+                form=form,
                 intro=f"Pay {len(payables)} payable{'s' if len(payables) != 1 else ''}, "
-                      f"{format_cents(total)} in all, from the funding source each one names.")
-        outcomes = [run_row(p.bill_number, services.payable_pay, payable_id=p.pk, actor=request.user)
-                    for p in payables]
+                f"{format_cents(total)} in all, from the funding source each one names.",
+            )
+        outcomes = [run_row(p.bill_number, services.payable_pay, payable_id=p.pk, actor=request.user) for p in payables]
         return self._finish(request, payables, outcomes, verb="sent for payment", single=single)
 
     def _do_check(self, request, payables, *, single):
         if request.method != "POST":
             return redirect(self._change_url(payables[0]))
-        outcomes = [run_row(p.bill_number, services.payable_reconcile_payment, payable_id=p.pk, actor=request.user)
-                    for p in payables]
+        outcomes = [
+            run_row(p.bill_number, services.payable_reconcile_payment, payable_id=p.pk, actor=request.user)
+            for p in payables
+        ]
         return self._finish(request, payables, outcomes, verb="checked with Dots", single=single)
 
     # --- bulk actions on the list (same services, per-row outcomes) -------------------------------------
@@ -364,8 +445,12 @@ class PayableAdmin(LargeListAdmin):
     def bulk_view(self, request, action):
         ids = [int(i) for i in request.POST.get("ids", "").split(",") if i.isdigit()]
         payables = list(Payable.objects.filter(pk__in=ids).order_by("id"))
-        runner = {"submit": self._do_submit, "reject": self._do_reject, "cancel": self._do_cancel,
-                  "pay": self._do_pay}.get(action)
+        runner = {
+            "submit": self._do_submit,
+            "reject": self._do_reject,
+            "cancel": self._do_cancel,
+            "pay": self._do_pay,
+        }.get(action)
         if runner is None or not payables:
             raise PermissionDenied
         return runner(request, payables, single=False)
@@ -419,14 +504,24 @@ class PayableAdmin(LargeListAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 payable = services.payable_create_from_file(
-                    actor=request.user, upload=form.cleaned_data["file"], vendor=form.cleaned_data["vendor"],
-                    bank_account=form.cleaned_data["bank_account"])
+                    actor=request.user,
+                    upload=form.cleaned_data["file"],
+                    vendor=form.cleaned_data["vendor"],
+                    bank_account=form.cleaned_data["bank_account"],
+                )
             except DomainError as exc:
                 form.add_error("file", str(exc))
             else:
-                self.message_user(request, f"Dots read {payable.bill_number or 'the bill'}: check the draft, "
-                                           "then save and submit it.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Dots read {payable.bill_number or 'the bill'}: check the draft, then save and submit it.",
+                    messages.SUCCESS,
+                )
                 return redirect(self._change_url(payable))
-        context = {**self.admin_site.each_context(request), "title": "Create a payable from a PDF",
-                   "opts": self.model._meta, "form": form}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create a payable from a PDF",
+            "opts": self.model._meta,
+            "form": form,
+        }
         return TemplateResponse(request, "admin/payables/payable/from_file.html", context)

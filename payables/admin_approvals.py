@@ -39,11 +39,17 @@ class VersionFilter(admin.SimpleListFilter):
         return [("retired", "Retired versions"), ("all", "All versions")]
 
     def choices(self, changelist):
-        yield {"selected": self.value() is None, "display": "Current",
-               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        yield {
+            "selected": self.value() is None,
+            "display": "Current",
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+        }
         for value, label in self.lookup_choices:
-            yield {"selected": self.value() == value,
-                   "query_string": changelist.get_query_string({self.parameter_name: value}), "display": label}
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
 
     def queryset(self, request, queryset):
         if self.value() == "retired":
@@ -58,24 +64,28 @@ class ApprovalPolicyForm(forms.ModelForm):
         model = ApprovalPolicy
         fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
         labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
-        help_texts = {"vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
-                                 "Dots applies every condition of a policy together, so a policy naming several "
-                                 "vendors is kept in Dots as one copy per vendor, tried one after the other."}
+        help_texts = {
+            "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
+            "Dots applies every condition of a policy together, so a policy naming several "
+            "vendors is kept in Dots as one copy per vendor, tried one after the other."
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "amount_comparator" in self.fields:
-            self.fields["amount_comparator"].choices = [("", "any amount"),
-                                                        *ApprovalPolicy.AmountComparator.choices]
+            self.fields["amount_comparator"].choices = [("", "any amount"), *ApprovalPolicy.AmountComparator.choices]
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
         problems = approvals.policy_field_problems(
-            description=data.get("description", ""), priority=data.get("priority"),
-            amount_comparator=data.get("amount_comparator", ""), amount_cents=data.get("amount_cents"),
-            vendor_ids=[v.pk for v in data.get("vendors", [])])
+            description=data.get("description", ""),
+            priority=data.get("priority"),
+            amount_comparator=data.get("amount_comparator", ""),
+            amount_cents=data.get("amount_cents"),
+            vendor_ids=[v.pk for v in data.get("vendors", [])],
+        )
         for problem in problems:
             self.add_error(problem.field if problem.field in self.fields else None, problem.message)
         return data
@@ -84,9 +94,11 @@ class ApprovalPolicyForm(forms.ModelForm):
 class StepFormSet(BaseInlineFormSet):
     def steps(self):
         """(approvals required, approver pks) per kept form, in order."""
-        return [(f.cleaned_data.get("num_approvals_required"), [a.pk for a in f.cleaned_data.get("approvers", [])])
-                for f in self.forms
-                if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
+        return [
+            (f.cleaned_data.get("num_approvals_required"), [a.pk for a in f.cleaned_data.get("approvers", [])])
+            for f in self.forms
+            if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())
+        ]
 
     def clean(self):
         super().clean()
@@ -105,8 +117,9 @@ class ApprovalStepInline(admin.TabularInline):
     fields = ["num_approvals_required", "approvers"]
     extra = 1
     verbose_name = "approval step"
-    verbose_name_plural = ("approval steps (completed in this order; each needs that many distinct approvers "
-                           "from its list)")
+    verbose_name_plural = (
+        "approval steps (completed in this order; each needs that many distinct approvers from its list)"
+    )
 
     def get_extra(self, request, obj=None, **kwargs):
         return 2 if obj is None else 1
@@ -135,8 +148,16 @@ def _approver_choice_label(approver: Approver) -> str:
 class ApprovalPolicyAdmin(admin.ModelAdmin):
     form = ApprovalPolicyForm
     inlines = [ApprovalStepInline]
-    list_display = ["description", "version", "priority", "amount_condition", "vendor_names", "steps_summary",
-                    "in_dots", "retired_at"]
+    list_display = [
+        "description",
+        "version",
+        "priority",
+        "amount_condition",
+        "vendor_names",
+        "steps_summary",
+        "in_dots",
+        "retired_at",
+    ]
     list_filter = [VersionFilter]
     search_fields = ["description"]
     save_as = False  # "save as new" would bypass the versioning
@@ -151,8 +172,9 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("vendors", "steps__approvers__user",
-                                                              "dots_copies__vendor")
+        return (
+            super().get_queryset(request).prefetch_related("vendors", "steps__approvers__user", "dots_copies__vendor")
+        )
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -172,9 +194,13 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     @admin.display(description="steps")
     def steps_summary(self, obj):
         return format_html_join(
-            mark_safe("<br>"), "{}. {} of {}",
-            ((s.order, s.num_approvals_required, ", ".join(approvals.approver_label(a) for a in s.approvers.all()))
-             for s in obj.steps.all()))
+            mark_safe("<br>"),
+            "{}. {} of {}",
+            (
+                (s.order, s.num_approvals_required, ", ".join(approvals.approver_label(a) for a in s.approvers.all()))
+                for s in obj.steps.all()
+            ),
+        )
 
     @admin.display(description="Dots")
     def in_dots(self, obj):
@@ -184,9 +210,17 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     def other_versions(self, obj):
         rows = ApprovalPolicy.objects.filter(lineage=obj.lineage).order_by("-version")
         return format_html_join(
-            mark_safe("<br>"), '<a href="{}">version {}</a> {}',
-            ((reverse("admin:payables_approvalpolicy_change", args=[v.pk]), v.version,
-              "(current)" if v.retired_at is None else f"(retired {v.retired_at:%Y-%m-%d %H:%M})") for v in rows))
+            mark_safe("<br>"),
+            '<a href="{}">version {}</a> {}',
+            (
+                (
+                    reverse("admin:payables_approvalpolicy_change", args=[v.pk]),
+                    v.version,
+                    "(current)" if v.retired_at is None else f"(retired {v.retired_at:%Y-%m-%d %H:%M})",
+                )
+                for v in rows
+            ),
+        )
 
     # -- permissions: retired versions are history --
 
@@ -219,9 +253,14 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         data = form.cleaned_data
         step_formset = next(fs for fs in formsets if isinstance(fs, StepFormSet))
-        fields = dict(description=data["description"], priority=data["priority"],
-                      amount_comparator=data.get("amount_comparator") or "", amount_cents=data.get("amount_cents"),
-                      vendor_ids=[v.pk for v in data.get("vendors", [])], steps=step_formset.steps())
+        fields = {
+            "description": data["description"],
+            "priority": data["priority"],
+            "amount_comparator": data.get("amount_comparator") or "",
+            "amount_cents": data.get("amount_cents"),
+            "vendor_ids": [v.pk for v in data.get("vendors", [])],
+            "steps": step_formset.steps(),
+        }
         try:
             if change:
                 policy = approvals.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
@@ -248,9 +287,14 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
-        return [path("<path:object_id>/send-to-dots/", self.admin_site.admin_view(self.send_to_dots_view),
-                     name="payables_approvalpolicy_send_to_dots"),
-                *super().get_urls()]
+        return [
+            path(
+                "<path:object_id>/send-to-dots/",
+                self.admin_site.admin_view(self.send_to_dots_view),
+                name="payables_approvalpolicy_send_to_dots",
+            ),
+            *super().get_urls(),
+        ]
 
     def send_to_dots_view(self, request, object_id):
         if request.method != "POST":
@@ -287,15 +331,22 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{obj} was retired here and deleted in Dots.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_changelist"))
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "object": obj,
-                   "title": f"Delete approval policy “{obj.description}”?", **(extra_context or {})}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "object": obj,
+            "title": f"Delete approval policy “{obj.description}”?",
+            **(extra_context or {}),
+        }
         return TemplateResponse(request, "admin/payables/approvalpolicy/delete_confirmation.html", context)
 
     # -- priority --
 
     def _move(self, request, queryset, direction: int):
-        outcomes = [run_row(str(p), approvals.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
-                    for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")]
+        outcomes = [
+            run_row(str(p), approvals.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
+            for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")
+        ]
         message_outcomes(self, request, outcomes, verb="moved")
 
     @admin.action(description="Move up (tried earlier)", permissions=["change"])
@@ -330,8 +381,9 @@ class ApproverForm(forms.ModelForm):
         if user is not None:
             other = Approver.objects.filter(user=user).exclude(pk=self.instance.pk).first()
             if other is not None:
-                raise forms.ValidationError(f"{user.get_username()} is already linked to {other}: unlink them "
-                                            f"there first.")
+                raise forms.ValidationError(
+                    f"{user.get_username()} is already linked to {other}: unlink them there first."
+                )
         return user
 
 
@@ -368,13 +420,17 @@ class ApproverAdmin(admin.ModelAdmin):
 
     @admin.action(description="Unlink from their users", permissions=["change"])
     def unlink(self, request, queryset):
-        outcomes = [run_row(str(a), approvals.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
-                    for a in queryset]
+        outcomes = [
+            run_row(str(a), approvals.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
+            for a in queryset
+        ]
         message_outcomes(self, request, outcomes, verb="unlinked")
 
     def get_urls(self):
-        return [path("sync/", self.admin_site.admin_view(self.sync_view), name="payables_approver_sync"),
-                *super().get_urls()]
+        return [
+            path("sync/", self.admin_site.admin_view(self.sync_view), name="payables_approver_sync"),
+            *super().get_urls(),
+        ]
 
     def sync_view(self, request):
         if request.method != "POST":

@@ -128,28 +128,48 @@ def policy_problems(
     steps: Sequence[tuple[int | None, Iterable[int]]],
 ) -> list[Problem]:
     """Everything wrong with a policy as entered, without calling Dots (forms show these)."""
-    return _check(description=description, priority=priority, amount_comparator=amount_comparator,
-                  amount_cents=amount_cents, vendor_ids=vendor_ids, steps=steps)[1]
+    return _check(
+        description=description,
+        priority=priority,
+        amount_comparator=amount_comparator,
+        amount_cents=amount_cents,
+        vendor_ids=vendor_ids,
+        steps=steps,
+    )[1]
 
 
 def _check(*, description, priority, amount_comparator, amount_cents, vendor_ids, steps) -> tuple[_Spec | None, list]:
-    problems, vendors = _check_fields(description=description, priority=priority,
-                                      amount_comparator=amount_comparator, amount_cents=amount_cents,
-                                      vendor_ids=vendor_ids)
+    problems, vendors = _check_fields(
+        description=description,
+        priority=priority,
+        amount_comparator=amount_comparator,
+        amount_cents=amount_cents,
+        vendor_ids=vendor_ids,
+    )
     step_problems, checked_steps = _check_steps(steps)
     problems += step_problems
     if problems:
         return None, problems
-    spec = _Spec(description=description.strip(), priority=priority, amount_comparator=amount_comparator or "",
-                 amount_cents=amount_cents if amount_comparator else None, vendors=tuple(vendors),
-                 steps=tuple(checked_steps))
+    spec = _Spec(
+        description=description.strip(),
+        priority=priority,
+        amount_comparator=amount_comparator or "",
+        amount_cents=amount_cents if amount_comparator else None,
+        vendors=tuple(vendors),
+        steps=tuple(checked_steps),
+    )
     return spec, []
 
 
 def policy_field_problems(*, description, priority, amount_comparator, amount_cents, vendor_ids) -> list[Problem]:
     """What is wrong with a policy's own fields (the admin's main form shows these)."""
-    return _check_fields(description=description, priority=priority, amount_comparator=amount_comparator,
-                         amount_cents=amount_cents, vendor_ids=vendor_ids)[0]
+    return _check_fields(
+        description=description,
+        priority=priority,
+        amount_comparator=amount_comparator,
+        amount_cents=amount_cents,
+        vendor_ids=vendor_ids,
+    )[0]
 
 
 def policy_step_problems(steps: Sequence[tuple[int | None, Iterable[int]]]) -> list[Problem]:
@@ -170,8 +190,9 @@ def _check_fields(*, description, priority, amount_comparator, amount_cents, ven
     elif amount_comparator and amount_cents is None:
         problems.append(Problem("amount_cents", "Enter the amount the condition compares with."))
     elif amount_cents is not None and not amount_comparator:
-        problems.append(Problem("amount_comparator", "Choose at most, exactly or at least for the amount, "
-                                                     "or clear the amount."))
+        problems.append(
+            Problem("amount_comparator", "Choose at most, exactly or at least for the amount, or clear the amount.")
+        )
     if amount_cents is not None and amount_cents < 0:
         problems.append(Problem("amount_cents", "Enter an amount of zero or more."))
 
@@ -182,8 +203,13 @@ def _check_fields(*, description, priority, amount_comparator, amount_cents, ven
         problems.append(Problem("vendors", f"Vendor #{', #'.join(map(str, missing))} does not exist."))
     for vendor in vendors:
         if not vendor.dots_id:
-            problems.append(Problem("vendors", f"Vendor {vendor.name} is not in Dots yet, so Dots could not "
-                                               f"match it: send the vendor to Dots first."))
+            problems.append(
+                Problem(
+                    "vendors",
+                    f"Vendor {vendor.name} is not in Dots yet, so Dots could not "
+                    f"match it: send the vendor to Dots first.",
+                )
+            )
     return problems, vendors
 
 
@@ -191,26 +217,35 @@ def _check_steps(steps):
     problems: list[Problem] = []
     checked_steps = []
     if not steps:
-        problems.append(Problem("steps", "Add at least one approval step: a policy without steps could never "
-                                         "approve anything."))
+        problems.append(
+            Problem("steps", "Add at least one approval step: a policy without steps could never approve anything.")
+        )
     for number, (required, approver_ids) in enumerate(steps, start=1):
         ids = sorted({int(getattr(a, "pk", a)) for a in approver_ids})
         approvers = list(Approver.objects.filter(pk__in=ids))
         unknown = sorted(set(ids) - {a.pk for a in approvers})
         if unknown:
-            problems.append(Problem("approvers", f"Step {number}: approver #{', #'.join(map(str, unknown))} "
-                                                 f"does not exist.", number))
+            problems.append(
+                Problem(
+                    "approvers", f"Step {number}: approver #{', #'.join(map(str, unknown))} does not exist.", number
+                )
+            )
         if not ids:
-            problems.append(Problem("approvers", f"Step {number} lists no approvers: nobody could approve it.",
-                                    number))
+            problems.append(Problem("approvers", f"Step {number} lists no approvers: nobody could approve it.", number))
         if required is None or required < 1:
-            problems.append(Problem("num_approvals_required",
-                                    f"Step {number} must require at least one approval.", number))
+            problems.append(
+                Problem("num_approvals_required", f"Step {number} must require at least one approval.", number)
+            )
         elif ids and required > len(ids):
-            problems.append(Problem("num_approvals_required",
-                                    f"Step {number} needs {required} approvals but lists only {len(ids)} "
-                                    f"approver{'s' if len(ids) != 1 else ''}: nobody could complete it. "
-                                    f"Add approvers or require fewer approvals.", number))
+            problems.append(
+                Problem(
+                    "num_approvals_required",
+                    f"Step {number} needs {required} approvals but lists only {len(ids)} "
+                    f"approver{'s' if len(ids) != 1 else ''}: nobody could complete it. "
+                    f"Add approvers or require fewer approvals.",
+                    number,
+                )
+            )
         approvers.sort(key=lambda a: a.dots_user_id)
         checked_steps.append((required or 0, tuple(approvers)))
     return problems, checked_steps
@@ -224,18 +259,25 @@ def _checked(**fields) -> _Spec:
 
 
 def _spec_of(policy: ApprovalPolicy) -> _Spec:
-    steps = tuple((s.num_approvals_required, tuple(sorted(s.approvers.all(), key=lambda a: a.dots_user_id)))
-                  for s in policy.steps.all())
-    return _Spec(description=policy.description, priority=policy.priority,
-                 amount_comparator=policy.amount_comparator, amount_cents=policy.amount_cents,
-                 vendors=tuple(policy.vendors.order_by("name", "pk")), steps=steps)
+    steps = tuple(
+        (s.num_approvals_required, tuple(sorted(s.approvers.all(), key=lambda a: a.dots_user_id)))
+        for s in policy.steps.all()
+    )
+    return _Spec(
+        description=policy.description,
+        priority=policy.priority,
+        amount_comparator=policy.amount_comparator,
+        amount_cents=policy.amount_cents,
+        vendors=tuple(policy.vendors.order_by("name", "pk")),
+        steps=steps,
+    )
 
 
 # --- display ------------------------------------------------------------------------------------------
 
 
 def amount_condition_text(comparator: str, amount_cents: int | None) -> str:
-    """">=" and 100000 -> "$1,000.00 or more"; "" -> "any amount"."""
+    """ ">=" and 100000 -> "$1,000.00 or more"; "" -> "any amount"."""
     if not comparator or amount_cents is None:
         return "any amount"
     money = format_cents(amount_cents)
@@ -295,15 +337,19 @@ def _copies_state(policy: ApprovalPolicy, copies: list[ApprovalPolicyDotsCopy]) 
         left = [c for c in copies if _copy_awaits_deletion(c)]
         if not left:
             deleted = sum(1 for c in copies if c.deleted_in_dots_at)
-            return (f"Retired (not in Dots; its {deleted} cop{'y' if deleted == 1 else 'ies'} deleted)" if deleted
-                    else "Retired (not in Dots)")
+            return (
+                f"Retired (not in Dots; its {deleted} cop{'y' if deleted == 1 else 'ies'} deleted)"
+                if deleted
+                else "Retired (not in Dots)"
+            )
         detail = "; ".join(f"{c.vendor.name}: {c.last_dots_error or 'deletion not confirmed'}" for c in left)
         return f"Retired, still in Dots: {len(left)} of {total} copies ({detail})"
     missing = [c for c in copies if not c.dots_id]
     if missing:
-        detail = "; ".join(f"the copy for {c.vendor.name} "
-                           f"{'failed: ' + c.last_dots_error if c.last_dots_error else 'is not sent yet'}"
-                           for c in missing)
+        detail = "; ".join(
+            f"the copy for {c.vendor.name} {'failed: ' + c.last_dots_error if c.last_dots_error else 'is not sent yet'}"
+            for c in missing
+        )
         if len(missing) == total:
             return f"Not in Dots: {detail}"
         return f"In Dots for {total - len(missing)} of {total} vendors; {detail}"
@@ -321,8 +367,11 @@ def _copy_awaits_deletion(copy: ApprovalPolicyDotsCopy) -> bool:
 
 def current_policies():
     """Current versions in the order Dots tries them (ties: the older first, as Dots does)."""
-    return (ApprovalPolicy.objects.filter(retired_at__isnull=True).order_by("priority", "id")
-            .prefetch_related("vendors", "steps__approvers", "dots_copies__vendor"))
+    return (
+        ApprovalPolicy.objects.filter(retired_at__isnull=True)
+        .order_by("priority", "id")
+        .prefetch_related("vendors", "steps__approvers", "dots_copies__vendor")
+    )
 
 
 def awaits_deletion_in_dots(policy: ApprovalPolicy) -> bool:
@@ -331,8 +380,11 @@ def awaits_deletion_in_dots(policy: ApprovalPolicy) -> bool:
         return policy.retired_at is not None and any(_copy_awaits_deletion(c) for c in copies)
     if policy.retired_at is None or not policy.dots_id:
         return False
-    confirmed = (policy.last_dots_attempt_at is not None and policy.last_dots_attempt_at >= policy.retired_at
-                 and not policy.last_dots_error)
+    confirmed = (
+        policy.last_dots_attempt_at is not None
+        and policy.last_dots_attempt_at >= policy.retired_at
+        and not policy.last_dots_error
+    )
     return not confirmed
 
 
@@ -349,8 +401,11 @@ def needs_dots(policy: ApprovalPolicy) -> bool:
 def policies_in_dots() -> list[ApprovalPolicy]:
     """The versions Dots holds, in the order it tries them: current ones it has, and retired
     ones whose deletion there has not been confirmed (Dots still applies them)."""
-    rows = (ApprovalPolicy.objects.filter(Q(dots_id__isnull=False) | Q(dots_copies__dots_id__isnull=False))
-            .distinct().prefetch_related("vendors", "dots_copies__vendor"))
+    rows = (
+        ApprovalPolicy.objects.filter(Q(dots_id__isnull=False) | Q(dots_copies__dots_id__isnull=False))
+        .distinct()
+        .prefetch_related("vendors", "dots_copies__vendor")
+    )
     held = [p for p in rows if p.retired_at is None or awaits_deletion_in_dots(p)]
     return sorted(held, key=lambda p: (p.priority, p.id))
 
@@ -368,8 +423,7 @@ def _conditions_hold(policy: ApprovalPolicy, payable: Payable) -> tuple[bool, li
     copies = _copy_rows(policy)
     if copies:
         # Several vendors: Dots routes by the copies it holds, one per vendor.
-        held = {c.vendor_id for c in copies
-                if c.dots_id and (policy.retired_at is None or _copy_awaits_deletion(c))}
+        held = {c.vendor_id for c in copies if c.dots_id and (policy.retired_at is None or _copy_awaits_deletion(c))}
         vendors = [v for v in vendors if v.pk in held]
         if not vendors:
             return False, []
@@ -452,13 +506,27 @@ def step_view(payable: Payable) -> list[StepView]:
             required = 1
         required = dots_step.get("num_approvals_required", required)
         decisions = dots_step.get("user_approvals") or []
-        approved = [_label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
-                    for d in decisions if d.get("approval_given")]
-        rejected = [_label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
-                    for d in decisions if d.get("approval_given") is False]
-        views.append(StepView(number=index + 1, required=required, approvers=may, approved_by=approved,
-                              rejected_by=rejected, completed=bool(dots_step.get("completed")),
-                              is_current=index == current))
+        approved = [
+            _label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
+            for d in decisions
+            if d.get("approval_given")
+        ]
+        rejected = [
+            _label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
+            for d in decisions
+            if d.get("approval_given") is False
+        ]
+        views.append(
+            StepView(
+                number=index + 1,
+                required=required,
+                approvers=may,
+                approved_by=approved,
+                rejected_by=rejected,
+                completed=bool(dots_step.get("completed")),
+                is_current=index == current,
+            )
+        )
     return views
 
 
@@ -483,8 +551,10 @@ def user_may_approve_current_step(payable: Payable, user) -> tuple[bool, str]:
     elif len(payable.approval_steps or []) > 1:
         return False, f"{payable} was submitted under a policy not known here; approve it in Dots."
     elif approver.dots_role not in DEFAULT_APPROVER_ROLES:
-        return False, (f"{user.get_username()} is a Dots {approver.dots_role or 'user'}, not an approver "
-                       f"(no policy applies, so any Dots admin or AP approver may approve).")
+        return False, (
+            f"{user.get_username()} is a Dots {approver.dots_role or 'user'}, not an approver "
+            f"(no policy applies, so any Dots admin or AP approver may approve)."
+        )
     decisions = (payable.approval_steps or [])[index].get("user_approvals") or []
     if any(d.get("user_id") == approver.dots_user_id for d in decisions):
         return False, f"{user.get_username()} has already approved step {number}: one person counts once per step."
@@ -508,8 +578,12 @@ class SyncResult:
         return bool(self.created or self.updated or self.linked)
 
     def summary(self) -> str:
-        parts = [f"{len(self.created)} new", f"{len(self.updated)} updated", f"{len(self.linked)} linked by email",
-                 f"{self.unchanged} unchanged"]
+        parts = [
+            f"{len(self.created)} new",
+            f"{len(self.updated)} updated",
+            f"{len(self.linked)} linked by email",
+            f"{self.unchanged} unchanged",
+        ]
         text = "Approvers synced from Dots: " + ", ".join(parts) + "."
         if self.unlinked_emails:
             text += " No single unlinked local user has the email of: " + ", ".join(self.unlinked_emails) + "."
@@ -540,8 +614,12 @@ def approvers_sync(*, actor) -> SyncResult:
         rows = Approver.objects.select_for_update(of=("self",)).select_related("user")
         existing = {a.dots_user_id: a for a in rows}
         for item in remote:
-            values = {"email": item.email or "", "first_name": item.first_name or "",
-                      "last_name": item.last_name or "", "dots_role": item.role or ""}
+            values = {
+                "email": item.email or "",
+                "first_name": item.first_name or "",
+                "last_name": item.last_name or "",
+                "dots_role": item.role or "",
+            }
             approver = existing.get(item.id)
             if approver is None:
                 approver = Approver.objects.create(dots_user_id=item.id, synced_at=now, **values)
@@ -567,9 +645,13 @@ def approvers_sync(*, actor) -> SyncResult:
         remote_ids = {item.id for item in remote}
         result.gone_from_dots = [str(a) for dots_id, a in sorted(existing.items()) if dots_id not in remote_ids]
         if result.changed:
-            audit.record(actor=actor, action="approver.synced", object_type="payables.approver",
-                         object_repr="approvers",
-                         changes={"created": result.created, "updated": result.updated, "linked": result.linked})
+            audit.record(
+                actor=actor,
+                action="approver.synced",
+                object_type="payables.approver",
+                object_repr="approvers",
+                changes={"created": result.created, "updated": result.updated, "linked": result.linked},
+            )
     return result
 
 
@@ -584,13 +666,19 @@ def approver_link(*, actor, approver_id: int, user_id: int | None) -> Approver:
             user = User.objects.get(pk=user_id)
             other = Approver.objects.filter(user=user).exclude(pk=approver.pk).first()
             if other is not None:
-                raise ApproverLinkRefused(f"{user.get_username()} is already linked to {other}: unlink them there "
-                                          f"first.")
+                raise ApproverLinkRefused(
+                    f"{user.get_username()} is already linked to {other}: unlink them there first."
+                )
         before = approver.user.get_username() if approver.user_id else None
         approver.user = user
         approver.save(update_fields=["user"])
-        audit.record(actor=actor, action="approver.linked", target=approver,
-                     before={"user": before}, after={"user": user.get_username() if user else None})
+        audit.record(
+            actor=actor,
+            action="approver.linked",
+            target=approver,
+            before={"user": before},
+            after={"user": user.get_username() if user else None},
+        )
     return approver
 
 
@@ -598,16 +686,22 @@ def approver_link(*, actor, approver_id: int, user_id: int | None) -> Approver:
 
 
 def _save_version(spec: _Spec, *, actor, lineage=None, version: int = 1) -> ApprovalPolicy:
-    policy = ApprovalPolicy(description=spec.description, priority=spec.priority,
-                            amount_comparator=spec.amount_comparator, amount_cents=spec.amount_cents,
-                            version=version, created_by=actor)
+    policy = ApprovalPolicy(
+        description=spec.description,
+        priority=spec.priority,
+        amount_comparator=spec.amount_comparator,
+        amount_cents=spec.amount_cents,
+        version=version,
+        created_by=actor,
+    )
     if lineage is not None:
         policy.lineage = lineage
     policy.save()
     policy.vendors.set(spec.vendors)
     if len(spec.vendors) > 1:
-        ApprovalPolicyDotsCopy.objects.bulk_create(ApprovalPolicyDotsCopy(policy=policy, vendor=v)
-                                                   for v in spec.vendors)
+        ApprovalPolicyDotsCopy.objects.bulk_create(
+            ApprovalPolicyDotsCopy(policy=policy, vendor=v) for v in spec.vendors
+        )
     for order, (required, approvers) in enumerate(spec.steps, start=1):
         step = ApprovalStep.objects.create(policy=policy, order=order, num_approvals_required=required)
         step.approvers.set(approvers)
@@ -627,8 +721,14 @@ def policy_create(
     """Save a policy here, then create it in Dots. `steps`: (approvals required, local Approver pks)
     in order. Raises ApprovalPolicyInvalid before anything is saved or sent; PolicyNotInDots
     when saved here but Dots failed (retry with policy_push)."""
-    spec = _checked(description=description, priority=priority, amount_comparator=amount_comparator,
-                    amount_cents=amount_cents, vendor_ids=vendor_ids, steps=steps)
+    spec = _checked(
+        description=description,
+        priority=priority,
+        amount_comparator=amount_comparator,
+        amount_cents=amount_cents,
+        vendor_ids=vendor_ids,
+        steps=steps,
+    )
     with transaction.atomic():
         policy = _save_version(spec, actor=actor)
         audit.record(actor=actor, action="approval_policy.created", target=policy, after=_snapshot(spec))
@@ -649,12 +749,19 @@ def policy_update(
 ) -> ApprovalPolicy:
     """A new version here and in Dots; the old one is retired here and deleted in Dots.
     Returns the current version (the same one when only the priority, or nothing, changed)."""
-    spec = _checked(description=description, priority=priority, amount_comparator=amount_comparator,
-                    amount_cents=amount_cents, vendor_ids=vendor_ids, steps=steps)
+    spec = _checked(
+        description=description,
+        priority=priority,
+        amount_comparator=amount_comparator,
+        amount_cents=amount_cents,
+        vendor_ids=vendor_ids,
+        steps=steps,
+    )
     old = ApprovalPolicy.objects.get(pk=policy_id)
     if old.retired_at is not None:
-        raise ApprovalPolicyRetired(f"{old} was retired on {old.retired_at:%Y-%m-%d %H:%M}: edit the current "
-                                    f"version instead.")
+        raise ApprovalPolicyRetired(
+            f"{old} was retired on {old.retired_at:%Y-%m-%d %H:%M}: edit the current version instead."
+        )
     changes = audit.diff(_snapshot(_spec_of(old)), _snapshot(spec))
     if not changes:
         return old
@@ -666,8 +773,13 @@ def policy_update(
             raise ApprovalPolicyRetired(f"{old} was changed by someone else meanwhile: reload it and edit again.")
         version = (ApprovalPolicy.objects.filter(lineage=old.lineage).aggregate(v=Max("version"))["v"] or 0) + 1
         new = _save_version(spec, actor=actor, lineage=old.lineage, version=version)
-        audit.record(actor=actor, action="approval_policy.updated", target=new, changes=changes,
-                     reason=f"replaces version {old.version} (#{old.pk})")
+        audit.record(
+            actor=actor,
+            action="approval_policy.updated",
+            target=new,
+            changes=changes,
+            reason=f"replaces version {old.version} (#{old.pk})",
+        )
     _push(new.pk, actor=actor)
     return ApprovalPolicy.objects.get(pk=new.pk)
 
@@ -678,8 +790,14 @@ def policy_delete(*, actor, policy_id: int, reason: str = "") -> ApprovalPolicy:
         policy = ApprovalPolicy.objects.get(pk=policy_id)
         if not ApprovalPolicy.objects.filter(pk=policy.pk, retired_at__isnull=True).update(retired_at=timezone.now()):
             raise ApprovalPolicyRetired(f"{policy} is already retired.")
-        audit.record(actor=actor, action="approval_policy.deleted", target=policy,
-                     before={"retired": False}, after={"retired": True}, reason=reason)
+        audit.record(
+            actor=actor,
+            action="approval_policy.deleted",
+            target=policy,
+            before={"retired": False},
+            after={"retired": True},
+            reason=reason,
+        )
     _push(policy.pk, actor=actor)
     return ApprovalPolicy.objects.get(pk=policy.pk)
 
@@ -697,8 +815,13 @@ def policy_set_priority(*, actor, policy_id: int, priority: int) -> ApprovalPoli
         before = policy.priority
         policy.priority = priority
         policy.save(update_fields=["priority"])
-        audit.record(actor=actor, action="approval_policy.reordered", target=policy,
-                     before={"priority": before}, after={"priority": priority})
+        audit.record(
+            actor=actor,
+            action="approval_policy.reordered",
+            target=policy,
+            before={"priority": before},
+            after={"priority": priority},
+        )
     _push(policy.pk, actor=actor)
     return ApprovalPolicy.objects.get(pk=policy.pk)
 
@@ -747,14 +870,19 @@ def dots_payable_conditions(policy: ApprovalPolicy, vendor: Vendor | None = None
 
 
 def dots_approval_conditions(policy: ApprovalPolicy) -> list[dict]:
-    return [{"approver_list": sorted(a.dots_user_id for a in step.approvers.all()),
-             "num_approvals_required": step.num_approvals_required}
-            for step in policy.steps.all()]
+    return [
+        {
+            "approver_list": sorted(a.dots_user_id for a in step.approvers.all()),
+            "num_approvals_required": step.num_approvals_required,
+        }
+        for step in policy.steps.all()
+    ]
 
 
 def _record_dots(policy_id: int, *, error: str = "", **fields) -> None:
-    ApprovalPolicy.objects.filter(pk=policy_id).update(last_dots_error=error, last_dots_attempt_at=timezone.now(),
-                                                       **fields)
+    ApprovalPolicy.objects.filter(pk=policy_id).update(
+        last_dots_error=error, last_dots_attempt_at=timezone.now(), **fields
+    )
 
 
 @dataclass
@@ -779,16 +907,18 @@ class _Copy:
 
 
 def _copies(policy: ApprovalPolicy) -> list[_Copy]:
-    rows = list(ApprovalPolicyDotsCopy.objects.filter(policy=policy).select_related("vendor")
-                .order_by("vendor__name", "pk"))
+    rows = list(
+        ApprovalPolicyDotsCopy.objects.filter(policy=policy).select_related("vendor").order_by("vendor__name", "pk")
+    )
     if rows:
         return [_Copy(ApprovalPolicyDotsCopy, r.pk, r.vendor, r.dots_id, r.last_dots_attempt_at) for r in rows]
     return [_Copy(ApprovalPolicy, policy.pk, None, policy.dots_id, policy.last_dots_attempt_at)]
 
 
 def _known_dots_ids() -> set[str]:
-    return (set(ApprovalPolicy.objects.exclude(dots_id=None).values_list("dots_id", flat=True))
-            | set(ApprovalPolicyDotsCopy.objects.exclude(dots_id=None).values_list("dots_id", flat=True)))
+    return set(ApprovalPolicy.objects.exclude(dots_id=None).values_list("dots_id", flat=True)) | set(
+        ApprovalPolicyDotsCopy.objects.exclude(dots_id=None).values_list("dots_id", flat=True)
+    )
 
 
 def _find_in_dots(policy: ApprovalPolicy, copy: _Copy) -> str | None:
@@ -802,10 +932,17 @@ def _find_in_dots(policy: ApprovalPolicy, copy: _Copy) -> str | None:
     for item in remote:
         if item.id in known or (item.description or "") != policy.description:
             continue
-        theirs = [{k: v for k, v in c.items() if not (c.get("type") == "vendor_id" and k == "comparator")}
-                  for c in item.payable_conditions]
-        their_steps = [{"approver_list": sorted(a["id"] if isinstance(a, dict) else a for a in c["approver_list"]),
-                        "num_approvals_required": c["num_approvals_required"]} for c in item.approval_conditions]
+        theirs = [
+            {k: v for k, v in c.items() if not (c.get("type") == "vendor_id" and k == "comparator")}
+            for c in item.payable_conditions
+        ]
+        their_steps = [
+            {
+                "approver_list": sorted(a["id"] if isinstance(a, dict) else a for a in c["approver_list"]),
+                "num_approvals_required": c["num_approvals_required"],
+            }
+            for c in item.approval_conditions
+        ]
         if theirs == payable_conditions and their_steps == approvals:
             return item.id
     return None
@@ -818,8 +955,7 @@ def _create_copy(policy: ApprovalPolicy, copy: _Copy) -> None:
     # error and is younger than the lease; after the lease (a worker died mid-call) the next
     # attempt first looks for what the lost one may have created.
     now = timezone.now()
-    free = (Q(last_dots_attempt_at__isnull=True) | ~Q(last_dots_error="")
-            | Q(last_dots_attempt_at__lt=now - SEND_LEASE))
+    free = Q(last_dots_attempt_at__isnull=True) | ~Q(last_dots_error="") | Q(last_dots_attempt_at__lt=now - SEND_LEASE)
     if not copy.rows().filter(free, dots_id__isnull=True).update(last_dots_attempt_at=now, last_dots_error=""):
         raise PolicyBeingSent(f"{policy} is being sent to Dots by someone else: reload the page in a moment.")
     found = _find_in_dots(policy, copy) if copy.last_dots_attempt_at else None
@@ -890,8 +1026,9 @@ def _send(policy: ApprovalPolicy, *, actor) -> None:
                 copy.rows().update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
                 failures.append(exc)
             else:
-                copy.rows().update(last_dots_error="", last_dots_attempt_at=timezone.now(),
-                                   deleted_in_dots_at=timezone.now())
+                copy.rows().update(
+                    last_dots_error="", last_dots_attempt_at=timezone.now(), deleted_in_dots_at=timezone.now()
+                )
         if failures:
             raise failures[0]
         return
@@ -912,8 +1049,11 @@ def _send(policy: ApprovalPolicy, *, actor) -> None:
     if failures:
         raise failures[0]
     # An edit: now that the new version is in Dots, the versions it replaced go.
-    for older in (ApprovalPolicy.objects.filter(lineage=policy.lineage, retired_at__isnull=False)
-                  .exclude(pk=policy.pk).prefetch_related("dots_copies__vendor")):
+    for older in (
+        ApprovalPolicy.objects.filter(lineage=policy.lineage, retired_at__isnull=False)
+        .exclude(pk=policy.pk)
+        .prefetch_related("dots_copies__vendor")
+    ):
         if awaits_deletion_in_dots(older):
             _push_one(older, actor=actor)
 
@@ -938,9 +1078,14 @@ def _push_one(policy: ApprovalPolicy, *, actor) -> None:
         policy.refresh_from_db()
         after = dots_state(policy)
         if after != before or failure:
-            audit.record(actor=actor, action="approval_policy.dots_error" if failure else "approval_policy.dots_synced",
-                         target=policy, before={"dots": before, "dots_id": before_id},
-                         after={"dots": after, "dots_id": _dots_ids(policy)}, reason=str(failure or ""))
+            audit.record(
+                actor=actor,
+                action="approval_policy.dots_error" if failure else "approval_policy.dots_synced",
+                target=policy,
+                before={"dots": before, "dots_id": before_id},
+                after={"dots": after, "dots_id": _dots_ids(policy)},
+                reason=str(failure or ""),
+            )
     if failure:
         raise failure
 
@@ -956,8 +1101,9 @@ def _push(policy_id: int, *, actor) -> None:
         else:
             hint = "Use “Send to Dots again” (an action on the list) to try again."
         where = "Retired here" if policy.retired_at else f"Saved here as version {policy.version}"
-        raise PolicyNotInDots(f"{where}, but Dots does not reflect it yet: {exc} {hint}",
-                              policy=policy, dots_error=exc) from exc
+        raise PolicyNotInDots(
+            f"{where}, but Dots does not reflect it yet: {exc} {hint}", policy=policy, dots_error=exc
+        ) from exc
 
 
 def policy_push(*, actor, policy_id: int) -> ApprovalPolicy:

@@ -24,8 +24,17 @@ def validate_pdf(upload) -> None:
 class PayableForm(forms.ModelForm):
     class Meta:
         model = Payable
-        fields = ["vendor", "bank_account", "bill_number", "description", "external_id", "due_date",
-                  "funding_source", "amount_cents", "file"]
+        fields = [
+            "vendor",
+            "bank_account",
+            "bill_number",
+            "description",
+            "external_id",
+            "due_date",
+            "funding_source",
+            "amount_cents",
+            "file",
+        ]
         help_texts = {"amount_cents": "Only when there are no line items; with items the total is their sum."}
 
     def clean_file(self):
@@ -43,8 +52,11 @@ class PayableForm(forms.ModelForm):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason",
-                             error_messages={"required": "Give a reason: it goes into the audit trail."})
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Reason",
+        error_messages={"required": "Give a reason: it goes into the audit trail."},
+    )
 
 
 class CommentForm(forms.Form):
@@ -53,10 +65,11 @@ class CommentForm(forms.Form):
 
 class StepUpForm(forms.Form):
     otp_token = forms.CharField(
-        label="Code from your authenticator app", max_length=8,
+        label="Code from your authenticator app",
+        max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
         help_text=f"Paying asks for a fresh code when your last one is older than "
-                  f"{settings.PAY_STEP_UP_SECONDS // 60} minutes.",
+        f"{settings.PAY_STEP_UP_SECONDS // 60} minutes.",
     )
 
 

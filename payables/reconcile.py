@@ -37,37 +37,64 @@ def find_payable_disagreements() -> Iterator[Finding]:
     known = Payable.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "bill_number", "status")
     for pk, dots_id, number, status in known.iterator(chunk_size=2000):
         if dots_id not in seen:
-            yield Finding(record_type=RECORD_TYPE, kind="missing_in_dots", label=f"Payable {number} (#{pk})",
-                          local_id=pk, dots_id=dots_id, local_value=status, dots_value="(none)",
-                          detail="Adopting Dots' state cancels it here (Dots has no such payable).")
+            yield Finding(
+                record_type=RECORD_TYPE,
+                kind="missing_in_dots",
+                label=f"Payable {number} (#{pk})",
+                local_id=pk,
+                dots_id=dots_id,
+                local_value=status,
+                dots_value="(none)",
+                detail="Adopting Dots' state cancels it here (Dots has no such payable).",
+            )
 
 
 def _compare_page(page: list, seen: set[str]) -> Iterator[Finding]:
     ids = [p.id for p in page if p.id]
     seen.update(ids)
-    local = {row[1]: row for row in Payable.objects.filter(dots_id__in=ids).values_list(
-        "pk", "dots_id", "bill_number", "status", "total_cents")}
+    local = {
+        row[1]: row
+        for row in Payable.objects.filter(dots_id__in=ids).values_list(
+            "pk", "dots_id", "bill_number", "status", "total_cents"
+        )
+    }
     for dots_payable in page:
         row = local.get(dots_payable.id)
         if row is None:
             ours = _our_pk(dots_payable.external_id)
-            detail = (f"Adopting links it to Payable #{ours}, whose create in Dots was interrupted." if ours
-                      else "Adopting creates it here from Dots (its vendor and bank account must be known here).")
-            yield Finding(record_type=RECORD_TYPE, kind="missing_locally",
-                          label=f"Dots payable {dots_payable.number or dots_payable.id}", local_id=ours,
-                          dots_id=dots_payable.id, local_value="(none)", dots_value=dots_payable.status or "",
-                          detail=detail)
+            detail = (
+                f"Adopting links it to Payable #{ours}, whose create in Dots was interrupted."
+                if ours
+                else "Adopting creates it here from Dots (its vendor and bank account must be known here)."
+            )
+            yield Finding(
+                record_type=RECORD_TYPE,
+                kind="missing_locally",
+                label=f"Dots payable {dots_payable.number or dots_payable.id}",
+                local_id=ours,
+                dots_id=dots_payable.id,
+                local_value="(none)",
+                dots_value=dots_payable.status or "",
+                detail=detail,
+            )
             continue
         pk, dots_id, number, status, total = row
         # A payment in doubt is not compared: resolve_payables_in_doubt settles it from Dots' answer.
         yield from status_and_amount_findings(
-            record_type=RECORD_TYPE, label=f"Payable {number} (#{pk})", local_id=pk, dots_id=dots_id,
-            local_status=status, local_amount=total, dots_obj=dots_payable, compare_status=status not in _IN_DOUBT)
+            record_type=RECORD_TYPE,
+            label=f"Payable {number} (#{pk})",
+            local_id=pk,
+            dots_id=dots_id,
+            local_status=status,
+            local_amount=total,
+            dots_obj=dots_payable,
+            compare_status=status not in _IN_DOUBT,
+        )
 
 
 def _our_pk(external_id: str | None) -> int | None:
     if external_id and external_id.startswith(_EXTERNAL_ID_PREFIX):
-        number = external_id[len(_EXTERNAL_ID_PREFIX):]
+        number = external_id[len(_EXTERNAL_ID_PREFIX) :]
         if number.isdigit() and Payable.objects.filter(pk=int(number), dots_id__isnull=True).exists():
             return int(number)
     return None
@@ -85,8 +112,13 @@ def adopt_payable(*, discrepancy, actor) -> str:
     if answer is None:
         if discrepancy.kind != "missing_in_dots":
             raise DomainError(f"{_label(payable)}: Dots no longer has it; run reconciliation again.")
-        return _apply(payable.pk, actor=actor, status=S.CANCELED, dots_status="",
-                      reason="Dots has no such payable (reconciliation)")
+        return _apply(
+            payable.pk,
+            actor=actor,
+            status=S.CANCELED,
+            dots_status="",
+            reason="Dots has no such payable (reconciliation)",
+        )
     if discrepancy.kind == "missing_in_dots":
         raise DomainError(f"{_label(payable)}: Dots has it again; nothing to adopt. Run reconciliation again.")
     if discrepancy.kind == "amount":
@@ -94,9 +126,15 @@ def adopt_payable(*, discrepancy, actor) -> str:
     if answer.status not in {s.value for s in S} or answer.status in _IN_DOUBT:
         raise DomainError(f"{_label(payable)}: Dots shows status {answer.status!r}, which Ledgerline does not know.")
     reason = services.payment_failure_reason(answer) if answer.status == S.PAYMENT_FAILED else ""
-    return _apply(payable.pk, actor=actor, status=answer.status, dots_status=answer.status, failure_reason=reason,
-                  dots_transfer_id=answer.transfer_id or payable.dots_transfer_id,
-                  approval_steps=answer.approval_steps or payable.approval_steps)
+    return _apply(
+        payable.pk,
+        actor=actor,
+        status=answer.status,
+        dots_status=answer.status,
+        failure_reason=reason,
+        dots_transfer_id=answer.transfer_id or payable.dots_transfer_id,
+        approval_steps=answer.approval_steps or payable.approval_steps,
+    )
 
 
 def _read(dots_id: str):
@@ -122,10 +160,20 @@ def _apply(payable_id: int, *, actor, reason: str = "", **fields) -> str:
             payable.amount_cents = fields["total_cents"]
         payable.save()
         after = {name: getattr(payable, name) for name in names}
-        audit.record(actor=actor, action="payable.adopted_from_dots", target=payable, source=AuditEvent.Source.RECONCILE,
-                     before=_short(before), after=_short(after), reason=reason or "Dots' state adopted (reconciliation report)")
-    changed = ", ".join(f"{name} {before[name]} -> {after[name]}" for name in names
-                        if before[name] != after[name] and name not in ("approval_steps", "failure_reason"))
+        audit.record(
+            actor=actor,
+            action="payable.adopted_from_dots",
+            target=payable,
+            source=AuditEvent.Source.RECONCILE,
+            before=_short(before),
+            after=_short(after),
+            reason=reason or "Dots' state adopted (reconciliation report)",
+        )
+    changed = ", ".join(
+        f"{name} {before[name]} -> {after[name]}"
+        for name in names
+        if before[name] != after[name] and name not in ("approval_steps", "failure_reason")
+    )
     return f"{_label(payable)}: {changed or 'already as Dots says'}"
 
 
@@ -142,36 +190,64 @@ def _adopt_missing_locally(discrepancy, actor) -> str:
     if ours is not None:
         with transaction.atomic():
             if not Payable.objects.filter(pk=ours, dots_id__isnull=True).update(
-                    dots_id=answer.id, dots_status=answer.status or ""):
+                dots_id=answer.id, dots_status=answer.status or ""
+            ):
                 raise DomainError(f"Payable #{ours} is already linked to Dots.")
             payable = Payable.objects.get(pk=ours)
-            audit.record(actor=actor, action="payable.adopted_from_dots", target=payable,
-                         source=AuditEvent.Source.RECONCILE, before={"dots_id": None},
-                         after={"dots_id": answer.id}, reason="Linked to the payable Dots holds for it")
+            audit.record(
+                actor=actor,
+                action="payable.adopted_from_dots",
+                target=payable,
+                source=AuditEvent.Source.RECONCILE,
+                before={"dots_id": None},
+                after={"dots_id": answer.id},
+                reason="Linked to the payable Dots holds for it",
+            )
         return f"{_label(payable)}: linked to Dots payable {answer.id}"
     from vendors.models import Vendor, VendorBankAccount
 
     vendor = Vendor.objects.filter(dots_id=answer.ap_vendor_id).first() if answer.ap_vendor_id else None
-    account = (VendorBankAccount.objects.filter(dots_id=answer.ap_payment_method_id).first()
-               if answer.ap_payment_method_id else None)
+    account = (
+        VendorBankAccount.objects.filter(dots_id=answer.ap_payment_method_id).first()
+        if answer.ap_payment_method_id
+        else None
+    )
     if vendor is None or account is None:
-        raise DomainError(f"Dots payable {answer.number or answer.id}: its vendor or bank account is not known here; "
-                          "sync vendors first or enter the payable by hand.")
+        raise DomainError(
+            f"Dots payable {answer.number or answer.id}: its vendor or bank account is not known here; "
+            "sync vendors first or enter the payable by hand."
+        )
     if answer.status not in {s.value for s in S}:
         raise DomainError(f"Dots payable {answer.id} has status {answer.status!r}, which Ledgerline does not know.")
     with transaction.atomic():
         payable = Payable.objects.create(
-            bill_number=answer.number or f"DOTS-{answer.id[:8]}", vendor=vendor, bank_account=account,
-            description=answer.description or "", amount_cents=answer.amount, total_cents=answer.amount or 0,
-            funding_source=(answer.funding_source if answer.funding_source in Payable.FundingSource.values
-                            else Payable.FundingSource.DOTS_BALANCE),
-            status=answer.status, status_changed_at=timezone.now(), dots_id=answer.id, dots_status=answer.status,
-            approval_steps=answer.approval_steps or [], dots_transfer_id=answer.transfer_id or "",
+            bill_number=answer.number or f"DOTS-{answer.id[:8]}",
+            vendor=vendor,
+            bank_account=account,
+            description=answer.description or "",
+            amount_cents=answer.amount,
+            total_cents=answer.amount or 0,
+            funding_source=(
+                answer.funding_source
+                if answer.funding_source in Payable.FundingSource.values
+                else Payable.FundingSource.DOTS_BALANCE
+            ),
+            status=answer.status,
+            status_changed_at=timezone.now(),
+            dots_id=answer.id,
+            dots_status=answer.status,
+            approval_steps=answer.approval_steps or [],
+            dots_transfer_id=answer.transfer_id or "",
             created_by=audit.system_user(),
         )
-        audit.record(actor=actor, action="payable.adopted_from_dots", target=payable, source=AuditEvent.Source.RECONCILE,
-                     after={"status": payable.status, "total_cents": payable.total_cents, "dots_id": answer.id},
-                     reason="Created here from Dots (it was missing here)")
+        audit.record(
+            actor=actor,
+            action="payable.adopted_from_dots",
+            target=payable,
+            source=AuditEvent.Source.RECONCILE,
+            after={"status": payable.status, "total_cents": payable.total_cents, "dots_id": answer.id},
+            reason="Created here from Dots (it was missing here)",
+        )
     return f"{_label(payable)}: created here from Dots"
 
 
@@ -191,16 +267,21 @@ def resolve_payables_in_doubt(*, actor) -> Settling:
     for payable in Payable.objects.filter(status=S.PAY_REQUESTED, pay_requested_at__lt=stale):
         with transaction.atomic():
             if Payable.objects.filter(pk=payable.pk, status=S.PAY_REQUESTED).update(
-                    status=S.OUTCOME_UNKNOWN, status_changed_at=timezone.now()):
-                audit.record(actor=actor, action="payable.interrupted_payment", target=payable,
-                             source=AuditEvent.Source.RECONCILE, before={"status": S.PAY_REQUESTED},
-                             after={"status": S.OUTCOME_UNKNOWN},
-                             reason="No answer from Dots was recorded for this payment: reading Dots' answer")
+                status=S.OUTCOME_UNKNOWN, status_changed_at=timezone.now()
+            ):
+                audit.record(
+                    actor=actor,
+                    action="payable.interrupted_payment",
+                    target=payable,
+                    source=AuditEvent.Source.RECONCILE,
+                    before={"status": S.PAY_REQUESTED},
+                    after={"status": S.OUTCOME_UNKNOWN},
+                    reason="No answer from Dots was recorded for this payment: reading Dots' answer",
+                )
     for pk in Payable.objects.filter(status=S.OUTCOME_UNKNOWN).values_list("pk", flat=True):
         before = S.OUTCOME_UNKNOWN
         try:
-            payable = services.payable_reconcile_payment(payable_id=pk, actor=actor,
-                                                         source=AuditEvent.Source.RECONCILE)
+            payable = services.payable_reconcile_payment(payable_id=pk, actor=actor, source=AuditEvent.Source.RECONCILE)
         except DotsCallError as exc:
             settling.still_in_doubt.append(f"Payable #{pk}: still unknown ({exc})")
             continue
@@ -218,9 +299,12 @@ def settle_interrupted_creates(*, actor) -> list[str]:
     else release the claim so the payable can be submitted again.
     """
     stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
-    return [_settle_interrupted_create(payable, actor)
-            for payable in Payable.objects.filter(dots_id__isnull=True, dots_status="creating",
-                                                  last_dots_attempt_at__lt=stale)]
+    return [
+        _settle_interrupted_create(payable, actor)
+        for payable in Payable.objects.filter(
+            dots_id__isnull=True, dots_status="creating", last_dots_attempt_at__lt=stale
+        )
+    ]
 
 
 def _settle_interrupted_create(payable: Payable, actor) -> str:
@@ -230,17 +314,28 @@ def _settle_interrupted_create(payable: Payable, actor) -> str:
     with transaction.atomic():
         if found is not None:
             updated = Payable.objects.filter(pk=payable.pk, dots_status="creating").update(
-                dots_id=found.id, dots_status=found.status or "created")
+                dots_id=found.id, dots_status=found.status or "created"
+            )
         else:
             updated = Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
         if updated:
-            audit.record(actor=actor, action="payable.create_in_dots_resolved", target=payable,
-                         source=AuditEvent.Source.RECONCILE, after={"dots_id": found.id if found else None},
-                         reason="found in Dots" if found else "not in Dots: it can be submitted again")
+            audit.record(
+                actor=actor,
+                action="payable.create_in_dots_resolved",
+                target=payable,
+                source=AuditEvent.Source.RECONCILE,
+                after={"dots_id": found.id if found else None},
+                reason="found in Dots" if found else "not in Dots: it can be submitted again",
+            )
     return f"{_label(payable)}: interrupted create {'found in Dots' if found else 'never reached Dots'}"
 
 
 CHECKS = {
-    RECORD_TYPE: RecordCheck(label="payables", model="payables.payable", find=find_payable_disagreements, adopt=adopt_payable,
-                             resolve_in_doubt=resolve_payables_in_doubt),
+    RECORD_TYPE: RecordCheck(
+        label="payables",
+        model="payables.payable",
+        find=find_payable_disagreements,
+        adopt=adopt_payable,
+        resolve_in_doubt=resolve_payables_in_doubt,
+    ),
 }

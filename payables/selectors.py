@@ -34,7 +34,9 @@ def find_duplicates(payable: Payable) -> list[DuplicateMatch]:
         created_at__lte=created + DUPLICATE_AMOUNT_WINDOW,
     )
     for other in window[:5]:
-        matches.setdefault(other.pk, DuplicateMatch(other, f"same vendor and amount within 7 days ({other.bill_number})"))
+        matches.setdefault(
+            other.pk, DuplicateMatch(other, f"same vendor and amount within 7 days ({other.bill_number})")
+        )
     if payable.file_sha256:
         for other in others.filter(file_sha256=payable.file_sha256)[:5]:
             matches.setdefault(other.pk, DuplicateMatch(other, f"the same PDF file ({other.bill_number})"))
@@ -96,6 +98,10 @@ def waiting_for(user) -> Q:
 
 
 def overdue() -> Q:
-    open_states = [Payable.Status.CREATED, Payable.Status.SUBMITTED, Payable.Status.APPROVED,
-                   Payable.Status.PAYMENT_FAILED]
+    open_states = [
+        Payable.Status.CREATED,
+        Payable.Status.SUBMITTED,
+        Payable.Status.APPROVED,
+        Payable.Status.PAYMENT_FAILED,
+    ]
     return Q(status__in=open_states, due_date__lt=timezone.localdate())

@@ -41,8 +41,19 @@ logger = logging.getLogger(__name__)
 S = Payable.Status
 
 # Dots statuses we adopt as they are.
-_DOTS_STATUSES = {s.value for s in (S.CREATED, S.SUBMITTED, S.APPROVED, S.REJECTED, S.CANCELED,
-                                    S.PAYMENT_INITIATED, S.PAYMENT_COMPLETED, S.PAYMENT_FAILED)}
+_DOTS_STATUSES = {
+    s.value
+    for s in (
+        S.CREATED,
+        S.SUBMITTED,
+        S.APPROVED,
+        S.REJECTED,
+        S.CANCELED,
+        S.PAYMENT_INITIATED,
+        S.PAYMENT_COMPLETED,
+        S.PAYMENT_FAILED,
+    )
+}
 _PAYMENT_ACTIONS = {
     S.PAYMENT_INITIATED: "payable.payment_initiated",
     S.PAYMENT_COMPLETED: "payable.payment_completed",
@@ -72,14 +83,20 @@ def _acting_user_id(actor) -> int:
     """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
     acting_user_id = selectors.acting_dots_user_id(actor)
     if acting_user_id is None:
-        raise NotReadyForDots("Your account is not linked to a Dots dashboard user and no default acting user "
-                              "is configured (DOTS_DEFAULT_ACTING_USER_ID).")
+        raise NotReadyForDots(
+            "Your account is not linked to a Dots dashboard user and no default acting user "
+            "is configured (DOTS_DEFAULT_ACTING_USER_ID)."
+        )
     return acting_user_id
 
 
 def _snapshot(payable: Payable) -> dict:
-    return {"status": payable.status, "dots_status": payable.dots_status, "total": payable.total_cents,
-            "last_dots_error": payable.last_dots_error}
+    return {
+        "status": payable.status,
+        "dots_status": payable.dots_status,
+        "total": payable.total_cents,
+        "last_dots_error": payable.last_dots_error,
+    }
 
 
 def _move(payable_id: int, *, from_statuses, to_status: str, **fields) -> bool:
@@ -98,8 +115,14 @@ def _record_dots_failure(payable_id: int, exc: DotsCallError, *, actor, doing: s
         payable.last_dots_error = str(exc)
         payable.last_dots_attempt_at = timezone.now()
         payable.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
-        audit.record(actor=actor, action="payable.dots_error", target=payable, before=before,
-                     after=_snapshot(payable), reason=doing)
+        audit.record(
+            actor=actor,
+            action="payable.dots_error",
+            target=payable,
+            before=before,
+            after=_snapshot(payable),
+            reason=doing,
+        )
 
 
 def _adopt_dots_answer(payable: Payable, answer) -> None:
@@ -173,8 +196,13 @@ def payable_edit_snapshot(payable: Payable) -> dict:
 
 def _dots_items(payable: Payable) -> list[dict]:
     return [
-        {"name": item.name, "description": item.description or None, "unit_price": item.unit_price_cents,
-         "quantity": item.quantity, "amount": item.amount_cents}
+        {
+            "name": item.name,
+            "description": item.description or None,
+            "unit_price": item.unit_price_cents,
+            "quantity": item.quantity,
+            "amount": item.amount_cents,
+        }
         for item in payable.items.all()
     ]
 
@@ -215,7 +243,8 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
         # Only one submit may create: claim the create with a compare-and-set on dots_status.
         # The claim's time lets reconciliation tell a create still under way from one a dead process left.
         claimed = Payable.objects.filter(pk=payable.pk, dots_id__isnull=True, dots_status="").update(
-            dots_status="creating", last_dots_attempt_at=timezone.now())
+            dots_status="creating", last_dots_attempt_at=timezone.now()
+        )
         if not claimed:
             raise InvalidTransition(f"{payable} is already being sent to Dots; try again in a moment.")
         try:
@@ -233,9 +262,11 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
                 # The create takes no idempotency key and may still land (a timed-out call goes on in
                 # Dots): the claim stays, so a retry cannot create a second one. Reconciliation looks
                 # for it again once the claim is stale, and releases it only if Dots still lacks it.
-                raise DotsUnavailable(f"Dots did not confirm creating {payable} and does not show it yet; it "
-                                      "may still arrive. The sync checks Dots again within a few minutes; "
-                                      "submit it again after that.")
+                raise DotsUnavailable(
+                    f"Dots did not confirm creating {payable} and does not show it yet; it "
+                    "may still arrive. The sync checks Dots again within a few minutes; "
+                    "submit it again after that."
+                ) from None
         except DotsCallError:
             Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
             raise
@@ -270,12 +301,17 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
     duplicate_reason = (duplicate_reason or "").strip()
     if matches and not duplicate_reason:
         listed = "; ".join(m.reason for m in matches)
-        raise PossibleDuplicate(f"{payable} may be a duplicate: {listed}. Give a reason to submit it anyway.",
-                                matches=matches)
+        raise PossibleDuplicate(
+            f"{payable} may be a duplicate: {listed}. Give a reason to submit it anyway.", matches=matches
+        )
     acting_user_id = _acting_user_id(actor)
-    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_SUBMIT, target=payable, actor=actor,
-                                      arguments={"duplicate_reason": duplicate_reason} if matches else {},
-                                      from_queue=from_queue)
+    action_queue.queue_if_unreachable(
+        kind=QueuedDotsAction.Kind.PAYABLE_SUBMIT,
+        target=payable,
+        actor=actor,
+        arguments={"duplicate_reason": duplicate_reason} if matches else {},
+        from_queue=from_queue,
+    )
     try:
         _ensure_in_dots(payable, acting_user_id=acting_user_id, actor=actor)
         with dots_call(f"submit {payable} for approval"):
@@ -303,12 +339,20 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
             payable.duplicate_override_reason = duplicate_reason
         payable.save()
         if matches:
-            audit.record(actor=actor, action="payable.duplicate_overridden", target=payable,
-                         changes={"possible_duplicates": {"before": None,
-                                                          "after": [m.reason for m in matches]}},
-                         reason=duplicate_reason)
-        audit.record(actor=actor, action="payable.submitted", target=payable, before=before,
-                     after={**_snapshot(payable), "approval_policy": str(policy) if policy else why})
+            audit.record(
+                actor=actor,
+                action="payable.duplicate_overridden",
+                target=payable,
+                changes={"possible_duplicates": {"before": None, "after": [m.reason for m in matches]}},
+                reason=duplicate_reason,
+            )
+        audit.record(
+            actor=actor,
+            action="payable.submitted",
+            target=payable,
+            before=before,
+            after={**_snapshot(payable), "approval_policy": str(policy) if policy else why},
+        )
     return payable
 
 
@@ -321,8 +365,9 @@ def _check_approver(payable: Payable, actor, doing: str) -> int:
     _require_perm(actor, "payables.approve_payable", f"{doing} payables")
     _not_creator(payable, actor, doing)
     if payable.status != S.SUBMITTED:
-        raise InvalidTransition(f"{payable} is {Payable.Status(payable.status).label.lower()}: "
-                                f"there is nothing to {doing}.")
+        raise InvalidTransition(
+            f"{payable} is {Payable.Status(payable.status).label.lower()}: there is nothing to {doing}."
+        )
     may, why = approvals.user_may_approve_current_step(payable, actor)
     if not may:
         raise PermissionRefused(f"{payable}: {why}")
@@ -336,16 +381,26 @@ def _check_approver(payable: Payable, actor, doing: str) -> int:
 
 
 def payable_approve(*, payable_id: int, actor, comment: str = "", from_queue: bool = False) -> Payable:
-    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.APPROVED, comment=comment,
-                   from_queue=from_queue)
+    return _decide(
+        payable_id=payable_id,
+        actor=actor,
+        decision=PayableApproval.Decision.APPROVED,
+        comment=comment,
+        from_queue=from_queue,
+    )
 
 
 def payable_reject(*, payable_id: int, actor, reason: str, from_queue: bool = False) -> Payable:
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is rejected.")
-    return _decide(payable_id=payable_id, actor=actor, decision=PayableApproval.Decision.REJECTED, comment=reason,
-                   from_queue=from_queue)
+    return _decide(
+        payable_id=payable_id,
+        actor=actor,
+        decision=PayableApproval.Decision.REJECTED,
+        comment=reason,
+        from_queue=from_queue,
+    )
 
 
 def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: bool) -> Payable:
@@ -357,11 +412,21 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
     payable = Payable.objects.get(pk=payable_id)
     dots_user_id = _check_approver(payable, actor, verb)
     if approving:
-        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_APPROVE, target=payable, actor=actor,
-                                          arguments={"comment": comment}, from_queue=from_queue)
+        action_queue.queue_if_unreachable(
+            kind=QueuedDotsAction.Kind.PAYABLE_APPROVE,
+            target=payable,
+            actor=actor,
+            arguments={"comment": comment},
+            from_queue=from_queue,
+        )
     else:
-        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_REJECT, target=payable, actor=actor,
-                                          arguments={"reason": comment}, from_queue=from_queue)
+        action_queue.queue_if_unreachable(
+            kind=QueuedDotsAction.Kind.PAYABLE_REJECT,
+            target=payable,
+            actor=actor,
+            arguments={"reason": comment},
+            from_queue=from_queue,
+        )
     step = approvals.current_step_index(payable) or 0
     send = client().approve_payable if approving else client().reject_payable
     try:
@@ -374,8 +439,9 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
         payable = Payable.objects.select_for_update().get(pk=payable.pk)
         before = _snapshot(payable)
         _adopt_dots_answer(payable, answer)
-        PayableApproval.objects.get_or_create(payable=payable, step=step, user=actor,
-                                              defaults={"decision": decision, "comment": comment})
+        PayableApproval.objects.get_or_create(
+            payable=payable, step=step, user=actor, defaults={"decision": decision, "comment": comment}
+        )
         if approving:
             # One approval may only complete a step; the payable is approved when Dots says so.
             new_status = S.APPROVED if answer.status == S.APPROVED else None
@@ -386,8 +452,14 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
             payable.status = new_status
             payable.status_changed_at = timezone.now()
         payable.save()
-        audit.record(actor=actor, action=action, target=payable, before=before,
-                     after={**_snapshot(payable), "step": step + 1}, reason=comment)
+        audit.record(
+            actor=actor,
+            action=action,
+            target=payable,
+            before=before,
+            after={**_snapshot(payable), "step": step + 1},
+            reason=comment,
+        )
     return payable
 
 
@@ -400,8 +472,13 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     ensure_transition(payable, S.CANCELED)
     if payable.dots_id:
         acting_user_id = _acting_user_id(actor)  # refuses clearly when nobody acts for this user in Dots
-        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_CANCEL, target=payable, actor=actor,
-                                          arguments={"reason": reason}, from_queue=from_queue)
+        action_queue.queue_if_unreachable(
+            kind=QueuedDotsAction.Kind.PAYABLE_CANCEL,
+            target=payable,
+            actor=actor,
+            arguments={"reason": reason},
+            from_queue=from_queue,
+        )
         try:
             with dots_call(f"cancel {payable} in Dots"):
                 client().cancel_payable(payable_id=payable.dots_id, acting_user_id=acting_user_id, comment=reason)
@@ -419,8 +496,14 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
             payable.last_dots_error, payable.last_dots_attempt_at = "", timezone.now()
             fields += ["last_dots_error", "last_dots_attempt_at"]
         payable.save(update_fields=fields)
-        audit.record(actor=actor, action="payable.canceled", target=payable, before=before,
-                     after=_snapshot(payable), reason=reason)
+        audit.record(
+            actor=actor,
+            action="payable.canceled",
+            target=payable,
+            before=before,
+            after=_snapshot(payable),
+            reason=reason,
+        )
     return payable
 
 
@@ -438,61 +521,111 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
     _require_perm(actor, "payables.pay_payable", "pay payables")
     _not_creator(payable, actor, "pay")
     if payable.status in Payable.PAYMENT_IN_FLIGHT:
-        raise InvalidTransition(f"{payable}: a payment is already under way "
-                                f"({Payable.Status(payable.status).label.lower()}).")
+        raise InvalidTransition(
+            f"{payable}: a payment is already under way ({Payable.Status(payable.status).label.lower()})."
+        )
     if payable.status not in (S.APPROVED, S.PAYMENT_FAILED):
-        raise InvalidTransition(f"{payable} is {Payable.Status(payable.status).label.lower()}: "
-                                "only approved payables can be paid.")
+        raise InvalidTransition(
+            f"{payable} is {Payable.Status(payable.status).label.lower()}: only approved payables can be paid."
+        )
     if not payable.bank_account.is_verified:
-        raise BankAccountNotVerified(f"{payable}: the bank account {payable.bank_account} waits for verification "
-                                     "by a second person.")
+        raise BankAccountNotVerified(
+            f"{payable}: the bank account {payable.bank_account} waits for verification by a second person."
+        )
     acting_user_id = _acting_user_id(actor)
     # Before the balance check, which asks Dots: during an outage the payment queues (and the
     # balance is checked when the queue runs it).
-    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYABLE_PAY, target=payable, actor=actor,
-                                      from_queue=from_queue)
+    action_queue.queue_if_unreachable(
+        kind=QueuedDotsAction.Kind.PAYABLE_PAY, target=payable, actor=actor, from_queue=from_queue
+    )
     if payable.funding_source == Payable.FundingSource.DOTS_BALANCE:
         balance = selectors.app_wallet_balance_cents()
         if balance is not None and balance < payable.total_cents:
             from core.money import format_cents
 
-            raise InsufficientFunds(f"{payable}: the app wallet holds {format_cents(balance)}, "
-                                    f"less than {format_cents(payable.total_cents)}. Deposit funds first.")
+            raise InsufficientFunds(
+                f"{payable}: the app wallet holds {format_cents(balance)}, "
+                f"less than {format_cents(payable.total_cents)}. Deposit funds first."
+            )
     previous = payable.status
     # The gate: exactly one caller moves the payable to pay_requested.
     with transaction.atomic():
-        if not _move(payable.pk, from_statuses=[previous], to_status=S.PAY_REQUESTED, pay_requested_by=actor,
-                     pay_requested_at=timezone.now(), last_dots_error=""):
+        if not _move(
+            payable.pk,
+            from_statuses=[previous],
+            to_status=S.PAY_REQUESTED,
+            pay_requested_by=actor,
+            pay_requested_at=timezone.now(),
+            last_dots_error="",
+        ):
             raise InvalidTransition(f"{payable}: someone else is paying it right now.")
         Payable.objects.filter(pk=payable.pk).update(pay_attempts=payable.pay_attempts + 1)
-        audit.record(actor=actor, action="payable.pay_requested", target=payable,
-                     before={"status": previous}, after={"status": S.PAY_REQUESTED})
+        audit.record(
+            actor=actor,
+            action="payable.pay_requested",
+            target=payable,
+            before={"status": previous},
+            after={"status": S.PAY_REQUESTED},
+        )
     try:
         with dots_call(f"pay {payable}"):
             answer = client().pay_payable(payable_id=payable.dots_id, acting_user_id=acting_user_id)
     except DotsRejected as exc:
         # Dots answered no: nothing was paid. Back to where it was, with Dots' reason.
         with transaction.atomic():
-            _move(payable.pk, from_statuses=[S.PAY_REQUESTED], to_status=previous, last_dots_error=str(exc),
-                  last_dots_attempt_at=timezone.now())
-            audit.record(actor=actor, action="payable.pay_refused", target=payable,
-                         before={"status": S.PAY_REQUESTED}, after={"status": previous}, reason=str(exc))
+            _move(
+                payable.pk,
+                from_statuses=[S.PAY_REQUESTED],
+                to_status=previous,
+                last_dots_error=str(exc),
+                last_dots_attempt_at=timezone.now(),
+            )
+            audit.record(
+                actor=actor,
+                action="payable.pay_refused",
+                target=payable,
+                before={"status": S.PAY_REQUESTED},
+                after={"status": previous},
+                reason=str(exc),
+            )
         raise
     except (DotsOutcomeUnknownError, DotsUnavailable) as exc:
-        never_sent = isinstance(exc, DotsUnavailable) and exc.dots_error is not None and \
-            not exc.dots_error.may_have_reached_dots
+        never_sent = (
+            isinstance(exc, DotsUnavailable) and exc.dots_error is not None and not exc.dots_error.may_have_reached_dots
+        )
         with transaction.atomic():
             if never_sent:
-                _move(payable.pk, from_statuses=[S.PAY_REQUESTED], to_status=previous,
-                      last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
-                audit.record(actor=actor, action="payable.dots_error", target=payable,
-                             before={"status": S.PAY_REQUESTED}, after={"status": previous}, reason=str(exc))
+                _move(
+                    payable.pk,
+                    from_statuses=[S.PAY_REQUESTED],
+                    to_status=previous,
+                    last_dots_error=str(exc),
+                    last_dots_attempt_at=timezone.now(),
+                )
+                audit.record(
+                    actor=actor,
+                    action="payable.dots_error",
+                    target=payable,
+                    before={"status": S.PAY_REQUESTED},
+                    after={"status": previous},
+                    reason=str(exc),
+                )
             else:
-                _move(payable.pk, from_statuses=[S.PAY_REQUESTED], to_status=S.OUTCOME_UNKNOWN,
-                      last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
-                audit.record(actor=actor, action="payable.payment_outcome_unknown", target=payable,
-                             before={"status": S.PAY_REQUESTED}, after={"status": S.OUTCOME_UNKNOWN},
-                             reason=str(exc))
+                _move(
+                    payable.pk,
+                    from_statuses=[S.PAY_REQUESTED],
+                    to_status=S.OUTCOME_UNKNOWN,
+                    last_dots_error=str(exc),
+                    last_dots_attempt_at=timezone.now(),
+                )
+                audit.record(
+                    actor=actor,
+                    action="payable.payment_outcome_unknown",
+                    target=payable,
+                    before={"status": S.PAY_REQUESTED},
+                    after={"status": S.OUTCOME_UNKNOWN},
+                    reason=str(exc),
+                )
         if never_sent:
             raise
         # Read it back now: often Dots answers the second time and the question is settled.
@@ -505,8 +638,11 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
             _schedule_follow(payable.pk)
             raise exc
         if payable.status in (S.APPROVED, S.PAYMENT_FAILED):
-            raise DotsUnavailable(f"Dots did not take the payment of {payable} ({exc}); it shows no payment "
-                                  "under way, so it can be paid again.", dots_error=exc.dots_error) from exc
+            raise DotsUnavailable(
+                f"Dots did not take the payment of {payable} ({exc}); it shows no payment "
+                "under way, so it can be paid again.",
+                dots_error=exc.dots_error,
+            ) from exc
         if payable.status in Payable.PAYMENT_IN_FLIGHT:
             _schedule_follow(payable.pk)
         return payable
@@ -516,8 +652,9 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
     return payable
 
 
-def _record_payment_answer(payable_id: int, answer, *, actor, expected,
-                           source: str = AuditEvent.Source.ADMIN) -> Payable:
+def _record_payment_answer(
+    payable_id: int, answer, *, actor, expected, source: str = AuditEvent.Source.ADMIN
+) -> Payable:
     """Adopt Dots' payment state for a payable we believe is in flight."""
     dots_status = answer.status or ""
     reason = ""
@@ -540,8 +677,15 @@ def _record_payment_answer(payable_id: int, answer, *, actor, expected,
         payable.save()
         if payable.status != before["status"]:
             action = _PAYMENT_ACTIONS.get(payable.status, "payable.reconciled")
-            audit.record(actor=actor, action=action, target=payable, before=before, after=_snapshot(payable),
-                         reason=reason, source=source)
+            audit.record(
+                actor=actor,
+                action=action,
+                target=payable,
+                before=before,
+                after=_snapshot(payable),
+                reason=reason,
+                source=source,
+            )
     return payable
 
 
@@ -562,7 +706,8 @@ def payment_failure_reason(answer) -> str:
         with dots_call("read the failed payment's transfer"):
             transfer = client().retrieve_transfer(transfer_id=answer.transfer_id)
     except DotsCallError as exc:
-        return f"Dots reports the payment failed; its reason could not be read ({describe(exc.dots_error) if exc.dots_error else exc})."
+        detail = describe(exc.dots_error) if exc.dots_error else exc
+        return f"Dots reports the payment failed; its reason could not be read ({detail})."
     reason = transfer.raw.get("failure_reason") or transfer.raw.get("reason")
     return f"Dots reports the payment failed: {reason}" if reason else "Dots reports the payment failed."
 
@@ -578,16 +723,19 @@ def payable_reconcile_payment(*, payable_id: int, actor, source: str = AuditEven
         return payable
     with dots_call(f"read {payable} back from Dots"):
         answer = client().retrieve_payable(payable_id=payable.dots_id)
-    return _record_payment_answer(payable.pk, answer, actor=actor, source=source,
-                                  expected=[S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED])
+    return _record_payment_answer(
+        payable.pk, answer, actor=actor, source=source, expected=[S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED]
+    )
 
 
 # --- following payments to the end -------------------------------------------------------------------------
 
+
 def _schedule_follow(payable_id: int) -> None:
     """Ask the worker to follow this payment to its end (payables.tasks.follow_payment)."""
-    transaction.on_commit(lambda: async_task("payables.tasks.follow_payment", payable_id, 0,
-                                             task_name=f"follow-payment-{payable_id}"))
+    transaction.on_commit(
+        lambda: async_task("payables.tasks.follow_payment", payable_id, 0, task_name=f"follow-payment-{payable_id}")
+    )
 
 
 @dataclass(frozen=True)
@@ -598,8 +746,7 @@ class FollowResult:
 
 def payable_follow_payment(*, payable_id: int) -> FollowResult:
     """One look at Dots for a payment in flight; the task decides when to look again."""
-    payable = payable_reconcile_payment(payable_id=payable_id, actor=audit.system_user(),
-                                        source=AuditEvent.Source.TASK)
+    payable = payable_reconcile_payment(payable_id=payable_id, actor=audit.system_user(), source=AuditEvent.Source.TASK)
     return FollowResult(settled=payable.status not in Payable.PAYMENT_IN_FLIGHT, status=payable.status)
 
 
@@ -617,8 +764,9 @@ def payable_create_from_file(*, actor, upload, vendor, bank_account) -> Payable:
     upload.seek(0)
     content = upload.read()
     with dots_call("read the bill from the PDF"):
-        answer = client().create_payable_from_file(acting_user_id=acting_user_id, file=content,
-                                                   filename=upload.name or "bill.pdf")
+        answer = client().create_payable_from_file(
+            acting_user_id=acting_user_id, file=content, filename=upload.name or "bill.pdf"
+        )
     with transaction.atomic():
         payable = Payable(
             bill_number=(answer.number or "")[:100],
@@ -642,6 +790,11 @@ def payable_create_from_file(*, actor, upload, vendor, bank_account) -> Payable:
                 quantity=int(item.get("quantity") or 1),
             )
         payable_recalculate(payable=payable)
-        audit.record(actor=actor, action="payable.created_from_file", target=payable, before={},
-                     after=payable_edit_snapshot(payable))
+        audit.record(
+            actor=actor,
+            action="payable.created_from_file",
+            target=payable,
+            before={},
+            after=payable_edit_snapshot(payable),
+        )
     return payable

@@ -36,8 +36,9 @@ FOLLOWED = [*DOTS_MOVES, S.OUTCOME_UNKNOWN]
 def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
     """Read every payable that can still change from Dots; adopt Dots' own moves. One call per payable."""
     report = SyncReport("payables in flight")
-    ids = list(Payable.objects.filter(status__in=FOLLOWED, dots_id__isnull=False)
-               .order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        Payable.objects.filter(status__in=FOLLOWED, dots_id__isnull=False).order_by("pk").values_list("pk", flat=True)
+    )
     for payable_id in ids:
         report.checked += 1
         try:
@@ -76,8 +77,11 @@ def payable_follow_dots(*, payable_id: int, actor, source: str = AuditEvent.Sour
         payable = Payable.objects.select_for_update().get(pk=payable_id)
         if payable.status != before_status:
             return ""  # someone acted meanwhile; the next sync looks again
-        before = {"status": payable.status, "dots_status": payable.dots_status,
-                  "approvals": _approvals_done(payable.approval_steps)}
+        before = {
+            "status": payable.status,
+            "dots_status": payable.dots_status,
+            "approvals": _approvals_done(payable.approval_steps),
+        }
         payable.dots_status = dots_status
         payable.approval_steps = answer.approval_steps or payable.approval_steps
         if answer.transfer_id:
@@ -87,13 +91,23 @@ def payable_follow_dots(*, payable_id: int, actor, source: str = AuditEvent.Sour
             payable.status_changed_at = timezone.now()
             if dots_status == S.PAYMENT_FAILED:
                 payable.failure_reason = reason
-        after = {"status": payable.status, "dots_status": payable.dots_status,
-                 "approvals": _approvals_done(payable.approval_steps)}
+        after = {
+            "status": payable.status,
+            "dots_status": payable.dots_status,
+            "approvals": _approvals_done(payable.approval_steps),
+        }
         if after == before:
             return ""
         payable.save()
-        audit.record(actor=actor, action="payable.synced", target=payable, before=before, after=after,
-                     reason=reason, source=source)
+        audit.record(
+            actor=actor,
+            action="payable.synced",
+            target=payable,
+            before=before,
+            after=after,
+            reason=reason,
+            source=source,
+        )
     if moves:
         return f"{_label(payable)}: {before_status} -> {payable.status}"
     return f"{_label(payable)}: Dots shows {dots_status}, approvals {after['approvals']}"

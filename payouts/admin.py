@@ -1,19 +1,19 @@
 """Admin for payees, imports, payout runs, payout links and requests, transfers. Thin: services do the work."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.contrib.admin.views.main import ChangeList
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
 from core.admin_actions import message_outcomes, run_row
+from core.admin_base import LargeListAdmin
 from core.errors import DomainError
 from core.models import AuditEvent
 from core.money import format_cents
-from core.admin_base import LargeListAdmin
 from payouts import selectors, services, transfers, views
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
 
@@ -34,8 +34,15 @@ def _money(cents):
 
 @admin.register(Payee)
 class PayeeAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "email", "dots_status", "compliance_summary", "wallet", "default_payout_method",
-                    "created_at")
+    list_display = (
+        "__str__",
+        "email",
+        "dots_status",
+        "compliance_summary",
+        "wallet",
+        "default_payout_method",
+        "created_at",
+    )
     list_filter = ("dots_status",)
     search_fields = ("=phone_e164", "=dots_user_id", "last_name__istartswith", "=email")
     actions = ("refresh_from_dots", "send_verification_token")
@@ -61,10 +68,16 @@ class PayeeAdmin(ReadOnlyAdmin):
     def get_urls(self):
         return [
             path("add/", self.admin_site.admin_view(lambda r: views.payee_add(r, self)), name="payouts_payee_add"),
-            path("<int:object_id>/verify/", self.admin_site.admin_view(lambda r, object_id: views.payee_verify(
-                r, self, object_id)), name="payouts_payee_verify"),
-            path("<int:object_id>/edit/", self.admin_site.admin_view(lambda r, object_id: views.payee_edit(
-                r, self, object_id)), name="payouts_payee_edit"),
+            path(
+                "<int:object_id>/verify/",
+                self.admin_site.admin_view(lambda r, object_id: views.payee_verify(r, self, object_id)),
+                name="payouts_payee_verify",
+            ),
+            path(
+                "<int:object_id>/edit/",
+                self.admin_site.admin_view(lambda r, object_id: views.payee_edit(r, self, object_id)),
+                name="payouts_payee_edit",
+            ),
             *super().get_urls(),
         ]
 
@@ -75,30 +88,52 @@ class PayeeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Send a verification code to selected payees", permissions=["change"])
     def send_verification_token(self, request, queryset):
-        outcomes = [run_row(str(p), services.payee_send_verification, payee_id=p.pk, actor=request.user)
-                    for p in queryset]
+        outcomes = [
+            run_row(str(p), services.payee_send_verification, payee_id=p.pk, actor=request.user) for p in queryset
+        ]
         message_outcomes(self, request, outcomes, verb="sent a code")
 
 
 @admin.register(PayeeImport)
 class PayeeImportAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "status", "total_rows", "valid_rows", "invalid_rows", "duplicate_rows",
-                    "created_count", "failed_count", "uploaded_by", "created_at")
+    list_display = (
+        "__str__",
+        "status",
+        "total_rows",
+        "valid_rows",
+        "invalid_rows",
+        "duplicate_rows",
+        "created_count",
+        "failed_count",
+        "uploaded_by",
+        "created_at",
+    )
     list_filter = ("status",)
 
     def get_urls(self):
         site = self.admin_site
         return [
             path("add/", site.admin_view(lambda r: views.import_upload(r, self)), name="payouts_payeeimport_add"),
-            path("<int:object_id>/progress.json", site.admin_view(
-                lambda r, object_id: views.import_progress_json(r, self, object_id)),
-                name="payouts_payeeimport_progress"),
-            path("<int:object_id>/failed-rows.csv", site.admin_view(
-                lambda r, object_id: views.import_failed_rows_csv(r, self, object_id)),
-                name="payouts_payeeimport_failed_rows"),
-            *[path(f"<int:object_id>/{action}/", site.admin_view(
-                lambda r, object_id, action=action: views.import_action(r, self, object_id, action)),
-                name=f"payouts_payeeimport_{action}") for action in ("confirm", "discard", "cancel")],
+            path(
+                "<int:object_id>/progress.json",
+                site.admin_view(lambda r, object_id: views.import_progress_json(r, self, object_id)),
+                name="payouts_payeeimport_progress",
+            ),
+            path(
+                "<int:object_id>/failed-rows.csv",
+                site.admin_view(lambda r, object_id: views.import_failed_rows_csv(r, self, object_id)),
+                name="payouts_payeeimport_failed_rows",
+            ),
+            *[
+                path(
+                    f"<int:object_id>/{action}/",
+                    site.admin_view(
+                        lambda r, object_id, action=action: views.import_action(r, self, object_id, action)
+                    ),
+                    name=f"payouts_payeeimport_{action}",
+                )
+                for action in ("confirm", "discard", "cancel")
+            ],
             *super().get_urls(),
         ]
 
@@ -127,9 +162,14 @@ class PayoutRunAdmin(ReadOnlyAdmin):
     def get_urls(self):
         site = self.admin_site
         return [
-            *[path(f"<int:object_id>/{action}/", site.admin_view(
-                lambda r, object_id, action=action: self.run_action(r, object_id, action)),
-                name=f"payouts_payoutrun_{action}") for action in ("approve", "cancel", "retry")],
+            *[
+                path(
+                    f"<int:object_id>/{action}/",
+                    site.admin_view(lambda r, object_id, action=action: self.run_action(r, object_id, action)),
+                    name=f"payouts_payoutrun_{action}",
+                )
+                for action in ("approve", "cancel", "retry")
+            ],
             *super().get_urls(),
         ]
 
@@ -154,8 +194,11 @@ class PayoutRunAdmin(ReadOnlyAdmin):
         run = get_object_or_404(PayoutRun, pk=object_id)
         if not self.has_approve_permission(request, run):
             raise PermissionDenied
-        service = {"approve": services.payout_run_approve, "cancel": services.payout_run_cancel,
-                   "retry": services.payout_run_retry_failed}[action]
+        service = {
+            "approve": services.payout_run_approve,
+            "cancel": services.payout_run_cancel,
+            "retry": services.payout_run_retry_failed,
+        }[action]
         try:
             service(run_id=run.pk, actor=request.user)
         except DomainError as exc:
@@ -192,8 +235,14 @@ class PayoutLinkAdmin(ReadOnlyAdmin):
         return _link_to(transfer, "payouts_transfer", f"{label} ({_money(transfer.amount_cents)})")
 
     def get_urls(self):
-        return [path("add/", self.admin_site.admin_view(lambda r: views.payout_link_add(r, self)),
-                     name="payouts_payoutlink_add"), *super().get_urls()]
+        return [
+            path(
+                "add/",
+                self.admin_site.admin_view(lambda r: views.payout_link_add(r, self)),
+                name="payouts_payoutlink_add",
+            ),
+            *super().get_urls(),
+        ]
 
     def _each(self, request, queryset, service, verb):
         outcomes = [run_row(str(link), service, payout_link_id=link.pk, actor=request.user) for link in queryset]
@@ -235,19 +284,28 @@ class PayoutRequestAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.payout_link)
 
     def get_urls(self):
-        return [path("add/", self.admin_site.admin_view(lambda r: views.payout_request_add(r, self)),
-                     name="payouts_payoutrequest_add"), *super().get_urls()]
+        return [
+            path(
+                "add/",
+                self.admin_site.admin_view(lambda r: views.payout_request_add(r, self)),
+                name="payouts_payoutrequest_add",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.action(description="Refresh selected requests from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):
-        outcomes = [run_row(str(r), services.payout_request_refresh, payout_request_id=r.pk, actor=request.user)
-                    for r in queryset]
+        outcomes = [
+            run_row(str(r), services.payout_request_refresh, payout_request_id=r.pk, actor=request.user)
+            for r in queryset
+        ]
         message_outcomes(self, request, outcomes, verb="refreshed")
 
     @admin.action(description="Retry creating", permissions=["change"])
     def retry_create(self, request, queryset):
-        outcomes = [run_row(str(r), services.payout_request_push, payout_request_id=r.pk, actor=request.user)
-                    for r in queryset]
+        outcomes = [
+            run_row(str(r), services.payout_request_push, payout_request_id=r.pk, actor=request.user) for r in queryset
+        ]
         message_outcomes(self, request, outcomes, verb="sent")
 
 
@@ -271,8 +329,16 @@ def _link_to(obj, admin_name: str, label: str):
 
 @admin.register(Transfer)
 class TransferAdmin(ReadOnlyAdmin):
-    list_display = ("dots_id", "type", "status", "failure_reason", "amount", "who", "link_or_payable",
-                    "dots_created_at")
+    list_display = (
+        "dots_id",
+        "type",
+        "status",
+        "failure_reason",
+        "amount",
+        "who",
+        "link_or_payable",
+        "dots_created_at",
+    )
     list_filter = ("status", "type")
     search_fields = ("=dots_id", "=dots_user_id")
     change_list_template = "admin/payouts/transfer/change_list.html"
@@ -311,8 +377,10 @@ class TransferAdmin(ReadOnlyAdmin):
         return ""
 
     def get_urls(self):
-        return [path("sync/", self.admin_site.admin_view(self.sync_view), name="payouts_transfer_sync"),
-                *super().get_urls()]
+        return [
+            path("sync/", self.admin_site.admin_view(self.sync_view), name="payouts_transfer_sync"),
+            *super().get_urls(),
+        ]
 
     def sync_view(self, request):
         if request.method != "POST":
@@ -334,8 +402,17 @@ class TransferAdmin(ReadOnlyAdmin):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every delivery to /webhooks/dots/, accepted or refused and why. Read-only: written by the receiver."""
 
-    list_display = ("received_at", "msg_id", "event_type", "outcome", "refusal_reason", "processing",
-                    "object_type", "object_id", "processed_at")
+    list_display = (
+        "received_at",
+        "msg_id",
+        "event_type",
+        "outcome",
+        "refusal_reason",
+        "processing",
+        "object_type",
+        "object_id",
+        "processed_at",
+    )
     list_filter = ("outcome", "event_type", "processing")
     search_fields = ("=msg_id", "=object_id")
 

@@ -37,8 +37,7 @@ ALIASES = {
     "first_name": ("firstname", "first", "givenname", "forename"),
     "last_name": ("lastname", "last", "surname", "familyname"),
     "email": ("email", "emailaddress", "mail"),
-    "phone": ("phone", "phonenumber", "mobile", "mobilenumber", "mobilephone", "cell", "cellphone",
-              "telephone", "tel"),
+    "phone": ("phone", "phonenumber", "mobile", "mobilenumber", "mobilephone", "cell", "cellphone", "telephone", "tel"),
     "country_code": ("countrycode", "country", "phonecountry"),
     "amount": ("amount", "payout", "payoutamount", "amountusd", "amountdue"),
     "memo": ("memo", "note", "notes", "description"),
@@ -87,8 +86,10 @@ def check_size(fileobj) -> None:
         size = raw.tell()
         raw.seek(0)
     if size > MAX_FILE_BYTES:
-        raise FileRefused(f"The file is {size / 1048576:.1f} MB; the limit is {MAX_FILE_BYTES // 1048576} MB. "
-                          f"Split it into smaller files.")
+        raise FileRefused(
+            f"The file is {size / 1048576:.1f} MB; the limit is {MAX_FILE_BYTES // 1048576} MB. "
+            f"Split it into smaller files."
+        )
     if size == 0:
         raise FileRefused("The file is empty.")
 
@@ -110,7 +111,8 @@ def detect_encoding(fileobj) -> str:
                 bad = offset + exc.start
                 raise FileRefused(
                     f"The file could not be read as UTF-8 or as Windows-1252 (byte 0x{exc.object[exc.start]:02x} at "
-                    f"offset {bad} is neither). Save it as 'CSV UTF-8' and upload it again.") from None
+                    f"offset {bad} is neither). Save it as 'CSV UTF-8' and upload it again."
+                ) from None
             continue
         raw.seek(0)
         return encoding
@@ -145,8 +147,7 @@ def read_layout(fileobj) -> CsvLayout:
         if field_name is None:
             continue
         if field_name in columns:
-            raise FileRefused(f"Columns {header[columns[field_name]]!r} and {name!r} both mean {field_name}; "
-                              f"keep one.")
+            raise FileRefused(f"Columns {header[columns[field_name]]!r} and {name!r} both mean {field_name}; keep one.")
         columns[field_name] = index
     missing = [name for name in REQUIRED if name not in columns]
     if missing:

@@ -30,8 +30,9 @@ class Payee(models.Model):
     linked_existing = models.BooleanField(default=False, help_text="Dots already had a user with this phone")
     last_dots_error = models.TextField(blank=True)
     last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,8 +71,9 @@ class PayeeImport(models.Model):
     cancelled_count = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -227,8 +229,9 @@ class PayoutRun(models.Model):
     total_cents = models.BigIntegerField(default=0)
     item_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -259,6 +262,9 @@ class PayoutRunItem(models.Model):
 
     class Meta:
         ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"payout run #{self.run_id}, line {self.row_id}"
 
 
 class Transfer(models.Model):
@@ -368,7 +374,7 @@ class WebhookDelivery(models.Model):
 
     # Unique among accepted deliveries only: a replay cannot be accepted twice, and a forged delivery
     # carrying someone else's id is kept (refused) without blocking the genuine one.
-    msg_id = models.CharField("svix id", max_length=200, null=True, blank=True)
+    msg_id = models.CharField("svix id", max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL is not unique)
     event_type = models.CharField(max_length=100, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     signed_at = models.DateTimeField("signature timestamp", null=True, blank=True)
@@ -390,8 +396,9 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
         indexes = [models.Index(fields=["outcome", "event_type"])]
         constraints = [
-            models.UniqueConstraint(fields=["msg_id"], condition=models.Q(outcome="accepted"),
-                                    name="webhookdelivery_accepted_msg_id_unique"),
+            models.UniqueConstraint(
+                fields=["msg_id"], condition=models.Q(outcome="accepted"), name="webhookdelivery_accepted_msg_id_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -45,8 +45,9 @@ def payees_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
 def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
     by_id = {user.id: user for user in page if user.id}
     changed = []
-    for payee in Payee.objects.filter(dots_user_id__in=list(by_id)).only("pk", "first_name", "last_name",
-                                                                         "phone_e164", "dots_user_id", *_PAYEE_FIELDS):
+    for payee in Payee.objects.filter(dots_user_id__in=list(by_id)).only(
+        "pk", "first_name", "last_name", "phone_e164", "dots_user_id", *_PAYEE_FIELDS
+    ):
         fields = services.payee_fields_from_dots(by_id[payee.dots_user_id].raw)
         before = {name: getattr(payee, name) for name in _PAYEE_FIELDS}
         if all(before[name] == fields[name] for name in _PAYEE_FIELDS):
@@ -61,11 +62,15 @@ def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
             payee.last_dots_error = ""
             payee.last_dots_attempt_at = timezone.now()
             payee.save()
-            audit.record(actor=actor, action="payee.refreshed", target=payee, before=before, after=fields,
-                         source=source)
+            audit.record(
+                actor=actor, action="payee.refreshed", target=payee, before=before, after=fields, source=source
+            )
         moved = [name for name in _PAYEE_FIELDS if before[name] != fields[name]]
-        detail = (f"{before['dots_status'] or '-'} -> {fields['dots_status']}" if "dots_status" in moved
-                  else ", ".join(moved) + " changed")
+        detail = (
+            f"{before['dots_status'] or '-'} -> {fields['dots_status']}"
+            if "dots_status" in moved
+            else ", ".join(moved) + " changed"
+        )
         lines.append(f"{payee}: {detail}")
     return lines
 
@@ -79,28 +84,56 @@ def find_payout_link_disagreements() -> Iterator[Finding]:
         for page in in_pages(client().iter_payout_links()):
             ids = [link.id for link in page if link.id]
             seen.update(ids)
-            local = {row[1]: row for row in PayoutLink.objects.filter(dots_id__in=ids).values_list(
-                "pk", "dots_id", "status", "amount_cents")}
+            local = {
+                row[1]: row
+                for row in PayoutLink.objects.filter(dots_id__in=ids).values_list(
+                    "pk", "dots_id", "status", "amount_cents"
+                )
+            }
             for link in page:
                 row = local.get(link.id)
                 if row is None:
-                    yield Finding(record_type="payout_link", kind="missing_locally", label=f"Dots payout link {link.id}",
-                                  local_id=None, dots_id=link.id, local_value="(none)", dots_value=link.status or "",
-                                  detail="Adopting records it here, as Dots shows it.")
+                    yield Finding(
+                        record_type="payout_link",
+                        kind="missing_locally",
+                        label=f"Dots payout link {link.id}",
+                        local_id=None,
+                        dots_id=link.id,
+                        local_value="(none)",
+                        dots_value=link.status or "",
+                        detail="Adopting records it here, as Dots shows it.",
+                    )
                     continue
                 yield from _compare("payout_link", f"Payout link #{row[0]}", row, link)
-    for pk, dots_id, status in PayoutLink.objects.filter(dots_id__isnull=False).values_list(
-            "pk", "dots_id", "status").iterator(chunk_size=2000):
+    for pk, dots_id, status in (
+        PayoutLink.objects.filter(dots_id__isnull=False)
+        .values_list("pk", "dots_id", "status")
+        .iterator(chunk_size=2000)
+    ):
         if dots_id not in seen:
-            yield Finding(record_type="payout_link", kind="missing_in_dots", label=f"Payout link #{pk}", local_id=pk,
-                          dots_id=dots_id, local_value=status, dots_value="(none)",
-                          detail="Adopting marks it canceled here (Dots has no such link).")
+            yield Finding(
+                record_type="payout_link",
+                kind="missing_in_dots",
+                label=f"Payout link #{pk}",
+                local_id=pk,
+                dots_id=dots_id,
+                local_value=status,
+                dots_value="(none)",
+                detail="Adopting marks it canceled here (Dots has no such link).",
+            )
 
 
 def _compare(record_type: str, label: str, row, dots_obj) -> Iterator[Finding]:
     pk, dots_id, status, amount = row
-    return status_and_amount_findings(record_type=record_type, label=label, local_id=pk, dots_id=dots_id,
-                                      local_status=status, local_amount=amount, dots_obj=dots_obj)
+    return status_and_amount_findings(
+        record_type=record_type,
+        label=label,
+        local_id=pk,
+        dots_id=dots_id,
+        local_status=status,
+        local_amount=amount,
+        dots_obj=dots_obj,
+    )
 
 
 def adopt_payout_link(*, discrepancy, actor) -> str:
@@ -112,22 +145,35 @@ def adopt_payout_link(*, discrepancy, actor) -> str:
             if PayoutLink.objects.filter(dots_id=data["id"]).exists():
                 raise DomainError(f"Payout link {data['id']} is already recorded here.")
             payee = Payee.objects.filter(dots_user_id=data.get("claimed_user_id") or "-").first()
-            link = PayoutLink(payee=payee, amount_cents=data.get("amount") or 0, created_by=audit.system_user(),
-                              request_body={"adopted_from_dots": data["id"]}, memo=str(data.get("memo") or "")[:500])
+            link = PayoutLink(
+                payee=payee,
+                amount_cents=data.get("amount") or 0,
+                created_by=audit.system_user(),
+                request_body={"adopted_from_dots": data["id"]},
+                memo=str(data.get("memo") or "")[:500],
+            )
             services.apply_link_state(link, data)
             link.save()
-            audit.record(actor=actor, action="payout_link.adopted_from_dots", target=link,
-                         source=AuditEvent.Source.RECONCILE, after={"status": link.status, "dots_id": link.dots_id,
-                                                                    "amount_cents": link.amount_cents},
-                         reason="Created here from Dots (it was missing here)")
+            audit.record(
+                actor=actor,
+                action="payout_link.adopted_from_dots",
+                target=link,
+                source=AuditEvent.Source.RECONCILE,
+                after={"status": link.status, "dots_id": link.dots_id, "amount_cents": link.amount_cents},
+                reason="Created here from Dots (it was missing here)",
+            )
         return f"{link}: recorded here from Dots"
     link = PayoutLink.objects.get(pk=discrepancy.local_id)
     data = _read_link(link.dots_id)
     if data is None:
         if discrepancy.kind != "missing_in_dots":
             raise DomainError(f"{link}: Dots no longer has it; run reconciliation again.")
-        return _apply_link_fields(link.pk, actor, status=PayoutLink.Status.CANCELED,
-                                  last_dots_error="Dots has no such payout link (reconciliation)")
+        return _apply_link_fields(
+            link.pk,
+            actor,
+            status=PayoutLink.Status.CANCELED,
+            last_dots_error="Dots has no such payout link (reconciliation)",
+        )
     if discrepancy.kind == "missing_in_dots":
         raise DomainError(f"{link}: Dots has it again; nothing to adopt. Run reconciliation again.")
     if discrepancy.kind == "amount":
@@ -155,9 +201,15 @@ def _apply_link_fields(link_id: int, actor, *, dots_data: dict | None = None, **
             setattr(link, name, value)
         link.save()
         after = {"status": link.status, "amount_cents": link.amount_cents}
-        audit.record(actor=actor, action="payout_link.adopted_from_dots", target=link,
-                     source=AuditEvent.Source.RECONCILE, before=before, after=after,
-                     reason=fields.get("last_dots_error") or "Dots' state adopted (reconciliation report)")
+        audit.record(
+            actor=actor,
+            action="payout_link.adopted_from_dots",
+            target=link,
+            source=AuditEvent.Source.RECONCILE,
+            before=before,
+            after=after,
+            reason=fields.get("last_dots_error") or "Dots' state adopted (reconciliation report)",
+        )
     return f"{link}: " + ", ".join(f"{k} {before[k]} -> {after[k]}" for k in before if before[k] != after[k])
 
 
@@ -165,7 +217,8 @@ def _stale_pending(model, stale):
     """Pending rows old enough that the task meant to send them is gone (a worker killed mid-call,
     or a broker that lost the task): nobody else will send them."""
     return model.objects.filter(status="pending", dots_id__isnull=True, created_at__lt=stale).filter(
-        Q(last_dots_attempt_at__isnull=True) | Q(last_dots_attempt_at__lt=stale))
+        Q(last_dots_attempt_at__isnull=True) | Q(last_dots_attempt_at__lt=stale)
+    )
 
 
 def resolve_payout_links_in_doubt(*, actor) -> Settling:
@@ -175,15 +228,17 @@ def resolve_payout_links_in_doubt(*, actor) -> Settling:
     # Resending with the stored key and body is safe while Dots keeps the key (24 h; we stop at 23).
     key_alive = now - dt.timedelta(hours=23)
     in_doubt = Q(status=PayoutLink.Status.UNKNOWN) | Q(
-        pk__in=_stale_pending(PayoutLink, stale).filter(created_at__gt=key_alive).values("pk"))
+        pk__in=_stale_pending(PayoutLink, stale).filter(created_at__gt=key_alive).values("pk")
+    )
     for link_id in PayoutLink.objects.filter(in_doubt).values_list("pk", flat=True):
         pending = PayoutLink.objects.get(pk=link_id).status == PayoutLink.Status.PENDING
         try:
             if pending:
                 link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
             else:
-                link = services.payout_link_refresh(payout_link_id=link_id, actor=actor,
-                                                    source=AuditEvent.Source.RECONCILE)
+                link = services.payout_link_refresh(
+                    payout_link_id=link_id, actor=actor, source=AuditEvent.Source.RECONCILE
+                )
         except DotsCallError as exc:
             settling.still_in_doubt.append(f"Payout link #{link_id}: still unknown ({exc})")
             continue
@@ -203,28 +258,52 @@ def find_payout_request_disagreements() -> Iterator[Finding]:
         for page in in_pages(client().iter_payout_requests()):
             ids = [r.id for r in page if r.id]
             seen.update(ids)
-            local = {row[1]: row for row in PayoutRequest.objects.filter(dots_id__in=ids).values_list(
-                "pk", "dots_id", "status", "amount_cents")}
+            local = {
+                row[1]: row
+                for row in PayoutRequest.objects.filter(dots_id__in=ids).values_list(
+                    "pk", "dots_id", "status", "amount_cents"
+                )
+            }
             for request in page:
                 row = local.get(request.id)
                 if row is None:
                     # Ours whose create answer was lost carries our key: the in-doubt step links it.
                     metadata = request.metadata if isinstance(request.metadata, dict) else {}
-                    if metadata.get("ledgerline_key") and PayoutRequest.objects.filter(
-                            idempotency_key=metadata["ledgerline_key"], status=PayoutRequest.Status.UNKNOWN).exists():
+                    if (
+                        metadata.get("ledgerline_key")
+                        and PayoutRequest.objects.filter(
+                            idempotency_key=metadata["ledgerline_key"], status=PayoutRequest.Status.UNKNOWN
+                        ).exists()
+                    ):
                         continue
-                    yield Finding(record_type="payout_request", kind="missing_locally",
-                                  label=f"Dots payout request {request.id}", local_id=None, dots_id=request.id,
-                                  local_value="(none)", dots_value=request.status or "",
-                                  detail="Adopting records it here, as Dots shows it.")
+                    yield Finding(
+                        record_type="payout_request",
+                        kind="missing_locally",
+                        label=f"Dots payout request {request.id}",
+                        local_id=None,
+                        dots_id=request.id,
+                        local_value="(none)",
+                        dots_value=request.status or "",
+                        detail="Adopting records it here, as Dots shows it.",
+                    )
                     continue
                 yield from _compare("payout_request", f"Payout request #{row[0]}", row, request)
-    for pk, dots_id, status in PayoutRequest.objects.filter(dots_id__isnull=False).values_list(
-            "pk", "dots_id", "status").iterator(chunk_size=2000):
+    for pk, dots_id, status in (
+        PayoutRequest.objects.filter(dots_id__isnull=False)
+        .values_list("pk", "dots_id", "status")
+        .iterator(chunk_size=2000)
+    ):
         if dots_id not in seen:
-            yield Finding(record_type="payout_request", kind="missing_in_dots", label=f"Payout request #{pk}",
-                          local_id=pk, dots_id=dots_id, local_value=status, dots_value="(none)",
-                          detail="Adopting marks it rejected here (Dots has no such request).")
+            yield Finding(
+                record_type="payout_request",
+                kind="missing_in_dots",
+                label=f"Payout request #{pk}",
+                local_id=pk,
+                dots_id=dots_id,
+                local_value=status,
+                dots_value="(none)",
+                detail="Adopting marks it rejected here (Dots has no such request).",
+            )
 
 
 def adopt_payout_request(*, discrepancy, actor) -> str:
@@ -236,12 +315,21 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
             if PayoutRequest.objects.filter(dots_id=data["id"]).exists():
                 raise DomainError(f"Payout request {data['id']} is already recorded here.")
             request = PayoutRequest.objects.create(
-                amount_cents=data.get("amount") or 0, status=PayoutRequest.Status.CREATED, dots_id=data["id"],
-                created_by=audit.system_user(), request_body={"adopted_from_dots": data["id"]},
-                memo=str(data.get("memo") or "")[:500])
-            audit.record(actor=actor, action="payout_request.adopted_from_dots", target=request,
-                         source=AuditEvent.Source.RECONCILE, after={"dots_id": data["id"]},
-                         reason="Created here from Dots (it was missing here)")
+                amount_cents=data.get("amount") or 0,
+                status=PayoutRequest.Status.CREATED,
+                dots_id=data["id"],
+                created_by=audit.system_user(),
+                request_body={"adopted_from_dots": data["id"]},
+                memo=str(data.get("memo") or "")[:500],
+            )
+            audit.record(
+                actor=actor,
+                action="payout_request.adopted_from_dots",
+                target=request,
+                source=AuditEvent.Source.RECONCILE,
+                after={"dots_id": data["id"]},
+                reason="Created here from Dots (it was missing here)",
+            )
         request = services.store_request_state(request.pk, data, actor, source=AuditEvent.Source.RECONCILE)
         return f"{request}: recorded here from Dots ({request.status})"
     request = PayoutRequest.objects.get(pk=discrepancy.local_id)
@@ -252,10 +340,17 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
         with transaction.atomic():
             before = request.status
             PayoutRequest.objects.filter(pk=request.pk).update(
-                status=PayoutRequest.Status.REJECTED, last_dots_error="Dots has no such payout request (reconciliation)")
-            audit.record(actor=actor, action="payout_request.adopted_from_dots", target=request,
-                         source=AuditEvent.Source.RECONCILE, before={"status": before},
-                         after={"status": PayoutRequest.Status.REJECTED}, reason="Dots has no such payout request")
+                status=PayoutRequest.Status.REJECTED, last_dots_error="Dots has no such payout request (reconciliation)"
+            )
+            audit.record(
+                actor=actor,
+                action="payout_request.adopted_from_dots",
+                target=request,
+                source=AuditEvent.Source.RECONCILE,
+                before={"status": before},
+                after={"status": PayoutRequest.Status.REJECTED},
+                reason="Dots has no such payout request",
+            )
         return f"{request}: {before} -> rejected"
     if discrepancy.kind == "missing_in_dots":
         raise DomainError(f"{request}: Dots has it again; nothing to adopt. Run reconciliation again.")
@@ -266,14 +361,23 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
         request.refresh_from_db()
         after_amount = {"status": request.status, "amount_cents": request.amount_cents}
         if discrepancy.kind == "amount":
-            audit.record(actor=actor, action="payout_request.adopted_from_dots", target=request,
-                         source=AuditEvent.Source.RECONCILE, before=before, after=after_amount,
-                         reason="Dots' amount adopted (reconciliation report)")
+            audit.record(
+                actor=actor,
+                action="payout_request.adopted_from_dots",
+                target=request,
+                source=AuditEvent.Source.RECONCILE,
+                before=before,
+                after=after_amount,
+                reason="Dots' amount adopted (reconciliation report)",
+            )
     if discrepancy.kind == "status":
-        request = services.store_request_state(request.pk, data, actor, action="payout_request.adopted_from_dots",
-                                               source=AuditEvent.Source.RECONCILE)
-    return f"{request}: status {before['status']} -> {request.status}, amount {before['amount_cents']} -> " \
-           f"{request.amount_cents}"
+        request = services.store_request_state(
+            request.pk, data, actor, action="payout_request.adopted_from_dots", source=AuditEvent.Source.RECONCILE
+        )
+    return (
+        f"{request}: status {before['status']} -> {request.status}, amount {before['amount_cents']} -> "
+        f"{request.amount_cents}"
+    )
 
 
 def _read_request(dots_id: str) -> dict | None:
@@ -294,14 +398,22 @@ def resolve_payout_requests_in_doubt(*, actor) -> Settling:
     for request in _stale_pending(PayoutRequest, stale):
         with transaction.atomic():
             if PayoutRequest.objects.filter(pk=request.pk, status=PayoutRequest.Status.PENDING).update(
-                    status=PayoutRequest.Status.UNKNOWN):
-                audit.record(actor=actor, action="payout_request.outcome_unknown", target=request,
-                             source=AuditEvent.Source.RECONCILE, before={"status": "pending"},
-                             after={"status": "unknown"}, reason="Its send was interrupted: looking for it in Dots")
+                status=PayoutRequest.Status.UNKNOWN
+            ):
+                audit.record(
+                    actor=actor,
+                    action="payout_request.outcome_unknown",
+                    target=request,
+                    source=AuditEvent.Source.RECONCILE,
+                    before={"status": "pending"},
+                    after={"status": "unknown"},
+                    reason="Its send was interrupted: looking for it in Dots",
+                )
     for request_id in PayoutRequest.objects.filter(status=PayoutRequest.Status.UNKNOWN).values_list("pk", flat=True):
         try:
-            request = services.payout_request_refresh(payout_request_id=request_id, actor=actor,
-                                                      source=AuditEvent.Source.RECONCILE)
+            request = services.payout_request_refresh(
+                payout_request_id=request_id, actor=actor, source=AuditEvent.Source.RECONCILE
+            )
         except DotsCallError as exc:
             settling.still_in_doubt.append(f"Payout request #{request_id}: still unknown ({exc})")
             continue
@@ -323,15 +435,32 @@ def find_payee_disagreements() -> Iterator[Finding]:
             for user in page:
                 if user.id and user.id not in known:
                     name = " ".join(filter(None, [user.first_name, user.last_name])) or user.id
-                    yield Finding(record_type="payee", kind="missing_locally", label=f"Dots user {name}",
-                                  local_id=None, dots_id=user.id, local_value="(none)", dots_value=user.status or "",
-                                  detail="Adopting adds the user as a payee here.")
-    for pk, dots_id, first, last in Payee.objects.filter(dots_user_id__isnull=False).values_list(
-            "pk", "dots_user_id", "first_name", "last_name").iterator(chunk_size=2000):
+                    yield Finding(
+                        record_type="payee",
+                        kind="missing_locally",
+                        label=f"Dots user {name}",
+                        local_id=None,
+                        dots_id=user.id,
+                        local_value="(none)",
+                        dots_value=user.status or "",
+                        detail="Adopting adds the user as a payee here.",
+                    )
+    for pk, dots_id, first, last in (
+        Payee.objects.filter(dots_user_id__isnull=False)
+        .values_list("pk", "dots_user_id", "first_name", "last_name")
+        .iterator(chunk_size=2000)
+    ):
         if dots_id not in seen:
-            yield Finding(record_type="payee", kind="missing_in_dots", label=f"Payee {first} {last} (#{pk})",
-                          local_id=pk, dots_id=dots_id, local_value="in Dots", dots_value="(none)",
-                          detail="Adopting marks the payee as no longer in Dots (it keeps its history here).")
+            yield Finding(
+                record_type="payee",
+                kind="missing_in_dots",
+                label=f"Payee {first} {last} (#{pk})",
+                local_id=pk,
+                dots_id=dots_id,
+                local_value="in Dots",
+                dots_value="(none)",
+                detail="Adopting marks the payee as no longer in Dots (it keeps its history here).",
+            )
 
 
 def adopt_payee(*, discrepancy, actor) -> str:
@@ -339,34 +468,63 @@ def adopt_payee(*, discrepancy, actor) -> str:
         payee = Payee.objects.get(pk=discrepancy.local_id)
         with transaction.atomic():
             before = {"dots_status": payee.dots_status}
-            Payee.objects.filter(pk=payee.pk).update(dots_status="deleted",
-                                                     last_dots_error="Dots has no such user (reconciliation)")
-            audit.record(actor=actor, action="payee.adopted_from_dots", target=payee,
-                         source=AuditEvent.Source.RECONCILE, before=before, after={"dots_status": "deleted"},
-                         reason="Dots has no such user")
+            Payee.objects.filter(pk=payee.pk).update(
+                dots_status="deleted", last_dots_error="Dots has no such user (reconciliation)"
+            )
+            audit.record(
+                actor=actor,
+                action="payee.adopted_from_dots",
+                target=payee,
+                source=AuditEvent.Source.RECONCILE,
+                before=before,
+                after={"dots_status": "deleted"},
+                reason="Dots has no such user",
+            )
         return f"{payee}: marked as no longer in Dots"
     with dots_call("read the user"):
         user = client().retrieve_user(user_id=discrepancy.dots_id)
     phone = user.phone_number or {}
     e164 = f"+{phone.get('country_code', '')}{phone.get('phone_number', '')}" if phone else ""
     if not e164 or Payee.objects.filter(phone_e164=e164).exists():
-        raise DomainError(f"Dots user {discrepancy.dots_id}: no phone number, or a payee here already has "
-                          f"{e164}; link them by hand.")
+        raise DomainError(
+            f"Dots user {discrepancy.dots_id}: no phone number, or a payee here already has {e164}; link them by hand."
+        )
     with transaction.atomic():
-        payee = Payee.objects.create(first_name=user.first_name or "", last_name=user.last_name or "",
-                                     email=user.email or "", phone_e164=e164, dots_user_id=user.id,
-                                     linked_existing=True, created_by=audit.system_user(),
-                                     **services.payee_fields_from_dots(user.raw))
-        audit.record(actor=actor, action="payee.adopted_from_dots", target=payee, source=AuditEvent.Source.RECONCILE,
-                     after={"dots_user_id": user.id, "dots_status": payee.dots_status},
-                     reason="Created here from Dots (it was missing here)")
+        payee = Payee.objects.create(
+            first_name=user.first_name or "",
+            last_name=user.last_name or "",
+            email=user.email or "",
+            phone_e164=e164,
+            dots_user_id=user.id,
+            linked_existing=True,
+            created_by=audit.system_user(),
+            **services.payee_fields_from_dots(user.raw),
+        )
+        audit.record(
+            actor=actor,
+            action="payee.adopted_from_dots",
+            target=payee,
+            source=AuditEvent.Source.RECONCILE,
+            after={"dots_user_id": user.id, "dots_status": payee.dots_status},
+            reason="Created here from Dots (it was missing here)",
+        )
     return f"{payee}: added from Dots"
 
 
 CHECKS = {
-    "payout_link": RecordCheck(label="payout links", model="payouts.payoutlink", find=find_payout_link_disagreements, adopt=adopt_payout_link,
-                               resolve_in_doubt=resolve_payout_links_in_doubt),
-    "payout_request": RecordCheck(label="payout requests", model="payouts.payoutrequest", find=find_payout_request_disagreements,
-                                  adopt=adopt_payout_request, resolve_in_doubt=resolve_payout_requests_in_doubt),
+    "payout_link": RecordCheck(
+        label="payout links",
+        model="payouts.payoutlink",
+        find=find_payout_link_disagreements,
+        adopt=adopt_payout_link,
+        resolve_in_doubt=resolve_payout_links_in_doubt,
+    ),
+    "payout_request": RecordCheck(
+        label="payout requests",
+        model="payouts.payoutrequest",
+        find=find_payout_request_disagreements,
+        adopt=adopt_payout_request,
+        resolve_in_doubt=resolve_payout_requests_in_doubt,
+    ),
     "payee": RecordCheck(label="payees", model="payouts.payee", find=find_payee_disagreements, adopt=adopt_payee),
 }

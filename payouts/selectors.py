@@ -13,19 +13,30 @@ FAILED_STATUSES = (PayeeImportRow.Status.INVALID, PayeeImportRow.Status.FAILED)
 
 def import_problem_rows(payee_import: PayeeImport, *, limit: int = PREVIEW_ERRORS_SHOWN) -> QuerySet:
     """Invalid and duplicate rows (and failed ones once imported), in file order."""
-    return (PayeeImportRow.objects.filter(payee_import=payee_import)
-            .exclude(status__in=[PayeeImportRow.Status.PENDING, PayeeImportRow.Status.CREATING,
-                                 PayeeImportRow.Status.CREATED, PayeeImportRow.Status.LINKED,
-                                 PayeeImportRow.Status.CANCELLED])
-            .order_by("line_number")
-            .only("line_number", "status", "error_column", "error_value", "error")[:limit])
+    return (
+        PayeeImportRow.objects.filter(payee_import=payee_import)
+        .exclude(
+            status__in=[
+                PayeeImportRow.Status.PENDING,
+                PayeeImportRow.Status.CREATING,
+                PayeeImportRow.Status.CREATED,
+                PayeeImportRow.Status.LINKED,
+                PayeeImportRow.Status.CANCELLED,
+            ]
+        )
+        .order_by("line_number")
+        .only("line_number", "status", "error_column", "error_value", "error")[:limit]
+    )
 
 
 def import_progress(payee_import: PayeeImport) -> dict:
     done = payee_import.created_count + payee_import.linked_count + payee_import.failed_count
     to_import = payee_import.valid_rows
-    finished = payee_import.status in (PayeeImport.Status.COMPLETED, PayeeImport.Status.CANCELLED,
-                                       PayeeImport.Status.DISCARDED)
+    finished = payee_import.status in (
+        PayeeImport.Status.COMPLETED,
+        PayeeImport.Status.CANCELLED,
+        PayeeImport.Status.DISCARDED,
+    )
     remaining = 0 if finished else max(to_import - done - payee_import.cancelled_count, 0)
     rate = None
     eta = None
@@ -53,16 +64,25 @@ def import_progress(payee_import: PayeeImport) -> dict:
 
 def import_amounts(payee_import: PayeeImport) -> dict:
     """What the payout run would hold: rows that will be (or already are) payees, with an amount."""
-    return (PayeeImportRow.objects.filter(payee_import=payee_import, amount_cents__gt=0,
-                                          status__in=[PayeeImportRow.Status.PENDING, PayeeImportRow.Status.EXISTING])
-            .aggregate(count=Count("id"), total=Sum("amount_cents")))
+    return PayeeImportRow.objects.filter(
+        payee_import=payee_import,
+        amount_cents__gt=0,
+        status__in=[PayeeImportRow.Status.PENDING, PayeeImportRow.Status.EXISTING],
+    ).aggregate(count=Count("id"), total=Sum("amount_cents"))
 
 
 def failed_rows(payee_import: PayeeImport) -> Iterator[PayeeImportRow]:
-    return (PayeeImportRow.objects.filter(payee_import=payee_import, status__in=FAILED_STATUSES)
-            .order_by("line_number").only("cells", "error").iterator(chunk_size=2000))
+    return (
+        PayeeImportRow.objects.filter(payee_import=payee_import, status__in=FAILED_STATUSES)
+        .order_by("line_number")
+        .only("cells", "error")
+        .iterator(chunk_size=2000)
+    )
 
 
 def run_items(run: PayoutRun) -> QuerySet:
-    return (PayoutRunItem.objects.filter(run=run).select_related("row", "row__payee", "payout_link")
-            .order_by("row__line_number"))
+    return (
+        PayoutRunItem.objects.filter(run=run)
+        .select_related("row", "row__payee", "payout_link")
+        .order_by("row__line_number")
+    )

@@ -49,8 +49,18 @@ MAX_LINES = 50  # change lines kept for the report; the audit trail has every ch
 STATE_PK = 1
 
 # The columns sync writes; everything else (id, checked_at) is left alone by an upsert.
-UPSERT_FIELDS = ["type", "status", "amount_cents", "failure_reason", "dots_user_id", "payout_link_dots_id",
-                 "payable_dots_id", "dots_created_at", "fingerprint", "synced_at"]
+UPSERT_FIELDS = [
+    "type",
+    "status",
+    "amount_cents",
+    "failure_reason",
+    "dots_user_id",
+    "payout_link_dots_id",
+    "payable_dots_id",
+    "dots_created_at",
+    "fingerprint",
+    "synced_at",
+]
 # The fields whose change is audited and reported; a change elsewhere (a link id Dots adds
 # later, a row written before fingerprints existed) is written quietly.
 AUDITED_FIELDS = ("status", "amount_cents", "failure_reason")
@@ -80,8 +90,10 @@ class TransferSyncResult:
 
     def summary(self) -> str:
         how = "full" if self.full else ("incremental, stopped early" if self.stopped_early else "incremental")
-        text = (f"transfers ({how}): {self.pages} pages, {self.seen} seen, {self.created} new, "
-                f"{self.changed} changed, {self.unchanged} unchanged")
+        text = (
+            f"transfers ({how}): {self.pages} pages, {self.seen} seen, {self.created} new, "
+            f"{self.changed} changed, {self.unchanged} unchanged"
+        )
         if self.reread:
             text += f", {self.reread} open ones re-read"
         if self.errors:
@@ -108,10 +120,18 @@ class _Mirrored:
         return {"status": self.status, "amount_cents": self.amount_cents, "failure_reason": self.failure_reason}
 
     def to_model(self) -> Transfer:
-        return Transfer(dots_id=self.dots_id, type=self.type, status=self.status, amount_cents=self.amount_cents,
-                        failure_reason=self.failure_reason, dots_user_id=self.dots_user_id,
-                        payout_link_dots_id=self.payout_link_dots_id, payable_dots_id=self.payable_dots_id,
-                        dots_created_at=parse_datetime(self.created or None), fingerprint=self.fingerprint)
+        return Transfer(
+            dots_id=self.dots_id,
+            type=self.type,
+            status=self.status,
+            amount_cents=self.amount_cents,
+            failure_reason=self.failure_reason,
+            dots_user_id=self.dots_user_id,
+            payout_link_dots_id=self.payout_link_dots_id,
+            payable_dots_id=self.payable_dots_id,
+            dots_created_at=parse_datetime(self.created or None),
+            fingerprint=self.fingerprint,
+        )
 
 
 def _text(value, limit: int) -> str:
@@ -130,9 +150,17 @@ def _mirrored(raw: dict) -> _Mirrored | None:
         amount = int(amount) if amount.lstrip("-").isdigit() else None
     metadata = raw.get("metadata")
     payable_dots_id = metadata.get("payable_id") if isinstance(metadata, dict) else None
-    values = [dots_id, _text(raw.get("type"), 30), _text(raw.get("status"), 30), amount,
-              _text(raw.get("failure_reason"), 500), _text(raw.get("user_id"), 64),
-              _text(raw.get("payout_link_id"), 64), _text(payable_dots_id, 64), _text(raw.get("created"), 64)]
+    values = [
+        dots_id,
+        _text(raw.get("type"), 30),
+        _text(raw.get("status"), 30),
+        amount,
+        _text(raw.get("failure_reason"), 500),
+        _text(raw.get("user_id"), 64),
+        _text(raw.get("payout_link_id"), 64),
+        _text(payable_dots_id, 64),
+        _text(raw.get("created"), 64),
+    ]
     fingerprint = hashlib.blake2b(json.dumps(values, separators=(",", ":")).encode(), digest_size=16).hexdigest()
     return _Mirrored(*values, fingerprint=fingerprint)
 
@@ -166,8 +194,12 @@ def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncRes
     result.seen += len(incoming)
     if not incoming:
         return False
-    known = {row[0]: row[1:] for row in Transfer.objects.filter(dots_id__in=list(incoming)).values_list(
-        "dots_id", "pk", "fingerprint", *AUDITED_FIELDS)}
+    known = {
+        row[0]: row[1:]
+        for row in Transfer.objects.filter(dots_id__in=list(incoming)).values_list(
+            "dots_id", "pk", "fingerprint", *AUDITED_FIELDS
+        )
+    }
     to_upsert: list[_Mirrored] = []
     changes: list[tuple[int, str, _Mirrored, dict]] = []
     for dots_id, mirrored in incoming.items():
@@ -180,7 +212,7 @@ def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncRes
         if fingerprint == mirrored.fingerprint:
             result.unchanged += 1
             continue
-        before = dict(zip(AUDITED_FIELDS, audited_values))
+        before = dict(zip(AUDITED_FIELDS, audited_values, strict=False))
         if before != mirrored.audited():
             changes.append((pk, fingerprint, mirrored, before))
         else:
@@ -189,25 +221,34 @@ def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncRes
     if to_upsert:
         _upsert([m.to_model() for m in to_upsert])  # one statement: atomic on its own
     for pk, fingerprint, mirrored, before in changes:
-        _apply_change(pk=pk, fingerprint=fingerprint, mirrored=mirrored, before=before, actor=actor, source=source,
-                      result=result)
+        _apply_change(
+            pk=pk, fingerprint=fingerprint, mirrored=mirrored, before=before, actor=actor, source=source, result=result
+        )
     return not to_upsert and not changes
 
 
-def _apply_change(*, pk: int, fingerprint: str, mirrored: _Mirrored, before: dict, actor, source: str,
-                  result: TransferSyncResult) -> None:
+def _apply_change(
+    *, pk: int, fingerprint: str, mirrored: _Mirrored, before: dict, actor, source: str, result: TransferSyncResult
+) -> None:
     """Write one audited change only if the row still holds what we read (compare-and-set on the
     fingerprint): a webhook and a sync that saw the same change at once audit it once."""
     model = mirrored.to_model()
     with transaction.atomic():
         written = Transfer.objects.filter(pk=pk, fingerprint=fingerprint).update(
-            **{name: getattr(model, name) for name in UPSERT_FIELDS if name != "synced_at"},
-            synced_at=timezone.now())
+            **{name: getattr(model, name) for name in UPSERT_FIELDS if name != "synced_at"}, synced_at=timezone.now()
+        )
         if not written:
             return
-        audit.record(actor=actor, action="transfer.changed", object_type="payouts.transfer", object_id=pk,
-                     object_repr=f"Transfer {mirrored.dots_id}", before=before, after=mirrored.audited(),
-                     source=source)
+        audit.record(
+            actor=actor,
+            action="transfer.changed",
+            object_type="payouts.transfer",
+            object_id=pk,
+            object_repr=f"Transfer {mirrored.dots_id}",
+            before=before,
+            after=mirrored.audited(),
+            source=source,
+        )
     result.changed += 1
     result.add_line(_describe_change(mirrored.dots_id, before, mirrored.audited()))
 
@@ -220,10 +261,15 @@ def _record_new(*, actor, source: str, result: TransferSyncResult, note: str = "
     """One event per run for every transfer seen for the first time, not one per row."""
     if not result.created:
         return
-    audit.record(actor=actor, action="transfers.synced", object_type="payouts.transfer",
-                 object_repr="Dots transfers", source=source, reason=note,
-                 after={"new": result.created, "changed": result.changed, "pages": result.pages,
-                        "full": result.full})
+    audit.record(
+        actor=actor,
+        action="transfers.synced",
+        object_type="payouts.transfer",
+        object_repr="Dots transfers",
+        source=source,
+        reason=note,
+        after={"new": result.created, "changed": result.changed, "pages": result.pages, "full": result.full},
+    )
 
 
 # --- sync ---------------------------------------------------------------------------------------------
@@ -243,8 +289,9 @@ def _fetch_page(cursor: str | None):
     return client().list_transfers(limit=PAGE_SIZE, starting_after=cursor)
 
 
-def _walk_pages(*, starting_after: str, stop_when_known: bool, walk: _Walk, actor, source: str,
-                result: TransferSyncResult) -> None:
+def _walk_pages(
+    *, starting_after: str, stop_when_known: bool, walk: _Walk, actor, source: str, result: TransferSyncResult
+) -> None:
     """Read pages from `starting_after` (the top when empty) to the end, or to a known unchanged page.
 
     A walk that reads to the end fetches page k+1 in a second thread while page k is written:
@@ -302,16 +349,16 @@ def transfers_sync(*, actor, full: bool = False, source: str = AuditEvent.Source
     try:
         if resume:
             try:
-                _walk_pages(starting_after=resume, stop_when_known=True, walk=walk, actor=actor, source=source,
-                            result=result)
+                _walk_pages(
+                    starting_after=resume, stop_when_known=True, walk=walk, actor=actor, source=source, result=result
+                )
             except DotsRejected as exc:
                 if walk.last_written != resume:
                     raise
                 # Dots no longer knows the id we stopped at (an emulator reset, say): read everything.
                 logger.warning("transfer sync could not resume after %s (%s): reading every page", resume, exc)
                 result.full = full = True
-        _walk_pages(starting_after="", stop_when_known=not full, walk=walk, actor=actor, source=source,
-                    result=result)
+        _walk_pages(starting_after="", stop_when_known=not full, walk=walk, actor=actor, source=source, result=result)
     except DomainError as exc:
         _save_state(walk_open=False, resume_after=walk.last_written)
         _record_new(actor=actor, source=source, result=result, note=f"interrupted: {exc}")
@@ -325,9 +372,11 @@ def transfers_sync(*, actor, full: bool = False, source: str = AuditEvent.Source
 
 def _reread_open(*, skip: set[str], actor, source: str, result: TransferSyncResult) -> None:
     """Read by id the transfers still open here that the listing did not reach, least recently checked first."""
-    candidates = (Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES)
-                  .order_by(F("checked_at").asc(nulls_first=True), "id")
-                  .values_list("dots_id", flat=True)[:MAX_REREADS + len(skip)])
+    candidates = (
+        Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES)
+        .order_by(F("checked_at").asc(nulls_first=True), "id")
+        .values_list("dots_id", flat=True)[: MAX_REREADS + len(skip)]
+    )
     todo = [dots_id for dots_id in candidates if dots_id not in skip][:MAX_REREADS]
     raws: list[dict] = []
     for dots_id in todo:
@@ -341,7 +390,7 @@ def _reread_open(*, skip: set[str], actor, source: str, result: TransferSyncResu
             result.errors.append(f"{len(todo) - len(raws)} open transfers not re-read: {exc}")
             break
     for start in range(0, len(raws), PAGE_SIZE):
-        _apply_page(raws[start:start + PAGE_SIZE], actor=actor, source=source, result=result)
+        _apply_page(raws[start : start + PAGE_SIZE], actor=actor, source=source, result=result)
     result.reread = len(raws)
     if raws:
         Transfer.objects.filter(dots_id__in=[r.get("id") for r in raws]).update(checked_at=timezone.now())
@@ -399,8 +448,11 @@ def links_for(transfers: list[Transfer]) -> dict[int, TransferLinks]:
             if payable.dots_id:
                 by_dots_id[payable.dots_id] = payable
     return {
-        t.pk: TransferLinks(payee=payees.get(t.dots_user_id), payout_link=links.get(t.payout_link_dots_id),
-                            payable=by_transfer.get(t.dots_id) or by_dots_id.get(t.payable_dots_id))
+        t.pk: TransferLinks(
+            payee=payees.get(t.dots_user_id),
+            payout_link=links.get(t.payout_link_dots_id),
+            payable=by_transfer.get(t.dots_id) or by_dots_id.get(t.payable_dots_id),
+        )
         for t in transfers
     }
 

@@ -21,16 +21,19 @@ from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRun
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text=f"CSV, at most {csv_import.MAX_FILE_BYTES // 1048576} MB. Columns: "
-                                     "first_name, last_name, email, phone; optional country_code, amount, memo, "
-                                     "external_id.")
+    file = forms.FileField(
+        help_text=f"CSV, at most {csv_import.MAX_FILE_BYTES // 1048576} MB. Columns: "
+        "first_name, last_name, email, phone; optional country_code, amount, memo, "
+        "external_id."
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         # DATA_UPLOAD_MAX_MEMORY_SIZE does not limit files: check before reading a byte.
         if upload.size > csv_import.MAX_FILE_BYTES:
-            raise forms.ValidationError(f"The file is {upload.size / 1048576:.1f} MB; the limit is "
-                                        f"{csv_import.MAX_FILE_BYTES // 1048576} MB.")
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1048576:.1f} MB; the limit is {csv_import.MAX_FILE_BYTES // 1048576} MB."
+            )
         return upload
 
 
@@ -43,8 +46,9 @@ class PayeeForm(forms.Form):
 
 
 class PayoutLinkForm(forms.Form):
-    payee = forms.ModelChoiceField(queryset=Payee.objects.all(), required=False,
-                                   help_text="Leave empty for a link anyone can claim")
+    payee = forms.ModelChoiceField(
+        queryset=Payee.objects.all(), required=False, help_text="Leave empty for a link anyone can claim"
+    )
     amount = MoneyFormField(min_cents=1)
     delivery_method = forms.ChoiceField(choices=PayoutLink.Delivery.choices)
     memo = forms.CharField(max_length=500, required=False)
@@ -141,15 +145,21 @@ def import_action(request, modeladmin, object_id, action: str):
     payee_import = get_object_or_404(PayeeImport, pk=object_id)
     if not modeladmin.has_change_permission(request, payee_import):
         raise PermissionDenied
-    service = {"confirm": services.payee_import_confirm, "discard": services.payee_import_discard,
-               "cancel": services.payee_import_cancel}[action]
+    service = {
+        "confirm": services.payee_import_confirm,
+        "discard": services.payee_import_discard,
+        "cancel": services.payee_import_cancel,
+    }[action]
     try:
         service(import_id=payee_import.pk, actor=request.user)
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
-        done = {"confirm": "Import started.", "discard": "Import discarded: nothing was created.",
-                "cancel": "Cancel requested: rows being created now finish, the rest are not imported."}
+        done = {
+            "confirm": "Import started.",
+            "discard": "Import discarded: nothing was created.",
+            "cancel": "Cancel requested: rows being created now finish, the rest are not imported.",
+        }
         messages.success(request, done[action])
     return redirect(reverse("admin:payouts_payeeimport_change", args=[payee_import.pk]))
 
@@ -190,9 +200,14 @@ def payee_add(request, modeladmin):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            payee = services.payee_create(first_name=data["first_name"], last_name=data["last_name"],
-                                          email=data["email"], phone=data["phone"], country=data["country"],
-                                          actor=request.user)
+            payee = services.payee_create(
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                country=data["country"],
+                actor=request.user,
+            )
         except DomainError as exc:
             _domain_error_to_form(form, exc)
         else:
@@ -222,12 +237,15 @@ def payee_edit(request, modeladmin, object_id):
     payee = get_object_or_404(Payee, pk=object_id)
     if not modeladmin.has_change_permission(request, payee):
         raise PermissionDenied
-    form = PayeeEditForm(request.POST or None, initial={"external_id": payee.external_id,
-                                                        "metadata": payee.metadata})
+    form = PayeeEditForm(request.POST or None, initial={"external_id": payee.external_id, "metadata": payee.metadata})
     if request.method == "POST" and form.is_valid():
         try:
-            services.payee_update(payee_id=payee.pk, metadata=form.cleaned_data["metadata"],
-                                  external_id=form.cleaned_data["external_id"], actor=request.user)
+            services.payee_update(
+                payee_id=payee.pk,
+                metadata=form.cleaned_data["metadata"],
+                external_id=form.cleaned_data["external_id"],
+                actor=request.user,
+            )
         except DomainError as exc:
             _domain_error_to_form(form, exc)
         else:
@@ -243,9 +261,13 @@ def payout_link_add(request, modeladmin):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         link = services.payout_link_request(
-            amount_cents=data["amount"], payee_id=data["payee"].pk if data["payee"] else None,
-            delivery_method=data["delivery_method"], memo=data["memo"], tax_exempt=data["tax_exempt"],
-            actor=request.user)
+            amount_cents=data["amount"],
+            payee_id=data["payee"].pk if data["payee"] else None,
+            delivery_method=data["delivery_method"],
+            memo=data["memo"],
+            tax_exempt=data["tax_exempt"],
+            actor=request.user,
+        )
         link.refresh_from_db()
         messages.success(request, f"{link}: {link.get_status_display()}. {link.last_dots_error}".strip())
         return redirect(reverse("admin:payouts_payoutlink_change", args=[link.pk]))
@@ -260,8 +282,13 @@ def payout_request_add(request, modeladmin):
         data = form.cleaned_data
         try:
             payout_request = services.payout_request_request(
-                amount_cents=data["amount"], payee_id=data["payee"].pk if data["payee"] else None,
-                phone=data["phone"], country=data["country"] or "US", memo=data["memo"], actor=request.user)
+                amount_cents=data["amount"],
+                payee_id=data["payee"].pk if data["payee"] else None,
+                phone=data["phone"],
+                country=data["country"] or "US",
+                memo=data["memo"],
+                actor=request.user,
+            )
         except DomainError as exc:
             _domain_error_to_form(form, exc, "phone")
         else:

@@ -40,6 +40,7 @@ OBJECT_KEYS = {
     "user": ("user", "user_id"),
 }
 
+
 def _clean(value):
     """PostgreSQL refuses NUL in text and jsonb: drop it everywhere before storing."""
     if isinstance(value, str):
@@ -93,15 +94,19 @@ def webhook_delivery_accept(*, msg_id: str, signed_at, payload) -> WebhookDelive
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
-                msg_id=_clean(msg_id)[:200], event_type=_clean(event_type)[:100], signed_at=signed_at,
-                outcome=WebhookDelivery.Outcome.ACCEPTED, processing=WebhookDelivery.Processing.QUEUED,
-                object_type=object_type, object_id=_clean(object_id), payload=_clean(redact(payload)),
+                msg_id=_clean(msg_id)[:200],
+                event_type=_clean(event_type)[:100],
+                signed_at=signed_at,
+                outcome=WebhookDelivery.Outcome.ACCEPTED,
+                processing=WebhookDelivery.Processing.QUEUED,
+                object_type=object_type,
+                object_id=_clean(object_id),
+                payload=_clean(redact(payload)),
             )
     except IntegrityError:
         return None
     # robust: a processing failure must never turn the 200 already decided into a 500.
-    transaction.on_commit(
-        lambda: async_task("payouts.tasks.webhook_delivery_process", delivery.pk), robust=True)
+    transaction.on_commit(lambda: async_task("payouts.tasks.webhook_delivery_process", delivery.pk), robust=True)
     return delivery
 
 
@@ -112,8 +117,9 @@ def _refresh_payout_request(dots_id: str, actor) -> str:
     request = PayoutRequest.objects.filter(dots_id=dots_id).first()
     if request is None:
         return "no local payout request has this Dots id"
-    request = services.payout_request_refresh(payout_request_id=request.pk, actor=actor,
-                                              source=AuditEvent.Source.WEBHOOK)
+    request = services.payout_request_refresh(
+        payout_request_id=request.pk, actor=actor, source=AuditEvent.Source.WEBHOOK
+    )
     return f"{request} is {request.status}"
 
 
@@ -130,8 +136,11 @@ def _refresh_transfer(dots_id: str, actor) -> str:
     note = f"{transfer} is {transfer.status}"
     if transfer.failure_reason:
         note += f" ({transfer.failure_reason})"
-    link = (PayoutLink.objects.filter(dots_id=transfer.payout_link_dots_id).first()
-            if transfer.payout_link_dots_id else None)
+    link = (
+        PayoutLink.objects.filter(dots_id=transfer.payout_link_dots_id).first()
+        if transfer.payout_link_dots_id
+        else None
+    )
     if link is not None:
         link = services.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
         note += f"; {link} is {link.status}"
@@ -177,12 +186,17 @@ def webhook_delivery_process(*, delivery_id: int, actor) -> WebhookDelivery:
             logger.warning("webhook %s (%s) not processed: %s", delivery.msg_id, delivery.event_type, error)
         except Exception as exc:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                processing=WebhookDelivery.Processing.FAILED, processed_at=timezone.now(),
-                processing_error=_clean(f"{type(exc).__name__}: {exc}")[:2000])
+                processing=WebhookDelivery.Processing.FAILED,
+                processed_at=timezone.now(),
+                processing_error=_clean(f"{type(exc).__name__}: {exc}")[:2000],
+            )
             raise
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        processing=processing, processed_at=timezone.now(), processing_error=_clean(error)[:2000],
-        note=_clean(note)[:300])
+        processing=processing,
+        processed_at=timezone.now(),
+        processing_error=_clean(error)[:2000],
+        note=_clean(note)[:300],
+    )
     delivery.refresh_from_db()
     return delivery
 

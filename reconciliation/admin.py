@@ -9,8 +9,8 @@ from django.utils.html import format_html
 from django_q.tasks import async_task
 
 from core.admin_actions import message_outcomes, run_row
-from core.money import format_cents
 from core.admin_base import ViewOnlyAdmin
+from core.money import format_cents
 from reconciliation import services
 from reconciliation.models import AppWallet, Discrepancy, ReconciliationRun
 
@@ -27,8 +27,11 @@ class OpenFilter(admin.SimpleListFilter):
     def choices(self, changelist):
         value = self.value() or "open"
         for lookup, title in self.lookup_choices:
-            yield {"selected": value == lookup, "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                   "display": title}
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         value = self.value() or "open"
@@ -41,8 +44,16 @@ class OpenFilter(admin.SimpleListFilter):
 
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(ViewOnlyAdmin):
-    list_display = ("record", "kind", "local_value", "dots_value", "detail", "last_seen_at", "resolution_text",
-                    "resolved_by")
+    list_display = (
+        "record",
+        "kind",
+        "local_value",
+        "dots_value",
+        "detail",
+        "last_seen_at",
+        "resolution_text",
+        "resolved_by",
+    )
     list_filter = (OpenFilter, "record_type", "kind")
     search_fields = ("=dots_id", "label__istartswith")
     actions = ("adopt_dots_state",)
@@ -72,13 +83,16 @@ class DiscrepancyAdmin(ViewOnlyAdmin):
 
     @admin.action(description="Adopt Dots' state for the selected disagreements", permissions=["adopt"])
     def adopt_dots_state(self, request, queryset):
-        outcomes = [run_row(d.label, services.discrepancy_adopt, discrepancy_id=d.pk, actor=request.user)
-                    for d in queryset]
+        outcomes = [
+            run_row(d.label, services.discrepancy_adopt, discrepancy_id=d.pk, actor=request.user) for d in queryset
+        ]
         message_outcomes(self, request, outcomes, verb="adopted from Dots")
 
     def get_urls(self):
-        return [path("run/", self.admin_site.admin_view(self.run_now), name="reconciliation_discrepancy_run"),
-                *super().get_urls()]
+        return [
+            path("run/", self.admin_site.admin_view(self.run_now), name="reconciliation_discrepancy_run"),
+            *super().get_urls(),
+        ]
 
     def run_now(self, request):
         if request.method != "POST":
@@ -91,15 +105,22 @@ class DiscrepancyAdmin(ViewOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         last = ReconciliationRun.objects.exclude(finished_at=None).first()
-        extra_context = {**(extra_context or {}), "last_run": last,
-                         "can_run": self.has_adopt_permission(request)}
+        extra_context = {**(extra_context or {}), "last_run": last, "can_run": self.has_adopt_permission(request)}
         return super().changelist_view(request, extra_context=extra_context)
 
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ViewOnlyAdmin):
-    list_display = ("started_at", "finished_at", "trigger", "auto_resolved", "opened", "still_open", "closed",
-                    "has_errors")
+    list_display = (
+        "started_at",
+        "finished_at",
+        "trigger",
+        "auto_resolved",
+        "opened",
+        "still_open",
+        "closed",
+        "has_errors",
+    )
 
     @admin.display(boolean=True, description="errors")
     def has_errors(self, obj):

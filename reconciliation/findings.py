@@ -59,14 +59,37 @@ def in_pages(items: Iterable, size: int = 100) -> Iterator[list]:
         yield page
 
 
-def status_and_amount_findings(*, record_type: str, label: str, local_id: int, dots_id: str, local_status: str,
-                               local_amount: int | None, dots_obj, compare_status: bool = True) -> Iterator[Finding]:
+def status_and_amount_findings(
+    *,
+    record_type: str,
+    label: str,
+    local_id: int,
+    dots_id: str,
+    local_status: str,
+    local_amount: int | None,
+    dots_obj,
+    compare_status: bool = True,
+) -> Iterator[Finding]:
     """The two disagreements every money record can have: its status and its amount (cents)."""
     if compare_status and dots_obj.status and local_status != dots_obj.status:
-        yield Finding(record_type=record_type, kind="status", label=label, local_id=local_id, dots_id=dots_id,
-                      local_value=local_status, dots_value=dots_obj.status,
-                      detail=f"Adopting sets the status here to {dots_obj.status}.")
+        yield Finding(
+            record_type=record_type,
+            kind="status",
+            label=label,
+            local_id=local_id,
+            dots_id=dots_id,
+            local_value=local_status,
+            dots_value=dots_obj.status,
+            detail=f"Adopting sets the status here to {dots_obj.status}.",
+        )
     if dots_obj.amount is not None and local_amount != dots_obj.amount:
-        yield Finding(record_type=record_type, kind="amount", label=label, local_id=local_id, dots_id=dots_id,
-                      local_value=str(local_amount), dots_value=str(dots_obj.amount),
-                      detail="Adopting sets the amount here to Dots' amount.")
+        yield Finding(
+            record_type=record_type,
+            kind="amount",
+            label=label,
+            local_id=local_id,
+            dots_id=dots_id,
+            local_value=str(local_amount),
+            dots_value=str(dots_obj.amount),
+            detail="Adopting sets the amount here to Dots' amount.",
+        )

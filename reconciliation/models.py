@@ -36,8 +36,9 @@ class Discrepancy(models.Model):
     last_seen_at = models.DateTimeField()
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True, default="")
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
@@ -47,8 +48,11 @@ class Discrepancy(models.Model):
         indexes = [models.Index(fields=["resolution", "record_type"], name="discrepancy_open_idx")]
         constraints = [
             # One open row per disagreement: a run that finds it again updates last_seen_at.
-            models.UniqueConstraint(fields=["record_type", "local_id", "dots_id", "kind"],
-                                    condition=models.Q(resolution=""), name="discrepancy_one_open"),
+            models.UniqueConstraint(
+                fields=["record_type", "local_id", "dots_id", "kind"],
+                condition=models.Q(resolution=""),
+                name="discrepancy_one_open",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -52,9 +52,11 @@ class ReconcileResult:
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.settled)} settled from Dots' answer, {len(self.still_in_doubt)} still in doubt, "
-                f"{len(self.opened)} new disagreements, {self.still_open} still open, {len(self.closed)} gone"
-                + (f", {len(self.errors)} errors" if self.errors else ""))
+        return (
+            f"{len(self.settled)} settled from Dots' answer, {len(self.still_in_doubt)} still in doubt, "
+            f"{len(self.opened)} new disagreements, {self.still_open} still open, {len(self.closed)} gone"
+            + (f", {len(self.errors)} errors" if self.errors else "")
+        )
 
 
 def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[str] | None = None) -> ReconcileResult:
@@ -62,7 +64,7 @@ def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[s
     checks = {k: v for k, v in all_checks().items() if record_types is None or k in record_types}
     run = ReconciliationRun.objects.create(trigger=trigger)
     result = ReconcileResult(run_id=run.pk)
-    for record_type, check in checks.items():
+    for check in checks.values():
         if check.resolve_in_doubt is None:
             continue
         try:
@@ -81,21 +83,39 @@ def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[s
         _record_findings(record_type, findings, actor=actor, result=result)
     with transaction.atomic():
         ReconciliationRun.objects.filter(pk=run.pk).update(
-            finished_at=timezone.now(), checked=len(checks), opened=len(result.opened), still_open=result.still_open,
-            closed=len(result.closed), auto_resolved=len(result.settled), errors="\n".join(result.errors)[:5000])
+            finished_at=timezone.now(),
+            checked=len(checks),
+            opened=len(result.opened),
+            still_open=result.still_open,
+            closed=len(result.closed),
+            auto_resolved=len(result.settled),
+            errors="\n".join(result.errors)[:5000],
+        )
         run.refresh_from_db()
-        audit.record(actor=actor, action="reconciliation.run", target=run, source=AuditEvent.Source.RECONCILE,
-                     after={"settled": len(result.settled), "still_in_doubt": len(result.still_in_doubt),
-                            "opened": len(result.opened), "still_open": result.still_open,
-                            "closed": len(result.closed), "errors": len(result.errors)},
-                     reason=result.summary())
+        audit.record(
+            actor=actor,
+            action="reconciliation.run",
+            target=run,
+            source=AuditEvent.Source.RECONCILE,
+            after={
+                "settled": len(result.settled),
+                "still_in_doubt": len(result.still_in_doubt),
+                "opened": len(result.opened),
+                "still_open": result.still_open,
+                "closed": len(result.closed),
+                "errors": len(result.errors),
+            },
+            reason=result.summary(),
+        )
     return result
 
 
 def _record_findings(record_type: str, findings: list[Finding], *, actor, result: ReconcileResult) -> None:
     now = timezone.now()
-    open_rows = {(d.record_type, d.local_id, d.dots_id, d.kind): d
-                 for d in Discrepancy.objects.filter(record_type=record_type, resolution="")}
+    open_rows = {
+        (d.record_type, d.local_id, d.dots_id, d.kind): d
+        for d in Discrepancy.objects.filter(record_type=record_type, resolution="")
+    }
     found_keys = set()
     for finding in findings:
         key = finding.key
@@ -104,29 +124,58 @@ def _record_findings(record_type: str, findings: list[Finding], *, actor, result
         found_keys.add(key)
         row = open_rows.get(key)
         if row is not None:
-            Discrepancy.objects.filter(pk=row.pk).update(last_seen_at=now, local_value=finding.local_value[:200],
-                                                         dots_value=finding.dots_value[:200], label=finding.label[:200],
-                                                         detail=finding.detail)
+            Discrepancy.objects.filter(pk=row.pk).update(
+                last_seen_at=now,
+                local_value=finding.local_value[:200],
+                dots_value=finding.dots_value[:200],
+                label=finding.label[:200],
+                detail=finding.detail,
+            )
             result.still_open += 1
             continue
         with transaction.atomic():
             row = Discrepancy.objects.create(
-                record_type=record_type, local_id=finding.local_id, dots_id=finding.dots_id, label=finding.label[:200],
-                kind=finding.kind, local_value=finding.local_value[:200], dots_value=finding.dots_value[:200],
-                detail=finding.detail, last_seen_at=now)
-            audit.record(actor=actor, action="discrepancy.opened", target=row, source=AuditEvent.Source.RECONCILE,
-                         after={"record": finding.label, "kind": finding.kind, "here": finding.local_value,
-                                "dots": finding.dots_value})
-        result.opened.append(f"{finding.label}: {row.get_kind_display().lower()} "
-                             f"(here {finding.local_value or '-'}, Dots {finding.dots_value or '-'})")
+                record_type=record_type,
+                local_id=finding.local_id,
+                dots_id=finding.dots_id,
+                label=finding.label[:200],
+                kind=finding.kind,
+                local_value=finding.local_value[:200],
+                dots_value=finding.dots_value[:200],
+                detail=finding.detail,
+                last_seen_at=now,
+            )
+            audit.record(
+                actor=actor,
+                action="discrepancy.opened",
+                target=row,
+                source=AuditEvent.Source.RECONCILE,
+                after={
+                    "record": finding.label,
+                    "kind": finding.kind,
+                    "here": finding.local_value,
+                    "dots": finding.dots_value,
+                },
+            )
+        result.opened.append(
+            f"{finding.label}: {row.get_kind_display().lower()} "
+            f"(here {finding.local_value or '-'}, Dots {finding.dots_value or '-'})"
+        )
     for key, row in open_rows.items():
         if key in found_keys:
             continue
         with transaction.atomic():
             if Discrepancy.objects.filter(pk=row.pk, resolution="").update(
-                    resolution=Discrepancy.Resolution.AGREES_AGAIN, resolved_at=now):
-                audit.record(actor=actor, action="discrepancy.closed", target=row, source=AuditEvent.Source.RECONCILE,
-                             before={"resolution": "open"}, after={"resolution": Discrepancy.Resolution.AGREES_AGAIN})
+                resolution=Discrepancy.Resolution.AGREES_AGAIN, resolved_at=now
+            ):
+                audit.record(
+                    actor=actor,
+                    action="discrepancy.closed",
+                    target=row,
+                    source=AuditEvent.Source.RECONCILE,
+                    before={"resolution": "open"},
+                    after={"resolution": Discrepancy.Resolution.AGREES_AGAIN},
+                )
                 result.closed.append(f"{row.label}: {row.get_kind_display().lower()} no longer found")
 
 
@@ -143,8 +192,15 @@ def discrepancy_adopt(*, discrepancy_id: int, actor) -> str:
     done = check.adopt(discrepancy=discrepancy, actor=actor)
     with transaction.atomic():
         if Discrepancy.objects.filter(pk=discrepancy.pk, resolution="").update(
-                resolution=Discrepancy.Resolution.ADOPTED, resolved_at=timezone.now(), resolved_by=actor):
-            audit.record(actor=actor, action="discrepancy.adopted", target=discrepancy,
-                         source=AuditEvent.Source.RECONCILE, before={"resolution": "open"},
-                         after={"resolution": Discrepancy.Resolution.ADOPTED}, reason=done[:500])
+            resolution=Discrepancy.Resolution.ADOPTED, resolved_at=timezone.now(), resolved_by=actor
+        ):
+            audit.record(
+                actor=actor,
+                action="discrepancy.adopted",
+                target=discrepancy,
+                source=AuditEvent.Source.RECONCILE,
+                before={"resolution": "open"},
+                after={"resolution": Discrepancy.Resolution.ADOPTED},
+                reason=done[:500],
+            )
     return done

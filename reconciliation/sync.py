@@ -95,9 +95,12 @@ def payout_requests_step(actor) -> SyncReport:
     from payouts.models import PayoutRequest
 
     open_requests = PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED)
-    return _refresh_each("payout requests", open_requests,
-                         lambda pk: services.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
-                         label="Payout request")
+    return _refresh_each(
+        "payout requests",
+        open_requests,
+        lambda pk: services.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
+        label="Payout request",
+    )
 
 
 def payout_links_step(actor) -> SyncReport:
@@ -106,9 +109,12 @@ def payout_links_step(actor) -> SyncReport:
 
     S = PayoutLink.Status
     open_links = PayoutLink.objects.filter(status__in=[S.CREATED, S.SENT, S.DELIVERED], dots_id__isnull=False)
-    return _refresh_each("payout links", open_links,
-                         lambda pk: services.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
-                         label="Payout link")
+    return _refresh_each(
+        "payout links",
+        open_links,
+        lambda pk: services.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
+        label="Payout link",
+    )
 
 
 def _refresh_each(name: str, queryset, refresh: Callable, *, label: str) -> SyncReport:
@@ -150,9 +156,17 @@ def app_wallet_step(actor) -> SyncReport:
             wallet.synced_at = timezone.now()
             wallet.save()
             if before != wallet.balance_cents:
-                audit.record(actor=actor, action="app_wallet.synced", target=wallet, source=SYNC,
-                             before={"balance_cents": before}, after={"balance_cents": wallet.balance_cents})
-                report.changes.append(f"App wallet {wallet}: "
-                                      f"{format_cents(before) if before is not None else '-'} -> "
-                                      f"{format_cents(wallet.balance_cents) if wallet.balance_cents is not None else '-'}")
+                audit.record(
+                    actor=actor,
+                    action="app_wallet.synced",
+                    target=wallet,
+                    source=SYNC,
+                    before={"balance_cents": before},
+                    after={"balance_cents": wallet.balance_cents},
+                )
+                report.changes.append(
+                    f"App wallet {wallet}: "
+                    f"{format_cents(before) if before is not None else '-'} -> "
+                    f"{format_cents(wallet.balance_cents) if wallet.balance_cents is not None else '-'}"
+                )
     return report

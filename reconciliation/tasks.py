@@ -45,6 +45,12 @@ def ensure_schedules() -> None:
     ):
         Schedule.objects.update_or_create(
             name=name,
-            defaults={"func": func, "kwargs": kwargs, "schedule_type": Schedule.MINUTES, "minutes": minutes,
-                      "repeats": -1, "next_run": first},
+            defaults={
+                "func": func,
+                "kwargs": kwargs,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+                "next_run": first,
+            },
         )

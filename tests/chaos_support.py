@@ -75,9 +75,14 @@ def _linked_user(username: str, role: str, dots_user: dict):
     user = make_user(username, role=role)
     user.email = dots_user["email"]
     user.save(update_fields=["email"])
-    Approver.objects.create(dots_user_id=dots_user["id"], email=dots_user["email"],
-                            first_name=dots_user.get("first_name", ""), last_name=dots_user.get("last_name", ""),
-                            dots_role=dots_user["role"], user=user)
+    Approver.objects.create(
+        dots_user_id=dots_user["id"],
+        email=dots_user["email"],
+        first_name=dots_user.get("first_name", ""),
+        last_name=dots_user.get("last_name", ""),
+        dots_role=dots_user["role"],
+        user=user,
+    )
     return user
 
 
@@ -93,14 +98,26 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
     payer = _linked_user("chaos-payer", roles.PAYER, by_role["payer"][0])
     operator = make_user("chaos-operator", role=roles.PAYOUTS_OPERATOR)
 
-    vendor = vendor_services.vendor_create(actor=clerk, name="Chaos Supplies", address_line_1="1 Main St",
-                                           city="Springfield", state="IL", postcode="62701",
-                                           contact_email="billing@chaos.example")
-    account = vendor_services.bank_account_create(actor=clerk, vendor_id=vendor.pk, name="Chaos operating",
-                                                  routing_number="021000021", account_number="000123456789",
-                                                  account_type="checking")
-    vendor_services.bank_account_verify(actor=clerk2, bank_account_id=account.pk,
-                                        how_confirmed="called the vendor on the number we already had")
+    vendor = vendor_services.vendor_create(
+        actor=clerk,
+        name="Chaos Supplies",
+        address_line_1="1 Main St",
+        city="Springfield",
+        state="IL",
+        postcode="62701",
+        contact_email="billing@chaos.example",
+    )
+    account = vendor_services.bank_account_create(
+        actor=clerk,
+        vendor_id=vendor.pk,
+        name="Chaos operating",
+        routing_number="021000021",
+        account_number="000123456789",
+        account_type="checking",
+    )
+    vendor_services.bank_account_verify(
+        actor=clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+    )
     # Payments finish on the first read after pay, so the followers and the reconciler
     # have to move them from "in progress" to "paid".
     emulator.settings(payable_payment={"mode": "on_read", "reads": 1, "outcome": "payment_completed"})
@@ -108,9 +125,14 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
     payable_ids = []
     for i in range(payables):
         # Distinct amounts and bill numbers: the duplicate check must not stop a submit.
-        payable = Payable.objects.create(bill_number=f"CX-{i + 1:05d}", vendor=vendor, bank_account=account,
-                                         amount_cents=10_000 + i, funding_source=Payable.FundingSource.DOTS_BALANCE,
-                                         created_by=clerk)
+        payable = Payable.objects.create(
+            bill_number=f"CX-{i + 1:05d}",
+            vendor=vendor,
+            bank_account=account,
+            amount_cents=10_000 + i,
+            funding_source=Payable.FundingSource.DOTS_BALANCE,
+            created_by=clerk,
+        )
         payable_services.payable_record_edit(payable_id=payable.pk, actor=clerk, before={}, created=True)
         payable_services.payable_submit(payable_id=payable.pk, actor=clerk)
         payable_services.payable_approve(payable_id=payable.pk, actor=approver)
@@ -118,8 +140,9 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
         if progress and (i + 1) % 100 == 0:
             progress(f"{i + 1} payables approved")
     link_ids = [
-        payout_services.payout_link_request(amount_cents=500 + i, actor=operator, memo=f"chaos link {i + 1}",
-                                            push=False).pk
+        payout_services.payout_link_request(
+            amount_cents=500 + i, actor=operator, memo=f"chaos link {i + 1}", push=False
+        ).pk
         for i in range(links)
     ]
     not_approved = Payable.objects.filter(pk__in=payable_ids).exclude(status=S.APPROVED).count()
@@ -131,8 +154,9 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
 # --- faults ----------------------------------------------------------------------------------------------
 
 
-def install_fault_mix(emulator, *, total_rate: float = 0.3, seed: int = 7, timeout_ms: int = 1200,
-                      latency_ms: int = 150) -> list[dict]:
+def install_fault_mix(
+    emulator, *, total_rate: float = 0.3, seed: int = 7, timeout_ms: int = 1200, latency_ms: int = 150
+) -> list[dict]:
     """About `total_rate` of all /api calls fail, a quarter each 503, timeout, drop and latency.
 
     The emulator tries rules in order and the first that fires wins, so rule i must fire
@@ -141,8 +165,7 @@ def install_fault_mix(emulator, *, total_rate: float = 0.3, seed: int = 7, timeo
     share = total_rate / len(FAULT_KINDS)
     added = []
     for index, kind in enumerate(FAULT_KINDS):
-        rule = {"method": "*", "path": "*", "kind": kind, "rate": share / (1 - index * share),
-                "seed": seed + index}
+        rule = {"method": "*", "path": "*", "kind": kind, "rate": share / (1 - index * share), "seed": seed + index}
         if kind == "status":
             rule["status"] = 503
         elif kind == "timeout":
@@ -266,8 +289,11 @@ class SettleResult:
 def unsettled(world: World) -> dict[str, int]:
     """Records not yet at rest: payables not paid, links not (known to be) in Dots, by status."""
     waiting: Counter = Counter()
-    for status in Payable.objects.filter(pk__in=world.payable_ids).exclude(status=S.PAYMENT_COMPLETED) \
-            .values_list("status", flat=True):
+    for status in (
+        Payable.objects.filter(pk__in=world.payable_ids)
+        .exclude(status=S.PAYMENT_COMPLETED)
+        .values_list("status", flat=True)
+    ):
         waiting[f"payable {status}"] += 1
     for status, dots_id in PayoutLink.objects.filter(pk__in=world.link_ids).values_list("status", "dots_id"):
         if status in LINK_LOCAL_ONLY or not dots_id:
@@ -296,11 +322,13 @@ def settle(*, world: World, deadline_seconds: float, pause_seconds: float = 0.25
         result.errors += [f"round {result.rounds}: reconcile: {error}" for error in _reconcile()]
         # Payments in progress are the follower's (a task the worker schedules with backoff;
         # here its next look is taken now, so the settle time measures reconciliation, not backoff).
-        for pk in Payable.objects.filter(pk__in=world.payable_ids, status=S.PAYMENT_INITIATED) \
-                .values_list("pk", flat=True):
+        for pk in Payable.objects.filter(pk__in=world.payable_ids, status=S.PAYMENT_INITIATED).values_list(
+            "pk", flat=True
+        ):
             payable_tasks.follow_payment(pk)
-        for pk in Payable.objects.filter(pk__in=world.payable_ids, status__in=[S.APPROVED, S.PAYMENT_FAILED]) \
-                .values_list("pk", flat=True):
+        for pk in Payable.objects.filter(
+            pk__in=world.payable_ids, status__in=[S.APPROVED, S.PAYMENT_FAILED]
+        ).values_list("pk", flat=True):
             try:
                 payable_services.payable_pay(payable_id=pk, actor=world.payer)
                 result.paid_again += 1
@@ -323,8 +351,10 @@ def settle(*, world: World, deadline_seconds: float, pause_seconds: float = 0.25
 
 
 def _in_doubt(world: World) -> int:
-    return (Payable.objects.filter(pk__in=world.payable_ids, status__in=PAYABLE_IN_DOUBT).count()
-            + PayoutLink.objects.filter(pk__in=world.link_ids, status=L.UNKNOWN).count())
+    return (
+        Payable.objects.filter(pk__in=world.payable_ids, status__in=PAYABLE_IN_DOUBT).count()
+        + PayoutLink.objects.filter(pk__in=world.link_ids, status=L.UNKNOWN).count()
+    )
 
 
 # --- what Dots says -------------------------------------------------------------------------------------------
@@ -349,13 +379,22 @@ class ChaosReport:
 
     def checks(self) -> list[tuple[str, bool, str]]:
         return [
-            ("payments recorded by Dots", self.payments_in_dots == self.payables,
-             f"{self.payments_in_dots} (expected {self.payables}; paid twice: {len(self.paid_twice)}, "
-             f"never: {len(self.never_paid)})"),
-            ("payout links in Dots", self.links_in_dots == self.links and self.links_not_ours == 0,
-             f"{self.links_in_dots} (expected {self.links}; not ours: {self.links_not_ours})"),
-            ("records whose local state differs from Dots", not self.status_mismatches,
-             f"{len(self.status_mismatches)}"),
+            (
+                "payments recorded by Dots",
+                self.payments_in_dots == self.payables,
+                f"{self.payments_in_dots} (expected {self.payables}; paid twice: {len(self.paid_twice)}, "
+                f"never: {len(self.never_paid)})",
+            ),
+            (
+                "payout links in Dots",
+                self.links_in_dots == self.links and self.links_not_ours == 0,
+                f"{self.links_in_dots} (expected {self.links}; not ours: {self.links_not_ours})",
+            ),
+            (
+                "records whose local state differs from Dots",
+                not self.status_mismatches,
+                f"{len(self.status_mismatches)}",
+            ),
             ("records in outcome unknown", self.outcome_unknown == 0, f"{self.outcome_unknown}"),
         ]
 
@@ -410,9 +449,17 @@ def compare_with_dots(*, world: World, settle_seconds: float, faults: dict[str, 
     in_doubt = _in_doubt(world)
     along_the_way = {label: AuditEvent.objects.filter(action=action).count() for label, action in ALONG_THE_WAY}
     return ChaosReport(
-        payables=len(world.payable_ids), links=len(world.link_ids), payments_in_dots=payments,
-        paid_twice=paid_twice, never_paid=never_paid, links_in_dots=len(remote_links),
-        links_not_ours=len(set(remote_links) - set(local_links)), status_mismatches=mismatches,
-        outcome_unknown=in_doubt, settle_seconds=settle_seconds, faults=faults, along_the_way=along_the_way,
+        payables=len(world.payable_ids),
+        links=len(world.link_ids),
+        payments_in_dots=payments,
+        paid_twice=paid_twice,
+        never_paid=never_paid,
+        links_in_dots=len(remote_links),
+        links_not_ours=len(set(remote_links) - set(local_links)),
+        status_mismatches=mismatches,
+        outcome_unknown=in_doubt,
+        settle_seconds=settle_seconds,
+        faults=faults,
+        along_the_way=along_the_way,
         queued_actions_left=QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE).count(),
     )

@@ -14,23 +14,28 @@ import os
 import sys
 
 
-def worker_env(*, database: dict, dots_api_url: str, client_id: str, api_key: str,
-               timeout_seconds: float) -> dict[str, str]:
+def worker_env(
+    *, database: dict, dots_api_url: str, client_id: str, api_key: str, timeout_seconds: float
+) -> dict[str, str]:
     """The environment for a worker that uses the test's database (`connection.settings_dict`) and emulator."""
     env = dict(os.environ)
     if database["ENGINE"] == "django.db.backends.sqlite3":
         url = f"sqlite:///{database['NAME']}"
     else:
         credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
-        url = f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": url,
-        "DOTS_API_URL": dots_api_url,
-        "DOTS_CLIENT_ID": client_id,
-        "DOTS_API_KEY": api_key,
-        "DOTS_TIMEOUT_SECONDS": str(timeout_seconds),
-    })
+        url = (
+            f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "DATABASE_URL": url,
+            "DOTS_API_URL": dots_api_url,
+            "DOTS_CLIENT_ID": client_id,
+            "DOTS_API_KEY": api_key,
+            "DOTS_TIMEOUT_SECONDS": str(timeout_seconds),
+        }
+    )
     return env
 
 

@@ -98,12 +98,34 @@ def start_emulator(data_path: Path, *, extra_args: tuple[str, ...] = ()) -> Emul
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dots.emulator", "--port", str(port), "--data", str(data_path),
-         "--client-id", CLIENT_ID, "--api-key", API_KEY, "--webhook-secret", WEBHOOK_SECRET, *extra_args],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None,
+        [
+            sys.executable,
+            "-m",
+            "dots.emulator",
+            "--port",
+            str(port),
+            "--data",
+            str(data_path),
+            "--client-id",
+            CLIENT_ID,
+            "--api-key",
+            API_KEY,
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+            *extra_args,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=None,
     )
-    handle = EmulatorHandle(root=f"http://127.0.0.1:{port}", client_id=CLIENT_ID, api_key=API_KEY,
-                            webhook_secret=WEBHOOK_SECRET, process=process)
+    handle = EmulatorHandle(
+        root=f"http://127.0.0.1:{port}",
+        client_id=CLIENT_ID,
+        api_key=API_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        process=process,
+    )
     wait_until_up(handle)
     return handle
 

@@ -34,9 +34,14 @@ def people(dots, db) -> People:
         user = make_user(username, role=role)
         user.email = dots_user["email"]
         user.save(update_fields=["email"])
-        Approver.objects.create(dots_user_id=dots_user["id"], email=dots_user["email"],
-                                first_name=dots_user.get("first_name", ""), last_name=dots_user.get("last_name", ""),
-                                dots_role=dots_user["role"], user=user)
+        Approver.objects.create(
+            dots_user_id=dots_user["id"],
+            email=dots_user["email"],
+            first_name=dots_user.get("first_name", ""),
+            last_name=dots_user.get("last_name", ""),
+            dots_role=dots_user["role"],
+            user=user,
+        )
         return user
 
     approvers = by_role["ap_approver"]
@@ -54,15 +59,27 @@ def people(dots, db) -> People:
 @pytest.fixture
 def vendor_account(people):
     """A vendor and a bank account, both in Dots, the account verified by a second clerk."""
-    vendor = vendor_services.vendor_create(actor=people.clerk, name="Acme Supplies", address_line_1="1 Main St",
-                                           city="Springfield", state="IL", postcode="62701",
-                                           contact_email="billing@acme.example")
+    vendor = vendor_services.vendor_create(
+        actor=people.clerk,
+        name="Acme Supplies",
+        address_line_1="1 Main St",
+        city="Springfield",
+        state="IL",
+        postcode="62701",
+        contact_email="billing@acme.example",
+    )
     assert vendor.dots_id, vendor.last_dots_error
-    account = vendor_services.bank_account_create(actor=people.clerk, vendor_id=vendor.pk, name="Acme operating",
-                                                  routing_number="021000021", account_number="000123456789",
-                                                  account_type="checking")
-    vendor_services.bank_account_verify(actor=people.clerk2, bank_account_id=account.pk,
-                                        how_confirmed="called the vendor on the number we already had")
+    account = vendor_services.bank_account_create(
+        actor=people.clerk,
+        vendor_id=vendor.pk,
+        name="Acme operating",
+        routing_number="021000021",
+        account_number="000123456789",
+        account_type="checking",
+    )
+    vendor_services.bank_account_verify(
+        actor=people.clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+    )
     account.refresh_from_db()
     return vendor, account
 
@@ -72,12 +89,26 @@ def make_payable(people, vendor_account):
     vendor, account = vendor_account
     counter = iter(range(100, 10_000))
 
-    def make(*, items=((("Widgets", 12_500, 2)),), amount_cents=None, creator=None, bill_number=None,
-             funding_source=Payable.FundingSource.DOTS_BALANCE, bank_account=None, **extra):
+    def make(
+        *,
+        items=((("Widgets", 12_500, 2)),),
+        amount_cents=None,
+        creator=None,
+        bill_number=None,
+        funding_source=Payable.FundingSource.DOTS_BALANCE,
+        bank_account=None,
+        **extra,
+    ):
         creator = creator or people.clerk
         payable = Payable.objects.create(
-            bill_number=bill_number or f"INV-{next(counter)}", vendor=vendor, bank_account=bank_account or account,
-            amount_cents=amount_cents, funding_source=funding_source, created_by=creator, **extra)
+            bill_number=bill_number or f"INV-{next(counter)}",
+            vendor=vendor,
+            bank_account=bank_account or account,
+            amount_cents=amount_cents,
+            funding_source=funding_source,
+            created_by=creator,
+            **extra,
+        )
         for name, unit_price, quantity in items if amount_cents is None else ():
             payable.items.create(name=name, unit_price_cents=unit_price, quantity=quantity)
         services.payable_record_edit(payable_id=payable.pk, actor=creator, before={}, created=True)

@@ -88,9 +88,23 @@ def load_spec(name: str) -> dict:
 
 
 # Keys whose value maps names to schemas (or to objects holding schemas).
-_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "schemas", "paths",
-                        "responses", "content", "parameters", "requestBodies", "webhooks",
-                        "headers", "examples"})
+_NAME_MAPS = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "schemas",
+        "paths",
+        "responses",
+        "content",
+        "parameters",
+        "requestBodies",
+        "webhooks",
+        "headers",
+        "examples",
+    }
+)
 
 
 def _escape_pointer(part: str) -> str:
@@ -173,7 +187,9 @@ class OpenApiChecker:
             body = None
         if response.status_code >= 400:
             if body is not None:
-                problems += [f"{where}: error envelope: {e}" for e in _errors(Draft202012Validator(ENVELOPE_SCHEMA), body)]
+                problems += [
+                    f"{where}: error envelope: {e}" for e in _errors(Draft202012Validator(ENVELOPE_SCHEMA), body)
+                ]
         else:
             problems += self._check_success(method, api_path, where, response.status_code, body)
         if problems:
@@ -199,7 +215,16 @@ class OpenApiChecker:
             return []
         pointer = "/" + "/".join(
             _escape_pointer(p)
-            for p in ("paths", template, method.lower(), "responses", status_key, "content", "application/json", "schema")
+            for p in (
+                "paths",
+                template,
+                method.lower(),
+                "responses",
+                status_key,
+                "content",
+                "application/json",
+                "schema",
+            )
         )
         return [f"{where} ({spec.name} {template}): {e}" for e in _errors(self._validator(spec, pointer), body)]
 

@@ -10,8 +10,9 @@ DEVICE_SESSION_KEY = "otp_device_id"  # django_otp.DEVICE_ID_SESSION_KEY
 
 def make_user(username: str, *, role: str | None = None, password: str = "correct horse battery", **extra):
     User = get_user_model()
-    user = User.objects.create_user(username=username, password=password, is_staff=True,
-                                    email=f"{username}@example.com", **extra)
+    user = User.objects.create_user(
+        username=username, password=password, is_staff=True, email=f"{username}@example.com", **extra
+    )
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user
@@ -22,7 +23,8 @@ def add_totp_device(user) -> TOTPDevice:
 
 
 def current_code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):0{device.digits}d}"
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift)
+    return f"{code:0{device.digits}d}"
 
 
 def login_verified(client, user) -> None:

@@ -17,8 +17,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
-from core.errors import ActionQueued, DomainError
 from core.admin_base import LargeListAdmin
+from core.errors import ActionQueued, DomainError
 from vendors import selectors, services
 from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
@@ -77,13 +77,17 @@ class _ServicePagesMixin:
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return redirect(self._change_url(obj))
-            self.message_user(request, self.delete_message(obj, outcome),
-                              messages.SUCCESS if outcome == services.DELETED else messages.WARNING)
+            self.message_user(
+                request,
+                self.delete_message(obj, outcome),
+                messages.SUCCESS if outcome == services.DELETED else messages.WARNING,
+            )
             if outcome == services.DELETED:
                 return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
             return redirect(self._change_url(obj))
-        context = self._page_context(request, f"Delete {obj}?", obj, form=form,
-                                     outcome_text=self.delete_preview(obj), **(extra_context or {}))
+        context = self._page_context(
+            request, f"Delete {obj}?", obj, form=form, outcome_text=self.delete_preview(obj), **(extra_context or {})
+        )
         return TemplateResponse(request, "admin/vendors/delete_confirmation.html", context)
 
 
@@ -140,8 +144,15 @@ class BankAccountInline(admin.TabularInline):
 
 @admin.register(Vendor)
 class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
-    list_display = ("name", "contact_email", "city_state", "bank_account_column", "unverified_column",
-                    "dots_column", "active")
+    list_display = (
+        "name",
+        "contact_email",
+        "city_state",
+        "bank_account_column",
+        "unverified_column",
+        "dots_column",
+        "active",
+    )
     # States in use only (a DISTINCT over the vendor table), not all 56 codes.
     list_filter = ("active", ("state", admin.AllValuesFieldListFilter), HasUnverifiedFilter, "dots_status")
     search_fields = ("name", "external_id")  # see get_search_results: prefix and exact only
@@ -193,8 +204,12 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
 
     @admin.display(description="Dots", ordering="dots_status")
     def dots_column(self, obj):
-        return format_html('<span class="ll-dots-{}" title="{}">{}</span>', obj.dots_status,
-                           obj.last_dots_error, obj.get_dots_status_display())
+        return format_html(
+            '<span class="ll-dots-{}" title="{}">{}</span>',
+            obj.dots_status,
+            obj.last_dots_error,
+            obj.get_dots_status_display(),
+        )
 
     # Adding calls Dots (services.vendor_create), which must not run inside the admin's
     # transaction: run the add form without it. Changes stay local and keep the transaction.
@@ -214,17 +229,31 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
         obj.pk = vendor.pk
         obj._state.adding = False
         obj._state.db = vendor._state.db
-        for name in ("dots_id", "dots_status", "last_dots_error", "last_dots_attempt_at", "created_by_id",
-                     "created_at", "updated_at"):
+        for name in (
+            "dots_id",
+            "dots_status",
+            "last_dots_error",
+            "last_dots_attempt_at",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        ):
             setattr(obj, name, getattr(vendor, name))
         if vendor.last_dots_error:
-            self.message_user(request, f"{vendor} was saved here but is not in Dots yet: {vendor.last_dots_error} "
-                                       f"Use “Send to Dots again” on its page.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{vendor} was saved here but is not in Dots yet: {vendor.last_dots_error} "
+                f"Use “Send to Dots again” on its page.",
+                messages.WARNING,
+            )
 
     def get_urls(self):
         urls = [
-            path("<path:object_id>/send-to-dots/", self.admin_site.admin_view(self.send_to_dots_view),
-                 name="vendors_vendor_send_to_dots"),
+            path(
+                "<path:object_id>/send-to-dots/",
+                self.admin_site.admin_view(self.send_to_dots_view),
+                name="vendors_vendor_send_to_dots",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -248,8 +277,7 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
 
     @admin.action(description="Send selected vendors to Dots again", permissions=["change"])
     def send_to_dots(self, request, queryset):
-        outcomes = [run_row(v.name, services.vendor_send_to_dots, actor=request.user, vendor_id=v.pk)
-                    for v in queryset]
+        outcomes = [run_row(v.name, services.vendor_send_to_dots, actor=request.user, vendor_id=v.pk) for v in queryset]
         message_outcomes(self, request, outcomes, verb="sent to Dots")
 
     def delete_with_service(self, request, obj, reason):
@@ -257,11 +285,15 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
 
     def delete_preview(self, obj) -> str:
         if selectors.vendor_has_payables(obj):
-            return (f"Payables refer to {obj}, so it cannot be deleted: it will be deactivated instead "
-                    f"(kept for their history, offered for no new payable).")
+            return (
+                f"Payables refer to {obj}, so it cannot be deleted: it will be deactivated instead "
+                f"(kept for their history, offered for no new payable)."
+            )
         accounts = obj.bank_accounts.count()
-        return (f"{obj} and its {accounts} bank account(s) will be deleted in Dots and here. "
-                f"The audit history keeps a record.")
+        return (
+            f"{obj} and its {accounts} bank account(s) will be deleted in Dots and here. "
+            f"The audit history keeps a record."
+        )
 
     def delete_message(self, obj, outcome) -> str:
         if outcome == services.DELETED:
@@ -291,15 +323,36 @@ class VerificationFilter(admin.SimpleListFilter):
 
 @admin.register(VendorBankAccount)
 class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
-    list_display = ("name", "vendor", "masked_number_column", "routing_number", "account_type",
-                    "verification_column", "created_by", "created_at")
+    list_display = (
+        "name",
+        "vendor",
+        "masked_number_column",
+        "routing_number",
+        "account_type",
+        "verification_column",
+        "created_by",
+        "created_at",
+    )
     list_filter = (VerificationFilter, "account_type")
     list_select_related = ("vendor", "created_by", "verified_by")
     search_fields = ("vendor__name",)  # see get_search_results
     search_help_text = "The start of the vendor's name, or an account's last four digits."
-    fields = ("vendor", "name", "masked_number_column", "routing_number", "account_type", "verification_column",
-              "verified_by", "verified_at", "verification_note", "dots_id", "created_by", "created_at",
-              "retired_at", "retired_by")
+    fields = (
+        "vendor",
+        "name",
+        "masked_number_column",
+        "routing_number",
+        "account_type",
+        "verification_column",
+        "verified_by",
+        "verified_at",
+        "verification_note",
+        "dots_id",
+        "created_by",
+        "created_at",
+        "retired_at",
+        "retired_by",
+    )
     readonly_fields = fields
 
     class Media:
@@ -331,14 +384,16 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
 
     def get_urls(self):
         urls = [
-            path("<path:object_id>/verify/", self.admin_site.admin_view(self.verify_view),
-                 name="vendors_vendorbankaccount_verify"),
+            path(
+                "<path:object_id>/verify/",
+                self.admin_site.admin_view(self.verify_view),
+                name="vendors_vendorbankaccount_verify",
+            ),
         ]
         return urls + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "can_verify": self.has_verify_permission(request)}
+        extra_context = {**(extra_context or {}), "can_verify": self.has_verify_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     # The add page calls Dots, so it is a plain view: no admin transaction around it, and
@@ -352,9 +407,13 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
                 data = form.cleaned_data
                 try:
                     account = services.bank_account_create(
-                        actor=request.user, vendor_id=data["vendor"].pk, name=data["name"],
-                        routing_number=data["routing_number"], account_number=data["account_number"],
-                        account_type=data["account_type"])
+                        actor=request.user,
+                        vendor_id=data["vendor"].pk,
+                        name=data["name"],
+                        routing_number=data["routing_number"],
+                        account_number=data["account_number"],
+                        account_type=data["account_type"],
+                    )
                 except InvalidBankDetails as exc:
                     for field, errors in exc.errors.items():
                         for error in errors:
@@ -365,7 +424,9 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
                     self.message_user(
                         request,
                         f"Bank account {account} added for {account.vendor}. It waits for a second person to "
-                        f"verify it; nothing can be paid to it before.", messages.SUCCESS)
+                        f"verify it; nothing can be paid to it before.",
+                        messages.SUCCESS,
+                    )
                     return redirect(reverse("admin:vendors_vendor_change", args=[account.vendor_id]))
         else:
             form = BankAccountAddForm(initial={"vendor": request.GET.get("vendor")})
@@ -388,16 +449,24 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
         form = VerifyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.bank_account_verify(actor=request.user, bank_account_id=account.pk,
-                                             how_confirmed=form.cleaned_data["how_confirmed"])
+                services.bank_account_verify(
+                    actor=request.user, bank_account_id=account.pk, how_confirmed=form.cleaned_data["how_confirmed"]
+                )
             except DomainError as exc:
                 field = "how_confirmed" if exc.code == "verification-note-required" else None
                 form.add_error(field, str(exc))
             else:
                 self.message_user(request, f"{account} of {account.vendor} is verified.", messages.SUCCESS)
                 return redirect(self._change_url(account))
-        context = self._page_context(request, f"Verify {account}", account, form=form, refusal=refusal,
-                                     account=account, badge=verification_badge(account))
+        context = self._page_context(
+            request,
+            f"Verify {account}",
+            account,
+            form=form,
+            refusal=refusal,
+            account=account,
+            badge=verification_badge(account),
+        )
         return TemplateResponse(request, "admin/vendors/vendorbankaccount/verify.html", context)
 
     def delete_with_service(self, request, obj, reason):
@@ -405,8 +474,10 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
 
     def delete_preview(self, obj) -> str:
         if selectors.bank_account_in_use(obj):
-            return (f"Payables use {obj}, so it cannot be deleted: it will be retired instead "
-                    f"(kept for their history, offered for no new payable).")
+            return (
+                f"Payables use {obj}, so it cannot be deleted: it will be retired instead "
+                f"(kept for their history, offered for no new payable)."
+            )
         return f"{obj} of {obj.vendor} will be deleted in Dots and here. The audit history keeps a record."
 
     def delete_message(self, obj, outcome) -> str:

@@ -14,12 +14,14 @@ class BankAccountAddForm(forms.Form):
     )
     name = forms.CharField(max_length=200, help_text="For example “Operating account at First Bank”.")
     routing_number = forms.CharField(
-        max_length=9, validators=[validate_routing_number],
+        max_length=9,
+        validators=[validate_routing_number],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
         help_text="9 digits.",
     )
     account_number = forms.CharField(
-        max_length=17, validators=[validate_account_number],
+        max_length=17,
+        validators=[validate_account_number],
         # Never pre-filled from the database (it is not there); shown back only to the
         # person who typed it, when the page comes back with an error.
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
@@ -37,5 +39,6 @@ class VerifyForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=500, label="Reason (optional)",
-                             widget=forms.TextInput(attrs={"size": 60}))
+    reason = forms.CharField(
+        required=False, max_length=500, label="Reason (optional)", widget=forms.TextInput(attrs={"size": 60})
+    )

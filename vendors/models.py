@@ -9,10 +9,65 @@ from django.conf import settings
 from django.db import models
 
 US_STATES = [
-    "AL", "AK", "AS", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FM", "FL", "GA", "GU", "HI", "ID", "IL",
-    "IN", "IA", "KS", "KY", "LA", "ME", "MH", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "MP", "OH", "OK", "OR", "PW", "PA", "PR", "RI", "SC", "SD", "TN", "TX",
-    "UT", "VT", "VI", "VA", "WA", "WV", "WI", "WY",
+    "AL",
+    "AK",
+    "AS",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FM",
+    "FL",
+    "GA",
+    "GU",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MH",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "MP",
+    "OH",
+    "OK",
+    "OR",
+    "PW",
+    "PA",
+    "PR",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VI",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
 ]
 
 
@@ -28,8 +83,16 @@ class Vendor(models.Model):
 
     # Fields Dots keeps from creation on: Dots has no vendor update, so once the vendor
     # is in Dots these stay as they were sent (see services.vendor_update).
-    DOTS_FIELDS = ("name", "contact_email", "external_id", "address_line_1", "address_line_2",
-                   "city", "state", "postcode")
+    DOTS_FIELDS = (
+        "name",
+        "contact_email",
+        "external_id",
+        "address_line_1",
+        "address_line_2",
+        "city",
+        "state",
+        "postcode",
+    )
 
     name = models.CharField(max_length=200)
     # Local only: Dots' create takes no description and Dots has no vendor update.
@@ -46,13 +109,15 @@ class Vendor(models.Model):
     active = models.BooleanField(default=True)
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
-    dots_status = models.CharField("Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING,
-                                   editable=False)
+    dots_status = models.CharField(
+        "Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING, editable=False
+    )
     last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
     last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,34 +147,40 @@ class VendorBankAccount(models.Model):
     account_last4 = models.CharField("account number (last four)", max_length=4)
     account_type = models.CharField(max_length=10, choices=AccountType.choices)
 
-    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+", editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
-    verification_note = models.TextField(blank=True, editable=False,
-                                         help_text="How the account was confirmed with the vendor.")
+    verification_note = models.TextField(
+        blank=True, editable=False, help_text="How the account was confirmed with the vendor."
+    )
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
     last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
     last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set instead of deleting when payables still point at the account: kept for their
     # history, offered for no new payable.
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
-    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+", editable=False)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["vendor__name", "name", "id"]
         permissions = [("verify_vendorbankaccount", "Can verify vendor bank account")]
         constraints = [
             # The full account number must never be stored: only four digits fit here.
-            models.CheckConstraint(condition=models.Q(account_last4__regex=r"^[0-9]{4}$"),
-                                   name="vendorbankaccount_last4_is_four_digits"),
-            models.CheckConstraint(condition=models.Q(routing_number__regex=r"^[0-9]{9}$"),
-                                   name="vendorbankaccount_routing_is_nine_digits"),
+            models.CheckConstraint(
+                condition=models.Q(account_last4__regex=r"^[0-9]{4}$"), name="vendorbankaccount_last4_is_four_digits"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(routing_number__regex=r"^[0-9]{9}$"), name="vendorbankaccount_routing_is_nine_digits"
+            ),
         ]
 
     def __str__(self) -> str:

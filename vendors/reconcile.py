@@ -15,6 +15,7 @@ from core.models import AuditEvent
 from reconciliation.findings import Finding, RecordCheck, in_pages
 from vendors.models import Vendor
 
+
 def find_vendor_disagreements() -> Iterator[Finding]:
     seen: set[str] = set()
     with dots_call("list the vendors"):
@@ -24,16 +25,30 @@ def find_vendor_disagreements() -> Iterator[Finding]:
             known = set(Vendor.objects.filter(dots_id__in=ids).values_list("dots_id", flat=True))
             for vendor in page:
                 if vendor.id and vendor.id not in known:
-                    yield Finding(record_type="vendor", kind="missing_locally",
-                                  label=f"Dots vendor {vendor.name or vendor.id}", local_id=None, dots_id=vendor.id,
-                                  local_value="(none)", dots_value="in Dots",
-                                  detail="Adopting adds the vendor here (then add its bank accounts here).")
-    for pk, dots_id, name in Vendor.objects.filter(dots_id__isnull=False).values_list(
-            "pk", "dots_id", "name").iterator(chunk_size=2000):
+                    yield Finding(
+                        record_type="vendor",
+                        kind="missing_locally",
+                        label=f"Dots vendor {vendor.name or vendor.id}",
+                        local_id=None,
+                        dots_id=vendor.id,
+                        local_value="(none)",
+                        dots_value="in Dots",
+                        detail="Adopting adds the vendor here (then add its bank accounts here).",
+                    )
+    for pk, dots_id, name in (
+        Vendor.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "name").iterator(chunk_size=2000)
+    ):
         if dots_id not in seen:
-            yield Finding(record_type="vendor", kind="missing_in_dots", label=f"Vendor {name} (#{pk})", local_id=pk,
-                          dots_id=dots_id, local_value="in Dots", dots_value="(none)",
-                          detail="Adopting marks the vendor not in Dots here and stops offering it.")
+            yield Finding(
+                record_type="vendor",
+                kind="missing_in_dots",
+                label=f"Vendor {name} (#{pk})",
+                local_id=pk,
+                dots_id=dots_id,
+                local_value="in Dots",
+                dots_value="(none)",
+                detail="Adopting marks the vendor not in Dots here and stops offering it.",
+            )
 
 
 def adopt_vendor(*, discrepancy, actor) -> str:
@@ -49,12 +64,20 @@ def adopt_vendor(*, discrepancy, actor) -> str:
             raise DomainError(f"Vendor {vendor.name}: Dots has it again; nothing to adopt. Run reconciliation again.")
         with transaction.atomic():
             before = {"dots_status": vendor.dots_status, "active": vendor.active}
-            Vendor.objects.filter(pk=vendor.pk).update(dots_status=Vendor.DotsStatus.FAILED, active=False,
-                                                       last_dots_error="Dots has no such vendor (reconciliation)")
-            audit.record(actor=actor, action="vendor.adopted_from_dots", target=vendor,
-                         source=AuditEvent.Source.RECONCILE, before=before,
-                         after={"dots_status": Vendor.DotsStatus.FAILED, "active": False},
-                         reason="Dots has no such vendor")
+            Vendor.objects.filter(pk=vendor.pk).update(
+                dots_status=Vendor.DotsStatus.FAILED,
+                active=False,
+                last_dots_error="Dots has no such vendor (reconciliation)",
+            )
+            audit.record(
+                actor=actor,
+                action="vendor.adopted_from_dots",
+                target=vendor,
+                source=AuditEvent.Source.RECONCILE,
+                before=before,
+                after={"dots_status": Vendor.DotsStatus.FAILED, "active": False},
+                reason="Dots has no such vendor",
+            )
         return f"Vendor {vendor.name}: marked not in Dots and no longer offered"
     with dots_call("read the vendor"):
         found = client().retrieve_vendor(vendor_id=discrepancy.dots_id)
@@ -63,14 +86,26 @@ def adopt_vendor(*, discrepancy, actor) -> str:
         if Vendor.objects.filter(dots_id=found.id).exists():
             raise DomainError(f"Vendor {found.name} is already recorded here.")
         vendor = Vendor.objects.create(
-            name=found.name or found.id, contact_email=found.contact_email or "", external_id=found.external_id or "",
+            name=found.name or found.id,
+            contact_email=found.contact_email or "",
+            external_id=found.external_id or "",
             address_line_1=address.get("address_line_1") or address.get("line1") or "",
             address_line_2=address.get("address_line_2") or address.get("line2") or "",
-            city=address.get("city") or "", state=(address.get("state") or "")[:2], postcode=address.get("postcode") or
-            address.get("zip") or "", dots_id=found.id, dots_status=Vendor.DotsStatus.CREATED,
-            created_by=audit.system_user())
-        audit.record(actor=actor, action="vendor.adopted_from_dots", target=vendor, source=AuditEvent.Source.RECONCILE,
-                     after={"dots_id": found.id, "name": vendor.name}, reason="Created here from Dots (it was missing here)")
+            city=address.get("city") or "",
+            state=(address.get("state") or "")[:2],
+            postcode=address.get("postcode") or address.get("zip") or "",
+            dots_id=found.id,
+            dots_status=Vendor.DotsStatus.CREATED,
+            created_by=audit.system_user(),
+        )
+        audit.record(
+            actor=actor,
+            action="vendor.adopted_from_dots",
+            target=vendor,
+            source=AuditEvent.Source.RECONCILE,
+            after={"dots_id": found.id, "name": vendor.name},
+            reason="Created here from Dots (it was missing here)",
+        )
     return f"Vendor {vendor.name}: added from Dots"
 
 

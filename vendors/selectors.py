@@ -30,7 +30,8 @@ def vendor_list_for_admin() -> QuerySet[Vendor]:
 def unverified_bank_accounts() -> QuerySet[VendorBankAccount]:
     """Accounts waiting for a second person to confirm them (not retired)."""
     return VendorBankAccount.objects.filter(verified_at__isnull=True, retired_at__isnull=True).select_related(
-        "vendor", "created_by")
+        "vendor", "created_by"
+    )
 
 
 def vendors_for_new_bank_account() -> QuerySet[Vendor]:
@@ -45,8 +46,9 @@ def vendors_for_payables() -> QuerySet[Vendor]:
 
 def bank_accounts_for_payables(*, vendor_id: int | None = None) -> QuerySet[VendorBankAccount]:
     """Accounts a new payable may name (verified or not: an unverified one blocks paying, not entering)."""
-    accounts = VendorBankAccount.objects.filter(retired_at__isnull=True, dots_id__isnull=False,
-                                                vendor__active=True).select_related("vendor")
+    accounts = VendorBankAccount.objects.filter(
+        retired_at__isnull=True, dots_id__isnull=False, vendor__active=True
+    ).select_related("vendor")
     if vendor_id is not None:
         accounts = accounts.filter(vendor_id=vendor_id)
     return accounts

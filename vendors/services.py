@@ -112,9 +112,16 @@ def vendor_create(
     (`last_dots_error`), and `vendor_send_to_dots` tries again (queued on its own when
     Dots did not answer). Never raises for a Dots failure: the vendor exists either way.
     """
-    texts = {"name": name, "address_line_1": address_line_1, "address_line_2": address_line_2, "city": city,
-             "postcode": postcode, "contact_email": contact_email, "description": description,
-             "external_id": external_id}
+    texts = {
+        "name": name,
+        "address_line_1": address_line_1,
+        "address_line_2": address_line_2,
+        "city": city,
+        "postcode": postcode,
+        "contact_email": contact_email,
+        "description": description,
+        "external_id": external_id,
+    }
     _refuse_nul(texts)
     with transaction.atomic():
         vendor = Vendor(
@@ -197,16 +204,18 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
     vendor = Vendor.objects.get(pk=vendor_id)
     if vendor.dots_id:
         raise AlreadyInDots(f"{vendor} is already in Dots.")
-    action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor,
-                                      from_queue=from_queue)
+    action_queue.queue_if_unreachable(
+        kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor, from_queue=from_queue
+    )
     with transaction.atomic():
         claim = _claim_for_sending(vendor_id)
     if claim is None:
         vendor.refresh_from_db()
         if vendor.dots_id:
             raise AlreadyInDots(f"{vendor} is already in Dots.")
-        raise InvalidTransition(f"{vendor} is being sent to Dots right now; wait a moment and reload.",
-                                code="vendor-being-sent")
+        raise InvalidTransition(
+            f"{vendor} is being sent to Dots right now; wait a moment and reload.", code="vendor-being-sent"
+        )
     needs_lookup, previous = claim
     vendor.refresh_from_db()
 
@@ -230,25 +239,37 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
         status = Vendor.DotsStatus.UNKNOWN if unknown else Vendor.DotsStatus.FAILED
         with transaction.atomic():
             Vendor.objects.filter(pk=vendor_id, dots_status=Vendor.DotsStatus.SENDING).update(
-                dots_status=status, last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+                dots_status=status, last_dots_error=str(exc), last_dots_attempt_at=timezone.now()
+            )
             vendor.refresh_from_db()
-            audit.record(actor=actor, action="vendor.dots_failed", target=vendor,
-                         changes={"dots_status": {"before": previous, "after": status}}, reason=str(exc))
+            audit.record(
+                actor=actor,
+                action="vendor.dots_failed",
+                target=vendor,
+                changes={"dots_status": {"before": previous, "after": status}},
+                reason=str(exc),
+            )
         if not from_queue and isinstance(exc, (DotsUnavailable, DotsOutcomeUnknownError)):
             # Dots did not answer: try again by itself later (the queue retries its own runs).
-            action_queue.queue_retry(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor,
-                                     error=str(exc))
+            action_queue.queue_retry(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor, error=str(exc))
         raise
 
     with transaction.atomic():
         Vendor.objects.filter(pk=vendor_id).update(
-            dots_id=found.id, dots_status=Vendor.DotsStatus.CREATED, last_dots_error="",
-            last_dots_attempt_at=timezone.now())
+            dots_id=found.id,
+            dots_status=Vendor.DotsStatus.CREATED,
+            last_dots_error="",
+            last_dots_attempt_at=timezone.now(),
+        )
         vendor.refresh_from_db()
-        audit.record(actor=actor, action="vendor.sent_to_dots", target=vendor,
-                     before={"dots_id": None, "dots_status": previous},
-                     after={"dots_id": vendor.dots_id, "dots_status": vendor.dots_status},
-                     reason="found in Dots after an unanswered call" if needs_lookup and looked and found else "")
+        audit.record(
+            actor=actor,
+            action="vendor.sent_to_dots",
+            target=vendor,
+            before={"dots_id": None, "dots_status": previous},
+            after={"dots_id": vendor.dots_id, "dots_status": vendor.dots_status},
+            reason="found in Dots after an unanswered call" if needs_lookup and looked and found else "",
+        )
     return vendor
 
 
@@ -274,14 +295,21 @@ def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str
         labels = ", ".join(Vendor._meta.get_field(name).verbose_name for name in locked)
         raise VendorNotEditable(
             f"{vendor} is in Dots, which has no vendor update: {labels} cannot change. "
-            f"Delete the vendor and add it again to change them.")
+            f"Delete the vendor and add it again to change them."
+        )
     _refuse_nul({name: data[name] for name in changed if isinstance(data[name], str)})
     for name in changed:
         setattr(vendor, name, data[name])
     vendor.full_clean()
     vendor.save(update_fields=[*changed, "updated_at"])
-    audit.record(actor=actor, action="vendor.updated", target=vendor, before=before,
-                 after=_snapshot(vendor, VENDOR_AUDIT_FIELDS), reason=reason)
+    audit.record(
+        actor=actor,
+        action="vendor.updated",
+        target=vendor,
+        before=before,
+        after=_snapshot(vendor, VENDOR_AUDIT_FIELDS),
+        reason=reason,
+    )
     return vendor
 
 
@@ -294,10 +322,14 @@ def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
     vendor = Vendor.objects.get(pk=vendor_id)
     if vendor_has_payables(vendor):
         return _vendor_deactivate(actor=actor, vendor_id=vendor_id, reason=reason)
-    if vendor.dots_status == Vendor.DotsStatus.SENDING and vendor.last_dots_attempt_at and (
-            timezone.now() - vendor.last_dots_attempt_at < STALE_SENDING):
-        raise InvalidTransition(f"{vendor} is being sent to Dots right now; delete it once that is done.",
-                                code="vendor-being-sent")
+    if (
+        vendor.dots_status == Vendor.DotsStatus.SENDING
+        and vendor.last_dots_attempt_at
+        and (timezone.now() - vendor.last_dots_attempt_at < STALE_SENDING)
+    ):
+        raise InvalidTransition(
+            f"{vendor} is being sent to Dots right now; delete it once that is done.", code="vendor-being-sent"
+        )
 
     dots_id = vendor.dots_id
     if dots_id is None and vendor.dots_status in (Vendor.DotsStatus.UNKNOWN, Vendor.DotsStatus.SENDING):
@@ -314,10 +346,20 @@ def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
 
     with transaction.atomic():
         for account in vendor.bank_accounts.all():
-            audit.record(actor=actor, action="vendor_bank_account.deleted", target=account,
-                         before=_bank_account_snapshot(account), reason=f"deleted with vendor {vendor}")
-        audit.record(actor=actor, action="vendor.deleted", target=vendor,
-                     before={**_snapshot(vendor, VENDOR_AUDIT_FIELDS), "dots_id": dots_id}, reason=reason)
+            audit.record(
+                actor=actor,
+                action="vendor_bank_account.deleted",
+                target=account,
+                before=_bank_account_snapshot(account),
+                reason=f"deleted with vendor {vendor}",
+            )
+        audit.record(
+            actor=actor,
+            action="vendor.deleted",
+            target=vendor,
+            before={**_snapshot(vendor, VENDOR_AUDIT_FIELDS), "dots_id": dots_id},
+            reason=reason,
+        )
         VendorBankAccount.objects.filter(vendor_id=vendor_id).delete()
         Vendor.objects.filter(pk=vendor_id).delete()
     return DELETED
@@ -329,8 +371,14 @@ def _vendor_deactivate(*, actor, vendor_id: int, reason: str) -> str:
     if vendor.active:
         vendor.active = False
         vendor.save(update_fields=["active", "updated_at"])
-        audit.record(actor=actor, action="vendor.deactivated", target=vendor, before={"active": True},
-                     after={"active": False}, reason=reason or "payables refer to this vendor")
+        audit.record(
+            actor=actor,
+            action="vendor.deactivated",
+            target=vendor,
+            before={"active": True},
+            after={"active": False},
+            reason=reason or "payables refer to this vendor",
+        )
     return DEACTIVATED
 
 
@@ -362,7 +410,8 @@ def _find_payment_method(vendor: Vendor, *, name: str, routing_number: str, last
     """After an unanswered create: the one payment method that call made, or None."""
     taken = set(VendorBankAccount.objects.exclude(dots_id__isnull=True).values_list("dots_id", flat=True))
     matches = [
-        method for method in client().list_vendor_payment_methods(vendor_id=vendor.dots_id)
+        method
+        for method in client().list_vendor_payment_methods(vendor_id=vendor.dots_id)
         if method.id not in taken
         and method.name == name
         and method.ach_routing_number == routing_number
@@ -386,18 +435,23 @@ def bank_account_create(
     `account_number` is sent to Dots once and dropped: the row keeps its last four digits.
     """
     name, routing_number, account_number = name.strip(), routing_number.strip(), account_number.strip()
-    check_bank_details(name=name, routing_number=routing_number, account_number=account_number,
-                       account_type=account_type)
+    check_bank_details(
+        name=name, routing_number=routing_number, account_number=account_number, account_type=account_type
+    )
     last4 = account_number[-4:]
     vendor = Vendor.objects.get(pk=vendor_id)
     # The full number is never stored, so this cannot be queued: refuse now, clearly.
     outage = dots_health.current_outage()
     if outage is not None:
-        raise DotsUnavailable(f"{dots_health.unreachable_since_text(outage)}; add the bank account again when it "
-                              f"is back. Nothing was saved.")
+        raise DotsUnavailable(
+            f"{dots_health.unreachable_since_text(outage)}; add the bank account again when it "
+            f"is back. Nothing was saved."
+        )
     if not vendor.dots_id:
-        raise VendorNotInDots(f"{vendor} is not in Dots yet ({vendor.get_dots_status_display().lower()}); "
-                              f"send it to Dots before adding a bank account.")
+        raise VendorNotInDots(
+            f"{vendor} is not in Dots yet ({vendor.get_dots_status_display().lower()}); "
+            f"send it to Dots before adding a bank account."
+        )
     if not vendor.active:
         raise InvalidTransition(f"{vendor} is inactive: it takes no new bank accounts.", code="vendor-inactive")
 
@@ -413,12 +467,14 @@ def bank_account_create(
     except DotsOutcomeUnknownError:
         # It may exist in Dots now: adopt it if Dots lists it, rather than sending the number again.
         with dots_call("look for the bank account in Dots"):
-            method = _find_payment_method(vendor, name=name, routing_number=routing_number, last4=last4,
-                                          account_type=account_type)
+            method = _find_payment_method(
+                vendor, name=name, routing_number=routing_number, last4=last4, account_type=account_type
+            )
         if method is None:
             raise DotsOutcomeUnknownError(
                 "Dots did not answer whether it added the bank account, and does not list it. Nothing was "
-                "saved here; look at the vendor's bank accounts in a minute before adding it again.") from None
+                "saved here; look at the vendor's bank accounts in a minute before adding it again."
+            ) from None
     del account_number  # the full number goes no further than Dots
 
     with transaction.atomic():
@@ -432,8 +488,9 @@ def bank_account_create(
             last_dots_attempt_at=timezone.now(),
             created_by=actor,
         )
-        audit.record(actor=actor, action="vendor_bank_account.created", target=account,
-                     after=_bank_account_snapshot(account))
+        audit.record(
+            actor=actor, action="vendor_bank_account.created", target=account, after=_bank_account_snapshot(account)
+        )
     return account
 
 
@@ -450,14 +507,16 @@ def bank_account_verify(*, actor, bank_account_id: int, how_confirmed: str) -> V
             raise VerifyNotAllowed(f"You may not verify bank accounts ({account}).")
         if account.created_by_id is not None and account.created_by_id == actor.pk:
             raise SegregationOfDutiesViolation(
-                f"You added {account} for {account.vendor}; a second person must verify it.")
+                f"You added {account} for {account.vendor}; a second person must verify it."
+            )
         if account.is_verified:
             raise AlreadyVerified(_already_verified_text(account))
         if account.is_retired:
             raise BankAccountRetired(f"{account} is retired: it is not verified any more.")
         if not note:
             raise VerificationNoteRequired(
-                "Say how the account was confirmed, for example “called the vendor on the number we already had”.")
+                "Say how the account was confirmed, for example “called the vendor on the number we already had”."
+            )
         now = timezone.now()
         won = (
             VendorBankAccount.objects.filter(pk=bank_account_id, verified_at__isnull=True, retired_at__isnull=True)
@@ -467,10 +526,14 @@ def bank_account_verify(*, actor, bank_account_id: int, how_confirmed: str) -> V
         account.refresh_from_db()
         if won != 1:
             raise AlreadyVerified(_already_verified_text(account))
-        audit.record(actor=actor, action="vendor_bank_account.verified", target=account,
-                     before={"verified_by": None, "verified_at": None, "verification_note": ""},
-                     after={"verified_by": actor.get_username(), "verified_at": now, "verification_note": note},
-                     reason=note)
+        audit.record(
+            actor=actor,
+            action="vendor_bank_account.verified",
+            target=account,
+            before={"verified_by": None, "verified_at": None, "verification_note": ""},
+            after={"verified_by": actor.get_username(), "verified_at": now, "verification_note": note},
+            reason=note,
+        )
     return account
 
 
@@ -488,21 +551,28 @@ def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str
     if account.dots_id and account.vendor.dots_id:
         try:
             with dots_call("delete the bank account"):
-                client().delete_vendor_payment_method(vendor_id=account.vendor.dots_id,
-                                                      payment_method_id=account.dots_id)
+                client().delete_vendor_payment_method(
+                    vendor_id=account.vendor.dots_id, payment_method_id=account.dots_id
+                )
         except DotsRejected as exc:
             if not is_not_found(exc):
                 raise
     try:
         with transaction.atomic():
-            audit.record(actor=actor, action="vendor_bank_account.deleted", target=account,
-                         before=_bank_account_snapshot(account), reason=reason)
+            audit.record(
+                actor=actor,
+                action="vendor_bank_account.deleted",
+                target=account,
+                before=_bank_account_snapshot(account),
+                reason=reason,
+            )
             VendorBankAccount.objects.filter(pk=bank_account_id).delete()
     except ProtectedError:
         # A payable picked it between the check and now: Dots no longer has it, so keep
         # the row, retired, for that payable's history.
-        return _bank_account_retire(actor=actor, bank_account_id=bank_account_id,
-                                    reason="a payable uses it; it was already deleted in Dots")
+        return _bank_account_retire(
+            actor=actor, bank_account_id=bank_account_id, reason="a payable uses it; it was already deleted in Dots"
+        )
     return DELETED
 
 
@@ -510,9 +580,15 @@ def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str
 def _bank_account_retire(*, actor, bank_account_id: int, reason: str) -> str:
     now = timezone.now()
     if VendorBankAccount.objects.filter(pk=bank_account_id, retired_at__isnull=True).update(
-            retired_at=now, retired_by=actor):
+        retired_at=now, retired_by=actor
+    ):
         account = VendorBankAccount.objects.get(pk=bank_account_id)
-        audit.record(actor=actor, action="vendor_bank_account.retired", target=account,
-                     before={"retired_at": None}, after={"retired_at": now},
-                     reason=reason or "payables use this account")
+        audit.record(
+            actor=actor,
+            action="vendor_bank_account.retired",
+            target=account,
+            before={"retired_at": None},
+            after={"retired_at": now},
+            reason=reason or "payables use this account",
+        )
     return RETIRED

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,46 +15,92 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_event_id', models.BigIntegerField(null=True)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("last_event_id", models.BigIntegerField(null=True)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit chain head',
+                "verbose_name": "audit chain head",
             },
         ),
         migrations.CreateModel(
-            name='DemoAccount',
+            name="DemoAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='demo_account', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="demo_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_label', models.CharField(max_length=200)),
-                ('source', models.CharField(choices=[('admin', 'Admin'), ('task', 'Background task'), ('webhook', 'Webhook'), ('sync', 'Sync'), ('reconcile', 'Reconciliation'), ('command', 'Command'), ('import', 'Import'), ('system', 'System')], default='admin', max_length=20)),
-                ('action', models.CharField(max_length=80)),
-                ('object_type', models.CharField(blank=True, max_length=100)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=200)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('reason', models.TextField(blank=True)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_label", models.CharField(max_length=200)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("task", "Background task"),
+                            ("webhook", "Webhook"),
+                            ("sync", "Sync"),
+                            ("reconcile", "Reconciliation"),
+                            ("command", "Command"),
+                            ("import", "Import"),
+                            ("system", "System"),
+                        ],
+                        default="admin",
+                        max_length=20,
+                    ),
+                ),
+                ("action", models.CharField(max_length=80)),
+                ("object_type", models.CharField(blank=True, max_length=100)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=200)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                ("reason", models.TextField(blank=True)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('export_auditevent', 'Can export audit events as CSV')],
-                'indexes': [models.Index(fields=['object_type', 'object_id', '-id'], name='audit_object_idx'), models.Index(fields=['actor', '-id'], name='audit_actor_idx'), models.Index(fields=['action', '-id'], name='audit_action_idx'), models.Index(fields=['occurred_at'], name='audit_occurred_idx'), models.Index(fields=['object_id'], name='audit_object_id_idx'), models.Index(django.db.models.functions.text.Upper('object_repr'), name='audit_object_repr_upper_idx')],
+                "ordering": ["-id"],
+                "permissions": [("export_auditevent", "Can export audit events as CSV")],
+                "indexes": [
+                    models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_idx"),
+                    models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
+                    models.Index(fields=["action", "-id"], name="audit_action_idx"),
+                    models.Index(fields=["occurred_at"], name="audit_occurred_idx"),
+                    models.Index(fields=["object_id"], name="audit_object_id_idx"),
+                    models.Index(
+                        django.db.models.functions.text.Upper("object_repr"), name="audit_object_repr_upper_idx"
+                    ),
+                ],
             },
         ),
     ]

@@ -5,52 +5,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_roles_and_system_user'),
+        ("core", "0003_roles_and_system_user"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='auditevent',
-            options={'ordering': ['-occurred_at', '-id'], 'permissions': [('export_auditevent', 'Can export audit events as CSV')]},
+            name="auditevent",
+            options={
+                "ordering": ["-occurred_at", "-id"],
+                "permissions": [("export_auditevent", "Can export audit events as CSV")],
+            },
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_actor_idx',
+            model_name="auditevent",
+            name="audit_actor_idx",
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_action_idx',
+            model_name="auditevent",
+            name="audit_action_idx",
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_occurred_idx',
+            model_name="auditevent",
+            name="audit_occurred_idx",
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_object_repr_upper_idx',
+            model_name="auditevent",
+            name="audit_object_repr_upper_idx",
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='search_key',
+            model_name="auditevent",
+            name="search_key",
             field=models.CharField(blank=True, editable=False, max_length=200),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['actor', 'occurred_at', 'id'], name='audit_actor_time_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["actor", "occurred_at", "id"], name="audit_actor_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['action', 'occurred_at', 'id'], name='audit_action_time_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["action", "occurred_at", "id"], name="audit_action_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['occurred_at', 'id'], name='audit_occurred_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["occurred_at", "id"], name="audit_occurred_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['search_key'], name='audit_search_key_idx', opclasses=['varchar_pattern_ops']),
+            model_name="auditevent",
+            index=models.Index(fields=["search_key"], name="audit_search_key_idx", opclasses=["varchar_pattern_ops"]),
         ),
     ]

@@ -11,56 +11,97 @@ def create_health_row(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_audit_search_key_and_page_order_indexes'),
+        ("core", "0004_audit_search_key_and_page_order_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DotsHealth',
+            name="DotsHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('last_failure_at', models.DateTimeField(blank=True, null=True)),
-                ('last_failure_message', models.TextField(blank=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('outage_started_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("last_failure_at", models.DateTimeField(blank=True, null=True)),
+                ("last_failure_message", models.TextField(blank=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("outage_started_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'Dots health',
-                'verbose_name_plural': 'Dots health',
+                "verbose_name": "Dots health",
+                "verbose_name_plural": "Dots health",
             },
         ),
         migrations.CreateModel(
-            name='QueuedDotsAction',
+            name="QueuedDotsAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('payable.submit', 'Submit payable for approval'), ('payable.approve', 'Approve payable'), ('payable.reject', 'Reject payable'), ('payable.cancel', 'Cancel payable'), ('payable.pay', 'Pay payable'), ('vendor.send_to_dots', 'Send vendor to Dots'), ('payout_link.push', 'Create payout link in Dots'), ('payout_request.push', 'Create payout request in Dots')], max_length=40)),
-                ('target_type', models.CharField(max_length=100)),
-                ('target_id', models.CharField(max_length=64)),
-                ('target_repr', models.CharField(blank=True, max_length=200)),
-                ('arguments', models.JSONField(blank=True, default=dict)),
-                ('dedupe_key', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('waiting', 'Waiting'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='waiting', max_length=20)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('first_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('give_up_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("payable.submit", "Submit payable for approval"),
+                            ("payable.approve", "Approve payable"),
+                            ("payable.reject", "Reject payable"),
+                            ("payable.cancel", "Cancel payable"),
+                            ("payable.pay", "Pay payable"),
+                            ("vendor.send_to_dots", "Send vendor to Dots"),
+                            ("payout_link.push", "Create payout link in Dots"),
+                            ("payout_request.push", "Create payout request in Dots"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=100)),
+                ("target_id", models.CharField(max_length=64)),
+                ("target_repr", models.CharField(blank=True, max_length=200)),
+                ("arguments", models.JSONField(blank=True, default=dict)),
+                ("dedupe_key", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="waiting",
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("first_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("give_up_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'queued Dots action',
-                'ordering': ['-id'],
-                'permissions': [('cancel_queueddotsaction', 'Can cancel a waiting queued Dots action')],
-                'indexes': [models.Index(fields=['status', 'next_attempt_at', 'id'], name='queued_action_due_idx'), models.Index(fields=['target_type', 'target_id'], name='queued_action_target_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['waiting', 'running'])), fields=('dedupe_key',), name='queued_action_one_active_per_key')],
+                "verbose_name": "queued Dots action",
+                "ordering": ["-id"],
+                "permissions": [("cancel_queueddotsaction", "Can cancel a waiting queued Dots action")],
+                "indexes": [
+                    models.Index(fields=["status", "next_attempt_at", "id"], name="queued_action_due_idx"),
+                    models.Index(fields=["target_type", "target_id"], name="queued_action_target_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["waiting", "running"])),
+                        fields=("dedupe_key",),
+                        name="queued_action_one_active_per_key",
+                    )
+                ],
             },
         ),
         migrations.RunPython(create_health_row, migrations.RunPython.noop),

@@ -38,13 +38,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--client-id", default=os.environ.get("DOTS_EMULATOR_CLIENT_ID", DEFAULT_CLIENT_ID))
     parser.add_argument("--api-key", default=os.environ.get("DOTS_EMULATOR_API_KEY", DEFAULT_API_KEY))
     parser.add_argument("--webhook-url", default=os.environ.get("DOTS_EMULATOR_WEBHOOK_URL"))
-    parser.add_argument("--webhook-secret", default=os.environ.get("DOTS_EMULATOR_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET))
-    parser.add_argument("--seed-dashboard-users", metavar="FILE", default=None,
-                        help="JSON list of dashboard users (first_name, last_name, email, role) put in an "
-                             "empty store and after each reset")
-    parser.add_argument("--advance", choices=lifecycles.MODES, default=None,
-                        help="how transfers, payable payments and payout links advance by themselves "
-                             "(default manual: only the /_emulator controls move them)")
+    parser.add_argument(
+        "--webhook-secret", default=os.environ.get("DOTS_EMULATOR_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+    )
+    parser.add_argument(
+        "--seed-dashboard-users",
+        metavar="FILE",
+        default=None,
+        help="JSON list of dashboard users (first_name, last_name, email, role) put in an "
+        "empty store and after each reset",
+    )
+    parser.add_argument(
+        "--advance",
+        choices=lifecycles.MODES,
+        default=None,
+        help="how transfers, payable payments and payout links advance by themselves "
+        "(default manual: only the /_emulator controls move them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,10 +75,14 @@ def main(argv: list[str] | None = None) -> None:
     store = Store(args.data)
     app = EmulatorApp(
         store=store,
-        settings=Settings(client_id=args.client_id, api_key=args.api_key,
-                          webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
-                          advance_mode=args.advance,
-                          seed_dashboard_users=_load_users(args.seed_dashboard_users)),
+        settings=Settings(
+            client_id=args.client_id,
+            api_key=args.api_key,
+            webhook_url=args.webhook_url,
+            webhook_secret=args.webhook_secret,
+            advance_mode=args.advance,
+            seed_dashboard_users=_load_users(args.seed_dashboard_users),
+        ),
     )
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     root = f"http://{args.host}:{server.port}"

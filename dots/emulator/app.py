@@ -35,8 +35,8 @@ from dots.emulator.context import Ctx, clock_now, parse_json_body
 from dots.emulator.errors import ApiError
 from dots.emulator.faults import Faults
 from dots.emulator.resources import RESOURCE_MODULES
-from dots.emulator.resources import apps as apps_resource
 from dots.emulator.resources import approvers as approvers_resource
+from dots.emulator.resources import apps as apps_resource
 from dots.emulator.routing import Route, build_map
 from dots.emulator.store import Store
 from dots.emulator.webhooks_out import WebhookOutbox
@@ -69,9 +69,9 @@ class EmulatorApp:
         self.outbox = WebhookOutbox(store, default_url=settings.webhook_url, default_secret=settings.webhook_secret)
         # Newest last; read newest first. A deque append is atomic, so no lock is needed to log.
         self.request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
-        self._expected_auth = "Basic " + base64.b64encode(
-            f"{settings.client_id}:{settings.api_key}".encode()
-        ).decode("ascii")
+        self._expected_auth = "Basic " + base64.b64encode(f"{settings.client_id}:{settings.api_key}".encode()).decode(
+            "ascii"
+        )
 
         api_routes: list[Route] = []
         control_routes: list[Route] = list(controls.CONTROL_ROUTES)
@@ -176,7 +176,9 @@ class EmulatorApp:
             raise ApiError(404, "not-found", f"no route for {method} {path}") from None
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
-            raise ApiError(405, "method-not-allowed", f"{method} is not allowed on {path} (allowed: {allowed})") from None
+            raise ApiError(
+                405, "method-not-allowed", f"{method} is not allowed on {path} (allowed: {allowed})"
+            ) from None
 
         app_id = self._authenticate(environ)
         entry["app_id"] = app_id
@@ -200,8 +202,15 @@ class EmulatorApp:
                 idempotency_key = key
 
         handler = self.api_handlers[endpoint].handler
-        ctx = Ctx(store=self.store, app_id=app_id, request=request, body_bytes=raw, json_body=json_body,
-                  emitter=self.outbox, emulator=self)
+        ctx = Ctx(
+            store=self.store,
+            app_id=app_id,
+            request=request,
+            body_bytes=raw,
+            json_body=json_body,
+            emitter=self.outbox,
+            emulator=self,
+        )
         headers: list[tuple[str, str]] = []
         with self.store.transaction():
             if idempotency_key is not None:
@@ -214,8 +223,9 @@ class EmulatorApp:
             # Only successes are remembered: a refused request (bad input, short funds) did
             # nothing, so the same key may be sent again once the cause is fixed.
             if idempotency_key is not None and 200 <= status < 300:
-                self.store.idempotency_put(app_id=app_id, key=idempotency_key,
-                                           created_at=ctx.now().timestamp(), status=status, body=body)
+                self.store.idempotency_put(
+                    app_id=app_id, key=idempotency_key, created_at=ctx.now().timestamp(), status=status, body=body
+                )
         if ctx.emitted:
             self.outbox.notify()
         return status, body, headers, drop
@@ -255,12 +265,15 @@ class EmulatorApp:
                 raise ApiError(404, "not-found", f"no emulator control {method} {path}") from None
             except MethodNotAllowed as exc:
                 allowed = ", ".join(sorted(exc.valid_methods or []))
-                raise ApiError(405, "method-not-allowed", f"{method} is not allowed on {path} (allowed: {allowed})") from None
+                raise ApiError(
+                    405, "method-not-allowed", f"{method} is not allowed on {path} (allowed: {allowed})"
+                ) from None
             request = Request(environ)
             raw = b"" if request.mimetype == "multipart/form-data" else request.get_data(cache=True)
             app_header = environ.get("HTTP_API_APP_ID") or self.default_app_id
-            ctx = Ctx(store=self.store, app_id=app_header, request=request, body_bytes=raw,
-                      emitter=self.outbox, emulator=self)
+            ctx = Ctx(
+                store=self.store, app_id=app_header, request=request, body_bytes=raw, emitter=self.outbox, emulator=self
+            )
             route = self.control_handlers[endpoint]
             if route.transactional:
                 with self.store.transaction():

@@ -7,7 +7,7 @@ reads and writes through `ctx.store` without locking of its own.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 
@@ -24,13 +24,13 @@ _MISSING = object()
 def clock_now(store: Store) -> datetime:
     """The emulator clock: real UTC time plus the offset a test set with /_emulator/clock."""
     offset = store.meta_get("clock_offset_seconds", 0)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now + timedelta(seconds=offset) if offset else now
 
 
 def iso(dt: datetime) -> str:
     """ISO 8601 in UTC with a Z, milliseconds, as Dots writes timestamps."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def cents_to_decimal_str(cents: int) -> str:
@@ -189,11 +189,14 @@ class Ctx:
         page, has_more = self.page_slice(items, id_field=id_field, default_limit=default_limit)
         return {"data": page, "has_more": has_more}
 
-    def paginate_kind(self, kind: str, *, app_id: str | None, serialize=None,
-                      default_limit: int = DEFAULT_PAGE_SIZE) -> dict:
+    def paginate_kind(
+        self, kind: str, *, app_id: str | None, serialize=None, default_limit: int = DEFAULT_PAGE_SIZE
+    ) -> dict:
         """paginate() straight from the store, for unfiltered lists: reads only one page."""
         docs, has_more = self.store.page(
-            kind, app_id=app_id, limit=self.page_limit(default=default_limit),
+            kind,
+            app_id=app_id,
+            limit=self.page_limit(default=default_limit),
             starting_after=self.query.get("starting_after") or None,
             ending_before=None if self.query.get("starting_after") else (self.query.get("ending_before") or None),
         )

@@ -138,14 +138,29 @@ def _parse(spec: dict, *, fault_id: int) -> Fault:
     seed = spec.get("seed")
     rng = random.Random(seed)
     return Fault(
-        id=fault_id, method=method, path=path, kind=kind, status=status, ms=ms,
-        count=count, rate=None if rate is None else float(rate), seed=seed, after=after, rng=rng,
+        id=fault_id,
+        method=method,
+        path=path,
+        kind=kind,
+        status=status,
+        ms=ms,
+        count=count,
+        rate=None if rate is None else float(rate),
+        seed=seed,
+        after=after,
+        rng=rng,
     )
 
 
 def status_error(fault: Fault) -> ApiError:
     if fault.kind == "insufficient_funds":
         return ApiError(400, "transaction-insufficient-funds", "insufficient funds (injected fault)")
-    code = {500: "internal-error", 502: "bad-gateway", 503: "service-unavailable", 504: "gateway-timeout",
-            429: "rate-limited", 409: "resource-busy"}.get(fault.status, "injected-fault")
+    code = {
+        500: "internal-error",
+        502: "bad-gateway",
+        503: "service-unavailable",
+        504: "gateway-timeout",
+        429: "rate-limited",
+        409: "resource-busy",
+    }.get(fault.status, "injected-fault")
     return ApiError(fault.status, code, f"injected fault: {fault.status}")

@@ -133,7 +133,9 @@ def update_settings(store, changes: dict) -> dict:
     stored = store.meta_get(SETTINGS_KEY, {}) or {}
     for kind, value in changes.items():
         if kind not in DEFAULT_OUTCOME:
-            raise ApiError(400, "invalid-input", f"unknown lifecycle kind {kind!r}; known: {', '.join(DEFAULT_OUTCOME)}")
+            raise ApiError(
+                400, "invalid-input", f"unknown lifecycle kind {kind!r}; known: {', '.join(DEFAULT_OUTCOME)}"
+            )
         if not isinstance(value, dict):
             raise ApiError(400, "invalid-input", f"{kind} setting must be an object")
         merged = dict(stored.get(kind) or {})

@@ -25,19 +25,34 @@ def render(ctx: Ctx) -> Response:
     for app in apps:
         wallet = store.get(WALLET_KIND, app["id"]) or {"balance": 0, "money_out": 0}
         default = " (default)" if app["id"] == emulator.default_app_id else ""
-        app_rows.append([app["id"] + default, app["name"], app.get("status", ""),
-                         cents_to_decimal_str(wallet["balance"]), cents_to_decimal_str(wallet.get("money_out", 0))])
+        app_rows.append(
+            [
+                app["id"] + default,
+                app["name"],
+                app.get("status", ""),
+                cents_to_decimal_str(wallet["balance"]),
+                cents_to_decimal_str(wallet.get("money_out", 0)),
+            ]
+        )
     counts = [[kind, n] for kind, n in store.counts_by_kind().items()]
     requests_rows = [
-        [e["request_id"], e["method"], e["path"], e.get("status", ""), e.get("ms", ""),
-         "dropped" if e.get("dropped") else ""]
+        [
+            e["request_id"],
+            e["method"],
+            e["path"],
+            e.get("status", ""),
+            e.get("ms", ""),
+            "dropped" if e.get("dropped") else "",
+        ]
         for e in list(reversed(emulator.request_log))[:50]
     ]
     config = emulator.outbox.config()
     events = store.conn.execute(
         "SELECT id, type, status, attempts, last_status, last_error FROM webhook_events ORDER BY seq DESC LIMIT 50"
     ).fetchall()
-    faults = [[f["id"], f["method"], f["path"], f["kind"], f["fired"], f["remaining"]] for f in emulator.faults.describe()]
+    faults = [
+        [f["id"], f["method"], f["path"], f["kind"], f["fired"], f["remaining"]] for f in emulator.faults.describe()
+    ]
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Dots emulator</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:90%}}</style></head><body>

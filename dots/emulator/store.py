@@ -222,9 +222,9 @@ class Store:
     def count(self, kind: str, *, app_id: str | None = None) -> int:
         if app_id is None:
             return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
-        return self.conn.execute(
-            "SELECT COUNT(*) FROM docs WHERE kind = ? AND app_id = ?", (kind, app_id)
-        ).fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ? AND app_id = ?", (kind, app_id)).fetchone()[
+            0
+        ]
 
     def counts_by_kind(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT kind, COUNT(*) FROM docs GROUP BY kind ORDER BY kind"))

@@ -145,8 +145,14 @@ class WebhookOutbox:
                 "last_status = ?, delivered_at = ? WHERE id = ?",
                 (status, attempts, next_at, error, status_code, now if status == "delivered" else None, event_id),
             )
-        return {"id": event_id, "type": event_type, "status": status, "attempts": attempts,
-                "http_status": status_code, "error": error}
+        return {
+            "id": event_id,
+            "type": event_type,
+            "status": status,
+            "attempts": attempts,
+            "http_status": status_code,
+            "error": error,
+        }
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -158,8 +164,17 @@ class WebhookOutbox:
                 (limit,),
             ).fetchall()
         return [
-            {"id": r[0], "type": r[1], "payload": json.loads(r[2]), "status": r[3], "attempts": r[4],
-             "last_error": r[5], "last_status": r[6], "created_at": r[7], "delivered_at": r[8],
-             "next_attempt_at": r[9] or None}
+            {
+                "id": r[0],
+                "type": r[1],
+                "payload": json.loads(r[2]),
+                "status": r[3],
+                "attempts": r[4],
+                "last_error": r[5],
+                "last_status": r[6],
+                "created_at": r[7],
+                "delivered_at": r[8],
+                "next_attempt_at": r[9] or None,
+            }
             for r in rows
         ]

@@ -41,8 +41,9 @@ class AccountsPayableMixin(ResourceBase):
     def list_vendors(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_VENDORS, Vendor.from_dict,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _VENDORS, Vendor.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_vendors(self) -> Iterator[Vendor]:
         return self._iterate(_VENDORS, Vendor.from_dict, {})
@@ -100,8 +101,9 @@ class AccountsPayableMixin(ResourceBase):
     def list_payables(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_PAYABLES, Payable.from_dict,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _PAYABLES, Payable.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_payables(self) -> Iterator[Payable]:
         return self._iterate(_PAYABLES, Payable.from_dict, {})

@@ -34,8 +34,13 @@ class PaymentsMixin(ResourceBase):
         metadata: dict[str, Any] | str | None = None,
     ) -> Transfer:
         body = clean(
-            amount=amount, platform=platform, user_id=user_id, customer_id=customer_id,
-            ach_info=ach_info, account_id=account_id, metadata=metadata,
+            amount=amount,
+            platform=platform,
+            user_id=user_id,
+            customer_id=customer_id,
+            ach_info=ach_info,
+            account_id=account_id,
+            metadata=metadata,
         )
         return Transfer.from_dict(self._call("POST", "/v2/payments", body=body))
 
@@ -88,8 +93,9 @@ class PaymentsMixin(ResourceBase):
     def list_payment_customers(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_CUSTOMERS, DotsObject,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _CUSTOMERS, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_payment_customers(self) -> Iterator[DotsObject]:
         return self._iterate(_CUSTOMERS, DotsObject, {})
@@ -146,8 +152,9 @@ class PaymentsMixin(ResourceBase):
     def list_checkout_sessions(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_SESSIONS, DotsObject,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _SESSIONS, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_checkout_sessions(self) -> Iterator[DotsObject]:
         return self._iterate(_SESSIONS, DotsObject, {})

@@ -24,8 +24,9 @@ class PayoutsMixin(ResourceBase):
     def list_payout_links(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_LINKS, PayoutLink.from_dict,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _LINKS, PayoutLink.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_payout_links(self) -> Iterator[PayoutLink]:
         return self._iterate(_LINKS, PayoutLink.from_dict, {})
@@ -98,8 +99,11 @@ class PayoutsMixin(ResourceBase):
     def list_payout_requests(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_REQUESTS, PayoutRequest.from_dict,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _REQUESTS,
+            PayoutRequest.from_dict,
+            query(limit=limit, starting_after=starting_after, ending_before=ending_before),
+        )
 
     def iter_payout_requests(self) -> Iterator[PayoutRequest]:
         return self._iterate(_REQUESTS, PayoutRequest.from_dict, {})
@@ -185,8 +189,9 @@ class PayoutsMixin(ResourceBase):
     def list_payout_batches(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
     ) -> Page:
-        return self._page(_BATCHES, DotsObject,
-                          query(limit=limit, starting_after=starting_after, ending_before=ending_before))
+        return self._page(
+            _BATCHES, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
+        )
 
     def iter_payout_batches(self) -> Iterator[DotsObject]:
         return self._iterate(_BATCHES, DotsObject, {})
@@ -194,8 +199,6 @@ class PayoutsMixin(ResourceBase):
     def retrieve_payout_batch(self, *, payout_batch_id: str) -> DotsObject:
         return DotsObject(self._call("GET", f"{_BATCHES}/{seg(payout_batch_id)}"))
 
-    def retrieve_payout_batch_results(
-        self, *, payout_batch_id: str, include_request: bool | None = None
-    ) -> DotsObject:
+    def retrieve_payout_batch_results(self, *, payout_batch_id: str, include_request: bool | None = None) -> DotsObject:
         params = query(include_request=include_request)
         return DotsObject(self._call("GET", f"{_BATCHES}/{seg(payout_batch_id)}/results", params=params or None))

@@ -28,8 +28,15 @@ class TransfersMixin(ResourceBase):
         reverse_order: bool | None = None,
     ) -> Page:
         params = query(
-            limit=limit, starting_after=starting_after, ending_before=ending_before, user_id=user_id,
-            type=type, status=status, start_date=start_date, end_date=end_date, reverse_order=reverse_order,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            user_id=user_id,
+            type=type,
+            status=status,
+            start_date=start_date,
+            end_date=end_date,
+            reverse_order=reverse_order,
         )
         return self._page(_TRANSFERS, Transfer.from_dict, params)
 
@@ -77,8 +84,9 @@ class TransfersMixin(ResourceBase):
         ending_before: int | str | None = None,
         include_transfer: bool | None = None,
     ) -> Page:
-        params = query(limit=limit, starting_after=starting_after, ending_before=ending_before,
-                       include_transfer=include_transfer)
+        params = query(
+            limit=limit, starting_after=starting_after, ending_before=ending_before, include_transfer=include_transfer
+        )
         return self._page(_TRANSACTIONS, DotsObject, params)
 
     def iter_transactions(self, *, include_transfer: bool | None = None) -> Iterator[DotsObject]:

@@ -5,27 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payables', '0001_initial'),
-        ('vendors', '0003_dots_field_labels'),
+        ("payables", "0001_initial"),
+        ("vendors", "0003_dots_field_labels"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApprovalPolicyDotsCopy',
+            name="ApprovalPolicyDotsCopy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dots_id', models.CharField(blank=True, max_length=64, null=True, unique=True, verbose_name='Dots id')),
-                ('last_dots_error', models.TextField(blank=True)),
-                ('last_dots_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('deleted_in_dots_at', models.DateTimeField(blank=True, null=True)),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dots_copies', to='payables.approvalpolicy')),
-                ('vendor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='vendors.vendor')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dots_id",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True, verbose_name="Dots id"),
+                ),
+                ("last_dots_error", models.TextField(blank=True)),
+                ("last_dots_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("deleted_in_dots_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dots_copies",
+                        to="payables.approvalpolicy",
+                    ),
+                ),
+                (
+                    "vendor",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="vendors.vendor"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['policy', 'vendor__name', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('policy', 'vendor'), name='one_dots_copy_per_vendor')],
+                "ordering": ["policy", "vendor__name", "id"],
+                "constraints": [models.UniqueConstraint(fields=("policy", "vendor"), name="one_dots_copy_per_vendor")],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payables', '0002_approval_policy_dots_copies'),
+        ("payables", "0002_approval_policy_dots_copies"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='payable',
-            name='dots_transfer_id',
+            model_name="payable",
+            name="dots_transfer_id",
             field=models.CharField(blank=True, db_index=True, editable=False, max_length=64),
         ),
     ]

@@ -21,8 +21,9 @@ class Approver(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     dots_role = models.CharField(max_length=40, blank=True)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="dots_approver")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="dots_approver"
+    )
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -47,16 +48,21 @@ class ApprovalPolicy(models.Model):
     priority = models.PositiveIntegerField(default=1, help_text="Lower numbers are tried first.")
     amount_comparator = models.CharField(max_length=2, choices=AmountComparator.choices, blank=True)
     amount_cents = MoneyField("amount", null=True, blank=True)
-    vendors = models.ManyToManyField("vendors.Vendor", blank=True, related_name="+",
-                                     help_text="The policy applies when the vendor is one of these (any if empty).")
+    vendors = models.ManyToManyField(
+        "vendors.Vendor",
+        blank=True,
+        related_name="+",
+        help_text="The policy applies when the vendor is one of these (any if empty).",
+    )
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
     last_dots_error = models.TextField(blank=True, editable=False)
     last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -44,10 +44,19 @@ class Payable(models.Model):
         Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
         Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
         Status.APPROVED: {Status.PAY_REQUESTED},
-        Status.PAY_REQUESTED: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED,
-                               Status.OUTCOME_UNKNOWN, Status.APPROVED},
-        Status.OUTCOME_UNKNOWN: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED,
-                                 Status.APPROVED},
+        Status.PAY_REQUESTED: {
+            Status.PAYMENT_INITIATED,
+            Status.PAYMENT_COMPLETED,
+            Status.PAYMENT_FAILED,
+            Status.OUTCOME_UNKNOWN,
+            Status.APPROVED,
+        },
+        Status.OUTCOME_UNKNOWN: {
+            Status.PAYMENT_INITIATED,
+            Status.PAYMENT_COMPLETED,
+            Status.PAYMENT_FAILED,
+            Status.APPROVED,
+        },
         Status.PAYMENT_INITIATED: {Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
         Status.PAYMENT_FAILED: {Status.PAY_REQUESTED},
         Status.REJECTED: set(),
@@ -65,8 +74,7 @@ class Payable(models.Model):
     description = models.TextField(blank=True)
     external_id = models.CharField(max_length=100, blank=True)
     due_date = models.DateField(null=True, blank=True, help_text="Ours: Dots has no due date.")
-    funding_source = models.CharField(max_length=20, choices=FundingSource.choices,
-                                      default=FundingSource.DOTS_BALANCE)
+    funding_source = models.CharField(max_length=20, choices=FundingSource.choices, default=FundingSource.DOTS_BALANCE)
     # Entered when there are no line items; with items the total is their sum.
     amount_cents = MoneyField("amount", null=True, blank=True)
     total_cents = models.BigIntegerField(default=0, editable=False)
@@ -83,8 +91,9 @@ class Payable(models.Model):
     dots_transfer_id = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     dots_file_uploaded = models.BooleanField(default=False, editable=False)
     approval_steps = models.JSONField(default=list, blank=True, editable=False)
-    approval_policy = models.ForeignKey("payables.ApprovalPolicy", null=True, blank=True,
-                                        on_delete=models.SET_NULL, related_name="+", editable=False)
+    approval_policy = models.ForeignKey(
+        "payables.ApprovalPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     approval_policy_reason = models.TextField(blank=True, editable=False)
     failure_reason = models.TextField(blank=True, editable=False)
     duplicate_override_reason = models.TextField(blank=True, editable=False)
@@ -92,15 +101,16 @@ class Payable(models.Model):
     last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                   editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+", editable=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    pay_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                         on_delete=models.PROTECT, related_name="+", editable=False)
+    pay_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     pay_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     pay_attempts = models.PositiveIntegerField(default=0, editable=False)
 

@@ -4,37 +4,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payouts', '0001_initial'),
+        ("payouts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msg_id', models.CharField(blank=True, max_length=200, null=True, verbose_name='svix id')),
-                ('event_type', models.CharField(blank=True, max_length=100)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='signature timestamp')),
-                ('outcome', models.CharField(choices=[('accepted', 'Accepted'), ('refused', 'Refused')], max_length=10)),
-                ('refusal_reason', models.CharField(blank=True, max_length=300)),
-                ('processing', models.CharField(blank=True, choices=[('', 'Not processed (refused)'), ('queued', 'Queued'), ('processed', 'Processed'), ('ignored', 'Ignored (event type not handled)'), ('failed', 'Failed')], default='', max_length=10)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('processing_error', models.TextField(blank=True)),
-                ('note', models.CharField(blank=True, help_text='What processing did, e.g. why it was ignored', max_length=300)),
-                ('attempts', models.PositiveSmallIntegerField(default=0, help_text='Times the processing task ran')),
-                ('object_type', models.CharField(blank=True, max_length=50)),
-                ('object_id', models.CharField(blank=True, max_length=200)),
-                ('payload', models.JSONField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("msg_id", models.CharField(blank=True, max_length=200, null=True, verbose_name="svix id")),
+                ("event_type", models.CharField(blank=True, max_length=100)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("signed_at", models.DateTimeField(blank=True, null=True, verbose_name="signature timestamp")),
+                (
+                    "outcome",
+                    models.CharField(choices=[("accepted", "Accepted"), ("refused", "Refused")], max_length=10),
+                ),
+                ("refusal_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "processing",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not processed (refused)"),
+                            ("queued", "Queued"),
+                            ("processed", "Processed"),
+                            ("ignored", "Ignored (event type not handled)"),
+                            ("failed", "Failed"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("processing_error", models.TextField(blank=True)),
+                (
+                    "note",
+                    models.CharField(
+                        blank=True, help_text="What processing did, e.g. why it was ignored", max_length=300
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, help_text="Times the processing task ran")),
+                ("object_type", models.CharField(blank=True, max_length=50)),
+                ("object_id", models.CharField(blank=True, max_length=200)),
+                ("payload", models.JSONField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'webhook delivery',
-                'verbose_name_plural': 'webhook deliveries',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['outcome', 'event_type'], name='payouts_web_outcome_c4491d_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('outcome', 'accepted')), fields=('msg_id',), name='webhookdelivery_accepted_msg_id_unique')],
+                "verbose_name": "webhook delivery",
+                "verbose_name_plural": "webhook deliveries",
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["outcome", "event_type"], name="payouts_web_outcome_c4491d_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("outcome", "accepted")),
+                        fields=("msg_id",),
+                        name="webhookdelivery_accepted_msg_id_unique",
+                    )
+                ],
             },
         ),
     ]

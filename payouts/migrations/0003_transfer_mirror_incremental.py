@@ -4,92 +4,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payouts', '0002_webhookdelivery'),
+        ("payouts", "0002_webhookdelivery"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TransferSyncState',
+            name="TransferSyncState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resume_after', models.CharField(blank=True, max_length=64)),
-                ('walk_open', models.BooleanField(default=False)),
-                ('last_finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("resume_after", models.CharField(blank=True, max_length=64)),
+                ("walk_open", models.BooleanField(default=False)),
+                ("last_finished_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.RemoveField(
-            model_name='transfer',
-            name='payable_id',
+            model_name="transfer",
+            name="payable_id",
         ),
         migrations.RemoveField(
-            model_name='transfer',
-            name='payee',
+            model_name="transfer",
+            name="payee",
         ),
         migrations.RemoveField(
-            model_name='transfer',
-            name='payout_link',
+            model_name="transfer",
+            name="payout_link",
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='checked_at',
-            field=models.DateTimeField(blank=True, help_text='Last re-read by id while still open', null=True),
+            model_name="transfer",
+            name="checked_at",
+            field=models.DateTimeField(blank=True, help_text="Last re-read by id while still open", null=True),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='failure_reason',
+            model_name="transfer",
+            name="failure_reason",
             field=models.CharField(blank=True, help_text="Dots' reason, on failed transfers", max_length=500),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='fingerprint',
+            model_name="transfer",
+            name="fingerprint",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='payable_dots_id',
+            model_name="transfer",
+            name="payable_dots_id",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='payout_link_dots_id',
+            model_name="transfer",
+            name="payout_link_dots_id",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AlterField(
-            model_name='transfer',
-            name='dots_created_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='created'),
+            model_name="transfer",
+            name="dots_created_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="created"),
         ),
         migrations.AlterField(
-            model_name='transfer',
-            name='status',
-            field=models.CharField(blank=True, choices=[('created', 'Created'), ('pending', 'Pending'), ('flagged', 'Flagged'), ('completed', 'Completed'), ('failed', 'Failed'), ('reversed', 'Reversed'), ('canceled', 'Canceled')], max_length=30),
+            model_name="transfer",
+            name="status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("created", "Created"),
+                    ("pending", "Pending"),
+                    ("flagged", "Flagged"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                    ("reversed", "Reversed"),
+                    ("canceled", "Canceled"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AlterField(
-            model_name='transfer',
-            name='synced_at',
-            field=models.DateTimeField(auto_now=True, help_text='Last written from Dots'),
+            model_name="transfer",
+            name="synced_at",
+            field=models.DateTimeField(auto_now=True, help_text="Last written from Dots"),
         ),
         migrations.AlterField(
-            model_name='transfer',
-            name='type',
-            field=models.CharField(blank=True, choices=[('refill', 'Refill'), ('payout', 'Payout'), ('balance', 'Balance'), ('payment', 'Payment'), ('settlement', 'Settlement'), ('payable', 'Payable')], max_length=30),
+            model_name="transfer",
+            name="type",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("refill", "Refill"),
+                    ("payout", "Payout"),
+                    ("balance", "Balance"),
+                    ("payment", "Payment"),
+                    ("settlement", "Settlement"),
+                    ("payable", "Payable"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(fields=['-dots_created_at', '-id'], name='transfer_created_idx'),
+            model_name="transfer",
+            index=models.Index(fields=["-dots_created_at", "-id"], name="transfer_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(fields=['status', 'checked_at'], name='transfer_status_idx'),
+            model_name="transfer",
+            index=models.Index(fields=["status", "checked_at"], name="transfer_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(fields=['dots_user_id'], name='transfer_user_idx'),
+            model_name="transfer",
+            index=models.Index(fields=["dots_user_id"], name="transfer_user_idx"),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(fields=['payout_link_dots_id'], name='transfer_payout_link_idx'),
+            model_name="transfer",
+            index=models.Index(fields=["payout_link_dots_id"], name="transfer_payout_link_idx"),
         ),
     ]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,62 +14,103 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AppWallet',
+            name="AppWallet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dots_app_id', models.CharField(max_length=64, unique=True, verbose_name='Dots app id')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('balance_cents', models.BigIntegerField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("dots_app_id", models.CharField(max_length=64, unique=True, verbose_name="Dots app id")),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("balance_cents", models.BigIntegerField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'app wallet',
+                "verbose_name": "app wallet",
             },
         ),
         migrations.CreateModel(
-            name='ReconciliationRun',
+            name="ReconciliationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('trigger', models.CharField(default='schedule', max_length=20)),
-                ('checked', models.PositiveIntegerField(default=0)),
-                ('opened', models.PositiveIntegerField(default=0, help_text='New disagreements')),
-                ('still_open', models.PositiveIntegerField(default=0)),
-                ('closed', models.PositiveIntegerField(default=0, help_text='Disagreements that went away')),
-                ('auto_resolved', models.PositiveIntegerField(default=0, help_text='Outcome-unknown records settled')),
-                ('errors', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("trigger", models.CharField(default="schedule", max_length=20)),
+                ("checked", models.PositiveIntegerField(default=0)),
+                ("opened", models.PositiveIntegerField(default=0, help_text="New disagreements")),
+                ("still_open", models.PositiveIntegerField(default=0)),
+                ("closed", models.PositiveIntegerField(default=0, help_text="Disagreements that went away")),
+                ("auto_resolved", models.PositiveIntegerField(default=0, help_text="Outcome-unknown records settled")),
+                ("errors", models.TextField(blank=True)),
             ],
             options={
-                'verbose_name': 'reconciliation run',
-                'ordering': ['-id'],
+                "verbose_name": "reconciliation run",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Discrepancy',
+            name="Discrepancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_type', models.CharField(max_length=30)),
-                ('local_id', models.BigIntegerField(blank=True, help_text="The local record's id, if there is one", null=True)),
-                ('dots_id', models.CharField(blank=True, max_length=64, verbose_name='Dots id')),
-                ('label', models.CharField(help_text="How the record reads, e.g. 'Payable INV-104'", max_length=200)),
-                ('kind', models.CharField(choices=[('status', 'Status differs'), ('amount', 'Amount differs'), ('missing_in_dots', 'Missing in Dots'), ('missing_locally', 'Missing here')], max_length=20)),
-                ('local_value', models.CharField(blank=True, max_length=200)),
-                ('dots_value', models.CharField(blank=True, max_length=200)),
-                ('detail', models.TextField(blank=True, help_text="What adopting Dots' state would do")),
-                ('first_seen_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField()),
-                ('resolution', models.CharField(blank=True, choices=[('', 'Open'), ('adopted', "Dots' state adopted"), ('agrees_again', 'Agrees again (changed on either side)')], default='', max_length=20)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("record_type", models.CharField(max_length=30)),
+                (
+                    "local_id",
+                    models.BigIntegerField(blank=True, help_text="The local record's id, if there is one", null=True),
+                ),
+                ("dots_id", models.CharField(blank=True, max_length=64, verbose_name="Dots id")),
+                ("label", models.CharField(help_text="How the record reads, e.g. 'Payable INV-104'", max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("status", "Status differs"),
+                            ("amount", "Amount differs"),
+                            ("missing_in_dots", "Missing in Dots"),
+                            ("missing_locally", "Missing here"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("local_value", models.CharField(blank=True, max_length=200)),
+                ("dots_value", models.CharField(blank=True, max_length=200)),
+                ("detail", models.TextField(blank=True, help_text="What adopting Dots' state would do")),
+                ("first_seen_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField()),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Open"),
+                            ("adopted", "Dots' state adopted"),
+                            ("agrees_again", "Agrees again (changed on either side)"),
+                        ],
+                        default="",
+                        max_length=20,
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'disagreement with Dots',
-                'verbose_name_plural': 'disagreements with Dots',
-                'ordering': ['-last_seen_at', '-id'],
-                'permissions': [('adopt_discrepancy', "Can adopt Dots' state for a disagreement")],
-                'indexes': [models.Index(fields=['resolution', 'record_type'], name='discrepancy_open_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('resolution', '')), fields=('record_type', 'local_id', 'dots_id', 'kind'), name='discrepancy_one_open')],
+                "verbose_name": "disagreement with Dots",
+                "verbose_name_plural": "disagreements with Dots",
+                "ordering": ["-last_seen_at", "-id"],
+                "permissions": [("adopt_discrepancy", "Can adopt Dots' state for a disagreement")],
+                "indexes": [models.Index(fields=["resolution", "record_type"], name="discrepancy_open_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("resolution", "")),
+                        fields=("record_type", "local_id", "dots_id", "kind"),
+                        name="discrepancy_one_open",
+                    )
+                ],
             },
         ),
     ]

@@ -34,11 +34,8 @@ def page(browser):
     page.csp_violations = []
     page.on(
         "console",
-        lambda message: page.csp_violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: page.csp_violations.append(message.text) if "Content Security Policy" in message.text else None,
     )
     page.set_default_timeout(15_000)
     yield page
     context.close()
-

@@ -1,6 +1,5 @@
 """Steps the browser tests share."""
 
-
 PASSWORD = "correct horse battery"  # tests.support.make_user's default
 
 

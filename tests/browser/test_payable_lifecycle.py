@@ -101,12 +101,18 @@ def test_a_bill_goes_from_draft_to_paid_with_four_people(page, live_server, peop
     page.goto(f"{base}/admin/core/auditevent/?object_type=payables.payable&q={payable.pk}")
     rows = page.locator("#result_list tbody tr")
     text = "\n".join(rows.nth(i).inner_text() for i in range(rows.count()))
-    for label, who in [("Payable created", "clerk"), ("Payable submitted for approval", "clerk"),
-                       ("Payable approved", "approver"), ("Payment requested", "payer"), ("Payable paid", "")]:
+    for label, who in [
+        ("Payable created", "clerk"),
+        ("Payable submitted for approval", "clerk"),
+        ("Payable approved", "approver"),
+        ("Payment requested", "payer"),
+        ("Payable paid", ""),
+    ]:
         assert label in text, text
         if who:
             assert any(label in line and who in line for line in text.splitlines()), (label, who, text)
-    verified = AuditEvent.objects.filter(object_type="vendors.vendorbankaccount", object_id=str(account.pk),
-                                         actor=people.clerk2)
+    verified = AuditEvent.objects.filter(
+        object_type="vendors.vendorbankaccount", object_id=str(account.pk), actor=people.clerk2
+    )
     assert verified.exists()
     assert page.csp_violations == []

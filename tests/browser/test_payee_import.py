@@ -2,6 +2,7 @@
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +14,9 @@ from tests.support import make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_operator_uploads_previews_confirms_watches_progress_and_downloads_failed_rows(page, live_server, dots,
-                                                                                     tmp_path):
+def test_operator_uploads_previews_confirms_watches_progress_and_downloads_failed_rows(
+    page, live_server, dots, tmp_path
+):
     make_user("olive", role=roles.PAYOUTS_OPERATOR)
     bad_phone = "12345"
     rows = good_rows(4) + [f"Bad,Email,not-an-email,{phone()}", f"Bad,Phone,bp@example.com,{bad_phone}"]
@@ -49,7 +51,7 @@ def test_operator_uploads_previews_confirms_watches_progress_and_downloads_faile
     with page.expect_download() as download_info:
         page.click("#failed-rows-link a")
     download = download_info.value
-    text = open(download.path(), encoding="utf-8").read()
+    text = Path(download.path()).read_text(encoding="utf-8")
     records = list(csv.reader(io.StringIO(text)))
     assert records[0] == ["first_name", "last_name", "email", "phone", "error"]
     assert len(records) == 4  # header + 2 invalid + 1 refused by Dots

@@ -8,6 +8,7 @@ from tests.support import add_totp_device, current_code, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
 def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(page, live_server):
     payer = make_user("pat", role=roles.PAYER, first_name="Pat", last_name="Payer")
     device = add_totp_device(payer)

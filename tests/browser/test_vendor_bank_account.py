@@ -3,10 +3,10 @@
 import pytest
 
 from core import roles
-from vendors.models import Vendor, VendorBankAccount
 from tests.browser.helpers import sign_in
 from tests.support import make_user
 from tests.vendors.helpers import ACCOUNT_NUMBER, BAD_CHECKSUM_ROUTING, GOOD_ROUTING
+from vendors.models import Vendor, VendorBankAccount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

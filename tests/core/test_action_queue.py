@@ -10,7 +10,7 @@ from django.utils import timezone
 from core import action_queue, roles
 from core.errors import DotsUnavailable, InvalidTransition, PermissionRefused
 from core.models import AuditEvent, QueuedDotsAction
-from tests.outage_support import ALL_DOWN, end_outage, outage_settings, start_outage  # noqa: F401  (fixture)
+from tests.outage_support import ALL_DOWN, end_outage, start_outage
 from tests.support import make_user
 from vendors import services as vendor_services
 from vendors.models import Vendor, VendorBankAccount
@@ -20,18 +20,24 @@ VENDORS_PATH = "/v2/accounts-payable/vendors"
 
 
 def _vendor(actor, name="Acme Paper") -> Vendor:
-    return Vendor.objects.create(name=name, address_line_1="1 Main St", city="Springfield", state="IL",
-                                 postcode="62701", created_by=actor)
+    return Vendor.objects.create(
+        name=name, address_line_1="1 Main St", city="Springfield", state="IL", postcode="62701", created_by=actor
+    )
 
 
 def _queue_send(vendor, actor) -> QueuedDotsAction:
-    return action_queue._queue(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor, arguments={},
-                               next_attempt_at=timezone.now(), reason="test")
+    return action_queue._queue(
+        kind=QueuedDotsAction.Kind.VENDOR_SEND,
+        target=vendor,
+        actor=actor,
+        arguments={},
+        next_attempt_at=timezone.now(),
+        reason="test",
+    )
 
 
 def test_backoff_grows_from_30_seconds_and_stops_at_30_minutes():
-    assert [action_queue.backoff_seconds(n) for n in range(1, 10)] == [
-        30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
+    assert [action_queue.backoff_seconds(n) for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,8 +77,9 @@ def test_a_vendor_send_dots_does_not_answer_gets_a_retry_with_growing_backoff(do
     clerk = make_user("clerk", role=roles.AP_CLERK)
     dots.add_fault(method="POST", path=VENDORS_PATH, **ALL_DOWN)
 
-    vendor = vendor_services.vendor_create(actor=clerk, name="Acme", address_line_1="1 Main St",
-                                           city="Springfield", state="IL", postcode="62701")
+    vendor = vendor_services.vendor_create(
+        actor=clerk, name="Acme", address_line_1="1 Main St", city="Springfield", state="IL", postcode="62701"
+    )
 
     assert vendor.last_dots_error and vendor.last_dots_attempt_at
     action = QueuedDotsAction.objects.get()
@@ -105,7 +112,8 @@ def test_a_running_action_left_by_a_dead_worker_is_reclaimed_and_run(dots, setti
     clerk = make_user("clerk", role=roles.AP_CLERK)
     action = _queue_send(_vendor(clerk), clerk)
     QueuedDotsAction.objects.filter(pk=action.pk).update(
-        status=Q.RUNNING, claimed_at=timezone.now() - action_queue.RUNNING_TIMEOUT - dt.timedelta(seconds=1))
+        status=Q.RUNNING, claimed_at=timezone.now() - action_queue.RUNNING_TIMEOUT - dt.timedelta(seconds=1)
+    )
 
     result = action_queue.drain()
 
@@ -120,9 +128,13 @@ def test_a_keyed_push_stops_retrying_23_hours_after_its_key_was_made(dots, outag
 
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     link = payout_services.payout_link_request(amount_cents=1_000, actor=operator, push=False)
-    action = action_queue.queue_retry(kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH, target=link, actor=operator,
-                                      error="Dots could not be reached",
-                                      first_attempt_at=timezone.now() - dt.timedelta(hours=23, minutes=1))
+    action = action_queue.queue_retry(
+        kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+        target=link,
+        actor=operator,
+        error="Dots could not be reached",
+        first_attempt_at=timezone.now() - dt.timedelta(hours=23, minutes=1),
+    )
     QueuedDotsAction.objects.filter(pk=action.pk).update(next_attempt_at=timezone.now())
     dots.add_fault(method="POST", path="/v2/payouts/payout-links*", **ALL_DOWN)
     dots.add_fault(method="POST", path="/v2/payout-links*", **ALL_DOWN)
@@ -174,14 +186,20 @@ def test_drain_during_an_outage_probes_and_runs_nothing(dots, outage_settings):
 @pytest.mark.django_db
 def test_adding_a_bank_account_during_an_outage_is_refused_and_nothing_is_stored(dots, outage_settings):
     clerk = make_user("clerk", role=roles.AP_CLERK)
-    vendor = vendor_services.vendor_create(actor=clerk, name="Acme", address_line_1="1 Main St",
-                                           city="Springfield", state="IL", postcode="62701")
+    vendor = vendor_services.vendor_create(
+        actor=clerk, name="Acme", address_line_1="1 Main St", city="Springfield", state="IL", postcode="62701"
+    )
     start_outage(dots)
 
     with pytest.raises(DotsUnavailable, match="Dots is unreachable since .*; add the bank account again when it is"):
-        vendor_services.bank_account_create(actor=clerk, vendor_id=vendor.pk, name="Operating",
-                                            routing_number="021000021", account_number="000123456789",
-                                            account_type="checking")
+        vendor_services.bank_account_create(
+            actor=clerk,
+            vendor_id=vendor.pk,
+            name="Operating",
+            routing_number="021000021",
+            account_number="000123456789",
+            account_type="checking",
+        )
 
     assert VendorBankAccount.objects.count() == 0
     assert QueuedDotsAction.objects.count() == 0

@@ -37,8 +37,15 @@ def trigger_dropped():
 
 def _write_events(actor, count: int) -> list[AuditEvent]:
     return [
-        audit.record(actor=actor, action="record.updated", object_type="tests.thing", object_id=str(i),
-                     object_repr=f"thing {i}", before={"n": i}, after={"n": i + 1})
+        audit.record(
+            actor=actor,
+            action="record.updated",
+            object_type="tests.thing",
+            object_id=str(i),
+            object_repr=f"thing {i}",
+            before={"n": i},
+            after={"n": i + 1},
+        )
         for i in range(count)
     ]
 
@@ -70,8 +77,13 @@ def test_record_writes_who_when_what_and_why():
 
 
 def test_record_by_a_task_names_the_system_actor():
-    event = audit.record(actor=audit.system_user(), action="record.updated", object_type="tests.thing",
-                         object_id="1", source=AuditEvent.Source.SYNC)
+    event = audit.record(
+        actor=audit.system_user(),
+        action="record.updated",
+        object_type="tests.thing",
+        object_id="1",
+        source=AuditEvent.Source.SYNC,
+    )
     assert event.actor_label == "system"
     assert event.source == "sync"
 
@@ -130,9 +142,8 @@ def test_an_event_cannot_be_deleted_through_the_orm():
 
 def test_the_database_refuses_an_update_in_raw_sql():
     event = _write_events(make_user("alice"), 1)[0]
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("UPDATE core_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE core_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
 
 
 def test_verify_audit_log_passes_on_an_untouched_log(capsys):
@@ -156,7 +167,9 @@ def test_verify_audit_log_names_an_event_altered_with_its_hash_rewritten():
     target.reason = "forged"
     forged_hash = audit.compute_hash(audit._content_of(target), target.prev_hash)
     with trigger_dropped(), connection.cursor() as cursor:
-        cursor.execute("UPDATE core_auditevent SET reason = 'forged', hash = %s WHERE id = %s", [forged_hash, target.pk])
+        cursor.execute(
+            "UPDATE core_auditevent SET reason = 'forged', hash = %s WHERE id = %s", [forged_hash, target.pk]
+        )
     with pytest.raises(CommandError, match=rf"Event #{target.pk} was altered"):
         call_command("verify_audit_log")
 
@@ -190,8 +203,13 @@ def test_two_workers_writing_at_once_keep_the_chain_intact():
             start.wait()
             for i in range(per_worker):
                 with transaction.atomic():
-                    audit.record(actor=actor, action="record.updated", object_type="tests.thing",
-                                 object_id=f"{n}-{i}", after={"i": i})
+                    audit.record(
+                        actor=actor,
+                        action="record.updated",
+                        object_type="tests.thing",
+                        object_id=f"{n}-{i}",
+                        after={"i": i},
+                    )
         except Exception as exc:  # surfaced below with the thread's error
             errors.append(exc)
         finally:

@@ -30,9 +30,8 @@ def health_settings(settings):
 
 def _failing_call():
     # A POST without a key is never retried by the client: one call, one failure.
-    with pytest.raises(DotsUnavailable):
-        with dots_call("create the app"):
-            client().create_app(name="probe")
+    with pytest.raises(DotsUnavailable), dots_call("create the app"):
+        client().create_app(name="probe")
 
 
 def _row() -> DotsHealth:
@@ -85,9 +84,8 @@ def test_a_refusal_is_an_answer_so_it_ends_the_failures(dots, health_settings):
     assert dots_health.probe() is False
     assert _row().consecutive_failures == 1
 
-    with pytest.raises(DotsRejected):
-        with dots_call("read the payable"):
-            client().retrieve_payable(payable_id="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(DotsRejected), dots_call("read the payable"):
+        client().retrieve_payable(payable_id="00000000-0000-0000-0000-000000000000")
 
     assert _row().consecutive_failures == 0
 
@@ -114,10 +112,15 @@ def test_health_and_waiting_count_are_read_in_one_query(db, health_settings):
 
 def _queue(n, actor):
     for i in range(n):
-        QueuedDotsAction.objects.create(kind=QueuedDotsAction.Kind.VENDOR_SEND, target_type="vendors.vendor",
-                                        target_id=str(i), target_repr=f"Vendor {i}", actor=actor,
-                                        dedupe_key=f"vendor.send_to_dots:vendors.vendor:{i}",
-                                        next_attempt_at=timezone.now())
+        QueuedDotsAction.objects.create(
+            kind=QueuedDotsAction.Kind.VENDOR_SEND,
+            target_type="vendors.vendor",
+            target_id=str(i),
+            target_repr=f"Vendor {i}",
+            actor=actor,
+            dedupe_key=f"vendor.send_to_dots:vendors.vendor:{i}",
+            next_attempt_at=timezone.now(),
+        )
 
 
 def test_banner_on_admin_pages_says_since_when_and_how_many_actions_wait(client, db, health_settings):

@@ -84,5 +84,6 @@ def test_money_model_field_keeps_a_text_input_in_the_admin():
 
     field = LineItem._meta.get_field("unit_price_cents")
     formfield = admin.site._registry[__import__("payables.models", fromlist=["Payable"]).Payable].formfield_for_dbfield(
-        field, request=None)
+        field, request=None
+    )
     assert 'type="text"' in formfield.widget.render("unit_price_cents", 4999)

@@ -16,8 +16,8 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule, Task
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_q.models import OrmQ, Schedule, Task
 
 from core import audit, roles
 from core.models import QueuedDotsAction
@@ -49,36 +49,62 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
 
 def _task(success: bool):
     now = timezone.now()
-    return Task.objects.create(id=uuid.uuid4().hex, name=f"task-{success}", func="math.floor", started=now,
-                               stopped=now + dt.timedelta(seconds=1), success=success, attempt_count=1)
+    return Task.objects.create(
+        id=uuid.uuid4().hex,
+        name=f"task-{success}",
+        func="math.floor",
+        started=now,
+        stopped=now + dt.timedelta(seconds=1),
+        success=success,
+        attempt_count=1,
+    )
 
 
 INSTANCE_FACTORIES = {
     "auth.user": lambda: make_user("someone-else"),
     "auth.group": lambda: Group.objects.create(name="Temporary group"),
-    "core.auditevent": lambda: audit.record(actor=None, action="record.created", object_type="tests.thing",
-                                            object_id="1", object_repr="thing"),
+    "core.auditevent": lambda: audit.record(
+        actor=None, action="record.created", object_type="tests.thing", object_id="1", object_repr="thing"
+    ),
     "otp_totp.totpdevice": lambda: TOTPDevice.objects.create(user=make_user("device-owner"), name="phone"),
     "axes.accessattempt": lambda: AccessAttempt.objects.create(
-        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/",
-        failures_since_start=3, get_data="", post_data=""),
+        username="mallory",
+        ip_address="10.0.0.9",
+        user_agent="test",
+        http_accept="*/*",
+        path_info="/admin/login/",
+        failures_since_start=3,
+        get_data="",
+        post_data="",
+    ),
     "axes.accesslog": lambda: AccessLog.objects.create(
-        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"),
+        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"
+    ),
     "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
-        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"),
+        username="mallory", ip_address="10.0.0.9", user_agent="test", http_accept="*/*", path_info="/admin/login/"
+    ),
     "django_q.schedule": lambda: Schedule.objects.create(func="math.floor", args="1", name="nightly"),
     "django_q.success": lambda: _task(True),
     "django_q.failure": lambda: _task(False),
     "django_q.ormq": lambda: OrmQ.objects.create(key="ledgerline", payload="x", lock=timezone.now()),
     "core.queueddotsaction": lambda: QueuedDotsAction.objects.create(
-        kind=QueuedDotsAction.Kind.VENDOR_SEND, target_type="vendors.vendor", target_id="1", target_repr="Acme",
-        actor=make_user("queue-asker"), dedupe_key="vendor.send_to_dots:vendors.vendor:1",
-        next_attempt_at=timezone.now()),
+        kind=QueuedDotsAction.Kind.VENDOR_SEND,
+        target_type="vendors.vendor",
+        target_id="1",
+        target_repr="Acme",
+        actor=make_user("queue-asker"),
+        dedupe_key="vendor.send_to_dots:vendors.vendor:1",
+        next_attempt_at=timezone.now(),
+    ),
 }
 
 
-APP_ACCESS_MODULES = ("tests.vendors.admin_access", "tests.payables.admin_access", "tests.payouts.admin_access",
-                      "tests.reconciliation.admin_access")
+APP_ACCESS_MODULES = (
+    "tests.vendors.admin_access",
+    "tests.payables.admin_access",
+    "tests.payouts.admin_access",
+    "tests.reconciliation.admin_access",
+)
 for _module_name in APP_ACCESS_MODULES:
     try:
         _module = import_module(_module_name)
@@ -107,7 +133,7 @@ def test_every_registered_model_has_an_expectation_and_a_factory():
 
 
 def test_every_permission_named_in_the_role_table_exists():
-    for role, names in roles.role_permissions().items():
+    for _role, names in roles.role_permissions().items():
         roles.permissions_named(names)  # raises naming the unknown ones
 
 

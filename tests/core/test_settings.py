@@ -26,12 +26,22 @@ PRODUCTION_ENV = {
 
 
 def _run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"))
+    }
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "config.settings"
     # Variables given here win over a developer's .env (read with overwrite=False).
-    return subprocess.run([sys.executable, str(REPO / "manage.py"), *args], cwd=REPO, env=clean,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _print_setting(expr: str, env: dict[str, str]) -> str:
@@ -81,7 +91,9 @@ def test_log_lines_never_show_account_numbers_or_api_keys(caplog):
     handler.addFilter(RedactingFilter())
     logger.addHandler(handler)
     try:
-        logger.warning("calling Dots with Authorization: Basic bGVkZ2VybGluZTpzZWNyZXQ= for account_number=000123456789")
+        logger.warning(
+            "calling Dots with Authorization: Basic bGVkZ2VybGluZTpzZWNyZXQ= for account_number=000123456789"
+        )
     finally:
         logger.removeHandler(handler)
     line = stream.getvalue()

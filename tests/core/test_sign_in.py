@@ -17,9 +17,7 @@ LOGIN = "/admin/login/?next=/admin/"
 
 
 def _login(client, username, *, password=PASSWORD, otp="", ip="10.0.0.1"):
-    return client.post(
-        LOGIN, {"username": username, "password": password, "otp_token": otp}, REMOTE_ADDR=ip
-    )
+    return client.post(LOGIN, {"username": username, "password": password, "otp_token": otp}, REMOTE_ADDR=ip)
 
 
 def test_user_without_authenticator_signs_in_with_password_only(client):

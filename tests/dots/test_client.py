@@ -30,10 +30,10 @@ class SleepRecorder(list):
 
 
 def make_client(emulator, session, *, max_retries=3, sleeps=None, **kwargs):
-    policy = RetryPolicy(max_retries=max_retries, sleep=sleeps if sleeps is not None else SleepRecorder(),
-                         rand=lambda: 0.0)
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, retry=policy, session=session,
-                      **kwargs)
+    policy = RetryPolicy(
+        max_retries=max_retries, sleep=sleeps if sleeps is not None else SleepRecorder(), rand=lambda: 0.0
+    )
+    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, retry=policy, session=session, **kwargs)
 
 
 @pytest.fixture
@@ -53,8 +53,9 @@ def test_wrong_api_key_raises_auth_error(emulator, openapi_checker):
     from tests.openapi_check import checked_session
 
     session = checked_session(openapi_checker)
-    client = DotsClient(emulator.base_url, emulator.client_id, "not-the-key", session=session,
-                        retry=RetryPolicy(max_retries=0))
+    client = DotsClient(
+        emulator.base_url, emulator.client_id, "not-the-key", session=session, retry=RetryPolicy(max_retries=0)
+    )
     with pytest.raises(DotsAuthError) as caught:
         client.retrieve_app(app_id=emulator.app_id)
     error = caught.value
@@ -120,8 +121,12 @@ def closed_port() -> int:
 
 def test_connection_refused_is_a_connection_error_retried_then_raised():
     sleeps = SleepRecorder()
-    client = DotsClient(f"http://127.0.0.1:{closed_port()}/api", "id", "key",
-                        retry=RetryPolicy(max_retries=2, sleep=sleeps, rand=lambda: 0.0))
+    client = DotsClient(
+        f"http://127.0.0.1:{closed_port()}/api",
+        "id",
+        "key",
+        retry=RetryPolicy(max_retries=2, sleep=sleeps, rand=lambda: 0.0),
+    )
     with pytest.raises(DotsConnectionError) as caught:
         client.pay_payable(payable_id="p1", acting_user_id=1)
     assert caught.value.may_have_reached_dots is False
@@ -129,8 +134,7 @@ def test_connection_refused_is_a_connection_error_retried_then_raised():
 
 
 def test_every_error_is_a_dots_error():
-    for cls in (DotsAuthError, DotsNotFound, DotsInvalidRequest, DotsRateLimited, DotsServerError,
-                DotsConnectionError):
+    for cls in (DotsAuthError, DotsNotFound, DotsInvalidRequest, DotsRateLimited, DotsServerError, DotsConnectionError):
         assert issubclass(cls, DotsError)
 
 

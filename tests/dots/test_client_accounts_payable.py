@@ -29,8 +29,13 @@ def sleeps():
 
 @pytest.fixture
 def client(emulator, openapi_session, sleeps):
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session,
-                      retry=RetryPolicy(sleep=sleeps, rand=lambda: 0.0))
+    return DotsClient(
+        emulator.base_url,
+        emulator.client_id,
+        emulator.api_key,
+        session=openapi_session,
+        retry=RetryPolicy(sleep=sleeps, rand=lambda: 0.0),
+    )
 
 
 @pytest.fixture
@@ -45,17 +50,27 @@ def actor(approvers):
 
 
 def new_vendor(client, name="Acme Supplies") -> Vendor:
-    return client.create_vendor(name=name, address=ADDRESS, contact_email="ap@acme.example",
-                                external_id=f"ext-{uuid.uuid4().hex[:8]}")
+    return client.create_vendor(
+        name=name, address=ADDRESS, contact_email="ap@acme.example", external_id=f"ext-{uuid.uuid4().hex[:8]}"
+    )
 
 
 def new_payable(client, actor, *, amount=1_250_00, number=None) -> Payable:
     vendor = new_vendor(client)
-    method = client.create_vendor_payment_method(vendor_id=vendor.id, name="Operating", ach_account_number=ACCOUNT,
-                                                 ach_routing_number=ROUTING, ach_account_type="checking")
+    method = client.create_vendor_payment_method(
+        vendor_id=vendor.id,
+        name="Operating",
+        ach_account_number=ACCOUNT,
+        ach_routing_number=ROUTING,
+        ach_account_type="checking",
+    )
     return client.create_payable(
-        acting_user_id=actor, number=number or f"INV-{uuid.uuid4().hex[:6]}", amount=amount,
-        ap_vendor_id=vendor.id, ap_payment_method_id=method.id, funding_source="dots_balance",
+        acting_user_id=actor,
+        number=number or f"INV-{uuid.uuid4().hex[:6]}",
+        amount=amount,
+        ap_vendor_id=vendor.id,
+        ap_payment_method_id=method.id,
+        funding_source="dots_balance",
         description="October supplies",
         items=[{"name": "Paper", "unit_price": amount, "quantity": 1, "amount": amount}],
     )
@@ -79,6 +94,7 @@ def approved_payable(client, actor, approvers, **kwargs) -> Payable:
 
 
 # --- vendors --------------------------------------------------------------------------------------
+
 
 def test_vendor_create_retrieve_list_delete(client):
     vendor = new_vendor(client)
@@ -104,10 +120,16 @@ def test_iterating_250_vendors_sends_limit_100_and_keeps_order(client, emulator)
 
 # --- vendor payment methods ---------------------------------------------------------------------
 
+
 def test_vendor_payment_method_create_list_retrieve_delete_masked(client):
     vendor = new_vendor(client)
-    method = client.create_vendor_payment_method(vendor_id=vendor.id, name="Operating", ach_account_number=ACCOUNT,
-                                                 ach_routing_number=ROUTING, ach_account_type="checking")
+    method = client.create_vendor_payment_method(
+        vendor_id=vendor.id,
+        name="Operating",
+        ach_account_number=ACCOUNT,
+        ach_routing_number=ROUTING,
+        ach_account_type="checking",
+    )
     assert isinstance(method, VendorPaymentMethod)
     assert method.id and method.ach_account_number.endswith("4321")
     assert ACCOUNT not in method.ach_account_number
@@ -122,13 +144,18 @@ def test_vendor_payment_method_create_list_retrieve_delete_masked(client):
 
 # --- payables -------------------------------------------------------------------------------------
 
+
 def test_payable_create_retrieve_update_and_list(client, actor):
     payable = new_payable(client, actor, amount=99_00)
     assert isinstance(payable, Payable)
     assert payable.status == "created" and payable.amount == 9900
     assert payable.created is not None and payable.created.tzinfo is not None
-    updated = client.update_payable(payable_id=payable.id, description="Revised", amount=98_00,
-                                    items=[{"name": "Paper", "unit_price": 9800, "quantity": 1, "amount": 9800}])
+    updated = client.update_payable(
+        payable_id=payable.id,
+        description="Revised",
+        amount=98_00,
+        items=[{"name": "Paper", "unit_price": 9800, "quantity": 1, "amount": 9800}],
+    )
     assert updated.description == "Revised" and updated.amount == 9800
     assert client.retrieve_payable(payable_id=payable.id).amount == 9800
     items, has_more = client.list_payables(limit=5)
@@ -187,8 +214,14 @@ def test_pay_with_a_dropped_answer_is_outcome_unknown_and_not_retried(client, ac
 
 
 def test_pay_that_times_out_is_outcome_unknown(emulator, openapi_session, actor, approvers):
-    client = DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session,
-                        timeout=0.3, retry=RetryPolicy(sleep=lambda s: None))
+    client = DotsClient(
+        emulator.base_url,
+        emulator.client_id,
+        emulator.api_key,
+        session=openapi_session,
+        timeout=0.3,
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
     payable = approved_payable(client, actor, approvers)
     emulator.add_fault(method="POST", path="/v2/accounts-payable/payables/*/pay", kind="timeout", ms=1200, count=1)
     with pytest.raises(DotsOutcomeUnknown):
@@ -215,6 +248,7 @@ def test_pay_with_insufficient_funds(client, actor, approvers, emulator):
 
 
 # --- approval policies and approvers ------------------------------------------------------------
+
 
 def test_approval_policy_create_list_reprioritise_delete(client, approvers):
     ids = [a["id"] for a in approvers[:2]]

@@ -14,19 +14,36 @@ ROUTING = "021000021"
 
 COMPLIANCE = {
     "company_info": {
-        "name": "Ledgerline Inc", "website": "https://ledgerline.example", "ein": "123456789",
-        "incorporation_type": "llc", "incorporation_state": "DE", "incorporation_date": "2020-01-15",
+        "name": "Ledgerline Inc",
+        "website": "https://ledgerline.example",
+        "ein": "123456789",
+        "incorporation_type": "llc",
+        "incorporation_state": "DE",
+        "incorporation_date": "2020-01-15",
         "ubo_count": 1,
     },
     "contact_info": {
-        "email": "ops@ledgerline.example", "phone_number": "5555550100", "line1": "1 Main St",
-        "city": "Austin", "zip": "78701", "state": "TX", "country": "US",
+        "email": "ops@ledgerline.example",
+        "phone_number": "5555550100",
+        "line1": "1 Main St",
+        "city": "Austin",
+        "zip": "78701",
+        "state": "TX",
+        "country": "US",
     },
-    "directors": [{
-        "first_name": "Ada", "last_name": "Lovelace", "title": "CEO", "phone": "5555550101",
-        "email": "ada@ledgerline.example", "dob": "1980-12-10", "ssn": "123456789", "ownership_percentage": 100,
-        "address": {"line1": "1 Main St", "city": "Austin", "zip": "78701", "state": "TX", "country": "US"},
-    }],
+    "directors": [
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "title": "CEO",
+            "phone": "5555550101",
+            "email": "ada@ledgerline.example",
+            "dob": "1980-12-10",
+            "ssn": "123456789",
+            "ownership_percentage": 100,
+            "address": {"line1": "1 Main St", "city": "Austin", "zip": "78701", "state": "TX", "country": "US"},
+        }
+    ],
     "flow_of_funds": {"reasons": "vendor payments", "usage": "accounts payable"},
 }
 
@@ -44,14 +61,14 @@ def sleeps():
 @pytest.fixture
 def client(emulator, openapi_session, sleeps):
     policy = RetryPolicy(sleep=sleeps, rand=lambda: 0.0)
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, retry=policy,
-                      session=openapi_session)
+    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, retry=policy, session=openapi_session)
 
 
 @pytest.fixture
 def app_with_bank(client, emulator):
-    client.put_app_ach_account(app_id=emulator.app_id, account_number=ACCOUNT, routing_number=ROUTING,
-                               account_type="checking")
+    client.put_app_ach_account(
+        app_id=emulator.app_id, account_number=ACCOUNT, routing_number=ROUTING, account_type="checking"
+    )
     return emulator.app_id
 
 
@@ -78,8 +95,9 @@ def test_app_compliance_put_then_get(client):
 
 
 def test_ach_account_put_and_get_are_masked(client, emulator):
-    put = client.put_app_ach_account(app_id=emulator.app_id, account_number=ACCOUNT, routing_number=ROUTING,
-                                     account_type="savings")
+    put = client.put_app_ach_account(
+        app_id=emulator.app_id, account_number=ACCOUNT, routing_number=ROUTING, account_type="savings"
+    )
     got = client.retrieve_app_ach_account(app_id=emulator.app_id)
     assert put["mask"] == got["mask"] == "3210"
     assert ACCOUNT not in str(got.raw)
@@ -115,8 +133,13 @@ def test_kyb_flow_current_and_compliance_flow_older(client, emulator):
 
 
 def test_change_app_settings(client, emulator):
-    settings = client.change_app_settings(app_id=emulator.app_id, auto_refill_active=True, refill_amount=5000,
-                                          refill_threshold=2000, payout_options_exclude_list=["paypal"])
+    settings = client.change_app_settings(
+        app_id=emulator.app_id,
+        auto_refill_active=True,
+        refill_amount=5000,
+        refill_threshold=2000,
+        payout_options_exclude_list=["paypal"],
+    )
     assert settings["auto_refill_active"] is True
     assert settings["refill_amount"] == 5000
     assert settings["payout_options_exclude_list"] == ["paypal"]

@@ -13,13 +13,17 @@ ADDRESS = {"line1": "1 Main St", "city": "Austin", "state": "TX", "zip": "78701"
 
 @pytest.fixture
 def client(emulator, openapi_session):
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session,
-                      retry=RetryPolicy(sleep=lambda s: None))
+    return DotsClient(
+        emulator.base_url,
+        emulator.client_id,
+        emulator.api_key,
+        session=openapi_session,
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
 
 
 def new_customer(client, email="payer@example.com"):
-    return client.create_payment_customer(email=email, first_name="Pat", last_name="Payer",
-                                          metadata={"crm": "c-1"})
+    return client.create_payment_customer(email=email, first_name="Pat", last_name="Payer", metadata={"crm": "c-1"})
 
 
 def bank_method(emulator, customer_id=None):
@@ -40,16 +44,23 @@ def test_payment_customer_create_retrieve_list(client):
 
 def test_create_payment_with_ach_info(client):
     customer = new_customer(client)
-    transfer = client.create_payment(amount=19_99, platform="ach", customer_id=customer["id"], ach_info={
-        "account_number": "123456789", "routing_number": "021000021", "account_type": "checking"})
+    transfer = client.create_payment(
+        amount=19_99,
+        platform="ach",
+        customer_id=customer["id"],
+        ach_info={"account_number": "123456789", "routing_number": "021000021", "account_type": "checking"},
+    )
     assert isinstance(transfer, Transfer)
     assert transfer.amount == 1999 and transfer.type == "payment"
 
 
 def test_create_payment_needs_exactly_one_payer(client):
     with pytest.raises(DotsInvalidRequest) as caught:
-        client.create_payment(amount=100, platform="ach", ach_info={
-            "account_number": "123456789", "routing_number": "021000021", "account_type": "checking"})
+        client.create_payment(
+            amount=100,
+            platform="ach",
+            ach_info={"account_number": "123456789", "routing_number": "021000021", "account_type": "checking"},
+        )
     assert caught.value.error_code == "invalid-input"
 
 
@@ -81,10 +92,14 @@ def test_payment_intent_create_confirm_list_retrieve(client, emulator):
 
 def test_checkout_session_create_retrieve_list(client):
     session = client.create_checkout_session(
-        line_items=[{"price_data": {"currency": "usd", "amount": 15_00, "product_data": {"name": "Widget"}},
-                     "quantity": 2}],
-        success_url="https://ledgerline.example/ok", cancel_url="https://ledgerline.example/cancel",
-        mode="payment", customer_email="buyer@example.com", client_reference_id="order-9",
+        line_items=[
+            {"price_data": {"currency": "usd", "amount": 15_00, "product_data": {"name": "Widget"}}, "quantity": 2}
+        ],
+        success_url="https://ledgerline.example/ok",
+        cancel_url="https://ledgerline.example/cancel",
+        mode="payment",
+        customer_email="buyer@example.com",
+        client_reference_id="order-9",
     )
     assert session["amount_total"] == 3000 and session["status"] == "open"
     assert client.retrieve_checkout_session(checkout_session_id=session["id"])["id"] == session["id"]

@@ -15,8 +15,13 @@ _phones = itertools.count(7000100)
 
 @pytest.fixture
 def client(emulator, openapi_session):
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session,
-                      retry=RetryPolicy(sleep=lambda s: None))
+    return DotsClient(
+        emulator.base_url,
+        emulator.client_id,
+        emulator.api_key,
+        session=openapi_session,
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
 
 
 def key() -> str:
@@ -25,18 +30,34 @@ def key() -> str:
 
 def payable_user(client, emulator):
     """A verified user with a default ACH payout method: one Dots can pay at once."""
-    user = client.create_user(first_name="Alan", last_name="Turing", email="alan@example.com", country_code="1",
-                              phone_number=f"415{next(_phones)}")
+    user = client.create_user(
+        first_name="Alan",
+        last_name="Turing",
+        email="alan@example.com",
+        country_code="1",
+        phone_number=f"415{next(_phones)}",
+    )
     emulator.control(f"users/{user.id}/status", {"status": "verified"})
-    client.put_user_payout_method(user_id=user.id, platform="ach", routing_number="021000021",
-                                  account_number="1234567890", account_type="checking", is_default=True)
+    client.put_user_payout_method(
+        user_id=user.id,
+        platform="ach",
+        routing_number="021000021",
+        account_number="1234567890",
+        account_type="checking",
+        is_default=True,
+    )
     return user
 
 
 def test_payout_link_create_retrieve_list_cancel(client):
-    link = client.create_payout_link(amount=25_00, idempotency_key=key(),
-                                     payee={"first_name": "Ada", "email": "ada@example.com"},
-                                     delivery={"method": "email"}, memo="invoice 7", metadata={"ref": "x"})
+    link = client.create_payout_link(
+        amount=25_00,
+        idempotency_key=key(),
+        payee={"first_name": "Ada", "email": "ada@example.com"},
+        delivery={"method": "email"},
+        memo="invoice 7",
+        metadata={"ref": "x"},
+    )
     assert isinstance(link, PayoutLink)
     assert link.amount == 2500 and link.memo == "invoice 7"
     assert client.retrieve_payout_link(payout_link_id=link.id).id == link.id
@@ -48,8 +69,9 @@ def test_payout_link_create_retrieve_list_cancel(client):
 
 
 def test_redeliver_payout_link(client):
-    link = client.create_payout_link(amount=10_00, idempotency_key=key(),
-                                     payee={"email": "bob@example.com"}, delivery={"method": "email"})
+    link = client.create_payout_link(
+        amount=10_00, idempotency_key=key(), payee={"email": "bob@example.com"}, delivery={"method": "email"}
+    )
     answer = client.redeliver_payout_link(payout_link_id=link.id)
     assert answer["redelivered"] in (True, False)
     assert PayoutLink.from_dict(answer["payout_link"]).id == link.id
@@ -64,8 +86,9 @@ def test_payout_link_same_key_twice_is_one_link(client):
 
 
 def test_payout_request_lifecycle_with_dashboard_approval(client, emulator):
-    request = client.create_payout_request(amount=40_00, payee={"country_code": "1", "phone_number": "4155550111"},
-                                           memo="expenses")
+    request = client.create_payout_request(
+        amount=40_00, payee={"country_code": "1", "phone_number": "4155550111"}, memo="expenses"
+    )
     assert isinstance(request, PayoutRequest)
     assert request.status == "created" and request.payout_link is None
     emulator.control(f"payout-requests/{request.id}/approve")
@@ -85,8 +108,9 @@ def test_create_payout_pays_a_verified_user(client, emulator):
 
 
 def test_create_payout_without_a_method_is_refused(client):
-    user = client.create_user(first_name="No", last_name="Method", email="n@example.com", country_code="1",
-                              phone_number=f"415{next(_phones)}")
+    user = client.create_user(
+        first_name="No", last_name="Method", email="n@example.com", country_code="1", phone_number=f"415{next(_phones)}"
+    )
     with pytest.raises(DotsInvalidRequest) as caught:
         client.create_payout(user_id=user.id, amount=100, platform="ach", idempotency_key=key())
     assert caught.value.error_code in ("user-not-verified", "payout-method-not-found")
@@ -102,8 +126,9 @@ def test_send_payout_answers_a_payout_link(client, emulator):
 
 def test_payout_batch_create_list_retrieve_results(client, emulator):
     users = [payable_user(client, emulator) for _ in range(2)]
-    items = [{"user_id": u.id, "amount": 3_00, "platform": "ach", "fund": True, "idempotency_key": key()}
-             for u in users]
+    items = [
+        {"user_id": u.id, "amount": 3_00, "platform": "ach", "fund": True, "idempotency_key": key()} for u in users
+    ]
     batch = client.create_payout_batch(items=items, idempotency_key=key(), metadata={"run": "weekly"})
     assert batch["id"] and batch["status"]
     assert client.retrieve_payout_batch(payout_batch_id=batch["id"])["id"] == batch["id"]

@@ -18,19 +18,31 @@ ADDRESS = {"line_1": "1 Main St", "city": "Austin", "state": "TX", "postcode": "
 
 @pytest.fixture
 def client(emulator, openapi_session):
-    return DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session,
-                      retry=RetryPolicy(sleep=lambda s: None))
+    return DotsClient(
+        emulator.base_url,
+        emulator.client_id,
+        emulator.api_key,
+        session=openapi_session,
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
 
 
 def new_user(client, **overrides) -> User:
-    fields = dict(first_name="Grace", last_name="Hopper", email="grace@example.com", country_code="1",
-                  phone_number=f"512{next(_phones)}")
+    fields = {
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "email": "grace@example.com",
+        "country_code": "1",
+        "phone_number": f"512{next(_phones)}",
+    }
     fields.update(overrides)
     return client.create_user(**fields)
 
 
 def test_create_retrieve_update_delete_user(client):
-    user = new_user(client, metadata={"vendor": "v-1"}, adjustment_1099={"year": 2026, "form": "1099-NEC", "amount": 120_00})
+    user = new_user(
+        client, metadata={"vendor": "v-1"}, adjustment_1099={"year": 2026, "form": "1099-NEC", "amount": 120_00}
+    )
     assert user.id and user.first_name == "Grace"
     assert user.status  # whatever the emulator's lifecycle starts with, kept as a string
     assert client.retrieve_user(user_id=user.id).email == "grace@example.com"
@@ -61,10 +73,17 @@ def test_list_and_iterate_users(client):
 
 def test_user_compliance_w9(client):
     user = new_user(client)
-    result = client.update_user_compliance(user_id=user.id, w9={
-        "entity_type": "individual", "first_name": "Grace", "last_name": "Hopper", "date_of_birth": "1990-01-01",
-        "tin": "123456789", "address": ADDRESS,
-    })
+    result = client.update_user_compliance(
+        user_id=user.id,
+        w9={
+            "entity_type": "individual",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "date_of_birth": "1990-01-01",
+            "tin": "123456789",
+            "address": ADDRESS,
+        },
+    )
     assert result is None or result["id"] == user.id
     assert client.retrieve_user(user_id=user.id).compliance["tax_id_collected"] is True
 
@@ -82,8 +101,14 @@ def test_verification_token_round_trip(client, emulator):
 
 def test_payout_methods_put_and_list(client):
     user = new_user(client)
-    method = client.put_user_payout_method(user_id=user.id, platform="ach", routing_number="021000021",
-                                           account_number="000123456789", account_type="checking", is_default=True)
+    method = client.put_user_payout_method(
+        user_id=user.id,
+        platform="ach",
+        routing_number="021000021",
+        account_number="000123456789",
+        account_type="checking",
+        is_default=True,
+    )
     assert method["platform"] == "ach"
     methods = client.list_user_payout_methods(user_id=user.id)
     assert [m["platform"] for m in methods] == ["ach"]
@@ -119,13 +144,12 @@ def test_transactions_list_and_retrieve(client):
 def test_iterating_250_transfers_follows_cursors_newest_first(client, emulator):
     user = new_user(client)
     created = [
-        client.create_transfer(amount=1 + i, user_id=user.id, idempotency_key=str(uuid.uuid4())).id
-        for i in range(250)
+        client.create_transfer(amount=1 + i, user_id=user.id, idempotency_key=str(uuid.uuid4())).id for i in range(250)
     ]
     seen = [t.id for t in client.iter_transfers(user_id=user.id)]
     assert seen == list(reversed(created))
     assert len(set(seen)) == 250
-    pages = [r for r in emulator.received("GET", "/v2/transfers")]
+    pages = list(emulator.received("GET", "/v2/transfers"))
     queries = [parse_qs(r["query"]) for r in reversed(pages)]
     assert len(queries) == 3
     assert all(q["limit"] == ["100"] for q in queries)
@@ -146,8 +170,9 @@ def test_iteration_is_lazy(client, emulator):
 
 def test_list_transfers_one_page_with_filters(client):
     user = new_user(client)
-    ids = [client.create_transfer(amount=100 + i, user_id=user.id, idempotency_key=str(uuid.uuid4())).id
-           for i in range(3)]
+    ids = [
+        client.create_transfer(amount=100 + i, user_id=user.id, idempotency_key=str(uuid.uuid4())).id for i in range(3)
+    ]
     page = client.list_transfers(limit=2, user_id=user.id)
     assert isinstance(page, Page)
     assert [t.id for t in page.items] == [ids[2], ids[1]] and page.has_more is True

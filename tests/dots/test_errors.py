@@ -45,8 +45,16 @@ def test_connection_error_never_reached_dots_but_outcome_unknown_may_have():
 
 
 def test_errors_survive_pickling_with_their_details():
-    error = DotsRateLimited("slow down", retry_after=2.0, status=429, error_code="rate-limited",
-                            request_id="req_1", method="GET", path="/v2/transfers", body={"error": "slow down"})
+    error = DotsRateLimited(
+        "slow down",
+        retry_after=2.0,
+        status=429,
+        error_code="rate-limited",
+        request_id="req_1",
+        method="GET",
+        path="/v2/transfers",
+        body={"error": "slow down"},
+    )
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is DotsRateLimited
     assert (copy.retry_after, copy.status, copy.request_id, copy.path) == (2.0, 429, "req_1", "/v2/transfers")

@@ -118,17 +118,24 @@ def test_redacting_filter_survives_a_bad_format_string():
 def test_client_logs_at_debug_hold_no_credentials_or_account_numbers(caplog):
     """Without the emulator: a canned server echoes the account number back."""
     echoed = (
-        b'{"id": "pm1", "name": "Ops", "ach_account_number": "' + ACCOUNT.encode()
-        + b'", "ach_routing_number": "' + ROUTING.encode() + b'", "ach_account_type": "checking"}'
+        b'{"id": "pm1", "name": "Ops", "ach_account_number": "'
+        + ACCOUNT.encode()
+        + b'", "ach_routing_number": "'
+        + ROUTING.encode()
+        + b'", "ach_account_type": "checking"}'
     )
     adapter = CannedAdapter([(201, {"X-Request-Id": "req_9"}, echoed)])
     session = requests.Session()
     session.mount("http://dots.test", adapter)
-    client = DotsClient("http://dots.test/api", "ledgerline", "super-secret-api-key", session=session,
-                        retry=RetryPolicy(max_retries=0))
+    client = DotsClient(
+        "http://dots.test/api", "ledgerline", "super-secret-api-key", session=session, retry=RetryPolicy(max_retries=0)
+    )
     with caplog.at_level(logging.DEBUG, logger="dots"):
         client.create_vendor_payment_method(
-            vendor_id="v1", name="Ops", ach_account_number=ACCOUNT, ach_routing_number=ROUTING,
+            vendor_id="v1",
+            name="Ops",
+            ach_account_number=ACCOUNT,
+            ach_routing_number=ROUTING,
             ach_account_type="checking",
         )
     text = caplog.text + "".join(repr(r.args) for r in caplog.records)
@@ -145,10 +152,15 @@ def test_client_logs_at_debug_hold_no_credentials_or_account_numbers(caplog):
 def test_client_call_against_the_emulator_leaks_nothing_into_logs(emulator, openapi_session, caplog):
     client = DotsClient(emulator.base_url, emulator.client_id, emulator.api_key, session=openapi_session)
     with caplog.at_level(logging.DEBUG, logger="dots"):
-        vendor = client.create_vendor(name="Acme Supplies", address={
-            "line_1": "1 Main St", "city": "Austin", "state": "TX", "postcode": "78701", "country": "US"})
+        vendor = client.create_vendor(
+            name="Acme Supplies",
+            address={"line_1": "1 Main St", "city": "Austin", "state": "TX", "postcode": "78701", "country": "US"},
+        )
         method = client.create_vendor_payment_method(
-            vendor_id=vendor.id, name="Operating", ach_account_number=ACCOUNT, ach_routing_number=ROUTING,
+            vendor_id=vendor.id,
+            name="Operating",
+            ach_account_number=ACCOUNT,
+            ach_routing_number=ROUTING,
             ach_account_type="checking",
         )
         client.retrieve_vendor_payment_method(vendor_id=vendor.id, payment_method_id=method.id)

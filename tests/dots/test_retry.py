@@ -110,7 +110,11 @@ def canned_client(answers, *, sleeps, max_retries=3):
     return DotsClient("http://dots.test/api", "cid", "key", retry=policy, session=session), adapter
 
 
-RATE_LIMITED = (429, {"Retry-After": "2", "X-Request-Id": "req_1"}, b'{"error": "slow down", "error_code": "rate-limited"}')
+RATE_LIMITED = (
+    429,
+    {"Retry-After": "2", "X-Request-Id": "req_1"},
+    b'{"error": "slow down", "error_code": "rate-limited"}',
+)
 VENDOR = (200, {"Content-Type": "application/json"}, b'{"id": "v1", "name": "Acme"}')
 
 

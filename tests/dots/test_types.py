@@ -1,6 +1,6 @@
 """Lenient parsing (NOTES.md decision 11): surprising bodies must never crash a sync."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -43,18 +43,16 @@ def test_parse_cents_accepts_ints_floats_and_numeric_strings(value, expected):
 
 
 def test_naive_timestamp_is_read_as_utc():
-    assert parse_datetime("2026-03-01T10:20:30") == datetime(2026, 3, 1, 10, 20, 30, tzinfo=timezone.utc)
+    assert parse_datetime("2026-03-01T10:20:30") == datetime(2026, 3, 1, 10, 20, 30, tzinfo=UTC)
 
 
 def test_zulu_and_offset_timestamps_become_utc():
-    assert parse_datetime("2026-03-01T10:20:30.123Z") == datetime(
-        2026, 3, 1, 10, 20, 30, 123000, tzinfo=timezone.utc
-    )
-    assert parse_datetime("2026-03-01T12:20:30+02:00") == datetime(2026, 3, 1, 10, 20, 30, tzinfo=timezone.utc)
+    assert parse_datetime("2026-03-01T10:20:30.123Z") == datetime(2026, 3, 1, 10, 20, 30, 123000, tzinfo=UTC)
+    assert parse_datetime("2026-03-01T12:20:30+02:00") == datetime(2026, 3, 1, 10, 20, 30, tzinfo=UTC)
 
 
 def test_unix_seconds_and_garbage_timestamps():
-    assert parse_datetime(0) == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert parse_datetime(0) == datetime(1970, 1, 1, tzinfo=UTC)
     assert parse_datetime("last tuesday") is None
     assert parse_datetime(None) is None
     assert parse_datetime(["2026"]) is None

@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from svix.webhooks import Webhook
@@ -12,7 +12,7 @@ from dots.webhooks import ReplayGuard, VerifiedWebhook, sign, verify
 
 SECRET = "whsec_" + base64.b64encode(b"ledgerline-test-webhook-secret").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-entirely").decode()
-NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 BODY = json.dumps({"type": "transfer.updated", "data": {"id": "tr_1"}}).encode()
 
 
@@ -35,12 +35,12 @@ def test_sign_produces_the_three_svix_headers():
 
 
 def test_svix_library_accepts_what_we_sign():
-    headers = signed(at=datetime.now(timezone.utc))
+    headers = signed(at=datetime.now(UTC))
     Webhook(SECRET).verify(BODY, headers)  # raises on failure; returns None in svix 2.x
 
 
 def test_we_accept_what_the_svix_library_signs():
-    msg_id, at = "msg_from_svix", datetime.now(timezone.utc).replace(microsecond=0)
+    msg_id, at = "msg_from_svix", datetime.now(UTC).replace(microsecond=0)
     signature = Webhook(SECRET).sign(msg_id, at, BODY.decode())
     headers = {"svix-id": msg_id, "svix-timestamp": str(int(at.timestamp())), "svix-signature": signature}
     assert verify(BODY, headers, secret=SECRET).payload["data"]["id"] == "tr_1"

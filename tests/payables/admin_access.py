@@ -8,16 +8,24 @@ VIEW = {"changelist", "change", "history"}
 ALL = {"changelist", "add", "change", "delete", "history"}
 _READERS = {roles.AP_CLERK: VIEW, roles.APPROVER: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW}
 
+
 def _draft_payable():
     """A draft (editable) payable, made without Dots."""
     from vendors.models import Vendor, VendorBankAccount
 
-    vendor = Vendor.objects.create(name="Matrix Vendor", address_line_1="1 Road", city="Austin", state="TX",
-                                   postcode="73301")
-    account = VendorBankAccount.objects.create(vendor=vendor, name="Main", routing_number="021000021",
-                                               account_last4="6789", account_type="checking")
-    return Payable.objects.create(bill_number="MATRIX-1", vendor=vendor, bank_account=account, amount_cents=100,
-                                  created_by=make_user("matrix-clerk"))
+    vendor = Vendor.objects.create(
+        name="Matrix Vendor", address_line_1="1 Road", city="Austin", state="TX", postcode="73301"
+    )
+    account = VendorBankAccount.objects.create(
+        vendor=vendor, name="Main", routing_number="021000021", account_last4="6789", account_type="checking"
+    )
+    return Payable.objects.create(
+        bill_number="MATRIX-1",
+        vendor=vendor,
+        bank_account=account,
+        amount_cents=100,
+        created_by=make_user("matrix-clerk"),
+    )
 
 
 EXPECTED = {
@@ -31,9 +39,14 @@ EXPECTED = {
 
 INSTANCE_FACTORIES = {
     "payables.payable": _draft_payable,
-    "payables.approvalpolicy": lambda: ApprovalPolicy.objects.create(description="Large bills", priority=1,
-                                                                      amount_comparator=">=", amount_cents=100_000),
-    "payables.approver": lambda: Approver.objects.create(dots_user_id=9001, email="approver@example.com",
-                                                         first_name="Alex", last_name="Approver",
-                                                         dots_role="ap_approver"),
+    "payables.approvalpolicy": lambda: ApprovalPolicy.objects.create(
+        description="Large bills", priority=1, amount_comparator=">=", amount_cents=100_000
+    ),
+    "payables.approver": lambda: Approver.objects.create(
+        dots_user_id=9001,
+        email="approver@example.com",
+        first_name="Alex",
+        last_name="Approver",
+        dots_role="ap_approver",
+    ),
 }

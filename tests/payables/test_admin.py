@@ -24,11 +24,26 @@ def _act(pk, action):
 
 def _add_form(vendor, account, **overrides):
     data = {
-        "vendor": vendor.pk, "bank_account": account.pk, "bill_number": "INV-501", "description": "March supplies",
-        "external_id": "", "due_date": "2026-12-31", "funding_source": "dots_balance", "amount_cents": "",
-        "items-TOTAL_FORMS": "2", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000",
-        "items-0-name": "Paper", "items-0-description": "", "items-0-unit_price_cents": "$12.50", "items-0-quantity": "4",
-        "items-1-name": "Toner", "items-1-description": "", "items-1-unit_price_cents": "1,000.00", "items-1-quantity": "1",
+        "vendor": vendor.pk,
+        "bank_account": account.pk,
+        "bill_number": "INV-501",
+        "description": "March supplies",
+        "external_id": "",
+        "due_date": "2026-12-31",
+        "funding_source": "dots_balance",
+        "amount_cents": "",
+        "items-TOTAL_FORMS": "2",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+        "items-0-name": "Paper",
+        "items-0-description": "",
+        "items-0-unit_price_cents": "$12.50",
+        "items-0-quantity": "4",
+        "items-1-name": "Toner",
+        "items-1-description": "",
+        "items-1-unit_price_cents": "1,000.00",
+        "items-1-quantity": "1",
     }
     data.update(overrides)
     return data
@@ -51,7 +66,9 @@ def test_clerk_adds_a_draft_with_two_items_and_a_pdf(client, people, vendor_acco
 def test_a_file_that_is_not_a_pdf_is_refused_on_its_field(client, people, vendor_account):
     vendor, account = vendor_account
     login_verified(client, people.clerk)
-    data = _add_form(vendor, account, file=SimpleUploadedFile("bill.pdf", b"MZ\x90 not a pdf", content_type="application/pdf"))
+    data = _add_form(
+        vendor, account, file=SimpleUploadedFile("bill.pdf", b"MZ\x90 not a pdf", content_type="application/pdf")
+    )
     response = client.post(reverse("admin:payables_payable_add"), data)
     assert response.status_code == 200
     assert "is not a PDF file" in str(response.context["adminform"].form.errors["file"])
@@ -62,8 +79,9 @@ def test_a_bank_account_of_another_vendor_is_refused(client, people, vendor_acco
     from vendors.models import Vendor
 
     vendor, account = vendor_account
-    other = Vendor.objects.create(name="Other Co", address_line_1="2 Side St", city="Austin", state="TX",
-                                  postcode="73301", dots_id="vendor_other")
+    other = Vendor.objects.create(
+        name="Other Co", address_line_1="2 Side St", city="Austin", state="TX", postcode="73301", dots_id="vendor_other"
+    )
     login_verified(client, people.clerk)
     response = client.post(reverse("admin:payables_payable_add"), _add_form(other, account))
     assert "belongs to Acme Supplies" in str(response.context["adminform"].form.errors["bank_account"])
@@ -136,8 +154,11 @@ def test_bulk_approve_reports_each_payable(client, people, make_payable):
     services.payable_submit(payable_id=already.pk, actor=people.clerk)
     services.payable_approve(payable_id=already.pk, actor=people.approver2)
     login_verified(client, people.approver)
-    response = client.post(reverse("admin:payables_payable_changelist"), {
-        "action": "approve_selected", "_selected_action": [p.pk for p in [mine, *others, already]]}, follow=True)
+    response = client.post(
+        reverse("admin:payables_payable_changelist"),
+        {"action": "approve_selected", "_selected_action": [p.pk for p in [mine, *others, already]]},
+        follow=True,
+    )
     texts = [str(m) for m in response.context["messages"]]
     assert "2 approved." in texts
     skipped = next(t for t in texts if "skipped" in t)
@@ -214,9 +235,14 @@ def test_a_payable_to_an_unverified_account_says_it_waits(client, people, make_p
     from vendors import services as vendor_services
 
     vendor, _ = vendor_account
-    fresh = vendor_services.bank_account_create(actor=people.clerk, vendor_id=vendor.pk, name="New",
-                                                routing_number="011000015", account_number="55554444",
-                                                account_type="checking")
+    fresh = vendor_services.bank_account_create(
+        actor=people.clerk,
+        vendor_id=vendor.pk,
+        name="New",
+        routing_number="011000015",
+        account_number="55554444",
+        account_type="checking",
+    )
     payable = make_payable(bank_account=fresh)
     login_verified(client, people.payer)
     page = client.get(reverse("admin:payables_payable_change", args=[payable.pk])).content.decode()
@@ -228,9 +254,15 @@ def test_the_form_offers_only_vendors_and_accounts_a_bill_may_name(client, peopl
 
     vendor, account = vendor_account
     Vendor.objects.create(name="Never sent", address_line_1="1 A", city="B", state="TX", postcode="73301")
-    retired = VendorBankAccount.objects.create(vendor=vendor, name="Old account", routing_number="021000021",
-                                               account_last4="1111", account_type="checking", dots_id="pm_old",
-                                               retired_at=timezone.now())
+    retired = VendorBankAccount.objects.create(
+        vendor=vendor,
+        name="Old account",
+        routing_number="021000021",
+        account_last4="1111",
+        account_type="checking",
+        dots_id="pm_old",
+        retired_at=timezone.now(),
+    )
     login_verified(client, people.clerk)
     form = client.get(reverse("admin:payables_payable_add")).context["adminform"].form
     assert list(form.fields["vendor"].queryset) == [vendor]

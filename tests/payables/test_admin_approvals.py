@@ -9,15 +9,8 @@ from core import dots_gateway, roles
 from core.dots_gateway import client
 from payables import approvals
 from payables.models import ApprovalPolicy, Approver
-from tests.payables.test_approvals import (  # noqa: F401  (fixtures)
-    POLICIES,
-    administrator,
-    approvers,
-    dashboard,
-    forgive_vendor_value_quirk,
-    make_vendor,
-)
 from tests.openapi_check import checked_session
+from tests.payables.test_approvals import POLICIES, make_vendor
 from tests.support import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +24,29 @@ def admin_client(client, administrator):
     return client
 
 
-def policy_form(*, description="Large bills", priority="1", comparator=">=", amount="1,000.00", vendors=(),
-                steps=((2, ("alex", "blair")),), approvers=None, existing_steps=(), policy=None):
-    data = {"description": description, "priority": priority, "amount_comparator": comparator,
-            "amount_cents": amount, "vendors": [str(v) for v in vendors],
-            "steps-TOTAL_FORMS": str(len(steps)), "steps-INITIAL_FORMS": str(len(existing_steps)),
-            "steps-MIN_NUM_FORMS": "0", "steps-MAX_NUM_FORMS": "1000"}
+def policy_form(
+    *,
+    description="Large bills",
+    priority="1",
+    comparator=">=",
+    amount="1,000.00",
+    vendors=(),
+    steps=((2, ("alex", "blair")),),
+    approvers=None,
+    existing_steps=(),
+    policy=None,
+):
+    data = {
+        "description": description,
+        "priority": priority,
+        "amount_comparator": comparator,
+        "amount_cents": amount,
+        "vendors": [str(v) for v in vendors],
+        "steps-TOTAL_FORMS": str(len(steps)),
+        "steps-INITIAL_FORMS": str(len(existing_steps)),
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
+    }
     for index, (required, names) in enumerate(steps):
         data[f"steps-{index}-num_approvals_required"] = str(required)
         data[f"steps-{index}-approvers"] = [str(approvers[name].pk) for name in names]
@@ -73,9 +83,11 @@ def test_adding_a_policy_in_the_admin_creates_it_in_dots(admin_client, dots, app
 
 
 def test_a_step_needing_more_approvals_than_it_lists_is_shown_on_that_step_and_what_was_typed_is_kept(
-        admin_client, dots, approvers):
-    data = policy_form(description="Typed by hand", approvers=approvers,
-                       steps=[(1, ("casey",)), (3, ("alex", "blair"))])
+    admin_client, dots, approvers
+):
+    data = policy_form(
+        description="Typed by hand", approvers=approvers, steps=[(1, ("casey",)), (3, ("alex", "blair"))]
+    )
     response = admin_client.post(reverse(ADD), data)
     assert response.status_code == 200
     page = response.content.decode()
@@ -92,13 +104,24 @@ def test_a_policy_without_any_step_is_refused_in_the_admin(admin_client, dots, a
     assert ApprovalPolicy.objects.count() == 0
 
 
-def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(admin_client, dots, approvers,
-                                                                          administrator):
-    old = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
-                                  amount_comparator=">=", amount_cents=100_000,
-                                  steps=[(2, [approvers["alex"].pk, approvers["blair"].pk])])
-    data = policy_form(approvers=approvers, amount="2,500.00", steps=[(1, ("alex", "blair"))],
-                       existing_steps=list(old.steps.all()), policy=old)
+def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(
+    admin_client, dots, approvers, administrator
+):
+    old = approvals.policy_create(
+        actor=administrator,
+        description="Large bills",
+        priority=1,
+        amount_comparator=">=",
+        amount_cents=100_000,
+        steps=[(2, [approvers["alex"].pk, approvers["blair"].pk])],
+    )
+    data = policy_form(
+        approvers=approvers,
+        amount="2,500.00",
+        steps=[(1, ("alex", "blair"))],
+        existing_steps=list(old.steps.all()),
+        policy=old,
+    )
     data["_continue"] = "1"
     response = admin_client.post(reverse("admin:payables_approvalpolicy_change", args=[old.pk]), data)
     new = ApprovalPolicy.objects.get(retired_at__isnull=True)
@@ -110,8 +133,9 @@ def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(admin
 
 
 def test_a_retired_version_opens_read_only(admin_client, dots, approvers, administrator):
-    old = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
-                                  steps=[(1, [approvers["alex"].pk])])
+    old = approvals.policy_create(
+        actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
+    )
     approvals.policy_delete(actor=administrator, policy_id=old.pk)
     url = reverse("admin:payables_approvalpolicy_change", args=[old.pk])
     assert admin_client.get(url).context["has_change_permission"] is False
@@ -119,11 +143,19 @@ def test_a_retired_version_opens_read_only(admin_client, dots, approvers, admini
 
 
 def test_the_changelist_shows_current_policies_with_their_amount_condition_and_hides_retired_ones(
-        admin_client, dots, approvers, administrator):
-    kept = approvals.policy_create(actor=administrator, description="Kept", priority=1, amount_comparator=">=",
-                                   amount_cents=100_000, steps=[(1, [approvers["alex"].pk])])
-    gone = approvals.policy_create(actor=administrator, description="Gone", priority=2,
-                                   steps=[(1, [approvers["alex"].pk])])
+    admin_client, dots, approvers, administrator
+):
+    kept = approvals.policy_create(
+        actor=administrator,
+        description="Kept",
+        priority=1,
+        amount_comparator=">=",
+        amount_cents=100_000,
+        steps=[(1, [approvers["alex"].pk])],
+    )
+    gone = approvals.policy_create(
+        actor=administrator, description="Gone", priority=2, steps=[(1, [approvers["alex"].pk])]
+    )
     approvals.policy_delete(actor=administrator, policy_id=gone.pk)
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
     assert "$1,000.00 or more" in page and kept.description in page and "Gone" not in page
@@ -132,10 +164,12 @@ def test_the_changelist_shows_current_policies_with_their_amount_condition_and_h
 
 
 def test_moving_a_policy_up_in_the_admin_changes_its_priority_in_dots(admin_client, dots, approvers, administrator):
-    first = approvals.policy_create(actor=administrator, description="First", priority=1,
-                                    steps=[(1, [approvers["alex"].pk])])
-    second = approvals.policy_create(actor=administrator, description="Second", priority=2,
-                                     steps=[(1, [approvers["blair"].pk])])
+    first = approvals.policy_create(
+        actor=administrator, description="First", priority=1, steps=[(1, [approvers["alex"].pk])]
+    )
+    second = approvals.policy_create(
+        actor=administrator, description="Second", priority=2, steps=[(1, [approvers["blair"].pk])]
+    )
     response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [second.pk]})
     assert response.status_code == 302
     assert messages_of(response) == ["1 moved."]
@@ -144,16 +178,19 @@ def test_moving_a_policy_up_in_the_admin_changes_its_priority_in_dots(admin_clie
 
 
 def test_moving_the_first_policy_up_says_it_is_already_first(admin_client, dots, approvers, administrator):
-    first = approvals.policy_create(actor=administrator, description="First", priority=1,
-                                    steps=[(1, [approvers["alex"].pk])])
+    first = approvals.policy_create(
+        actor=administrator, description="First", priority=1, steps=[(1, [approvers["alex"].pk])]
+    )
     response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [first.pk]})
     assert "is already first" in messages_of(response)[0]
 
 
 def test_deleting_a_policy_asks_for_confirmation_then_retires_it_and_deletes_it_in_dots(
-        admin_client, dots, approvers, administrator):
-    policy = approvals.policy_create(actor=administrator, description="Large bills", priority=1,
-                                     steps=[(1, [approvers["alex"].pk])])
+    admin_client, dots, approvers, administrator
+):
+    policy = approvals.policy_create(
+        actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
+    )
     url = reverse("admin:payables_approvalpolicy_delete", args=[policy.pk])
     assert "deletes it in Dots" in admin_client.get(url).content.decode()
     response = admin_client.post(url, {"reason": "merged into another policy"})
@@ -163,7 +200,8 @@ def test_deleting_a_policy_asks_for_confirmation_then_retires_it_and_deletes_it_
 
 
 def test_when_dots_is_down_the_admin_saves_the_policy_says_so_and_sending_again_creates_it(
-        admin_client, dots, approvers):
+    admin_client, dots, approvers
+):
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
     response = admin_client.post(reverse(ADD), policy_form(approvers=approvers))
     assert response.status_code == 302
@@ -179,18 +217,20 @@ def test_when_dots_is_down_the_admin_saves_the_policy_says_so_and_sending_again_
 
 
 def test_a_policy_with_two_vendors_added_in_the_admin_lists_both_and_is_in_dots_as_two_copies(
-        admin_client, dots, approvers, administrator, forgive_vendor_value_quirk):
+    admin_client, dots, approvers, administrator, forgive_vendor_value_quirk
+):
     acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
     response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, vendors=(acme.pk, globex.pk)))
     assert response.status_code == 302, response.content.decode()[:3000]
-    policy = ApprovalPolicy.objects.get()
+    assert ApprovalPolicy.objects.count() == 1
     assert len(dots_policies()) == 2
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
     assert "Acme Supplies, Globex" in page and "In Dots (2 copies, one per vendor)" in page
 
 
 def test_the_page_of_a_policy_whose_second_copy_failed_names_that_vendor_and_offers_sending_again(
-        admin_client, dots, approvers, administrator, forgive_vendor_value_quirk):
+    admin_client, dots, approvers, administrator, forgive_vendor_value_quirk
+):
     acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
     dots.add_fault(method="POST", path=POLICIES, kind="latency", ms=0, count=1)
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
@@ -246,8 +286,9 @@ def test_choosing_a_user_linked_to_another_approver_is_refused_on_the_field(admi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(client, dots, openapi_checker,
-                                                                               dashboard):
+def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(
+    client, dots, openapi_checker, dashboard
+):
     """The admin's add view normally runs in transaction.atomic; the Dots call must not."""
     administrator = make_user("policy-admin-tx", role=roles.ADMINISTRATOR)
     approvals.approvers_sync(actor=administrator)
@@ -257,7 +298,8 @@ def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(c
     def factory():
         session = checked_session(openapi_checker)
         session.hooks["response"].append(
-            lambda response, **_: seen.append((response.request.method, connection.in_atomic_block)))
+            lambda response, **_: seen.append((response.request.method, connection.in_atomic_block))
+        )
         return session
 
     dots_gateway.set_session_factory(factory)
@@ -269,11 +311,13 @@ def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(c
 
 
 def test_a_policy_page_offers_send_to_dots_again_while_dots_is_behind_and_the_button_creates_it(
-        admin_client, dots, approvers, administrator):
+    admin_client, dots, approvers, administrator
+):
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
     with pytest.raises(approvals.PolicyNotInDots):
-        approvals.policy_create(actor=administrator, description="Large bills", priority=1,
-                                steps=[(1, [approvers["alex"].pk])])
+        approvals.policy_create(
+            actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
+        )
     policy = ApprovalPolicy.objects.get()
     change_url = reverse("admin:payables_approvalpolicy_change", args=[policy.pk])
     assert "Send to Dots again" in admin_client.get(change_url).content.decode()

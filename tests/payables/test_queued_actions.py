@@ -9,7 +9,7 @@ from core.errors import ActionQueued, AlreadyQueued
 from core.models import AuditEvent, QueuedDotsAction
 from payables import services
 from payables.models import Payable
-from tests.outage_support import end_outage, outage_settings, start_outage  # noqa: F401  (fixture)
+from tests.outage_support import end_outage, start_outage
 from tests.support import login_verified
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outage_settings")]
@@ -27,8 +27,7 @@ def _submitted(people, make_payable, **options):
     return payable
 
 
-def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_dots_answers(
-        dots, people, make_payable):
+def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_dots_answers(dots, people, make_payable):
     payable = _submitted(people, make_payable)
     start_outage(dots)
 
@@ -40,7 +39,11 @@ def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_d
     assert dots.received("POST", APPROVE_PATH) == []
     action = QueuedDotsAction.objects.get()
     assert (action.kind, action.status, action.actor, action.arguments) == (
-        QueuedDotsAction.Kind.PAYABLE_APPROVE, Q.WAITING, people.approver, {"comment": "ok"})
+        QueuedDotsAction.Kind.PAYABLE_APPROVE,
+        Q.WAITING,
+        people.approver,
+        {"comment": "ok"},
+    )
     assert AuditEvent.objects.filter(action="dots_action.queued", actor=people.approver).exists()
 
     end_outage(dots)
@@ -51,8 +54,9 @@ def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_d
     assert payable.status == S.APPROVED
     assert len(dots.received("POST", APPROVE_PATH)) == 1
     # The approval is the approver's own, as if they had clicked when Dots answered.
-    assert AuditEvent.objects.filter(action="payable.approved", actor=people.approver,
-                                     object_id=str(payable.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="payable.approved", actor=people.approver, object_id=str(payable.pk)
+    ).exists()
     action.refresh_from_db()
     assert action.status == Q.DONE and action.finished_at is not None
     done = AuditEvent.objects.get(action="dots_action.done", object_id=str(action.pk))
@@ -60,7 +64,8 @@ def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_d
 
 
 def test_pay_during_an_outage_is_queued_keeps_the_payable_approved_and_sends_exactly_one_pay(
-        dots, people, approved_payable):
+    dots, people, approved_payable
+):
     dots.settings(payable_payment={"mode": "immediate", "outcome": "payment_completed"})
     start_outage(dots)
 
@@ -128,9 +133,14 @@ def test_segregation_of_duties_is_checked_again_when_the_queue_runs_the_action(d
     # A pay queued in the creator's name (say the payable's creator was changed, or the row was
     # queued by other means) is refused when it runs, whatever its role.
     people.clerk.groups.add(Group.objects.get(name=roles.PAYER))
-    action = action_queue._queue(kind=QueuedDotsAction.Kind.PAYABLE_PAY, target=approved_payable,
-                                 actor=people.clerk, arguments={}, next_attempt_at=approved_payable.created_at,
-                                 reason="test")
+    action = action_queue._queue(
+        kind=QueuedDotsAction.Kind.PAYABLE_PAY,
+        target=approved_payable,
+        actor=people.clerk,
+        arguments={},
+        next_attempt_at=approved_payable.created_at,
+        reason="test",
+    )
 
     action_queue.drain()
 
@@ -155,14 +165,16 @@ def test_cancel_and_reject_queue_with_their_reason(dots, people, make_payable):
     assert (event.actor, event.reason) == (people.approver, "wrong amount")
 
 
-def test_approve_button_during_an_outage_says_queued_and_the_payable_page_shows_it(client, dots, people,
-                                                                                   make_payable):
+def test_approve_button_during_an_outage_says_queued_and_the_payable_page_shows_it(client, dots, people, make_payable):
     payable = _submitted(people, make_payable)
     start_outage(dots)
     login_verified(client, people.approver)
 
-    response = client.post(reverse("admin:payables_payable_act", args=[payable.pk, "approve"]),
-                           {"confirm": "yes", "comment": ""}, follow=True)
+    response = client.post(
+        reverse("admin:payables_payable_act", args=[payable.pk, "approve"]),
+        {"confirm": "yes", "comment": ""},
+        follow=True,
+    )
 
     page = response.content.decode()
     assert "your approval of" in page and "is queued and will be sent when Dots answers" in page
@@ -177,8 +189,11 @@ def test_bulk_approve_during_an_outage_reports_queued_rows_apart(client, dots, p
     start_outage(dots)
     login_verified(client, people.approver)
 
-    response = client.post(reverse("admin:payables_payable_changelist"),
-                           {"action": "approve_selected", "_selected_action": [first.pk, second.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:payables_payable_changelist"),
+        {"action": "approve_selected", "_selected_action": [first.pk, second.pk]},
+        follow=True,
+    )
 
     page = response.content.decode()
     assert "2 queued until Dots answers" in page

@@ -205,7 +205,9 @@ def test_a_payment_still_in_flight_is_looked_at_again_later(dots, people, approv
 
 def test_a_failed_payment_shows_dots_reason_and_can_be_paid_again(dots, people, approved_payable):
     services.payable_pay(payable_id=approved_payable.pk, actor=people.payer)
-    dots.control(f"payables/{approved_payable.dots_id}/payment", {"status": "payment_failed", "reason": "R03 no account"})
+    dots.control(
+        f"payables/{approved_payable.dots_id}/payment", {"status": "payment_failed", "reason": "R03 no account"}
+    )
     tasks.follow_payment(approved_payable.pk)
     payable = Payable.objects.get(pk=approved_payable.pk)
     assert payable.status == S.PAYMENT_FAILED
@@ -222,7 +224,9 @@ def test_the_creator_cannot_pay(dots, people, make_payable):
     from core import roles
 
     payer_creator = people.payer
-    payer_creator.groups.add(__import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.get(name=roles.AP_CLERK))
+    payer_creator.groups.add(
+        __import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.get(name=roles.AP_CLERK)
+    )
     payable = make_payable(creator=payer_creator)
     services.payable_submit(payable_id=payable.pk, actor=people.clerk)
     services.payable_approve(payable_id=payable.pk, actor=people.approver)
@@ -238,9 +242,14 @@ def test_only_payers_pay(dots, people, approved_payable):
 
 def test_an_unverified_bank_account_cannot_be_paid(dots, people, make_payable, vendor_account):
     vendor, _ = vendor_account
-    fresh = vendor_services.bank_account_create(actor=people.clerk, vendor_id=vendor.pk, name="New account",
-                                                routing_number="011000015", account_number="99887766",
-                                                account_type="savings")
+    fresh = vendor_services.bank_account_create(
+        actor=people.clerk,
+        vendor_id=vendor.pk,
+        name="New account",
+        routing_number="011000015",
+        account_number="99887766",
+        account_type="savings",
+    )
     payable = make_payable(bank_account=fresh)
     services.payable_submit(payable_id=payable.pk, actor=people.clerk)
     services.payable_approve(payable_id=payable.pk, actor=people.approver)
@@ -348,16 +357,16 @@ def test_create_from_pdf_opens_a_draft_prefilled_by_dots(dots, people, vendor_ac
     vendor, account = vendor_account
     pdf = b"%PDF-1.4\nBT (Invoice INV-777) Tj (Total: $1,234.56) Tj ET\n%%EOF\n"
     upload = SimpleUploadedFile("inv-777.pdf", pdf, content_type="application/pdf")
-    payable = services.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor,
-                                                bank_account=account)
+    payable = services.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
     assert payable.status == S.CREATED
     assert payable.dots_id
     assert payable.file_sha256
     assert _events(payable, "payable.created_from_file").get().actor == people.clerk
 
 
-def test_cancel_by_someone_nobody_acts_for_in_dots_is_refused_clearly_and_sends_nothing(people, make_payable, dots,
-                                                                                        settings):
+def test_cancel_by_someone_nobody_acts_for_in_dots_is_refused_clearly_and_sends_nothing(
+    people, make_payable, dots, settings
+):
     from payables.errors import NotReadyForDots
     from payables.selectors import acting_dots_user_id
 

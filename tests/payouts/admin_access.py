@@ -28,8 +28,9 @@ def _payee():
     from payouts.models import Payee
 
     n = next(_n)
-    return Payee.objects.create(first_name="Ann", last_name="Lee", email=f"ann{n}@example.com",
-                                phone_e164=f"+1201556{n:04d}")
+    return Payee.objects.create(
+        first_name="Ann", last_name="Lee", email=f"ann{n}@example.com", phone_e164=f"+1201556{n:04d}"
+    )
 
 
 def _import():
@@ -66,8 +67,12 @@ def _transfer():
 def _webhook_delivery():
     from payouts.models import WebhookDelivery
 
-    return WebhookDelivery.objects.create(msg_id=f"msg_{next(_n)}", event_type="transfer.updated",
-                                          outcome="accepted", payload={"event": "transfer.updated"})
+    return WebhookDelivery.objects.create(
+        msg_id=f"msg_{next(_n)}",
+        event_type="transfer.updated",
+        outcome="accepted",
+        payload={"event": "transfer.updated"},
+    )
 
 
 INSTANCE_FACTORIES = {

@@ -37,8 +37,7 @@ def test_a_refused_file_keeps_the_form_and_says_why(dots, operator, client):
     assert PayeeImport.objects.count() == 0
 
 
-def test_confirm_imports_and_progress_json_reaches_the_end(dots, operator, client,
-                                                           django_capture_on_commit_callbacks):
+def test_confirm_imports_and_progress_json_reaches_the_end(dots, operator, client, django_capture_on_commit_callbacks):
     login_verified(client, operator)
     imp_url = upload_file(client, csv_bytes(good_rows(3)))["Location"]
     imp = PayeeImport.objects.get()
@@ -73,16 +72,20 @@ def test_a_manager_cannot_confirm_an_import(dots, operator, client):
 def test_add_payee_page_creates_it_in_dots(dots, operator, client):
     login_verified(client, operator)
     number = phone()
-    response = client.post("/admin/payouts/payee/add/", {"first_name": "Ann", "last_name": "Lee",
-                                                         "email": "ann@example.com", "phone": number, "country": "US"})
+    response = client.post(
+        "/admin/payouts/payee/add/",
+        {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": number, "country": "US"},
+    )
     assert response.status_code == 302
     assert Payee.objects.get().dots_user_id
 
 
 def test_add_payee_with_a_bad_phone_keeps_what_was_typed(dots, operator, client):
     login_verified(client, operator)
-    response = client.post("/admin/payouts/payee/add/", {"first_name": "Ann", "last_name": "Lee",
-                                                         "email": "ann@example.com", "phone": "12", "country": "US"})
+    response = client.post(
+        "/admin/payouts/payee/add/",
+        {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "12", "country": "US"},
+    )
     page = response.content.decode()
     assert response.status_code == 200 and "not a valid phone number" in page and 'value="Ann"' in page
 
@@ -90,8 +93,9 @@ def test_add_payee_with_a_bad_phone_keeps_what_was_typed(dots, operator, client)
 def test_add_payout_link_page_sends_it_after_commit(dots, operator, client, django_capture_on_commit_callbacks):
     login_verified(client, operator)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/payouts/payoutlink/add/", {"amount": "12.34", "delivery_method": "link",
-                                                                  "memo": "thanks"})
+        response = client.post(
+            "/admin/payouts/payoutlink/add/", {"amount": "12.34", "delivery_method": "link", "memo": "thanks"}
+        )
     assert response.status_code == 302
     link = PayoutLink.objects.get()
     assert (link.amount_cents, link.status) == (1234, "created")
@@ -117,13 +121,15 @@ def test_management_command_imports(dots, tmp_path, capsys):
 def test_verify_page_verifies_the_payee_with_the_code_dots_sent(dots, operator, client):
     from payouts import services
 
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     login_verified(client, operator)
     client.post("/admin/payouts/payee/", {"action": "send_verification_token", "_selected_action": [payee.pk]})
     token = dots.control_get(f"users/{payee.dots_user_id}/verification-token")["token"]
-    wrong = client.post(f"/admin/payouts/payee/{payee.pk}/verify/", {"token": "000000" if token != "000000"
-                                                                     else "111111"})
+    wrong = client.post(
+        f"/admin/payouts/payee/{payee.pk}/verify/", {"token": "000000" if token != "000000" else "111111"}
+    )
     assert "incorrect token" in wrong.content.decode()
     assert client.post(f"/admin/payouts/payee/{payee.pk}/verify/", {"token": token}).status_code == 302
     payee.refresh_from_db()
@@ -135,8 +141,10 @@ def test_payout_request_page_sends_one_to_a_new_phone(dots, operator, client, dj
 
     login_verified(client, operator)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/payouts/payoutrequest/add/", {"phone": phone(), "country": "US",
-                                                                     "amount": "20.00", "memo": "refund"})
+        response = client.post(
+            "/admin/payouts/payoutrequest/add/",
+            {"phone": phone(), "country": "US", "amount": "20.00", "memo": "refund"},
+        )
     assert response.status_code == 302
     request = PayoutRequest.objects.get()
     assert (request.status, request.amount_cents) == ("created", 2000) and request.dots_id
@@ -147,11 +155,13 @@ def test_editing_a_payees_metadata_updates_it_in_dots(dots, operator, client):
 
     from payouts import services
 
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     login_verified(client, operator)
-    response = client.post(f"/admin/payouts/payee/{payee.pk}/edit/", {"external_id": "EMP-7",
-                                                                      "metadata": '{"team": "north"}'})
+    response = client.post(
+        f"/admin/payouts/payee/{payee.pk}/edit/", {"external_id": "EMP-7", "metadata": '{"team": "north"}'}
+    )
     assert response.status_code == 302
     user = requests.get(f"{dots.base_url}/v2/users/{payee.dots_user_id}", auth=dots.auth).json()
     assert user["metadata"] == {"team": "north"}

@@ -38,8 +38,9 @@ def test_a_file_in_neither_encoding_is_refused_naming_the_byte(operator):
 
 
 def test_semicolons_crlf_and_aliased_headers_are_understood(operator):
-    data = csv_bytes([f"Ann;Lee;ann@example.com;{phone()}"], header="First Name;Last-Name;E-mail;Mobile",
-                     newline="\r\n")
+    data = csv_bytes(
+        [f"Ann;Lee;ann@example.com;{phone()}"], header="First Name;Last-Name;E-mail;Mobile", newline="\r\n"
+    )
     imp = preview(data, operator)
     assert (imp.delimiter, imp.valid_rows) == (";", 1)
 
@@ -59,12 +60,15 @@ def test_blank_lines_are_skipped_and_not_counted(operator):
 
 
 def test_invalid_rows_say_line_column_value_and_why(operator):
-    data = csv_bytes([
-        "Ann,Lee,not-an-email," + phone(),
-        "Bob,Ray,bob@example.com,12345",
-        "Cy,Day,cy@example.com," + phone() + ",12.345",
-        "Dee,Fay,dee@example.com," + phone() + ",-5",
-    ], header="first_name,last_name,email,phone,amount")
+    data = csv_bytes(
+        [
+            "Ann,Lee,not-an-email," + phone(),
+            "Bob,Ray,bob@example.com,12345",
+            "Cy,Day,cy@example.com," + phone() + ",12.345",
+            "Dee,Fay,dee@example.com," + phone() + ",-5",
+        ],
+        header="first_name,last_name,email,phone,amount",
+    )
     imp = preview(data, operator)
     errors = {r.line_number: (r.error_column, r.error_value, r.error) for r in imp.rows.filter(status=Row.INVALID)}
     assert errors[2][:2] == ("email", "not-an-email") and "not a valid email" in errors[2][2]
@@ -75,7 +79,7 @@ def test_invalid_rows_say_line_column_value_and_why(operator):
 
 
 def test_formula_cells_are_refused_as_names(operator):
-    data = csv_bytes(["=HYPERLINK(\"http://x\"),Lee,ann@example.com," + phone()])
+    data = csv_bytes(['=HYPERLINK("http://x"),Lee,ann@example.com,' + phone()])
     imp = preview(data, operator)
     row = imp.rows.get()
     assert row.status == Row.INVALID and "formula" in row.error

@@ -63,8 +63,14 @@ def test_counts_at_the_end_add_up_to_the_files_rows(dots, operator):
     number = phone()
     rows = good_rows(3) + [f"Dup,Row,dup@example.com,{number}", f"Dup,Again,dup2@example.com,{number}", "X,,x@e.com,1"]
     imp = run(preview(csv_bytes(rows), operator), operator)
-    total = (imp.created_count + imp.linked_count + imp.failed_count + imp.cancelled_count + imp.invalid_rows
-             + imp.duplicate_rows)
+    total = (
+        imp.created_count
+        + imp.linked_count
+        + imp.failed_count
+        + imp.cancelled_count
+        + imp.invalid_rows
+        + imp.duplicate_rows
+    )
     assert total == imp.total_rows == 6
 
 
@@ -73,9 +79,17 @@ def test_a_phone_dots_already_has_is_linked_not_duplicated(dots, operator):
     dots.control("reset")
     import requests
 
-    existing = requests.post(dots.base_url + "/v2/users", auth=dots.auth, json={
-        "first_name": "Pre", "last_name": "Existing", "email": "pre@example.com", "country_code": "1",
-        "phone_number": number}).json()
+    existing = requests.post(
+        dots.base_url + "/v2/users",
+        auth=dots.auth,
+        json={
+            "first_name": "Pre",
+            "last_name": "Existing",
+            "email": "pre@example.com",
+            "country_code": "1",
+            "phone_number": number,
+        },
+    ).json()
     imp = run(preview(csv_bytes([f"Ann,Lee,ann@example.com,{number}"]), operator), operator)
     assert imp.linked_count == 1
     payee = Payee.objects.get()
@@ -109,9 +123,17 @@ def test_a_row_left_creating_by_a_dead_worker_is_resolved_without_a_second_user(
     country, national = "1", first.phone_e164[2:]
     import requests
 
-    requests.post(dots.base_url + "/v2/users", auth=dots.auth, json={
-        "first_name": first.first_name, "last_name": first.last_name, "email": first.email,
-        "country_code": country, "phone_number": national})
+    requests.post(
+        dots.base_url + "/v2/users",
+        auth=dots.auth,
+        json={
+            "first_name": first.first_name,
+            "last_name": first.last_name,
+            "email": first.email,
+            "country_code": country,
+            "phone_number": national,
+        },
+    )
     PayeeImportRow.objects.filter(pk=first.pk).update(status=Row.CREATING, attempts=1)
     PayeeImport.objects.filter(pk=imp.pk).update(status=PayeeImport.Status.RUNNING)
     imp = services.payee_import_process(import_id=imp.pk, actor=operator)

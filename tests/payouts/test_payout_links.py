@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from core.errors import DotsOutcomeUnknownError
+from core.errors import DotsOutcomeUnknownError, DotsRejected
 from payouts import services, transfers
 from payouts.models import PayoutLink, PayoutRequest
 from reconciliation import sync
@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def payee(dots, operator):
-    return services.payee_create(first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(),
-                                 actor=operator)
+    return services.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(), actor=operator
+    )
 
 
 def dots_links(dots):
@@ -25,8 +26,9 @@ def dots_links(dots):
 
 def test_a_payee_is_created_in_dots_with_its_phone_split(dots, operator):
     number = phone()
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=number,
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=number, actor=operator
+    )
     body = dots.received("POST", "/v2/users")[0]["body"]
     assert (body["country_code"], body["phone_number"]) == ("1", number)
     assert payee.dots_status == "unverified" and payee.phone_e164 == "+1" + number
@@ -40,8 +42,9 @@ def test_a_payee_verifies_with_the_token_dots_sent(dots, operator, payee):
 
 
 def test_a_payout_link_is_created_with_the_stored_key_and_body(dots, operator, payee):
-    link = services.payout_link_request(amount_cents=2500, payee_id=payee.pk, delivery_method="sms", memo="June",
-                                        actor=operator, push=False)
+    link = services.payout_link_request(
+        amount_cents=2500, payee_id=payee.pk, delivery_method="sms", memo="June", actor=operator, push=False
+    )
     link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
     sent = dots.received("POST", "/v2/payout-links")[0]["body"]
     assert sent["idempotency_key"] == str(link.idempotency_key)
@@ -67,7 +70,7 @@ def test_a_dropped_answer_then_a_retry_gives_the_same_link_never_a_second(dots, 
 def test_a_refused_link_says_why_and_keeps_the_request(dots, operator, payee):
     dots.add_fault(method="POST", path="/v2/payout-links", kind="insufficient_funds", count=1)
     link = services.payout_link_request(amount_cents=2500, payee_id=payee.pk, actor=operator, push=False)
-    with pytest.raises(Exception):
+    with pytest.raises(DotsRejected):
         services.payout_link_push(payout_link_id=link.pk, actor=operator)
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.REFUSED and "insufficient" in link.last_dots_error
@@ -82,8 +85,9 @@ def test_cancelling_a_link_shows_canceled_in_its_timeline(dots, operator, payee)
 
 
 def test_redelivering_an_sms_link_sends_it_again(dots, operator, payee):
-    link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, delivery_method="sms", actor=operator,
-                                        push=False)
+    link = services.payout_link_request(
+        amount_cents=900, payee_id=payee.pk, delivery_method="sms", actor=operator, push=False
+    )
     services.payout_link_push(payout_link_id=link.pk, actor=operator)
     services.payout_link_redeliver(payout_link_id=link.pk, actor=operator)
     assert len(dots.received("POST", "/v2/payout-links/*/redeliver")) == 1
@@ -105,8 +109,9 @@ def test_a_claimed_link_is_seen_by_the_sync_and_its_transfer_listed(dots, operat
 
 
 def test_a_payout_request_to_a_new_phone_is_approved_in_dots_and_its_link_kept(dots, operator):
-    request = services.payout_request_request(amount_cents=1500, phone=phone(), memo="refund", actor=operator,
-                                              push=False)
+    request = services.payout_request_request(
+        amount_cents=1500, phone=phone(), memo="refund", actor=operator, push=False
+    )
     request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == "created" and request.dots_id
     dots.control(f"payout-requests/{request.dots_id}/approve")

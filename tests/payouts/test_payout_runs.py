@@ -18,8 +18,9 @@ HEADER = "first_name,last_name,email,phone,amount,memo"
 
 
 def imported_run(operator, rows):
-    imp = services.payee_import_preview(fileobj=upload(csv_bytes(rows, header=HEADER)), file_name="run.csv",
-                                        actor=operator)
+    imp = services.payee_import_preview(
+        fileobj=upload(csv_bytes(rows, header=HEADER)), file_name="run.csv", actor=operator
+    )
     services.payee_import_confirm(import_id=imp.pk, actor=operator)
     services.payee_import_process(import_id=imp.pk, actor=operator)
     return PayoutRun.objects.get(payee_import=imp)
@@ -49,8 +50,9 @@ def test_the_importer_cannot_approve_their_own_run_even_as_superuser(dots, opera
     assert run.status == PayoutRun.Status.AWAITING_APPROVAL
 
 
-def test_a_second_person_approves_and_one_payout_link_per_row_is_sent(dots, operator, payer,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_second_person_approves_and_one_payout_link_per_row_is_sent(
+    dots, operator, payer, django_capture_on_commit_callbacks
+):
     run = imported_run(operator, rows_with_amounts(3))
     with django_capture_on_commit_callbacks(execute=True):
         services.payout_run_approve(run_id=run.pk, actor=payer)
@@ -68,8 +70,10 @@ def test_rows_whose_payee_failed_are_skipped_and_say_why(dots, operator, payer, 
     run = imported_run(operator, rows_with_amounts(2))
     with django_capture_on_commit_callbacks(execute=True):
         services.payout_run_approve(run_id=run.pk, actor=payer)
-    assert sorted(run.items.values_list("status", flat=True)) == [PayoutRunItem.Status.SENT,
-                                                                   PayoutRunItem.Status.SKIPPED]
+    assert sorted(run.items.values_list("status", flat=True)) == [
+        PayoutRunItem.Status.SENT,
+        PayoutRunItem.Status.SKIPPED,
+    ]
     assert "payee not created" in run.items.get(status=PayoutRunItem.Status.SKIPPED).outcome
 
 
@@ -112,8 +116,9 @@ def test_the_preview_announces_the_run_total_before_anything_is_created(dots, op
     assert PayoutRun.objects.count() == 0
 
 
-def test_retrying_a_run_sends_only_the_failed_items_once_each(dots, operator, payer,
-                                                               django_capture_on_commit_callbacks):
+def test_retrying_a_run_sends_only_the_failed_items_once_each(
+    dots, operator, payer, django_capture_on_commit_callbacks
+):
     run = imported_run(operator, rows_with_amounts(3))
     dots.add_fault(method="POST", path="/v2/payout-links", kind="insufficient_funds", count=1)
     with django_capture_on_commit_callbacks(execute=True):

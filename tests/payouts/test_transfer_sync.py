@@ -53,23 +53,28 @@ def _assert_failed_with_reason_and_audited(payable, *, source: str):
 
 def test_a_payment_that_fails_three_days_later_shows_failed_with_its_reason_after_the_sync(dots, paid_and_pending):
     dots.control("clock", {"advance_seconds": THREE_DAYS})
-    dots.control(f"transfers/{paid_and_pending.dots_transfer_id}/advance",
-                 {"status": "failed", "reason": "R01: insufficient funds"})
+    dots.control(
+        f"transfers/{paid_and_pending.dots_transfer_id}/advance",
+        {"status": "failed", "reason": "R01: insufficient funds"},
+    )
 
     result = transfers.transfers_sync(actor=system_user())
 
     _assert_failed_with_reason_and_audited(paid_and_pending, source=AuditEvent.Source.SYNC)
     assert result.changed == 1 and result.created == 0
-    assert result.lines == [f"transfer {paid_and_pending.dots_transfer_id[:8]}… pending → failed "
-                            "(R01: insufficient funds)"]
+    assert result.lines == [
+        f"transfer {paid_and_pending.dots_transfer_id[:8]}… pending → failed (R01: insufficient funds)"
+    ]
 
 
 def test_a_pending_transfer_far_down_the_list_is_re_read_by_id_when_it_fails(dots, paid_and_pending):
     seed(dots, 250)  # newer transfers: the payment is now on page 3
     transfers.transfers_sync(actor=system_user())
     dots.control("clock", {"advance_seconds": THREE_DAYS})
-    dots.control(f"transfers/{paid_and_pending.dots_transfer_id}/advance",
-                 {"status": "failed", "reason": "R01: insufficient funds"})
+    dots.control(
+        f"transfers/{paid_and_pending.dots_transfer_id}/advance",
+        {"status": "failed", "reason": "R01: insufficient funds"},
+    )
     listed_before = len(list_requests(dots))
 
     result = transfers.transfers_sync(actor=system_user())
@@ -81,13 +86,17 @@ def test_a_pending_transfer_far_down_the_list_is_re_read_by_id_when_it_fails(dot
 
 
 def test_a_payment_that_fails_three_days_later_shows_failed_after_dots_webhook(
-        dots, paid_and_pending, client, settings, django_capture_on_commit_callbacks):
+    dots, paid_and_pending, client, settings, django_capture_on_commit_callbacks
+):
     dots.control("clock", {"advance_seconds": THREE_DAYS})
-    dots.control(f"transfers/{paid_and_pending.dots_transfer_id}/advance",
-                 {"status": "failed", "reason": "R01: insufficient funds"})
+    dots.control(
+        f"transfers/{paid_and_pending.dots_transfer_id}/advance",
+        {"status": "failed", "reason": "R01: insufficient funds"},
+    )
     body = json.dumps({"event": "transfer.failed", "transfer_id": paid_and_pending.dots_transfer_id}).encode()
-    headers = sign(secret=settings.DOTS_WEBHOOK_SECRET, msg_id="msg_" + uuid.uuid4().hex,
-                   timestamp=int(time.time()), body=body)
+    headers = sign(
+        secret=settings.DOTS_WEBHOOK_SECRET, msg_id="msg_" + uuid.uuid4().hex, timestamp=int(time.time()), body=body
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/webhooks/dots/", data=body, content_type="application/json", headers=headers)
@@ -162,8 +171,11 @@ def test_a_changed_page_writes_only_the_changed_rows(dots, db):
         result = transfers.transfers_sync(actor=system_user())
 
     assert (result.changed, result.unchanged) == (1, 49)
-    writes = [q["sql"] for q in queries if q["sql"].startswith(('INSERT INTO "payouts_transfer"',
-                                                                   'UPDATE "payouts_transfer"'))]
+    writes = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith(('INSERT INTO "payouts_transfer"', 'UPDATE "payouts_transfer"'))
+    ]
     # one compare-and-set UPDATE of that row (the re-read's checked_at UPDATE aside), no upsert
     [update] = [sql for sql in writes if "fingerprint" in sql]
     assert update.startswith("UPDATE") and "reversed" in update
@@ -224,17 +236,25 @@ def test_an_open_transfer_dots_cannot_find_is_reported_and_the_sync_goes_on(dots
 
 
 def test_a_change_seen_by_a_webhook_and_a_sync_at_once_is_audited_once(dots, paid_and_pending):
-    dots.control(f"transfers/{paid_and_pending.dots_transfer_id}/advance",
-                 {"status": "failed", "reason": "R01: insufficient funds"})
+    dots.control(
+        f"transfers/{paid_and_pending.dots_transfer_id}/advance",
+        {"status": "failed", "reason": "R01: insufficient funds"},
+    )
     stale = Transfer.objects.get(dots_id=paid_and_pending.dots_transfer_id)
     # The webhook's refresh writes the change first...
     transfers.transfer_refresh(dots_transfer_id=stale.dots_id, actor=system_user(), source="webhook")
     # ...and a sync that read the row before it (the same fingerprint) loses the compare-and-set.
     raw = dots_transfer_raw(dots, stale.dots_id)
     result = transfers.TransferSyncResult()
-    transfers._apply_change(pk=stale.pk, fingerprint=stale.fingerprint, mirrored=transfers._mirrored(raw),
-                            before={"status": "pending", "amount_cents": stale.amount_cents, "failure_reason": ""},
-                            actor=system_user(), source="sync", result=result)
+    transfers._apply_change(
+        pk=stale.pk,
+        fingerprint=stale.fingerprint,
+        mirrored=transfers._mirrored(raw),
+        before={"status": "pending", "amount_cents": stale.amount_cents, "failure_reason": ""},
+        actor=system_user(),
+        source="sync",
+        result=result,
+    )
 
     assert result.changed == 0
     assert AuditEvent.objects.filter(action="transfer.changed").count() == 1

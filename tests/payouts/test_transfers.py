@@ -15,15 +15,19 @@ pytestmark = pytest.mark.django_db
 
 
 def dots_transfer(dots, user_id: str, amount: int = 700) -> dict:
-    response = requests.post(dots.base_url + "/v2/transfers", auth=dots.auth,
-                             json={"amount": amount, "user_id": user_id, "idempotency_key": str(uuid.uuid4())})
+    response = requests.post(
+        dots.base_url + "/v2/transfers",
+        auth=dots.auth,
+        json={"amount": amount, "user_id": user_id, "idempotency_key": str(uuid.uuid4())},
+    )
     assert response.status_code < 300, response.text
     return response.json()
 
 
 def test_sync_lists_each_dots_transfer_once_with_its_payee(dots, operator):
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     made = dots_transfer(dots, payee.dots_user_id)
     transfers.transfers_sync(actor=operator)
     transfers.transfers_sync(actor=operator)
@@ -35,8 +39,9 @@ def test_sync_lists_each_dots_transfer_once_with_its_payee(dots, operator):
 def test_a_transfer_that_paid_a_payable_links_to_it(dots, operator):
     access = pytest.importorskip("tests.payables.admin_access")
     payable = access.INSTANCE_FACTORIES["payables.payable"]()
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     made = dots_transfer(dots, payee.dots_user_id)
     type(payable).objects.filter(pk=payable.pk).update(dots_transfer_id=made["id"])
     transfers.transfers_sync(actor=operator)
@@ -45,8 +50,9 @@ def test_a_transfer_that_paid_a_payable_links_to_it(dots, operator):
 
 
 def test_the_transfers_page_refreshes_from_dots_for_an_operator(dots, operator, client):
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     made = dots_transfer(dots, payee.dots_user_id)
     login_verified(client, operator)
     client.post("/admin/payouts/transfer/sync/")
@@ -60,8 +66,15 @@ def test_the_transfers_page_refreshes_from_dots_for_an_operator(dots, operator, 
 def test_the_transfers_list_shows_status_failure_reason_amount_and_filters_by_status(dots, operator, client):
     from core.audit import system_user
 
-    dots.control("seed/transfers", {"count": 3, "statuses": {"failed": 1, "completed": 2},
-                                    "failure_reason": "R01: insufficient funds", "amount": 123456})
+    dots.control(
+        "seed/transfers",
+        {
+            "count": 3,
+            "statuses": {"failed": 1, "completed": 2},
+            "failure_reason": "R01: insufficient funds",
+            "amount": 123456,
+        },
+    )
     transfers.transfers_sync(actor=system_user())
     login_verified(client, operator)
 
@@ -74,14 +87,20 @@ def test_the_transfers_list_shows_status_failure_reason_amount_and_filters_by_st
 
 
 def test_the_transfers_list_links_payee_and_payout_link_in_a_fixed_number_of_queries(
-        dots, operator, client, django_assert_max_num_queries):
+    dots, operator, client, django_assert_max_num_queries
+):
     from core.audit import system_user
 
     for n in range(3):
-        payee = services.payee_create(first_name="Ann", last_name=f"Lee{n}", email=f"a{n}@example.com",
-                                      phone=phone(), actor=operator)
-        link = services.payout_link_push(payout_link_id=services.payout_link_request(
-            amount_cents=900, payee_id=payee.pk, actor=operator, push=False).pk, actor=operator)
+        payee = services.payee_create(
+            first_name="Ann", last_name=f"Lee{n}", email=f"a{n}@example.com", phone=phone(), actor=operator
+        )
+        link = services.payout_link_push(
+            payout_link_id=services.payout_link_request(
+                amount_cents=900, payee_id=payee.pk, actor=operator, push=False
+            ).pk,
+            actor=operator,
+        )
         dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
     transfers.transfers_sync(actor=system_user())
     login_verified(client, operator)
@@ -96,13 +115,18 @@ def test_the_transfers_list_links_payee_and_payout_link_in_a_fixed_number_of_que
 def test_a_payout_links_page_shows_its_failed_transfer_with_the_reason(dots, operator, client):
     from core.audit import system_user
 
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
+    )
     link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
     link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
     claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
-    transfer_id = claimed.get("transfer_id") or requests.get(
-        f"{dots.base_url}/v2/payout-links/{link.dots_id}", auth=dots.auth, timeout=10).json()["transfer_id"]
+    transfer_id = (
+        claimed.get("transfer_id")
+        or requests.get(f"{dots.base_url}/v2/payout-links/{link.dots_id}", auth=dots.auth, timeout=10).json()[
+            "transfer_id"
+        ]
+    )
     dots.control(f"transfers/{transfer_id}/advance", {"status": "failed", "reason": "R03: no account"})
     transfers.transfers_sync(actor=system_user())
     login_verified(client, operator)

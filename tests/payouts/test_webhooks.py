@@ -12,7 +12,7 @@ from django.db import connections
 from core.models import AuditEvent
 from dots.webhooks import sign
 from payouts import services
-from payouts.models import PayoutRequest, WebhookDelivery
+from payouts.models import WebhookDelivery
 from tests.payouts.conftest import phone
 
 URL = "/webhooks/dots/"
@@ -26,8 +26,7 @@ def _body(payload) -> bytes:
 def deliver(client, django_capture_on_commit_callbacks):
     """POST a body signed with `secret`; the processing task queued on commit runs before this returns."""
 
-    def post(body: bytes, *, secret: str, msg_id: str | None = None, timestamp: int | None = None,
-             **header_overrides):
+    def post(body: bytes, *, secret: str, msg_id: str | None = None, timestamp: int | None = None, **header_overrides):
         msg_id = msg_id or "msg_" + uuid.uuid4().hex
         headers = sign(secret=secret, msg_id=msg_id, timestamp=int(timestamp or time.time()), body=body)
         headers.update({k.replace("_", "-"): v for k, v in header_overrides.items()})
@@ -40,8 +39,9 @@ def deliver(client, django_capture_on_commit_callbacks):
 @pytest.fixture
 def created_request(dots, operator):
     """A payout request created in Dots (status created) and known here."""
-    request = services.payout_request_request(amount_cents=1500, phone=phone(), memo="refund", actor=operator,
-                                              push=False)
+    request = services.payout_request_request(
+        amount_cents=1500, phone=phone(), memo="refund", actor=operator, push=False
+    )
     request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == "created"
     return request
@@ -66,15 +66,18 @@ def _assert_refused_and_nothing_changed(response, request, reason_part: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_payout_request_approved_in_dots_shows_approved_with_its_link_after_the_emulators_webhook(
-        dots, operator, live_server, monkeypatch):
+    dots, operator, live_server, monkeypatch
+):
     # The emulator keeps its HTTP connection alive, so the live server's request thread would keep a
     # persistent (CONN_MAX_AGE) database session open past the test: close it after each request.
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    request = services.payout_request_request(amount_cents=1500, phone=phone(), memo="refund", actor=operator,
-                                              push=False)
+    request = services.payout_request_request(
+        amount_cents=1500, phone=phone(), memo="refund", actor=operator, push=False
+    )
     request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
-    dots.control("webhooks/config", {"url": live_server.url + URL, "secret": dots.webhook_secret,
-                                     "retry_delays": [0.2]})
+    dots.control(
+        "webhooks/config", {"url": live_server.url + URL, "secret": dots.webhook_secret, "retry_delays": [0.2]}
+    )
 
     dots.control(f"payout-requests/{request.dots_id}/approve")
     dots.control("webhooks/flush")
@@ -90,7 +93,8 @@ def test_a_payout_request_approved_in_dots_shows_approved_with_its_link_after_th
 
 
 def test_a_signed_webhook_is_answered_200_and_the_state_read_from_dots_not_the_payload(
-        deliver, created_request, dots, settings):
+    deliver, created_request, dots, settings
+):
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
     # The payload says nothing about the status: the receiver reads the request back from Dots.
     response = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET)
@@ -110,22 +114,23 @@ def test_a_forged_signature_is_refused_and_changes_nothing(deliver, created_requ
 
 def test_a_stale_timestamp_is_refused_and_changes_nothing(deliver, created_request, dots, settings):
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
-    response = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET,
-                       timestamp=int(time.time()) - 6 * 60)
+    response = deliver(
+        _event(created_request), secret=settings.DOTS_WEBHOOK_SECRET, timestamp=int(time.time()) - 6 * 60
+    )
     _assert_refused_and_nothing_changed(response, created_request, "too old")
 
 
 def test_a_timestamp_from_the_future_is_refused_and_changes_nothing(deliver, created_request, dots, settings):
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
-    response = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET,
-                       timestamp=int(time.time()) + 6 * 60)
+    response = deliver(
+        _event(created_request), secret=settings.DOTS_WEBHOOK_SECRET, timestamp=int(time.time()) + 6 * 60
+    )
     _assert_refused_and_nothing_changed(response, created_request, "in the future")
 
 
 def test_a_malformed_signature_header_is_refused_and_changes_nothing(deliver, created_request, dots, settings):
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
-    response = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET,
-                       svix_signature="v1-not-base64!!")
+    response = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET, svix_signature="v1-not-base64!!")
     _assert_refused_and_nothing_changed(response, created_request, "malformed svix-signature")
 
 
@@ -162,8 +167,7 @@ def test_a_replayed_svix_id_is_refused_and_changes_nothing(deliver, created_requ
     assert created_request.status == "created"
 
 
-def test_a_forged_delivery_carrying_a_real_id_does_not_block_the_genuine_one(deliver, created_request, dots,
-                                                                              settings):
+def test_a_forged_delivery_carrying_a_real_id_does_not_block_the_genuine_one(deliver, created_request, dots, settings):
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
     forged = deliver(_event(created_request), secret="whsec_Zm9yZ2VkLXNlY3JldA==", msg_id="msg_real")
     genuine = deliver(_event(created_request), secret=settings.DOTS_WEBHOOK_SECRET, msg_id="msg_real")
@@ -173,8 +177,9 @@ def test_a_forged_delivery_carrying_a_real_id_does_not_block_the_genuine_one(del
     assert created_request.status == "approved"
 
 
-def test_without_a_webhook_secret_deliveries_are_answered_503_and_never_accepted(deliver, created_request, dots,
-                                                                                  settings, caplog):
+def test_without_a_webhook_secret_deliveries_are_answered_503_and_never_accepted(
+    deliver, created_request, dots, settings, caplog
+):
     secret = settings.DOTS_WEBHOOK_SECRET
     dots.control(f"payout-requests/{created_request.dots_id}/approve")
     settings.DOTS_WEBHOOK_SECRET = ""
@@ -232,13 +237,18 @@ def test_dots_unreachable_while_processing_is_stored_on_the_delivery(deliver, cr
 def test_a_transfer_webhook_mirrors_the_transfer_read_from_dots(deliver, dots, settings, operator):
     from payouts.models import Transfer
 
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(), actor=operator
+    )
     link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
     link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
     claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
-    transfer_id = claimed.get("transfer_id") or requests.get(
-        f"{dots.base_url}/v2/payout-links/{link.dots_id}", auth=dots.auth, timeout=10).json()["transfer_id"]
+    transfer_id = (
+        claimed.get("transfer_id")
+        or requests.get(f"{dots.base_url}/v2/payout-links/{link.dots_id}", auth=dots.auth, timeout=10).json()[
+            "transfer_id"
+        ]
+    )
     body = _body({"event": "transfer.updated", "transfer_id": transfer_id})
 
     response = deliver(body, secret=settings.DOTS_WEBHOOK_SECRET)
@@ -261,8 +271,9 @@ def test_nul_bytes_in_a_refused_delivery_are_answered_400_not_500(deliver, db, d
 
 
 def test_a_user_webhook_refreshes_the_payee_from_dots(deliver, dots, settings, operator):
-    payee = services.payee_create(first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(),
-                                  actor=operator)
+    payee = services.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(), actor=operator
+    )
     dots.control(f"users/{payee.dots_user_id}/wallet/credit", {"amount": 2500})
     body = _body({"event": "user.updated", "user_id": payee.dots_user_id, "metadata": {}})
 
@@ -299,8 +310,7 @@ def test_a_webhook_for_an_object_we_do_not_know_is_processed_and_says_so(deliver
     assert delivery.processing == "processed" and "no local payout request" in delivery.note
 
 
-def test_a_manager_sees_refused_deliveries_and_their_reason_filtered_by_outcome(deliver, client, db, dots,
-                                                                               settings):
+def test_a_manager_sees_refused_deliveries_and_their_reason_filtered_by_outcome(deliver, client, db, dots, settings):
     from core import roles
     from tests.support import login_verified, make_user
 
@@ -315,8 +325,9 @@ def test_a_manager_sees_refused_deliveries_and_their_reason_filtered_by_outcome(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_delivery_arriving_eight_times_at_once_is_accepted_exactly_once(dots, live_server, monkeypatch,
-                                                                                 settings):
+def test_the_same_delivery_arriving_eight_times_at_once_is_accepted_exactly_once(
+    dots, live_server, monkeypatch, settings
+):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 

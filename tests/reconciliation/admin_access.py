@@ -16,9 +16,16 @@ EXPECTED = {
 def _discrepancy():
     from reconciliation.models import Discrepancy
 
-    return Discrepancy.objects.create(record_type="payout_link", local_id=1, dots_id="pl-1", label="Payout link #1",
-                                      kind="status", local_value="created", dots_value="claimed",
-                                      last_seen_at=timezone.now())
+    return Discrepancy.objects.create(
+        record_type="payout_link",
+        local_id=1,
+        dots_id="pl-1",
+        label="Payout link #1",
+        kind="status",
+        local_value="created",
+        dots_value="claimed",
+        last_seen_at=timezone.now(),
+    )
 
 
 def _run():

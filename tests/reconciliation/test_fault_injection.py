@@ -52,8 +52,10 @@ def test_every_payable_is_paid_once_and_every_link_made_once_under_30_percent_fa
     settled = chaos_support.settle(world=world, deadline_seconds=20)
     report = chaos_support.compare_with_dots(world=world, settle_seconds=settled.seconds, faults=fired)
     print("\n".join(report.lines()))
-    print(f"      worker outcomes: {dict(stats.outcomes)}; settle rounds {settled.rounds}, "
-          f"paid again {settled.paid_again}, pushed again {settled.pushed_again}")
+    print(
+        f"      worker outcomes: {dict(stats.outcomes)}; settle rounds {settled.rounds}, "
+        f"paid again {settled.paid_again}, pushed again {settled.pushed_again}"
+    )
 
     assert stats.unexpected == []
     assert sum(fired.values()) > 0 and set(fired) == set(chaos_support.FAULT_KINDS)
@@ -94,8 +96,11 @@ def test_a_payable_whose_create_answer_timed_out_is_never_created_twice_in_dots(
     if Payable.objects.get(pk=payable.pk).status == Payable.Status.CREATED:
         services.payable_submit(payable_id=payable.pk, actor=people.clerk)
 
-    in_dots = [p for p in DotsClient(dots.base_url, dots.client_id, dots.api_key).iter_payables()
-               if p.raw.get("number") == payable.bill_number]
+    in_dots = [
+        p
+        for p in DotsClient(dots.base_url, dots.client_id, dots.api_key).iter_payables()
+        if p.raw.get("number") == payable.bill_number
+    ]
     assert len(in_dots) == 1, [(p.id, p.status) for p in in_dots]
     payable.refresh_from_db()
     assert payable.dots_id == in_dots[0].id

@@ -91,8 +91,9 @@ def test_a_disagreement_that_goes_away_closes_by_itself(dots, operator):
 def test_records_missing_on_either_side_are_reported_and_adopted(dots, operator, administrator):
     link = _link(operator)
     # Missing here: a link made in Dots' dashboard. Missing in Dots: a Dots id Dots does not know.
-    made_in_dots = client().create_payout_link(amount=700, delivery={"method": "link"},
-                                               idempotency_key=str(uuid.uuid4())).raw
+    made_in_dots = (
+        client().create_payout_link(amount=700, delivery={"method": "link"}, idempotency_key=str(uuid.uuid4())).raw
+    )
     PayoutLink.objects.filter(pk=link.pk).update(dots_id="00000000-0000-4000-8000-000000000000")
 
     services.reconcile_all()
@@ -151,8 +152,9 @@ def test_a_payment_whose_answer_was_lost_is_settled_by_reconciliation(people, ap
     assert _open("payable") == []
 
 
-def test_a_pay_call_left_unanswered_by_a_dead_worker_is_settled_without_paying_again(people, approved_payable, dots,
-                                                                                     settings):
+def test_a_pay_call_left_unanswered_by_a_dead_worker_is_settled_without_paying_again(
+    people, approved_payable, dots, settings
+):
     """A worker died after sending `pay`: the payable sits in 'payment being sent' with nobody waiting."""
     settings.PAY_REQUEST_STALE_SECONDS = 60
     settings.PAY_OUTCOME_SETTLE_SECONDS = 0
@@ -160,30 +162,34 @@ def test_a_pay_call_left_unanswered_by_a_dead_worker_is_settled_without_paying_a
     payer_dots_id = next(u["id"] for u in people.dots_users if u["role"] == "payer")
     client().pay_payable(payable_id=approved_payable.dots_id, acting_user_id=payer_dots_id)
     Payable.objects.filter(pk=approved_payable.pk).update(
-        status=Payable.Status.PAY_REQUESTED, pay_requested_at=timezone.now() - dt.timedelta(seconds=90))
+        status=Payable.Status.PAY_REQUESTED, pay_requested_at=timezone.now() - dt.timedelta(seconds=90)
+    )
 
     services.reconcile_all()
 
     approved_payable.refresh_from_db()
     assert approved_payable.status == Payable.Status.PAYMENT_INITIATED
     assert len(dots.received("POST", "/v2/accounts-payable/payables/*/pay")) == 1
-    actions = list(AuditEvent.objects.filter(object_id=str(approved_payable.pk)).order_by("id")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(approved_payable.pk)).order_by("id").values_list("action", flat=True)
+    )
     assert "payable.interrupted_payment" in actions
 
 
 def test_a_fresh_pay_call_is_left_alone(people, approved_payable, dots, settings):
     settings.PAY_REQUEST_STALE_SECONDS = 600
-    Payable.objects.filter(pk=approved_payable.pk).update(status=Payable.Status.PAY_REQUESTED,
-                                                          pay_requested_at=timezone.now())
+    Payable.objects.filter(pk=approved_payable.pk).update(
+        status=Payable.Status.PAY_REQUESTED, pay_requested_at=timezone.now()
+    )
     services.reconcile_all(record_types=["payable"])
     approved_payable.refresh_from_db()
     assert approved_payable.status == Payable.Status.PAY_REQUESTED
 
 
 def test_a_payout_link_whose_answer_was_lost_is_settled_with_one_link_in_dots(dots, operator):
-    payee = payout_services.payee_create(first_name="Cy", last_name="Oh", email="cy@example.com",
-                                         phone="2015550191", actor=operator)
+    payee = payout_services.payee_create(
+        first_name="Cy", last_name="Oh", email="cy@example.com", phone="2015550191", actor=operator
+    )
     link = payout_services.payout_link_request(amount_cents=500, payee_id=payee.pk, actor=operator, push=False)
     # Every attempt (the client retries keyed writes) loses its answer; Dots made the link the first time.
     dots.add_fault(method="POST", path="/v2/payout-links", kind="drop", rate=1.0)
@@ -212,8 +218,9 @@ def test_the_report_in_the_admin_lists_open_disagreements_and_adopts_them(client
     text = page.content.decode()
     assert f"Payout link #{link.pk}" in text and "claimed" in text and "Status differs" in text
     assert "Last reconciliation:" in text and "Reconcile with Dots now" in text
-    response = client.post("/admin/reconciliation/discrepancy/", {"action": "adopt_dots_state",
-                                                                  "_selected_action": [row.pk]}, follow=True)
+    response = client.post(
+        "/admin/reconciliation/discrepancy/", {"action": "adopt_dots_state", "_selected_action": [row.pk]}, follow=True
+    )
     assert "1 adopted from Dots." in response.content.decode()
     link.refresh_from_db()
     assert link.status == "created"
@@ -262,7 +269,7 @@ def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_k
 
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.CREATED and link.dots_id
-    assert [l.id for l in client().list_payout_links().items] == [link.dots_id]
+    assert [each.id for each in client().list_payout_links().items] == [link.dots_id]
     assert any("sent again with its key" in line for line in result.settled)
     assert _open("payout_link") == []
 
@@ -278,8 +285,7 @@ def test_a_fresh_pending_link_is_left_to_its_own_task(dots, operator):
 def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice(dots, operator):
     from payouts.models import PayoutRequest
 
-    request = payout_services.payout_request_request(amount_cents=1200, phone="2015550193", actor=operator,
-                                                     push=False)
+    request = payout_services.payout_request_request(amount_cents=1200, phone="2015550193", actor=operator, push=False)
     client().create_payout_request(**request.request_body)
     _as_if_created_minutes_ago(PayoutRequest, request.pk)
 
@@ -294,7 +300,8 @@ def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice
 def test_a_failure_seen_by_one_push_never_undoes_the_link_another_push_recorded(dots, operator):
     """Two pushes of the same link (same key): the second's lost answer arrives after the first recorded the link."""
     link = _link(operator)
-    payout_services._link_failed(link, PayoutLink.Status.UNKNOWN, "answer lost", "payout_link.outcome_unknown",
-                                 operator, timezone.now())
+    payout_services._link_failed(
+        link, PayoutLink.Status.UNKNOWN, "answer lost", "payout_link.outcome_unknown", operator, timezone.now()
+    )
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.CREATED and not link.last_dots_error

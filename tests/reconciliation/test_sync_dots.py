@@ -11,7 +11,7 @@ from core.dots_gateway import client
 from core.models import AuditEvent
 from payables.models import Payable
 from payouts import services as payout_services
-from payouts.models import Payee, PayoutRequest
+from payouts.models import PayoutRequest
 from reconciliation import sync
 from reconciliation.models import AppWallet
 from tests.support import login_verified, make_user
@@ -31,8 +31,9 @@ def _sync_dots(*args) -> str:
 
 
 def _created_request(operator, phone="2015550142") -> PayoutRequest:
-    request = payout_services.payout_request_request(amount_cents=1500, phone=phone, memo="refund",
-                                                     actor=operator, push=False)
+    request = payout_services.payout_request_request(
+        amount_cents=1500, phone=phone, memo="refund", actor=operator, push=False
+    )
     request = payout_services.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == PayoutRequest.Status.CREATED
     return request
@@ -98,8 +99,9 @@ def test_a_payment_completed_in_dots_is_paid_here_after_sync(people, approved_pa
 
 
 def test_payees_status_and_compliance_follow_dots(dots, operator):
-    payee = payout_services.payee_create(first_name="Ann", last_name="Lee", email="ann@example.com",
-                                         phone="2015550177", actor=operator)
+    payee = payout_services.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone="2015550177", actor=operator
+    )
     assert payee.dots_status != "verified"
     dots.control(f"users/{payee.dots_user_id}/status", {"status": "verified"})
 
@@ -151,8 +153,9 @@ def _claimed_minutes_ago(payable, minutes=10):
 
     from django.utils import timezone
 
-    Payable.objects.filter(pk=payable.pk).update(dots_status="creating",
-                                                 last_dots_attempt_at=timezone.now() - dt.timedelta(minutes=minutes))
+    Payable.objects.filter(pk=payable.pk).update(
+        dots_status="creating", last_dots_attempt_at=timezone.now() - dt.timedelta(minutes=minutes)
+    )
 
 
 def test_a_create_whose_answer_was_lost_is_found_in_dots_by_the_sync(people, make_payable):
@@ -161,9 +164,12 @@ def test_a_create_whose_answer_was_lost_is_found_in_dots_by_the_sync(people, mak
 
     payable = make_payable()
     # The create reached Dots; its answer never came back.
-    made = client().create_payable(acting_user_id=acting_dots_user_id(people.clerk),
-                                   external_id=f"ledgerline-payable-{payable.pk}",
-                                   funding_source=payable.funding_source, **services._dots_payable_fields(payable))
+    made = client().create_payable(
+        acting_user_id=acting_dots_user_id(people.clerk),
+        external_id=f"ledgerline-payable-{payable.pk}",
+        funding_source=payable.funding_source,
+        **services._dots_payable_fields(payable),
+    )
     _claimed_minutes_ago(payable)
 
     output = _sync_dots("--only", "payables in flight")

@@ -53,12 +53,22 @@ class Worker:
     at debug level *before* they are sent, so the test knows when one is in flight."""
 
     def __init__(self, emulator, *args, dots_api_url=None, timeout_seconds=30.0) -> None:
-        env = worker_env(database=connection.settings_dict, dots_api_url=dots_api_url or emulator.base_url,
-                         client_id=emulator.client_id, api_key=emulator.api_key, timeout_seconds=timeout_seconds)
+        env = worker_env(
+            database=connection.settings_dict,
+            dots_api_url=dots_api_url or emulator.base_url,
+            client_id=emulator.client_id,
+            api_key=emulator.api_key,
+            timeout_seconds=timeout_seconds,
+        )
         env["DOTS_LOG_LEVEL"] = "DEBUG"
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.chaos_worker", *map(str, args)],
-                                        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos_worker", *map(str, args)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -73,12 +83,18 @@ class Worker:
         while time.monotonic() < deadline:
             for line in list(self.lines):
                 words = line.split()
-                if "dots" in words and method in words and "body=" in line and any(
-                        fnmatch.fnmatchcase(word, path_glob) for word in words):
+                if (
+                    "dots" in words
+                    and method in words
+                    and "body=" in line
+                    and any(fnmatch.fnmatchcase(word, path_glob) for word in words)
+                ):
                     return
             if self.process.poll() is not None:
-                raise AssertionError(f"the worker exited ({self.process.returncode}) before calling "
-                                     f"{method} {path_glob}: {''.join(self.lines)[-2000:]}")
+                raise AssertionError(
+                    f"the worker exited ({self.process.returncode}) before calling "
+                    f"{method} {path_glob}: {''.join(self.lines)[-2000:]}"
+                )
             time.sleep(0.02)
         raise AssertionError(f"the worker did not call {method} {path_glob} within {seconds}s")
 
@@ -91,7 +107,8 @@ class Worker:
 
 def payments_in_dots(emulator, payable) -> int:
     remote = DotsClient(emulator.base_url, emulator.client_id, emulator.api_key).retrieve_payable(
-        payable_id=payable.dots_id)
+        payable_id=payable.dots_id
+    )
     return sum(1 for entry in remote.raw.get("action_history") or [] if entry.get("action") in PAYMENT_ACTIONS)
 
 
@@ -121,7 +138,8 @@ def finish_in_dots_and_follow(emulator, payable) -> None:
 
 
 def test_a_worker_killed_while_dots_takes_the_payment_is_found_paid_and_never_paid_again(
-        dots, people, approved_payable, kill_settings):
+    dots, people, approved_payable, kill_settings
+):
     dots.add_fault(method="POST", path=PAY_PATH, kind="latency", ms=HELD_MS, count=1)
     worker = Worker(dots, "pay", approved_payable.pk, people.payer.pk)
     worker.wait_until_sending("POST", PAY_PATH)
@@ -151,7 +169,8 @@ def unanswering_dots():
 
 
 def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_settle_window(
-        dots, people, make_payable, unanswering_dots, kill_settings):
+    dots, people, make_payable, unanswering_dots, kill_settings
+):
     # ACH-funded: no wallet check, so the pay call is the worker's only call to Dots.
     payable = make_payable(funding_source=Payable.FundingSource.ACH)
     payable_services.payable_submit(payable_id=payable.pk, actor=people.clerk)

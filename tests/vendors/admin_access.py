@@ -26,5 +26,6 @@ INSTANCE_FACTORIES = {
     "vendors.vendor": lambda: local_vendor(name="Role Matrix Vendor", dots_id="role-matrix-vendor"),
     "vendors.vendorbankaccount": lambda: local_bank_account(
         local_vendor(name="Role Matrix Bank Vendor", external_id="V-RM", dots_id="role-matrix-bank-vendor"),
-        dots_id="role-matrix-pm"),
+        dots_id="role-matrix-pm",
+    ),
 }

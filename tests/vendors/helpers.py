@@ -41,7 +41,12 @@ def local_vendor(actor=None, **overrides) -> Vendor:
 
 
 def local_bank_account(vendor, actor=None, **overrides) -> VendorBankAccount:
-    fields = {"name": "Operating account", "routing_number": GOOD_ROUTING, "account_last4": "1012",
-              "account_type": "checking", "created_by": actor}
+    fields = {
+        "name": "Operating account",
+        "routing_number": GOOD_ROUTING,
+        "account_last4": "1012",
+        "account_type": "checking",
+        "created_by": actor,
+    }
     fields.update(overrides)
     return VendorBankAccount.objects.create(vendor=vendor, **fields)

@@ -5,8 +5,6 @@ from django.urls import reverse
 
 from core import roles
 from core.models import AuditEvent
-from vendors import services
-from vendors.models import Vendor, VendorBankAccount
 from tests.support import login_verified, make_user
 from tests.vendors.helpers import (
     ACCOUNT_NUMBER,
@@ -18,6 +16,8 @@ from tests.vendors.helpers import (
     local_vendor,
     vendor_fields,
 )
+from vendors import services
+from vendors.models import Vendor, VendorBankAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +43,13 @@ def add_vendor_form(**overrides):
 
 
 def bank_form(vendor, **overrides):
-    data = {"vendor": vendor.pk, "name": "Operating account", "routing_number": GOOD_ROUTING,
-            "account_number": ACCOUNT_NUMBER, "account_type": "checking"}
+    data = {
+        "vendor": vendor.pk,
+        "name": "Operating account",
+        "routing_number": GOOD_ROUTING,
+        "account_number": ACCOUNT_NUMBER,
+        "account_type": "checking",
+    }
     data.update(overrides)
     return data
 
@@ -94,11 +99,13 @@ def test_vendor_search_matches_name_prefix_and_exact_external_id_only(dots, cler
 
 
 def test_add_bank_account_with_a_bad_routing_number_shows_the_field_error_and_keeps_what_was_typed(
-        dots, clerk_client, clerk):
+    dots, clerk_client, clerk
+):
     vendor = create_vendor(clerk)
 
-    response = clerk_client.post(reverse("admin:vendors_vendorbankaccount_add"),
-                                 bank_form(vendor, routing_number=BAD_CHECKSUM_ROUTING))
+    response = clerk_client.post(
+        reverse("admin:vendors_vendorbankaccount_add"), bank_form(vendor, routing_number=BAD_CHECKSUM_ROUTING)
+    )
 
     assert response.status_code == 200
     form = response.context["form"]
@@ -167,9 +174,16 @@ def test_verify_page_by_a_second_person_records_how_it_was_confirmed(dots, clien
 def test_a_payer_sees_accounts_waiting_for_verification(dots, client, clerk):
     vendor = local_vendor(dots_id="v-1")
     local_bank_account(vendor, clerk, name="Waiting account", dots_id="pm-1")
-    local_bank_account(vendor, clerk, name="Checked account", account_last4="2222", dots_id="pm-2",
-                       verified_by=make_user("approver", role=roles.APPROVER), verified_at="2026-11-01T10:00Z",
-                       verification_note="called")
+    local_bank_account(
+        vendor,
+        clerk,
+        name="Checked account",
+        account_last4="2222",
+        dots_id="pm-2",
+        verified_by=make_user("approver", role=roles.APPROVER),
+        verified_at="2026-11-01T10:00Z",
+        verification_note="called",
+    )
     login_verified(client, make_user("payer", role=roles.PAYER))
 
     response = client.get(reverse("admin:vendors_vendorbankaccount_changelist"), {"verification": "waiting"})
@@ -185,11 +199,13 @@ def test_a_payer_sees_accounts_waiting_for_verification(dots, client, clerk):
 def test_pages_with_bank_details_are_not_cached(dots, clerk_client, clerk):
     account = create_bank_account(clerk, create_vendor(clerk))
 
-    for url in (reverse("admin:vendors_vendorbankaccount_add"),
-                reverse("admin:vendors_vendorbankaccount_change", args=[account.pk]),
-                reverse("admin:vendors_vendorbankaccount_changelist"),
-                reverse("admin:vendors_vendorbankaccount_verify", args=[account.pk]),
-                reverse("admin:vendors_vendor_change", args=[account.vendor_id])):
+    for url in (
+        reverse("admin:vendors_vendorbankaccount_add"),
+        reverse("admin:vendors_vendorbankaccount_change", args=[account.pk]),
+        reverse("admin:vendors_vendorbankaccount_changelist"),
+        reverse("admin:vendors_vendorbankaccount_verify", args=[account.pk]),
+        reverse("admin:vendors_vendor_change", args=[account.vendor_id]),
+    ):
         response = clerk_client.get(url)
         assert response.status_code == 200, url
         assert "no-store" in response["Cache-Control"], url
@@ -240,12 +256,17 @@ def test_a_payer_may_not_open_the_verify_page(dots, client, clerk):
 
 def test_send_to_dots_again_on_the_list_reports_each_vendor(dots, clerk_client, clerk):
     dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=2)
-    waiting = [create_vendor(clerk, name="Beta Inc", external_id="V-2"),
-               create_vendor(clerk, name="Gamma LLC", external_id="V-3")]
+    waiting = [
+        create_vendor(clerk, name="Beta Inc", external_id="V-2"),
+        create_vendor(clerk, name="Gamma LLC", external_id="V-3"),
+    ]
     done = create_vendor(clerk)
 
-    response = clerk_client.post(reverse("admin:vendors_vendor_changelist"), {
-        "action": "send_to_dots", "_selected_action": [v.pk for v in [*waiting, done]]}, follow=True)
+    response = clerk_client.post(
+        reverse("admin:vendors_vendor_changelist"),
+        {"action": "send_to_dots", "_selected_action": [v.pk for v in [*waiting, done]]},
+        follow=True,
+    )
 
     texts = [str(m) for m in response.context["messages"]]
     assert "2 sent to Dots." in texts
@@ -258,9 +279,14 @@ def test_changing_a_vendor_in_the_admin_saves_local_fields_and_audits_them(dots,
     create_bank_account(clerk, vendor)
     url = reverse("admin:vendors_vendor_change", args=[vendor.pk])
     form = clerk_client.get(url).context["adminform"].form
-    data = {"description": "Paper and toner", "active": "on",
-            "bank_accounts-TOTAL_FORMS": "1", "bank_accounts-INITIAL_FORMS": "1",
-            "bank_accounts-MIN_NUM_FORMS": "0", "bank_accounts-MAX_NUM_FORMS": "0"}
+    data = {
+        "description": "Paper and toner",
+        "active": "on",
+        "bank_accounts-TOTAL_FORMS": "1",
+        "bank_accounts-INITIAL_FORMS": "1",
+        "bank_accounts-MIN_NUM_FORMS": "0",
+        "bank_accounts-MAX_NUM_FORMS": "0",
+    }
     assert sorted(form.fields) == ["active", "description"]
 
     response = clerk_client.post(url, data)

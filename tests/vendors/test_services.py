@@ -10,6 +10,13 @@ from django.db import connection
 from core import roles
 from core.errors import DomainError, DotsRejected, SegregationOfDutiesViolation
 from core.models import AuditEvent
+from tests.support import make_user
+from tests.vendors.helpers import (
+    ACCOUNT_NUMBER,
+    BAD_CHECKSUM_ROUTING,
+    create_bank_account,
+    create_vendor,
+)
 from vendors import services
 from vendors.errors import (
     AlreadyInDots,
@@ -20,13 +27,6 @@ from vendors.errors import (
     VerifyNotAllowed,
 )
 from vendors.models import Vendor, VendorBankAccount
-from tests.support import make_user
-from tests.vendors.helpers import (
-    ACCOUNT_NUMBER,
-    BAD_CHECKSUM_ROUTING,
-    create_bank_account,
-    create_vendor,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -125,8 +125,9 @@ def test_vendor_update_of_its_name_once_in_dots_is_refused(dots, clerk):
 def test_vendor_update_of_a_local_field_is_saved_and_audited(dots, clerk):
     vendor = create_vendor(clerk)
 
-    services.vendor_update(actor=clerk, vendor_id=vendor.pk, data={"description": "Paper and toner"},
-                           reason="new contract")
+    services.vendor_update(
+        actor=clerk, vendor_id=vendor.pk, data={"description": "Paper and toner"}, reason="new contract"
+    )
 
     event = events("vendor.updated")[0]
     assert event.changes == {"description": {"before": "Office paper", "after": "Paper and toner"}}
@@ -206,8 +207,9 @@ def test_bank_account_create_sends_the_full_number_to_dots_once_and_keeps_only_t
     assert len(sent) == 1
     # The emulator's request log masks numbers itself; Dots kept the same last four.
     assert sent[0]["body"]["ach_account_number"].endswith(ACCOUNT_NUMBER[-4:])
-    in_dots = services.client().retrieve_vendor_payment_method(vendor_id=vendor.dots_id,
-                                                              payment_method_id=account.dots_id)
+    in_dots = services.client().retrieve_vendor_payment_method(
+        vendor_id=vendor.dots_id, payment_method_id=account.dots_id
+    )
     assert in_dots.ach_account_number.endswith(ACCOUNT_NUMBER[-4:])
     event = events("vendor_bank_account.created")[0]
     assert event.changes["account_number"]["after"] == "••••" + ACCOUNT_NUMBER[-4:]
@@ -291,8 +293,9 @@ def test_bank_account_verify_by_its_creator_is_refused_for_a_superuser_too(dots)
 def test_bank_account_verify_by_a_second_person_records_how_and_audits_it(dots, clerk, approver):
     account = create_bank_account(clerk, create_vendor(clerk))
 
-    services.bank_account_verify(actor=approver, bank_account_id=account.pk,
-                                 how_confirmed="called the vendor on the number we already had")
+    services.bank_account_verify(
+        actor=approver, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+    )
 
     account.refresh_from_db()
     assert account.is_verified and account.verified_by == approver
@@ -397,8 +400,9 @@ def _payable_for(account, actor):
     from django.apps import apps
 
     Payable = apps.get_model("payables", "Payable")
-    return Payable.objects.create(bill_number="INV-1", vendor=account.vendor, bank_account=account,
-                                  amount_cents=1000, created_by=actor)
+    return Payable.objects.create(
+        bill_number="INV-1", vendor=account.vendor, bank_account=account, amount_cents=1000, created_by=actor
+    )
 
 
 def test_vendor_delete_when_payables_refer_to_it_deactivates_it_and_leaves_dots_alone(dots, clerk):
@@ -431,11 +435,13 @@ def test_vendor_send_to_dots_after_a_send_cut_off_midway_adopts_the_vendor_inste
     dots.add_fault(method="POST", path=VENDORS_PATH, kind="status", status=503, count=1)
     vendor = create_vendor(clerk)
     # A worker died after Dots created the vendor and before we recorded it.
-    in_dots = services.client().create_vendor(name=vendor.name, address=services._dots_address(vendor),
-                                              external_id=vendor.external_id)
+    in_dots = services.client().create_vendor(
+        name=vendor.name, address=services._dots_address(vendor), external_id=vendor.external_id
+    )
     Vendor.objects.filter(pk=vendor.pk).update(
         dots_status=Vendor.DotsStatus.SENDING,
-        last_dots_attempt_at=vendor.last_dots_attempt_at - services.STALE_SENDING * 2)
+        last_dots_attempt_at=vendor.last_dots_attempt_at - services.STALE_SENDING * 2,
+    )
 
     vendor = services.vendor_send_to_dots(actor=clerk, vendor_id=vendor.pk)
 

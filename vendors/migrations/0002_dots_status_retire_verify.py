@@ -6,42 +6,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vendors', '0001_initial'),
+        ("vendors", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='vendorbankaccount',
-            options={'ordering': ['vendor__name', 'name', 'id'], 'permissions': [('verify_vendorbankaccount', 'Can verify vendor bank account')]},
+            name="vendorbankaccount",
+            options={
+                "ordering": ["vendor__name", "name", "id"],
+                "permissions": [("verify_vendorbankaccount", "Can verify vendor bank account")],
+            },
         ),
         migrations.AddField(
-            model_name='vendor',
-            name='dots_status',
-            field=models.CharField(choices=[('pending', 'Not yet sent to Dots'), ('sending', 'Being sent to Dots'), ('created', 'In Dots'), ('failed', 'Not in Dots: the last attempt failed'), ('unknown', 'Outcome unknown: check Dots before sending again')], default='pending', editable=False, max_length=10, verbose_name='Dots'),
+            model_name="vendor",
+            name="dots_status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Not yet sent to Dots"),
+                    ("sending", "Being sent to Dots"),
+                    ("created", "In Dots"),
+                    ("failed", "Not in Dots: the last attempt failed"),
+                    ("unknown", "Outcome unknown: check Dots before sending again"),
+                ],
+                default="pending",
+                editable=False,
+                max_length=10,
+                verbose_name="Dots",
+            ),
         ),
         migrations.AddField(
-            model_name='vendorbankaccount',
-            name='retired_at',
+            model_name="vendorbankaccount",
+            name="retired_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='vendorbankaccount',
-            name='retired_by',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="vendorbankaccount",
+            name="retired_by",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='vendor',
-            index=models.Index(fields=['external_id'], name='vendor_external_id_idx'),
+            model_name="vendor",
+            index=models.Index(fields=["external_id"], name="vendor_external_id_idx"),
         ),
         migrations.AddConstraint(
-            model_name='vendorbankaccount',
-            constraint=models.CheckConstraint(condition=models.Q(('account_last4__regex', '^[0-9]{4}$')), name='vendorbankaccount_last4_is_four_digits'),
+            model_name="vendorbankaccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("account_last4__regex", "^[0-9]{4}$")),
+                name="vendorbankaccount_last4_is_four_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vendorbankaccount',
-            constraint=models.CheckConstraint(condition=models.Q(('routing_number__regex', '^[0-9]{9}$')), name='vendorbankaccount_routing_is_nine_digits'),
+            model_name="vendorbankaccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("routing_number__regex", "^[0-9]{9}$")),
+                name="vendorbankaccount_routing_is_nine_digits",
+            ),
         ),
     ]

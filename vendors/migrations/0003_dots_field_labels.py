@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vendors', '0002_dots_status_retire_verify'),
+        ("vendors", "0002_dots_status_retire_verify"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='vendor',
-            name='last_dots_attempt_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last Dots attempt'),
+            model_name="vendor",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last Dots attempt"),
         ),
         migrations.AlterField(
-            model_name='vendor',
-            name='last_dots_error',
-            field=models.TextField(blank=True, editable=False, verbose_name='last Dots error'),
+            model_name="vendor",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last Dots error"),
         ),
         migrations.AlterField(
-            model_name='vendorbankaccount',
-            name='last_dots_attempt_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last Dots attempt'),
+            model_name="vendorbankaccount",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last Dots attempt"),
         ),
         migrations.AlterField(
-            model_name='vendorbankaccount',
-            name='last_dots_error',
-            field=models.TextField(blank=True, editable=False, verbose_name='last Dots error'),
+            model_name="vendorbankaccount",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last Dots error"),
         ),
     ]

@@ -37,8 +37,13 @@ class Command(BaseCommand):
             for username, password, role, first, last in DEMO_LOGINS:
                 user = User.objects.filter(username=username).first()
                 if user is None:
-                    user = User(username=username, first_name=first, last_name=last, is_staff=True,
-                                email=f"{username}@ledgerline.example")
+                    user = User(
+                        username=username,
+                        first_name=first,
+                        last_name=last,
+                        is_staff=True,
+                        email=f"{username}@ledgerline.example",
+                    )
                     user.set_password(password)
                     user.save()
                     user.groups.add(Group.objects.get(name=role))
@@ -55,8 +60,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins ({created} new) at http://127.0.0.1:8000/admin/:")
         for username, password, role, _first, _last in DEMO_LOGINS:
             self.stdout.write(f"  {role:<17} {username:<10} {password}")
-        self.stdout.write("Approvers are synced from Dots by the worker shortly after start "
-                          "(setup_schedules), linking these logins by email.")
+        self.stdout.write(
+            "Approvers are synced from Dots by the worker shortly after start "
+            "(setup_schedules), linking these logins by email."
+        )
         if not settings.DEBUG:
             self.stdout.write(self.style.WARNING("DEBUG is off: demo logins are refused until it is on."))
         else:

@@ -16,5 +16,9 @@ class Command(BaseCommand):
         for module_name in APP_TASK_MODULES:
             import_module(module_name).ensure_schedules()
         for schedule in Schedule.objects.order_by("name"):
-            every = f"every {schedule.minutes} min" if schedule.schedule_type == Schedule.MINUTES else schedule.get_schedule_type_display()
+            every = (
+                f"every {schedule.minutes} min"
+                if schedule.schedule_type == Schedule.MINUTES
+                else schedule.get_schedule_type_display()
+            )
             self.stdout.write(f"  {schedule.name}: {schedule.func} ({every})")

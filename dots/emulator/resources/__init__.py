@@ -7,9 +7,12 @@ Imports are plain on purpose: a module that fails to import must fail the start,
 not silently drop its routes.
 """
 
-from dots.emulator.resources import apps, approval_policies, approvers, payables, transfers, vendors
 from dots.emulator.resources import (  # emulator-payouts' resources
+    approval_policies,
+    approvers,
+    apps,
     checkout_sessions,
+    payables,
     payment_customers,
     payment_intents,
     payment_methods,
@@ -18,7 +21,9 @@ from dots.emulator.resources import (  # emulator-payouts' resources
     payout_links,
     payout_requests,
     payouts,
+    transfers,
     users,
+    vendors,
 )
 
 RESOURCE_MODULES = [

@@ -82,7 +82,9 @@ def update_policy(ctx: Ctx, approval_policy_id: str) -> tuple[int, object]:
     body = ctx.json
     others = sorted(set(body) - {"priority"})
     if others:
-        raise ApiError(400, "invalid-input", f"only priority can be changed on an approval policy (got {', '.join(others)})")
+        raise ApiError(
+            400, "invalid-input", f"only priority can be changed on an approval policy (got {', '.join(others)})"
+        )
     policy["priority"] = ctx.require_int(body, "priority", min=0)
     ctx.store.put(KIND, approval_policy_id, policy)
     return 200, policy
@@ -150,13 +152,21 @@ def _validate_approval_conditions(ctx: Ctx, conditions) -> list[dict]:
                 raise ApiError(400, "invalid-input", f"{where}.approver_list: {approver_id} is not an approver")
             approver_list.append({"id": approver_id, "name": approvers.full_name(user)})
         required = condition.get("num_approvals_required")
-        if isinstance(required, bool) or not isinstance(required, (int, float)) or int(required) != required \
-                or required < 1:
+        if (
+            isinstance(required, bool)
+            or not isinstance(required, (int, float))
+            or int(required) != required
+            or required < 1
+        ):
             raise ApiError(400, "invalid-input", f"{where}.num_approvals_required must be a positive integer")
         if required > len(ids):
             # A step needing more distinct approvers than it lists could never complete.
-            raise ApiError(400, "invalid-input", f"{where}.num_approvals_required ({int(required)}) is more than "
-                                                 f"the {len(ids)} approver(s) in its approver_list")
+            raise ApiError(
+                400,
+                "invalid-input",
+                f"{where}.num_approvals_required ({int(required)}) is more than "
+                f"the {len(ids)} approver(s) in its approver_list",
+            )
         out.append({"approver_list": approver_list, "num_approvals_required": int(required)})
     return out
 

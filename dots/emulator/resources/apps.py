@@ -27,8 +27,12 @@ DEFAULT_APP_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "dots-emulator/default-app")
 DEFAULT_WALLET_CENTS = 10_000_000  # $100,000.00
 DEFAULT_APP_KEY = "default_app_id"
 DEFAULT_ACH = {"account_number": "000123456789", "routing_number": "021000021", "account_type": "checking"}
-DEFAULT_SETTINGS = {"payout_options_exclude_list": [], "auto_refill_active": False,
-                    "refill_amount": 100_000, "refill_threshold": 10_000}
+DEFAULT_SETTINGS = {
+    "payout_options_exclude_list": [],
+    "auto_refill_active": False,
+    "refill_amount": 100_000,
+    "refill_threshold": 10_000,
+}
 COMPLIANCE_SECTIONS = ("company_info", "contact_info", "directors", "flow_of_funds")
 FLOW_TTL = timedelta(hours=1)
 
@@ -42,8 +46,9 @@ def seed_default_if_empty(store: Store) -> None:
         return
     now = iso(clock_now(store))
     store.insert("organization", DEFAULT_ORG_ID, {"id": DEFAULT_ORG_ID, "name": "Ledgerline Dev Org", "created": now})
-    create_app(store, app_id=DEFAULT_APP_ID, name="Ledgerline", status="approved",
-               balance_cents=DEFAULT_WALLET_CENTS, now=now)
+    create_app(
+        store, app_id=DEFAULT_APP_ID, name="Ledgerline", status="approved", balance_cents=DEFAULT_WALLET_CENTS, now=now
+    )
     store.insert(ACH_KIND, DEFAULT_APP_ID, dict(DEFAULT_ACH), app_id=DEFAULT_APP_ID)
     store.meta_set(DEFAULT_APP_KEY, DEFAULT_APP_ID)
 
@@ -52,8 +57,9 @@ def default_app_id(store: Store) -> str:
     return store.meta_get(DEFAULT_APP_KEY, DEFAULT_APP_ID)
 
 
-def create_app(store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str,
-               metadata=None) -> dict:
+def create_app(
+    store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str, metadata=None
+) -> dict:
     app = {"id": app_id, "name": name, "status": status, "created": now}
     if metadata is not None:
         app["metadata"] = metadata
@@ -96,8 +102,15 @@ def create_app_handler(ctx: Ctx) -> tuple[int, object]:
     body = ctx.json
     name = ctx.require_str(body, "name", min_len=3, max_len=60)
     metadata = ctx.optional(body, "metadata", types=(dict, str))
-    app = create_app(ctx.store, app_id=ctx.store.new_uuid(), name=name, status="created", balance_cents=0,
-                     now=ctx.now_iso(), metadata=metadata)
+    app = create_app(
+        ctx.store,
+        app_id=ctx.store.new_uuid(),
+        name=name,
+        status="created",
+        balance_cents=0,
+        now=ctx.now_iso(),
+        metadata=metadata,
+    )
     ctx.emit("app.updated", {"app_id": app["id"]})
     return 201, serialize_app(ctx.store, app)
 
@@ -197,8 +210,13 @@ def deposit(ctx: Ctx, app_id: str) -> tuple[int, object]:
     amount = ctx.require_int(ctx.json, "amount", min=1)
     ach = _ach_or_400(ctx, app_id)
     transfer = transfers.create_transfer(
-        ctx, amount=amount, type="refill", app_id=app_id, wallet_credit_on_complete=amount,
-        source_name=f"ACH {mask_account_number(ach['account_number'])}", destination_name="App wallet",
+        ctx,
+        amount=amount,
+        type="refill",
+        app_id=app_id,
+        wallet_credit_on_complete=amount,
+        source_name=f"ACH {mask_account_number(ach['account_number'])}",
+        destination_name="App wallet",
         external_data={"account_id": app_id, "platform": "ach"},
     )
     return 200, transfers.serialize_transfer(transfer)
@@ -210,8 +228,13 @@ def withdraw(ctx: Ctx, app_id: str) -> tuple[int, object]:
     amount = ctx.require_int(ctx.json, "amount", min=1)
     ach = _ach_or_400(ctx, app_id)
     transfer = transfers.create_transfer(
-        ctx, amount=amount, type="settlement", app_id=app_id, wallet_debit=amount,
-        source_name="App wallet", destination_name=f"ACH {mask_account_number(ach['account_number'])}",
+        ctx,
+        amount=amount,
+        type="settlement",
+        app_id=app_id,
+        wallet_debit=amount,
+        source_name="App wallet",
+        destination_name=f"ACH {mask_account_number(ach['account_number'])}",
         external_data={"account_id": app_id, "platform": "ach"},
     )
     return 200, transfers.serialize_transfer(transfer)
@@ -220,7 +243,9 @@ def withdraw(ctx: Ctx, app_id: str) -> tuple[int, object]:
 def _ach_or_400(ctx: Ctx, app_id: str) -> dict:
     ach = ctx.store.get(ACH_KIND, app_id)
     if ach is None:
-        raise ApiError(400, "ach-account-missing", "the app has no ACH account: PUT /v2/apps/{app_id}/ach-account first")
+        raise ApiError(
+            400, "ach-account-missing", "the app has no ACH account: PUT /v2/apps/{app_id}/ach-account first"
+        )
     return ach
 
 
@@ -294,8 +319,9 @@ def control_seed_apps(ctx: Ctx) -> tuple[int, object]:
         name = ctx.optional_str(spec, "name") or f"App {ctx.store.count(KIND) + 1}"
         balance = ctx.optional_int(spec, "balance", 0, min=0)
         status = ctx.optional(spec, "status", "approved", choices=("created", "in_review", "approved"))
-        app = create_app(ctx.store, app_id=ctx.store.new_uuid(), name=name, status=status, balance_cents=balance,
-                         now=ctx.now_iso())
+        app = create_app(
+            ctx.store, app_id=ctx.store.new_uuid(), name=name, status=status, balance_cents=balance, now=ctx.now_iso()
+        )
         ctx.store.insert(ACH_KIND, app["id"], dict(DEFAULT_ACH), app_id=app["id"])
         created.append(serialize_app(ctx.store, app))
     return 201, {"data": created}

@@ -116,7 +116,9 @@ def control_complete(ctx: Ctx, session_id: str) -> tuple[int, object]:
     users_resource.act_for_app(ctx, doc["_app_id"])
     doc = _expire_if_due(ctx, doc)
     if doc["status"] != "open":
-        raise ApiError(400, "invalid-state-transition", f"checkout session {session_id} is {doc['status']}; it cannot complete")
+        raise ApiError(
+            400, "invalid-state-transition", f"checkout session {session_id} is {doc['status']}; it cannot complete"
+        )
     method_id = ctx.optional_str(ctx.json, "payment_method_id")
     if method_id is not None:
         payment_methods.get_payment_method(ctx, method_id)
@@ -175,7 +177,9 @@ def _line_items(ctx: Ctx, items) -> tuple[list[dict], int]:
             or not isinstance(product.get("name"), str)
             or not product["name"]
         ):
-            raise ApiError(400, "invalid-input", f"{where}.price_data.product_data needs a name (and images, metadata only)")
+            raise ApiError(
+                400, "invalid-input", f"{where}.price_data.product_data needs a name (and images, metadata only)"
+            )
         total += amount * quantity
         out.append({"quantity": quantity, "price_id": f"price_{ctx.store.new_uuid().replace('-', '')[:24]}"})
     return out, total

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
-from dots.emulator.resources import apps, approval_policies, approvers, transfers, vendors
+from dots.emulator.resources import approval_policies, approvers, apps, transfers, vendors
 from dots.emulator.routing import Route
 
 KIND = "ap_payable"
@@ -61,16 +61,28 @@ def _save(ctx: Ctx, payable: dict) -> dict:
     return payable
 
 
-def _record(ctx: Ctx, payable: dict, *, action: str | None, user: dict | None, comment: str | None = None,
-            new_status: str | None = None) -> None:
+def _record(
+    ctx: Ctx,
+    payable: dict,
+    *,
+    action: str | None,
+    user: dict | None,
+    comment: str | None = None,
+    new_status: str | None = None,
+) -> None:
     """Move the status (table-checked) and append the history entries for one action."""
     now = ctx.now_iso()
     if new_status is not None:
         lifecycles.transition("payable", payable, new_status)
         payable["status_history"].append({"status": new_status, "timestamp": now})
     if action is not None and user is not None:
-        entry = {"action": action, "timestamp": now, "user_id": user["id"], "user_name": approvers.full_name(user),
-                 "user_role": user["role"]}
+        entry = {
+            "action": action,
+            "timestamp": now,
+            "user_id": user["id"],
+            "user_name": approvers.full_name(user),
+            "user_role": user["role"],
+        }
         if comment is not None:
             entry["comment"] = comment
         payable["action_history"].append(entry)
@@ -78,8 +90,9 @@ def _record(ctx: Ctx, payable: dict, *, action: str | None, user: dict | None, c
 
 def _require_status(payable: dict, allowed: tuple[str, ...], *, doing: str, code: str) -> None:
     if payable["status"] not in allowed:
-        raise ApiError(400, code, f"payable {payable['id']} is {payable['status']}; {doing} needs "
-                                  f"{' or '.join(allowed)}")
+        raise ApiError(
+            400, code, f"payable {payable['id']} is {payable['status']}; {doing} needs {' or '.join(allowed)}"
+        )
 
 
 # -- field validation shared by create and PATCH ---------------------------------------------------------------
@@ -234,7 +247,9 @@ _NUMBER_PATTERNS = (
     rb"(?:Invoice|Bill)\s*(?:No\.?|Number|Num\.?|#)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9\-_/]{0,40})",
     rb"Invoice\s*:?\s*#?\s*([A-Za-z]*-?[0-9][A-Za-z0-9\-_/]{0,40})",
 )
-_AMOUNT_PATTERN = rb"(?:Total\s*Due|Amount\s*Due|Balance\s*Due|Total|Amount)\s*:?\s*(?:USD)?\s*\$?\s*([0-9][0-9,]*\.[0-9]{2})"
+_AMOUNT_PATTERN = (
+    rb"(?:Total\s*Due|Amount\s*Due|Balance\s*Due|Total|Amount)\s*:?\s*(?:USD)?\s*\$?\s*([0-9][0-9,]*\.[0-9]{2})"
+)
 
 
 def extract_invoice_fields(data: bytes) -> dict:
@@ -306,8 +321,7 @@ def cancel_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     payable = get_payable(ctx, payable_id)
     body = ctx.json
     user = approvers.get_acting_user(ctx, body)
-    _record(ctx, payable, action="cancel", user=user, comment=ctx.optional_str(body, "comment"),
-            new_status="canceled")
+    _record(ctx, payable, action="cancel", user=user, comment=ctx.optional_str(body, "comment"), new_status="canceled")
     return 200, serialize_payable(_save(ctx, payable))
 
 
@@ -317,28 +331,41 @@ def submit_for_approval(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     user = approvers.get_acting_user(ctx, body)
     if payable["status"] == "created":
         _require_complete(payable)
-    _record(ctx, payable, action="submit_for_approval", user=user, comment=ctx.optional_str(body, "comment"),
-            new_status="submitted_for_approval")
+    _record(
+        ctx,
+        payable,
+        action="submit_for_approval",
+        user=user,
+        comment=ctx.optional_str(body, "comment"),
+        new_status="submitted_for_approval",
+    )
     policy = approval_policies.matching_policy(ctx, payable)
     if policy is None:
         # NOTES.md decision 7: no policy -> one approval by any approver.
         steps = [{"approver_ids": None, "num_approvals_required": 1}]
         payable["_policy_id"] = None
     else:
-        steps = [{"approver_ids": [a["id"] for a in c["approver_list"]],
-                  "num_approvals_required": c["num_approvals_required"]} for c in policy["approval_conditions"]]
+        steps = [
+            {
+                "approver_ids": [a["id"] for a in c["approver_list"]],
+                "num_approvals_required": c["num_approvals_required"],
+            }
+            for c in policy["approval_conditions"]
+        ]
         payable["_policy_id"] = policy["id"]
     payable["_steps"] = steps
-    payable["approval_steps"] = [{"completed": False, "num_approvals_required": s["num_approvals_required"],
-                                  "user_approvals": []} for s in steps]
+    payable["approval_steps"] = [
+        {"completed": False, "num_approvals_required": s["num_approvals_required"], "user_approvals": []} for s in steps
+    ]
     return 200, serialize_payable(_save(ctx, payable))
 
 
 def _require_complete(payable: dict) -> None:
     missing = [f for f in ("number", "ap_vendor_id", "ap_payment_method_id", "amount") if not payable.get(f)]
     if missing:
-        raise ApiError(400, "invalid-input", f"payable {payable['id']} cannot be submitted without "
-                                             f"{', '.join(missing)}")
+        raise ApiError(
+            400, "invalid-input", f"payable {payable['id']} cannot be submitted without {', '.join(missing)}"
+        )
 
 
 def _current_step(payable: dict) -> int:
@@ -352,16 +379,23 @@ def _check_approver(payable: dict, step_index: int, user: dict) -> None:
     allowed_ids = payable["_steps"][step_index]["approver_ids"]
     if allowed_ids is None:
         if user["role"] not in approvers.DEFAULT_APPROVER_ROLES:
-            raise ApiError(400, "approver-not-allowed",
-                           f"dashboard user {user['id']} ({user['role']}) is not an approver")
+            raise ApiError(
+                400, "approver-not-allowed", f"dashboard user {user['id']} ({user['role']}) is not an approver"
+            )
     elif user["id"] not in allowed_ids:
-        raise ApiError(400, "approver-not-in-step",
-                       f"dashboard user {user['id']} is not an approver of step {step_index + 1} "
-                       f"(approvers: {', '.join(map(str, allowed_ids))})")
+        raise ApiError(
+            400,
+            "approver-not-in-step",
+            f"dashboard user {user['id']} is not an approver of step {step_index + 1} "
+            f"(approvers: {', '.join(map(str, allowed_ids))})",
+        )
     step = payable["approval_steps"][step_index]
     if any(a["user_id"] == user["id"] for a in step["user_approvals"]):
-        raise ApiError(400, "duplicate-approval",
-                       f"dashboard user {user['id']} already approved step {step_index + 1} of payable {payable['id']}")
+        raise ApiError(
+            400,
+            "duplicate-approval",
+            f"dashboard user {user['id']} already approved step {step_index + 1} of payable {payable['id']}",
+        )
 
 
 def approve_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
@@ -374,8 +408,12 @@ def approve_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     _check_approver(payable, index, user)
     now = ctx.now_iso()
     step = payable["approval_steps"][index]
-    approval = {"approval_given": True, "approval_timestamp": now, "name": approvers.full_name(user),
-                "user_id": user["id"]}
+    approval = {
+        "approval_given": True,
+        "approval_timestamp": now,
+        "name": approvers.full_name(user),
+        "user_id": user["id"],
+    }
     if comment is not None:
         approval["approval_comment"] = comment
     step["user_approvals"].append(approval)
@@ -383,8 +421,7 @@ def approve_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
         step["completed"] = True
         step["completed_timestamp"] = now
     all_done = all(s["completed"] for s in payable["approval_steps"])
-    _record(ctx, payable, action="approve", user=user, comment=comment,
-            new_status="approved" if all_done else None)
+    _record(ctx, payable, action="approve", user=user, comment=comment, new_status="approved" if all_done else None)
     return 200, serialize_payable(_save(ctx, payable))
 
 
@@ -396,8 +433,12 @@ def reject_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     _require_status(payable, ("submitted_for_approval",), doing="rejecting", code="invalid-state-transition")
     index = _current_step(payable)
     _check_approver(payable, index, user)
-    rejection = {"approval_given": False, "approval_timestamp": ctx.now_iso(), "name": approvers.full_name(user),
-                 "user_id": user["id"]}
+    rejection = {
+        "approval_given": False,
+        "approval_timestamp": ctx.now_iso(),
+        "name": approvers.full_name(user),
+        "user_id": user["id"],
+    }
     if comment is not None:
         rejection["approval_comment"] = comment
     payable["approval_steps"][index]["user_approvals"].append(rejection)
@@ -419,23 +460,30 @@ def pay_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
         balance = ctx.wallet()["balance"]
         if amount > balance:
             ctx.wallet_debit(amount)  # raises transaction-insufficient-funds with the amounts
-    _record(ctx, payable, action="retry_payment" if retry else "initiate_payment", user=user,
-            new_status="payment_initiated")
+    _record(
+        ctx, payable, action="retry_payment" if retry else "initiate_payment", user=user, new_status="payment_initiated"
+    )
     _save(ctx, payable)
     idempotency_key = ctx.store.new_uuid()
     transfer = transfers.create_transfer(
-        ctx, amount=amount, type="payable", metadata={"payable_id": payable_id, "number": payable["number"]},
+        ctx,
+        amount=amount,
+        type="payable",
+        metadata={"payable_id": payable_id, "number": payable["number"]},
         source_name="App wallet" if dots_balance else "App ACH account",
         destination_name=payable.get("ap_vendor_name") or "Vendor",
         external_data={"account_id": payable.get("ap_payment_method_id", ""), "platform": "ach"},
         wallet_debit=amount if dots_balance else 0,
-        purpose="payable", purpose_id=payable_id, lifecycle_kind="payable_payment",
+        purpose="payable",
+        purpose_id=payable_id,
+        lifecycle_kind="payable_payment",
     )
     # re-read: an immediate setting may already have completed the payment through the follower
     payable = ctx.store.get(KIND, payable_id)
     payable["transfer_id"] = transfer["id"]
-    payable["transfer_history"].append({"created_timestamp": transfer["created"], "idempotency_key": idempotency_key,
-                                        "transfer_id": transfer["id"]})
+    payable["transfer_history"].append(
+        {"created_timestamp": transfer["created"], "idempotency_key": idempotency_key, "transfer_id": transfer["id"]}
+    )
     return 200, serialize_payable(_save(ctx, payable))
 
 
@@ -472,9 +520,11 @@ def control_payment(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     body = ctx.json
     outcome = ctx.require_choice(body, "status", ("payment_completed", "payment_failed"))
     if payable["status"] != "payment_initiated" or not payable.get("transfer_id"):
-        raise ApiError(400, "invalid-state-transition",
-                       f"payable {payable_id} is {payable['status']}; only a payment_initiated payable can become "
-                       f"{outcome}")
+        raise ApiError(
+            400,
+            "invalid-state-transition",
+            f"payable {payable_id} is {payable['status']}; only a payment_initiated payable can become {outcome}",
+        )
     _finish_payment(ctx, payable, outcome=outcome, reason=ctx.optional_str(body, "reason"))
     return 200, serialize_payable(ctx.store.get(KIND, payable_id))
 

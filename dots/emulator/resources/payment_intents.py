@@ -23,8 +23,7 @@ import secrets
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
-from dots.emulator.resources import payment_customers, payment_methods
-from dots.emulator.resources import transfers
+from dots.emulator.resources import payment_customers, payment_methods, transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 

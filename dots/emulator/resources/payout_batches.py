@@ -97,7 +97,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
         parsed.append(fields)
 
     batch_id = ctx.store.new_uuid()
-    results = [_pay_item(ctx, fields, request=item) for fields, item in zip(parsed, items)]
+    results = [_pay_item(ctx, fields, request=item) for fields, item in zip(parsed, items, strict=False)]
     doc = {
         "id": batch_id,
         "created": ctx.now_iso(),

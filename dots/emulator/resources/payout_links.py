@@ -281,7 +281,9 @@ def redeliver(ctx: Ctx, payout_link_id: str) -> tuple[int, object]:
     doc = get_payout_link(ctx, payout_link_id)
     if doc["status"] in TERMINAL:
         raise ApiError(
-            400, "invalid-state-transition", f"payout link {payout_link_id} is {doc['status']}; it cannot be redelivered"
+            400,
+            "invalid-state-transition",
+            f"payout link {payout_link_id} is {doc['status']}; it cannot be redelivered",
         )
     if doc["delivery"]["method"] == "link" or doc["_deliveries"] >= MAX_DELIVERIES:
         return 200, {"payout_link": serialize_payout_link(doc), "redelivered": False}

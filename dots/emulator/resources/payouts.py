@@ -174,7 +174,9 @@ def send_payout(ctx: Ctx) -> tuple[int, object]:
         ctx,
         amount=amount,
         user=user,
-        payee=None if user is not None else {"country_code": payee["country_code"], "phone_number": payee["phone_number"]},
+        payee=None
+        if user is not None
+        else {"country_code": payee["country_code"], "phone_number": payee["phone_number"]},
         delivery_method="link" if pays_at_once else "sms",
         message=ctx.optional_str(delivery, "message"),
         tax_exempt=ctx.optional(body, "tax_exempt", False, types=(bool,)),

@@ -19,7 +19,7 @@ Fields starting with "_" are the emulator's own bookkeeping and never leave it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx, iso
@@ -30,8 +30,14 @@ from dots.emulator.routing import Route
 KIND = "transfer"
 TRANSACTION_KIND = "transaction"
 TYPES = ("refill", "payout", "balance", "payment", "settlement", "payable")
-TRANSACTION_TYPES = {"refill": "refill", "payout": "payout", "balance": "balance", "payment": "payment",
-                     "settlement": "balance", "payable": "payment"}
+TRANSACTION_TYPES = {
+    "refill": "refill",
+    "payout": "payout",
+    "balance": "balance",
+    "payment": "payment",
+    "settlement": "balance",
+    "payable": "payment",
+}
 
 # purpose -> fn(ctx, transfer, previous_status, reason); see the module docstring.
 FOLLOWERS: dict[str, Callable[[Ctx, dict, str, str | None], None]] = {}
@@ -72,7 +78,11 @@ def create_transfer(
     transfer_id = ctx.store.new_uuid()
     now = ctx.now_iso()
     transaction = _new_transaction(
-        ctx, transfer_id=transfer_id, amount=amount, type=TRANSACTION_TYPES[type], metadata=metadata,
+        ctx,
+        transfer_id=transfer_id,
+        amount=amount,
+        type=TRANSACTION_TYPES[type],
+        metadata=metadata,
         source_name=source_name or "App wallet",
         destination_name=destination_name or (f"User {user_id}" if user_id else "External account"),
         app_id=app_id,
@@ -203,12 +213,17 @@ def create_transfer_handler(ctx: Ctx) -> tuple[int, object]:
     if amount < 0:
         users_resource.user_wallet_debit(ctx, user_id=user_id, cents=-amount)
     doc = create_transfer(
-        ctx, amount=amount, type="balance", user_id=user_id, metadata=metadata,
+        ctx,
+        amount=amount,
+        type="balance",
+        user_id=user_id,
+        metadata=metadata,
         source_name="App wallet" if amount > 0 else f"User {user_id}",
         destination_name=f"User {user_id}" if amount > 0 else "App wallet",
         wallet_debit=amount if amount > 0 else 0,
         wallet_credit_on_complete=-amount if amount < 0 else 0,
-        purpose="user_balance", purpose_id=user_id,
+        purpose="user_balance",
+        purpose_id=user_id,
     )
     return 200, serialize_transfer(doc)
 
@@ -237,8 +252,10 @@ def retrieve_transfer(ctx: Ctx, transfer_id: str) -> tuple[int, object]:
 def list_transactions(ctx: Ctx) -> tuple[int, object]:
     include_transfer = (ctx.query.get("include_transfer") or "").lower() == "true"
     return 200, ctx.paginate_kind(
-        TRANSACTION_KIND, app_id=ctx.app_id,
-        serialize=lambda t: _serialize_transaction(ctx, t, include_transfer=include_transfer))
+        TRANSACTION_KIND,
+        app_id=ctx.app_id,
+        serialize=lambda t: _serialize_transaction(ctx, t, include_transfer=include_transfer),
+    )
 
 
 def retrieve_transaction(ctx: Ctx, transaction_id: str) -> tuple[int, object]:
@@ -301,14 +318,31 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
         transfer_id = ctx.store.new_uuid()
         created = iso(newest - timedelta(seconds=spacing * (count - 1 - i)))
         transaction = {
-            "id": first_transaction_id + i, "amount": amount, "created": created, "source_name": "App wallet",
+            "id": first_transaction_id + i,
+            "amount": amount,
+            "created": created,
+            "source_name": "App wallet",
             "destination_name": f"User {user_id}" if user_id else "External account",
-            "type": TRANSACTION_TYPES[type_], "metadata": None, "transfer_id": transfer_id,
+            "type": TRANSACTION_TYPES[type_],
+            "metadata": None,
+            "transfer_id": transfer_id,
         }
-        doc = {"id": transfer_id, "created": created, "status": pattern[i % len(pattern)], "type": type_,
-               "amount": amount, "transactions": [transaction], "metadata": None, "_app_id": ctx.app_id,
-               "_purpose": None, "_purpose_id": None, "_wallet_debit": 0, "_wallet_credit_on_complete": 0,
-               "_lifecycle": "transfer", "_updated": created}
+        doc = {
+            "id": transfer_id,
+            "created": created,
+            "status": pattern[i % len(pattern)],
+            "type": type_,
+            "amount": amount,
+            "transactions": [transaction],
+            "metadata": None,
+            "_app_id": ctx.app_id,
+            "_purpose": None,
+            "_purpose_id": None,
+            "_wallet_debit": 0,
+            "_wallet_credit_on_complete": 0,
+            "_lifecycle": "transfer",
+            "_updated": created,
+        }
         if doc["status"] == "failed":
             doc["failure_reason"] = failure_reason
         if user_id is not None:
@@ -320,15 +354,28 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
     by_status: dict[str, int] = {}
     for _id, doc in transfer_docs:
         by_status[doc["status"]] = by_status.get(doc["status"], 0) + 1
-    return 201, {"created": count, "by_status": by_status, "oldest_id": transfer_docs[0][0],
-                 "newest_id": transfer_docs[-1][0]}
+    return 201, {
+        "created": count,
+        "by_status": by_status,
+        "oldest_id": transfer_docs[0][0],
+        "newest_id": transfer_docs[-1][0],
+    }
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
 
 
-def _new_transaction(ctx: Ctx, *, transfer_id: str, amount: int, type: str, metadata, source_name: str,
-                     destination_name: str, app_id: str | None) -> dict:
+def _new_transaction(
+    ctx: Ctx,
+    *,
+    transfer_id: str,
+    amount: int,
+    type: str,
+    metadata,
+    source_name: str,
+    destination_name: str,
+    app_id: str | None,
+) -> dict:
     transaction_id = ctx.store.next_int_id(TRANSACTION_KIND)
     transaction = {
         "id": transaction_id,
@@ -371,7 +418,7 @@ def _parse_date_param(ctx: Ctx, name: str) -> datetime | None:
     except ValueError:
         raise ApiError(400, "invalid-input", f"{name} must be an ISO 8601 date-time") from None
     if value.tzinfo is None:  # NOTES.md decision 11: a zoneless timestamp is UTC
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value
 
 

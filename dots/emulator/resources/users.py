@@ -633,7 +633,8 @@ def _optional_rail_list(body: dict, name: str) -> list:
 
 
 def _optional_1099_adjustment(body: dict) -> dict | None:
-    """The spec's oneOf: a 1099-NEC {year, form, amount} or a 1099-K {year, form, monthly_amounts[, transaction_count]}."""
+    """The spec's oneOf: a 1099-NEC {year, form, amount}
+    or a 1099-K {year, form, monthly_amounts[, transaction_count]}."""
     value = body.get("1099_adjustment")
     if value is None:
         return None

@@ -17,10 +17,67 @@ from dots.redact import mask_account_number
 KIND = "ap_vendor"
 PAYMENT_METHOD_KIND = "ap_vendor_payment_method"
 ACCOUNT_TYPES = ("checking", "savings")
-US_STATES = (
-    "AL AK AS AZ AR CA CO CT DE DC FM FL GA GU HI ID IL IN IA KS KY LA ME MH MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND MP OH OK OR PW PA PR RI SC SD TN TX UT VT VI VA WA WV WI WY"
-).split()
+US_STATES = [
+    "AL",
+    "AK",
+    "AS",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FM",
+    "FL",
+    "GA",
+    "GU",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MH",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "MP",
+    "OH",
+    "OK",
+    "OR",
+    "PW",
+    "PA",
+    "PR",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VI",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+]
 
 
 def get_vendor(ctx: Ctx, vendor_id: str) -> dict:
@@ -66,8 +123,11 @@ def create_vendor(ctx: Ctx) -> tuple[int, object]:
         raise ApiError(400, "invalid-input", "address.country must be US")
     if address.get("state") not in US_STATES:
         raise ApiError(400, "invalid-input", "address.state must be a US state code")
-    clean_address = {k: address[k] for k in ("line_1", "line_2", "city", "state", "postcode", "country")
-                     if isinstance(address.get(k), str)}
+    clean_address = {
+        k: address[k]
+        for k in ("line_1", "line_2", "city", "state", "postcode", "country")
+        if isinstance(address.get(k), str)
+    }
     vendor = {
         "id": ctx.store.new_uuid(),
         "name": name,
@@ -151,8 +211,10 @@ ROUTES = [
     Route("DELETE", "/v2/accounts-payable/vendors/<vendor_id>", delete_vendor),
     Route("GET", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods", list_payment_methods),
     Route("POST", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods", create_payment_method),
-    Route("GET", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods/<payment_method_id>",
-          retrieve_payment_method),
-    Route("DELETE", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods/<payment_method_id>",
-          delete_payment_method),
+    Route(
+        "GET", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods/<payment_method_id>", retrieve_payment_method
+    ),
+    Route(
+        "DELETE", "/v2/accounts-payable/vendors/<vendor_id>/payment-methods/<payment_method_id>", delete_payment_method
+    ),
 ]

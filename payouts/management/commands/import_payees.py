@@ -31,8 +31,10 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         out = self.stdout
-        out.write(f"{payee_import}: {payee_import.total_rows} rows, {payee_import.valid_rows} valid, "
-                  f"{payee_import.invalid_rows} invalid, {payee_import.duplicate_rows} duplicates")
+        out.write(
+            f"{payee_import}: {payee_import.total_rows} rows, {payee_import.valid_rows} valid, "
+            f"{payee_import.invalid_rows} invalid, {payee_import.duplicate_rows} duplicates"
+        )
         for row in selectors.import_problem_rows(payee_import, limit=10_000):
             out.write(f"  line {row.line_number}: {row.get_status_display()}: {row.error}")
         if dry_run:
@@ -41,5 +43,7 @@ class Command(BaseCommand):
             return
         services.payee_import_confirm(import_id=payee_import.pk, actor=actor)
         payee_import = services.payee_import_process(import_id=payee_import.pk, actor=actor)
-        out.write(f"{payee_import.get_status_display()}: {payee_import.created_count} created, "
-                  f"{payee_import.linked_count} linked, {payee_import.failed_count} failed.")
+        out.write(
+            f"{payee_import.get_status_display()}: {payee_import.created_count} created, "
+            f"{payee_import.linked_count} linked, {payee_import.failed_count} failed."
+        )

@@ -1,4 +1,7 @@
-"""`python manage.py sync_dots [--full] [--reconcile]`: bring local records in step with Dots now, and say what changed."""
+"""`python manage.py sync_dots [--full] [--reconcile]`: bring local records in step with Dots now.
+
+Says what changed.
+"""
 
 from django.core.management.base import BaseCommand
 
@@ -7,16 +10,24 @@ from reconciliation import services, sync
 
 
 class Command(BaseCommand):
-    help = ("Sync with Dots now: payables in flight, payout requests and links, transfers (new ones; every one with "
-            "--full), payees, vendors, approvers and the app wallet. Prints what changed.")
+    help = (
+        "Sync with Dots now: payables in flight, payout requests and links, transfers (new ones; every one with "
+        "--full), payees, vendors, approvers and the app wallet. Prints what changed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true", help="read every transfer, not only the new ones")
-        parser.add_argument("--reconcile", action="store_true",
-                            help="then compare every record with Dots and report disagreements")
+        parser.add_argument(
+            "--reconcile", action="store_true", help="then compare every record with Dots and report disagreements"
+        )
         names = sync.step_names()
-        parser.add_argument("--only", action="append", choices=names, metavar="STEP",
-                            help=f"run only this step (repeatable): {', '.join(names)}")
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=names,
+            metavar="STEP",
+            help=f"run only this step (repeatable): {', '.join(names)}",
+        )
 
     def handle(self, *args, full=False, reconcile=False, only=None, **options):
         actor = audit.system_user()

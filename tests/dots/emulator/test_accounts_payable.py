@@ -9,15 +9,17 @@ from tests.openapi_check import BaseUrlSession
 
 AP = "/v2/accounts-payable"
 ADDRESS = {"line_1": "1 Main St", "city": "Springfield", "state": "CA", "postcode": "90001", "country": "US"}
-PDF = (b"%PDF-1.4\n1 0 obj << /Length 80 >> stream\nBT /F1 12 Tf (ACME Supplies) Tj (Invoice Number: INV-1001) Tj "
-       b"(Total Due: $1,234.56) Tj ET\nendstream endobj\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Length 80 >> stream\nBT /F1 12 Tf (ACME Supplies) Tj (Invoice Number: INV-1001) Tj "
+    b"(Total Due: $1,234.56) Tj ET\nendstream endobj\n%%EOF\n"
+)
 
 
 @pytest.fixture
 def users(emulator):
     """name -> dashboard user: admin, alex/blair/casey (ap_approver), creator, payer."""
     seeded = emulator.seed_approvers()
-    return dict(zip(["admin", "alex", "blair", "casey", "creator", "payer"], seeded))
+    return dict(zip(["admin", "alex", "blair", "casey", "creator", "payer"], seeded, strict=False))
 
 
 @pytest.fixture
@@ -27,9 +29,15 @@ def vendor(openapi_session):
 
 @pytest.fixture
 def method(openapi_session, vendor):
-    return openapi_session.post(f"{AP}/vendors/{vendor['id']}/payment-methods", json={
-        "name": "ACME checking", "ach_account_number": "123456789012", "ach_routing_number": "021000021",
-        "ach_account_type": "checking"}).json()
+    return openapi_session.post(
+        f"{AP}/vendors/{vendor['id']}/payment-methods",
+        json={
+            "name": "ACME checking",
+            "ach_account_number": "123456789012",
+            "ach_routing_number": "021000021",
+            "ach_account_type": "checking",
+        },
+    ).json()
 
 
 @pytest.fixture
@@ -39,9 +47,17 @@ def payable(openapi_session, users, vendor, method):
 
 
 def create_payable(session, users, vendor, method, *, amount, number="INV-1", funding_source="dots_balance"):
-    response = session.post(f"{AP}/payables", json={
-        "acting_user_id": users["creator"]["id"], "number": number, "amount": amount,
-        "ap_vendor_id": vendor["id"], "ap_payment_method_id": method["id"], "funding_source": funding_source})
+    response = session.post(
+        f"{AP}/payables",
+        json={
+            "acting_user_id": users["creator"]["id"],
+            "number": number,
+            "amount": amount,
+            "ap_vendor_id": vendor["id"],
+            "ap_payment_method_id": method["id"],
+            "funding_source": funding_source,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -62,14 +78,18 @@ def balance(session, emulator):
 
 
 def add_policy(session, *, conditions, steps):
-    response = session.post(f"{AP}/approval-policies", json={
-        "payable_conditions": conditions,
-        "approval_conditions": [{"approver_list": ids, "num_approvals_required": n} for ids, n in steps]})
+    response = session.post(
+        f"{AP}/approval-policies",
+        json={
+            "payable_conditions": conditions,
+            "approval_conditions": [{"approver_list": ids, "num_approvals_required": n} for ids, n in steps],
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-# -- vendors and payment methods ----------------------------------------------------------------------------
+# -- vendors and payment methods -------------------------------------------------------------------
 
 
 def test_create_vendor_answers_201_and_is_retrievable(emulator, openapi_session, vendor):
@@ -97,9 +117,15 @@ def test_payment_method_account_number_is_masked_in_every_response(emulator, ope
 
 
 def test_payment_method_with_an_eight_digit_routing_number_is_refused(emulator, openapi_session, vendor):
-    response = openapi_session.post(f"{AP}/vendors/{vendor['id']}/payment-methods", json={
-        "name": "bad", "ach_account_number": "123456789", "ach_routing_number": "02100002",
-        "ach_account_type": "checking"})
+    response = openapi_session.post(
+        f"{AP}/vendors/{vendor['id']}/payment-methods",
+        json={
+            "name": "bad",
+            "ach_account_number": "123456789",
+            "ach_routing_number": "02100002",
+            "ach_account_type": "checking",
+        },
+    )
     assert response.status_code == 400
     assert "ach_routing_number" in response.json()["error"]
 
@@ -116,8 +142,13 @@ def test_request_log_masks_the_payment_method_account_number(emulator, openapi_s
 def test_create_payable_records_the_acting_user(emulator, openapi_session, users, payable):
     assert payable["status"] == "created"
     [action] = payable["action_history"]
-    assert action == {"action": "create", "timestamp": action["timestamp"], "user_id": users["creator"]["id"],
-                      "user_name": "Cory Creator", "user_role": "ap_creator"}
+    assert action == {
+        "action": "create",
+        "timestamp": action["timestamp"],
+        "user_id": users["creator"]["id"],
+        "user_name": "Cory Creator",
+        "user_role": "ap_creator",
+    }
     assert [s["status"] for s in payable["status_history"]] == ["created"]
 
 
@@ -134,9 +165,11 @@ def test_create_payable_by_an_unknown_dashboard_user_is_refused(emulator, openap
 
 
 def test_upload_from_file_reads_number_and_amount_from_the_pdf(emulator, openapi_session, users):
-    response = openapi_session.post(f"{AP}/payables/upload-from-file",
-                                    data={"acting_user_id": str(users["creator"]["id"])},
-                                    files={"file": ("invoice.pdf", PDF, "application/pdf")})
+    response = openapi_session.post(
+        f"{AP}/payables/upload-from-file",
+        data={"acting_user_id": str(users["creator"]["id"])},
+        files={"file": ("invoice.pdf", PDF, "application/pdf")},
+    )
     assert response.status_code == 200
     draft = response.json()
     assert (draft["status"], draft["number"], draft["amount"]) == ("created", "INV-1001", 123456)
@@ -144,9 +177,11 @@ def test_upload_from_file_reads_number_and_amount_from_the_pdf(emulator, openapi
 
 
 def test_upload_from_file_refuses_a_file_that_is_not_a_pdf(emulator, openapi_session, users):
-    response = openapi_session.post(f"{AP}/payables/upload-from-file",
-                                    data={"acting_user_id": str(users["creator"]["id"])},
-                                    files={"file": ("invoice.txt", b"hello", "text/plain")})
+    response = openapi_session.post(
+        f"{AP}/payables/upload-from-file",
+        data={"acting_user_id": str(users["creator"]["id"])},
+        files={"file": ("invoice.txt", b"hello", "text/plain")},
+    )
     assert response.status_code == 400
     assert "PDF" in response.json()["error"]
 
@@ -166,14 +201,17 @@ def test_patch_after_submission_is_refused_and_changes_nothing(emulator, openapi
 
 def test_file_upload_after_submission_is_refused(emulator, openapi_session, users, payable):
     act(openapi_session, payable["id"], "submit-for-approval", users["creator"])
-    response = openapi_session.post(f"{AP}/payables/{payable['id']}/file",
-                                    json={"file": base64.b64encode(PDF).decode()})
+    response = openapi_session.post(
+        f"{AP}/payables/{payable['id']}/file", json={"file": base64.b64encode(PDF).decode()}
+    )
     assert response.status_code == 400
     assert response.json()["error_code"] == "payable-not-editable"
 
 
 def test_file_upload_then_delete_before_submission(emulator, openapi_session, payable):
-    uploaded = openapi_session.post(f"{AP}/payables/{payable['id']}/file", json={"file": base64.b64encode(PDF).decode()})
+    uploaded = openapi_session.post(
+        f"{AP}/payables/{payable['id']}/file", json={"file": base64.b64encode(PDF).decode()}
+    )
     assert uploaded.json() == {"id": payable["id"], "updated": True, "object": "payable"}
     assert openapi_session.delete(f"{AP}/payables/{payable['id']}/file").json()["deleted"] is True
     assert "file_url" not in openapi_session.get(f"{AP}/payables/{payable['id']}").json()
@@ -195,14 +233,15 @@ def test_cancel_after_submission_is_refused(emulator, openapi_session, users, pa
 
 
 def test_submit_without_a_vendor_is_refused(emulator, openapi_session, users):
-    draft = openapi_session.post(f"{AP}/payables", json={"acting_user_id": users["creator"]["id"], "number": "X",
-                                                         "amount": 100}).json()
+    draft = openapi_session.post(
+        f"{AP}/payables", json={"acting_user_id": users["creator"]["id"], "number": "X", "amount": 100}
+    ).json()
     response = act(openapi_session, draft["id"], "submit-for-approval", users["creator"])
     assert response.status_code == 400
     assert "ap_vendor_id" in response.json()["error"]
 
 
-# -- approval -------------------------------------------------------------------------------------------------------
+# -- approval --------------------------------------------------------------------------------------
 
 
 def test_without_a_policy_one_approval_by_any_approver_approves(emulator, openapi_session, users, payable):
@@ -224,12 +263,16 @@ def test_without_a_policy_a_creator_cannot_approve(emulator, openapi_session, us
 def two_step_policy(openapi_session, users):
     """Step 1: two of alex/blair/casey; step 2: the admin."""
     ids = [users["alex"]["id"], users["blair"]["id"], users["casey"]["id"]]
-    return add_policy(openapi_session, conditions=[{"type": "amount", "comparator": ">=", "value": 10_000}],
-                      steps=[(ids, 2), ([users["admin"]["id"]], 1)])
+    return add_policy(
+        openapi_session,
+        conditions=[{"type": "amount", "comparator": ">=", "value": 10_000}],
+        steps=[(ids, 2), ([users["admin"]["id"]], 1)],
+    )
 
 
-def test_matching_policy_makes_one_step_per_approval_condition(emulator, openapi_session, users, payable,
-                                                                two_step_policy):
+def test_matching_policy_makes_one_step_per_approval_condition(
+    emulator, openapi_session, users, payable, two_step_policy
+):
     submitted = act(openapi_session, payable["id"], "submit-for-approval", users["creator"]).json()
     assert [s["num_approvals_required"] for s in submitted["approval_steps"]] == [2, 1]
 
@@ -243,8 +286,10 @@ def test_two_step_policy_approves_only_after_both_steps(emulator, openapi_sessio
     assert after_step_one["status"] == "submitted_for_approval"
     final = act(openapi_session, payable["id"], "approve", users["admin"]).json()
     assert final["status"] == "approved"
-    assert [a["user_id"] for a in final["approval_steps"][0]["user_approvals"]] == [users["alex"]["id"],
-                                                                                   users["casey"]["id"]]
+    assert [a["user_id"] for a in final["approval_steps"][0]["user_approvals"]] == [
+        users["alex"]["id"],
+        users["casey"]["id"],
+    ]
 
 
 def test_same_approver_twice_in_a_step_is_refused(emulator, openapi_session, users, payable, two_step_policy):
@@ -257,8 +302,9 @@ def test_same_approver_twice_in_a_step_is_refused(emulator, openapi_session, use
     assert len(fetched["approval_steps"][0]["user_approvals"]) == 1
 
 
-def test_approver_of_a_later_step_cannot_approve_the_current_one(emulator, openapi_session, users, payable,
-                                                                 two_step_policy):
+def test_approver_of_a_later_step_cannot_approve_the_current_one(
+    emulator, openapi_session, users, payable, two_step_policy
+):
     act(openapi_session, payable["id"], "submit-for-approval", users["creator"])
     response = act(openapi_session, payable["id"], "approve", users["admin"])
     assert response.status_code == 400
@@ -282,8 +328,9 @@ def test_policy_whose_conditions_fail_is_skipped(emulator, openapi_session, user
 def test_policies_are_tried_in_ascending_priority(emulator, openapi_session, users, payable):
     amount_rule = [{"type": "amount", "comparator": ">=", "value": 1}]
     first = add_policy(openapi_session, conditions=amount_rule, steps=[([users["alex"]["id"]], 1)])
-    second = add_policy(openapi_session, conditions=amount_rule,
-                        steps=[([users["alex"]["id"], users["blair"]["id"]], 2)])
+    second = add_policy(
+        openapi_session, conditions=amount_rule, steps=[([users["alex"]["id"], users["blair"]["id"]], 2)]
+    )
     openapi_session.patch(f"{AP}/approval-policies/{second['id']}", json={"priority": 0})
     assert [p["id"] for p in openapi_session.get(f"{AP}/approval-policies").json()] == [second["id"], first["id"]]
     submitted = act(openapi_session, payable["id"], "submit-for-approval", users["creator"]).json()
@@ -291,17 +338,22 @@ def test_policies_are_tried_in_ascending_priority(emulator, openapi_session, use
 
 
 def test_policy_needing_more_approvals_than_approvers_is_refused(emulator, openapi_session, users):
-    response = openapi_session.post(f"{AP}/approval-policies", json={
-        "payable_conditions": [{"type": "amount", "comparator": ">=", "value": 1}],
-        "approval_conditions": [{"approver_list": [users["alex"]["id"]], "num_approvals_required": 2}]})
+    response = openapi_session.post(
+        f"{AP}/approval-policies",
+        json={
+            "payable_conditions": [{"type": "amount", "comparator": ">=", "value": 1}],
+            "approval_conditions": [{"approver_list": [users["alex"]["id"]], "num_approvals_required": 2}],
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-input"
     assert openapi_session.get(f"{AP}/approval-policies").json() == []
 
 
 def test_policy_patch_of_anything_but_priority_is_refused(emulator, openapi_session, two_step_policy):
-    response = openapi_session.patch(f"{AP}/approval-policies/{two_step_policy['id']}",
-                                     json={"priority": 3, "description": "new"})
+    response = openapi_session.patch(
+        f"{AP}/approval-policies/{two_step_policy['id']}", json={"priority": 3, "description": "new"}
+    )
     assert response.status_code == 400
     assert "description" in response.json()["error"]
 
@@ -318,7 +370,7 @@ def test_approvers_are_the_seeded_dashboard_users_with_integer_ids(emulator, ope
     assert all(isinstance(a["id"], int) for a in listed)
 
 
-# -- paying -----------------------------------------------------------------------------------------------------------
+# -- paying ----------------------------------------------------------------------------------------
 
 
 def test_pay_debits_the_wallet_and_initiates_a_transfer(emulator, openapi_session, users, payable):
@@ -375,8 +427,11 @@ def test_failed_payment_can_be_retried_with_a_new_transfer(emulator, openapi_ses
     assert retried["action_history"][-1]["action"] == "retry_payment"
     assert [t["transfer_id"] for t in retried["transfer_history"]][0] == first["transfer_id"]
     assert len(retried["transfer_history"]) == 2 and retried["transfer_id"] != first["transfer_id"]
-    assert [s["status"] for s in retried["status_history"]][-3:] == ["payment_initiated", "payment_failed",
-                                                                     "payment_initiated"]
+    assert [s["status"] for s in retried["status_history"]][-3:] == [
+        "payment_initiated",
+        "payment_failed",
+        "payment_initiated",
+    ]
 
 
 def test_pay_twice_is_refused_the_second_time(emulator, openapi_session, users, payable):
@@ -402,12 +457,13 @@ def test_ach_funded_payment_leaves_the_wallet_alone(emulator, openapi_session, u
     assert balance(openapi_session, emulator) == "100000.00"
 
 
-# -- listing -------------------------------------------------------------------------------------------------------------
+# -- listing ---------------------------------------------------------------------------------------
 
 
 def test_payables_page_newest_first_across_pages(emulator, openapi_session, users, vendor, method):
-    created = [create_payable(openapi_session, users, vendor, method, amount=100 + i, number=f"N{i}")["id"]
-               for i in range(12)]
+    created = [
+        create_payable(openapi_session, users, vendor, method, amount=100 + i, number=f"N{i}")["id"] for i in range(12)
+    ]
     newest_first = list(reversed(created))
     seen, cursor, pages = [], None, 0
     while True:
@@ -422,8 +478,9 @@ def test_payables_page_newest_first_across_pages(emulator, openapi_session, user
 
 
 def test_payables_ending_before_returns_the_newer_page(emulator, openapi_session, users, vendor, method):
-    created = [create_payable(openapi_session, users, vendor, method, amount=100 + i, number=f"N{i}")["id"]
-               for i in range(4)]
+    created = [
+        create_payable(openapi_session, users, vendor, method, amount=100 + i, number=f"N{i}")["id"] for i in range(4)
+    ]
     page = openapi_session.get(f"{AP}/payables", params={"limit": 2, "ending_before": created[1]}).json()
     assert [p["id"] for p in page["data"]] == [created[3], created[2]]
 
@@ -445,4 +502,3 @@ def test_concurrent_pay_calls_initiate_exactly_one_payment(emulator, openapi_ses
         thread.join()
     assert sorted(statuses) == [200] + [400] * 7
     assert balance(openapi_session, emulator) == "99500.00"
-

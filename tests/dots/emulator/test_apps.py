@@ -5,11 +5,24 @@ import uuid
 import pytest
 
 COMPLIANCE = {
-    "company_info": {"name": "Ledgerline Inc", "website": "https://ledgerline.example", "ein": "123456789",
-                     "incorporation_type": "c_corporation", "incorporation_state": "DE",
-                     "incorporation_date": "2020-01-02", "ubo_count": 1},
-    "contact_info": {"email": "ops@ledgerline.example", "phone_number": "+14155550100", "line1": "1 Main St",
-                     "city": "Springfield", "zip": "12345", "state": "CA", "country": "US"},
+    "company_info": {
+        "name": "Ledgerline Inc",
+        "website": "https://ledgerline.example",
+        "ein": "123456789",
+        "incorporation_type": "c_corporation",
+        "incorporation_state": "DE",
+        "incorporation_date": "2020-01-02",
+        "ubo_count": 1,
+    },
+    "contact_info": {
+        "email": "ops@ledgerline.example",
+        "phone_number": "+14155550100",
+        "line1": "1 Main St",
+        "city": "Springfield",
+        "zip": "12345",
+        "state": "CA",
+        "country": "US",
+    },
     "directors": [],
     "flow_of_funds": {"reasons": "vendor payments", "usage": "accounts payable"},
 }
@@ -55,9 +68,10 @@ def test_seed_apps_control_creates_an_app_with_a_balance(emulator, openapi_sessi
 
 
 def test_ach_account_is_answered_masked_to_the_last_four(emulator, openapi_session):
-    response = openapi_session.put(f"/v2/apps/{emulator.app_id}/ach-account",
-                                   json={"account_number": "987654321", "routing_number": "021000021",
-                                         "account_type": "savings"})
+    response = openapi_session.put(
+        f"/v2/apps/{emulator.app_id}/ach-account",
+        json={"account_number": "987654321", "routing_number": "021000021", "account_type": "savings"},
+    )
     assert response.status_code == 200
     assert response.json()["mask"] == "4321"
     assert "987654321" not in response.text
@@ -65,16 +79,18 @@ def test_ach_account_is_answered_masked_to_the_last_four(emulator, openapi_sessi
 
 
 def test_ach_account_with_a_short_routing_number_is_refused(emulator, openapi_session):
-    response = openapi_session.put(f"/v2/apps/{emulator.app_id}/ach-account",
-                                   json={"account_number": "987654321", "routing_number": "0210",
-                                         "account_type": "checking"})
+    response = openapi_session.put(
+        f"/v2/apps/{emulator.app_id}/ach-account",
+        json={"account_number": "987654321", "routing_number": "0210", "account_type": "checking"},
+    )
     assert response.status_code == 400
     assert "routing_number" in response.json()["error"]
 
 
 def test_deposit_credits_the_wallet_only_when_its_transfer_completes(emulator, openapi_session):
-    transfer = openapi_session.post(f"/v2/apps/{emulator.app_id}/deposit",
-                                    json={"amount": 5000, "idempotency_key": str(uuid.uuid4())}).json()
+    transfer = openapi_session.post(
+        f"/v2/apps/{emulator.app_id}/deposit", json={"amount": 5000, "idempotency_key": str(uuid.uuid4())}
+    ).json()
     assert transfer["type"] == "refill" and transfer["status"] == "created"
     assert wallet_balance(openapi_session, emulator.app_id) == "100000.00"
     emulator.control(f"transfers/{transfer['id']}/advance", {"status": "completed"})
@@ -135,8 +151,7 @@ def test_change_settings_refuses_refill_values_below_the_minimum(emulator, opena
 
 def test_change_settings_keeps_earlier_changes(emulator, openapi_session):
     openapi_session.post(f"/v2/apps/{emulator.app_id}/change_settings", json={"auto_refill_active": True})
-    settings = openapi_session.post(f"/v2/apps/{emulator.app_id}/change_settings",
-                                    json={"refill_amount": 5000}).json()
+    settings = openapi_session.post(f"/v2/apps/{emulator.app_id}/change_settings", json={"refill_amount": 5000}).json()
     assert settings["auto_refill_active"] is True and settings["refill_amount"] == 5000
 
 
@@ -155,7 +170,9 @@ def test_organization_balance_is_the_sum_of_its_app_wallets(emulator, openapi_se
 def test_compliance_is_copied_between_apps(emulator, openapi_session):
     other = openapi_session.post("/v2/apps", json={"name": "Copy target"}).json()
     openapi_session.put(f"/v2/apps/{emulator.app_id}/compliance", json=COMPLIANCE)
-    response = openapi_session.put("/v2/organizations/copy-compliance-information-between-apps",
-                                   json={"source_app_id": emulator.app_id, "destination_app_id": other["id"]})
+    response = openapi_session.put(
+        "/v2/organizations/copy-compliance-information-between-apps",
+        json={"source_app_id": emulator.app_id, "destination_app_id": other["id"]},
+    )
     assert response.json()["success"] is True
     assert openapi_session.get(f"/v2/apps/{other['id']}/compliance").json() == COMPLIANCE

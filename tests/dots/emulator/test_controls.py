@@ -1,7 +1,7 @@
 """The /_emulator controls: reset, settings, clock, seeding, state page, control errors."""
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -42,12 +42,13 @@ def test_clock_offset_moves_created_timestamps(emulator, openapi_session):
     emulator.control("clock", {"offset_seconds": 86400 * 10})
     transfer = openapi_session.post(f"/v2/apps/{emulator.app_id}/deposit", json={"amount": 100})
     created = datetime.fromisoformat(transfer.json()["created"].replace("Z", "+00:00"))
-    assert created > datetime.now(timezone.utc) + timedelta(days=9)
+    assert created > datetime.now(UTC) + timedelta(days=9)
 
 
 def test_seed_approvers_gives_increasing_integer_ids(emulator):
-    seeded = emulator.seed_approvers([{"first_name": "Ann", "last_name": "A", "role": "admin"},
-                                      {"first_name": "Bob", "last_name": "B"}])
+    seeded = emulator.seed_approvers(
+        [{"first_name": "Ann", "last_name": "A", "role": "admin"}, {"first_name": "Bob", "last_name": "B"}]
+    )
     assert [type(u["id"]) for u in seeded] == [int, int]
     assert seeded[1]["id"] == seeded[0]["id"] + 1 and seeded[1]["role"] == "ap_approver"
 
@@ -76,8 +77,9 @@ def test_advancing_an_unknown_transfer_is_404(emulator):
 
 def test_payment_control_on_a_payable_not_being_paid_is_refused(emulator, openapi_session):
     users = emulator.seed_approvers()
-    payable = openapi_session.post("/v2/accounts-payable/payables",
-                                   json={"acting_user_id": users[0]["id"], "number": "N1"}).json()
+    payable = openapi_session.post(
+        "/v2/accounts-payable/payables", json={"acting_user_id": users[0]["id"], "number": "N1"}
+    ).json()
     response = post(emulator, f"payables/{payable['id']}/payment", {"status": "payment_completed"})
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-state-transition"

@@ -66,8 +66,9 @@ def test_every_answer_carries_a_request_id_the_log_shows(emulator, openapi_sessi
 
 def test_api_app_id_header_selects_the_app(emulator, openapi_session):
     other = emulator.control("seed/apps", {"name": "Other", "balance": 5000})["data"][0]
-    openapi_session.post(f"/v2/apps/{other['id']}/withdraw", json=withdraw_body(1000),
-                         headers={"Api-App-Id": other["id"]})
+    openapi_session.post(
+        f"/v2/apps/{other['id']}/withdraw", json=withdraw_body(1000), headers={"Api-App-Id": other["id"]}
+    )
     assert openapi_session.get("/v2/transfers", headers={"Api-App-Id": other["id"]}).json()["data"]
     assert transfers(openapi_session) == []
 
@@ -187,9 +188,10 @@ def test_faults_clear_removes_every_fault(emulator, openapi_session):
 
 
 def test_request_log_masks_account_numbers(emulator, openapi_session):
-    openapi_session.put(f"/v2/apps/{emulator.app_id}/ach-account",
-                        json={"account_number": "555566667777", "routing_number": "021000021",
-                              "account_type": "checking"})
+    openapi_session.put(
+        f"/v2/apps/{emulator.app_id}/ach-account",
+        json={"account_number": "555566667777", "routing_number": "021000021", "account_type": "checking"},
+    )
     [entry] = emulator.received("PUT", "/v2/apps/*/ach-account")
     assert "555566667777" not in str(entry)
     assert entry["body"]["account_number"].endswith("7777")

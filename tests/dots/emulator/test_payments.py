@@ -41,7 +41,7 @@ def new_user(session):
     ).json()  # fmt: skip
 
 
-# -- payments ---------------------------------------------------------------------------------------------------
+# -- payments --------------------------------------------------------------------------------------
 
 
 def test_payment_by_a_customer_credits_the_wallet_when_its_transfer_completes(emulator, openapi_session, wallet):
@@ -91,7 +91,7 @@ def test_payment_with_a_short_account_number_is_refused(emulator, openapi_sessio
     assert response.json()["error"] == "ach_info.account_number must be 7 to 17 digits"
 
 
-# -- payment customers ----------------------------------------------------------------------------------------------
+# -- payment customers -----------------------------------------------------------------------------
 
 
 def test_create_customer_answers_200_and_can_be_retrieved(emulator, openapi_session):
@@ -115,7 +115,7 @@ def test_retrieve_unknown_customer_is_404(emulator, openapi_session):
     assert openapi_session.get(f"/v2/payment-customers/{uuid.uuid4()}").status_code == 404
 
 
-# -- payment methods -----------------------------------------------------------------------------------------------------
+# -- payment methods -------------------------------------------------------------------------------
 
 
 def test_attach_then_list_by_customer(emulator, openapi_session):
@@ -157,7 +157,7 @@ def test_retrieve_payment_method_never_shows_the_account_number(emulator, openap
     assert "000987654321" not in response.text
 
 
-# -- payment intents ---------------------------------------------------------------------------------------------------------
+# -- payment intents -------------------------------------------------------------------------------
 
 
 def test_intent_without_a_method_requires_one(emulator, openapi_session):
@@ -169,7 +169,9 @@ def test_intent_without_a_method_requires_one(emulator, openapi_session):
 def test_confirm_succeeds_the_intent_and_creates_a_payment_transfer(emulator, openapi_session, wallet):
     method = new_method(emulator)
     intent = openapi_session.post("/v2/payment-intents", json={"amount": 1200, "currency": "usd"}).json()
-    response = openapi_session.post(f"/v2/payment-intents/{intent['id']}/confirm", json={"payment_method_id": method["id"]})
+    response = openapi_session.post(
+        f"/v2/payment-intents/{intent['id']}/confirm", json={"payment_method_id": method["id"]}
+    )
     assert response.status_code == 200
     confirmed = response.json()
     assert confirmed["status"] == "succeeded"
@@ -184,7 +186,9 @@ def test_confirming_twice_is_an_invalid_transition(emulator, openapi_session):
         json={"amount": 1200, "currency": "usd", "payment_method_id": method["id"], "confirm": True},
     ).json()
     assert intent["status"] == "succeeded"
-    response = openapi_session.post(f"/v2/payment-intents/{intent['id']}/confirm", json={"payment_method_id": method["id"]})
+    response = openapi_session.post(
+        f"/v2/payment-intents/{intent['id']}/confirm", json={"payment_method_id": method["id"]}
+    )
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-state-transition"
 
@@ -201,11 +205,14 @@ def test_retrieve_unknown_intent_is_404_with_the_spec_message(emulator, openapi_
     assert response.json()["error"] == "PaymentIntent not found"
 
 
-# -- checkout sessions --------------------------------------------------------------------------------------------------------
+# -- checkout sessions -----------------------------------------------------------------------------
 
 
 def line_item(amount=1500, quantity=2):
-    return {"price_data": {"currency": "usd", "amount": amount, "product_data": {"name": "Widget"}}, "quantity": quantity}
+    return {
+        "price_data": {"currency": "usd", "amount": amount, "product_data": {"name": "Widget"}},
+        "quantity": quantity,
+    }
 
 
 def new_session(session, **fields):
@@ -242,7 +249,9 @@ def test_session_read_after_its_expiry_is_expired_and_cannot_complete(emulator, 
     checkout = new_session(openapi_session, expires_in=60)
     emulator.control("clock", {"advance_seconds": 61})
     assert openapi_session.get("/v2/checkout-sessions").json()["data"][0]["status"] == "expired"
-    response = requests.post(f"{emulator.root}/_emulator/checkout-sessions/{checkout['id']}/complete", json={}, timeout=5)
+    response = requests.post(
+        f"{emulator.root}/_emulator/checkout-sessions/{checkout['id']}/complete", json={}, timeout=5
+    )
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-state-transition"
 

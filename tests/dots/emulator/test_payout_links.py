@@ -97,7 +97,7 @@ def test_list_links_is_enveloped_newest_first(emulator, openapi_session):
     older = create_link(openapi_session)
     newer = create_link(openapi_session)
     page = openapi_session.get("/v2/payout-links").json()
-    assert [l["id"] for l in page["data"]] == [newer["id"], older["id"]] and page["has_more"] is False
+    assert [each["id"] for each in page["data"]] == [newer["id"], older["id"]] and page["has_more"] is False
 
 
 def test_retrieve_unknown_link_is_404(emulator, openapi_session):

@@ -15,7 +15,8 @@ Bounded for speed: SCHEMATHESIS_MAX_EXAMPLES (default 8) examples per operation 
 the fuzzing phase, plus the spec's own examples; the coverage and stateful phases
 are off. Run longer with, for example:
 
-    SCHEMATHESIS_MAX_EXAMPLES=200 SCHEMATHESIS_MODE=all .venv/bin/pytest -m schemathesis tests/dots/emulator/test_schemathesis.py
+    SCHEMATHESIS_MAX_EXAMPLES=200 SCHEMATHESIS_MODE=all \
+        .venv/bin/pytest -m schemathesis tests/dots/emulator/test_schemathesis.py
 
 The spec is loaded with tests.openapi_check.load_spec, so this run and the
 response checker read it with the same repairs.
@@ -84,7 +85,11 @@ def _load(name: str, *, skip: set[tuple[str, str]]) -> tuple[dict, set[tuple[str
 def _config() -> schemathesis.Config:
     return schemathesis.Config.from_dict(
         {
-            "generation": {"max-examples": MAX_EXAMPLES, "mode": os.environ.get("SCHEMATHESIS_MODE", "positive"), "database": "none"},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "mode": os.environ.get("SCHEMATHESIS_MODE", "positive"),
+                "database": "none",
+            },
             "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
             "suppress-health-check": ["all"],
         }
@@ -117,23 +122,36 @@ def real_ids(emulator_server) -> dict[str, str]:
 
     user = post("/v2/users", {"first_name": "Seed", "last_name": "User", "email": "seed@example.com",
                               "country_code": "1", "phone_number": "4155550999"})  # fmt: skip
-    post(f"/v2/users/{user['id']}/payout-methods",
-         {"platform": "ach", "routing_number": "021000021", "account_number": "000123456789"}, method="put")  # fmt: skip
+    ach = {"platform": "ach", "routing_number": "021000021", "account_number": "000123456789"}
+    post(f"/v2/users/{user['id']}/payout-methods", ach, method="put")
     link = post("/v2/payout-links", {"amount": 500, "user_id": user["id"], "delivery": {"method": "sms"}})
     request = post("/v2/payout-requests", {"amount": 700, "user_id": user["id"]})
     customer = post("/v2/payment-customers", {"first_name": "Seed", "email": "payer@example.com"})
     method = emulator_server.control("payment-methods", {"platform": "ach", "routing_number": "021000021",
                                                          "account_number": "000987654321"})  # fmt: skip
     intent = post("/v2/payment-intents", {"amount": 900, "currency": "usd"})
-    checkout = post("/v2/checkout-sessions", {"success_url": "https://shop.example.com/ok", "mode": "payment",
-                                              "line_items": [{"quantity": 1, "price_data": {
-                                                  "currency": "usd", "amount": 100, "product_data": {"name": "x"}}}]})
-    payment = post("/v2/payments", {"customer_id": customer["id"], "amount": 300, "platform": "ach",
-                                    "ach_info": {"account_number": "000123456789", "routing_number": "021000021"}})
+    checkout = post(
+        "/v2/checkout-sessions",
+        {
+            "success_url": "https://shop.example.com/ok",
+            "mode": "payment",
+            "line_items": [
+                {"quantity": 1, "price_data": {"currency": "usd", "amount": 100, "product_data": {"name": "x"}}}
+            ],
+        },
+    )
+    payment = post(
+        "/v2/payments",
+        {
+            "customer_id": customer["id"],
+            "amount": 300,
+            "platform": "ach",
+            "ach_info": {"account_number": "000123456789", "routing_number": "021000021"},
+        },
+    )
     token_user = post("/v2/users", {"first_name": "Seed", "last_name": "Two", "email": "two@example.com",
                                     "country_code": "1", "phone_number": "4155550998"})  # fmt: skip
-    post(f"/v2/users/{token_user['id']}/payout-methods",
-         {"platform": "ach", "routing_number": "021000021", "account_number": "000123456789"}, method="put")  # fmt: skip
+    post(f"/v2/users/{token_user['id']}/payout-methods", ach, method="put")
     batch = post("/v2/payout-batches", {"items": [{"user_id": token_user["id"], "amount": 100, "platform": "ach",
                                                    "fund": True, "idempotency_key": str(uuid.uuid4())}]})  # fmt: skip
     return {

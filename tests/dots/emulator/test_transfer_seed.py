@@ -22,8 +22,13 @@ def walk(openapi_session) -> list[dict]:
 
 
 def test_seeded_transfers_are_listed_newest_first_with_the_dealt_statuses(emulator, openapi_session):
-    answer = seed(emulator, count=250, statuses={"completed": 3, "pending": 1, "failed": 1},
-                  failure_reason="R01 insufficient funds", amount=1234)
+    answer = seed(
+        emulator,
+        count=250,
+        statuses={"completed": 3, "pending": 1, "failed": 1},
+        failure_reason="R01 insufficient funds",
+        amount=1234,
+    )
     assert answer.status_code == 201
     assert answer.json()["by_status"] == {"completed": 150, "pending": 50, "failed": 50}
 

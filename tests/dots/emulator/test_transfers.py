@@ -7,10 +7,16 @@ import pytest
 
 @pytest.fixture
 def user_id(emulator, openapi_session):
-    response = openapi_session.post("/v2/users", json={
-        "first_name": "Ada", "last_name": "Lovelace", "email": f"ada-{uuid.uuid4().hex[:6]}@example.com",
-        "country_code": "1", "phone_number": "4155550100",
-    })
+    response = openapi_session.post(
+        "/v2/users",
+        json={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"ada-{uuid.uuid4().hex[:6]}@example.com",
+            "country_code": "1",
+            "phone_number": "4155550100",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -62,8 +68,9 @@ def test_failed_transfer_keeps_its_reason(emulator, openapi_session):
 def test_completed_transfer_cannot_fail_afterwards(emulator, openapi_session):
     transfer = withdraw(openapi_session, emulator)
     emulator.control(f"transfers/{transfer['id']}/advance", {"status": "completed"})
-    response = emulator._http.post(f"{emulator.root}/_emulator/transfers/{transfer['id']}/advance",
-                                   json={"status": "failed"})
+    response = emulator._http.post(
+        f"{emulator.root}/_emulator/transfers/{transfer['id']}/advance", json={"status": "failed"}
+    )
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid-state-transition"
     assert "completed" in response.json()["error"] and "failed" in response.json()["error"]
@@ -106,8 +113,9 @@ def test_list_transfers_with_limit_over_100_is_refused(emulator, openapi_session
 
 def test_transfer_of_another_app_is_404(emulator, openapi_session):
     other = emulator.control("seed/apps", {"name": "Other", "balance": 5000})["data"][0]
-    response = openapi_session.post(f"/v2/apps/{other['id']}/withdraw", json={"amount": 100},
-                                    headers={"Api-App-Id": other["id"]})
+    response = openapi_session.post(
+        f"/v2/apps/{other['id']}/withdraw", json={"amount": 100}, headers={"Api-App-Id": other["id"]}
+    )
     assert openapi_session.get(f"/v2/transfers/{response.json()['id']}").status_code == 404
 
 

@@ -31,8 +31,13 @@ class Receiver:
                     failing = receiver.fail_next > 0
                     if failing:
                         receiver.fail_next -= 1
-                    receiver.deliveries.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                                                "body": body, "answered": 500 if failing else 204})
+                    receiver.deliveries.append(
+                        {
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body,
+                            "answered": 500 if failing else 204,
+                        }
+                    )
                 self.send_response(500 if failing else 204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -63,8 +68,9 @@ class Receiver:
 def receiver(emulator):
     receiver = Receiver()
     # a long first retry delay, so only a flush retries inside a test
-    emulator.control("webhooks/config", {"url": receiver.url, "secret": emulator.webhook_secret,
-                                         "retry_delays": [30, 60]})
+    emulator.control(
+        "webhooks/config", {"url": receiver.url, "secret": emulator.webhook_secret, "retry_delays": [30, 60]}
+    )
     yield receiver
     receiver.close()
 
@@ -142,7 +148,8 @@ def test_receiver_may_fetch_the_object_back_while_a_flush_delivers(emulator, ope
     session = requests.Session()
     session.auth = emulator.auth
     receiver.on_delivery = lambda payload: fetched.append(
-        session.get(f"{emulator.base_url}/v2/transfers/{payload['transfer_id']}", timeout=2).status_code)
+        session.get(f"{emulator.base_url}/v2/transfers/{payload['transfer_id']}", timeout=2).status_code
+    )
     withdraw(openapi_session, emulator)
     outcomes = emulator.control("webhooks/flush")["data"]
     receiver.wait_for(1)
