@@ -1,6 +1,11 @@
 """Base classes for the admin: lists that stay fast on large tables, and view-only pages."""
 
+from dataclasses import dataclass
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.urls import path
 
 from core.pagination import CappedCountPaginator
 
@@ -28,3 +33,43 @@ class ViewOnlyAdmin(LargeListAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AdminPagesMixin:
+    """Custom admin pages, built one way in every app.
+
+    A page is a view method on the ModelAdmin, listed in `admin_pages()` as
+    `AdminPage(route, view_name, name)` and wired by `get_urls` through
+    `admin_site.admin_view` (sign-in, CSRF, no-cache). Its form lives in the app's
+    `forms.py`; its template extends the admin's. Each view checks the permission of what
+    it does (`self.require(request, "payables.pay_payable")`) before it shows or does
+    anything: the model's five standard permissions do not cover custom pages.
+    """
+
+    def admin_pages(self) -> list["AdminPage"]:
+        return []
+
+    def get_urls(self):
+        opts = self.model._meta  # type: ignore[attr-defined]
+        pages = [
+            path(
+                page.route,
+                self.admin_site.admin_view(getattr(self, page.view)),  # type: ignore[attr-defined]
+                name=f"{opts.app_label}_{opts.model_name}_{page.name}",
+            )
+            for page in self.admin_pages()
+        ]
+        return pages + super().get_urls()  # type: ignore[misc]
+
+    @staticmethod
+    def require(request: HttpRequest, *perms: str) -> None:
+        """Refuse (403) unless the signed-in user holds every one of `perms`."""
+        if not request.user.has_perms(perms):
+            raise PermissionDenied
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    route: str  # relative to the model's admin URL, e.g. "<path:object_id>/pay/"
+    view: str  # the ModelAdmin method's name
+    name: str  # URL name suffix: admin:<app>_<model>_<name>

@@ -92,6 +92,20 @@ class AuditEvent(models.Model):
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
 
 
+class DotsRecord(models.Model):
+    """A local record that is also sent to Dots: remembers the last call to Dots and why it failed.
+
+    `last_dots_error` is "" after a call Dots answered well; the record's page shows it with
+    its time so a person can see what went wrong and send again.
+    """
+
+    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class AuditChainHead(models.Model):
     """The single row that says which event is the newest in the chain.
 
