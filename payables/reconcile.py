@@ -14,12 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from core.compare import compare_listing
 from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsCallError, DotsRejected
+from core.findings import Finding, RecordCheck, Settling, status_and_amount_findings
 from core.models import AuditEvent
 from payables import services
 from payables.models import Payable
-from reconciliation.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 
 S = Payable.Status
 RECORD_TYPE = "payable"
@@ -29,67 +30,64 @@ _EXTERNAL_ID_PREFIX = "ledgerline-payable-"
 
 
 def find_payable_disagreements() -> Iterator[Finding]:
-    seen: set[str] = set()
-    with dots_call("list the payables"):
-        for page in in_pages(client().iter_payables()):
-            yield from _compare_page(page, seen)
-    # Only after the whole list was read: a payable we hold a Dots id for that Dots no longer lists.
-    known = Payable.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "bill_number", "status")
-    for pk, dots_id, number, status in known.iterator(chunk_size=2000):
-        if dots_id not in seen:
-            yield Finding(
-                record_type=RECORD_TYPE,
-                kind="missing_in_dots",
-                label=f"Payable {number} (#{pk})",
-                local_id=pk,
-                dots_id=dots_id,
-                local_value=status,
-                dots_value="(none)",
-                detail="Adopting Dots' state cancels it here (Dots has no such payable).",
-            )
-
-
-def _compare_page(page: list, seen: set[str]) -> Iterator[Finding]:
-    ids = [p.id for p in page if p.id]
-    seen.update(ids)
-    local = {
-        row[1]: row
-        for row in Payable.objects.filter(dots_id__in=ids).values_list(
+    return compare_listing(
+        what="the payables",
+        listing=client().iter_payables,
+        local_rows=lambda ids: Payable.objects.filter(dots_id__in=ids).values_list(
             "pk", "dots_id", "bill_number", "status", "total_cents"
-        )
-    }
-    for dots_payable in page:
-        row = local.get(dots_payable.id)
-        if row is None:
-            ours = _our_pk(dots_payable.external_id)
-            detail = (
-                f"Adopting links it to Payable #{ours}, whose create in Dots was interrupted."
-                if ours
-                else "Adopting creates it here from Dots (its vendor and bank account must be known here)."
-            )
-            yield Finding(
-                record_type=RECORD_TYPE,
-                kind="missing_locally",
-                label=f"Dots payable {dots_payable.number or dots_payable.id}",
-                local_id=ours,
-                dots_id=dots_payable.id,
-                local_value="(none)",
-                dots_value=dots_payable.status or "",
-                detail=detail,
-            )
-            continue
-        pk, dots_id, number, status, total = row
-        # A payment in doubt is not compared: resolve_payables_in_doubt settles it from Dots' answer.
-        yield from status_and_amount_findings(
+        ),
+        linked_rows=lambda: (
+            Payable.objects.filter(dots_id__isnull=False)
+            .values_list("pk", "dots_id", "bill_number", "status")
+            .iterator(chunk_size=2000)
+        ),
+        only_in_dots=_only_in_dots,
+        only_here=lambda row: Finding(
             record_type=RECORD_TYPE,
-            label=f"Payable {number} (#{pk})",
-            local_id=pk,
-            dots_id=dots_id,
-            local_status=status,
-            local_amount=total,
-            dots_obj=dots_payable,
-            compare_status=status not in _IN_DOUBT,
-        )
+            kind="missing_in_dots",
+            label=f"Payable {row[2]} (#{row[0]})",
+            local_id=row[0],
+            dots_id=row[1],
+            local_value=row[3],
+            dots_value="(none)",
+            detail="Adopting Dots' state cancels it here (Dots has no such payable).",
+        ),
+        on_both=_compare_pair,
+    )
+
+
+def _only_in_dots(dots_payable) -> Finding:
+    ours = _our_pk(dots_payable.external_id)
+    detail = (
+        f"Adopting links it to Payable #{ours}, whose create in Dots was interrupted."
+        if ours
+        else "Adopting creates it here from Dots (its vendor and bank account must be known here)."
+    )
+    return Finding(
+        record_type=RECORD_TYPE,
+        kind="missing_locally",
+        label=f"Dots payable {dots_payable.number or dots_payable.id}",
+        local_id=ours,
+        dots_id=dots_payable.id,
+        local_value="(none)",
+        dots_value=dots_payable.status or "",
+        detail=detail,
+    )
+
+
+def _compare_pair(row, dots_payable) -> Iterator[Finding]:
+    pk, dots_id, number, status, total = row
+    # A payment in doubt is not compared: resolve_payables_in_doubt settles it from Dots' answer.
+    return status_and_amount_findings(
+        record_type=RECORD_TYPE,
+        label=f"Payable {number} (#{pk})",
+        local_id=pk,
+        dots_id=dots_id,
+        local_status=status,
+        local_amount=total,
+        dots_obj=dots_payable,
+        compare_status=status not in _IN_DOUBT,
+    )
 
 
 def _our_pk(external_id: str | None) -> int | None:

@@ -19,13 +19,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import audit
+from core.compare import compare_listing
 from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsCallError, DotsRejected
+from core.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 from core.models import AuditEvent
 from core.sync_report import SyncReport
 from payouts import services
 from payouts.models import Payee, PayoutLink, PayoutRequest
-from reconciliation.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
 
@@ -79,48 +80,39 @@ def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
 
 
 def find_payout_link_disagreements() -> Iterator[Finding]:
-    seen: set[str] = set()
-    with dots_call("list the payout links"):
-        for page in in_pages(client().iter_payout_links()):
-            ids = [link.id for link in page if link.id]
-            seen.update(ids)
-            local = {
-                row[1]: row
-                for row in PayoutLink.objects.filter(dots_id__in=ids).values_list(
-                    "pk", "dots_id", "status", "amount_cents"
-                )
-            }
-            for link in page:
-                row = local.get(link.id)
-                if row is None:
-                    yield Finding(
-                        record_type="payout_link",
-                        kind="missing_locally",
-                        label=f"Dots payout link {link.id}",
-                        local_id=None,
-                        dots_id=link.id,
-                        local_value="(none)",
-                        dots_value=link.status or "",
-                        detail="Adopting records it here, as Dots shows it.",
-                    )
-                    continue
-                yield from _compare("payout_link", f"Payout link #{row[0]}", row, link)
-    for pk, dots_id, status in (
-        PayoutLink.objects.filter(dots_id__isnull=False)
-        .values_list("pk", "dots_id", "status")
-        .iterator(chunk_size=2000)
-    ):
-        if dots_id not in seen:
-            yield Finding(
-                record_type="payout_link",
-                kind="missing_in_dots",
-                label=f"Payout link #{pk}",
-                local_id=pk,
-                dots_id=dots_id,
-                local_value=status,
-                dots_value="(none)",
-                detail="Adopting marks it canceled here (Dots has no such link).",
-            )
+    return compare_listing(
+        what="the payout links",
+        listing=client().iter_payout_links,
+        local_rows=lambda ids: PayoutLink.objects.filter(dots_id__in=ids).values_list(
+            "pk", "dots_id", "status", "amount_cents"
+        ),
+        linked_rows=lambda: (
+            PayoutLink.objects.filter(dots_id__isnull=False)
+            .values_list("pk", "dots_id", "status")
+            .iterator(chunk_size=2000)
+        ),
+        only_in_dots=lambda link: Finding(
+            record_type="payout_link",
+            kind="missing_locally",
+            label=f"Dots payout link {link.id}",
+            local_id=None,
+            dots_id=link.id,
+            local_value="(none)",
+            dots_value=link.status or "",
+            detail="Adopting records it here, as Dots shows it.",
+        ),
+        only_here=lambda row: Finding(
+            record_type="payout_link",
+            kind="missing_in_dots",
+            label=f"Payout link #{row[0]}",
+            local_id=row[0],
+            dots_id=row[1],
+            local_value=row[2],
+            dots_value="(none)",
+            detail="Adopting marks it canceled here (Dots has no such link).",
+        ),
+        on_both=lambda row, link: _compare("payout_link", f"Payout link #{row[0]}", row, link),
+    )
 
 
 def _compare(record_type: str, label: str, row, dots_obj) -> Iterator[Finding]:
@@ -253,57 +245,52 @@ def resolve_payout_links_in_doubt(*, actor) -> Settling:
 
 
 def find_payout_request_disagreements() -> Iterator[Finding]:
-    seen: set[str] = set()
-    with dots_call("list the payout requests"):
-        for page in in_pages(client().iter_payout_requests()):
-            ids = [r.id for r in page if r.id]
-            seen.update(ids)
-            local = {
-                row[1]: row
-                for row in PayoutRequest.objects.filter(dots_id__in=ids).values_list(
-                    "pk", "dots_id", "status", "amount_cents"
-                )
-            }
-            for request in page:
-                row = local.get(request.id)
-                if row is None:
-                    # Ours whose create answer was lost carries our key: the in-doubt step links it.
-                    metadata = request.metadata if isinstance(request.metadata, dict) else {}
-                    if (
-                        metadata.get("ledgerline_key")
-                        and PayoutRequest.objects.filter(
-                            idempotency_key=metadata["ledgerline_key"], status=PayoutRequest.Status.UNKNOWN
-                        ).exists()
-                    ):
-                        continue
-                    yield Finding(
-                        record_type="payout_request",
-                        kind="missing_locally",
-                        label=f"Dots payout request {request.id}",
-                        local_id=None,
-                        dots_id=request.id,
-                        local_value="(none)",
-                        dots_value=request.status or "",
-                        detail="Adopting records it here, as Dots shows it.",
-                    )
-                    continue
-                yield from _compare("payout_request", f"Payout request #{row[0]}", row, request)
-    for pk, dots_id, status in (
-        PayoutRequest.objects.filter(dots_id__isnull=False)
-        .values_list("pk", "dots_id", "status")
-        .iterator(chunk_size=2000)
+    return compare_listing(
+        what="the payout requests",
+        listing=client().iter_payout_requests,
+        local_rows=lambda ids: PayoutRequest.objects.filter(dots_id__in=ids).values_list(
+            "pk", "dots_id", "status", "amount_cents"
+        ),
+        linked_rows=lambda: (
+            PayoutRequest.objects.filter(dots_id__isnull=False)
+            .values_list("pk", "dots_id", "status")
+            .iterator(chunk_size=2000)
+        ),
+        only_in_dots=_request_only_in_dots,
+        only_here=lambda row: Finding(
+            record_type="payout_request",
+            kind="missing_in_dots",
+            label=f"Payout request #{row[0]}",
+            local_id=row[0],
+            dots_id=row[1],
+            local_value=row[2],
+            dots_value="(none)",
+            detail="Adopting marks it rejected here (Dots has no such request).",
+        ),
+        on_both=lambda row, request: _compare("payout_request", f"Payout request #{row[0]}", row, request),
+    )
+
+
+def _request_only_in_dots(request) -> Finding | None:
+    # Ours whose create answer was lost carries our key: the in-doubt step links it.
+    metadata = request.metadata if isinstance(request.metadata, dict) else {}
+    if (
+        metadata.get("ledgerline_key")
+        and PayoutRequest.objects.filter(
+            idempotency_key=metadata["ledgerline_key"], status=PayoutRequest.Status.UNKNOWN
+        ).exists()
     ):
-        if dots_id not in seen:
-            yield Finding(
-                record_type="payout_request",
-                kind="missing_in_dots",
-                label=f"Payout request #{pk}",
-                local_id=pk,
-                dots_id=dots_id,
-                local_value=status,
-                dots_value="(none)",
-                detail="Adopting marks it rejected here (Dots has no such request).",
-            )
+        return None
+    return Finding(
+        record_type="payout_request",
+        kind="missing_locally",
+        label=f"Dots payout request {request.id}",
+        local_id=None,
+        dots_id=request.id,
+        local_value="(none)",
+        dots_value=request.status or "",
+        detail="Adopting records it here, as Dots shows it.",
+    )
 
 
 def adopt_payout_request(*, discrepancy, actor) -> str:
@@ -426,41 +413,36 @@ def resolve_payout_requests_in_doubt(*, actor) -> Settling:
 
 
 def find_payee_disagreements() -> Iterator[Finding]:
-    seen: set[str] = set()
-    with dots_call("list the users"):
-        for page in in_pages(client().iter_users()):
-            ids = [u.id for u in page if u.id]
-            seen.update(ids)
-            known = set(Payee.objects.filter(dots_user_id__in=ids).values_list("dots_user_id", flat=True))
-            for user in page:
-                if user.id and user.id not in known:
-                    name = " ".join(filter(None, [user.first_name, user.last_name])) or user.id
-                    yield Finding(
-                        record_type="payee",
-                        kind="missing_locally",
-                        label=f"Dots user {name}",
-                        local_id=None,
-                        dots_id=user.id,
-                        local_value="(none)",
-                        dots_value=user.status or "",
-                        detail="Adopting adds the user as a payee here.",
-                    )
-    for pk, dots_id, first, last in (
-        Payee.objects.filter(dots_user_id__isnull=False)
-        .values_list("pk", "dots_user_id", "first_name", "last_name")
-        .iterator(chunk_size=2000)
-    ):
-        if dots_id not in seen:
-            yield Finding(
-                record_type="payee",
-                kind="missing_in_dots",
-                label=f"Payee {first} {last} (#{pk})",
-                local_id=pk,
-                dots_id=dots_id,
-                local_value="in Dots",
-                dots_value="(none)",
-                detail="Adopting marks the payee as no longer in Dots (it keeps its history here).",
-            )
+    return compare_listing(
+        what="the users",
+        listing=client().iter_users,
+        local_rows=lambda ids: Payee.objects.filter(dots_user_id__in=ids).values_list("pk", "dots_user_id"),
+        linked_rows=lambda: (
+            Payee.objects.filter(dots_user_id__isnull=False)
+            .values_list("pk", "dots_user_id", "first_name", "last_name")
+            .iterator(chunk_size=2000)
+        ),
+        only_in_dots=lambda user: Finding(
+            record_type="payee",
+            kind="missing_locally",
+            label=f"Dots user {' '.join(filter(None, [user.first_name, user.last_name])) or user.id}",
+            local_id=None,
+            dots_id=user.id,
+            local_value="(none)",
+            dots_value=user.status or "",
+            detail="Adopting adds the user as a payee here.",
+        ),
+        only_here=lambda row: Finding(
+            record_type="payee",
+            kind="missing_in_dots",
+            label=f"Payee {row[2]} {row[3]} (#{row[0]})",
+            local_id=row[0],
+            dots_id=row[1],
+            local_value="in Dots",
+            dots_value="(none)",
+            detail="Adopting marks the payee as no longer in Dots (it keeps its history here).",
+        ),
+    )
 
 
 def adopt_payee(*, discrepancy, actor) -> str:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from core import audit
 from core.errors import DomainError, DotsCallError, InvalidTransition, PermissionRefused
 from core.models import AuditEvent
-from reconciliation.findings import Finding, RecordCheck
+from core.findings import Finding, RecordCheck
 from reconciliation.models import Discrepancy, ReconciliationRun
 
 logger = logging.getLogger(__name__)

@@ -9,46 +9,43 @@ from collections.abc import Iterator
 from django.db import transaction
 
 from core import audit
+from core.compare import compare_listing
 from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsRejected
+from core.findings import Finding, RecordCheck
 from core.models import AuditEvent
-from reconciliation.findings import Finding, RecordCheck, in_pages
 from vendors.models import Vendor
 
 
 def find_vendor_disagreements() -> Iterator[Finding]:
-    seen: set[str] = set()
-    with dots_call("list the vendors"):
-        for page in in_pages(client().iter_vendors()):
-            ids = [v.id for v in page if v.id]
-            seen.update(ids)
-            known = set(Vendor.objects.filter(dots_id__in=ids).values_list("dots_id", flat=True))
-            for vendor in page:
-                if vendor.id and vendor.id not in known:
-                    yield Finding(
-                        record_type="vendor",
-                        kind="missing_locally",
-                        label=f"Dots vendor {vendor.name or vendor.id}",
-                        local_id=None,
-                        dots_id=vendor.id,
-                        local_value="(none)",
-                        dots_value="in Dots",
-                        detail="Adopting adds the vendor here (then add its bank accounts here).",
-                    )
-    for pk, dots_id, name in (
-        Vendor.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "name").iterator(chunk_size=2000)
-    ):
-        if dots_id not in seen:
-            yield Finding(
-                record_type="vendor",
-                kind="missing_in_dots",
-                label=f"Vendor {name} (#{pk})",
-                local_id=pk,
-                dots_id=dots_id,
-                local_value="in Dots",
-                dots_value="(none)",
-                detail="Adopting marks the vendor not in Dots here and stops offering it.",
-            )
+    return compare_listing(
+        what="the vendors",
+        listing=client().iter_vendors,
+        local_rows=lambda ids: Vendor.objects.filter(dots_id__in=ids).values_list("pk", "dots_id"),
+        linked_rows=lambda: (
+            Vendor.objects.filter(dots_id__isnull=False).values_list("pk", "dots_id", "name").iterator(chunk_size=2000)
+        ),
+        only_in_dots=lambda vendor: Finding(
+            record_type="vendor",
+            kind="missing_locally",
+            label=f"Dots vendor {vendor.name or vendor.id}",
+            local_id=None,
+            dots_id=vendor.id,
+            local_value="(none)",
+            dots_value="in Dots",
+            detail="Adopting adds the vendor here (then add its bank accounts here).",
+        ),
+        only_here=lambda row: Finding(
+            record_type="vendor",
+            kind="missing_in_dots",
+            label=f"Vendor {row[2]} (#{row[0]})",
+            local_id=row[0],
+            dots_id=row[1],
+            local_value="in Dots",
+            dots_value="(none)",
+            detail="Adopting marks the vendor not in Dots here and stops offering it.",
+        ),
+    )
 
 
 def adopt_vendor(*, discrepancy, actor) -> str:

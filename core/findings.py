@@ -1,8 +1,8 @@
-"""The shape of a disagreement, shared by every app's checks (`<app>/reconcile.py`).
+"""The shape of a disagreement with Dots, shared by every app's checks (`<app>/reconcile.py`).
 
-Each app lists its record types in `CHECKS`: a `RecordCheck` says how to find its
-disagreements with Dots and how to adopt Dots' state for one of them. The
-reconciler (reconciliation.services) runs them all and keeps the report.
+Each app registers its record types through its seam (`core.registry.reconcile_check`):
+a `RecordCheck` says how to find its disagreements with Dots and how to adopt Dots' state
+for one of them. The reconciler runs them all and keeps the report. No Django here.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
-    record_type: str  # a key of some app's CHECKS
-    kind: str  # reconciliation.models.Discrepancy.Kind
+    record_type: str  # the record type a check is registered under
+    kind: str  # "status", "amount", "missing_locally", "missing_in_dots"
     label: str
     local_id: int | None
     dots_id: str

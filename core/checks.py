@@ -1,0 +1,63 @@
+"""System checks for the seam: a permission, service or model an app names must exist.
+
+Registered in core's AppConfig.ready, so `manage.py check`, `migrate`, `runserver` and the
+test run refuse to start on a typo instead of silently granting nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.core.checks import Error, register
+from django.utils.module_loading import import_string
+
+from core import registry
+
+
+def declared_permissions() -> set[str]:
+    """Every "app_label.codename" the installed models declare (default and Meta.permissions)."""
+    names = set()
+    for model in apps.get_models():
+        opts = model._meta
+        for action in opts.default_permissions:
+            names.add(f"{opts.app_label}.{action}_{opts.model_name}")
+        for codename, _ in opts.permissions:
+            names.add(f"{opts.app_label}.{codename}")
+    return names
+
+
+def seam_errors() -> list[Error]:
+    errors: list[Error] = []
+    known = declared_permissions()
+    for name, where in sorted(registry.all_permission_names().items()):
+        if name not in known:
+            errors.append(Error(f"Unknown permission {name!r} (named by {'; '.join(where)})", id="ledgerline.E001"))
+    for spec in registry.discover().action_kinds.values():
+        _resolves(spec.service, f"queued action kind {spec.kind}", errors)
+        try:
+            apps.get_model(spec.target_model)
+        except (LookupError, ValueError):
+            errors.append(
+                Error(
+                    f"Queued action kind {spec.kind} acts on unknown model {spec.target_model!r}", id="ledgerline.E003"
+                )
+            )
+    for spec in registry.registry.schedules.values():
+        _resolves(spec.func, f"schedule {spec.name!r}", errors)
+    return errors
+
+
+def _resolves(path: str, what: str, errors: list[Error]) -> None:
+    try:
+        target = import_string(path)
+    except ImportError as exc:
+        errors.append(Error(f"{what} names {path!r}, which cannot be imported: {exc}", id="ledgerline.E002"))
+        return
+    if not callable(target):
+        errors.append(Error(f"{what} names {path!r}, which is not callable", id="ledgerline.E002"))
+
+
+@register()
+def check_seam(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    return seam_errors()

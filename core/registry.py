@@ -1,0 +1,229 @@
+"""The seam: what each app brings, declared by the app itself and found here.
+
+Every app (core included) has a module named `seam.py` that registers, at import time,
+what it brings to the shared machinery:
+
+- the permissions each role gets on its models (`role_permissions`),
+- its audit action names and how they read (`audit_actions`),
+- its periodic tasks (`schedule`),
+- its steps of the sync with Dots (`sync_step`),
+- its reconciliation checks (`reconcile_check`),
+- its kinds of queued Dots action, each with the permission it needs (`action_kind`).
+
+`discover()` (called from core's AppConfig.ready) imports every installed app's `seam`
+module through Django's app registry, the way the admin finds every `admin.py`. Core and
+reconciliation read these registries; they never name a business app. Adding an app is
+writing the app: no list elsewhere is edited. A duplicate name is refused loudly at
+import; a permission or service that does not exist is refused by the system check
+`core.checks.check_seam` (run by `manage.py check`, `migrate`, `runserver` and the tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from core.findings import RecordCheck
+    from core.sync_report import SyncReport
+
+SEAM_MODULE = "seam"
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """How the action queue runs one kind of queued action, and who may have it run."""
+
+    kind: str  # stored on QueuedDotsAction.kind: "payable.pay"
+    label: str  # how it reads in lists: "Pay payable"
+    # Dotted path; called as service(<target_arg>=id, actor=user, from_queue=True, **arguments).
+    service: str
+    target_model: str  # app_label.model_name
+    target_arg: str
+    noun: str  # "your <noun> of INV-104 is queued"
+    # The permission the user must still hold when the action runs, and what it lets them do.
+    permission: str
+    doing: str  # "pay payables": "Your role no longer allows you to pay payables."
+    # One active action per record (pay, pushes), or one per record and person (approvals).
+    per_actor: bool = False
+    # Keyed calls (a stored idempotency key) stop retrying 23 h after their first attempt.
+    keyed: bool = False
+    # After a lost answer, run again (the service looks before it acts) or stop (pay: the
+    # payable itself is followed to its end by its own task).
+    again_after_unknown: bool = True
+    # A person sending it by hand while Dots answers replaces a waiting retry (the service
+    # is safe to repeat); otherwise they are told it is already queued (pay never replaces).
+    direct_replaces_waiting: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A periodic django-q2 task, created (or updated) by `manage.py setup_schedules`."""
+
+    name: str  # the schedule's name, as people read it under Background tasks
+    func: str  # dotted path of the task function
+    minutes: int
+    kwargs: str = ""
+    # When the first run is due; default: 30 seconds from setup.
+    first_run: Callable[[], dt.datetime] | None = None
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """One step of the sync with Dots (`sync_dots`, the scheduled sync)."""
+
+    name: str  # "payables in flight": what `sync_dots --only` accepts and the report prints
+    run: Callable[..., SyncReport]  # run(actor=..., full=...) -> SyncReport
+    order: int  # steps run in ascending order
+    # In the 5-minute scheduled sync; False for a step with its own schedule.
+    scheduled: bool = True
+
+
+@dataclass
+class Registry:
+    role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
+    audit_actions: dict[str, str] = field(default_factory=dict)
+    audit_action_apps: dict[str, str] = field(default_factory=dict)  # action -> app
+    schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+    retired_schedules: set[str] = field(default_factory=set)
+    sync_steps: dict[str, SyncStep] = field(default_factory=dict)
+    reconcile_checks: dict[str, RecordCheck] = field(default_factory=dict)
+    action_kinds: dict[str, ActionKind] = field(default_factory=dict)
+    apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
+
+    def _app(self, app_label: str) -> None:
+        if app_label not in self.apps:
+            self.apps.append(app_label)
+
+
+registry = Registry()
+_discovered = False
+
+
+def _refuse_duplicates(what: str, existing: Iterable[str], new: Iterable[str], app_label: str) -> None:
+    clashes = sorted(set(existing) & set(new))
+    if clashes:
+        raise ImproperlyConfigured(f"{app_label}.seam declares {what} already declared: {', '.join(clashes)}")
+
+
+def role_permissions(app_label: str, table: Mapping[str, Iterable[str]]) -> None:
+    """What each role may do with this app's models: {role name: ("app_label.codename", ...)}."""
+    if app_label in registry.role_permissions:
+        raise ImproperlyConfigured(f"{app_label}.seam declares its role permissions twice")
+    registry.role_permissions[app_label] = {role: tuple(names) for role, names in table.items()}
+    registry._app(app_label)
+
+
+def audit_actions(app_label: str, actions: Mapping[str, str]) -> None:
+    """This app's audit action names ("payable.approved") and how they read ("Payable approved")."""
+    _refuse_duplicates("audit actions", registry.audit_actions, actions, app_label)
+    registry.audit_actions.update(actions)
+    registry.audit_action_apps.update(dict.fromkeys(actions, app_label))
+    registry._app(app_label)
+
+
+def schedule(app_label: str, spec: ScheduleSpec) -> None:
+    _refuse_duplicates("schedules", registry.schedules, [spec.name], app_label)
+    registry.schedules[spec.name] = spec
+    registry._app(app_label)
+
+
+def retire_schedules(app_label: str, names: Iterable[str]) -> None:
+    """Schedules this app used to have: `setup_schedules` removes them from older databases."""
+    registry.retired_schedules.update(names)
+    registry._app(app_label)
+
+
+def sync_step(app_label: str, step: SyncStep) -> None:
+    _refuse_duplicates("sync steps", registry.sync_steps, [step.name], app_label)
+    registry.sync_steps[step.name] = step
+    registry._app(app_label)
+
+
+def reconcile_check(app_label: str, record_type: str, check: RecordCheck) -> None:
+    _refuse_duplicates("reconcile checks", registry.reconcile_checks, [record_type], app_label)
+    registry.reconcile_checks[record_type] = check
+    registry._app(app_label)
+
+
+def action_kind(app_label: str, spec: ActionKind) -> None:
+    _refuse_duplicates("queued action kinds", registry.action_kinds, [spec.kind], app_label)
+    registry.action_kinds[spec.kind] = spec
+    registry._app(app_label)
+
+
+def discover() -> Registry:
+    """Import every installed app's `seam` module (once). Returns the filled registry."""
+    global _discovered
+    if not _discovered:
+        autodiscover_modules(SEAM_MODULE)
+        _discovered = True
+    return registry
+
+
+# --- reads -----------------------------------------------------------------------------------------------
+
+
+def action_kind_choices() -> list[tuple[str, str]]:
+    """QueuedDotsAction.kind's choices (a callable, so core's model names no app's kinds)."""
+    return [(spec.kind, spec.label) for spec in discover().action_kinds.values()]
+
+
+def action_kind_for(kind: str) -> ActionKind:
+    try:
+        return discover().action_kinds[kind]
+    except KeyError:
+        raise LookupError(f"No app declares the queued action kind {kind!r}") from None
+
+
+def sync_steps() -> list[SyncStep]:
+    return sorted(discover().sync_steps.values(), key=lambda step: step.order)
+
+
+def reconcile_checks() -> dict[str, RecordCheck]:
+    return dict(discover().reconcile_checks)
+
+
+def declared_apps() -> list[str]:
+    return list(discover().apps)
+
+
+def merged_role_permissions(roles: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Every role's permission names, from every app, without repeats (unknown roles refused)."""
+    merged: dict[str, list[str]] = {role: [] for role in roles}
+    for app_label, table in discover().role_permissions.items():
+        for role, names in table.items():
+            if role not in merged:
+                raise ImproperlyConfigured(f"{app_label}.seam names an unknown role {role!r}")
+            merged[role].extend(names)
+    return {role: tuple(dict.fromkeys(names)) for role, names in merged.items()}
+
+
+def all_permission_names() -> dict[str, list[str]]:
+    """Every permission named anywhere in the seam, with where: {"app.codename": ["payables roles", ...]}."""
+    named: dict[str, list[str]] = {}
+    for app_label, table in discover().role_permissions.items():
+        for role, names in table.items():
+            for name in names:
+                named.setdefault(name, []).append(f"{app_label}.seam, role {role}")
+    for spec in registry.action_kinds.values():
+        named.setdefault(spec.permission, []).append(f"queued action kind {spec.kind}")
+    return named
+
+
+def describe() -> dict[str, Any]:
+    """What is registered, for `manage.py check` messages and tests."""
+    reg = discover()
+    return {
+        "apps": list(reg.apps),
+        "audit_actions": len(reg.audit_actions),
+        "schedules": sorted(reg.schedules),
+        "sync_steps": [step.name for step in sync_steps()],
+        "reconcile_checks": sorted(reg.reconcile_checks),
+        "action_kinds": sorted(reg.action_kinds),
+    }
