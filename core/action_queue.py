@@ -23,18 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from importlib import import_module
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from core import audit, dots_health
+from core import audit, dots_health, registry
 from core.errors import ActionQueued, AlreadyQueued, DomainError, DotsOutcomeUnknownError, DotsUnavailable
 from core.models import AuditEvent, QueuedDotsAction
+from core.permissions import require_perm
 
 logger = logging.getLogger(__name__)
-Kind = QueuedDotsAction.Kind
 Status = QueuedDotsAction.Status
 
 # Backoff after each failed attempt: 30 s, 1, 2, 4, 8, 16 min, then every 30 min.
@@ -48,75 +48,6 @@ RUNNING_TIMEOUT = dt.timedelta(minutes=10)
 DRAIN_BATCH = 100
 
 
-@dataclass(frozen=True)
-class ActionKind:
-    """How to run one kind of queued action: which service, on which record."""
-
-    service: str  # dotted path; called as service(<target_arg>=id, actor=user, from_queue=True, **arguments)
-    target_model: str  # app_label.model_name
-    target_arg: str
-    noun: str  # "your <noun> of INV-104 is queued"
-    # One active action per record (pay, pushes), or one per record and person (approvals).
-    per_actor: bool = False
-    # Keyed calls (a stored idempotency key) stop retrying 23 h after their first attempt.
-    keyed: bool = False
-    # After a lost answer, run again (the service looks before it acts) or stop (pay: the
-    # payable itself is followed to its end by payables.tasks.follow_payment).
-    again_after_unknown: bool = True
-    # A person sending it by hand while Dots answers replaces a waiting retry (the service
-    # is safe to repeat); otherwise they are told it is already queued (pay never replaces).
-    direct_replaces_waiting: bool = False
-
-
-KINDS: dict[str, ActionKind] = {
-    Kind.PAYABLE_SUBMIT: ActionKind("payables.services.payable_submit", "payables.payable", "payable_id", "submission"),
-    Kind.PAYABLE_APPROVE: ActionKind(
-        "payables.services.payable_approve",
-        "payables.payable",
-        "payable_id",
-        "approval",
-        per_actor=True,
-        again_after_unknown=False,
-    ),
-    Kind.PAYABLE_REJECT: ActionKind(
-        "payables.services.payable_reject",
-        "payables.payable",
-        "payable_id",
-        "rejection",
-        per_actor=True,
-        again_after_unknown=False,
-    ),
-    Kind.PAYABLE_CANCEL: ActionKind(
-        "payables.services.payable_cancel", "payables.payable", "payable_id", "cancellation"
-    ),
-    Kind.PAYABLE_PAY: ActionKind(
-        "payables.services.payable_pay", "payables.payable", "payable_id", "payment", again_after_unknown=False
-    ),
-    Kind.VENDOR_SEND: ActionKind(
-        "vendors.services.vendor_send_to_dots",
-        "vendors.vendor",
-        "vendor_id",
-        "sending to Dots",
-        direct_replaces_waiting=True,
-    ),
-    Kind.PAYOUT_LINK_PUSH: ActionKind(
-        "payouts.services.payout_link_push",
-        "payouts.payoutlink",
-        "payout_link_id",
-        "creation in Dots",
-        keyed=True,
-        direct_replaces_waiting=True,
-    ),
-    Kind.PAYOUT_REQUEST_PUSH: ActionKind(
-        "payouts.services.payout_request_push",
-        "payouts.payoutrequest",
-        "payout_request_id",
-        "creation in Dots",
-        direct_replaces_waiting=True,
-    ),
-}
-
-
 def backoff_seconds(failures: int) -> int:
     """Seconds to wait after the `failures`-th failed attempt (1-based): 30, 60, 120 ... capped at 1800."""
     if failures <= 0:
@@ -125,7 +56,7 @@ def backoff_seconds(failures: int) -> int:
 
 
 def _dedupe_key(kind: str, target: models.Model, actor) -> str:
-    spec = KINDS[kind]
+    spec = registry.action_kind_for(kind)
     key = f"{kind}:{target._meta.label_lower}:{target.pk}"
     return f"{key}:user-{actor.pk}" if spec.per_actor else key
 
@@ -144,7 +75,7 @@ def active_for(target: models.Model):
 
 
 def _already_queued_text(action: QueuedDotsAction, target) -> str:
-    spec = KINDS[action.kind]
+    spec = registry.action_kind_for(action.kind)
     if spec.noun == "payment":
         return f"{target}: a payment is already queued; it will be sent when Dots answers."
     return f"{target}: its {spec.noun} is already queued; it will be sent when Dots answers."
@@ -163,7 +94,7 @@ def _queue(
     reason: str,
 ) -> QueuedDotsAction:
     """Store one action and audit it; AlreadyQueued when the same one is waiting."""
-    spec = KINDS[kind]
+    spec = registry.action_kind_for(kind)
     if target._meta.label_lower != spec.target_model:
         raise ValueError(f"{kind} acts on {spec.target_model}, not {target._meta.label_lower}")
     give_up_at = (first_attempt_at or timezone.now()) + KEYED_RETRY_WINDOW if spec.keyed else None
@@ -219,7 +150,11 @@ def queue_if_unreachable(
     outage = dots_health.current_outage()
     existing = active_action(kind=kind, target=target, actor=actor)
     if existing is not None:
-        if outage is None and existing.status == Status.WAITING and KINDS[kind].direct_replaces_waiting:
+        if (
+            outage is None
+            and existing.status == Status.WAITING
+            and registry.action_kind_for(kind).direct_replaces_waiting
+        ):
             _replace_waiting(existing, actor=actor)
         else:
             raise AlreadyQueued(_already_queued_text(existing, target))
@@ -234,9 +169,8 @@ def queue_if_unreachable(
         next_attempt_at=timezone.now(),
         reason=f"{since}: queued instead of calling Dots",
     )
-    raise ActionQueued(
-        f"{since}: your {KINDS[kind].noun} of {target} is queued and will be sent when Dots answers.", action=action
-    )
+    noun = registry.action_kind_for(kind).noun
+    raise ActionQueued(f"{since}: your {noun} of {target} is queued and will be sent when Dots answers.", action=action)
 
 
 def _replace_waiting(action: QueuedDotsAction, *, actor) -> None:
@@ -254,7 +188,8 @@ def _replace_waiting(action: QueuedDotsAction, *, actor) -> None:
                 reason=f"sent directly by {actor.get_username()} while Dots answers",
             )
             return
-    raise AlreadyQueued(f"{action.target_repr}: its {KINDS[action.kind].noun} is being sent by the queue right now.")
+    noun = registry.action_kind_for(action.kind).noun
+    raise AlreadyQueued(f"{action.target_repr}: its {noun} is being sent by the queue right now.")
 
 
 def queue_retry(
@@ -373,19 +308,20 @@ def claim(action_id: int, *, now: dt.datetime | None = None) -> QueuedDotsAction
     return action
 
 
-def _service(spec: ActionKind):
-    module_name, _, function_name = spec.service.rpartition(".")
-    return getattr(import_module(module_name), function_name)
+def _service(spec: registry.ActionKind):
+    return import_string(spec.service)
 
 
 def run(action: QueuedDotsAction) -> str:
     """Run one claimed action as its user; record how it ended. Answers its new status."""
-    spec = KINDS[action.kind]
-    # The user as they are now: a deactivated account or a removed role refuses at run time.
+    spec = registry.action_kind_for(action.kind)
+    # The user as they are now: a deactivated account or a removed role refuses at run time,
+    # here (the permission the kind declares) and again in the service itself.
     actor = get_user_model().objects.get(pk=action.actor_id)
     service = _service(spec)
     now = timezone.now()
     try:
+        require_perm(actor, spec.permission, spec.doing)
         service(**{spec.target_arg: int(action.target_id)}, actor=actor, from_queue=True, **action.arguments)
     except DotsOutcomeUnknownError as exc:
         if spec.again_after_unknown:

@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core import audit
+from core import audit, registry
 from core.admin_base import ViewOnlyAdmin
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
@@ -151,8 +151,7 @@ class ObjectTypeFilter(admin.SimpleListFilter):
         return sorted(
             (model._meta.label_lower, str(model._meta.verbose_name).capitalize())
             for model in apps.get_models()
-            if model._meta.app_label in ("auth", "core", "vendors", "payables", "payouts", "reconciliation")
-            and model is not AuditEvent
+            if model._meta.app_label in ("auth", *registry.declared_apps()) and model is not AuditEvent
         )
 
     def queryset(self, request, queryset):

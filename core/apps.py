@@ -22,6 +22,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit and access"
 
     def ready(self) -> None:
-        from core import signals  # noqa: F401  (login/logout audit receivers)
+        from core import checks, registry, signals  # noqa: F401  (system checks; login/logout audit receivers)
+
+        # Every app's seam.py: roles, audit actions, schedules, sync steps, checks, queued action kinds.
+        registry.discover()
 
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="core.sync_roles")

@@ -1,19 +1,9 @@
 """Every audit action name, with how it reads in the audit history.
 
 `audit.record` refuses a name that is not known, so a typo cannot create a new kind
-of event that no filter knows about. Core's actions are here; each business app
-lists its own in `<app>/audit_actions.py` (ACTIONS), so apps never edit this file.
+of event that no filter knows about. Core's actions are here; each app declares its
+own through its `seam.py` (core.registry.audit_actions), so apps never edit this file.
 """
-
-from functools import cache
-from importlib import import_module
-
-APP_ACTION_MODULES = (
-    "vendors.audit_actions",
-    "payables.audit_actions",
-    "payouts.audit_actions",
-    "reconciliation.audit_actions",
-)
 
 CORE_ACTIONS: dict[str, str] = {
     # Sign-in and accounts
@@ -46,21 +36,11 @@ CORE_ACTIONS: dict[str, str] = {
 }
 
 
-@cache
 def all_actions() -> dict[str, str]:
-    actions = dict(CORE_ACTIONS)
-    for module_name in APP_ACTION_MODULES:
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        clashes = set(actions) & set(module.ACTIONS)
-        if clashes:
-            raise LookupError(f"{module_name} redefines audit actions {sorted(clashes)}")
-        actions.update(module.ACTIONS)
-    return actions
+    """Every app's audit actions (core's included), declared through the seam."""
+    from core import registry
+
+    return registry.discover().audit_actions
 
 
 def label_for(action: str) -> str:

@@ -45,6 +45,13 @@ def seam_errors() -> list[Error]:
             )
     for spec in registry.registry.schedules.values():
         _resolves(spec.func, f"schedule {spec.name!r}", errors)
+    for step in registry.registry.sync_steps.values():
+        _resolves(step.run, f"sync step {step.name!r}", errors)
+    for record_type, (_, path) in registry.registry.reconcile_checks.items():
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(Error(f"reconcile check {record_type!r} names {path!r}: {exc}", id="ledgerline.E002"))
     return errors
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from core.errors import AuditLogIsAppendOnly
+from core.registry import action_kind_choices
 
 GENESIS_HASH = "0" * 64
 
@@ -172,16 +173,6 @@ class QueuedDotsAction(models.Model):
     arguments: never secrets or account numbers.
     """
 
-    class Kind(models.TextChoices):
-        PAYABLE_SUBMIT = "payable.submit", "Submit payable for approval"
-        PAYABLE_APPROVE = "payable.approve", "Approve payable"
-        PAYABLE_REJECT = "payable.reject", "Reject payable"
-        PAYABLE_CANCEL = "payable.cancel", "Cancel payable"
-        PAYABLE_PAY = "payable.pay", "Pay payable"
-        VENDOR_SEND = "vendor.send_to_dots", "Send vendor to Dots"
-        PAYOUT_LINK_PUSH = "payout_link.push", "Create payout link in Dots"
-        PAYOUT_REQUEST_PUSH = "payout_request.push", "Create payout request in Dots"
-
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting"
         RUNNING = "running", "Running"
@@ -191,7 +182,8 @@ class QueuedDotsAction(models.Model):
 
     ACTIVE = (Status.WAITING, Status.RUNNING)
 
-    kind = models.CharField(max_length=40, choices=Kind.choices)
+    # The kinds are declared by the apps (core.registry.action_kind in each app's seam.py).
+    kind = models.CharField(max_length=40, choices=action_kind_choices)
     # The record acted on, as its model label and primary key (shown with a link).
     target_type = models.CharField(max_length=100)
     target_id = models.CharField(max_length=64)

@@ -10,6 +10,10 @@ what it brings to the shared machinery:
 - its reconciliation checks (`reconcile_check`),
 - its kinds of queued Dots action, each with the permission it needs (`action_kind`).
 
+A seam module is data: services, tasks, sync steps and checks are named by dotted path and
+imported when first used, so a seam imports nothing of its own app and the app's services
+may import the seam's constants (its queued action kinds) without a cycle.
+
 `discover()` (called from core's AppConfig.ready) imports every installed app's `seam`
 module through Django's app registry, the way the admin finds every `admin.py`. Core and
 reconciliation read these registries; they never name a business app. Adding an app is
@@ -25,8 +29,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps as django_apps
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import autodiscover_modules
+from django.utils.module_loading import autodiscover_modules, import_string
 
 if TYPE_CHECKING:
     from core.findings import RecordCheck
@@ -78,7 +83,7 @@ class SyncStep:
     """One step of the sync with Dots (`sync_dots`, the scheduled sync)."""
 
     name: str  # "payables in flight": what `sync_dots --only` accepts and the report prints
-    run: Callable[..., SyncReport]  # run(actor=..., full=...) -> SyncReport
+    run: str  # dotted path of run(*, actor, full) -> SyncReport
     order: int  # steps run in ascending order
     # In the 5-minute scheduled sync; False for a step with its own schedule.
     scheduled: bool = True
@@ -92,7 +97,8 @@ class Registry:
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
     retired_schedules: set[str] = field(default_factory=set)
     sync_steps: dict[str, SyncStep] = field(default_factory=dict)
-    reconcile_checks: dict[str, RecordCheck] = field(default_factory=dict)
+    # record type -> (declaring app, dotted path of a RecordCheck)
+    reconcile_checks: dict[str, tuple[str, str]] = field(default_factory=dict)
     action_kinds: dict[str, ActionKind] = field(default_factory=dict)
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
@@ -145,9 +151,10 @@ def sync_step(app_label: str, step: SyncStep) -> None:
     registry._app(app_label)
 
 
-def reconcile_check(app_label: str, record_type: str, check: RecordCheck) -> None:
+def reconcile_check(app_label: str, record_type: str, check: str) -> None:
+    """`check`: the dotted path of a core.findings.RecordCheck ("payables.reconcile.PAYABLE_CHECK")."""
     _refuse_duplicates("reconcile checks", registry.reconcile_checks, [record_type], app_label)
-    registry.reconcile_checks[record_type] = check
+    registry.reconcile_checks[record_type] = (app_label, check)
     registry._app(app_label)
 
 
@@ -185,8 +192,16 @@ def sync_steps() -> list[SyncStep]:
     return sorted(discover().sync_steps.values(), key=lambda step: step.order)
 
 
+def run_sync_step(step: SyncStep, *, actor: Any, full: bool) -> SyncReport:
+    runner: Callable[..., SyncReport] = import_string(step.run)
+    return runner(actor=actor, full=full)
+
+
 def reconcile_checks() -> dict[str, RecordCheck]:
-    return dict(discover().reconcile_checks)
+    """Every record type the reconciler compares: apps in INSTALLED_APPS order, each in its own order."""
+    order = {config.label: index for index, config in enumerate(django_apps.get_app_configs())}
+    entries = sorted(discover().reconcile_checks.items(), key=lambda item: order.get(item[1][0], len(order)))
+    return {record_type: import_string(path) for record_type, (_, path) in entries}
 
 
 def declared_apps() -> list[str]:

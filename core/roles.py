@@ -10,7 +10,6 @@ not a permission: services check it for every user, superusers included.
 """
 
 from collections.abc import Iterable
-from importlib import import_module
 
 from django.contrib.auth.models import Group, Permission
 
@@ -23,14 +22,12 @@ ADMINISTRATOR = "Administrator"
 
 ALL_ROLES = (AP_CLERK, APPROVER, PAYER, PAYOUTS_OPERATOR, MANAGER, ADMINISTRATOR)
 
-# "app_label.codename". Every entry must exist (tests/core/test_roles.py checks),
-# so a typo fails the suite instead of silently granting nothing.
+# "app_label.codename". Every entry must exist (the system check core.checks.check_seam
+# refuses a typo at start-up instead of silently granting nothing).
 _AUDIT_READ = ("core.view_auditevent", "core.export_auditevent")
 
-# Each business app lists what each role may do with its own models in
-# `<app>/roles.py` (ROLE_PERMISSIONS), so apps never edit this file.
-APP_ROLE_MODULES = ("vendors.roles", "payables.roles", "payouts.roles", "reconciliation.roles")
-
+# Each app declares what each role may do with its own models in its `seam.py`
+# (core.registry.role_permissions), so apps never edit this file.
 CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AP_CLERK: (),
     APPROVER: (),
@@ -73,20 +70,10 @@ MANAGER_VIEW_EXCLUDED_MODELS = ("core.auditchainhead", "core.demoaccount", "core
 
 
 def role_permissions() -> dict[str, tuple[str, ...]]:
-    """Every role's permission names: core's and each app's together."""
-    merged = {role: list(names) for role, names in CORE_ROLE_PERMISSIONS.items()}
-    for module_name in APP_ROLE_MODULES:
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        for role, names in module.ROLE_PERMISSIONS.items():
-            if role not in merged:
-                raise LookupError(f"{module_name} names an unknown role {role!r}")
-            merged[role].extend(names)
-    return {role: tuple(dict.fromkeys(names)) for role, names in merged.items()}
+    """Every role's permission names, from every app's seam (core's included)."""
+    from core import registry
+
+    return registry.merged_role_permissions(ALL_ROLES)
 
 
 def _manager_view_permissions() -> list[Permission]:

@@ -1,6 +1,8 @@
 """What one sync step did, in words `sync_dots` can print and the audit trail can keep."""
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -19,3 +21,26 @@ class SyncReport:
         if self.errors:
             text += f", {len(self.errors)} could not be read"
         return text
+
+
+def refresh_each(
+    name: str, rows: Iterable[tuple[int, str]], refresh: Callable[[int], Any], *, label: str
+) -> SyncReport:
+    """Re-read each record from Dots (`refresh(pk)` answers the row); report each status that moved.
+
+    `rows`: (pk, status before) pairs. A record Dots does not answer for is reported and the
+    rest go on.
+    """
+    from core.errors import DotsCallError
+
+    report = SyncReport(name)
+    for pk, before in rows:
+        report.checked += 1
+        try:
+            after = refresh(pk).status
+        except DotsCallError as exc:
+            report.errors.append(f"{label} #{pk}: {exc}")
+            continue
+        if after != before:
+            report.changes.append(f"{label} #{pk}: {before} -> {after}")
+    return report

@@ -328,12 +328,10 @@ def _settle_interrupted_create(payable: Payable, actor) -> str:
     return f"{_label(payable)}: interrupted create {'found in Dots' if found else 'never reached Dots'}"
 
 
-CHECKS = {
-    RECORD_TYPE: RecordCheck(
-        label="payables",
-        model="payables.payable",
-        find=find_payable_disagreements,
-        adopt=adopt_payable,
-        resolve_in_doubt=resolve_payables_in_doubt,
-    ),
-}
+PAYABLE_CHECK = RecordCheck(
+    label="payables",
+    model="payables.payable",
+    find=find_payable_disagreements,
+    adopt=adopt_payable,
+    resolve_in_doubt=resolve_payables_in_doubt,
+)

@@ -23,7 +23,8 @@ from django_q.tasks import async_task
 from core import action_queue, audit
 from core.dots_gateway import client, describe, dots_call
 from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
-from core.models import AuditEvent, QueuedDotsAction
+from core.models import AuditEvent
+from payables import seam as payables_seam
 from payables import selectors
 from payables.errors import (
     BankAccountNotVerified,
@@ -306,7 +307,7 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
         )
     acting_user_id = _acting_user_id(actor)
     action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYABLE_SUBMIT,
+        kind=payables_seam.PAYABLE_SUBMIT,
         target=payable,
         actor=actor,
         arguments={"duplicate_reason": duplicate_reason} if matches else {},
@@ -413,7 +414,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
     dots_user_id = _check_approver(payable, actor, verb)
     if approving:
         action_queue.queue_if_unreachable(
-            kind=QueuedDotsAction.Kind.PAYABLE_APPROVE,
+            kind=payables_seam.PAYABLE_APPROVE,
             target=payable,
             actor=actor,
             arguments={"comment": comment},
@@ -421,7 +422,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
         )
     else:
         action_queue.queue_if_unreachable(
-            kind=QueuedDotsAction.Kind.PAYABLE_REJECT,
+            kind=payables_seam.PAYABLE_REJECT,
             target=payable,
             actor=actor,
             arguments={"reason": comment},
@@ -473,7 +474,7 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     if payable.dots_id:
         acting_user_id = _acting_user_id(actor)  # refuses clearly when nobody acts for this user in Dots
         action_queue.queue_if_unreachable(
-            kind=QueuedDotsAction.Kind.PAYABLE_CANCEL,
+            kind=payables_seam.PAYABLE_CANCEL,
             target=payable,
             actor=actor,
             arguments={"reason": reason},
@@ -536,7 +537,7 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
     # Before the balance check, which asks Dots: during an outage the payment queues (and the
     # balance is checked when the queue runs it).
     action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYABLE_PAY, target=payable, actor=actor, from_queue=from_queue
+        kind=payables_seam.PAYABLE_PAY, target=payable, actor=actor, from_queue=from_queue
     )
     if payable.funding_source == Payable.FundingSource.DOTS_BALANCE:
         balance = selectors.app_wallet_balance_cents()

@@ -125,3 +125,22 @@ def _approvals_done(steps) -> int:
 
 def _label(payable: Payable) -> str:
     return f"Payable {payable.bill_number} (#{payable.pk})"
+
+
+# --- the payables app's steps of the sync with Dots (declared in payables/seam.py) ---------------------
+
+
+def approvers_step(*, actor, full: bool = False) -> SyncReport:
+    """Dots' dashboard users in as approvers, linked to users by email."""
+    from payables import approvals
+
+    result = approvals.approvers_sync(actor=actor)
+    report = SyncReport("approvers", checked=len(result.created) + len(result.updated) + result.unchanged)
+    report.changes += [f"approver {name} added" for name in result.created]
+    report.changes += [f"approver {name} changed" for name in result.updated]
+    report.changes += [f"approver {name} linked to a user" for name in result.linked]
+    return report
+
+
+def payables_in_flight_step(*, actor, full: bool = False) -> SyncReport:
+    return payables_in_flight_sync(actor=actor, source=AuditEvent.Source.SYNC)

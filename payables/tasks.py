@@ -51,18 +51,3 @@ def sync_approvers() -> str:
 
     result = approvals.approvers_sync(actor=system_user())
     return str(result)
-
-
-def ensure_schedules() -> None:
-    """The payables app's periodic work (core's setup_schedules calls this); safe to call again."""
-    Schedule.objects.update_or_create(
-        name="Sync approvers from Dots",
-        defaults={
-            "func": "payables.tasks.sync_approvers",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 10,
-            "repeats": -1,
-            # Soon after start: under `make run` the emulator comes up with the worker.
-            "next_run": timezone.now() + dt.timedelta(seconds=15),
-        },
-    )

@@ -493,20 +493,18 @@ def adopt_payee(*, discrepancy, actor) -> str:
     return f"{payee}: added from Dots"
 
 
-CHECKS = {
-    "payout_link": RecordCheck(
-        label="payout links",
-        model="payouts.payoutlink",
-        find=find_payout_link_disagreements,
-        adopt=adopt_payout_link,
-        resolve_in_doubt=resolve_payout_links_in_doubt,
-    ),
-    "payout_request": RecordCheck(
-        label="payout requests",
-        model="payouts.payoutrequest",
-        find=find_payout_request_disagreements,
-        adopt=adopt_payout_request,
-        resolve_in_doubt=resolve_payout_requests_in_doubt,
-    ),
-    "payee": RecordCheck(label="payees", model="payouts.payee", find=find_payee_disagreements, adopt=adopt_payee),
-}
+PAYOUT_LINK_CHECK = RecordCheck(
+    label="payout links",
+    model="payouts.payoutlink",
+    find=find_payout_link_disagreements,
+    adopt=adopt_payout_link,
+    resolve_in_doubt=resolve_payout_links_in_doubt,
+)
+PAYOUT_REQUEST_CHECK = RecordCheck(
+    label="payout requests",
+    model="payouts.payoutrequest",
+    find=find_payout_request_disagreements,
+    adopt=adopt_payout_request,
+    resolve_in_doubt=resolve_payout_requests_in_doubt,
+)
+PAYEE_CHECK = RecordCheck(label="payees", model="payouts.payee", find=find_payee_disagreements, adopt=adopt_payee)

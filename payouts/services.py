@@ -20,8 +20,8 @@ from django_q.tasks import async_task
 from core import action_queue, audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
-from core.models import QueuedDotsAction
 from payouts import csv_import
+from payouts import seam as payouts_seam
 from payouts.errors import (
     ImportNotConfirmable,
     InvalidPayee,
@@ -778,7 +778,7 @@ def payout_link_push(
     if link.status not in retryable:
         return link
     action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+        kind=payouts_seam.PAYOUT_LINK_PUSH,
         target=link,
         actor=actor,
         arguments={"retry_refused": True} if retry_refused else {},
@@ -820,7 +820,7 @@ def _queue_link_retry(link: PayoutLink, *, actor, error: str, from_queue: bool) 
     if not from_queue:
         # The key was made with the link: Dots forgets it 24 h after, so retries stop at 23 h.
         action_queue.queue_retry(
-            kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+            kind=payouts_seam.PAYOUT_LINK_PUSH,
             target=link,
             actor=actor,
             error=error,
@@ -989,7 +989,7 @@ def payout_request_push(*, payout_request_id: int, actor, from_queue: bool = Fal
     if request.status not in (PayoutRequest.Status.PENDING, PayoutRequest.Status.UNKNOWN):
         return request
     action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor, from_queue=from_queue
+        kind=payouts_seam.PAYOUT_REQUEST_PUSH, target=request, actor=actor, from_queue=from_queue
     )
     now = timezone.now()
     data = None
@@ -1024,7 +1024,7 @@ def payout_request_push(*, payout_request_id: int, actor, from_queue: bool = Fal
                     )
             if not from_queue and not isinstance(exc, DotsRejected):
                 action_queue.queue_retry(
-                    kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor, error=str(exc)
+                    kind=payouts_seam.PAYOUT_REQUEST_PUSH, target=request, actor=actor, error=str(exc)
                 )
             raise
     return store_request_state(request.pk, data, actor, action="payout_request.created")

@@ -2,9 +2,9 @@
 
 A run (`reconcile_all`) does two things, in this order:
 1. Records whose last call to Dots ended without a clear answer (a payment whose
-   outcome is unknown, a `pay` a dead worker never finished, a payout link whose
-   answer was lost) are settled from Dots' answer, automatically: each app's
-   `resolve_in_doubt` knows how (payables/reconcile.py, payouts/reconcile.py).
+   outcome is unknown, a `pay` a dead worker never finished, a create whose answer
+   was lost) are settled from Dots' answer, automatically: each record type's
+   `resolve_in_doubt` knows how (declared by its app through its seam).
 2. Each record type is compared with Dots (status, amount, a record either side
    lacks). Disagreements go to the report (`Discrepancy`): new ones open, ones found
    again stay open, ones no longer found close by themselves. Nothing is changed
@@ -15,30 +15,22 @@ were: not seeing a disagreement because Dots did not answer is not agreement.
 
 import logging
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import import_module
 
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, registry
 from core.errors import DomainError, DotsCallError, InvalidTransition, PermissionRefused
-from core.models import AuditEvent
 from core.findings import Finding, RecordCheck
+from core.models import AuditEvent
 from reconciliation.models import Discrepancy, ReconciliationRun
 
 logger = logging.getLogger(__name__)
 
-# Each app lists its record types in `<app>/reconcile.py` (CHECKS).
-CHECK_MODULES = ("vendors.reconcile", "payables.reconcile", "payouts.reconcile")
 
-
-@cache
 def all_checks() -> dict[str, RecordCheck]:
-    checks: dict[str, RecordCheck] = {}
-    for module_name in CHECK_MODULES:
-        checks.update(import_module(module_name).CHECKS)
-    return checks
+    """Every record type the apps declare through their seam (core.registry.reconcile_check)."""
+    return registry.reconcile_checks()
 
 
 @dataclass

@@ -106,6 +106,4 @@ def adopt_vendor(*, discrepancy, actor) -> str:
     return f"Vendor {vendor.name}: added from Dots"
 
 
-CHECKS = {
-    "vendor": RecordCheck(label="vendors", model="vendors.vendor", find=find_vendor_disagreements, adopt=adopt_vendor),
-}
+VENDOR_CHECK = RecordCheck(label="vendors", model="vendors.vendor", find=find_vendor_disagreements, adopt=adopt_vendor)

@@ -32,7 +32,9 @@ from core.errors import (
     InvalidTransition,
     SegregationOfDutiesViolation,
 )
-from core.models import QueuedDotsAction
+from core.permissions import require_perm
+from core.send_once import create_once, find_in_dots
+from vendors import seam as vendors_seam
 from vendors.errors import (
     AlreadyInDots,
     AlreadyVerified,
@@ -112,6 +114,7 @@ def vendor_create(
     (`last_dots_error`), and `vendor_send_to_dots` tries again (queued on its own when
     Dots did not answer). Never raises for a Dots failure: the vendor exists either way.
     """
+    require_perm(actor, "vendors.add_vendor", "add vendors")
     texts = {
         "name": name,
         "address_line_1": address_line_1,
@@ -176,21 +179,19 @@ def _claim_for_sending(vendor_id: int) -> tuple[bool, str] | None:
 def _find_vendor_in_dots(vendor: Vendor):
     """The vendor Dots made from an earlier call whose answer we lost, or None.
 
-    Matched on name, external id and postcode, skipping vendors another local row already
-    owns. Walks Dots' vendor list (newest first, so a recent create is found early).
+    Matched on name, external id and postcode, skipping vendors another local row already owns.
     """
     taken = set(Vendor.objects.exclude(dots_id__isnull=True).values_list("dots_id", flat=True))
-    for candidate in client().iter_vendors():
-        if candidate.id in taken:
-            continue
+
+    def matches(candidate) -> bool:
         address = candidate.address or {}
-        if (
+        return (
             candidate.name == vendor.name
             and (candidate.external_id or "") == vendor.external_id
             and address.get("postcode") == vendor.postcode
-        ):
-            return candidate
-    return None
+        )
+
+    return find_in_dots(client().iter_vendors, matches=matches, taken=taken, what="the vendor")
 
 
 def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> Vendor:
@@ -201,12 +202,11 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
     did not answer, a retry is queued (core.action_queue), and while Dots is unreachable
     the send is queued instead of tried (ActionQueued). The queue runs it with `from_queue`.
     """
+    require_perm(actor, "vendors.change_vendor", "send vendors to Dots")
     vendor = Vendor.objects.get(pk=vendor_id)
     if vendor.dots_id:
         raise AlreadyInDots(f"{vendor} is already in Dots.")
-    action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor, from_queue=from_queue
-    )
+    action_queue.queue_if_unreachable(kind=vendors_seam.VENDOR_SEND, target=vendor, actor=actor, from_queue=from_queue)
     with transaction.atomic():
         claim = _claim_for_sending(vendor_id)
     if claim is None:
@@ -220,20 +220,25 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
     vendor.refresh_from_db()
 
     looked = False
+
+    def find():
+        nonlocal looked
+        found = _find_vendor_in_dots(vendor)
+        looked = True
+        return found
+
     try:
-        found = None
-        if needs_lookup:
-            with dots_call("look for the vendor in Dots"):
-                found = _find_vendor_in_dots(vendor)
-            looked = True
-        if found is None:
-            with dots_call("create the vendor"):
-                found = client().create_vendor(
-                    name=vendor.name,
-                    address=_dots_address(vendor),
-                    contact_email=vendor.contact_email or None,
-                    external_id=vendor.external_id or None,
-                )
+        found, was_found = create_once(
+            create=lambda: client().create_vendor(
+                name=vendor.name,
+                address=_dots_address(vendor),
+                contact_email=vendor.contact_email or None,
+                external_id=vendor.external_id or None,
+            ),
+            find=find,
+            what="create the vendor",
+            look_first=needs_lookup,
+        )
     except DotsCallError as exc:
         unknown = isinstance(exc, DotsOutcomeUnknownError) or (needs_lookup and not looked)
         status = Vendor.DotsStatus.UNKNOWN if unknown else Vendor.DotsStatus.FAILED
@@ -251,7 +256,7 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
             )
         if not from_queue and isinstance(exc, (DotsUnavailable, DotsOutcomeUnknownError)):
             # Dots did not answer: try again by itself later (the queue retries its own runs).
-            action_queue.queue_retry(kind=QueuedDotsAction.Kind.VENDOR_SEND, target=vendor, actor=actor, error=str(exc))
+            action_queue.queue_retry(kind=vendors_seam.VENDOR_SEND, target=vendor, actor=actor, error=str(exc))
         raise
 
     with transaction.atomic():
@@ -268,7 +273,7 @@ def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> V
             target=vendor,
             before={"dots_id": None, "dots_status": previous},
             after={"dots_id": vendor.dots_id, "dots_status": vendor.dots_status},
-            reason="found in Dots after an unanswered call" if needs_lookup and looked and found else "",
+            reason="found in Dots after an unanswered call" if was_found else "",
         )
     return vendor
 
@@ -282,6 +287,7 @@ def vendor_fields_locked(vendor: Vendor) -> bool:
 def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str = "") -> Vendor:
     """Change local fields. Dots has no vendor update, so once the vendor may be in Dots
     its name, contact email, external id and address are refused (`vendor-not-editable`)."""
+    require_perm(actor, "vendors.change_vendor", "change vendors")
     unknown = set(data) - set(VENDOR_AUDIT_FIELDS)
     if unknown:
         raise ValueError(f"vendor_update cannot change {sorted(unknown)}")
@@ -319,6 +325,7 @@ def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
     A vendor that payables refer to is deactivated instead ("deactivated"): kept for their
     history, offered for no new payable, and left in Dots.
     """
+    require_perm(actor, "vendors.delete_vendor", "delete vendors")
     vendor = Vendor.objects.get(pk=vendor_id)
     if vendor_has_payables(vendor):
         return _vendor_deactivate(actor=actor, vendor_id=vendor_id, reason=reason)
@@ -434,6 +441,7 @@ def bank_account_create(
 
     `account_number` is sent to Dots once and dropped: the row keeps its last four digits.
     """
+    require_perm(actor, "vendors.add_vendorbankaccount", "add bank accounts")
     name, routing_number, account_number = name.strip(), routing_number.strip(), account_number.strip()
     check_bank_details(
         name=name, routing_number=routing_number, account_number=account_number, account_type=account_type
@@ -545,6 +553,7 @@ def _already_verified_text(account: VendorBankAccount) -> str:
 
 def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str:
     """Delete the account in Dots and here ("deleted"), or retire it when payables use it ("retired")."""
+    require_perm(actor, "vendors.delete_vendorbankaccount", "delete bank accounts")
     account = VendorBankAccount.objects.select_related("vendor").get(pk=bank_account_id)
     if bank_account_in_use(account):
         return _bank_account_retire(actor=actor, bank_account_id=bank_account_id, reason=reason)

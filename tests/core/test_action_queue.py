@@ -10,8 +10,10 @@ from django.utils import timezone
 from core import action_queue, roles
 from core.errors import DotsUnavailable, InvalidTransition, PermissionRefused
 from core.models import AuditEvent, QueuedDotsAction
+from payouts import seam as payouts_seam
 from tests.outage_support import ALL_DOWN, end_outage, start_outage
 from tests.support import make_user
+from vendors import seam as vendors_seam
 from vendors import services as vendor_services
 from vendors.models import Vendor, VendorBankAccount
 
@@ -27,7 +29,7 @@ def _vendor(actor, name="Acme Paper") -> Vendor:
 
 def _queue_send(vendor, actor) -> QueuedDotsAction:
     return action_queue._queue(
-        kind=QueuedDotsAction.Kind.VENDOR_SEND,
+        kind=vendors_seam.VENDOR_SEND,
         target=vendor,
         actor=actor,
         arguments={},
@@ -129,7 +131,7 @@ def test_a_keyed_push_stops_retrying_23_hours_after_its_key_was_made(dots, outag
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     link = payout_services.payout_link_request(amount_cents=1_000, actor=operator, push=False)
     action = action_queue.queue_retry(
-        kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+        kind=payouts_seam.PAYOUT_LINK_PUSH,
         target=link,
         actor=operator,
         error="Dots could not be reached",

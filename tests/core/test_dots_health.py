@@ -14,6 +14,7 @@ from core.errors import DotsRejected, DotsUnavailable
 from core.models import AuditEvent, DotsHealth, QueuedDotsAction
 from tests.outage_support import ALL_DOWN
 from tests.support import login_verified, make_user
+from vendors import seam as vendors_seam
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_health_and_waiting_count_are_read_in_one_query(db, health_settings):
 def _queue(n, actor):
     for i in range(n):
         QueuedDotsAction.objects.create(
-            kind=QueuedDotsAction.Kind.VENDOR_SEND,
+            kind=vendors_seam.VENDOR_SEND,
             target_type="vendors.vendor",
             target_id=str(i),
             target_repr=f"Vendor {i}",

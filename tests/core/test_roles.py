@@ -22,6 +22,7 @@ from django_q.models import OrmQ, Schedule, Task
 from core import audit, roles
 from core.models import QueuedDotsAction
 from tests.support import login_verified, make_user
+from vendors import seam as vendors_seam
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ INSTANCE_FACTORIES = {
     "django_q.failure": lambda: _task(False),
     "django_q.ormq": lambda: OrmQ.objects.create(key="ledgerline", payload="x", lock=timezone.now()),
     "core.queueddotsaction": lambda: QueuedDotsAction.objects.create(
-        kind=QueuedDotsAction.Kind.VENDOR_SEND,
+        kind=vendors_seam.VENDOR_SEND,
         target_type="vendors.vendor",
         target_id="1",
         target_repr="Acme",

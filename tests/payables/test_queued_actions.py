@@ -7,6 +7,7 @@ from django.urls import reverse
 from core import action_queue, roles
 from core.errors import ActionQueued, AlreadyQueued
 from core.models import AuditEvent, QueuedDotsAction
+from payables import seam as payables_seam
 from payables import services
 from payables.models import Payable
 from tests.outage_support import end_outage, start_outage
@@ -39,7 +40,7 @@ def test_approve_during_an_outage_is_queued_without_calling_dots_and_runs_when_d
     assert dots.received("POST", APPROVE_PATH) == []
     action = QueuedDotsAction.objects.get()
     assert (action.kind, action.status, action.actor, action.arguments) == (
-        QueuedDotsAction.Kind.PAYABLE_APPROVE,
+        payables_seam.PAYABLE_APPROVE,
         Q.WAITING,
         people.approver,
         {"comment": "ok"},
@@ -134,7 +135,7 @@ def test_segregation_of_duties_is_checked_again_when_the_queue_runs_the_action(d
     # queued by other means) is refused when it runs, whatever its role.
     people.clerk.groups.add(Group.objects.get(name=roles.PAYER))
     action = action_queue._queue(
-        kind=QueuedDotsAction.Kind.PAYABLE_PAY,
+        kind=payables_seam.PAYABLE_PAY,
         target=approved_payable,
         actor=people.clerk,
         arguments={},

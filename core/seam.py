@@ -1,0 +1,27 @@
+"""What core brings through the seam (core/registry.py): its roles' permissions, audit actions, schedule.
+
+Core owns the role names (core/roles.py) and the shared machinery; the business apps
+declare the rest in their own `seam.py`.
+"""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from core import registry
+from core.audit_actions import CORE_ACTIONS
+from core.roles import CORE_ROLE_PERMISSIONS
+
+registry.role_permissions("core", CORE_ROLE_PERMISSIONS)
+registry.audit_actions("core", CORE_ACTIONS)
+# A poller: Q_CLUSTER["catch_up"] is off (config/settings.py), so after downtime it runs once
+# rather than once per missed minute.
+registry.schedule(
+    "core",
+    registry.ScheduleSpec(
+        name="Run actions queued while Dots was unreachable",
+        func="core.tasks.run_queued_dots_actions",
+        minutes=1,
+        first_run=lambda: timezone.now() + dt.timedelta(seconds=20),
+    ),
+)

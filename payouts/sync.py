@@ -1,0 +1,47 @@
+"""The payouts app's steps of the sync with Dots (declared in payouts/seam.py).
+
+Each reads one kind of record from Dots and adopts what Dots changed on its own (audited
+as the system user, source "sync").
+"""
+
+from core.models import AuditEvent
+from core.sync_report import SyncReport, refresh_each
+from payouts import services
+from payouts.models import PayoutLink, PayoutRequest
+
+SYNC = AuditEvent.Source.SYNC
+
+
+def payout_requests_step(*, actor, full: bool = False) -> SyncReport:
+    open_requests = PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED)
+    return refresh_each(
+        "payout requests",
+        list(open_requests.order_by("pk").values_list("pk", "status")),
+        lambda pk: services.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
+        label="Payout request",
+    )
+
+
+def payout_links_step(*, actor, full: bool = False) -> SyncReport:
+    S = PayoutLink.Status
+    open_links = PayoutLink.objects.filter(status__in=[S.CREATED, S.SENT, S.DELIVERED], dots_id__isnull=False)
+    return refresh_each(
+        "payout links",
+        list(open_links.order_by("pk").values_list("pk", "status")),
+        lambda pk: services.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
+        label="Payout link",
+    )
+
+
+def transfers_step(*, actor, full: bool = False) -> SyncReport:
+    """New transfers (every transfer with `full`), then open ones re-read."""
+    from payouts.transfers import transfers_sync
+
+    result = transfers_sync(actor=actor, full=full)
+    return SyncReport("transfers", checked=result.seen, changes=list(result.lines), errors=list(result.errors))
+
+
+def payees_step(*, actor, full: bool = False) -> SyncReport:
+    from payouts.reconcile import payees_sync
+
+    return payees_sync(actor=actor, source=SYNC)
