@@ -12,12 +12,12 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
-from core.admin_base import LargeListAdmin
+from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import ActionQueued, DomainError
 from vendors import selectors, services
 from vendors.errors import InvalidBankDetails
@@ -39,7 +39,7 @@ def verification_badge(account: VendorBankAccount) -> str:
     return mark_safe('<span class="ll-badge ll-badge-unverified">Unverified</span> Waiting for verification')
 
 
-class _ServicePagesMixin:
+class _ServicePagesMixin(AdminPagesMixin):
     """Shared bits of the custom pages: admin context, and delete without the admin's transaction."""
 
     def _page_context(self, request, title: str, obj=None, **extra) -> dict:
@@ -247,15 +247,8 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
                 messages.WARNING,
             )
 
-    def get_urls(self):
-        urls = [
-            path(
-                "<path:object_id>/send-to-dots/",
-                self.admin_site.admin_view(self.send_to_dots_view),
-                name="vendors_vendor_send_to_dots",
-            ),
-        ]
-        return urls + super().get_urls()
+    def admin_pages(self):
+        return [AdminPage("<path:object_id>/send-to-dots/", "send_to_dots_view", "send_to_dots")]
 
     def send_to_dots_view(self, request, object_id):
         if request.method != "POST":
@@ -382,15 +375,8 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
     def has_verify_permission(self, request, obj=None):
         return request.user.has_perm("vendors.verify_vendorbankaccount")
 
-    def get_urls(self):
-        urls = [
-            path(
-                "<path:object_id>/verify/",
-                self.admin_site.admin_view(self.verify_view),
-                name="vendors_vendorbankaccount_verify",
-            ),
-        ]
-        return urls + super().get_urls()
+    def admin_pages(self):
+        return [AdminPage("<path:object_id>/verify/", "verify_view", "verify")]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_verify": self.has_verify_permission(request)}

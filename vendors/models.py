@@ -8,6 +8,8 @@ creation. A bank account's full number goes to Dots once and is never stored her
 from django.conf import settings
 from django.db import models
 
+from core.models import DotsRecord
+
 US_STATES = [
     "AL",
     "AK",
@@ -71,7 +73,7 @@ US_STATES = [
 ]
 
 
-class Vendor(models.Model):
+class Vendor(DotsRecord):
     class DotsStatus(models.TextChoices):
         # Local states of our attempt to create the vendor in Dots.
         PENDING = "pending", "Not yet sent to Dots"
@@ -112,8 +114,6 @@ class Vendor(models.Model):
     dots_status = models.CharField(
         "Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING, editable=False
     )
-    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False
@@ -133,7 +133,7 @@ class Vendor(models.Model):
         return self.name
 
 
-class VendorBankAccount(models.Model):
+class VendorBankAccount(DotsRecord):
     """A vendor's ACH account. Unverified until a second person records how it was confirmed."""
 
     class AccountType(models.TextChoices):
@@ -156,8 +156,6 @@ class VendorBankAccount(models.Model):
     )
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
-    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from core import roles
@@ -19,8 +20,11 @@ POLICIES = "/v2/accounts-payable/approval-policies"
 
 
 def make_vendor(actor, name="Acme Supplies"):
+    """A vendor in Dots, added by an AP clerk (policy tests pass their Administrator, who may not add vendors)."""
+    User = get_user_model()
+    clerk = User.objects.filter(username="vendor-clerk").first() or make_user("vendor-clerk", role=roles.AP_CLERK)
     vendor = vendor_services.vendor_create(
-        actor=actor,
+        actor=clerk,
         name=name,
         address_line_1="1 Main St",
         city="Springfield",
@@ -344,7 +348,7 @@ def submitted(dots, dashboard, approvers, administrator):
     """A payable submitted in Dots under a two-step policy; returns (local payable, policy)."""
     vendor = make_vendor(administrator)
     account = vendor_services.bank_account_create(
-        actor=administrator,
+        actor=vendor.created_by,
         vendor_id=vendor.pk,
         name="Acme operating",
         routing_number="021000021",
