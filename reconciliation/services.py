@@ -16,6 +16,7 @@ were: not seeing a disagreement because Dots did not answer is not agreement.
 import logging
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -51,8 +52,9 @@ class ReconcileResult:
         )
 
 
-def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[str] | None = None) -> ReconcileResult:
-    actor = actor or audit.system_user()
+def reconcile_all(*, actor: User, trigger: str = "schedule", record_types: list[str] | None = None) -> ReconcileResult:
+    """Settle records in doubt, then compare each record type with Dots. `actor`: the system user
+    for scheduled runs, the person who pressed "Reconcile with Dots now" otherwise."""
     checks = {k: v for k, v in all_checks().items() if record_types is None or k in record_types}
     run = ReconciliationRun.objects.create(trigger=trigger)
     result = ReconcileResult(run_id=run.pk)
@@ -102,7 +104,7 @@ def reconcile_all(*, actor=None, trigger: str = "schedule", record_types: list[s
     return result
 
 
-def _record_findings(record_type: str, findings: list[Finding], *, actor, result: ReconcileResult) -> None:
+def _record_findings(record_type: str, findings: list[Finding], *, actor: User, result: ReconcileResult) -> None:
     now = timezone.now()
     open_rows = {
         (d.record_type, d.local_id, d.dots_id, d.kind): d
@@ -171,7 +173,7 @@ def _record_findings(record_type: str, findings: list[Finding], *, actor, result
                 result.closed.append(f"{row.label}: {row.get_kind_display().lower()} no longer found")
 
 
-def discrepancy_adopt(*, discrepancy_id: int, actor) -> str:
+def discrepancy_adopt(*, discrepancy_id: int, actor: User) -> str:
     """Make the local record say what Dots says, for one open disagreement. Answers what was done."""
     if not actor.has_perm("reconciliation.adopt_discrepancy"):
         raise PermissionRefused("You may not adopt Dots' state: an Administrator decides disagreements with Dots.")

@@ -11,6 +11,7 @@ unreachable endpoint does not stop the rest.
 import logging
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,9 +27,8 @@ logger = logging.getLogger(__name__)
 SYNC = AuditEvent.Source.SYNC
 
 
-def sync_all(*, actor=None, full: bool = False, steps: list[str] | None = None) -> list[SyncReport]:
-    """Run every step every app declares (or the named ones), in order. `full` reads every transfer."""
-    actor = actor or audit.system_user()
+def sync_all(*, actor: User, full: bool = False, steps: list[str] | None = None) -> list[SyncReport]:
+    """Run every step every app declares (or the named ones), in order. `full`: every record, not only new ones."""
     reports = []
     for step in registry.sync_steps():
         if steps is not None and step.name not in steps:
@@ -46,7 +46,7 @@ def step_names(*, scheduled_only: bool = False) -> tuple[str, ...]:
     return tuple(step.name for step in registry.sync_steps() if step.scheduled or not scheduled_only)
 
 
-def app_wallet_step(*, actor, full: bool = False) -> SyncReport:
+def app_wallet_step(*, actor: User, full: bool = False) -> SyncReport:
     report = SyncReport("app wallet")
     with dots_call("read the app wallet"):
         apps = [client().retrieve_app(app_id=settings.DOTS_APP_ID)] if settings.DOTS_APP_ID else client().list_apps()

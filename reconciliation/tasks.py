@@ -2,6 +2,7 @@
 
 import logging
 
+from core.audit import system_user
 from reconciliation import services, sync
 
 logger = logging.getLogger(__name__)
@@ -10,7 +11,7 @@ logger = logging.getLogger(__name__)
 def sync_dots(full: bool = False) -> str:
     # A step with a schedule of its own is not part of this one.
     steps = list(sync.step_names(scheduled_only=True))
-    reports = sync.sync_all(full=full, steps=steps)
+    reports = sync.sync_all(actor=system_user(), full=full, steps=steps)
     for report in reports:
         for error in report.errors:
             logger.warning("sync %s: %s", report.name, error)
@@ -18,4 +19,4 @@ def sync_dots(full: bool = False) -> str:
 
 
 def reconcile() -> str:
-    return services.reconcile_all(trigger="schedule").summary()
+    return services.reconcile_all(actor=system_user(), trigger="schedule").summary()

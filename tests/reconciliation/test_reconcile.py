@@ -47,7 +47,7 @@ def test_drift_made_on_purpose_is_reported_then_adopted_and_audited(dots, operat
     # Drift: our row says claimed and a different amount, Dots says created and 900.
     PayoutLink.objects.filter(pk=link.pk).update(status="claimed", amount_cents=950)
 
-    result = services.reconcile_all(trigger="command")
+    result = services.reconcile_all(actor=system_user(), trigger="command")
 
     rows = {d.kind: d for d in _open("payout_link")}
     assert set(rows) == {"status", "amount"}
@@ -59,7 +59,7 @@ def test_drift_made_on_purpose_is_reported_then_adopted_and_audited(dots, operat
     assert {e.actor_id for e in opened} == {system_user().pk}
 
     # Found again: still one open row each, not a second.
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     assert len(_open("payout_link")) == 2
 
     for row in rows.values():
@@ -72,17 +72,17 @@ def test_drift_made_on_purpose_is_reported_then_adopted_and_audited(dots, operat
     assert all(not row.is_open for row in Discrepancy.objects.all())
     assert Discrepancy.objects.filter(resolution="adopted", resolved_by=administrator).count() == 2
 
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     assert _open() == []
 
 
 def test_a_disagreement_that_goes_away_closes_by_itself(dots, operator):
     link = _link(operator)
     PayoutLink.objects.filter(pk=link.pk).update(status="claimed")
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     assert len(_open("payout_link")) == 1
     dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
-    result = services.reconcile_all()
+    result = services.reconcile_all(actor=system_user())
     assert _open("payout_link") == []
     assert Discrepancy.objects.get(record_type="payout_link").resolution == "agrees_again"
     assert len(result.closed) == 1
@@ -96,7 +96,7 @@ def test_records_missing_on_either_side_are_reported_and_adopted(dots, operator,
     )
     PayoutLink.objects.filter(pk=link.pk).update(dots_id="00000000-0000-4000-8000-000000000000")
 
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
 
     kinds = {(d.kind, d.dots_id) for d in _open("payout_link")}
     assert ("missing_locally", made_in_dots["id"]) in kinds
@@ -112,7 +112,7 @@ def test_records_missing_on_either_side_are_reported_and_adopted(dots, operator,
 
 def test_a_payable_status_drift_is_reported_and_adopting_reads_dots_again(people, approved_payable, administrator):
     Payable.objects.filter(pk=approved_payable.pk).update(status=Payable.Status.REJECTED)
-    services.reconcile_all(record_types=["payable"])
+    services.reconcile_all(actor=system_user(), record_types=["payable"])
     row = Discrepancy.objects.get(record_type="payable", resolution="")
     assert (row.kind, row.local_value, row.dots_value) == ("status", "rejected", "approved")
     assert row.local_id == approved_payable.pk
@@ -124,7 +124,7 @@ def test_a_payable_status_drift_is_reported_and_adopting_reads_dots_again(people
 def test_only_an_administrator_may_adopt(dots, operator, people):
     link = _link(operator)
     PayoutLink.objects.filter(pk=link.pk).update(status="claimed")
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     row = Discrepancy.objects.get()
     with pytest.raises(PermissionRefused):
         services.discrepancy_adopt(discrepancy_id=row.pk, actor=people.payer)
@@ -143,7 +143,7 @@ def test_a_payment_whose_answer_was_lost_is_settled_by_reconciliation(people, ap
     assert approved_payable.status == Payable.Status.OUTCOME_UNKNOWN
     dots.control("faults/clear")
 
-    result = services.reconcile_all()
+    result = services.reconcile_all(actor=system_user())
 
     approved_payable.refresh_from_db()
     assert approved_payable.status == Payable.Status.PAYMENT_INITIATED
@@ -165,7 +165,7 @@ def test_a_pay_call_left_unanswered_by_a_dead_worker_is_settled_without_paying_a
         status=Payable.Status.PAY_REQUESTED, pay_requested_at=timezone.now() - dt.timedelta(seconds=90)
     )
 
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
 
     approved_payable.refresh_from_db()
     assert approved_payable.status == Payable.Status.PAYMENT_INITIATED
@@ -181,7 +181,7 @@ def test_a_fresh_pay_call_is_left_alone(people, approved_payable, dots, settings
     Payable.objects.filter(pk=approved_payable.pk).update(
         status=Payable.Status.PAY_REQUESTED, pay_requested_at=timezone.now()
     )
-    services.reconcile_all(record_types=["payable"])
+    services.reconcile_all(actor=system_user(), record_types=["payable"])
     approved_payable.refresh_from_db()
     assert approved_payable.status == Payable.Status.PAY_REQUESTED
 
@@ -199,7 +199,7 @@ def test_a_payout_link_whose_answer_was_lost_is_settled_with_one_link_in_dots(do
     assert link.status == PayoutLink.Status.UNKNOWN
     dots.control("faults/clear")
 
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
 
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.CREATED and link.dots_id
@@ -210,7 +210,7 @@ def test_a_payout_link_whose_answer_was_lost_is_settled_with_one_link_in_dots(do
 def test_the_report_in_the_admin_lists_open_disagreements_and_adopts_them(client, dots, operator, administrator):
     link = _link(operator)
     PayoutLink.objects.filter(pk=link.pk).update(status="claimed")
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     row = Discrepancy.objects.get()
     login_verified(client, administrator)
     page = client.get("/admin/reconciliation/discrepancy/")
@@ -248,10 +248,10 @@ def test_a_manager_sees_the_report_but_cannot_adopt_or_run(client, dots):
 def test_dots_unreachable_keeps_open_disagreements_open(dots, operator):
     link = _link(operator)
     PayoutLink.objects.filter(pk=link.pk).update(status="claimed")
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
     PayoutLink.objects.filter(pk=link.pk).update(status="created")
     dots.add_fault(method="GET", path="/v2/payout-links*", kind="status", status=503, rate=1.0)
-    result = services.reconcile_all()
+    result = services.reconcile_all(actor=system_user())
     assert result.errors and len(_open("payout_link")) == 1
 
 
@@ -265,7 +265,7 @@ def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_k
     client().create_payout_link(**link.request_body)
     _as_if_created_minutes_ago(PayoutLink, link.pk)
 
-    result = services.reconcile_all()
+    result = services.reconcile_all(actor=system_user())
 
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.CREATED and link.dots_id
@@ -276,7 +276,7 @@ def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_k
 
 def test_a_fresh_pending_link_is_left_to_its_own_task(dots, operator):
     link = payout_services.payout_link_request(amount_cents=800, actor=operator, push=False)
-    services.reconcile_all(record_types=["payout_link"])
+    services.reconcile_all(actor=system_user(), record_types=["payout_link"])
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.PENDING
     assert dots.received("POST", "/v2/payout-links") == []
@@ -289,7 +289,7 @@ def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice
     client().create_payout_request(**request.request_body)
     _as_if_created_minutes_ago(PayoutRequest, request.pk)
 
-    services.reconcile_all()
+    services.reconcile_all(actor=system_user())
 
     request.refresh_from_db()
     assert request.status == PayoutRequest.Status.CREATED and request.dots_id

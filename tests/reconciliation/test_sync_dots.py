@@ -92,7 +92,7 @@ def test_a_payment_completed_in_dots_is_paid_here_after_sync(people, approved_pa
     assert payable.status == Payable.Status.PAYMENT_INITIATED
     dots.control(f"payables/{payable.dots_id}/payment", {"status": "payment_completed"})
 
-    sync.sync_all(steps=["payables in flight"])
+    sync.sync_all(actor=system_user(), steps=["payables in flight"])
 
     payable.refresh_from_db()
     assert payable.status == Payable.Status.PAYMENT_COMPLETED
@@ -121,8 +121,8 @@ def test_the_app_wallet_balance_is_kept_and_its_changes_audited(dots):
     assert wallet.balance_cents == 123456
     assert "-> $1,234.56" in output
     dots.control(f"apps/{dots.app_id}/balance", {"balance": 100})
-    sync.sync_all(steps=["app wallet"])
-    sync.sync_all(steps=["app wallet"])
+    sync.sync_all(actor=system_user(), steps=["app wallet"])
+    sync.sync_all(actor=system_user(), steps=["app wallet"])
     wallet.refresh_from_db()
     assert wallet.balance_cents == 100
     assert AuditEvent.objects.filter(action="app_wallet.synced").count() == 2
@@ -186,7 +186,7 @@ def test_a_create_that_never_reached_dots_is_released_by_the_sync(people, make_p
 
     payable = make_payable()
     _claimed_minutes_ago(payable)
-    sync.sync_all(steps=["payables in flight"])
+    sync.sync_all(actor=system_user(), steps=["payables in flight"])
     payable.refresh_from_db()
     assert (payable.dots_id, payable.dots_status) == (None, "")
     services.payable_submit(payable_id=payable.pk, actor=people.clerk)
