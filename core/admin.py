@@ -45,7 +45,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         snapshot = {}
         for name in fields:
             value = getattr(obj, name, None)
-            if hasattr(value, "all"):  # many-to-many manager
+            if value is not None and hasattr(value, "all"):  # many-to-many manager
                 value = sorted(str(v) for v in value.all()) if obj.pk else []
             snapshot[name] = value
         return snapshot

@@ -43,8 +43,8 @@ def seam_errors() -> list[Error]:
                     f"Queued action kind {spec.kind} acts on unknown model {spec.target_model!r}", id="ledgerline.E003"
                 )
             )
-    for spec in registry.registry.schedules.values():
-        _resolves(spec.func, f"schedule {spec.name!r}", errors)
+    for schedule in registry.registry.schedules.values():
+        _resolves(schedule.func, f"schedule {schedule.name!r}", errors)
     for step in registry.registry.sync_steps.values():
         _resolves(step.run, f"sync step {step.name!r}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():

@@ -11,13 +11,14 @@ GENESIS_HASH = "0" * 64
 
 class AuditEventQuerySet(models.QuerySet):
     # Queryset-level writes bypass Model.save()/delete(), so they are refused here too.
-    def update(self, **kwargs):
+    def update(self, **kwargs: object) -> int:
         raise AuditLogIsAppendOnly("Audit events cannot be updated.")
 
-    def delete(self):
+    def delete(self) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None) -> int:
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
 
 
 class AuditEvent(models.Model):
