@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -55,26 +57,26 @@ def backoff_seconds(failures: int) -> int:
     return min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 16))
 
 
-def _dedupe_key(kind: str, target: models.Model, actor) -> str:
+def _dedupe_key(kind: str, target: models.Model, actor: User) -> str:
     spec = registry.action_kind_for(kind)
     key = f"{kind}:{target._meta.label_lower}:{target.pk}"
     return f"{key}:user-{actor.pk}" if spec.per_actor else key
 
 
-def active_action(*, kind: str, target: models.Model, actor) -> QueuedDotsAction | None:
+def active_action(*, kind: str, target: models.Model, actor: User) -> QueuedDotsAction | None:
     return QueuedDotsAction.objects.filter(
         dedupe_key=_dedupe_key(kind, target, actor), status__in=QueuedDotsAction.ACTIVE
     ).first()
 
 
-def active_for(target: models.Model):
+def active_for(target: models.Model) -> models.QuerySet[QueuedDotsAction]:
     """The actions not yet finished for one record, oldest first (the record's page lists them)."""
     return QueuedDotsAction.objects.filter(
         target_type=target._meta.label_lower, target_id=str(target.pk), status__in=QueuedDotsAction.ACTIVE
     ).order_by("id")
 
 
-def _already_queued_text(action: QueuedDotsAction, target) -> str:
+def _already_queued_text(action: QueuedDotsAction, target: models.Model) -> str:
     spec = registry.action_kind_for(action.kind)
     if spec.noun == "payment":
         return f"{target}: a payment is already queued; it will be sent when Dots answers."
@@ -85,7 +87,7 @@ def _queue(
     *,
     kind: str,
     target: models.Model,
-    actor,
+    actor: User,
     arguments: dict,
     next_attempt_at: dt.datetime,
     attempts: int = 0,
@@ -136,7 +138,7 @@ def _queue(
 
 
 def queue_if_unreachable(
-    *, kind: str, target: models.Model, actor, arguments: dict | None = None, from_queue: bool = False
+    *, kind: str, target: models.Model, actor: User, arguments: dict | None = None, from_queue: bool = False
 ) -> None:
     """Call before a user's action calls Dots. Returns to go on; raises instead of calling Dots when
 
@@ -173,7 +175,7 @@ def queue_if_unreachable(
     raise ActionQueued(f"{since}: your {noun} of {target} is queued and will be sent when Dots answers.", action=action)
 
 
-def _replace_waiting(action: QueuedDotsAction, *, actor) -> None:
+def _replace_waiting(action: QueuedDotsAction, *, actor: User) -> None:
     """A person sends it now: the waiting retry is cancelled (audited) so it cannot run as well."""
     with transaction.atomic():
         if QueuedDotsAction.objects.filter(pk=action.pk, status=Status.WAITING).update(
@@ -196,7 +198,7 @@ def queue_retry(
     *,
     kind: str,
     target: models.Model,
-    actor,
+    actor: User,
     error: str,
     arguments: dict | None = None,
     first_attempt_at: dt.datetime | None = None,
@@ -308,7 +310,7 @@ def claim(action_id: int, *, now: dt.datetime | None = None) -> QueuedDotsAction
     return action
 
 
-def _service(spec: registry.ActionKind):
+def _service(spec: registry.ActionKind) -> Callable[..., object]:
     return import_string(spec.service)
 
 
@@ -424,7 +426,7 @@ def drain(*, limit: int = DRAIN_BATCH) -> DrainResult:
     return DrainResult(probed=probed, dots_up=True, reclaimed=reclaimed, done=done, failed=failed, retrying=retrying)
 
 
-def cancel(*, action_id: int, actor, reason: str) -> QueuedDotsAction:
+def cancel(*, action_id: int, actor: User, reason: str) -> QueuedDotsAction:
     """An Administrator cancels a waiting action (with a reason); a running one has already gone."""
     from core.errors import InvalidTransition, PermissionRefused
 
