@@ -255,9 +255,8 @@ class PayableAdmin(LargeListAdmin):
     def _page_context(self, request, payable):
         if payable is None:
             return {}
-        from payables import approvals
 
-        steps = approvals.step_view(payable) if payable.status != S.CREATED else []
+        steps = selectors.step_view(payable) if payable.status != S.CREATED else []
         user = request.user
         return {
             "payable": payable,

@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
 from core.errors import DomainError
-from payables import approvals
+from payables import approver_sync, errors, policies, policy_push, selectors
 from payables.models import ApprovalPolicy, ApprovalStep, Approver
 
 
@@ -79,7 +79,7 @@ class ApprovalPolicyForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        problems = approvals.policy_field_problems(
+        problems = policies.policy_field_problems(
             description=data.get("description", ""),
             priority=data.get("priority"),
             amount_comparator=data.get("amount_comparator", ""),
@@ -105,7 +105,7 @@ class StepFormSet(BaseInlineFormSet):
         if any(self.errors):
             return
         kept = [f for f in self.forms if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
-        for problem in approvals.policy_step_problems(self.steps()):
+        for problem in policies.policy_step_problems(self.steps()):
             if problem.step is None:
                 raise forms.ValidationError(problem.message)
             kept[problem.step - 1].add_error(problem.field, problem.message)
@@ -185,7 +185,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="amount")
     def amount_condition(self, obj):
-        return approvals.amount_condition_text(obj.amount_comparator, obj.amount_cents)
+        return selectors.amount_condition_text(obj.amount_comparator, obj.amount_cents)
 
     @admin.display(description="vendors")
     def vendor_names(self, obj):
@@ -197,14 +197,14 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             mark_safe("<br>"),
             "{}. {} of {}",
             (
-                (s.order, s.num_approvals_required, ", ".join(approvals.approver_label(a) for a in s.approvers.all()))
+                (s.order, s.num_approvals_required, ", ".join(selectors.approver_label(a) for a in s.approvers.all()))
                 for s in obj.steps.all()
             ),
         )
 
     @admin.display(description="Dots")
     def in_dots(self, obj):
-        return approvals.dots_state(obj)
+        return selectors.dots_state(obj)
 
     @admin.display(description="versions of this policy")
     def other_versions(self, obj):
@@ -263,10 +263,10 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         }
         try:
             if change:
-                policy = approvals.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
+                policy = policies.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
             else:
-                policy = approvals.policy_create(actor=request.user, **fields)
-        except approvals.PolicyNotInDots as exc:
+                policy = policies.policy_create(actor=request.user, **fields)
+        except errors.PolicyNotInDots as exc:
             policy = exc.policy
             self.message_user(request, str(exc), messages.WARNING)
         except DomainError as exc:
@@ -283,7 +283,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
-        extra_context = {**(extra_context or {}), "needs_dots": obj is not None and approvals.needs_dots(obj)}
+        extra_context = {**(extra_context or {}), "needs_dots": obj is not None and selectors.needs_dots(obj)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -305,7 +305,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         if not super().has_change_permission(request, obj):  # retired versions too: their deletion in Dots
             raise PermissionDenied
         try:
-            approvals.policy_push(actor=request.user, policy_id=obj.pk)
+            policy_push.policy_push(actor=request.user, policy_id=obj.pk)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
@@ -322,8 +322,8 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             try:
-                approvals.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
-            except approvals.PolicyNotInDots as exc:
+                policies.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
+            except errors.PolicyNotInDots as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
@@ -344,7 +344,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     def _move(self, request, queryset, direction: int):
         outcomes = [
-            run_row(str(p), approvals.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
+            run_row(str(p), policies.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
             for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")
         ]
         message_outcomes(self, request, outcomes, verb="moved")
@@ -359,7 +359,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send to Dots again (after a failed call)", permissions=["change"])
     def send_to_dots(self, request, queryset):
-        outcomes = [run_row(str(p), approvals.policy_push, actor=request.user, policy_id=p.pk) for p in queryset]
+        outcomes = [run_row(str(p), policy_push.policy_push, actor=request.user, policy_id=p.pk) for p in queryset]
         message_outcomes(self, request, outcomes, verb="in line with Dots")
 
 
@@ -416,12 +416,12 @@ class ApproverAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # No Dots call: the link is ours alone, so the admin's transaction is fine here.
-        approvals.approver_link(actor=request.user, approver_id=obj.pk, user_id=obj.user_id)
+        approver_sync.approver_link(actor=request.user, approver_id=obj.pk, user_id=obj.user_id)
 
     @admin.action(description="Unlink from their users", permissions=["change"])
     def unlink(self, request, queryset):
         outcomes = [
-            run_row(str(a), approvals.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
+            run_row(str(a), approver_sync.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
             for a in queryset
         ]
         message_outcomes(self, request, outcomes, verb="unlinked")
@@ -438,7 +438,7 @@ class ApproverAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            result = approvals.approvers_sync(actor=request.user)
+            result = approver_sync.approvers_sync(actor=request.user)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:

@@ -63,9 +63,9 @@ def step_names() -> tuple[str, ...]:
 
 
 def approvers_step(actor) -> SyncReport:
-    from payables import approvals
+    from payables import approver_sync
 
-    result = approvals.approvers_sync(actor=actor)
+    result = approver_sync.approvers_sync(actor=actor)
     report = SyncReport("approvers", checked=len(result.created) + len(result.updated) + result.unchanged)
     report.changes += [f"approver {name} added" for name in result.created]
     report.changes += [f"approver {name} changed" for name in result.updated]
