@@ -15,8 +15,8 @@ from core.admin_actions import RowOutcome, message_outcomes, run_row
 from core.admin_base import LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
-from core.two_factor import mark_session_verified, seconds_since_last_code, verify_code
-from payables import selectors, services
+from core.two_factor import step_up_needed, step_up_verify
+from payables import drafts, selectors, services
 from payables.errors import PossibleDuplicate
 from payables.forms import CommentForm, PayableForm, PdfUploadForm, ReasonForm, StepUpForm
 from payables.models import LineItem, Payable
@@ -236,14 +236,14 @@ class PayableAdmin(LargeListAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        self._before = services.payable_edit_snapshot(Payable.objects.get(pk=obj.pk)) if change else {}
+        self._before = drafts.payable_edit_snapshot(Payable.objects.get(pk=obj.pk)) if change else {}
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.payable_record_edit(
+        drafts.payable_record_edit(
             payable_id=form.instance.pk, actor=request.user, before=getattr(self, "_before", {}), created=not change
         )
 
@@ -406,16 +406,12 @@ class PayableAdmin(LargeListAdmin):
         )
 
     def _do_pay(self, request, payables, *, single):
-        age = seconds_since_last_code(request)
-        needs_code = age is None or age > settings.PAY_STEP_UP_SECONDS
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
         confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
         form = StepUpForm(request.POST if confirmed else None) if needs_code else None
         if confirmed and form is not None and form.is_valid():
-            device = verify_code(request.user, form.cleaned_data["otp_token"])
-            if device is None:
+            if not step_up_verify(request, form.cleaned_data["otp_token"]):
                 form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
-            else:
-                mark_session_verified(request, device)
         if not confirmed or (form is not None and form.errors):
             total = sum(p.total_cents for p in payables)
             return self._confirm_page(
@@ -502,7 +498,7 @@ class PayableAdmin(LargeListAdmin):
         form = self.FromFileForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                payable = services.payable_create_from_file(
+                payable = drafts.payable_create_from_file(
                     actor=request.user,
                     upload=form.cleaned_data["file"],
                     vendor=form.cleaned_data["vendor"],

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import DotsUnavailable
 from core.money import format_cents
+from payables.errors import NotReadyForDots
 from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
 
 DUPLICATE_AMOUNT_WINDOW = dt.timedelta(days=7)
@@ -56,6 +57,17 @@ def acting_dots_user_id(user, *, own_only: bool = False) -> int | None:
     if own_only:
         return None
     return settings.DOTS_DEFAULT_ACTING_USER_ID
+
+
+def required_acting_dots_user_id(actor) -> int:
+    """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
+    acting_user_id = acting_dots_user_id(actor)
+    if acting_user_id is None:
+        raise NotReadyForDots(
+            "Your account is not linked to a Dots dashboard user and no default acting user "
+            "is configured (DOTS_DEFAULT_ACTING_USER_ID)."
+        )
+    return acting_user_id
 
 
 def app_wallet_balance_cents() -> int | None:

@@ -9,7 +9,7 @@ from django.db import connections
 from core.errors import DomainError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.models import AuditEvent
 from dots.client import DotsClient
-from payables import services, tasks
+from payables import drafts, services, tasks
 from payables.errors import (
     BankAccountNotVerified,
     InsufficientFunds,
@@ -104,7 +104,7 @@ def test_the_same_pdf_twice_is_a_possible_duplicate(dots, people, make_payable):
     second = make_payable(bill_number="Y-2", items=[("B", 200, 1)])
     for payable in (first, second):
         payable.file.save("bill.pdf", ContentFile(pdf))
-        services.payable_recalculate(payable=payable)
+        drafts.payable_recalculate(payable=payable)
     with pytest.raises(PossibleDuplicate, match="the same PDF file"):
         services.payable_submit(payable_id=second.pk, actor=people.clerk)
 
@@ -357,7 +357,7 @@ def test_create_from_pdf_opens_a_draft_prefilled_by_dots(dots, people, vendor_ac
     vendor, account = vendor_account
     pdf = b"%PDF-1.4\nBT (Invoice INV-777) Tj (Total: $1,234.56) Tj ET\n%%EOF\n"
     upload = SimpleUploadedFile("inv-777.pdf", pdf, content_type="application/pdf")
-    payable = services.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
+    payable = drafts.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
     assert payable.status == S.CREATED
     assert payable.dots_id
     assert payable.file_sha256
