@@ -1,4 +1,5 @@
-"""Admin for approval policies and approvers. Thin: every write goes through payables.approvals.
+"""Admin for approval policies and approvers. Thin: every write goes through payables.policies,
+policy_push and approver_sync.
 
 The admin's add and change views normally run inside `transaction.atomic`; a policy is
 created in Dots, so for POSTs `changeform_view` runs Django's form handling without that
@@ -14,11 +15,12 @@ from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
+from core.admin_base import AdminPage, AdminPagesMixin
 from core.errors import DomainError
 from payables import approver_sync, errors, policies, policy_push, selectors
 from payables.models import ApprovalPolicy, ApprovalStep, Approver
@@ -145,7 +147,7 @@ def _approver_choice_label(approver: Approver) -> str:
 
 
 @admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(admin.ModelAdmin):
+class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     form = ApprovalPolicyForm
     inlines = [ApprovalStepInline]
     list_display = [
@@ -286,24 +288,17 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "needs_dots": obj is not None and selectors.needs_dots(obj)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/send-to-dots/",
-                self.admin_site.admin_view(self.send_to_dots_view),
-                name="payables_approvalpolicy_send_to_dots",
-            ),
-            *super().get_urls(),
-        ]
+    def admin_pages(self):
+        return [AdminPage("<path:object_id>/send-to-dots/", "send_to_dots_view", "send_to_dots")]
 
     def send_to_dots_view(self, request, object_id):
+        # Retired versions too (their deletion in Dots): the permission, not has_change_permission.
+        self.require(request, "payables.change_approvalpolicy")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not super().has_change_permission(request, obj):  # retired versions too: their deletion in Dots
-            raise PermissionDenied
         try:
             policy_push.policy_push(actor=request.user, policy_id=obj.pk)
         except DomainError as exc:
@@ -388,7 +383,7 @@ class ApproverForm(forms.ModelForm):
 
 
 @admin.register(Approver)
-class ApproverAdmin(admin.ModelAdmin):
+class ApproverAdmin(AdminPagesMixin, admin.ModelAdmin):
     form = ApproverForm
     list_display = ["__str__", "email", "dots_role", "linked_user", "synced_at"]
     list_select_related = ["user"]
@@ -426,17 +421,13 @@ class ApproverAdmin(admin.ModelAdmin):
         ]
         message_outcomes(self, request, outcomes, verb="unlinked")
 
-    def get_urls(self):
-        return [
-            path("sync/", self.admin_site.admin_view(self.sync_view), name="payables_approver_sync"),
-            *super().get_urls(),
-        ]
+    def admin_pages(self):
+        return [AdminPage("sync/", "sync_view", "sync")]
 
     def sync_view(self, request):
+        self.require(request, "payables.change_approver")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         try:
             result = approver_sync.approvers_sync(actor=request.user)
         except DomainError as exc:

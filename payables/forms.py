@@ -80,3 +80,23 @@ class PdfUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         validate_pdf(upload)
         return upload
+
+
+class PayableFromFileForm(PdfUploadForm):
+    """A bill's PDF for Dots to read, and whom it is from."""
+
+    vendor = forms.ModelChoiceField(queryset=None)
+    bank_account = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        from vendors.models import Vendor, VendorBankAccount
+
+        super().__init__(*args, **kwargs)
+        self.fields["vendor"].queryset = Vendor.objects.all()
+        self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+
+
+class PayableSelectionForm(forms.Form):
+    """The payables a confirmation page of the list acts on: posted back as one hidden field each."""
+
+    ids = forms.ModelMultipleChoiceField(queryset=Payable.objects.all(), widget=forms.MultipleHiddenInput)
