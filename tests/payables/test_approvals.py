@@ -7,6 +7,7 @@ from django.db import connection
 
 from core import roles
 from core.dots_gateway import client
+from core.errors import DomainError
 from core.models import AuditEvent
 from payables import approver_sync, errors, policies, policy_push, selectors
 from payables import services as payable_services
@@ -705,3 +706,110 @@ def test_a_503_on_the_second_copy_keeps_the_first_and_sending_again_creates_only
     assert len(dots.received("POST", POLICIES)) == 3  # Acme, Globex refused, Globex again
     assert set(dots_policies()) == {c.dots_id for c in copies_of(policy)}
     assert selectors.dots_state(policy) == "In Dots (2 copies, one per vendor)"
+
+
+# --- who may change policies and approvers -----------------------------------------------------------------------
+
+
+def _policy_calls(dots):
+    return dots.received(path_glob=f"{POLICIES}*")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda actor, policy, approvers: create(actor, approvers), id="create"),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_update(
+                actor=actor,
+                policy_id=policy.pk,
+                description="Larger bills",
+                priority=1,
+                amount_comparator=">=",
+                amount_cents=500_000,
+                steps=[(1, [approvers["alex"].pk])],
+            ),
+            id="update",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_delete(actor=actor, policy_id=policy.pk), id="delete"
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_set_priority(actor=actor, policy_id=policy.pk, priority=9),
+            id="set-priority",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_move(actor=actor, policy_id=policy.pk, direction=+1),
+            id="move",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policy_push.policy_push(actor=actor, policy_id=policy.pk), id="push"
+        ),
+    ],
+)
+def test_a_user_whose_role_may_not_change_policies_is_refused_and_nothing_reaches_dots(
+    dots, approvers, administrator, change
+):
+    policy = create(administrator, approvers)
+    create(administrator, approvers, description="Small bills", priority=2, comparator="<=", cents=10_000)
+    approver = make_user("an-approver", role=roles.APPROVER)
+    calls, versions, events_before = (
+        len(_policy_calls(dots)),
+        ApprovalPolicy.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+    with pytest.raises(DomainError) as refused:
+        change(approver, policy, approvers)
+
+    assert refused.value.code == "permission-refused"
+    assert "Your role does not allow you to" in str(refused.value)
+    assert len(_policy_calls(dots)) == calls
+    assert ApprovalPolicy.objects.count() == versions
+    policy.refresh_from_db()
+    assert (policy.retired_at, policy.priority, policy.version) == (None, 1, 1)
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_a_user_whose_role_may_not_link_approvers_cannot_sync_them_and_nothing_is_asked_of_dots(dots, dashboard):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK)
+    with pytest.raises(DomainError) as refused:
+        approver_sync.approvers_sync(actor=clerk)
+    assert refused.value.code == "permission-refused"
+    assert dots.received("GET", "/v2/accounts-payable/approvers") == []
+    assert Approver.objects.count() == 0
+
+
+def test_the_system_user_syncs_approvers_as_the_schedule_does(dots, dashboard):
+    from core.audit import system_user
+
+    result = approver_sync.approvers_sync(actor=system_user())
+    assert len(result.created) == 6
+
+
+def test_a_user_whose_role_may_not_link_approvers_cannot_link_one(approvers):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK)
+    person = make_user("person")
+    with pytest.raises(DomainError) as refused:
+        approver_sync.approver_link(actor=clerk, approver_id=approvers["alex"].pk, user_id=person.pk)
+    assert refused.value.code == "permission-refused"
+    assert Approver.objects.get(pk=approvers["alex"].pk).user is None
+    assert not events("approver.linked")
+
+
+# --- every version keeps its Dots policies as copy rows ----------------------------------------------------------
+
+
+def test_a_version_without_vendors_is_one_copy_row_for_any_vendor(dots, approvers, administrator):
+    policy = create(administrator, approvers)
+    (copy,) = policy.dots_copies.all()
+    assert copy.vendor is None and copy.dots_id == policy.dots_id and copy.dots_id in dots_policies()
+    assert (copy.last_dots_error, copy.deleted_in_dots_at) == ("", None)
+
+
+def test_deleting_a_one_copy_version_records_when_its_copy_left_dots(dots, approvers, administrator):
+    policy = create(administrator, approvers)
+    policies.policy_delete(actor=administrator, policy_id=policy.pk)
+    (copy,) = ApprovalPolicy.objects.get(pk=policy.pk).dots_copies.all()
+    assert copy.deleted_in_dots_at is not None and copy.dots_id not in dots_policies()
+    assert selectors.dots_state(ApprovalPolicy.objects.get(pk=policy.pk)) == "Retired (not in Dots)"
