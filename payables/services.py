@@ -23,6 +23,7 @@ from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, Do
 from core.models import QueuedDotsAction
 from core.permissions import require_perm
 from core.send_once import create_once, find_in_dots
+from core.transitions import DOTS
 from payables import selectors
 from payables.errors import (
     BankAccountNotVerified,
@@ -239,7 +240,9 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
         if payable.status != S.CREATED:
             return payable  # someone else recorded this submit already
         new_status = answer.status if answer.status in (S.SUBMITTED, S.APPROVED) else S.SUBMITTED
-        Payable.TRANSITIONS.ensure(payable, new_status)
+        Payable.TRANSITIONS.ensure(payable, S.SUBMITTED)
+        if new_status == S.APPROVED:  # Dots approved it at once (nothing to wait for): its move, not ours
+            Payable.TRANSITIONS.ensure(payable, S.APPROVED, by=DOTS, current=S.SUBMITTED)
         adopt_dots_answer(payable, answer)
         payable.status = new_status
         payable.status_changed_at = timezone.now()

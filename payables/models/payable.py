@@ -46,8 +46,7 @@ class Payable(DotsRecord):
     TRANSITIONS = TransitionTable.build(
         Status,
         ours={
-            # A submit Dots answers "approved" (nothing to wait for) ends approved at once.
-            Status.CREATED: {Status.SUBMITTED, Status.APPROVED, Status.CANCELED},
+            Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
             Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
             Status.APPROVED: {Status.PAY_REQUESTED},
             # The answer to our `pay`; back to approved (or failed) when Dots refused or never got it.
