@@ -1,4 +1,4 @@
-"""Forms for payables: the draft form, and the small forms of the action pages."""
+"""Forms for payables: the draft form, the small forms of the action pages, policies and approvers."""
 
 from django import forms
 from django.conf import settings

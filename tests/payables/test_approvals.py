@@ -1,4 +1,5 @@
-"""Approvers and approval policies (payables.approvals), over real HTTP against the emulator."""
+"""Approvers and approval policies (payables.policies, policy_push, approver_sync, selectors), over real HTTP
+against the emulator."""
 
 import threading
 
