@@ -73,6 +73,23 @@ def verify_code(user, token: str) -> TOTPDevice | None:
     return None
 
 
+def step_up_needed(request, max_age_seconds: int) -> bool:
+    """Whether this session must give a fresh code before a sensitive act (paying, say):
+    it never gave one, or its last one is older than `max_age_seconds`."""
+    age = seconds_since_last_code(request)
+    return age is None or age > max_age_seconds
+
+
+def step_up_verify(request, token: str) -> bool:
+    """Check a fresh code from the signed-in user; when it is right, the session counts as
+    verified from now (so the next step-up within the window asks for none)."""
+    device = verify_code(request.user, token)
+    if device is None:
+        return False
+    mark_session_verified(request, device)
+    return True
+
+
 class TwoFactorLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
         label="Authenticator code",

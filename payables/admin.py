@@ -1,24 +1,32 @@
 """Payables in the admin: thin classes over payables.services."""
 
-from django import forms
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core.admin_actions import RowOutcome, message_outcomes, run_row
-from core.admin_base import LargeListAdmin
+from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
-from core.two_factor import mark_session_verified, seconds_since_last_code, verify_code
-from payables import selectors, services
+from core.two_factor import step_up_needed, step_up_verify
+from payables import drafts, selectors, services
 from payables.errors import PossibleDuplicate
-from payables.forms import CommentForm, PayableForm, PdfUploadForm, ReasonForm, StepUpForm
+from payables.forms import (
+    CommentForm,
+    PayableForm,
+    PayableFromFileForm,
+    PayableSelectionForm,
+    ReasonForm,
+    StepUpForm,
+)
 from payables.models import LineItem, Payable
 
 S = Payable.Status
@@ -104,8 +112,29 @@ NEXT_STEP = {
 }
 
 
+@dataclass(frozen=True)
+class PayableAction:
+    """An action on payables from its page or the list: the permissions it needs (checked before
+    its page shows anything), the method that runs it, and whether it acts on a selection."""
+
+    perms: tuple[str, ...]
+    method: str
+    bulk: bool = True
+
+
+PAYABLE_ACTIONS = {
+    "submit": PayableAction(("payables.submit_payable",), "_do_submit"),
+    "approve": PayableAction(("payables.approve_payable",), "_do_approve"),
+    "reject": PayableAction(("payables.approve_payable",), "_do_reject"),
+    "cancel": PayableAction(("payables.submit_payable",), "_do_cancel"),
+    "pay": PayableAction(("payables.pay_payable",), "_do_pay"),
+    # Reads a payment back from Dots and records what it says: anyone who sees the payable.
+    "check": PayableAction((), "_do_check", bulk=False),
+}
+
+
 @admin.register(Payable)
-class PayableAdmin(LargeListAdmin):
+class PayableAdmin(AdminPagesMixin, LargeListAdmin):
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_step")
@@ -236,14 +265,14 @@ class PayableAdmin(LargeListAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        self._before = services.payable_edit_snapshot(Payable.objects.get(pk=obj.pk)) if change else {}
+        self._before = drafts.payable_edit_snapshot(Payable.objects.get(pk=obj.pk)) if change else {}
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.payable_record_edit(
+        drafts.payable_record_edit(
             payable_id=form.instance.pk, actor=request.user, before=getattr(self, "_before", {}), created=not change
         )
 
@@ -255,9 +284,8 @@ class PayableAdmin(LargeListAdmin):
     def _page_context(self, request, payable):
         if payable is None:
             return {}
-        from payables import approvals
 
-        steps = approvals.step_view(payable) if payable.status != S.CREATED else []
+        steps = selectors.step_view(payable) if payable.status != S.CREATED else []
         user = request.user
         return {
             "payable": payable,
@@ -273,34 +301,29 @@ class PayableAdmin(LargeListAdmin):
 
     # --- object actions (buttons on the change page) -------------------------------------------------
 
-    def get_urls(self):
-        extra = [
-            path(
-                "<int:pk>/act/<str:action>/", self.admin_site.admin_view(self.action_view), name="payables_payable_act"
-            ),
-            path("bulk/<str:action>/", self.admin_site.admin_view(self.bulk_view), name="payables_payable_bulk"),
-            path("from-file/", self.admin_site.admin_view(self.from_file_view), name="payables_payable_from_file"),
+    def admin_pages(self):
+        return [
+            AdminPage("<int:pk>/act/<str:action>/", "action_view", "act"),
+            AdminPage("bulk/<str:action>/", "bulk_view", "bulk"),
+            AdminPage("from-file/", "from_file_view", "from_file"),
         ]
-        return extra + super().get_urls()
+
+    def _action(self, request, action: str) -> PayableAction:
+        """The action asked for, once the user may view payables and take it (403 otherwise)."""
+        spec = PAYABLE_ACTIONS.get(action)
+        if spec is None:
+            raise PermissionDenied
+        self.require(request, "payables.view_payable", *spec.perms)
+        return spec
 
     def _change_url(self, payable):
         return reverse("admin:payables_payable_change", args=[payable.pk])
 
     def action_view(self, request, pk, action):
+        """One payable's action page (its button): the confirmation, then the service."""
+        spec = self._action(request, action)
         payable = get_object_or_404(Payable, pk=pk)
-        if not self.has_view_permission(request, payable):
-            raise PermissionDenied
-        runner = {
-            "submit": self._do_submit,
-            "approve": self._do_approve,
-            "reject": self._do_reject,
-            "cancel": self._do_cancel,
-            "pay": self._do_pay,
-            "check": self._do_check,
-        }.get(action)
-        if runner is None:
-            raise PermissionDenied
-        return runner(request, [payable], single=True)
+        return getattr(self, spec.method)(request, [payable], single=True)
 
     def _confirm_page(self, request, payables, *, action, title, form, intro="", matches=None):
         context = {
@@ -312,7 +335,7 @@ class PayableAdmin(LargeListAdmin):
             "action": action,
             "intro": intro,
             "matches": matches or [],
-            "ids": ",".join(str(p.pk) for p in payables),
+            "selection": PayableSelectionForm(initial={"ids": [p.pk for p in payables]}),
             "back_url": self._change_url(payables[0])
             if len(payables) == 1
             else reverse("admin:payables_payable_changelist"),
@@ -407,16 +430,12 @@ class PayableAdmin(LargeListAdmin):
         )
 
     def _do_pay(self, request, payables, *, single):
-        age = seconds_since_last_code(request)
-        needs_code = age is None or age > settings.PAY_STEP_UP_SECONDS
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
         confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
         form = StepUpForm(request.POST if confirmed else None) if needs_code else None
         if confirmed and form is not None and form.is_valid():
-            device = verify_code(request.user, form.cleaned_data["otp_token"])
-            if device is None:
+            if not step_up_verify(request, form.cleaned_data["otp_token"]):
                 form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
-            else:
-                mark_session_verified(request, device)
         if not confirmed or (form is not None and form.errors):
             total = sum(p.total_cents for p in payables)
             return self._confirm_page(
@@ -443,17 +462,15 @@ class PayableAdmin(LargeListAdmin):
     # --- bulk actions on the list (same services, per-row outcomes) -------------------------------------
 
     def bulk_view(self, request, action):
-        ids = [int(i) for i in request.POST.get("ids", "").split(",") if i.isdigit()]
-        payables = list(Payable.objects.filter(pk__in=ids).order_by("id"))
-        runner = {
-            "submit": self._do_submit,
-            "reject": self._do_reject,
-            "cancel": self._do_cancel,
-            "pay": self._do_pay,
-        }.get(action)
-        if runner is None or not payables:
+        """The confirmation page of an action on the list's selection, posted back with the payables."""
+        spec = self._action(request, action)
+        if not spec.bulk:
             raise PermissionDenied
-        return runner(request, payables, single=False)
+        selection = PayableSelectionForm(request.POST or None)
+        if not selection.is_valid():
+            raise PermissionDenied
+        payables = list(selection.cleaned_data["ids"].order_by("id"))
+        return getattr(self, spec.method)(request, payables, single=False)
 
     @admin.action(description="Submit selected payables for approval", permissions=["submit"])
     def submit_selected(self, request, queryset):
@@ -486,24 +503,12 @@ class PayableAdmin(LargeListAdmin):
 
     # --- create from a PDF ------------------------------------------------------------------------------
 
-    class FromFileForm(PdfUploadForm):
-        vendor = forms.ModelChoiceField(queryset=None)
-        bank_account = forms.ModelChoiceField(queryset=None)
-
-        def __init__(self, *args, **kwargs):
-            from vendors.models import Vendor, VendorBankAccount
-
-            super().__init__(*args, **kwargs)
-            self.fields["vendor"].queryset = Vendor.objects.all()
-            self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
-
     def from_file_view(self, request):
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = self.FromFileForm(request.POST or None, request.FILES or None)
+        self.require(request, "payables.add_payable")
+        form = PayableFromFileForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                payable = services.payable_create_from_file(
+                payable = drafts.payable_create_from_file(
                     actor=request.user,
                     upload=form.cleaned_data["file"],
                     vendor=form.cleaned_data["vendor"],

@@ -1,4 +1,5 @@
-"""Admin for approval policies and approvers. Thin: every write goes through payables.approvals.
+"""Admin for approval policies and approvers. Thin: every write goes through payables.policies,
+policy_push and approver_sync.
 
 The admin's add and change views normally run inside `transaction.atomic`; a policy is
 created in Dots, so for POSTs `changeform_view` runs Django's form handling without that
@@ -7,20 +8,20 @@ everything a policy needs first (same checks as the service), so a refusal names
 or the step and keeps what was typed.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
+from core.admin_base import AdminPage, AdminPagesMixin
 from core.errors import DomainError
-from payables import approvals
+from payables import approver_sync, errors, policies, policy_push, selectors
+from payables.forms import ApprovalPolicyForm, ApproverForm, StepFormSet
 from payables.models import ApprovalPolicy, ApprovalStep, Approver
 
 
@@ -59,58 +60,6 @@ class VersionFilter(admin.SimpleListFilter):
         return queryset.filter(retired_at__isnull=True).order_by("priority", "id")
 
 
-class ApprovalPolicyForm(forms.ModelForm):
-    class Meta:
-        model = ApprovalPolicy
-        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
-        labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
-        help_texts = {
-            "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
-            "Dots applies every condition of a policy together, so a policy naming several "
-            "vendors is kept in Dots as one copy per vendor, tried one after the other."
-        }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "amount_comparator" in self.fields:
-            self.fields["amount_comparator"].choices = [("", "any amount"), *ApprovalPolicy.AmountComparator.choices]
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        problems = approvals.policy_field_problems(
-            description=data.get("description", ""),
-            priority=data.get("priority"),
-            amount_comparator=data.get("amount_comparator", ""),
-            amount_cents=data.get("amount_cents"),
-            vendor_ids=[v.pk for v in data.get("vendors", [])],
-        )
-        for problem in problems:
-            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
-        return data
-
-
-class StepFormSet(BaseInlineFormSet):
-    def steps(self):
-        """(approvals required, approver pks) per kept form, in order."""
-        return [
-            (f.cleaned_data.get("num_approvals_required"), [a.pk for a in f.cleaned_data.get("approvers", [])])
-            for f in self.forms
-            if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())
-        ]
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        kept = [f for f in self.forms if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
-        for problem in approvals.policy_step_problems(self.steps()):
-            if problem.step is None:
-                raise forms.ValidationError(problem.message)
-            kept[problem.step - 1].add_error(problem.field, problem.message)
-
-
 class ApprovalStepInline(admin.TabularInline):
     model = ApprovalStep
     formset = StepFormSet
@@ -145,7 +94,7 @@ def _approver_choice_label(approver: Approver) -> str:
 
 
 @admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(admin.ModelAdmin):
+class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     form = ApprovalPolicyForm
     inlines = [ApprovalStepInline]
     list_display = [
@@ -185,7 +134,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="amount")
     def amount_condition(self, obj):
-        return approvals.amount_condition_text(obj.amount_comparator, obj.amount_cents)
+        return selectors.amount_condition_text(obj.amount_comparator, obj.amount_cents)
 
     @admin.display(description="vendors")
     def vendor_names(self, obj):
@@ -197,14 +146,14 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             mark_safe("<br>"),
             "{}. {} of {}",
             (
-                (s.order, s.num_approvals_required, ", ".join(approvals.approver_label(a) for a in s.approvers.all()))
+                (s.order, s.num_approvals_required, ", ".join(selectors.approver_label(a) for a in s.approvers.all()))
                 for s in obj.steps.all()
             ),
         )
 
     @admin.display(description="Dots")
     def in_dots(self, obj):
-        return approvals.dots_state(obj)
+        return selectors.dots_state(obj)
 
     @admin.display(description="versions of this policy")
     def other_versions(self, obj):
@@ -263,10 +212,10 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         }
         try:
             if change:
-                policy = approvals.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
+                policy = policies.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
             else:
-                policy = approvals.policy_create(actor=request.user, **fields)
-        except approvals.PolicyNotInDots as exc:
+                policy = policies.policy_create(actor=request.user, **fields)
+        except errors.PolicyNotInDots as exc:
             policy = exc.policy
             self.message_user(request, str(exc), messages.WARNING)
         except DomainError as exc:
@@ -283,29 +232,22 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
-        extra_context = {**(extra_context or {}), "needs_dots": obj is not None and approvals.needs_dots(obj)}
+        extra_context = {**(extra_context or {}), "needs_dots": obj is not None and selectors.needs_dots(obj)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/send-to-dots/",
-                self.admin_site.admin_view(self.send_to_dots_view),
-                name="payables_approvalpolicy_send_to_dots",
-            ),
-            *super().get_urls(),
-        ]
+    def admin_pages(self):
+        return [AdminPage("<path:object_id>/send-to-dots/", "send_to_dots_view", "send_to_dots")]
 
     def send_to_dots_view(self, request, object_id):
+        # Retired versions too (their deletion in Dots): the permission, not has_change_permission.
+        self.require(request, "payables.change_approvalpolicy")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not super().has_change_permission(request, obj):  # retired versions too: their deletion in Dots
-            raise PermissionDenied
         try:
-            approvals.policy_push(actor=request.user, policy_id=obj.pk)
+            policy_push.policy_push(actor=request.user, policy_id=obj.pk)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
@@ -322,8 +264,8 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             try:
-                approvals.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
-            except approvals.PolicyNotInDots as exc:
+                policies.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
+            except errors.PolicyNotInDots as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
@@ -344,7 +286,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     def _move(self, request, queryset, direction: int):
         outcomes = [
-            run_row(str(p), approvals.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
+            run_row(str(p), policies.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
             for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")
         ]
         message_outcomes(self, request, outcomes, verb="moved")
@@ -359,36 +301,15 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send to Dots again (after a failed call)", permissions=["change"])
     def send_to_dots(self, request, queryset):
-        outcomes = [run_row(str(p), approvals.policy_push, actor=request.user, policy_id=p.pk) for p in queryset]
+        outcomes = [run_row(str(p), policy_push.policy_push, actor=request.user, policy_id=p.pk) for p in queryset]
         message_outcomes(self, request, outcomes, verb="in line with Dots")
 
 
 # --- approvers ----------------------------------------------------------------------------------------------------
 
 
-class ApproverForm(forms.ModelForm):
-    class Meta:
-        model = Approver
-        fields = ["user"]
-        labels = {"user": "Linked user"}
-        help_texts = {"user": "The person who acts as this Dots dashboard user here. Empty: not linked."}
-
-    def validate_unique(self):
-        pass  # the clean below says it better than "Approver with this User already exists"
-
-    def clean_user(self):
-        user = self.cleaned_data.get("user")
-        if user is not None:
-            other = Approver.objects.filter(user=user).exclude(pk=self.instance.pk).first()
-            if other is not None:
-                raise forms.ValidationError(
-                    f"{user.get_username()} is already linked to {other}: unlink them there first."
-                )
-        return user
-
-
 @admin.register(Approver)
-class ApproverAdmin(admin.ModelAdmin):
+class ApproverAdmin(AdminPagesMixin, admin.ModelAdmin):
     form = ApproverForm
     list_display = ["__str__", "email", "dots_role", "linked_user", "synced_at"]
     list_select_related = ["user"]
@@ -416,29 +337,25 @@ class ApproverAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # No Dots call: the link is ours alone, so the admin's transaction is fine here.
-        approvals.approver_link(actor=request.user, approver_id=obj.pk, user_id=obj.user_id)
+        approver_sync.approver_link(actor=request.user, approver_id=obj.pk, user_id=obj.user_id)
 
     @admin.action(description="Unlink from their users", permissions=["change"])
     def unlink(self, request, queryset):
         outcomes = [
-            run_row(str(a), approvals.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
+            run_row(str(a), approver_sync.approver_link, actor=request.user, approver_id=a.pk, user_id=None)
             for a in queryset
         ]
         message_outcomes(self, request, outcomes, verb="unlinked")
 
-    def get_urls(self):
-        return [
-            path("sync/", self.admin_site.admin_view(self.sync_view), name="payables_approver_sync"),
-            *super().get_urls(),
-        ]
+    def admin_pages(self):
+        return [AdminPage("sync/", "sync_view", "sync")]
 
     def sync_view(self, request):
+        self.require(request, "payables.change_approver")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         try:
-            result = approvals.approvers_sync(actor=request.user)
+            result = approver_sync.approvers_sync(actor=request.user)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:

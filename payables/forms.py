@@ -1,9 +1,11 @@
-"""Forms for payables: the draft form, and the small forms of the action pages."""
+"""Forms for payables: the draft form, the small forms of the action pages, policies and approvers."""
 
 from django import forms
 from django.conf import settings
+from django.forms.models import BaseInlineFormSet
 
-from payables.models import Payable
+from payables import policies
+from payables.models import ApprovalPolicy, Approver, Payable
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
 
@@ -80,3 +82,99 @@ class PdfUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         validate_pdf(upload)
         return upload
+
+
+class PayableFromFileForm(PdfUploadForm):
+    """A bill's PDF for Dots to read, and whom it is from."""
+
+    vendor = forms.ModelChoiceField(queryset=None)
+    bank_account = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        from vendors.models import Vendor, VendorBankAccount
+
+        super().__init__(*args, **kwargs)
+        self.fields["vendor"].queryset = Vendor.objects.all()
+        self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+
+
+class PayableSelectionForm(forms.Form):
+    """The payables a confirmation page of the list acts on: posted back as one hidden field each."""
+
+    ids = forms.ModelMultipleChoiceField(queryset=Payable.objects.all(), widget=forms.MultipleHiddenInput)
+
+
+# --- approval policies and approvers -------------------------------------------------------------------
+
+
+class ApprovalPolicyForm(forms.ModelForm):
+    class Meta:
+        model = ApprovalPolicy
+        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
+        help_texts = {
+            "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
+            "Dots applies every condition of a policy together, so a policy naming several "
+            "vendors is kept in Dots as one copy per vendor, tried one after the other."
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "amount_comparator" in self.fields:
+            self.fields["amount_comparator"].choices = [("", "any amount"), *ApprovalPolicy.AmountComparator.choices]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        problems = policies.policy_field_problems(
+            description=data.get("description", ""),
+            priority=data.get("priority"),
+            amount_comparator=data.get("amount_comparator", ""),
+            amount_cents=data.get("amount_cents"),
+            vendor_ids=[v.pk for v in data.get("vendors", [])],
+        )
+        for problem in problems:
+            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+        return data
+
+
+class StepFormSet(BaseInlineFormSet):
+    def steps(self):
+        """(approvals required, approver pks) per kept form, in order."""
+        return [
+            (f.cleaned_data.get("num_approvals_required"), [a.pk for a in f.cleaned_data.get("approvers", [])])
+            for f in self.forms
+            if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())
+        ]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [f for f in self.forms if not self._should_delete_form(f) and (f.instance.pk or f.has_changed())]
+        for problem in policies.policy_step_problems(self.steps()):
+            if problem.step is None:
+                raise forms.ValidationError(problem.message)
+            kept[problem.step - 1].add_error(problem.field, problem.message)
+
+
+class ApproverForm(forms.ModelForm):
+    class Meta:
+        model = Approver
+        fields = ["user"]
+        labels = {"user": "Linked user"}
+        help_texts = {"user": "The person who acts as this Dots dashboard user here. Empty: not linked."}
+
+    def validate_unique(self):
+        pass  # the clean below says it better than "Approver with this User already exists"
+
+    def clean_user(self):
+        user = self.cleaned_data.get("user")
+        if user is not None:
+            other = Approver.objects.filter(user=user).exclude(pk=self.instance.pk).first()
+            if other is not None:
+                raise forms.ValidationError(
+                    f"{user.get_username()} is already linked to {other}: unlink them there first."
+                )
+        return user

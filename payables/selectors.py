@@ -1,14 +1,16 @@
-"""Reads shared by the payables admin, services and tasks."""
+"""Reads shared by the payables admin, services and tasks: payables, and the approval policies that route them."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import DotsUnavailable
-from payables.models import Approver, Payable
+from core.money import format_cents
+from payables.errors import NotReadyForDots
+from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
 
 DUPLICATE_AMOUNT_WINDOW = dt.timedelta(days=7)
 _CLOSED = (Payable.Status.CANCELED, Payable.Status.REJECTED)
@@ -57,6 +59,17 @@ def acting_dots_user_id(user, *, own_only: bool = False) -> int | None:
     return settings.DOTS_DEFAULT_ACTING_USER_ID
 
 
+def required_acting_dots_user_id(actor) -> int:
+    """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
+    acting_user_id = acting_dots_user_id(actor)
+    if acting_user_id is None:
+        raise NotReadyForDots(
+            "Your account is not linked to a Dots dashboard user and no default acting user "
+            "is configured (DOTS_DEFAULT_ACTING_USER_ID)."
+        )
+    return acting_user_id
+
+
 def app_wallet_balance_cents() -> int | None:
     """The app wallet's balance in Dots, or None when Dots does not say."""
     from core.dots_gateway import client, dots_call
@@ -80,18 +93,16 @@ WAITING_SCAN_LIMIT = 500
 def waiting_for(user) -> Q:
     """Payables whose current approval step `user` may approve and has not decided yet.
 
-    Uses the same rule as the approve service (payables.approvals), over the newest
+    Uses the same rule as the approve service, over the newest
     submitted payables: those are few, whatever the size of the table.
     """
-    from payables import approvals
-
     if not Approver.objects.filter(user=user).exists():
         return Q(pk__in=[])
     ids = []
     candidates = Payable.objects.filter(status=Payable.Status.SUBMITTED).exclude(created_by=user)
     for payable in candidates.select_related("approval_policy").order_by("-id")[:WAITING_SCAN_LIMIT]:
         # The rule also refuses someone who already approved the current step.
-        may, _why = approvals.user_may_approve_current_step(payable, user)
+        may, _why = user_may_approve_current_step(payable, user)
         if may:
             ids.append(payable.pk)
     return Q(pk__in=ids)
@@ -105,3 +116,255 @@ def overdue() -> Q:
         Payable.Status.PAYMENT_FAILED,
     ]
     return Q(status__in=open_states, due_date__lt=timezone.localdate())
+
+
+# --- approval policies -------------------------------------------------------------------------------------
+
+# Who Dots lets approve a payable that no policy covers (its dashboard roles).
+DEFAULT_APPROVER_ROLES = frozenset({"admin", "ap_approver"})
+NO_POLICY_REASON = "no policy matched: one approval by any approver"
+_SYMBOL = {"<=": "≤", "==": "=", ">=": "≥"}
+
+
+def amount_condition_text(comparator: str, amount_cents: int | None) -> str:
+    """ ">=" and 100000 -> "$1,000.00 or more"; "" -> "any amount"."""
+    if not comparator or amount_cents is None:
+        return "any amount"
+    money = format_cents(amount_cents)
+    return {"<=": f"{money} or less", "==": f"exactly {money}", ">=": f"{money} or more"}[comparator]
+
+
+def approver_label(approver: Approver) -> str:
+    """The local user linked to the approver, else the Dots name."""
+    if approver.user_id:
+        user = approver.user
+        return user.get_full_name() or user.get_username()
+    name = f"{approver.first_name} {approver.last_name}".strip() or approver.email or f"user {approver.dots_user_id}"
+    return f"{name} (Dots #{approver.dots_user_id}, not linked)"
+
+
+def dots_copies(policy: ApprovalPolicy) -> list[ApprovalPolicyDotsCopy]:
+    """The version's Dots policies: one per vendor it names, or one for a version naming none."""
+    return sorted(policy.dots_copies.all(), key=lambda c: (c.vendor.name if c.vendor_id else "", c.pk))
+
+
+def copy_in_dots(copy: ApprovalPolicyDotsCopy) -> bool:
+    """Dots holds this copy: it was created there and its deletion is not confirmed."""
+    return bool(copy.dots_id) and copy.deleted_in_dots_at is None
+
+
+def dots_state(policy: ApprovalPolicy) -> str:
+    """Where this version stands in Dots, for the admin. A version kept as one Dots policy is
+    described as one; a version with one copy per vendor names the copies."""
+    copies = dots_copies(policy)
+    total = len(copies)
+    several = total > 1
+    if policy.retired_at is not None:
+        left = [c for c in copies if copy_in_dots(c)]
+        if not left:
+            deleted = sum(1 for c in copies if c.deleted_in_dots_at)
+            if several and deleted:
+                return f"Retired (not in Dots; its {deleted} cop{'y' if deleted == 1 else 'ies'} deleted)"
+            return "Retired (not in Dots)"
+        if not several:
+            return f"Retired, still in Dots: {left[0].last_dots_error or 'deletion not confirmed'}"
+        detail = "; ".join(f"{c.vendor.name}: {c.last_dots_error or 'deletion not confirmed'}" for c in left)
+        return f"Retired, still in Dots: {len(left)} of {total} copies ({detail})"
+    missing = [c for c in copies if not c.dots_id]
+    if not copies or (missing and not several):
+        error = (missing[0].last_dots_error or policy.last_dots_error) if missing else ""
+        return f"Not in Dots: {error}" if error else "Not sent to Dots yet"
+    if missing:
+        detail = "; ".join(
+            f"the copy for {c.vendor.name} {'failed: ' + c.last_dots_error if c.last_dots_error else 'is not sent yet'}"
+            for c in missing
+        )
+        if len(missing) == total:
+            return f"Not in Dots: {detail}"
+        return f"In Dots for {total - len(missing)} of {total} vendors; {detail}"
+    copies_text = f" ({total} copies)" if several else ""
+    if policy.last_dots_error:
+        return f"In Dots{copies_text}, but the last change did not reach it: {policy.last_dots_error}"
+    return f"In Dots ({total} copies, one per vendor)" if several else "In Dots"
+
+
+def current_policies():
+    """Current versions in the order Dots tries them (ties: the older first, as Dots does)."""
+    return (
+        ApprovalPolicy.objects.filter(retired_at__isnull=True)
+        .order_by("priority", "id")
+        .prefetch_related("vendors", "steps__approvers", "dots_copies__vendor")
+    )
+
+
+def awaits_deletion_in_dots(policy: ApprovalPolicy) -> bool:
+    """A retired version that Dots may still apply: a copy of it whose deletion is not confirmed."""
+    return policy.retired_at is not None and any(copy_in_dots(c) for c in dots_copies(policy))
+
+
+def needs_dots(policy: ApprovalPolicy) -> bool:
+    """Whether Dots is behind this version (so "Send to Dots again" has something to do)."""
+    if policy.retired_at is not None:
+        return awaits_deletion_in_dots(policy)
+    copies = dots_copies(policy)
+    return not copies or any(not c.dots_id for c in copies) or bool(policy.last_dots_error)
+
+
+def policies_in_dots() -> list[ApprovalPolicy]:
+    """The versions Dots holds, in the order it tries them: current ones it has, and retired
+    ones whose deletion there has not been confirmed (Dots still applies them)."""
+    rows = (
+        ApprovalPolicy.objects.filter(dots_copies__dots_id__isnull=False)
+        .distinct()
+        .prefetch_related("vendors", "dots_copies__vendor")
+    )
+    held = [p for p in rows if p.retired_at is None or awaits_deletion_in_dots(p)]
+    return sorted(held, key=lambda p: (p.priority, p.id))
+
+
+def _conditions_hold(policy: ApprovalPolicy, payable: Payable) -> tuple[bool, list[str]]:
+    reasons = []
+    amount = payable.total_cents or 0
+    if policy.amount_comparator and policy.amount_cents is not None:
+        value = policy.amount_cents
+        holds = {"<=": amount <= value, "==": amount == value, ">=": amount >= value}[policy.amount_comparator]
+        if not holds:
+            return False, []
+        reasons.append(f"amount {format_cents(amount)} {_SYMBOL[policy.amount_comparator]} {format_cents(value)}")
+    # Dots routes by the copies it holds: one per vendor (or one for any vendor).
+    held = [c for c in dots_copies(policy) if copy_in_dots(c)]
+    if not held:
+        return False, []
+    vendors = [c.vendor for c in held if c.vendor_id]
+    if vendors:
+        if payable.vendor_id not in {v.pk for v in vendors}:
+            return False, []
+        reasons.append(f"vendor is {next(v.name for v in vendors if v.pk == payable.vendor_id)}")
+    return True, reasons
+
+
+def match_policy(payable: Payable) -> tuple[ApprovalPolicy | None, str]:
+    """The policy Dots will apply to this payable on submit, and why (Dots' rule: ascending
+    priority, the first whose conditions all hold; none: one approval by any approver)."""
+    for policy in policies_in_dots():
+        holds, reasons = _conditions_hold(policy, payable)
+        if holds:
+            because = " and ".join(reasons) if reasons else "it applies to every payable"
+            return policy, because
+    return None, NO_POLICY_REASON
+
+
+# --- approval steps of a payable -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepView:
+    number: int  # 1-based
+    required: int
+    approvers: list[str]  # who may approve
+    approved_by: list[str]
+    rejected_by: list[str] = field(default_factory=list)
+    completed: bool = False
+    is_current: bool = False
+
+
+def current_step_index(payable: Payable) -> int | None:
+    """0-based index of the step waiting for approvals, None when none is (not submitted, or done)."""
+    if payable.status != Payable.Status.SUBMITTED:
+        return None
+    for index, step in enumerate(payable.approval_steps or []):
+        if not step.get("completed"):
+            return index
+    return None
+
+
+def _policy_steps(payable: Payable) -> list[ApprovalStep]:
+    if payable.approval_policy_id is None:
+        return []
+    return list(payable.approval_policy.steps.prefetch_related("approvers__user"))
+
+
+def _default_approvers():
+    return Approver.objects.filter(dots_role__in=DEFAULT_APPROVER_ROLES).select_related("user")
+
+
+def _label_for_dots_user(dots_user_id, fallback: str, approvers_by_dots_id: dict) -> str:
+    approver = approvers_by_dots_id.get(dots_user_id)
+    return approver_label(approver) if approver and approver.user_id else (fallback or f"Dots user {dots_user_id}")
+
+
+def step_view(payable: Payable) -> list[StepView]:
+    """Each step: who may approve it, who has, and which one is current. Before submit (no
+    answer from Dots yet) the steps of the matched policy are shown, none approved."""
+    policy_steps = _policy_steps(payable)
+    dots_steps = list(payable.approval_steps or [])
+    count = len(dots_steps) or len(policy_steps)
+    if not count:
+        return []
+    approvers_by_dots_id = {a.dots_user_id: a for a in Approver.objects.select_related("user")}
+    current = current_step_index(payable)
+    views = []
+    for index in range(count):
+        dots_step = dots_steps[index] if index < len(dots_steps) else {}
+        if index < len(policy_steps):
+            may = [approver_label(a) for a in policy_steps[index].approvers.all()]
+            required = policy_steps[index].num_approvals_required
+        else:
+            # No policy (Dots' default): any dashboard admin or AP approver.
+            may = [approver_label(a) for a in _default_approvers()] or ["any Dots admin or AP approver (none synced)"]
+            required = 1
+        required = dots_step.get("num_approvals_required", required)
+        decisions = dots_step.get("user_approvals") or []
+        approved = [
+            _label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
+            for d in decisions
+            if d.get("approval_given")
+        ]
+        rejected = [
+            _label_for_dots_user(d.get("user_id"), d.get("name", ""), approvers_by_dots_id)
+            for d in decisions
+            if d.get("approval_given") is False
+        ]
+        views.append(
+            StepView(
+                number=index + 1,
+                required=required,
+                approvers=may,
+                approved_by=approved,
+                rejected_by=rejected,
+                completed=bool(dots_step.get("completed")),
+                is_current=index == current,
+            )
+        )
+    return views
+
+
+def user_may_approve_current_step(payable: Payable, user) -> tuple[bool, str]:
+    """Whether `user` may approve (or reject) the current step, and why not. Segregation of
+    duties (the creator) is the approve service's business; this is about the step's list."""
+    index = current_step_index(payable)
+    if index is None:
+        if payable.status != Payable.Status.SUBMITTED:
+            return False, f"{payable} is not waiting for approval ({payable.get_status_display()})."
+        return False, f"{payable} has no approval step left."
+    approver = Approver.objects.filter(user=user).first()
+    if approver is None:
+        return False, f"{user.get_username()} is not linked to a Dots approver (ask an administrator to link them)."
+    number = index + 1
+    policy_steps = _policy_steps(payable)
+    if policy_steps:
+        if index >= len(policy_steps):
+            return False, f"step {number} of {payable} is not in the policy it was submitted under."
+        if not policy_steps[index].approvers.filter(pk=approver.pk).exists():
+            return False, f"{user.get_username()} is not an approver of step {number}."
+    elif len(payable.approval_steps or []) > 1:
+        return False, f"{payable} was submitted under a policy not known here; approve it in Dots."
+    elif approver.dots_role not in DEFAULT_APPROVER_ROLES:
+        return False, (
+            f"{user.get_username()} is a Dots {approver.dots_role or 'user'}, not an approver "
+            f"(no policy applies, so any Dots admin or AP approver may approve)."
+        )
+    decisions = (payable.approval_steps or [])[index].get("user_approvals") or []
+    if any(d.get("user_id") == approver.dots_user_id for d in decisions):
+        return False, f"{user.get_username()} has already approved step {number}: one person counts once per step."
+    return True, f"{user.get_username()} is an approver of step {number}."

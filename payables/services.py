@@ -12,18 +12,17 @@ moves to `payment_outcome_unknown` and reads the payable back before anyone may
 pay again (`payable_reconcile_payment`).
 """
 
-import hashlib
 import logging
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from core import action_queue, audit
-from core.dots_gateway import client, describe, dots_call
+from core.dots_gateway import client, dots_call
 from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
-from core.models import AuditEvent
+from core.permissions import require_perm
+from core.send_once import create_once, find_in_dots
+from core.transitions import DOTS
 from payables import seam as payables_seam
 from payables import selectors
 from payables.errors import (
@@ -38,40 +37,19 @@ from payables.errors import (
 )
 from payables.models import Payable, PayableApproval
 
+# Recording a payment's outcome and reading it back live in payables.payments; the sync and
+# reconciliation read payable_reconcile_payment and payment_failure_reason from here too.
+from payables.payments import (  # noqa: F401  (payment_failure_reason: see above)
+    adopt_dots_answer,
+    payable_reconcile_payment,
+    payment_failure_reason,
+    record_payment_answer,
+    schedule_follow,
+    snapshot,
+)
+
 logger = logging.getLogger(__name__)
 S = Payable.Status
-
-# Dots statuses we adopt as they are.
-_DOTS_STATUSES = {
-    s.value
-    for s in (
-        S.CREATED,
-        S.SUBMITTED,
-        S.APPROVED,
-        S.REJECTED,
-        S.CANCELED,
-        S.PAYMENT_INITIATED,
-        S.PAYMENT_COMPLETED,
-        S.PAYMENT_FAILED,
-    )
-}
-_PAYMENT_ACTIONS = {
-    S.PAYMENT_INITIATED: "payable.payment_initiated",
-    S.PAYMENT_COMPLETED: "payable.payment_completed",
-    S.PAYMENT_FAILED: "payable.payment_failed",
-}
-
-
-def ensure_transition(payable: Payable, new_status: str) -> None:
-    allowed = Payable.TRANSITIONS.get(payable.status, set())
-    if new_status not in allowed:
-        current = Payable.Status(payable.status).label.lower()
-        raise InvalidTransition(f"{payable} is {current}: it cannot become {Payable.Status(new_status).label.lower()}.")
-
-
-def _require_perm(actor, perm: str, doing: str) -> None:
-    if not actor.has_perm(perm):
-        raise PermissionRefused(f"Your role does not allow you to {doing}.")
 
 
 def _not_creator(payable: Payable, actor, doing: str) -> None:
@@ -80,30 +58,16 @@ def _not_creator(payable: Payable, actor, doing: str) -> None:
         raise SegregationOfDutiesViolation(f"{payable}: you created it, so someone else must {doing} it.")
 
 
-def _acting_user_id(actor) -> int:
-    """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
-    acting_user_id = selectors.acting_dots_user_id(actor)
-    if acting_user_id is None:
-        raise NotReadyForDots(
-            "Your account is not linked to a Dots dashboard user and no default acting user "
-            "is configured (DOTS_DEFAULT_ACTING_USER_ID)."
-        )
-    return acting_user_id
+def _move(payable: Payable, *, from_statuses, to_status: str, **fields) -> bool:
+    """Compare-and-set: move only if the payable is still in one of `from_statuses`.
 
-
-def _snapshot(payable: Payable) -> dict:
-    return {
-        "status": payable.status,
-        "dots_status": payable.dots_status,
-        "total": payable.total_cents,
-        "last_dots_error": payable.last_dots_error,
-    }
-
-
-def _move(payable_id: int, *, from_statuses, to_status: str, **fields) -> bool:
-    """Compare-and-set: move only if the payable is still in one of `from_statuses`."""
+    Each move must be one the transition table allows (InvalidTransition otherwise); the
+    conditional UPDATE is the concurrency gate: of two callers, one moves.
+    """
+    for status in from_statuses:
+        Payable.TRANSITIONS.ensure(payable, to_status, current=status)
     now = timezone.now()
-    updated = Payable.objects.filter(pk=payable_id, status__in=list(from_statuses)).update(
+    updated = Payable.objects.filter(pk=payable.pk, status__in=list(from_statuses)).update(
         status=to_status, status_changed_at=now, updated_at=now, **fields
     )
     return updated == 1
@@ -112,7 +76,7 @@ def _move(payable_id: int, *, from_statuses, to_status: str, **fields) -> bool:
 def _record_dots_failure(payable_id: int, exc: DotsCallError, *, actor, doing: str) -> None:
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable_id)
-        before = _snapshot(payable)
+        before = snapshot(payable)
         payable.last_dots_error = str(exc)
         payable.last_dots_attempt_at = timezone.now()
         payable.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
@@ -121,75 +85,9 @@ def _record_dots_failure(payable_id: int, exc: DotsCallError, *, actor, doing: s
             action="payable.dots_error",
             target=payable,
             before=before,
-            after=_snapshot(payable),
+            after=snapshot(payable),
             reason=doing,
         )
-
-
-def _adopt_dots_answer(payable: Payable, answer) -> None:
-    """Copy what Dots said onto the row (the caller saves and audits)."""
-    payable.dots_status = answer.status or ""
-    payable.approval_steps = answer.approval_steps or []
-    if answer.transfer_id:
-        payable.dots_transfer_id = answer.transfer_id
-    payable.last_dots_error = ""
-    payable.last_dots_attempt_at = timezone.now()
-
-
-# --- editing a draft ---------------------------------------------------------------------------
-
-
-def payable_recalculate(*, payable: Payable) -> None:
-    """Total = sum of line items, or the amount entered when there are none; PDF checksum."""
-    items_total = sum(item.amount_cents for item in payable.items.all())
-    payable.total_cents = items_total if payable.items.exists() else (payable.amount_cents or 0)
-    if payable.file:
-        payable.file.open("rb")
-        try:
-            digest = hashlib.sha256()
-            for chunk in payable.file.chunks():
-                digest.update(chunk)
-        finally:
-            payable.file.close()
-        payable.file_sha256 = digest.hexdigest()
-    else:
-        payable.file_sha256 = ""
-    payable.save(update_fields=["total_cents", "file_sha256", "updated_at"])
-
-
-@transaction.atomic
-def payable_record_edit(*, payable_id: int, actor, before: dict, created: bool) -> Payable:
-    """After the admin saved a draft and its items: recompute the total and audit what changed."""
-    payable = Payable.objects.select_for_update().get(pk=payable_id)
-    if not created and before.get("status") not in {s.value for s in Payable.EDITABLE}:
-        raise InvalidTransition(f"{payable} was submitted: it can no longer be edited.")
-    payable_recalculate(payable=payable)
-    after = payable_edit_snapshot(payable)
-    if created:
-        audit.record(actor=actor, action="payable.created", target=payable, before={}, after=after)
-    else:
-        changes = audit.diff(before, after)
-        changes.pop("status", None)
-        if changes:
-            audit.record(actor=actor, action="payable.updated", target=payable, changes=changes)
-    return payable
-
-
-def payable_edit_snapshot(payable: Payable) -> dict:
-    return {
-        "status": payable.status,
-        "bill_number": payable.bill_number,
-        "vendor": str(payable.vendor) if payable.vendor_id else None,
-        "bank_account": str(payable.bank_account) if payable.bank_account_id else None,
-        "description": payable.description,
-        "external_id": payable.external_id,
-        "due_date": payable.due_date,
-        "funding_source": payable.funding_source,
-        "amount_cents": payable.amount_cents,
-        "total_cents": payable.total_cents,
-        "file": payable.file.name if payable.file else "",
-        "items": [f"{i.name} {i.quantity} × {i.unit_price_cents}" for i in payable.items.all()],
-    }
 
 
 # --- submit ------------------------------------------------------------------------------------------
@@ -229,10 +127,11 @@ def _external_id(payable: Payable) -> str:
 
 
 def _find_in_dots(payable: Payable):
-    for candidate in client().iter_payables():
-        if candidate.external_id == _external_id(payable):
-            return candidate
-    return None
+    return find_in_dots(
+        client().iter_payables,
+        matches=lambda candidate: candidate.external_id == _external_id(payable),
+        what=str(payable),
+    )
 
 
 def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
@@ -248,18 +147,34 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
         )
         if not claimed:
             raise InvalidTransition(f"{payable} is already being sent to Dots; try again in a moment.")
+        lost = {"answer": False, "not_found": False}
+
+        def find():
+            # Only after this attempt's answer was lost: look at once (Dots lists newest first).
+            lost["answer"] = True
+            found = _find_in_dots(payable)
+            lost["not_found"] = found is None
+            return found
+
         try:
-            with dots_call(f"create {payable} in Dots"):
-                created = client().create_payable(
+            created, _found = create_once(
+                create=lambda: client().create_payable(
                     acting_user_id=acting_user_id,
                     external_id=_external_id(payable),
                     funding_source=payable.funding_source,
                     **_dots_payable_fields(payable),
-                )
-        except DotsOutcomeUnknownError:
-            with dots_call(f"look for {payable} in Dots"):
-                created = _find_in_dots(payable)
-            if created is None:
+                ),
+                find=find,
+                what=f"create {payable} in Dots",
+                look_first=False,
+                look_after_lost_answer=True,
+            )
+        except DotsCallError:
+            if not lost["answer"]:
+                # Dots answered no, or was never reached: nothing was made, so the claim goes.
+                Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
+                raise
+            if lost["not_found"]:
                 # The create takes no idempotency key and may still land (a timed-out call goes on in
                 # Dots): the claim stays, so a retry cannot create a second one. Reconciliation looks
                 # for it again once the claim is stale, and releases it only if Dots still lacks it.
@@ -268,9 +183,7 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
                     "may still arrive. The sync checks Dots again within a few minutes; "
                     "submit it again after that."
                 ) from None
-        except DotsCallError:
-            Payable.objects.filter(pk=payable.pk, dots_status="creating").update(dots_status="")
-            raise
+            raise  # the look-up itself failed: the claim stays as well
         Payable.objects.filter(pk=payable.pk).update(dots_id=created.id, dots_status=created.status or "created")
         payable.dots_id = created.id
     if payable.file and not payable.dots_file_uploaded:
@@ -290,8 +203,8 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
     While Dots is unreachable it is queued instead (ActionQueued); the queue runs it with `from_queue`.
     """
     payable = Payable.objects.select_related("vendor", "bank_account").get(pk=payable_id)
-    _require_perm(actor, "payables.submit_payable", "submit payables")
-    ensure_transition(payable, S.SUBMITTED)
+    require_perm(actor, "payables.submit_payable", "submit payables")
+    Payable.TRANSITIONS.ensure(payable, S.SUBMITTED)
     if payable.total_cents <= 0:
         raise InvalidTransition(f"{payable} has no amount: add line items or an amount first.")
     if payable.bank_account.vendor_id != payable.vendor_id:
@@ -305,7 +218,7 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
         raise PossibleDuplicate(
             f"{payable} may be a duplicate: {listed}. Give a reason to submit it anyway.", matches=matches
         )
-    acting_user_id = _acting_user_id(actor)
+    acting_user_id = selectors.required_acting_dots_user_id(actor)
     action_queue.queue_if_unreachable(
         kind=payables_seam.PAYABLE_SUBMIT,
         target=payable,
@@ -320,16 +233,17 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
     except DotsCallError as exc:
         _record_dots_failure(payable.pk, exc, actor=actor, doing="submit for approval")
         raise
-    from payables import approvals  # the policies module: which policy matched and why
-
-    policy, why = approvals.match_policy(payable)
+    policy, why = selectors.match_policy(payable)
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable.pk)
-        before = _snapshot(payable)
+        before = snapshot(payable)
         if payable.status != S.CREATED:
             return payable  # someone else recorded this submit already
         new_status = answer.status if answer.status in (S.SUBMITTED, S.APPROVED) else S.SUBMITTED
-        _adopt_dots_answer(payable, answer)
+        Payable.TRANSITIONS.ensure(payable, S.SUBMITTED)
+        if new_status == S.APPROVED:  # Dots approved it at once (nothing to wait for): its move, not ours
+            Payable.TRANSITIONS.ensure(payable, S.APPROVED, by=DOTS, current=S.SUBMITTED)
+        adopt_dots_answer(payable, answer)
         payable.status = new_status
         payable.status_changed_at = timezone.now()
         payable.submitted_by = actor
@@ -352,7 +266,7 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
             action="payable.submitted",
             target=payable,
             before=before,
-            after={**_snapshot(payable), "approval_policy": str(policy) if policy else why},
+            after={**snapshot(payable), "approval_policy": str(policy) if policy else why},
         )
     return payable
 
@@ -360,19 +274,14 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
 # --- approve, reject, cancel ---------------------------------------------------------------------------
 
 
-def _check_approver(payable: Payable, actor, doing: str) -> int:
-    from payables import approvals
-
-    _require_perm(actor, "payables.approve_payable", f"{doing} payables")
+def _check_approver(payable: Payable, actor, doing: str, decided: str) -> int:
+    require_perm(actor, "payables.approve_payable", f"{doing} payables")
     _not_creator(payable, actor, doing)
-    if payable.status != S.SUBMITTED:
-        raise InvalidTransition(
-            f"{payable} is {Payable.Status(payable.status).label.lower()}: there is nothing to {doing}."
-        )
-    may, why = approvals.user_may_approve_current_step(payable, actor)
+    Payable.TRANSITIONS.ensure(payable, decided)
+    may, why = selectors.user_may_approve_current_step(payable, actor)
     if not may:
         raise PermissionRefused(f"{payable}: {why}")
-    step = approvals.current_step_index(payable) or 0
+    step = selectors.current_step_index(payable) or 0
     if PayableApproval.objects.filter(payable=payable, step=step, user=actor).exists():
         raise InvalidTransition(f"{payable}: you already decided on this approval step.")
     dots_user_id = selectors.acting_dots_user_id(actor, own_only=True)
@@ -406,12 +315,10 @@ def payable_reject(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
 
 def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: bool) -> Payable:
     """One approver's decision on the current step, in Dots first, then here."""
-    from payables import approvals
-
     approving = decision == PayableApproval.Decision.APPROVED
     verb = "approve" if approving else "reject"
     payable = Payable.objects.get(pk=payable_id)
-    dots_user_id = _check_approver(payable, actor, verb)
+    dots_user_id = _check_approver(payable, actor, verb, S.APPROVED if approving else S.REJECTED)
     if approving:
         action_queue.queue_if_unreachable(
             kind=payables_seam.PAYABLE_APPROVE,
@@ -428,7 +335,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
             arguments={"reason": comment},
             from_queue=from_queue,
         )
-    step = approvals.current_step_index(payable) or 0
+    step = selectors.current_step_index(payable) or 0
     send = client().approve_payable if approving else client().reject_payable
     try:
         with dots_call(f"{verb} {payable}"):
@@ -438,8 +345,8 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
         raise
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable.pk)
-        before = _snapshot(payable)
-        _adopt_dots_answer(payable, answer)
+        before = snapshot(payable)
+        adopt_dots_answer(payable, answer)
         PayableApproval.objects.get_or_create(
             payable=payable, step=step, user=actor, defaults={"decision": decision, "comment": comment}
         )
@@ -449,7 +356,8 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
             action = "payable.approved" if new_status else "payable.step_approved"
         else:
             new_status, action = S.REJECTED, "payable.rejected"  # one rejection rejects
-        if new_status and payable.status == S.SUBMITTED:
+        # Someone may have decided meanwhile (here or in Dots): move only if it still may.
+        if new_status and Payable.TRANSITIONS.allows(payable.status, new_status):
             payable.status = new_status
             payable.status_changed_at = timezone.now()
         payable.save()
@@ -458,7 +366,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
             action=action,
             target=payable,
             before=before,
-            after={**_snapshot(payable), "step": step + 1},
+            after={**snapshot(payable), "step": step + 1},
             reason=comment,
         )
     return payable
@@ -469,10 +377,12 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     if not reason:
         raise ReasonRequired("Say why the payable is canceled.")
     payable = Payable.objects.get(pk=payable_id)
-    _require_perm(actor, "payables.submit_payable", "cancel payables")
-    ensure_transition(payable, S.CANCELED)
+    require_perm(actor, "payables.submit_payable", "cancel payables")
+    Payable.TRANSITIONS.ensure(payable, S.CANCELED)
     if payable.dots_id:
-        acting_user_id = _acting_user_id(actor)  # refuses clearly when nobody acts for this user in Dots
+        acting_user_id = selectors.required_acting_dots_user_id(
+            actor
+        )  # refuses clearly when nobody acts for this user in Dots
         action_queue.queue_if_unreachable(
             kind=payables_seam.PAYABLE_CANCEL,
             target=payable,
@@ -488,8 +398,8 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
             raise
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable.pk)
-        before = _snapshot(payable)
-        ensure_transition(payable, S.CANCELED)
+        before = snapshot(payable)
+        Payable.TRANSITIONS.ensure(payable, S.CANCELED)
         payable.status = S.CANCELED
         payable.status_changed_at = timezone.now()
         fields = ["status", "status_changed_at", "updated_at"]
@@ -502,7 +412,7 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
             action="payable.canceled",
             target=payable,
             before=before,
-            after=_snapshot(payable),
+            after=snapshot(payable),
             reason=reason,
         )
     return payable
@@ -519,21 +429,18 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
     interrupted call. A second pay while one is queued is refused.
     """
     payable = Payable.objects.select_related("bank_account").get(pk=payable_id)
-    _require_perm(actor, "payables.pay_payable", "pay payables")
+    require_perm(actor, "payables.pay_payable", "pay payables")
     _not_creator(payable, actor, "pay")
     if payable.status in Payable.PAYMENT_IN_FLIGHT:
         raise InvalidTransition(
             f"{payable}: a payment is already under way ({Payable.Status(payable.status).label.lower()})."
         )
-    if payable.status not in (S.APPROVED, S.PAYMENT_FAILED):
-        raise InvalidTransition(
-            f"{payable} is {Payable.Status(payable.status).label.lower()}: only approved payables can be paid."
-        )
+    Payable.TRANSITIONS.ensure(payable, S.PAY_REQUESTED)
     if not payable.bank_account.is_verified:
         raise BankAccountNotVerified(
             f"{payable}: the bank account {payable.bank_account} waits for verification by a second person."
         )
-    acting_user_id = _acting_user_id(actor)
+    acting_user_id = selectors.required_acting_dots_user_id(actor)
     # Before the balance check, which asks Dots: during an outage the payment queues (and the
     # balance is checked when the queue runs it).
     action_queue.queue_if_unreachable(
@@ -552,7 +459,7 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
     # The gate: exactly one caller moves the payable to pay_requested.
     with transaction.atomic():
         if not _move(
-            payable.pk,
+            payable,
             from_statuses=[previous],
             to_status=S.PAY_REQUESTED,
             pay_requested_by=actor,
@@ -575,7 +482,7 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
         # Dots answered no: nothing was paid. Back to where it was, with Dots' reason.
         with transaction.atomic():
             _move(
-                payable.pk,
+                payable,
                 from_statuses=[S.PAY_REQUESTED],
                 to_status=previous,
                 last_dots_error=str(exc),
@@ -597,7 +504,7 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
         with transaction.atomic():
             if never_sent:
                 _move(
-                    payable.pk,
+                    payable,
                     from_statuses=[S.PAY_REQUESTED],
                     to_status=previous,
                     last_dots_error=str(exc),
@@ -613,7 +520,7 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
                 )
             else:
                 _move(
-                    payable.pk,
+                    payable,
                     from_statuses=[S.PAY_REQUESTED],
                     to_status=S.OUTCOME_UNKNOWN,
                     last_dots_error=str(exc),
@@ -633,10 +540,10 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
         try:
             payable = payable_reconcile_payment(payable_id=payable.pk, actor=actor)
         except DotsCallError:
-            _schedule_follow(payable.pk)
+            schedule_follow(payable.pk)
             raise exc from None
         if payable.status == S.OUTCOME_UNKNOWN:
-            _schedule_follow(payable.pk)
+            schedule_follow(payable.pk)
             raise exc
         if payable.status in (S.APPROVED, S.PAYMENT_FAILED):
             raise DotsUnavailable(
@@ -645,157 +552,9 @@ def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
                 dots_error=exc.dots_error,
             ) from exc
         if payable.status in Payable.PAYMENT_IN_FLIGHT:
-            _schedule_follow(payable.pk)
+            schedule_follow(payable.pk)
         return payable
-    payable = _record_payment_answer(payable.pk, answer, actor=actor, expected=[S.PAY_REQUESTED])
+    payable = record_payment_answer(payable.pk, answer, actor=actor, expected=[S.PAY_REQUESTED])
     if payable.status in Payable.PAYMENT_IN_FLIGHT:
-        _schedule_follow(payable.pk)
-    return payable
-
-
-def _record_payment_answer(
-    payable_id: int, answer, *, actor, expected, source: str = AuditEvent.Source.ADMIN
-) -> Payable:
-    """Adopt Dots' payment state for a payable we believe is in flight."""
-    dots_status = answer.status or ""
-    reason = ""
-    if dots_status == S.PAYMENT_FAILED:
-        reason = payment_failure_reason(answer)
-    with transaction.atomic():
-        payable = Payable.objects.select_for_update().get(pk=payable_id)
-        before = _snapshot(payable)
-        _adopt_dots_answer(payable, answer)
-        if payable.status in expected:
-            if dots_status in _PAYMENT_ACTIONS:
-                payable.status = dots_status
-                payable.status_changed_at = timezone.now()
-            elif dots_status == S.APPROVED and _settled_since_attempt(payable):
-                # Dots shows no payment under way, long enough after our call: safe to pay again.
-                payable.status = S.APPROVED
-                payable.status_changed_at = timezone.now()
-        if payable.status == S.PAYMENT_FAILED:
-            payable.failure_reason = reason
-        payable.save()
-        if payable.status != before["status"]:
-            action = _PAYMENT_ACTIONS.get(payable.status, "payable.reconciled")
-            audit.record(
-                actor=actor,
-                action=action,
-                target=payable,
-                before=before,
-                after=_snapshot(payable),
-                reason=reason,
-                source=source,
-            )
-    return payable
-
-
-def _settled_since_attempt(payable: Payable) -> bool:
-    from django.conf import settings
-
-    attempted = payable.pay_requested_at or payable.status_changed_at
-    if attempted is None:
-        return True
-    return (timezone.now() - attempted).total_seconds() >= settings.PAY_OUTCOME_SETTLE_SECONDS
-
-
-def payment_failure_reason(answer) -> str:
-    """Dots' reason for a failed payment, read from its transfer (a call to Dots: never inside a transaction)."""
-    if not answer.transfer_id:
-        return "Dots reports the payment failed (no reason given)."
-    try:
-        with dots_call("read the failed payment's transfer"):
-            transfer = client().retrieve_transfer(transfer_id=answer.transfer_id)
-    except DotsCallError as exc:
-        detail = describe(exc.dots_error) if exc.dots_error else exc
-        return f"Dots reports the payment failed; its reason could not be read ({detail})."
-    reason = transfer.raw.get("failure_reason") or transfer.raw.get("reason")
-    return f"Dots reports the payment failed: {reason}" if reason else "Dots reports the payment failed."
-
-
-def payable_reconcile_payment(*, payable_id: int, actor, source: str = AuditEvent.Source.ADMIN) -> Payable:
-    """Read a payable whose payment is in flight back from Dots and adopt what Dots says.
-
-    `pay_requested` is left alone: its `pay` call may still be on its way (the payer's
-    own request records the answer, or moves it to outcome unknown).
-    """
-    payable = Payable.objects.get(pk=payable_id)
-    if payable.status not in (S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED) or not payable.dots_id:
-        return payable
-    with dots_call(f"read {payable} back from Dots"):
-        answer = client().retrieve_payable(payable_id=payable.dots_id)
-    return _record_payment_answer(
-        payable.pk, answer, actor=actor, source=source, expected=[S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED]
-    )
-
-
-# --- following payments to the end -------------------------------------------------------------------------
-
-
-def _schedule_follow(payable_id: int) -> None:
-    """Ask the worker to follow this payment to its end (payables.tasks.follow_payment)."""
-    transaction.on_commit(
-        lambda: async_task("payables.tasks.follow_payment", payable_id, 0, task_name=f"follow-payment-{payable_id}")
-    )
-
-
-@dataclass(frozen=True)
-class FollowResult:
-    settled: bool
-    status: str
-
-
-def payable_follow_payment(*, payable_id: int) -> FollowResult:
-    """One look at Dots for a payment in flight; the task decides when to look again."""
-    payable = payable_reconcile_payment(payable_id=payable_id, actor=audit.system_user(), source=AuditEvent.Source.TASK)
-    return FollowResult(settled=payable.status not in Payable.PAYMENT_IN_FLIGHT, status=payable.status)
-
-
-# --- create from a PDF ---------------------------------------------------------------------------------
-
-
-def payable_create_from_file(*, actor, upload, vendor, bank_account) -> Payable:
-    """Dots reads the PDF (upload-from-file); a local draft opens prefilled for the clerk to check."""
-    from django.core.files.base import ContentFile
-
-    _require_perm(actor, "payables.add_payable", "create payables")
-    if bank_account.vendor_id != vendor.pk:
-        raise InvalidTransition(f"“{bank_account}” belongs to {bank_account.vendor}, not to {vendor}.")
-    acting_user_id = _acting_user_id(actor)
-    upload.seek(0)
-    content = upload.read()
-    with dots_call("read the bill from the PDF"):
-        answer = client().create_payable_from_file(
-            acting_user_id=acting_user_id, file=content, filename=upload.name or "bill.pdf"
-        )
-    with transaction.atomic():
-        payable = Payable(
-            bill_number=(answer.number or "")[:100],
-            description=answer.description or "",
-            vendor=vendor,
-            bank_account=bank_account,
-            amount_cents=answer.amount if not answer.items else None,
-            funding_source=answer.funding_source or Payable.FundingSource.DOTS_BALANCE,
-            created_by=actor,
-            dots_id=answer.id,
-            dots_status=answer.status or "created",
-            dots_file_uploaded=True,
-        )
-        payable.file.save(upload.name or "bill.pdf", ContentFile(content), save=False)
-        payable.save()
-        for item in answer.items or []:
-            payable.items.create(
-                name=str(item.get("name") or "Item")[:200],
-                description=str(item.get("description") or "")[:500],
-                unit_price_cents=int(item.get("unit_price") or item.get("amount") or 0),
-                quantity=int(item.get("quantity") or 1),
-            )
-        payable_recalculate(payable=payable)
-        audit.record(
-            actor=actor,
-            action="payable.created_from_file",
-            target=payable,
-            before={},
-            after=payable_edit_snapshot(payable),
-        )
+        schedule_follow(payable.pk)
     return payable

@@ -3,7 +3,7 @@
 An approver may approve in Dots' dashboard, a payment settles or fails days later,
 someone pays from the dashboard: Dots sends no webhooks for accounts payable, so the
 scheduled sync reads each payable that can still change and adopts the moves Dots may
-make without us (`DOTS_MOVES`). Any other difference is not adopted silently: the
+make without us (the `dots` side of `Payable.TRANSITIONS`). Any other difference is not adopted silently: the
 reconciliation report shows it for a person to judge (payables/reconcile.py).
 """
 
@@ -15,22 +15,15 @@ from core.dots_gateway import client, dots_call
 from core.errors import DotsCallError
 from core.models import AuditEvent
 from core.sync_report import SyncReport
-from payables import reconcile, services
+from payables import payments, reconcile
 from payables.models import Payable
 
 S = Payable.Status
 
-# The moves Dots makes without us, from each local status.
-DOTS_MOVES = {
-    S.CREATED: {S.SUBMITTED, S.CANCELED},
-    S.SUBMITTED: {S.APPROVED, S.REJECTED},
-    S.APPROVED: {S.PAYMENT_INITIATED, S.PAYMENT_COMPLETED, S.PAYMENT_FAILED},
-    S.PAYMENT_INITIATED: {S.PAYMENT_COMPLETED, S.PAYMENT_FAILED},
-    S.PAYMENT_FAILED: {S.PAYMENT_INITIATED, S.PAYMENT_COMPLETED},
-}
-# Statuses from which a payable can still change in Dots. `pay_requested` is not here: its
-# `pay` call may still be on its way (reconciliation settles one left there too long).
-FOLLOWED = [*DOTS_MOVES, S.OUTCOME_UNKNOWN]
+# Statuses from which a payable can still change in Dots: those Dots moves on its own, and a
+# payment whose outcome we did not learn. `pay_requested` is not here: its `pay` call may
+# still be on its way (reconciliation settles one left there too long).
+FOLLOWED = [*Payable.TRANSITIONS.followed(), S.OUTCOME_UNKNOWN]
 
 
 def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
@@ -63,16 +56,16 @@ def payable_follow_dots(*, payable_id: int, actor, source: str = AuditEvent.Sour
     before_status = payable.status
     if payable.status == S.OUTCOME_UNKNOWN:
         # The payment's own read-back, with its settle window (payables.services).
-        payable = services.payable_reconcile_payment(payable_id=payable_id, actor=actor, source=source)
+        payable = payments.payable_reconcile_payment(payable_id=payable_id, actor=actor, source=source)
         return "" if payable.status == before_status else f"{_label(payable)}: {before_status} -> {payable.status}"
-    if payable.status not in DOTS_MOVES or not payable.dots_id:
+    if payable.status not in FOLLOWED or not payable.dots_id:
         return ""
     with dots_call(f"read {payable} from Dots"):
         answer = client().retrieve_payable(payable_id=payable.dots_id)
     dots_status = answer.status or ""
-    moves = dots_status in DOTS_MOVES[payable.status]
+    moves = Payable.TRANSITIONS.dots_may_move(payable.status, dots_status)
     # Reading the failure reason is a call to Dots too: made before the transaction, never inside it.
-    reason = services.payment_failure_reason(answer) if moves and dots_status == S.PAYMENT_FAILED else ""
+    reason = payments.payment_failure_reason(answer) if moves and dots_status == S.PAYMENT_FAILED else ""
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable_id)
         if payable.status != before_status:
@@ -132,9 +125,9 @@ def _label(payable: Payable) -> str:
 
 def approvers_step(*, actor, full: bool = False) -> SyncReport:
     """Dots' dashboard users in as approvers, linked to users by email."""
-    from payables import approvals
+    from payables import approver_sync
 
-    result = approvals.approvers_sync(actor=actor)
+    result = approver_sync.approvers_sync(actor=actor)
     report = SyncReport("approvers", checked=len(result.created) + len(result.updated) + result.unchanged)
     report.changes += [f"approver {name} added" for name in result.created]
     report.changes += [f"approver {name} changed" for name in result.updated]

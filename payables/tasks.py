@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from core.errors import DotsCallError
-from payables import services
+from payables import payments
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def follow_payment(payable_id: int, attempt: int = 0) -> str:
     task that runs inline (tests) cannot call itself in a loop.
     """
     try:
-        result = services.payable_follow_payment(payable_id=payable_id)
+        result = payments.payable_follow_payment(payable_id=payable_id)
     except DotsCallError as exc:
         logger.warning("following payable %s: %s", payable_id, exc)
         settled, status = False, "unreachable"
@@ -47,7 +47,7 @@ def follow_payment(payable_id: int, attempt: int = 0) -> str:
 def sync_approvers() -> str:
     """Bring Dots' dashboard users in as approvers and link them to users by email."""
     from core.audit import system_user
-    from payables import approvals
+    from payables import approver_sync
 
-    result = approvals.approvers_sync(actor=system_user())
+    result = approver_sync.approvers_sync(actor=system_user())
     return str(result)

@@ -33,6 +33,7 @@ from core.audit import system_user
 from core.dots_gateway import client
 from core.errors import DomainError
 from core.models import AuditEvent, QueuedDotsAction
+from payables import drafts as payable_drafts
 from payables import services as payable_services
 from payables import tasks as payable_tasks
 from payables.models import Approver, Payable
@@ -133,7 +134,7 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
             funding_source=Payable.FundingSource.DOTS_BALANCE,
             created_by=clerk,
         )
-        payable_services.payable_record_edit(payable_id=payable.pk, actor=clerk, before={}, created=True)
+        payable_drafts.payable_record_edit(payable_id=payable.pk, actor=clerk, before={}, created=True)
         payable_services.payable_submit(payable_id=payable.pk, actor=clerk)
         payable_services.payable_approve(payable_id=payable.pk, actor=approver)
         payable_ids.append(payable.pk)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from core import roles
-from payables import services
+from payables import drafts, services
 from payables.models import Approver, Payable
 from tests.support import make_user
 from vendors import services as vendor_services
@@ -111,7 +111,7 @@ def make_payable(people, vendor_account):
         )
         for name, unit_price, quantity in items if amount_cents is None else ():
             payable.items.create(name=name, unit_price_cents=unit_price, quantity=quantity)
-        services.payable_record_edit(payable_id=payable.pk, actor=creator, before={}, created=True)
+        drafts.payable_record_edit(payable_id=payable.pk, actor=creator, before={}, created=True)
         payable.refresh_from_db()
         return payable
 

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from core.models import DotsRecord
 from core.money import MoneyField
 
 
@@ -34,7 +35,7 @@ class Approver(models.Model):
         return f"{name} (#{self.dots_user_id})"
 
 
-class ApprovalPolicy(models.Model):
+class ApprovalPolicy(DotsRecord):
     """One version of an approval policy. `lineage` groups the versions of one policy."""
 
     class AmountComparator(models.TextChoices):
@@ -55,9 +56,8 @@ class ApprovalPolicy(models.Model):
         help_text="The policy applies when the vendor is one of these (any if empty).",
     )
 
-    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
-    last_dots_error = models.TextField(blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # last_dots_error / last_dots_attempt_at (DotsRecord): the outcome of the last push of this
+    # version as a whole; each Dots policy of it keeps its own on its ApprovalPolicyDotsCopy row.
 
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -76,18 +76,23 @@ class ApprovalPolicy(models.Model):
     def is_current(self) -> bool:
         return self.retired_at is None
 
+    @property
+    def dots_id(self) -> str | None:
+        """The Dots id of a version kept in Dots as one policy (one vendor or none); None while it
+        is not there yet, and for a version with one copy per vendor (see its `dots_copies`)."""
+        copies = list(self.dots_copies.all())
+        return copies[0].dots_id if len(copies) == 1 else None
 
-class ApprovalPolicyDotsCopy(models.Model):
-    """One Dots policy of a version that names several vendors: Dots applies a policy only when
-    all its conditions hold, so "vendor is A or B" is one Dots policy per vendor, each with the
-    version's amount condition and steps. A version with one vendor or none keeps its single
-    Dots policy on the version itself (`ApprovalPolicy.dots_id`) and has no rows here."""
+
+class ApprovalPolicyDotsCopy(DotsRecord):
+    """One Dots policy of a version. Dots applies a policy only when all its conditions hold, so
+    "vendor is A or B" is one Dots policy per vendor, each with the version's amount condition
+    and steps. Every version has its rows: one per vendor, or one (vendor None) for a version
+    that names no vendor. `deleted_in_dots_at`: the retired version's copy is gone from Dots."""
 
     policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="dots_copies")
     vendor = models.ForeignKey("vendors.Vendor", null=True, on_delete=models.PROTECT, related_name="+")
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True)
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     deleted_in_dots_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -5,7 +5,9 @@ import re
 from django.conf import settings
 from django.db import models
 
+from core.models import DotsRecord
 from core.money import MoneyField, format_cents
+from core.transitions import TransitionTable
 
 
 def normalise_bill_number(number: str) -> str:
@@ -20,7 +22,7 @@ def normalise_bill_number(number: str) -> str:
     return text.lstrip("0") or "0"
 
 
-class Payable(models.Model):
+class Payable(DotsRecord):
     class Status(models.TextChoices):
         # Dots' statuses...
         CREATED = "created", "Draft"
@@ -39,30 +41,41 @@ class Payable(models.Model):
         DOTS_BALANCE = "dots_balance", "App wallet (Dots balance)"
         ACH = "ach", "ACH pull from our bank account"
 
-    # Allowed transitions; services check every change against this table.
-    TRANSITIONS = {
-        Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
-        Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
-        Status.APPROVED: {Status.PAY_REQUESTED},
-        Status.PAY_REQUESTED: {
-            Status.PAYMENT_INITIATED,
-            Status.PAYMENT_COMPLETED,
-            Status.PAYMENT_FAILED,
-            Status.OUTCOME_UNKNOWN,
-            Status.APPROVED,
+    # Who may move a payable from which status to which: our services (`ours`) and Dots on its
+    # own (`dots`: read back by the sync, payables.sync). Every status change checks here.
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
+            Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
+            Status.APPROVED: {Status.PAY_REQUESTED},
+            # The answer to our `pay`; back to approved (or failed) when Dots refused or never got it.
+            Status.PAY_REQUESTED: {
+                Status.PAYMENT_INITIATED,
+                Status.PAYMENT_COMPLETED,
+                Status.PAYMENT_FAILED,
+                Status.OUTCOME_UNKNOWN,
+                Status.APPROVED,
+            },
+            # Reading a lost payment back; approved when Dots shows none under way.
+            Status.OUTCOME_UNKNOWN: {
+                Status.PAYMENT_INITIATED,
+                Status.PAYMENT_COMPLETED,
+                Status.PAYMENT_FAILED,
+                Status.APPROVED,
+            },
+            Status.PAYMENT_INITIATED: {Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
+            Status.PAYMENT_FAILED: {Status.PAY_REQUESTED},
         },
-        Status.OUTCOME_UNKNOWN: {
-            Status.PAYMENT_INITIATED,
-            Status.PAYMENT_COMPLETED,
-            Status.PAYMENT_FAILED,
-            Status.APPROVED,
+        dots={
+            Status.CREATED: {Status.SUBMITTED, Status.CANCELED},
+            Status.SUBMITTED: {Status.APPROVED, Status.REJECTED},
+            # Paid from Dots' dashboard.
+            Status.APPROVED: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
+            Status.PAYMENT_INITIATED: {Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
+            Status.PAYMENT_FAILED: {Status.PAYMENT_INITIATED, Status.PAYMENT_COMPLETED},
         },
-        Status.PAYMENT_INITIATED: {Status.PAYMENT_COMPLETED, Status.PAYMENT_FAILED},
-        Status.PAYMENT_FAILED: {Status.PAY_REQUESTED},
-        Status.REJECTED: set(),
-        Status.CANCELED: set(),
-        Status.PAYMENT_COMPLETED: set(),
-    }
+    )
     EDITABLE = {Status.CREATED}
     # States in which money may be on its way: never pay again from these.
     PAYMENT_IN_FLIGHT = {Status.PAY_REQUESTED, Status.OUTCOME_UNKNOWN, Status.PAYMENT_INITIATED}
@@ -97,8 +110,6 @@ class Payable(models.Model):
     approval_policy_reason = models.TextField(blank=True, editable=False)
     failure_reason = models.TextField(blank=True, editable=False)
     duplicate_override_reason = models.TextField(blank=True, editable=False)
-    last_dots_error = models.TextField(blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)

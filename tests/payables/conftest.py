@@ -5,7 +5,7 @@ import re
 import pytest
 
 from core import roles
-from payables import approvals
+from payables import approver_sync
 from payables.models import Approver
 from tests.support import make_user
 
@@ -37,7 +37,7 @@ def dashboard(dots):
 @pytest.fixture
 def approvers(dashboard, administrator):
     """Approver rows synced from Dots, by first name (lower case)."""
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
     return {a.first_name.lower(): a for a in Approver.objects.all()}
 
 

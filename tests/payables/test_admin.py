@@ -7,11 +7,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from core.models import AuditEvent
 from core.two_factor import SESSION_OTP_VERIFIED_AT
 from payables import services
 from payables.models import Payable
-from tests.support import add_totp_device, current_code, login_verified
+from tests.support import add_totp_device, current_code, login_verified, make_user
 
 pytestmark = pytest.mark.django_db
 S = Payable.Status
@@ -268,3 +269,56 @@ def test_the_form_offers_only_vendors_and_accounts_a_bill_may_name(client, peopl
     assert list(form.fields["vendor"].queryset) == [vendor]
     assert account in form.fields["bank_account"].queryset
     assert retired not in form.fields["bank_account"].queryset
+
+
+@pytest.mark.parametrize(
+    ("who", "action"),
+    [("clerk", "approve"), ("clerk", "reject"), ("payer", "cancel"), ("approver", "pay"), ("clerk", "pay")],
+)
+def test_an_action_page_refuses_a_role_that_cannot_take_that_action(client, people, make_payable, who, action):
+    payable = make_payable()
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    login_verified(client, getattr(people, who))
+    page = client.get(_act(payable.pk, action))
+    assert page.status_code == 403
+    assert payable.bill_number not in page.content.decode()
+    refused = client.post(_act(payable.pk, action), {"confirm": "1", "reason": "because", "otp_token": "000000"})
+    assert refused.status_code == 403
+    payable.refresh_from_db()
+    assert payable.status == S.SUBMITTED
+
+
+def test_a_payouts_operator_posting_to_bulk_approve_is_refused_and_sees_no_bill_number(client, people, make_payable):
+    payable = make_payable(bill_number="SECRET-BILL-77")
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    login_verified(client, operator)
+    response = client.post(
+        reverse("admin:payables_payable_bulk", args=["approve"]), {"ids": [payable.pk], "confirm": "1"}
+    )
+    assert response.status_code == 403
+    assert "SECRET-BILL-77" not in response.content.decode()
+    payable.refresh_from_db()
+    assert payable.status == S.SUBMITTED
+    assert not AuditEvent.objects.filter(action__in=["payable.approved", "payable.step_approved"]).exists()
+
+
+def test_bulk_reject_asks_for_a_reason_then_rejects_every_selected_payable(client, people, make_payable):
+    payables = [make_payable(items=[("A", 1_000 + n, 1)]) for n in range(2)]
+    for payable in payables:
+        services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    login_verified(client, people.approver)
+    page = client.post(
+        reverse("admin:payables_payable_changelist"),
+        {"action": "reject_selected", "_selected_action": [p.pk for p in payables]},
+    ).content.decode()
+    assert "Give a reason" not in page and reverse("admin:payables_payable_bulk", args=["reject"]) in page
+    for payable in payables:
+        assert f'name="ids" value="{payable.pk}"' in page
+    response = client.post(
+        reverse("admin:payables_payable_bulk", args=["reject"]),
+        {"ids": [p.pk for p in payables], "confirm": "1", "reason": "sent twice"},
+        follow=True,
+    )
+    assert "2 rejected." in [str(m) for m in response.context["messages"]]
+    assert {p.status for p in Payable.objects.filter(pk__in=[p.pk for p in payables])} == {S.REJECTED}

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from core import dots_gateway, roles
 from core.dots_gateway import client
-from payables import approvals
+from payables import approver_sync, errors, policies
 from payables.models import ApprovalPolicy, Approver
 from tests.openapi_check import checked_session
 from tests.payables.test_approvals import POLICIES, make_vendor
@@ -107,7 +107,7 @@ def test_a_policy_without_any_step_is_refused_in_the_admin(admin_client, dots, a
 def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(
     admin_client, dots, approvers, administrator
 ):
-    old = approvals.policy_create(
+    old = policies.policy_create(
         actor=administrator,
         description="Large bills",
         priority=1,
@@ -133,10 +133,10 @@ def test_changing_a_policy_in_the_admin_makes_a_new_version_and_goes_to_it(
 
 
 def test_a_retired_version_opens_read_only(admin_client, dots, approvers, administrator):
-    old = approvals.policy_create(
+    old = policies.policy_create(
         actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
     )
-    approvals.policy_delete(actor=administrator, policy_id=old.pk)
+    policies.policy_delete(actor=administrator, policy_id=old.pk)
     url = reverse("admin:payables_approvalpolicy_change", args=[old.pk])
     assert admin_client.get(url).context["has_change_permission"] is False
     assert admin_client.post(url, {}).status_code == 403
@@ -145,7 +145,7 @@ def test_a_retired_version_opens_read_only(admin_client, dots, approvers, admini
 def test_the_changelist_shows_current_policies_with_their_amount_condition_and_hides_retired_ones(
     admin_client, dots, approvers, administrator
 ):
-    kept = approvals.policy_create(
+    kept = policies.policy_create(
         actor=administrator,
         description="Kept",
         priority=1,
@@ -153,10 +153,10 @@ def test_the_changelist_shows_current_policies_with_their_amount_condition_and_h
         amount_cents=100_000,
         steps=[(1, [approvers["alex"].pk])],
     )
-    gone = approvals.policy_create(
+    gone = policies.policy_create(
         actor=administrator, description="Gone", priority=2, steps=[(1, [approvers["alex"].pk])]
     )
-    approvals.policy_delete(actor=administrator, policy_id=gone.pk)
+    policies.policy_delete(actor=administrator, policy_id=gone.pk)
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
     assert "$1,000.00 or more" in page and kept.description in page and "Gone" not in page
     retired = admin_client.get(reverse(CHANGELIST) + "?versions=retired").content.decode()
@@ -164,10 +164,10 @@ def test_the_changelist_shows_current_policies_with_their_amount_condition_and_h
 
 
 def test_moving_a_policy_up_in_the_admin_changes_its_priority_in_dots(admin_client, dots, approvers, administrator):
-    first = approvals.policy_create(
+    first = policies.policy_create(
         actor=administrator, description="First", priority=1, steps=[(1, [approvers["alex"].pk])]
     )
-    second = approvals.policy_create(
+    second = policies.policy_create(
         actor=administrator, description="Second", priority=2, steps=[(1, [approvers["blair"].pk])]
     )
     response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [second.pk]})
@@ -178,7 +178,7 @@ def test_moving_a_policy_up_in_the_admin_changes_its_priority_in_dots(admin_clie
 
 
 def test_moving_the_first_policy_up_says_it_is_already_first(admin_client, dots, approvers, administrator):
-    first = approvals.policy_create(
+    first = policies.policy_create(
         actor=administrator, description="First", priority=1, steps=[(1, [approvers["alex"].pk])]
     )
     response = admin_client.post(reverse(CHANGELIST), {"action": "move_up", "_selected_action": [first.pk]})
@@ -188,7 +188,7 @@ def test_moving_the_first_policy_up_says_it_is_already_first(admin_client, dots,
 def test_deleting_a_policy_asks_for_confirmation_then_retires_it_and_deletes_it_in_dots(
     admin_client, dots, approvers, administrator
 ):
-    policy = approvals.policy_create(
+    policy = policies.policy_create(
         actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
     )
     url = reverse("admin:payables_approvalpolicy_delete", args=[policy.pk])
@@ -277,7 +277,7 @@ def test_an_administrator_links_an_approver_to_a_user_by_choosing_them(admin_cli
 
 def test_choosing_a_user_linked_to_another_approver_is_refused_on_the_field(admin_client, approvers, administrator):
     person = make_user("person")
-    approvals.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
     url = reverse("admin:payables_approver_change", args=[approvers["alex"].pk])
     response = admin_client.post(url, {"user": person.pk})
     assert response.status_code == 200
@@ -291,7 +291,7 @@ def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(
 ):
     """The admin's add view normally runs in transaction.atomic; the Dots call must not."""
     administrator = make_user("policy-admin-tx", role=roles.ADMINISTRATOR)
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
     found = {a.first_name.lower(): a for a in Approver.objects.all()}
     seen = []
 
@@ -314,8 +314,8 @@ def test_a_policy_page_offers_send_to_dots_again_while_dots_is_behind_and_the_bu
     admin_client, dots, approvers, administrator
 ):
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
-    with pytest.raises(approvals.PolicyNotInDots):
-        approvals.policy_create(
+    with pytest.raises(errors.PolicyNotInDots):
+        policies.policy_create(
             actor=administrator, description="Large bills", priority=1, steps=[(1, [approvers["alex"].pk])]
         )
     policy = ApprovalPolicy.objects.get()

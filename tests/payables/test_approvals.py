@@ -1,4 +1,5 @@
-"""Approvers and approval policies (payables.approvals), over real HTTP against the emulator."""
+"""Approvers and approval policies (payables.policies, policy_push, approver_sync, selectors), over real HTTP
+against the emulator."""
 
 import threading
 
@@ -8,8 +9,9 @@ from django.db import connection
 
 from core import roles
 from core.dots_gateway import client
+from core.errors import DomainError
 from core.models import AuditEvent
-from payables import approvals
+from payables import approver_sync, errors, policies, policy_push, selectors
 from payables import services as payable_services
 from payables.models import ApprovalPolicy, Approver, Payable
 from tests.support import make_user
@@ -48,7 +50,7 @@ def create(
     steps=None,
 ):
     steps = steps if steps is not None else [(2, [approvers["alex"].pk, approvers["blair"].pk])]
-    return approvals.policy_create(
+    return policies.policy_create(
         actor=actor,
         description=description,
         priority=priority,
@@ -75,7 +77,7 @@ def test_sync_links_each_approver_to_the_local_user_with_the_same_email_ignoring
     alex.email = dashboard["alex"]["email"].upper()
     alex.save(update_fields=["email"])
 
-    result = approvals.approvers_sync(actor=administrator)
+    result = approver_sync.approvers_sync(actor=administrator)
 
     assert Approver.objects.count() == 6
     assert Approver.objects.get(dots_user_id=dashboard["alex"]["id"]).user == alex
@@ -86,39 +88,39 @@ def test_sync_links_each_approver_to_the_local_user_with_the_same_email_ignoring
 
 
 def test_sync_never_takes_a_user_already_linked_to_another_approver(dashboard, administrator):
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
     blair = Approver.objects.get(dots_user_id=dashboard["blair"]["id"])
     person = make_user("person")
-    approvals.approver_link(actor=administrator, approver_id=blair.pk, user_id=person.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=blair.pk, user_id=person.pk)
     person.email = dashboard["alex"]["email"]  # the same person's email is also Alex's in Dots
     person.save(update_fields=["email"])
 
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
 
     assert Approver.objects.get(dots_user_id=dashboard["alex"]["id"]).user is None
     assert Approver.objects.get(pk=blair.pk).user == person
 
 
 def test_sync_with_nothing_new_in_dots_writes_no_second_audit_event(dashboard, administrator):
-    approvals.approvers_sync(actor=administrator)
-    result = approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
+    result = approver_sync.approvers_sync(actor=administrator)
     assert result.unchanged == 6 and not result.changed
     assert len(events("approver.synced")) == 1
 
 
 def test_linking_a_user_already_linked_to_another_approver_is_refused(approvers, administrator):
     person = make_user("person")
-    approvals.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=person.pk)
-    with pytest.raises(approvals.ApproverLinkRefused) as refused:
-        approvals.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=person.pk)
+    with pytest.raises(errors.ApproverLinkRefused) as refused:
+        approver_sync.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
     assert refused.value.code == "approver-link-refused"
     assert Approver.objects.get(pk=approvers["blair"].pk).user is None
 
 
 def test_unlinking_an_approver_is_audited_with_the_user_it_had(approvers, administrator):
     person = make_user("person")
-    approvals.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=person.pk)
-    approvals.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=None)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=person.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=None)
     assert Approver.objects.get(pk=approvers["alex"].pk).user is None
     last = events("approver.linked")[-1]
     assert last.changes == {"user": {"before": "person", "after": None}}
@@ -131,7 +133,7 @@ def test_a_step_needing_more_approvals_than_it_lists_is_refused_before_anything_
     dots, approvers, administrator
 ):
     steps = [(1, [approvers["alex"].pk]), (3, [approvers["alex"].pk, approvers["blair"].pk])]
-    with pytest.raises(approvals.ApprovalPolicyInvalid) as refused:
+    with pytest.raises(errors.ApprovalPolicyInvalid) as refused:
         create(administrator, approvers, steps=steps)
     assert refused.value.code == "approval-policy-invalid"
     assert "Step 2 needs 3 approvals but lists only 2 approvers" in str(refused.value)
@@ -140,14 +142,14 @@ def test_a_step_needing_more_approvals_than_it_lists_is_refused_before_anything_
 
 
 def test_a_step_without_approvers_is_refused_naming_the_step(dots, approvers, administrator):
-    with pytest.raises(approvals.ApprovalPolicyInvalid) as refused:
+    with pytest.raises(errors.ApprovalPolicyInvalid) as refused:
         create(administrator, approvers, steps=[(1, [approvers["alex"].pk]), (1, [])])
     assert "Step 2 lists no approvers" in str(refused.value)
     assert dots.received("POST", POLICIES) == []
 
 
 def test_a_policy_without_steps_is_refused(dots, approvers, administrator):
-    with pytest.raises(approvals.ApprovalPolicyInvalid) as refused:
+    with pytest.raises(errors.ApprovalPolicyInvalid) as refused:
         create(administrator, approvers, steps=[])
     assert "at least one approval step" in str(refused.value)
     assert ApprovalPolicy.objects.count() == 0
@@ -197,7 +199,7 @@ def test_editing_a_policy_creates_a_new_version_in_dots_deletes_the_old_and_keep
     dots, approvers, administrator
 ):
     old = create(administrator, approvers)
-    new = approvals.policy_update(
+    new = policies.policy_update(
         actor=administrator,
         policy_id=old.pk,
         description="Large bills",
@@ -213,7 +215,7 @@ def test_editing_a_policy_creates_a_new_version_in_dots_deletes_the_old_and_keep
     in_dots = dots_policies()
     assert new.dots_id in in_dots and old.dots_id not in in_dots
     assert in_dots[new.dots_id].payable_conditions[0]["value"] == 250_000
-    assert not approvals.awaits_deletion_in_dots(old)
+    assert not selectors.awaits_deletion_in_dots(old)
     (event,) = events("approval_policy.updated")
     assert event.actor == administrator
     assert event.changes["amount_condition"] == {"before": "$1,000.00 or more", "after": "$2,500.00 or more"}
@@ -225,9 +227,9 @@ def test_editing_a_policy_creates_a_new_version_in_dots_deletes_the_old_and_keep
 
 def test_editing_a_retired_version_is_refused(dots, approvers, administrator):
     old = create(administrator, approvers)
-    approvals.policy_delete(actor=administrator, policy_id=old.pk)
-    with pytest.raises(approvals.ApprovalPolicyRetired):
-        approvals.policy_update(
+    policies.policy_delete(actor=administrator, policy_id=old.pk)
+    with pytest.raises(errors.ApprovalPolicyRetired):
+        policies.policy_update(
             actor=administrator,
             policy_id=old.pk,
             description="x",
@@ -241,7 +243,7 @@ def test_editing_a_retired_version_is_refused(dots, approvers, administrator):
 
 def test_changing_only_the_priority_keeps_the_version_and_patches_dots(dots, approvers, administrator):
     policy = create(administrator, approvers, priority=1)
-    same = approvals.policy_update(
+    same = policies.policy_update(
         actor=administrator,
         policy_id=policy.pk,
         description="Large bills",
@@ -259,8 +261,8 @@ def test_changing_only_the_priority_keeps_the_version_and_patches_dots(dots, app
 def test_moving_a_policy_up_swaps_priorities_here_and_in_dots(dots, approvers, administrator):
     first = create(administrator, approvers, description="First", priority=1)
     second = create(administrator, approvers, description="Second", priority=2)
-    approvals.policy_move(actor=administrator, policy_id=second.pk, direction=-1)
-    assert [p.description for p in approvals.current_policies()] == ["Second", "First"]
+    policies.policy_move(actor=administrator, policy_id=second.pk, direction=-1)
+    assert [p.description for p in selectors.current_policies()] == ["Second", "First"]
     remote = dots_policies()
     assert (remote[second.dots_id].priority, remote[first.dots_id].priority) == (1, 2)
     assert len(events("approval_policy.reordered")) == 2
@@ -268,7 +270,7 @@ def test_moving_a_policy_up_swaps_priorities_here_and_in_dots(dots, approvers, a
 
 def test_deleting_a_policy_retires_it_here_and_deletes_it_in_dots(dots, approvers, administrator):
     policy = create(administrator, approvers)
-    approvals.policy_delete(actor=administrator, policy_id=policy.pk, reason="no longer needed")
+    policies.policy_delete(actor=administrator, policy_id=policy.pk, reason="no longer needed")
     policy.refresh_from_db()
     assert policy.retired_at is not None
     assert policy.dots_id not in dots_policies()
@@ -277,14 +279,14 @@ def test_deleting_a_policy_retires_it_here_and_deletes_it_in_dots(dots, approver
 
 def test_a_policy_dots_refused_to_create_keeps_the_error_and_sending_again_creates_it(dots, approvers, administrator):
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
-    with pytest.raises(approvals.PolicyNotInDots) as failed:
+    with pytest.raises(errors.PolicyNotInDots) as failed:
         create(administrator, approvers)
     policy = ApprovalPolicy.objects.get()
     assert failed.value.policy.pk == policy.pk
     assert policy.dots_id is None and "could not be reached" in policy.last_dots_error
     assert events("approval_policy.dots_error")
 
-    approvals.policy_push(actor=administrator, policy_id=policy.pk)
+    policy_push.policy_push(actor=administrator, policy_id=policy.pk)
     policy.refresh_from_db()
     assert policy.dots_id in dots_policies() and policy.last_dots_error == ""
 
@@ -293,9 +295,9 @@ def test_sending_again_after_a_dropped_answer_adopts_the_policy_dots_made_instea
     dots, approvers, administrator
 ):
     dots.add_fault(method="POST", path=POLICIES, kind="drop", count=1)
-    with pytest.raises(approvals.PolicyNotInDots):
+    with pytest.raises(errors.PolicyNotInDots):
         create(administrator, approvers)
-    approvals.policy_push(actor=administrator, policy_id=ApprovalPolicy.objects.get().pk)
+    policy_push.policy_push(actor=administrator, policy_id=ApprovalPolicy.objects.get().pk)
     assert len(dots_policies()) == 1
     assert ApprovalPolicy.objects.get().dots_id in dots_policies()
 
@@ -307,7 +309,7 @@ def test_match_policy_picks_the_first_matching_policy_by_priority_and_says_why(d
     create(administrator, approvers, description="Huge", priority=2, cents=500_000)
     large = create(administrator, approvers, description="Large", priority=1, cents=100_000)
     vendor = make_vendor(administrator)
-    policy, why = approvals.match_policy(Payable(vendor=vendor, total_cents=600_000))
+    policy, why = selectors.match_policy(Payable(vendor=vendor, total_cents=600_000))
     assert policy == large
     assert why == "amount $6,000.00 ≥ $1,000.00"
 
@@ -315,18 +317,18 @@ def test_match_policy_picks_the_first_matching_policy_by_priority_and_says_why(d
 def test_match_policy_names_the_vendor_condition(dots, approvers, administrator, forgive_vendor_value_quirk):
     acme = make_vendor(administrator)
     policy = create(administrator, approvers, vendor_ids=[acme.pk])
-    assert approvals.match_policy(Payable(vendor=acme, total_cents=120_000)) == (
+    assert selectors.match_policy(Payable(vendor=acme, total_cents=120_000)) == (
         policy,
         "amount $1,200.00 ≥ $1,000.00 and vendor is Acme Supplies",
     )
     other = make_vendor(administrator, "Globex")
-    assert approvals.match_policy(Payable(vendor=other, total_cents=120_000))[0] is None
+    assert selectors.match_policy(Payable(vendor=other, total_cents=120_000))[0] is None
 
 
 def test_match_policy_without_a_match_says_one_approval_by_any_approver(dots, approvers, administrator):
     create(administrator, approvers, cents=100_000)
     vendor = make_vendor(administrator)
-    assert approvals.match_policy(Payable(vendor=vendor, total_cents=99_999)) == (
+    assert selectors.match_policy(Payable(vendor=vendor, total_cents=99_999)) == (
         None,
         "no policy matched: one approval by any approver",
     )
@@ -334,10 +336,10 @@ def test_match_policy_without_a_match_says_one_approval_by_any_approver(dots, ap
 
 def test_match_policy_ignores_a_version_that_never_reached_dots(dots, approvers, administrator):
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
-    with pytest.raises(approvals.PolicyNotInDots):
+    with pytest.raises(errors.PolicyNotInDots):
         create(administrator, approvers, cents=0)
     vendor = make_vendor(administrator)
-    assert approvals.match_policy(Payable(vendor=vendor, total_cents=100))[0] is None
+    assert selectors.match_policy(Payable(vendor=vendor, total_cents=100))[0] is None
 
 
 # --- a submitted payable's steps (Dots' own answer) ------------------------------------------------------------------
@@ -388,11 +390,11 @@ def submitted(dots, dashboard, approvers, administrator):
     return payable, policy
 
 
-def test_step_view_shows_who_may_approve_who_has_and_the_current_step(submitted, approvers):
+def test_step_view_shows_who_may_approve_who_has_and_the_current_step(submitted, approvers, administrator):
     payable, _ = submitted
     casey = make_user("casey")
-    approvals.approver_link(actor=casey, approver_id=approvers["casey"].pk, user_id=casey.pk)
-    steps = approvals.step_view(payable)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["casey"].pk, user_id=casey.pk)
+    steps = selectors.step_view(payable)
     assert [(s.number, s.required, s.completed, s.is_current) for s in steps] == [
         (1, 1, True, False),
         (2, 2, False, True),
@@ -400,30 +402,30 @@ def test_step_view_shows_who_may_approve_who_has_and_the_current_step(submitted,
     assert steps[0].approved_by == ["casey"]  # the linked local user, not the Dots name
     assert steps[1].approved_by == ["Alex Approver"]
     assert any("Blair Approver" in name and "not linked" in name for name in steps[1].approvers)
-    assert approvals.current_step_index(payable) == 1
+    assert selectors.current_step_index(payable) == 1
 
 
 def test_only_an_approver_listed_in_the_current_step_may_approve_it(submitted, approvers, administrator):
     payable, _ = submitted
     blair, casey = make_user("blair"), make_user("casey")
-    approvals.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=blair.pk)
-    approvals.approver_link(actor=administrator, approver_id=approvers["casey"].pk, user_id=casey.pk)
-    assert approvals.user_may_approve_current_step(payable, blair)[0] is True
-    may, why = approvals.user_may_approve_current_step(payable, casey)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=blair.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["casey"].pk, user_id=casey.pk)
+    assert selectors.user_may_approve_current_step(payable, blair)[0] is True
+    may, why = selectors.user_may_approve_current_step(payable, casey)
     assert may is False and "not an approver of step 2" in why
 
 
 def test_an_approver_who_already_approved_the_current_step_may_not_count_twice(submitted, approvers, administrator):
     payable, _ = submitted
     alex = make_user("alex")
-    approvals.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=alex.pk)
-    may, why = approvals.user_may_approve_current_step(payable, alex)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=alex.pk)
+    may, why = selectors.user_may_approve_current_step(payable, alex)
     assert may is False and "already approved step 2" in why
 
 
 def test_a_user_not_linked_to_an_approver_may_not_approve(submitted):
     payable, _ = submitted
-    may, why = approvals.user_may_approve_current_step(payable, make_user("stranger"))
+    may, why = selectors.user_may_approve_current_step(payable, make_user("stranger"))
     assert may is False and "not linked to a Dots approver" in why
 
 
@@ -437,15 +439,15 @@ def test_without_a_policy_any_linked_dots_approver_may_approve_but_not_a_payer(d
         approval_steps=[{"completed": False, "num_approvals_required": 1, "user_approvals": []}],
     )
     alex, pat = make_user("alex"), make_user("pat")
-    approvals.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=alex.pk)
-    approvals.approver_link(actor=administrator, approver_id=approvers["pat"].pk, user_id=pat.pk)
-    assert approvals.user_may_approve_current_step(payable, alex)[0] is True
-    assert approvals.user_may_approve_current_step(payable, pat)[0] is False
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["alex"].pk, user_id=alex.pk)
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["pat"].pk, user_id=pat.pk)
+    assert selectors.user_may_approve_current_step(payable, alex)[0] is True
+    assert selectors.user_may_approve_current_step(payable, pat)[0] is False
 
 
 def test_match_policy_predicts_the_policy_dots_applies_on_submit(submitted):
     payable, policy = submitted
-    predicted, _ = approvals.match_policy(payable)
+    predicted, _ = selectors.match_policy(payable)
     assert predicted == policy
     assert [s["num_approvals_required"] for s in payable.approval_steps] == [
         s.num_approvals_required for s in policy.steps.all()
@@ -457,8 +459,8 @@ def test_an_old_version_dots_failed_to_delete_still_counts_until_sending_again_d
 ):
     old = create(administrator, approvers, cents=100_000)
     dots.add_fault(method="DELETE", path=f"{POLICIES}/*", kind="status", status=503, count=1)
-    with pytest.raises(approvals.PolicyNotInDots):
-        approvals.policy_update(
+    with pytest.raises(errors.PolicyNotInDots):
+        policies.policy_update(
             actor=administrator,
             policy_id=old.pk,
             description="Large bills",
@@ -470,20 +472,20 @@ def test_an_old_version_dots_failed_to_delete_still_counts_until_sending_again_d
         )
     old.refresh_from_db()
     new = ApprovalPolicy.objects.get(retired_at__isnull=True)
-    assert approvals.awaits_deletion_in_dots(old) and old.dots_id in dots_policies()
+    assert selectors.awaits_deletion_in_dots(old) and old.dots_id in dots_policies()
     vendor = make_vendor(administrator)
-    assert approvals.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] == old  # as Dots would
+    assert selectors.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] == old  # as Dots would
 
-    approvals.policy_push(actor=administrator, policy_id=new.pk)
+    policy_push.policy_push(actor=administrator, policy_id=new.pk)
     old.refresh_from_db()
-    assert not approvals.awaits_deletion_in_dots(old) and old.dots_id not in dots_policies()
-    assert approvals.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] is None
+    assert not selectors.awaits_deletion_in_dots(old) and old.dots_id not in dots_policies()
+    assert selectors.match_policy(Payable(vendor=vendor, total_cents=200_000))[0] is None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, dashboard):
     administrator = make_user("policy-admin-race", role=roles.ADMINISTRATOR)
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
     found = {a.first_name.lower(): a for a in Approver.objects.all()}
     old = create(administrator, found)
     barrier, outcomes = threading.Barrier(2), []
@@ -491,7 +493,7 @@ def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, 
     def edit(cents):
         try:
             barrier.wait()
-            approvals.policy_update(
+            policies.policy_update(
                 actor=administrator,
                 policy_id=old.pk,
                 description="Large bills",
@@ -502,7 +504,7 @@ def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, 
                 steps=[(1, [found["alex"].pk])],
             )
             outcomes.append("saved")
-        except approvals.ApprovalPolicyRetired:
+        except errors.ApprovalPolicyRetired:
             outcomes.append("refused")
         finally:
             connection.close()
@@ -520,10 +522,10 @@ def test_two_people_editing_the_same_version_at_once_make_one_new_version(dots, 
 @pytest.mark.django_db(transaction=True)
 def test_sending_a_policy_twice_at_once_creates_one_dots_policy(dots, dashboard):
     administrator = make_user("policy-admin-double", role=roles.ADMINISTRATOR)
-    approvals.approvers_sync(actor=administrator)
+    approver_sync.approvers_sync(actor=administrator)
     found = {a.first_name.lower(): a for a in Approver.objects.all()}
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)
-    with pytest.raises(approvals.PolicyNotInDots):
+    with pytest.raises(errors.PolicyNotInDots):
         create(administrator, found)
     policy = ApprovalPolicy.objects.get()
     dots.add_fault(method="GET", path=POLICIES, kind="latency", ms=300, count=2)  # both read before either creates
@@ -532,9 +534,9 @@ def test_sending_a_policy_twice_at_once_creates_one_dots_policy(dots, dashboard)
     def send():
         try:
             barrier.wait()
-            approvals.policy_push(actor=administrator, policy_id=policy.pk)
+            policy_push.policy_push(actor=administrator, policy_id=policy.pk)
             outcomes.append("sent")
-        except approvals.PolicyBeingSent:
+        except errors.PolicyBeingSent:
             outcomes.append("busy")
         finally:
             connection.close()
@@ -576,7 +578,7 @@ def test_a_policy_naming_two_vendors_is_one_dots_policy_per_vendor_with_the_same
             sorted([approvers["alex"].dots_user_id, approvers["blair"].dots_user_id])
         ]
     assert [remote[c.dots_id].priority for c in (acme_copy, globex_copy)] == [3, 4]
-    assert approvals.dots_state(policy) == "In Dots (2 copies, one per vendor)"
+    assert selectors.dots_state(policy) == "In Dots (2 copies, one per vendor)"
 
 
 @pytest.fixture
@@ -604,7 +606,7 @@ def test_dots_routes_a_payable_from_either_vendor_of_a_two_vendor_policy_to_that
 ):
     (acme, _acme_account), (globex, globex_account_) = vendor_account, globex_account
     first, second, third = (Approver.objects.get(user=u) for u in (people.approver, people.approver2, people.approver3))
-    policy = approvals.policy_create(
+    policy = policies.policy_create(
         actor=administrator,
         description="Acme and Globex",
         priority=1,
@@ -629,14 +631,14 @@ def test_a_payable_from_a_vendor_outside_the_policy_is_not_routed_to_it(
 ):
     two_vendor_policy(administrator, approvers)
     initech = make_vendor(administrator, "Initech")
-    assert approvals.match_policy(Payable(vendor=initech, total_cents=500_000)) == (None, approvals.NO_POLICY_REASON)
+    assert selectors.match_policy(Payable(vendor=initech, total_cents=500_000)) == (None, selectors.NO_POLICY_REASON)
 
 
 def test_editing_a_two_vendor_policy_replaces_both_dots_copies(
     dots, approvers, administrator, forgive_vendor_value_quirk
 ):
     old = two_vendor_policy(administrator, approvers)
-    new = approvals.policy_update(
+    new = policies.policy_update(
         actor=administrator,
         policy_id=old.pk,
         description="Large bills",
@@ -650,26 +652,26 @@ def test_editing_a_two_vendor_policy_replaces_both_dots_copies(
     remote = dots_policies()
     assert set(remote) == {c.dots_id for c in copies_of(new)} and len(remote) == 2
     assert all(r.payable_conditions[0]["value"] == 250_000 for r in remote.values())
-    assert not approvals.awaits_deletion_in_dots(old)
-    assert approvals.dots_state(old) == "Retired (not in Dots; its 2 copies deleted)"
+    assert not selectors.awaits_deletion_in_dots(old)
+    assert selectors.dots_state(old) == "Retired (not in Dots; its 2 copies deleted)"
 
 
 def test_deleting_a_two_vendor_policy_deletes_both_dots_copies(
     dots, approvers, administrator, forgive_vendor_value_quirk
 ):
     policy = two_vendor_policy(administrator, approvers)
-    approvals.policy_delete(actor=administrator, policy_id=policy.pk, reason="vendors merged")
+    policies.policy_delete(actor=administrator, policy_id=policy.pk, reason="vendors merged")
     policy.refresh_from_db()
     assert dots_policies() == {}
     assert all(c.deleted_in_dots_at for c in copies_of(policy))
-    assert not approvals.needs_dots(policy)
+    assert not selectors.needs_dots(policy)
 
 
 def test_changing_a_two_vendor_policys_priority_moves_both_copies_in_dots(
     dots, approvers, administrator, forgive_vendor_value_quirk
 ):
     policy = two_vendor_policy(administrator, approvers, priority=10)
-    approvals.policy_set_priority(actor=administrator, policy_id=policy.pk, priority=4)
+    policies.policy_set_priority(actor=administrator, policy_id=policy.pk, priority=4)
     remote = dots_policies()
     assert [remote[c.dots_id].priority for c in copies_of(policy)] == [4, 5]
 
@@ -683,7 +685,7 @@ def test_the_copies_of_a_policy_take_consecutive_priorities_and_the_next_policy_
     assert [remote[c.dots_id].priority for c in copies_of(both)] == [1, 2]
     assert remote[single.dots_id].priority == 3
 
-    approvals.policy_move(actor=administrator, policy_id=single.pk, direction=-1)
+    policies.policy_move(actor=administrator, policy_id=single.pk, direction=-1)
     remote = dots_policies()
     assert remote[single.dots_id].priority == 1
     assert [remote[c.dots_id].priority for c in copies_of(both)] == [2, 3]
@@ -695,17 +697,124 @@ def test_a_503_on_the_second_copy_keeps_the_first_and_sending_again_creates_only
     acme, globex = make_vendor(administrator), make_vendor(administrator, "Globex")
     dots.add_fault(method="POST", path=POLICIES, kind="latency", ms=0, count=1)  # the first create goes through
     dots.add_fault(method="POST", path=POLICIES, kind="status", status=503, count=1)  # the second is refused
-    with pytest.raises(approvals.PolicyNotInDots):
+    with pytest.raises(errors.PolicyNotInDots):
         create(administrator, approvers, vendor_ids=[acme.pk, globex.pk])
     policy = ApprovalPolicy.objects.get()
     acme_copy, globex_copy = copies_of(policy)
     assert acme_copy.dots_id in dots_policies() and len(dots_policies()) == 1
     assert globex_copy.dots_id is None and "could not be reached" in globex_copy.last_dots_error
-    assert approvals.dots_state(policy).startswith("In Dots for 1 of 2 vendors; the copy for Globex failed")
-    assert approvals.needs_dots(policy)
+    assert selectors.dots_state(policy).startswith("In Dots for 1 of 2 vendors; the copy for Globex failed")
+    assert selectors.needs_dots(policy)
 
-    approvals.policy_push(actor=administrator, policy_id=policy.pk)
+    policy_push.policy_push(actor=administrator, policy_id=policy.pk)
     policy.refresh_from_db()
     assert len(dots.received("POST", POLICIES)) == 3  # Acme, Globex refused, Globex again
     assert set(dots_policies()) == {c.dots_id for c in copies_of(policy)}
-    assert approvals.dots_state(policy) == "In Dots (2 copies, one per vendor)"
+    assert selectors.dots_state(policy) == "In Dots (2 copies, one per vendor)"
+
+
+# --- who may change policies and approvers -----------------------------------------------------------------------
+
+
+def _policy_calls(dots):
+    return dots.received(path_glob=f"{POLICIES}*")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda actor, policy, approvers: create(actor, approvers), id="create"),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_update(
+                actor=actor,
+                policy_id=policy.pk,
+                description="Larger bills",
+                priority=1,
+                amount_comparator=">=",
+                amount_cents=500_000,
+                steps=[(1, [approvers["alex"].pk])],
+            ),
+            id="update",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_delete(actor=actor, policy_id=policy.pk), id="delete"
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_set_priority(actor=actor, policy_id=policy.pk, priority=9),
+            id="set-priority",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policies.policy_move(actor=actor, policy_id=policy.pk, direction=+1),
+            id="move",
+        ),
+        pytest.param(
+            lambda actor, policy, approvers: policy_push.policy_push(actor=actor, policy_id=policy.pk), id="push"
+        ),
+    ],
+)
+def test_a_user_whose_role_may_not_change_policies_is_refused_and_nothing_reaches_dots(
+    dots, approvers, administrator, change
+):
+    policy = create(administrator, approvers)
+    create(administrator, approvers, description="Small bills", priority=2, comparator="<=", cents=10_000)
+    approver = make_user("an-approver", role=roles.APPROVER)
+    calls, versions, events_before = (
+        len(_policy_calls(dots)),
+        ApprovalPolicy.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+    with pytest.raises(DomainError) as refused:
+        change(approver, policy, approvers)
+
+    assert refused.value.code == "permission-refused"
+    assert "Your role does not allow you to" in str(refused.value)
+    assert len(_policy_calls(dots)) == calls
+    assert ApprovalPolicy.objects.count() == versions
+    policy.refresh_from_db()
+    assert (policy.retired_at, policy.priority, policy.version) == (None, 1, 1)
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_a_user_whose_role_may_not_link_approvers_cannot_sync_them_and_nothing_is_asked_of_dots(dots, dashboard):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK)
+    with pytest.raises(DomainError) as refused:
+        approver_sync.approvers_sync(actor=clerk)
+    assert refused.value.code == "permission-refused"
+    assert dots.received("GET", "/v2/accounts-payable/approvers") == []
+    assert Approver.objects.count() == 0
+
+
+def test_the_system_user_syncs_approvers_as_the_schedule_does(dots, dashboard):
+    from core.audit import system_user
+
+    result = approver_sync.approvers_sync(actor=system_user())
+    assert len(result.created) == 6
+
+
+def test_a_user_whose_role_may_not_link_approvers_cannot_link_one(approvers):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK)
+    person = make_user("person")
+    with pytest.raises(DomainError) as refused:
+        approver_sync.approver_link(actor=clerk, approver_id=approvers["alex"].pk, user_id=person.pk)
+    assert refused.value.code == "permission-refused"
+    assert Approver.objects.get(pk=approvers["alex"].pk).user is None
+    assert not events("approver.linked")
+
+
+# --- every version keeps its Dots policies as copy rows ----------------------------------------------------------
+
+
+def test_a_version_without_vendors_is_one_copy_row_for_any_vendor(dots, approvers, administrator):
+    policy = create(administrator, approvers)
+    (copy,) = policy.dots_copies.all()
+    assert copy.vendor is None and copy.dots_id == policy.dots_id and copy.dots_id in dots_policies()
+    assert (copy.last_dots_error, copy.deleted_in_dots_at) == ("", None)
+
+
+def test_deleting_a_one_copy_version_records_when_its_copy_left_dots(dots, approvers, administrator):
+    policy = create(administrator, approvers)
+    policies.policy_delete(actor=administrator, policy_id=policy.pk)
+    (copy,) = ApprovalPolicy.objects.get(pk=policy.pk).dots_copies.all()
+    assert copy.deleted_in_dots_at is not None and copy.dots_id not in dots_policies()
+    assert selectors.dots_state(ApprovalPolicy.objects.get(pk=policy.pk)) == "Retired (not in Dots)"

@@ -9,7 +9,7 @@ from django.db import connections
 from core.errors import DomainError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.models import AuditEvent
 from dots.client import DotsClient
-from payables import services, tasks
+from payables import drafts, services, tasks
 from payables.errors import (
     BankAccountNotVerified,
     InsufficientFunds,
@@ -104,7 +104,7 @@ def test_the_same_pdf_twice_is_a_possible_duplicate(dots, people, make_payable):
     second = make_payable(bill_number="Y-2", items=[("B", 200, 1)])
     for payable in (first, second):
         payable.file.save("bill.pdf", ContentFile(pdf))
-        services.payable_recalculate(payable=payable)
+        drafts.payable_recalculate(payable=payable)
     with pytest.raises(PossibleDuplicate, match="the same PDF file"):
         services.payable_submit(payable_id=second.pk, actor=people.clerk)
 
@@ -357,7 +357,7 @@ def test_create_from_pdf_opens_a_draft_prefilled_by_dots(dots, people, vendor_ac
     vendor, account = vendor_account
     pdf = b"%PDF-1.4\nBT (Invoice INV-777) Tj (Total: $1,234.56) Tj ET\n%%EOF\n"
     upload = SimpleUploadedFile("inv-777.pdf", pdf, content_type="application/pdf")
-    payable = services.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
+    payable = drafts.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
     assert payable.status == S.CREATED
     assert payable.dots_id
     assert payable.file_sha256
@@ -380,3 +380,34 @@ def test_cancel_by_someone_nobody_acts_for_in_dots_is_refused_clearly_and_sends_
     assert dots.received("POST", "/v2/accounts-payable/payables/*/cancel") == []
     payable.refresh_from_db()
     assert payable.status == Payable.Status.CREATED
+
+
+# --- one transition table: our moves and Dots' own ---------------------------------------------------------
+
+
+def test_dots_may_start_a_payment_from_approved_but_we_only_request_one():
+    table = Payable.TRANSITIONS
+    assert table.dots_may_move(S.APPROVED, S.PAYMENT_INITIATED)
+    assert not table.allows(S.APPROVED, S.PAYMENT_INITIATED)
+    assert table.allows(S.APPROVED, S.PAY_REQUESTED)
+    # The sync follows what Dots can still move; a pay call on its way is not among them.
+    assert S.PAY_REQUESTED not in table.followed() and S.PAYMENT_COMPLETED not in table.followed()
+
+
+def test_approving_a_draft_is_refused_naming_where_it_is_and_nothing_reaches_dots(dots, people, make_payable):
+    payable = make_payable()
+    with pytest.raises(InvalidTransition) as refused:
+        services.payable_approve(payable_id=payable.pk, actor=people.approver)
+    assert refused.value.code == "invalid-transition"
+    assert str(refused.value) == f"{payable.bill_number} is draft: it cannot become approved."
+    assert dots.received("POST", "/v2/accounts-payable/payables/*") == []
+    payable.refresh_from_db()
+    assert payable.status == S.CREATED
+
+
+def test_paying_a_payable_waiting_for_approval_is_refused_by_the_same_table(dots, people, make_payable):
+    payable = make_payable()
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    with pytest.raises(InvalidTransition, match="is waiting for approval: it cannot become payment being sent"):
+        services.payable_pay(payable_id=payable.pk, actor=people.payer)
+    assert dots.received("POST", PAY_PATH) == []
