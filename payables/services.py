@@ -380,9 +380,8 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     require_perm(actor, "payables.submit_payable", "cancel payables")
     Payable.TRANSITIONS.ensure(payable, S.CANCELED)
     if payable.dots_id:
-        acting_user_id = selectors.required_acting_dots_user_id(
-            actor
-        )  # refuses clearly when nobody acts for this user in Dots
+        # Refuses clearly when nobody acts for this user in Dots.
+        acting_user_id = selectors.required_acting_dots_user_id(actor)
         action_queue.queue_if_unreachable(
             kind=payables_seam.PAYABLE_CANCEL,
             target=payable,
