@@ -34,6 +34,7 @@ from dots.emulator import faults as faults_module
 from dots.emulator.context import Ctx, clock_now, parse_json_body
 from dots.emulator.errors import ApiError
 from dots.emulator.faults import Faults
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import RESOURCE_MODULES
 from dots.emulator.resources import approvers as approvers_resource
 from dots.emulator.resources import apps as apps_resource
@@ -68,7 +69,7 @@ class EmulatorApp:
         self.faults = Faults()
         self.outbox = WebhookOutbox(store, default_url=settings.webhook_url, default_secret=settings.webhook_secret)
         # Newest last; read newest first. A deque append is atomic, so no lock is needed to log.
-        self.request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.request_log: deque[Doc] = deque(maxlen=REQUEST_LOG_SIZE)
         self._expected_auth = "Basic " + base64.b64encode(f"{settings.client_id}:{settings.api_key}".encode()).decode(
             "ascii"
         )

@@ -13,6 +13,7 @@ from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 
 from dots.emulator import lifecycles
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.store import Store
 
 WALLET_KIND = "wallet"
@@ -48,13 +49,13 @@ class Ctx:
         app_id: str | None,
         request,
         body_bytes: bytes,
-        json_body: dict | None = None,
+        json_body: Doc | None = None,
         emitter=None,
         emulator=None,
     ) -> None:
         self.store = store
         self.app_id: str | None = app_id
-        self._app: dict | None = None
+        self._app: Doc | None = None
         # The running EmulatorApp; controls use it (faults, request log, outbox), resources should not.
         self.emulator = emulator
         self.emitted = 0
@@ -66,7 +67,7 @@ class Ctx:
         self._now: datetime | None = None
 
     @property
-    def app(self) -> dict | None:
+    def app(self) -> Doc | None:
         """The calling app's document, loaded on first use (most handlers only need app_id)."""
         if self._app is None and self.app_id is not None:
             self._app = self.store.get("app", self.app_id)
@@ -75,7 +76,7 @@ class Ctx:
     # -- request body -------------------------------------------------------------
 
     @property
-    def json(self) -> dict:
+    def json(self) -> Doc:
         if self._json is None:
             self._json = parse_json_body(self._body_bytes)
         return self._json
@@ -105,7 +106,7 @@ class Ctx:
 
     # -- webhooks -------------------------------------------------------------------
 
-    def emit(self, event_type: str, data: dict) -> None:
+    def emit(self, event_type: str, data: Doc) -> None:
         """Queue a webhook event in this transaction; it is delivered after commit (or never, on rollback)."""
         if self._emitter is not None:
             self.emitted += 1
@@ -113,7 +114,7 @@ class Ctx:
 
     # -- wallet -----------------------------------------------------------------------
 
-    def wallet(self, app_id: str | None = None) -> dict:
+    def wallet(self, app_id: str | None = None) -> Doc:
         app_id = app_id or self.app_id
         wallet = self.store.get(WALLET_KIND, app_id)
         if wallet is None:
@@ -149,10 +150,10 @@ class Ctx:
 
     # -- lifecycles -------------------------------------------------------------------
 
-    def transition(self, kind: str, doc: dict, new_status: str) -> str:
+    def transition(self, kind: str, doc: Doc, new_status: str) -> str:
         return lifecycles.transition(kind, doc, new_status)
 
-    def advance_setting(self, kind: str) -> dict:
+    def advance_setting(self, kind: str) -> Doc:
         return lifecycles.setting(self.store, kind)
 
     # -- pagination -------------------------------------------------------------------
@@ -169,7 +170,7 @@ class Ctx:
             raise ApiError(400, "invalid-input", "limit must be an integer from 1 to 100")
         return limit
 
-    def page_slice(self, items: list[dict], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE):
+    def page_slice(self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE):
         """(page items, has_more) over a newest-first list, honouring limit/starting_after/ending_before."""
         limit = self.page_limit(default=default_limit)
         starting_after = self.query.get("starting_after")
@@ -185,13 +186,13 @@ class Ctx:
             return before[-limit:], len(before) > limit
         return items[:limit], len(items) > limit
 
-    def paginate(self, items: list[dict], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE) -> dict:
+    def paginate(self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE) -> Doc:
         page, has_more = self.page_slice(items, id_field=id_field, default_limit=default_limit)
         return {"data": page, "has_more": has_more}
 
     def paginate_kind(
         self, kind: str, *, app_id: str | None, serialize=None, default_limit: int = DEFAULT_PAGE_SIZE
-    ) -> dict:
+    ) -> Doc:
         """paginate() straight from the store, for unfiltered lists: reads only one page."""
         docs, has_more = self.store.page(
             kind,
@@ -205,34 +206,34 @@ class Ctx:
     # -- validation ---------------------------------------------------------------------
 
     @staticmethod
-    def require_str(body: dict, name: str, *, min_len: int = 1, max_len: int | None = None) -> str:
+    def require_str(body: Doc, name: str, *, min_len: int = 1, max_len: int | None = None) -> str:
         value = body.get(name)
         if value is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
         return _check_str(name, value, min_len=min_len, max_len=max_len)
 
     @staticmethod
-    def require_int(body: dict, name: str, *, min: int | None = None, max: int | None = None) -> int:
+    def require_int(body: Doc, name: str, *, min: int | None = None, max: int | None = None) -> int:
         if body.get(name) is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
         return _check_int(name, body[name], min=min, max=max)
 
     @staticmethod
-    def optional_str(body: dict, name: str, default=None, *, max_len: int | None = None):
+    def optional_str(body: Doc, name: str, default=None, *, max_len: int | None = None):
         value = body.get(name)
         if value is None:
             return default
         return _check_str(name, value, min_len=0, max_len=max_len)
 
     @staticmethod
-    def optional_int(body: dict, name: str, default=None, *, min: int | None = None, max: int | None = None):
+    def optional_int(body: Doc, name: str, default=None, *, min: int | None = None, max: int | None = None):
         value = body.get(name)
         if value is None:
             return default
         return _check_int(name, value, min=min, max=max)
 
     @staticmethod
-    def optional(body: dict, name: str, default=None, *, types: tuple = (), choices=None):
+    def optional(body: Doc, name: str, default=None, *, types: tuple = (), choices=None):
         """A field that may be absent; when present it must be one of `types` (and of `choices`)."""
         value = body.get(name, _MISSING)
         if value is _MISSING or value is None:
@@ -245,7 +246,7 @@ class Ctx:
         return value
 
     @staticmethod
-    def require_choice(body: dict, name: str, choices) -> str:
+    def require_choice(body: Doc, name: str, choices) -> str:
         value = body.get(name)
         if value is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
@@ -254,7 +255,7 @@ class Ctx:
         return value
 
 
-def parse_json_body(body: bytes) -> dict:
+def parse_json_body(body: bytes) -> Doc:
     if not body or not body.strip():
         return {}
     try:
@@ -266,7 +267,7 @@ def parse_json_body(body: bytes) -> dict:
     return value
 
 
-def _index_of(items: list[dict], cursor: str, id_field: str, param: str) -> int:
+def _index_of(items: list[Doc], cursor: str, id_field: str, param: str) -> int:
     for index, item in enumerate(items):
         if str(item.get(id_field)) == cursor:
             return index

@@ -18,6 +18,7 @@ cleared by reset):
 from __future__ import annotations
 
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     # NOTES.md decision 6. payment_failed -> payment_initiated is the retry.
@@ -92,7 +93,7 @@ def allowed(kind: str, current: str, new_status: str) -> bool:
     return new_status in TRANSITIONS[kind].get(current, frozenset())
 
 
-def transition(kind: str, doc: dict, new_status: str, *, field: str = "status") -> str:
+def transition(kind: str, doc: Doc, new_status: str, *, field: str = "status") -> str:
     """Set doc[field] to new_status if the table allows it; return the previous status."""
     table = TRANSITIONS[kind]
     current = doc.get(field)
@@ -110,11 +111,11 @@ def transition(kind: str, doc: dict, new_status: str, *, field: str = "status") 
     return current
 
 
-def default_setting(kind: str) -> dict:
+def default_setting(kind: str) -> Doc:
     return {"mode": "manual", "outcome": DEFAULT_OUTCOME.get(kind), "reason": None, "reads": 1}
 
 
-def setting(store, kind: str) -> dict:
+def setting(store, kind: str) -> Doc:
     """The advance setting for a kind (see the module docstring)."""
     stored = store.meta_get(SETTINGS_KEY, {}) or {}
     merged = default_setting(kind)
@@ -122,11 +123,11 @@ def setting(store, kind: str) -> dict:
     return merged
 
 
-def all_settings(store) -> dict:
+def all_settings(store) -> Doc:
     return {kind: setting(store, kind) for kind in DEFAULT_OUTCOME}
 
 
-def update_settings(store, changes: dict) -> dict:
+def update_settings(store, changes: Doc) -> Doc:
     """Validate and merge `{kind: {mode, outcome, reason, reads}}`; returns every kind's setting."""
     if not isinstance(changes, dict):
         raise ApiError(400, "invalid-input", "settings must be an object keyed by lifecycle kind")

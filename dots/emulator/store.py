@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -121,14 +122,14 @@ class Store:
 
     # -- documents -------------------------------------------------------------
 
-    def insert(self, kind: str, id: str | int, doc: dict, *, app_id: str | None = None) -> dict:
+    def insert(self, kind: str, id: str | int, doc: Doc, *, app_id: str | None = None) -> Doc:
         self.conn.execute(
             "INSERT INTO docs (kind, id, app_id, body) VALUES (?, ?, ?, ?)",
             (kind, str(id), app_id, json.dumps(doc, separators=(",", ":"))),
         )
         return doc
 
-    def insert_many(self, kind: str, docs: list[tuple[str | int, dict]], *, app_id: str | None = None) -> int:
+    def insert_many(self, kind: str, docs: list[tuple[str | int, Doc]], *, app_id: str | None = None) -> int:
         """Insert (id, doc) pairs in one executemany, oldest first (seq follows the list's order).
 
         For bulk seeding: 100,000 rows take about a second, where one insert() per row
@@ -140,11 +141,11 @@ class Store:
         )
         return len(docs)
 
-    def get(self, kind: str, id: str | int) -> dict | None:
+    def get(self, kind: str, id: str | int) -> Doc | None:
         row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
         return json.loads(row[0]) if row else None
 
-    def get_or_404(self, kind: str, id: str | int, *, what: str) -> dict:
+    def get_or_404(self, kind: str, id: str | int, *, what: str) -> Doc:
         doc = self.get(kind, id)
         if doc is None:
             raise ApiError(404, "not-found", f"{what} not found")
@@ -154,7 +155,7 @@ class Store:
         row = self.conn.execute("SELECT app_id FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
         return row[0] if row else None
 
-    def put(self, kind: str, id: str | int, doc: dict) -> dict:
+    def put(self, kind: str, id: str | int, doc: Doc) -> Doc:
         cur = self.conn.execute(
             "UPDATE docs SET body = ? WHERE kind = ? AND id = ?",
             (json.dumps(doc, separators=(",", ":")), kind, str(id)),
@@ -166,7 +167,7 @@ class Store:
     def delete(self, kind: str, id: str | int) -> None:
         self.conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, str(id)))
 
-    def list(self, kind: str, *, app_id: str | None = None) -> list[dict]:
+    def list(self, kind: str, *, app_id: str | None = None) -> list[Doc]:
         """All documents of a kind, newest first; only the app's when app_id is given."""
         if app_id is None:
             rows = self.conn.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq DESC", (kind,))
