@@ -7,7 +7,9 @@ reads and writes through `ctx.store` without locking of its own.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, overload
 
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 
@@ -15,6 +17,12 @@ from dots.emulator import lifecycles
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc
 from dots.emulator.store import Store
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+    from dots.emulator.app import EmulatorApp
+    from dots.emulator.webhooks_out import WebhookOutbox
 
 WALLET_KIND = "wallet"
 DEFAULT_PAGE_SIZE = 10
@@ -46,21 +54,21 @@ class Ctx:
         self,
         *,
         store: Store,
-        app_id: str | None,
-        request,
+        app_id: str,
+        request: Request,
         body_bytes: bytes,
         json_body: Doc | None = None,
-        emitter=None,
-        emulator=None,
+        emitter: WebhookOutbox | None = None,
+        emulator: EmulatorApp,
     ) -> None:
         self.store = store
-        self.app_id: str | None = app_id
+        self.app_id = app_id
         self._app: Doc | None = None
         # The running EmulatorApp; controls use it (faults, request log, outbox), resources should not.
         self.emulator = emulator
         self.emitted = 0
         self.request = request
-        self.query: MultiDict = request.args if request is not None else MultiDict()
+        self.query: MultiDict[str, str] = request.args if request is not None else MultiDict()
         self._body_bytes = body_bytes
         self._json = json_body
         self._emitter = emitter
@@ -82,7 +90,7 @@ class Ctx:
         return self._json
 
     @property
-    def form(self) -> ImmutableMultiDict:
+    def form(self) -> ImmutableMultiDict[str, str]:
         return self.request.form
 
     @property
@@ -137,7 +145,8 @@ class Ctx:
         if money_out:
             wallet["money_out"] = wallet.get("money_out", 0) + cents
         self.store.put(WALLET_KIND, wallet["app_id"], wallet)
-        return wallet["balance"]
+        balance: int = wallet["balance"]
+        return balance
 
     def wallet_credit(self, cents: int, *, app_id: str | None = None, refund: bool = False) -> int:
         """Add `cents`; `refund=True` also takes them back out of money_out (a failed payment)."""
@@ -146,7 +155,8 @@ class Ctx:
         if refund:
             wallet["money_out"] = max(0, wallet.get("money_out", 0) - cents)
         self.store.put(WALLET_KIND, wallet["app_id"], wallet)
-        return wallet["balance"]
+        balance: int = wallet["balance"]
+        return balance
 
     # -- lifecycles -------------------------------------------------------------------
 
@@ -170,7 +180,9 @@ class Ctx:
             raise ApiError(400, "invalid-input", "limit must be an integer from 1 to 100")
         return limit
 
-    def page_slice(self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE):
+    def page_slice(
+        self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE
+    ) -> tuple[list[Doc], bool]:
         """(page items, has_more) over a newest-first list, honouring limit/starting_after/ending_before."""
         limit = self.page_limit(default=default_limit)
         starting_after = self.query.get("starting_after")
@@ -191,7 +203,12 @@ class Ctx:
         return {"data": page, "has_more": has_more}
 
     def paginate_kind(
-        self, kind: str, *, app_id: str | None, serialize=None, default_limit: int = DEFAULT_PAGE_SIZE
+        self,
+        kind: str,
+        *,
+        app_id: str | None,
+        serialize: Callable[[Doc], Doc] | None = None,
+        default_limit: int = DEFAULT_PAGE_SIZE,
     ) -> Doc:
         """paginate() straight from the store, for unfiltered lists: reads only one page."""
         docs, has_more = self.store.page(
@@ -218,22 +235,49 @@ class Ctx:
             raise ApiError(400, "invalid-input", f"{name} is required")
         return _check_int(name, body[name], min=min, max=max)
 
+    @overload
     @staticmethod
-    def optional_str(body: Doc, name: str, default=None, *, max_len: int | None = None):
+    def optional_str(body: Doc, name: str, default: str, *, max_len: int | None = None) -> str: ...
+
+    @overload
+    @staticmethod
+    def optional_str(body: Doc, name: str, default: None = None, *, max_len: int | None = None) -> str | None: ...
+
+    @staticmethod
+    def optional_str(body: Doc, name: str, default: str | None = None, *, max_len: int | None = None) -> str | None:
         value = body.get(name)
         if value is None:
             return default
         return _check_str(name, value, min_len=0, max_len=max_len)
 
+    @overload
     @staticmethod
-    def optional_int(body: Doc, name: str, default=None, *, min: int | None = None, max: int | None = None):
+    def optional_int(body: Doc, name: str, default: int, *, min: int | None = None, max: int | None = None) -> int: ...
+
+    @overload
+    @staticmethod
+    def optional_int(
+        body: Doc, name: str, default: None = None, *, min: int | None = None, max: int | None = None
+    ) -> int | None: ...
+
+    @staticmethod
+    def optional_int(
+        body: Doc, name: str, default: int | None = None, *, min: int | None = None, max: int | None = None
+    ) -> int | None:
         value = body.get(name)
         if value is None:
             return default
         return _check_int(name, value, min=min, max=max)
 
     @staticmethod
-    def optional(body: Doc, name: str, default=None, *, types: tuple = (), choices=None):
+    def optional(
+        body: Doc,
+        name: str,
+        default: Any = None,
+        *,
+        types: tuple[type, ...] = (),
+        choices: Collection[object] | None = None,
+    ) -> Any:
         """A field that may be absent; when present it must be one of `types` (and of `choices`)."""
         value = body.get(name, _MISSING)
         if value is _MISSING or value is None:
@@ -246,11 +290,11 @@ class Ctx:
         return value
 
     @staticmethod
-    def require_choice(body: Doc, name: str, choices) -> str:
+    def require_choice(body: Doc, name: str, choices: Collection[str]) -> str:
         value = body.get(name)
         if value is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise ApiError(400, "invalid-input", f"{name} must be one of {', '.join(map(str, choices))}")
         return value
 
@@ -274,7 +318,7 @@ def _index_of(items: list[Doc], cursor: str, id_field: str, param: str) -> int:
     raise ApiError(400, "invalid-input", f"{param} {cursor} is not an id in this list")
 
 
-def _check_str(name: str, value, *, min_len: int, max_len: int | None) -> str:
+def _check_str(name: str, value: object, *, min_len: int, max_len: int | None) -> str:
     if not isinstance(value, str):
         raise ApiError(400, "invalid-input", f"{name} must be a string")
     if len(value.strip()) < min_len:
@@ -284,7 +328,7 @@ def _check_str(name: str, value, *, min_len: int, max_len: int | None) -> str:
     return value
 
 
-def _check_int(name: str, value, *, min: int | None, max: int | None) -> int:
+def _check_int(name: str, value: object, *, min: int | None, max: int | None) -> int:
     # bool is an int in Python; `true` is not an amount.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, "invalid-input", f"{name} must be an integer")

@@ -45,14 +45,14 @@ class WebhookOutbox:
     # -- configuration --------------------------------------------------------------
 
     def config(self) -> Doc:
-        stored = self.store.meta_get(CONFIG_KEY)
+        stored: Doc | None = self.store.meta_get(CONFIG_KEY)
         if stored is None:
             stored = {"url": self.default_url, "secret": self.default_secret, "retry_delays": DEFAULT_RETRY_DELAYS}
         stored.setdefault("retry_delays", DEFAULT_RETRY_DELAYS)
         stored.setdefault("secret", self.default_secret)
         return stored
 
-    def configure(self, *, url: str | None, secret: str | None, retry_delays: list | None) -> Doc:
+    def configure(self, *, url: str | None, secret: str | None, retry_delays: list[float] | None) -> Doc:
         config = self.config()
         config["url"] = url
         if secret:
@@ -105,7 +105,7 @@ class WebhookOutbox:
             with self.store.transaction():
                 config = self.config()
                 query = "SELECT id, type, payload, attempts FROM webhook_events WHERE status = 'pending'"
-                args: tuple = ()
+                args: tuple[float, ...] = ()
                 if not force:
                     query += " AND next_attempt_at <= ?"
                     args = (time.time(),)

@@ -41,7 +41,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def get_checkout_session(ctx: Ctx, session_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, session_id) != ctx.app_id:
         raise ApiError(404, "not-found", "checkout session not found")
-    return _expire_if_due(ctx, ctx.store.get(KIND, session_id))
+    return _expire_if_due(ctx, ctx.store.load(KIND, session_id))
 
 
 def serialize_checkout_session(doc: Doc) -> Doc:
@@ -123,7 +123,7 @@ def control_complete(ctx: Ctx, session_id: str) -> tuple[int, object]:
     method_id = ctx.optional_str(ctx.json, "payment_method_id")
     if method_id is not None:
         payment_methods.get_payment_method(ctx, method_id)
-    intent = ctx.store.get(payment_intents.KIND, doc["payment_intent_id"])
+    intent = ctx.store.load(payment_intents.KIND, doc["payment_intent_id"])
     payment_intents.confirm_payment_intent(ctx, intent, payment_method_id=method_id)
     doc["status"] = "complete"
     doc["updated"] = ctx.now_iso()

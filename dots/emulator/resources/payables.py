@@ -480,7 +480,7 @@ def pay_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
         lifecycle_kind="payable_payment",
     )
     # re-read: an immediate setting may already have completed the payment through the follower
-    payable = ctx.store.get(KIND, payable_id)
+    payable = ctx.store.load(KIND, payable_id)
     payable["transfer_id"] = transfer["id"]
     payable["transfer_history"].append(
         {"created_timestamp": transfer["created"], "idempotency_key": idempotency_key, "transfer_id": transfer["id"]}
@@ -510,7 +510,7 @@ transfers.FOLLOWERS["payable"] = _follow_transfer
 
 
 def _finish_payment(ctx: Ctx, payable: Doc, *, outcome: str, reason: str | None) -> None:
-    transfer = ctx.store.get(transfers.KIND, payable["transfer_id"])
+    transfer = ctx.store.load(transfers.KIND, payable["transfer_id"])
     lifecycles.transition("payable_payment", {"id": payable["id"], "status": payable["status"]}, outcome)
     transfers.advance_by_outcome(ctx, transfer, outcome, reason=reason)
 
@@ -527,7 +527,7 @@ def control_payment(ctx: Ctx, payable_id: str) -> tuple[int, object]:
             f"payable {payable_id} is {payable['status']}; only a payment_initiated payable can become {outcome}",
         )
     _finish_payment(ctx, payable, outcome=outcome, reason=ctx.optional_str(body, "reason"))
-    return 200, serialize_payable(ctx.store.get(KIND, payable_id))
+    return 200, serialize_payable(ctx.store.load(KIND, payable_id))
 
 
 def control_file(ctx: Ctx, payable_id: str) -> tuple[int, object]:

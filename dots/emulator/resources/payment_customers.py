@@ -26,7 +26,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def get_payment_customer(ctx: Ctx, customer_id: object) -> Doc:
     if not isinstance(customer_id, str) or ctx.store.app_id_of(KIND, customer_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payment customer not found")
-    return ctx.store.get(KIND, customer_id)
+    return ctx.store.load(KIND, customer_id)
 
 
 def serialize_payment_customer(doc: Doc) -> Doc:

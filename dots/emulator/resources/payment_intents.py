@@ -42,7 +42,7 @@ _CREATE_FIELDS = frozenset(
 def get_payment_intent(ctx: Ctx, intent_id: object) -> Doc:
     if not isinstance(intent_id, str) or ctx.store.app_id_of(KIND, intent_id) != ctx.app_id:
         raise ApiError(404, "not-found", "PaymentIntent not found")
-    return ctx.store.get(KIND, intent_id)
+    return ctx.store.load(KIND, intent_id)
 
 
 def create_payment_intent(
@@ -108,7 +108,7 @@ def confirm_payment_intent(ctx: Ctx, doc: Doc, *, payment_method_id: str | None)
         purpose=TRANSFER_PURPOSE,
         purpose_id=doc["id"],
     )
-    doc = ctx.store.get(KIND, doc["id"])
+    doc = ctx.store.load(KIND, doc["id"])
     doc["transfer_id"] = transfer["id"]
     ctx.store.put(KIND, doc["id"], doc)
     ctx.emit("payment_intent.updated", {"payment_intent_id": doc["id"]})

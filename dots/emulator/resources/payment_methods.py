@@ -35,7 +35,7 @@ KIND = users_resource.PAYMENT_METHOD_KIND
 def get_payment_method(ctx: Ctx, method_id: object) -> Doc:
     if not isinstance(method_id, str) or ctx.store.app_id_of(KIND, method_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payment method not found")
-    return ctx.store.get(KIND, method_id)
+    return ctx.store.load(KIND, method_id)
 
 
 def list_payment_methods(ctx: Ctx) -> tuple[int, object]:

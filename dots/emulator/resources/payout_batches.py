@@ -36,7 +36,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 def get_payout_batch(ctx: Ctx, batch_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, batch_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout batch not found")
-    return ctx.store.get(KIND, batch_id)
+    return ctx.store.load(KIND, batch_id)
 
 
 def serialize_payout_batch(doc: Doc) -> Doc:

@@ -152,7 +152,7 @@ def create_payout_link(
 def get_payout_link(ctx: Ctx, link_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, link_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout link not found")
-    return ctx.store.get(KIND, link_id)
+    return ctx.store.load(KIND, link_id)
 
 
 def advance_payout_link(
@@ -180,7 +180,7 @@ def advance_payout_link(
         ctx.emit("payout_link.claimed", payload)
         method = doc.get("_payout_platform") or "balance"
         ctx.emit("payout_link.paid_out", {**payload, "method": method, "withdrew_amount": doc["amount"]})
-        transfer = ctx.store.get(transfers.KIND, doc["transfer_id"])
+        transfer = ctx.store.load(transfers.KIND, doc["transfer_id"])
         if transfer["status"] == "failed":  # failed in this very request (transfer lifecycle "immediate")
             return advance_payout_link(ctx, doc, "failed", reason=transfer.get("failure_reason"))
     elif new_status == "failed":
@@ -368,7 +368,7 @@ def _claimant(ctx: Ctx, doc: Doc, *, claimant_user_id: str | None) -> Doc:
     if claimant_user_id is not None:
         return users_resource.get_user(ctx, claimant_user_id, app_id=app_id)
     if doc["_user_id"] is not None and ctx.store.get(users_resource.USER_KIND, doc["_user_id"]) is not None:
-        return ctx.store.get(users_resource.USER_KIND, doc["_user_id"])
+        return ctx.store.load(users_resource.USER_KIND, doc["_user_id"])
     payee = doc["payee"]
     if payee.get("phone_number"):
         existing = users_resource.find_user_by_phone(

@@ -34,7 +34,7 @@ _CREATE_FIELDS = frozenset({"amount", "user_id", "payee", "metadata", "memo"})
 def get_payout_request(ctx: Ctx, request_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, request_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout request not found")
-    return ctx.store.get(KIND, request_id)
+    return ctx.store.load(KIND, request_id)
 
 
 def decide_payout_request(ctx: Ctx, doc: Doc, outcome: str, *, reason: str | None = None) -> Doc:
@@ -100,9 +100,9 @@ def create(ctx: Ctx) -> tuple[int, object]:
     amount = ctx.require_int(body, "amount", min=1)
     user = users_resource.get_user(ctx, body["user_id"]) if body.get("user_id") is not None else None
     payee = _optional_payee(ctx, body.get("payee"))
-    if user is None and payee is None:
-        raise ApiError(400, "invalid-input", "user_id or payee is required")
     if payee is None:
+        if user is None:
+            raise ApiError(400, "invalid-input", "user_id or payee is required")
         payee = dict(user["phone_number"])
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, (str, dict)):

@@ -187,7 +187,7 @@ def send_payout(ctx: Ctx) -> tuple[int, object]:
         payout_fee_party=ctx.optional(body, "payout_fee_party", None, types=(str,), choices=FEE_PARTIES),
         additional_steps=steps,
     )
-    if pays_at_once and link["status"] != "claimed":
+    if pays_at_once and user is not None and link["status"] != "claimed":
         link = payout_links.advance_payout_link(ctx, link, "claimed", claimant_user_id=user["id"])
     return 201, payout_links.serialize_payout_link(link)
 

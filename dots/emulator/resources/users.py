@@ -82,7 +82,7 @@ def get_user(ctx: Ctx, user_id: object, *, app_id: str | None = None) -> Doc:
     app_id = app_id or ctx.app_id
     if not isinstance(user_id, str) or ctx.store.app_id_of(USER_KIND, user_id) != app_id:
         raise ApiError(404, "not-found", "user not found")
-    return ctx.store.get(USER_KIND, user_id)
+    return ctx.store.load(USER_KIND, user_id)
 
 
 def find_user_by_phone(ctx: Ctx, *, country_code: str, phone_number: str, app_id: str | None = None) -> Doc | None:

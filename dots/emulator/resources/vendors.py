@@ -89,7 +89,7 @@ def get_vendor(ctx: Ctx, vendor_id: str) -> Doc:
     return vendor
 
 
-def get_payment_method(ctx: Ctx, vendor_id: str, payment_method_id: str) -> Doc:
+def get_payment_method(ctx: Ctx, vendor_id: str | None, payment_method_id: str) -> Doc:
     method = ctx.store.get(PAYMENT_METHOD_KIND, payment_method_id)
     if method is None or method.get("_vendor_id") != vendor_id or method.get("_app_id") != ctx.app_id:
         raise ApiError(404, "not-found", "payment method not found")
@@ -129,7 +129,7 @@ def create_vendor(ctx: Ctx) -> tuple[int, object]:
         for k in ("line_1", "line_2", "city", "state", "postcode", "country")
         if isinstance(address.get(k), str)
     }
-    vendor = {
+    vendor: Doc = {
         "id": ctx.store.new_uuid(),
         "name": name,
         "active": True,
