@@ -7,3 +7,5 @@ JSON objects: string keys, values of any JSON type.
 from typing import Any, TypeAlias
 
 Doc: TypeAlias = dict[str, Any]
+# Dots' `metadata`: a string or an object, or absent.
+Metadata: TypeAlias = str | Doc | None

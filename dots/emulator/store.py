@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, overload
 
@@ -133,7 +133,7 @@ class Store:
         )
         return doc
 
-    def insert_many(self, kind: str, docs: list[tuple[str | int, Doc]], *, app_id: str | None = None) -> int:
+    def insert_many(self, kind: str, docs: Sequence[tuple[str | int, Doc]], *, app_id: str | None = None) -> int:
         """Insert (id, doc) pairs in one executemany, oldest first (seq follows the list's order).
 
         For bulk seeding: 100,000 rows take about a second, where one insert() per row

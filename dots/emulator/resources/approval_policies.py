@@ -44,10 +44,10 @@ def matching_policy(ctx: Ctx, payable: Doc) -> Doc | None:
 
 def _condition_holds(condition: Doc, payable: Doc) -> bool:
     if condition["type"] == "vendor_id":
-        return payable.get("ap_vendor_id") == condition["value"]
+        return bool(payable.get("ap_vendor_id") == condition["value"])
     amount = payable.get("amount") or 0
     value = condition["value"]
-    return {"<=": amount <= value, "==": amount == value, ">=": amount >= value}[condition["comparator"]]
+    return bool({"<=": amount <= value, "==": amount == value, ">=": amount >= value}[condition["comparator"]])
 
 
 # -- handlers -----------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def create_policy(ctx: Ctx) -> tuple[int, object]:
     payable_conditions = _validate_payable_conditions(ctx, body.get("payable_conditions"))
     approval_conditions = _validate_approval_conditions(ctx, body.get("approval_conditions"))
     existing = ctx.store.list(KIND, app_id=ctx.app_id)
-    policy = {
+    policy: Doc = {
         "id": ctx.store.new_uuid(),
         "active": True,
         "api_app_id": ctx.app_id,
@@ -100,7 +100,7 @@ def delete_policy(ctx: Ctx, approval_policy_id: str) -> tuple[int, object]:
 # -- validation -------------------------------------------------------------------------------------------------
 
 
-def _validate_payable_conditions(ctx: Ctx, conditions) -> list[Doc]:
+def _validate_payable_conditions(ctx: Ctx, conditions: object) -> list[Doc]:
     if not isinstance(conditions, list) or not conditions:
         raise ApiError(400, "invalid-input", "payable_conditions must be a non-empty array")
     out = []
@@ -130,7 +130,7 @@ def _validate_payable_conditions(ctx: Ctx, conditions) -> list[Doc]:
     return out
 
 
-def _validate_approval_conditions(ctx: Ctx, conditions) -> list[Doc]:
+def _validate_approval_conditions(ctx: Ctx, conditions: object) -> list[Doc]:
     if not isinstance(conditions, list) or not conditions:
         raise ApiError(400, "invalid-input", "approval_conditions must be a non-empty array")
     out = []

@@ -11,6 +11,7 @@ from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc
 from dots.emulator.routing import Route
+from dots.emulator.store import Store
 
 KIND = "dashboard_user"
 ROLES = ("admin", "viewer", "payer", "ap_approver", "ap_creator")
@@ -65,7 +66,7 @@ def new_dashboard_user(user_id: int, spec: Doc) -> Doc:
     }
 
 
-def seed_if_none(store, specs: list[Doc]) -> int:
+def seed_if_none(store: Store, specs: list[Doc]) -> int:
     """Insert organisation-wide dashboard users from `specs` when there are none yet (--seed-dashboard-users)."""
     if store.count(KIND):
         return 0

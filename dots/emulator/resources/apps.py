@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from dots.emulator.context import WALLET_KIND, Ctx, cents_to_decimal_str, clock_now, iso
 from dots.emulator.errors import ApiError
-from dots.emulator.jsondoc import Doc
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import transfers
 from dots.emulator.routing import Route
 from dots.emulator.store import Store
@@ -55,13 +55,14 @@ def seed_default_if_empty(store: Store) -> None:
 
 
 def default_app_id(store: Store) -> str:
-    return store.meta_get(DEFAULT_APP_KEY, DEFAULT_APP_ID)
+    app_id: str = store.meta_get(DEFAULT_APP_KEY, DEFAULT_APP_ID)
+    return app_id
 
 
 def create_app(
-    store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str, metadata=None
+    store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str, metadata: Metadata = None
 ) -> Doc:
-    app = {"id": app_id, "name": name, "status": status, "created": now}
+    app: Doc = {"id": app_id, "name": name, "status": status, "created": now}
     if metadata is not None:
         app["metadata"] = metadata
     store.insert(KIND, app_id, app, app_id=app_id)

@@ -152,7 +152,7 @@ def _expire_if_due(ctx: Ctx, doc: Doc) -> Doc:
     return doc
 
 
-def _line_items(ctx: Ctx, items) -> tuple[list[Doc], int]:
+def _line_items(ctx: Ctx, items: object) -> tuple[list[Doc], int]:
     if not isinstance(items, list) or not items:
         raise ApiError(400, "invalid-input", "line_items must be a non-empty array")
     out, total = [], 0

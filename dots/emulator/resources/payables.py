@@ -136,7 +136,7 @@ def _amount(ctx: Ctx, body: Doc, name: str) -> int:
     return ctx.require_int({name: value}, name, min=1)
 
 
-def _validate_items(ctx: Ctx, items) -> list[Doc]:
+def _validate_items(ctx: Ctx, items: object) -> list[Doc]:
     if not isinstance(items, list):
         raise ApiError(400, "invalid-input", "items must be an array")
     out = []
@@ -147,7 +147,7 @@ def _validate_items(ctx: Ctx, items) -> list[Doc]:
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise ApiError(400, "invalid-input", f"{where}.name is required")
-        clean = {"name": name}
+        clean: Doc = {"name": name}
         for field in ("unit_price", "quantity", "amount"):
             value = item.get(field)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
@@ -159,7 +159,7 @@ def _validate_items(ctx: Ctx, items) -> list[Doc]:
     return out
 
 
-def _decode_pdf(ctx: Ctx, encoded, *, field: str = "file") -> bytes:
+def _decode_pdf(ctx: Ctx, encoded: object, *, field: str = "file") -> bytes:
     if not isinstance(encoded, str) or not encoded:
         raise ApiError(400, "invalid-input", f"{field} must be a base64-encoded PDF")
     if encoded.startswith("data:"):
@@ -343,7 +343,7 @@ def submit_for_approval(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     policy = approval_policies.matching_policy(ctx, payable)
     if policy is None:
         # NOTES.md decision 7: no policy -> one approval by any approver.
-        steps = [{"approver_ids": None, "num_approvals_required": 1}]
+        steps: list[Doc] = [{"approver_ids": None, "num_approvals_required": 1}]
         payable["_policy_id"] = None
     else:
         steps = [

@@ -66,7 +66,7 @@ def retrieve(ctx: Ctx, payment_customer_id: str) -> tuple[int, object]:
     return 200, serialize_payment_customer(get_payment_customer(ctx, payment_customer_id))
 
 
-def _address(address) -> Doc:
+def _address(address: object) -> Doc:
     if not isinstance(address, dict):
         raise ApiError(400, "invalid-input", "address must be an object")
     for key in _ADDRESS_REQUIRED:

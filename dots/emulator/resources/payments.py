@@ -69,7 +69,7 @@ def create_payment(ctx: Ctx) -> tuple[int, object]:
     return 201, transfers.serialize_transfer(transfer)
 
 
-def _ach_info(info) -> Doc:
+def _ach_info(info: object) -> Doc:
     if not isinstance(info, dict):
         raise ApiError(400, "invalid-input", "ach_info must be an object")
     account = info.get("account_number")

@@ -33,7 +33,7 @@ import re
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
-from dots.emulator.jsondoc import Doc
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -74,12 +74,12 @@ def create_payout_link(
     delivery_method: str = "link",
     message: str | None = None,
     tax_exempt: bool = False,
-    metadata=None,
+    metadata: Metadata = None,
     memo: str | None = None,
     accounting_data: Doc | None = None,
     funding_source: str = "dots_balance",
     payout_fee_party: str | None = None,
-    additional_steps: list | None = None,
+    additional_steps: list[str | Doc] | None = None,
 ) -> Doc:
     """Fund (unless ACH-funded) and store a payout link, deliver it, apply the lifecycle setting.
 
@@ -113,7 +113,7 @@ def create_payout_link(
     if funded:
         ctx.wallet_debit(amount)
     link_id = ctx.store.new_uuid()
-    doc = {
+    doc: Doc = {
         "id": link_id,
         "created": ctx.now_iso(),
         "link": f"{_root_url(ctx)}/_emulator/payout-links/{link_id}/claim",
@@ -395,7 +395,7 @@ def _root_url(ctx: Ctx) -> str:
     return ctx.request.host_url.rstrip("/")
 
 
-def _optional_payee(payee) -> Doc:
+def _optional_payee(payee: object) -> Doc:
     if payee is None:
         return {}
     if not isinstance(payee, dict):
@@ -417,14 +417,14 @@ def _optional_payee(payee) -> Doc:
     return out
 
 
-def _optional_metadata(body: Doc):
+def _optional_metadata(body: Doc) -> Metadata:
     value = body.get("metadata")
     if value is not None and not isinstance(value, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
     return value
 
 
-def _optional_steps(steps) -> list:
+def _optional_steps(steps: object) -> list[str | Doc]:
     if steps is None:
         return []
     if not isinstance(steps, list):
@@ -436,7 +436,7 @@ def _optional_steps(steps) -> list:
     return steps
 
 
-def _optional_accounting(data) -> Doc | None:
+def _optional_accounting(data: object) -> Doc | None:
     if data is None:
         return None
     if not isinstance(data, dict):

@@ -107,7 +107,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
-    doc = {
+    doc: Doc = {
         "id": ctx.store.new_uuid(),
         "created": ctx.now_iso(),
         "amount": amount,
@@ -161,7 +161,7 @@ def _control_decide(ctx: Ctx, request_id: str, outcome: str) -> tuple[int, objec
     return 200, serialize_payout_request(ctx, doc)
 
 
-def _optional_payee(ctx: Ctx, payee) -> Doc | None:
+def _optional_payee(ctx: Ctx, payee: object) -> Doc | None:
     if payee is None:
         return None
     if not isinstance(payee, dict):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
-from dots.emulator.jsondoc import Doc
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import payout_links, transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -87,8 +87,8 @@ def execute_payout(
     platform: str,
     account_id: str | None = None,
     fund: bool = False,
-    metadata=None,
-    **_ignored,
+    metadata: Metadata = None,
+    **_ignored: object,
 ) -> Doc:
     """Pay a user through a saved payout method; returns the transfer doc. Checks everything before moving money."""
     user = users_resource.get_user(ctx, user_id)
@@ -215,7 +215,8 @@ def _payout_method(ctx: Ctx, user: Doc, *, platform: str, account_id: str | None
 def _method_name(method: Doc) -> str:
     if method["platform"] == "ach":
         return f"Bank account ending {method.get('mask', '')}"
-    return method["platform"]
+    platform: str = method["platform"]
+    return platform
 
 
 ROUTES = [

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx, iso
 from dots.emulator.errors import ApiError
-from dots.emulator.jsondoc import Doc
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 
@@ -55,7 +55,7 @@ def create_transfer(
     user_id: str | None = None,
     payout_link_id: str | None = None,
     external_data: Doc | None = None,
-    metadata=None,
+    metadata: Metadata = None,
     source_name: str | None = None,
     destination_name: str | None = None,
     wallet_debit: int = 0,
@@ -314,11 +314,12 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
         raise ApiError(404, "not-found", "user not found")
     newest = ctx.now()
     first_transaction_id = ctx.store.next_int_ids(TRANSACTION_KIND, count)
-    transfer_docs, transaction_docs = [], []
+    transfer_docs: list[tuple[str, Doc]] = []
+    transaction_docs: list[tuple[int, Doc]] = []
     for i in range(count):
         transfer_id = ctx.store.new_uuid()
         created = iso(newest - timedelta(seconds=spacing * (count - 1 - i)))
-        transaction = {
+        transaction: Doc = {
             "id": first_transaction_id + i,
             "amount": amount,
             "created": created,
@@ -372,7 +373,7 @@ def _new_transaction(
     transfer_id: str,
     amount: int,
     type: str,
-    metadata,
+    metadata: Metadata,
     source_name: str,
     destination_name: str,
     app_id: str | None,
@@ -406,7 +407,7 @@ def _transfer_status_for(outcome: str) -> str:
     return {"payment_completed": "completed", "payment_failed": "failed"}.get(outcome, outcome)
 
 
-def _metadata_object(metadata):
+def _metadata_object(metadata: Metadata) -> Doc | None:
     return metadata if isinstance(metadata, dict) else None
 
 

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
-from dots.emulator.jsondoc import Doc
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.routing import Route
 
 USER_KIND = "user"
@@ -117,13 +118,13 @@ def insert_user(
     app_id: str | None = None,
     date_of_birth: str | None = None,
     username: str | None = None,
-    metadata=None,
+    metadata: Metadata = None,
     adjustment_1099: Doc | None = None,
-    payout_options_exclude_list: list | None = None,
+    payout_options_exclude_list: list[str] | None = None,
 ) -> Doc:
     """Store a new user; also used when a payout link is claimed by someone who had no user yet."""
     app_id = app_id or ctx.app_id
-    user = {
+    user: Doc = {
         "id": ctx.store.new_uuid(),
         "first_name": first_name,
         "last_name": last_name,
@@ -572,7 +573,7 @@ def _initial_compliance(*, date_of_birth_collected: bool) -> Doc:
     }
 
 
-def _reject_unknown_fields(body: Doc, allowed) -> None:
+def _reject_unknown_fields(body: Doc, allowed: Iterable[str]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise ApiError(400, "invalid-input", f"unknown field(s): {', '.join(unknown)}")
@@ -603,7 +604,7 @@ def _require_date(ctx: Ctx, body: Doc, name: str, *, prefix: str = "") -> str:
     return value
 
 
-def _require_address(address, name: str, required: tuple[str, ...]) -> Doc:
+def _require_address(address: object, name: str, required: tuple[str, ...]) -> Doc:
     if not isinstance(address, dict):
         raise ApiError(400, "invalid-input", f"{name} must be an object")
     for key in required:
@@ -615,14 +616,14 @@ def _require_address(address, name: str, required: tuple[str, ...]) -> Doc:
     return address
 
 
-def _optional_metadata(body: Doc):
+def _optional_metadata(body: Doc) -> Metadata:
     value = body.get("metadata")
     if value is not None and not isinstance(value, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
     return value
 
 
-def _optional_rail_list(body: Doc, name: str) -> list:
+def _optional_rail_list(body: Doc, name: str) -> list[str]:
     value = body.get(name)
     if value is None:
         return []
@@ -667,7 +668,7 @@ def _optional_1099_adjustment(body: Doc) -> Doc | None:
     return value
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
