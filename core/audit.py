@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -42,7 +44,7 @@ HASHED_FIELDS = (
 )
 
 
-def system_user():
+def system_user() -> User:
     """The named account that tasks, webhooks and sync act as (created by migration)."""
     User = get_user_model()
     user, _ = User.objects.get_or_create(
@@ -52,7 +54,7 @@ def system_user():
     return user
 
 
-def actor_label_for(user) -> str:
+def actor_label_for(user: AbstractBaseUser | AnonymousUser | None) -> str:
     if user is None:
         return "anonymous"
     if user.get_username() == SYSTEM_USERNAME:

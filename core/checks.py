@@ -47,6 +47,8 @@ def seam_errors() -> list[Error]:
         _resolves(schedule.func, f"schedule {schedule.name!r}", errors)
     for step in registry.registry.sync_steps.values():
         _resolves(step.run, f"sync step {step.name!r}", errors)
+    for detail in registry.registry.record_details.values():
+        _resolves(detail.render, f"record detail {detail.model}:{detail.name}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():
         try:
             import_string(path)

@@ -35,7 +35,7 @@ def set_session_factory(factory: Callable[[], requests.Session] | None) -> None:
     _local.__dict__.clear()
 
 
-def _config_key() -> tuple:
+def _config_key() -> tuple[object, ...]:
     return (
         settings.DOTS_API_URL,
         settings.DOTS_CLIENT_ID,

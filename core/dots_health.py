@@ -56,10 +56,9 @@ def forget_cached() -> None:
 def _is_outage(*, failing_since: dt.datetime | None, consecutive_failures: int, now: dt.datetime) -> bool:
     if failing_since is None:
         return False
-    return (
-        consecutive_failures >= settings.DOTS_OUTAGE_MIN_FAILURES
-        and (now - failing_since).total_seconds() >= settings.DOTS_OUTAGE_AFTER_SECONDS
-    )
+    min_failures: int = settings.DOTS_OUTAGE_MIN_FAILURES
+    after_seconds: float = settings.DOTS_OUTAGE_AFTER_SECONDS
+    return consecutive_failures >= min_failures and (now - failing_since).total_seconds() >= after_seconds
 
 
 def _ensure_row() -> None:

@@ -4,11 +4,19 @@ Each has a stable kebab-case `code` and a message that names the object and its
 state, so admin actions can report "INV-104: already approved" per row.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.models import QueuedDotsAction
+    from dots.errors import DotsError
+
 
 class DomainError(Exception):
     code = "domain-error"
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
@@ -39,7 +47,7 @@ class DotsCallError(DomainError):
 
     code = "dots-error"
 
-    def __init__(self, message: str, *, dots_error=None, code: str | None = None):
+    def __init__(self, message: str, *, dots_error: DotsError | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.dots_error = dots_error
 
@@ -75,7 +83,7 @@ class ActionQueued(DomainError):
 
     code = "dots-action-queued"
 
-    def __init__(self, message: str, *, action=None):
+    def __init__(self, message: str, *, action: QueuedDotsAction | None = None) -> None:
         super().__init__(message)
         self.action = action
 

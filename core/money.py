@@ -1,6 +1,7 @@
 """Money is integer cents end to end, as Dots does; formatted only for display."""
 
 import re
+from typing import Any
 
 from django import forms
 from django.core import validators
@@ -58,20 +59,20 @@ class MoneyFormField(forms.Field):
 
     widget = forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0.00", "class": "money-input"})
 
-    def __init__(self, *, min_cents: int = 0, **kwargs):
+    def __init__(self, *, min_cents: int = 0, **kwargs: Any) -> None:
         self.min_cents = min_cents
         # Integer model fields pass their database range; cents have their own limits.
         for unused in ("max_length", "min_value", "max_value", "step_size"):
             kwargs.pop(unused, None)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         # Shows stored cents as dollars; leaves what the user typed alone on a re-render.
         if isinstance(value, int):
             return format_cents(value, currency="")
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
             return None
         if isinstance(value, int):
@@ -88,13 +89,17 @@ class MoneyFormField(forms.Field):
 class MoneyField(models.BigIntegerField):
     """Integer cents in the database; a dollars-and-cents input in forms."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.validators.append(validators.MinValueValidator(0))
 
-    def formfield(self, **kwargs):
-        kwargs.setdefault("form_class", MoneyFormField)
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = MoneyFormField,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
         # The admin gives every BigIntegerField a number input, which refuses "$1,234.56"
         # before the form ever sees it: keep the money field's own text input.
         kwargs.pop("widget", None)
-        return super().formfield(**kwargs)
+        return super().formfield(form_class=form_class, choices_form_class=choices_form_class, **kwargs)

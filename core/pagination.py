@@ -8,13 +8,18 @@ thousand rows and at a million, and always in one query. Past the cap the list
 says "10,000+" and people narrow it with filters (date range, actor, ...).
 """
 
+from __future__ import annotations
+
 from django.core.paginator import Paginator
+from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
 
 
 class CappedCountPaginator(Paginator):
+    # The admin pages it a queryset; counting with a LIMIT needs one.
+    object_list: QuerySet[Model]
     count_cap = COUNT_CAP
 
     @cached_property

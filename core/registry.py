@@ -89,6 +89,19 @@ class SyncStep:
     scheduled: bool = True
 
 
+@dataclass(frozen=True)
+class RecordDetail:
+    """A line one app adds to another app's record page, without that app naming it.
+
+    The record's admin asks `record_detail(model, name, obj)`; the app that knows the answer
+    (say, the transfer that paid a payable) registers how to render it.
+    """
+
+    model: str  # the record's model label: "payables.payable"
+    name: str  # what the line is: "payment_transfer"
+    render: str  # dotted path of render(obj) -> safe HTML or text, or None when it has nothing to say
+
+
 @dataclass
 class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
@@ -100,6 +113,7 @@ class Registry:
     # record type -> (declaring app, dotted path of a RecordCheck)
     reconcile_checks: dict[str, tuple[str, str]] = field(default_factory=dict)
     action_kinds: dict[str, ActionKind] = field(default_factory=dict)
+    record_details: dict[tuple[str, str], RecordDetail] = field(default_factory=dict)
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
     def _app(self, app_label: str) -> None:
@@ -164,6 +178,15 @@ def action_kind(app_label: str, spec: ActionKind) -> None:
     registry._app(app_label)
 
 
+def record_detail_provider(app_label: str, detail: RecordDetail) -> None:
+    key = (detail.model, detail.name)
+    _refuse_duplicates(
+        "record details", [f"{m}:{n}" for m, n in registry.record_details], [f"{key[0]}:{key[1]}"], app_label
+    )
+    registry.record_details[key] = detail
+    registry._app(app_label)
+
+
 def discover() -> Registry:
     """Import every installed app's `seam` module (once). Returns the filled registry."""
     global _discovered
@@ -186,6 +209,15 @@ def action_kind_for(kind: str) -> ActionKind:
         return discover().action_kinds[kind]
     except KeyError:
         raise LookupError(f"No app declares the queued action kind {kind!r}") from None
+
+
+def record_detail(model: str, name: str, obj: Any) -> Any:
+    """What the app that registered (model, name) says about `obj`; None when no app does."""
+    detail = discover().record_details.get((model, name))
+    if detail is None:
+        return None
+    render: Callable[[Any], Any] = import_string(detail.render)
+    return render(obj)
 
 
 def sync_steps() -> list[SyncStep]:

@@ -73,7 +73,8 @@ def backoff_delay(
     off at random so many clients do not retry in step. ``rand`` is a number in
     [0, 1), passed in so tests can pin it.
     """
-    capped = min(max_delay, base_delay * (2**attempt))
+    growth: int = 2**attempt  # int ** int is typed Any (a negative exponent gives a float)
+    capped = min(max_delay, base_delay * growth)
     jitter = min(max(jitter, 0.0), 1.0)
     return capped * (1.0 - jitter * rand)
 

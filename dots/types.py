@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 __all__ = [
     "App",
@@ -153,22 +153,22 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
-def _mapping(value: Any) -> dict:
+def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _dict_or_none(value: Any) -> dict | None:
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
 # --- the generic object ----------------------------------------------------------------------
 
 
-class DotsObject(Mapping):
+class DotsObject(Mapping[str, Any]):
     """A read-only view of a response body for resources without a dataclass."""
 
     __slots__ = ("raw",)
@@ -205,9 +205,9 @@ class Vendor:
     contact_email: str | None
     external_id: str | None
     api_app_id: str | None
-    address: dict | None
+    address: dict[str, Any] | None
     created: datetime | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Vendor:
@@ -234,7 +234,7 @@ class VendorPaymentMethod:
     ach_account_number: str | None
     ach_routing_number: str | None
     ach_account_type: str | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> VendorPaymentMethod:
@@ -268,12 +268,12 @@ class Payable:
     transfer_id: str | None
     created: datetime | None
     updated: datetime | None
-    items: list = field(repr=False)
-    status_history: list = field(repr=False)
-    action_history: list = field(repr=False)
-    approval_steps: list = field(repr=False)
-    transfer_history: list = field(repr=False)
-    raw: dict = field(repr=False)
+    items: list[Any] = field(repr=False)
+    status_history: list[Any] = field(repr=False)
+    action_history: list[Any] = field(repr=False)
+    approval_steps: list[Any] = field(repr=False)
+    transfer_history: list[Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Payable:
@@ -312,10 +312,10 @@ class ApprovalPolicy:
     active: bool | None
     description: str | None
     api_app_id: str | None
-    payable_conditions: list
-    approval_conditions: list
+    payable_conditions: list[Any]
+    approval_conditions: list[Any]
     created: datetime | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> ApprovalPolicy:
@@ -343,7 +343,7 @@ class Approver:
     phone_number: str | None
     role: str | None
     scope: str | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Approver:
@@ -368,7 +368,7 @@ class Deleted:
     id: str | None
     deleted: bool | None
     object: str | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Deleted:
@@ -389,7 +389,7 @@ class Wallet:
     amount: int | None  # cents
     withdrawable_amount: int | None
     credit_balance: int | None
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Wallet:
@@ -408,13 +408,13 @@ class User:
     first_name: str | None
     last_name: str | None
     email: str | None
-    phone_number: dict | None  # {"country_code", "phone_number"}
+    phone_number: dict[str, Any] | None  # {"country_code", "phone_number"}
     status: str | None
     default_payout_method: str | None
     wallet: Wallet | None
-    compliance: dict | None
+    compliance: dict[str, Any] | None
     metadata: Any
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> User:
@@ -444,10 +444,10 @@ class Transfer:
     user_id: str | None
     payout_link_id: str | None
     created: datetime | None
-    external_data: dict | None
-    transactions: list = field(repr=False)
+    external_data: dict[str, Any] | None
+    transactions: list[Any] = field(repr=False)
     metadata: Any = field(repr=False)
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Transfer:
@@ -474,8 +474,8 @@ class PayoutLink:
     amount: int | None  # cents
     link: str | None
     created: datetime | None
-    payee: dict | None
-    delivery: dict | None
+    payee: dict[str, Any] | None
+    delivery: dict[str, Any] | None
     tax_exempt: bool | None
     claimed_user_id: str | None
     flow_id: str | None
@@ -484,7 +484,7 @@ class PayoutLink:
     memo: str | None
     description: str | None
     metadata: Any = field(repr=False)
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> PayoutLink:
@@ -515,13 +515,13 @@ class PayoutRequest:
     status: str | None
     amount: int | None  # cents
     created: datetime | None
-    payee: dict | None
+    payee: dict[str, Any] | None
     # Dots spells this key "payout-link", with a hyphen; None until the request is approved.
     payout_link: PayoutLink | None
     user: User | None
     memo: str | None
     metadata: Any = field(repr=False)
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> PayoutRequest:
@@ -559,9 +559,9 @@ class App:
     wallet_balance_cents: int | None
     money_out_cents: int | None
     connected_users: int | None
-    metrics: dict | None
+    metrics: dict[str, Any] | None
     metadata: Any = field(repr=False)
-    raw: dict = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> App:
@@ -583,8 +583,11 @@ class App:
 # --- list pages --------------------------------------------------------------------------------
 
 
-class Page(NamedTuple):
+T = TypeVar("T")
+
+
+class Page(NamedTuple, Generic[T]):
     """One page of an enveloped list (``{"data": [...], "has_more": bool}``)."""
 
-    items: list
+    items: list[T]
     has_more: bool

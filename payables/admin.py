@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
+from core import registry
 from core.admin_actions import RowOutcome, message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import DomainError
@@ -181,17 +182,10 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
 
     @admin.display(description="Dots transfer")
     def payment_transfer(self, payable):
-        """The latest payment's transfer as the mirror last saw it (a failure days later shows here)."""
-        from payouts.transfers import transfer_of_payable
-
-        transfer = transfer_of_payable(payable)
-        if transfer is None:
-            return payable.dots_transfer_id or "none"
-        label = f"{transfer.dots_id}: {transfer.get_status_display()}"
-        if transfer.failure_reason:
-            label += f" ({transfer.failure_reason})"
-        url = reverse("admin:payouts_transfer_change", args=[transfer.pk])
-        return format_html('<a href="{}">{}</a>', url, label)
+        """The latest payment's transfer as the app that mirrors transfers last saw it (a failure days
+        later shows here); the transfer's id alone when no app describes it."""
+        shown = registry.record_detail("payables.payable", "payment_transfer", payable)
+        return shown if shown is not None else (payable.dots_transfer_id or "none")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -1,7 +1,7 @@
 """What the payouts app brings to the shared machinery (core/registry.py): one place to read it all."""
 
 from core import registry
-from core.registry import ActionKind, SyncStep
+from core.registry import ActionKind, RecordDetail, SyncStep
 from payouts.audit_actions import ACTIONS
 from payouts.roles import ROLE_PERMISSIONS
 
@@ -46,6 +46,11 @@ registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payou
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
 registry.sync_step(APP, SyncStep(name="payees", run="payouts.sync.payees_step", order=70))
+# A payable's page shows the transfer that paid it, as this app's mirror last saw it.
+registry.record_detail_provider(
+    APP,
+    RecordDetail(model="payables.payable", name="payment_transfer", render="payouts.transfers.payable_transfer_html"),
+)
 registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHECK")
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from django.apps import apps as django_apps
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from core import audit
 from core.dots_gateway import client, dots_call
@@ -470,3 +472,15 @@ def transfer_of_payable(payable) -> Transfer | None:
     if not payable.dots_transfer_id:
         return None
     return Transfer.objects.filter(dots_id=payable.dots_transfer_id).first()
+
+
+def payable_transfer_html(payable) -> str | None:
+    """The payable page's "Dots transfer" line: status and failure reason, linked to the transfer."""
+    transfer = transfer_of_payable(payable)
+    if transfer is None:
+        return None
+    label = f"{transfer.dots_id}: {transfer.get_status_display()}"
+    if transfer.failure_reason:
+        label += f" ({transfer.failure_reason})"
+    url = reverse("admin:payouts_transfer_change", args=[transfer.pk])
+    return format_html('<a href="{}">{}</a>', url, label)

@@ -15,6 +15,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from dots.emulator import lifecycles
 from dots.emulator.app import EmulatorApp, Settings
+from dots.emulator.jsondoc import Doc
 from dots.emulator.store import Store
 
 DEFAULT_CLIENT_ID = "ledgerline-dev"
@@ -26,7 +27,7 @@ DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"ledgerline-dots-emulator-
 class QuietHandler(WSGIRequestHandler):
     """No access log line per request: at a few thousand requests a second it is most of the cost."""
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
 
@@ -58,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _load_users(path: str | None) -> list | None:
+def _load_users(path: str | None) -> list[Doc] | None:
     if not path:
         return None
     with open(path, encoding="utf-8") as handle:

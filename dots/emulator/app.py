@@ -23,7 +23,9 @@ import time
 import traceback
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
@@ -34,6 +36,7 @@ from dots.emulator import faults as faults_module
 from dots.emulator.context import Ctx, clock_now, parse_json_body
 from dots.emulator.errors import ApiError
 from dots.emulator.faults import Faults
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import RESOURCE_MODULES
 from dots.emulator.resources import approvers as approvers_resource
 from dots.emulator.resources import apps as apps_resource
@@ -41,12 +44,19 @@ from dots.emulator.routing import Route, build_map
 from dots.emulator.store import Store
 from dots.emulator.webhooks_out import WebhookOutbox
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 API_PREFIX = "/api"
 CONTROL_PREFIX = "/_emulator"
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60  # NOTES.md decision 4
 REQUEST_LOG_SIZE = 2000
 LOGGED_BODY_LIMIT = 20_000
 JSON_HEADERS = ("Content-Type", "application/json")
+
+# What answering one request comes to: (status, body, extra headers, drop the connection).
+# The body is JSON-serialisable, or a werkzeug Response (the HTML state page).
+Answer: TypeAlias = tuple[int, object, list[tuple[str, str]], bool]
 
 
 @dataclass
@@ -58,7 +68,7 @@ class Settings:
     # --advance: the lifecycle mode every kind starts in, re-applied after each reset
     advance_mode: str | None = None
     # --seed-dashboard-users: dashboard users put in an empty store and after each reset
-    seed_dashboard_users: list | None = None
+    seed_dashboard_users: list[Doc] | None = None
 
 
 class EmulatorApp:
@@ -68,7 +78,7 @@ class EmulatorApp:
         self.faults = Faults()
         self.outbox = WebhookOutbox(store, default_url=settings.webhook_url, default_secret=settings.webhook_secret)
         # Newest last; read newest first. A deque append is atomic, so no lock is needed to log.
-        self.request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.request_log: deque[Doc] = deque(maxlen=REQUEST_LOG_SIZE)
         self._expected_auth = "Basic " + base64.b64encode(f"{settings.client_id}:{settings.api_key}".encode()).decode(
             "ascii"
         )
@@ -119,7 +129,7 @@ class EmulatorApp:
 
     # -- WSGI ----------------------------------------------------------------------------------
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         started = time.perf_counter()
         request_id = "req_" + uuid.uuid4().hex[:24]
@@ -142,12 +152,12 @@ class EmulatorApp:
 
     # -- /api -------------------------------------------------------------------------------------
 
-    def _api(self, environ, path: str, request_id: str, started: float):
+    def _api(self, environ: WSGIEnvironment, path: str, request_id: str, started: float) -> Answer:
         method = environ["REQUEST_METHOD"]
         request = Request(environ)
         is_multipart = request.mimetype == "multipart/form-data"
         raw = b"" if is_multipart else request.get_data(cache=True)
-        entry = {
+        entry: Doc = {
             "method": method,
             "path": path,
             "query": environ.get("QUERY_STRING", ""),
@@ -169,7 +179,16 @@ class EmulatorApp:
         self.request_log.append(entry)
         return status, body, headers, drop
 
-    def _api_inner(self, request: Request, environ, method: str, path: str, raw: bytes, is_multipart: bool, entry):
+    def _api_inner(
+        self,
+        request: Request,
+        environ: WSGIEnvironment,
+        method: str,
+        path: str,
+        raw: bytes,
+        is_multipart: bool,
+        entry: Doc,
+    ) -> Answer:
         try:
             endpoint, params = self.api_adapter.match(path_info=path, method=method)
         except NotFound:
@@ -230,11 +249,11 @@ class EmulatorApp:
             self.outbox.notify()
         return status, body, headers, drop
 
-    def _authenticate(self, environ) -> str:
+    def _authenticate(self, environ: WSGIEnvironment) -> str:
         header = environ.get("HTTP_AUTHORIZATION", "")
         if header != self._expected_auth and not self._basic_matches(header):
             raise ApiError(401, "unauthorized", "missing or invalid API credentials (HTTP Basic client_id:api_key)")
-        app_header = environ.get("HTTP_API_APP_ID")
+        app_header: str | None = environ.get("HTTP_API_APP_ID")
         if not app_header:
             return self.default_app_id
         with self.store.lock:
@@ -256,7 +275,7 @@ class EmulatorApp:
 
     # -- /_emulator ---------------------------------------------------------------------------------
 
-    def _control(self, environ, path: str, request_id: str):
+    def _control(self, environ: WSGIEnvironment, path: str, request_id: str) -> Answer:
         method = environ["REQUEST_METHOD"]
         try:
             try:
@@ -290,11 +309,11 @@ class EmulatorApp:
             return _error(ApiError(500, "internal-error", "emulator error (see its log)"))
 
 
-def _error(exc: ApiError):
+def _error(exc: ApiError) -> Answer:
     return exc.status, exc.body(), [], False
 
 
-def _drop_connection(environ) -> None:
+def _drop_connection(environ: WSGIEnvironment) -> NoReturn:
     """Close the TCP connection without answering (the work is already committed).
 
     shutdown() rather than close(): the server still owns the socket object and

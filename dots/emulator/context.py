@@ -7,13 +7,22 @@ reads and writes through `ctx.store` without locking of its own.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, overload
 
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 
 from dots.emulator import lifecycles
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.store import Store
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+    from dots.emulator.app import EmulatorApp
+    from dots.emulator.webhooks_out import WebhookOutbox
 
 WALLET_KIND = "wallet"
 DEFAULT_PAGE_SIZE = 10
@@ -45,28 +54,28 @@ class Ctx:
         self,
         *,
         store: Store,
-        app_id: str | None,
-        request,
+        app_id: str,
+        request: Request,
         body_bytes: bytes,
-        json_body: dict | None = None,
-        emitter=None,
-        emulator=None,
+        json_body: Doc | None = None,
+        emitter: WebhookOutbox | None = None,
+        emulator: EmulatorApp,
     ) -> None:
         self.store = store
-        self.app_id: str | None = app_id
-        self._app: dict | None = None
+        self.app_id = app_id
+        self._app: Doc | None = None
         # The running EmulatorApp; controls use it (faults, request log, outbox), resources should not.
         self.emulator = emulator
         self.emitted = 0
         self.request = request
-        self.query: MultiDict = request.args if request is not None else MultiDict()
+        self.query: MultiDict[str, str] = request.args if request is not None else MultiDict()
         self._body_bytes = body_bytes
         self._json = json_body
         self._emitter = emitter
         self._now: datetime | None = None
 
     @property
-    def app(self) -> dict | None:
+    def app(self) -> Doc | None:
         """The calling app's document, loaded on first use (most handlers only need app_id)."""
         if self._app is None and self.app_id is not None:
             self._app = self.store.get("app", self.app_id)
@@ -75,13 +84,13 @@ class Ctx:
     # -- request body -------------------------------------------------------------
 
     @property
-    def json(self) -> dict:
+    def json(self) -> Doc:
         if self._json is None:
             self._json = parse_json_body(self._body_bytes)
         return self._json
 
     @property
-    def form(self) -> ImmutableMultiDict:
+    def form(self) -> ImmutableMultiDict[str, str]:
         return self.request.form
 
     @property
@@ -105,7 +114,7 @@ class Ctx:
 
     # -- webhooks -------------------------------------------------------------------
 
-    def emit(self, event_type: str, data: dict) -> None:
+    def emit(self, event_type: str, data: Doc) -> None:
         """Queue a webhook event in this transaction; it is delivered after commit (or never, on rollback)."""
         if self._emitter is not None:
             self.emitted += 1
@@ -113,7 +122,7 @@ class Ctx:
 
     # -- wallet -----------------------------------------------------------------------
 
-    def wallet(self, app_id: str | None = None) -> dict:
+    def wallet(self, app_id: str | None = None) -> Doc:
         app_id = app_id or self.app_id
         wallet = self.store.get(WALLET_KIND, app_id)
         if wallet is None:
@@ -136,7 +145,8 @@ class Ctx:
         if money_out:
             wallet["money_out"] = wallet.get("money_out", 0) + cents
         self.store.put(WALLET_KIND, wallet["app_id"], wallet)
-        return wallet["balance"]
+        balance: int = wallet["balance"]
+        return balance
 
     def wallet_credit(self, cents: int, *, app_id: str | None = None, refund: bool = False) -> int:
         """Add `cents`; `refund=True` also takes them back out of money_out (a failed payment)."""
@@ -145,14 +155,15 @@ class Ctx:
         if refund:
             wallet["money_out"] = max(0, wallet.get("money_out", 0) - cents)
         self.store.put(WALLET_KIND, wallet["app_id"], wallet)
-        return wallet["balance"]
+        balance: int = wallet["balance"]
+        return balance
 
     # -- lifecycles -------------------------------------------------------------------
 
-    def transition(self, kind: str, doc: dict, new_status: str) -> str:
+    def transition(self, kind: str, doc: Doc, new_status: str) -> str:
         return lifecycles.transition(kind, doc, new_status)
 
-    def advance_setting(self, kind: str) -> dict:
+    def advance_setting(self, kind: str) -> Doc:
         return lifecycles.setting(self.store, kind)
 
     # -- pagination -------------------------------------------------------------------
@@ -169,7 +180,9 @@ class Ctx:
             raise ApiError(400, "invalid-input", "limit must be an integer from 1 to 100")
         return limit
 
-    def page_slice(self, items: list[dict], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE):
+    def page_slice(
+        self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE
+    ) -> tuple[list[Doc], bool]:
         """(page items, has_more) over a newest-first list, honouring limit/starting_after/ending_before."""
         limit = self.page_limit(default=default_limit)
         starting_after = self.query.get("starting_after")
@@ -185,13 +198,18 @@ class Ctx:
             return before[-limit:], len(before) > limit
         return items[:limit], len(items) > limit
 
-    def paginate(self, items: list[dict], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE) -> dict:
+    def paginate(self, items: list[Doc], *, id_field: str = "id", default_limit: int = DEFAULT_PAGE_SIZE) -> Doc:
         page, has_more = self.page_slice(items, id_field=id_field, default_limit=default_limit)
         return {"data": page, "has_more": has_more}
 
     def paginate_kind(
-        self, kind: str, *, app_id: str | None, serialize=None, default_limit: int = DEFAULT_PAGE_SIZE
-    ) -> dict:
+        self,
+        kind: str,
+        *,
+        app_id: str | None,
+        serialize: Callable[[Doc], Doc] | None = None,
+        default_limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Doc:
         """paginate() straight from the store, for unfiltered lists: reads only one page."""
         docs, has_more = self.store.page(
             kind,
@@ -205,34 +223,61 @@ class Ctx:
     # -- validation ---------------------------------------------------------------------
 
     @staticmethod
-    def require_str(body: dict, name: str, *, min_len: int = 1, max_len: int | None = None) -> str:
+    def require_str(body: Doc, name: str, *, min_len: int = 1, max_len: int | None = None) -> str:
         value = body.get(name)
         if value is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
         return _check_str(name, value, min_len=min_len, max_len=max_len)
 
     @staticmethod
-    def require_int(body: dict, name: str, *, min: int | None = None, max: int | None = None) -> int:
+    def require_int(body: Doc, name: str, *, min: int | None = None, max: int | None = None) -> int:
         if body.get(name) is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
         return _check_int(name, body[name], min=min, max=max)
 
+    @overload
     @staticmethod
-    def optional_str(body: dict, name: str, default=None, *, max_len: int | None = None):
+    def optional_str(body: Doc, name: str, default: str, *, max_len: int | None = None) -> str: ...
+
+    @overload
+    @staticmethod
+    def optional_str(body: Doc, name: str, default: None = None, *, max_len: int | None = None) -> str | None: ...
+
+    @staticmethod
+    def optional_str(body: Doc, name: str, default: str | None = None, *, max_len: int | None = None) -> str | None:
         value = body.get(name)
         if value is None:
             return default
         return _check_str(name, value, min_len=0, max_len=max_len)
 
+    @overload
     @staticmethod
-    def optional_int(body: dict, name: str, default=None, *, min: int | None = None, max: int | None = None):
+    def optional_int(body: Doc, name: str, default: int, *, min: int | None = None, max: int | None = None) -> int: ...
+
+    @overload
+    @staticmethod
+    def optional_int(
+        body: Doc, name: str, default: None = None, *, min: int | None = None, max: int | None = None
+    ) -> int | None: ...
+
+    @staticmethod
+    def optional_int(
+        body: Doc, name: str, default: int | None = None, *, min: int | None = None, max: int | None = None
+    ) -> int | None:
         value = body.get(name)
         if value is None:
             return default
         return _check_int(name, value, min=min, max=max)
 
     @staticmethod
-    def optional(body: dict, name: str, default=None, *, types: tuple = (), choices=None):
+    def optional(
+        body: Doc,
+        name: str,
+        default: Any = None,
+        *,
+        types: tuple[type, ...] = (),
+        choices: Collection[object] | None = None,
+    ) -> Any:
         """A field that may be absent; when present it must be one of `types` (and of `choices`)."""
         value = body.get(name, _MISSING)
         if value is _MISSING or value is None:
@@ -245,16 +290,16 @@ class Ctx:
         return value
 
     @staticmethod
-    def require_choice(body: dict, name: str, choices) -> str:
+    def require_choice(body: Doc, name: str, choices: Collection[str]) -> str:
         value = body.get(name)
         if value is None:
             raise ApiError(400, "invalid-input", f"{name} is required")
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise ApiError(400, "invalid-input", f"{name} must be one of {', '.join(map(str, choices))}")
         return value
 
 
-def parse_json_body(body: bytes) -> dict:
+def parse_json_body(body: bytes) -> Doc:
     if not body or not body.strip():
         return {}
     try:
@@ -266,14 +311,14 @@ def parse_json_body(body: bytes) -> dict:
     return value
 
 
-def _index_of(items: list[dict], cursor: str, id_field: str, param: str) -> int:
+def _index_of(items: list[Doc], cursor: str, id_field: str, param: str) -> int:
     for index, item in enumerate(items):
         if str(item.get(id_field)) == cursor:
             return index
     raise ApiError(400, "invalid-input", f"{param} {cursor} is not an id in this list")
 
 
-def _check_str(name: str, value, *, min_len: int, max_len: int | None) -> str:
+def _check_str(name: str, value: object, *, min_len: int, max_len: int | None) -> str:
     if not isinstance(value, str):
         raise ApiError(400, "invalid-input", f"{name} must be a string")
     if len(value.strip()) < min_len:
@@ -283,7 +328,7 @@ def _check_str(name: str, value, *, min_len: int, max_len: int | None) -> str:
     return value
 
 
-def _check_int(name: str, value, *, min: int | None, max: int | None) -> int:
+def _check_int(name: str, value: object, *, min: int | None, max: int | None) -> int:
     # bool is an int in Python; `true` is not an amount.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, "invalid-input", f"{name} must be an integer")

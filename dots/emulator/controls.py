@@ -13,6 +13,7 @@ import json
 from dots.emulator import lifecycles, state_page
 from dots.emulator.context import Ctx, clock_now, iso
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.routing import Route
 from dots.redact import redact
 
@@ -77,7 +78,7 @@ def list_requests(ctx: Ctx) -> tuple[int, object]:
     return 200, {"data": out}
 
 
-def describe_request(entry: dict) -> dict:
+def describe_request(entry: Doc) -> Doc:
     body = entry["body"]
     if isinstance(body, bytes):
         try:

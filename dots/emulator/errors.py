@@ -14,5 +14,5 @@ class ApiError(Exception):
         self.error_code = error_code
         self.message = message
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, str]:
         return {"error": self.message, "error_code": self.error_code}

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass, field
 
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 
 KINDS = ("status", "latency", "timeout", "drop", "insufficient_funds")
 API_PREFIX = "/api"
@@ -46,7 +47,7 @@ class Fault:
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
-    def describe(self) -> dict:
+    def describe(self) -> Doc:
         return {
             "id": self.id,
             "method": self.method,
@@ -69,7 +70,7 @@ class Faults:
         self._rules: list[Fault] = []
         self._next_id = 1
 
-    def add(self, spec: dict) -> dict:
+    def add(self, spec: Doc) -> Doc:
         fault = _parse(spec, fault_id=self._next_id)
         with self._lock:
             self._next_id += 1
@@ -80,7 +81,7 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[Doc]:
         with self._lock:
             return [f.describe() for f in self._rules]
 
@@ -108,7 +109,7 @@ class Faults:
         return None
 
 
-def _parse(spec: dict, *, fault_id: int) -> Fault:
+def _parse(spec: Doc, *, fault_id: int) -> Fault:
     if not isinstance(spec, dict):
         raise ApiError(400, "invalid-input", "a fault must be a JSON object")
     kind = spec.get("kind")

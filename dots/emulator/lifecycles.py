@@ -18,6 +18,8 @@ cleared by reset):
 from __future__ import annotations
 
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
+from dots.emulator.store import Store
 
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     # NOTES.md decision 6. payment_failed -> payment_initiated is the retry.
@@ -92,17 +94,18 @@ def allowed(kind: str, current: str, new_status: str) -> bool:
     return new_status in TRANSITIONS[kind].get(current, frozenset())
 
 
-def transition(kind: str, doc: dict, new_status: str, *, field: str = "status") -> str:
+def transition(kind: str, doc: Doc, new_status: str, *, field: str = "status") -> str:
     """Set doc[field] to new_status if the table allows it; return the previous status."""
     table = TRANSITIONS[kind]
-    current = doc.get(field)
+    stored = doc.get(field)
+    current = stored if isinstance(stored, str) else None
     if new_status not in table:
         raise ApiError(400, "invalid-input", f"{new_status!r} is not a {kind} status")
-    if new_status not in table.get(current, frozenset()):
+    if current is None or new_status not in table.get(current, frozenset()):
         raise ApiError(
             400,
             "invalid-state-transition",
-            f"{kind.replace('_', ' ')} {doc.get('id', '')} is {current}; it cannot become {new_status}".replace(
+            f"{kind.replace('_', ' ')} {doc.get('id', '')} is {stored}; it cannot become {new_status}".replace(
                 "  ", " "
             ),
         )
@@ -110,11 +113,11 @@ def transition(kind: str, doc: dict, new_status: str, *, field: str = "status") 
     return current
 
 
-def default_setting(kind: str) -> dict:
+def default_setting(kind: str) -> Doc:
     return {"mode": "manual", "outcome": DEFAULT_OUTCOME.get(kind), "reason": None, "reads": 1}
 
 
-def setting(store, kind: str) -> dict:
+def setting(store: Store, kind: str) -> Doc:
     """The advance setting for a kind (see the module docstring)."""
     stored = store.meta_get(SETTINGS_KEY, {}) or {}
     merged = default_setting(kind)
@@ -122,11 +125,11 @@ def setting(store, kind: str) -> dict:
     return merged
 
 
-def all_settings(store) -> dict:
+def all_settings(store: Store) -> Doc:
     return {kind: setting(store, kind) for kind in DEFAULT_OUTCOME}
 
 
-def update_settings(store, changes: dict) -> dict:
+def update_settings(store: Store, changes: Doc) -> Doc:
     """Validate and merge `{kind: {mode, outcome, reason, reads}}`; returns every kind's setting."""
     if not isinstance(changes, dict):
         raise ApiError(400, "invalid-input", "settings must be an object keyed by lifecycle kind")
@@ -154,7 +157,7 @@ def update_settings(store, changes: dict) -> dict:
     return all_settings(store)
 
 
-def auto_outcome_on_create(store, kind: str) -> tuple[str, str | None] | None:
+def auto_outcome_on_create(store: Store, kind: str) -> tuple[str, str | None] | None:
     """(outcome, reason) when objects of this kind should advance in the request that made them."""
     s = setting(store, kind)
     if s["mode"] == "immediate":
@@ -162,7 +165,7 @@ def auto_outcome_on_create(store, kind: str) -> tuple[str, str | None] | None:
     return None
 
 
-def auto_outcome_on_read(store, kind: str, object_id: str) -> tuple[str, str | None] | None:
+def auto_outcome_on_read(store: Store, kind: str, object_id: str) -> tuple[str, str | None] | None:
     """(outcome, reason) when this GET is the one that should advance the object (mode on_read).
 
     Counts reads per object in the meta table; the object's own document stays

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from werkzeug.routing import Map, Rule
+
+# A handler takes the request's Ctx and the path's parameters by name; it answers (status, body).
+Handler: TypeAlias = Callable[..., tuple[int, object]]
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    handler: Callable
+    handler: Handler
     # False only for controls that must not hold the store lock (they call out over HTTP,
     # e.g. webhook flush, whose receiver may call the emulator back).
     transactional: bool = True

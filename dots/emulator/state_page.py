@@ -3,6 +3,7 @@ recent requests and webhook deliveries. Read-only; meant for a developer's brows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from werkzeug.wrappers import Response
@@ -11,7 +12,7 @@ from dots.emulator import lifecycles
 from dots.emulator.context import WALLET_KIND, Ctx, cents_to_decimal_str
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
+def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body or '<tr><td>none</td></tr>'}</tbody></table>"

@@ -12,14 +12,17 @@ serialises writers anyway, and one connection keeps SQLite's page cache warm.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, Literal, overload
 
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -108,7 +111,8 @@ class Store:
             "ON CONFLICT (kind) DO UPDATE SET value = value + 1 RETURNING value",
             (kind,),
         ).fetchone()
-        return row[0]
+        value: int = row[0]
+        return value
 
     def next_int_ids(self, kind: str, count: int) -> int:
         """Reserve `count` consecutive integer ids; returns the first."""
@@ -117,18 +121,19 @@ class Store:
             "ON CONFLICT (kind) DO UPDATE SET value = value + excluded.value RETURNING value",
             (kind, count),
         ).fetchone()
-        return row[0] - count + 1
+        last: int = row[0]
+        return last - count + 1
 
     # -- documents -------------------------------------------------------------
 
-    def insert(self, kind: str, id: str | int, doc: dict, *, app_id: str | None = None) -> dict:
+    def insert(self, kind: str, id: str | int, doc: Doc, *, app_id: str | None = None) -> Doc:
         self.conn.execute(
             "INSERT INTO docs (kind, id, app_id, body) VALUES (?, ?, ?, ?)",
             (kind, str(id), app_id, json.dumps(doc, separators=(",", ":"))),
         )
         return doc
 
-    def insert_many(self, kind: str, docs: list[tuple[str | int, dict]], *, app_id: str | None = None) -> int:
+    def insert_many(self, kind: str, docs: Sequence[tuple[str | int, Doc]], *, app_id: str | None = None) -> int:
         """Insert (id, doc) pairs in one executemany, oldest first (seq follows the list's order).
 
         For bulk seeding: 100,000 rows take about a second, where one insert() per row
@@ -140,11 +145,18 @@ class Store:
         )
         return len(docs)
 
-    def get(self, kind: str, id: str | int) -> dict | None:
+    def get(self, kind: str, id: str | int) -> Doc | None:
         row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
         return json.loads(row[0]) if row else None
 
-    def get_or_404(self, kind: str, id: str | int, *, what: str) -> dict:
+    def load(self, kind: str, id: str | int) -> Doc:
+        """A document that must exist (one just checked or stored): KeyError when it does not, like put()."""
+        doc = self.get(kind, id)
+        if doc is None:
+            raise KeyError(f"{kind} {id} does not exist")
+        return doc
+
+    def get_or_404(self, kind: str, id: str | int, *, what: str) -> Doc:
         doc = self.get(kind, id)
         if doc is None:
             raise ApiError(404, "not-found", f"{what} not found")
@@ -154,7 +166,7 @@ class Store:
         row = self.conn.execute("SELECT app_id FROM docs WHERE kind = ? AND id = ?", (kind, str(id))).fetchone()
         return row[0] if row else None
 
-    def put(self, kind: str, id: str | int, doc: dict) -> dict:
+    def put(self, kind: str, id: str | int, doc: Doc) -> Doc:
         cur = self.conn.execute(
             "UPDATE docs SET body = ? WHERE kind = ? AND id = ?",
             (json.dumps(doc, separators=(",", ":")), kind, str(id)),
@@ -166,7 +178,7 @@ class Store:
     def delete(self, kind: str, id: str | int) -> None:
         self.conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, str(id)))
 
-    def list(self, kind: str, *, app_id: str | None = None) -> list[dict]:
+    def list(self, kind: str, *, app_id: str | None = None) -> list[Doc]:
         """All documents of a kind, newest first; only the app's when app_id is given."""
         if app_id is None:
             rows = self.conn.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq DESC", (kind,))
@@ -175,6 +187,30 @@ class Store:
                 "SELECT body FROM docs WHERE kind = ? AND app_id = ? ORDER BY seq DESC", (kind, app_id)
             )
         return [json.loads(r[0]) for r in rows]
+
+    @overload
+    def page(
+        self,
+        kind: str,
+        *,
+        app_id: str | None,
+        limit: int,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        raw: Literal[False] = False,
+    ) -> tuple[builtins.list[Doc], bool]: ...
+
+    @overload
+    def page(
+        self,
+        kind: str,
+        *,
+        app_id: str | None,
+        limit: int,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        raw: Literal[True],
+    ) -> tuple[builtins.list[str], bool]: ...
 
     def page(
         self,
@@ -185,7 +221,7 @@ class Store:
         starting_after: str | None = None,
         ending_before: str | None = None,
         raw: bool = False,
-    ) -> tuple[list, bool]:
+    ) -> tuple[builtins.list[Doc], bool] | tuple[builtins.list[str], bool]:
         """One newest-first page by keyset on `seq` (cost independent of the list's length).
 
         Returns (docs, has_more); with raw=True the docs are the stored JSON texts, unparsed.
@@ -220,22 +256,25 @@ class Store:
         return (bodies if raw else [json.loads(b) for b in bodies]), has_more
 
     def count(self, kind: str, *, app_id: str | None = None) -> int:
+        n: int
         if app_id is None:
-            return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
-        return self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ? AND app_id = ?", (kind, app_id)).fetchone()[
-            0
-        ]
+            n = self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
+        else:
+            n = self.conn.execute("SELECT COUNT(*) FROM docs WHERE kind = ? AND app_id = ?", (kind, app_id)).fetchone()[
+                0
+            ]
+        return n
 
     def counts_by_kind(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT kind, COUNT(*) FROM docs GROUP BY kind ORDER BY kind"))
 
     # -- key/value settings ------------------------------------------------------
 
-    def meta_get(self, key: str, default=None):
+    def meta_get(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def meta_set(self, key: str, value) -> None:
+    def meta_set(self, key: str, value: Any) -> None:
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, json.dumps(value)),

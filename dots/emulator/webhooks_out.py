@@ -20,6 +20,7 @@ import uuid
 
 import requests
 
+from dots.emulator.jsondoc import Doc
 from dots.emulator.store import Store
 from dots.webhooks import sign
 
@@ -43,15 +44,15 @@ class WebhookOutbox:
 
     # -- configuration --------------------------------------------------------------
 
-    def config(self) -> dict:
-        stored = self.store.meta_get(CONFIG_KEY)
+    def config(self) -> Doc:
+        stored: Doc | None = self.store.meta_get(CONFIG_KEY)
         if stored is None:
             stored = {"url": self.default_url, "secret": self.default_secret, "retry_delays": DEFAULT_RETRY_DELAYS}
         stored.setdefault("retry_delays", DEFAULT_RETRY_DELAYS)
         stored.setdefault("secret", self.default_secret)
         return stored
 
-    def configure(self, *, url: str | None, secret: str | None, retry_delays: list | None) -> dict:
+    def configure(self, *, url: str | None, secret: str | None, retry_delays: list[float] | None) -> Doc:
         config = self.config()
         config["url"] = url
         if secret:
@@ -63,7 +64,7 @@ class WebhookOutbox:
 
     # -- queueing (inside a handler's transaction) ---------------------------------------
 
-    def queue(self, store: Store, *, event_type: str, data: dict, app_id: str | None) -> str:
+    def queue(self, store: Store, *, event_type: str, data: Doc, app_id: str | None) -> str:
         event_id = "msg_" + uuid.uuid4().hex
         payload = {"event": event_type, **data}
         status = "pending" if self.config().get("url") else "no_endpoint"
@@ -97,14 +98,14 @@ class WebhookOutbox:
             except Exception:  # noqa: BLE001 - the thread must survive anything and try again later
                 time.sleep(0.5)
 
-    def deliver_due(self, *, force: bool) -> list[dict]:
+    def deliver_due(self, *, force: bool) -> list[Doc]:
         """Deliver pending events whose time has come (all pending ones when `force`); return outcomes."""
         outcomes = []
         with self._deliver_lock:
             with self.store.transaction():
                 config = self.config()
                 query = "SELECT id, type, payload, attempts FROM webhook_events WHERE status = 'pending'"
-                args: tuple = ()
+                args: tuple[float, ...] = ()
                 if not force:
                     query += " AND next_attempt_at <= ?"
                     args = (time.time(),)
@@ -113,7 +114,7 @@ class WebhookOutbox:
                 outcomes.append(self._deliver_one(config, event_id, event_type, payload, attempts))
         return outcomes
 
-    def _deliver_one(self, config: dict, event_id: str, event_type: str, payload: str, attempts: int) -> dict:
+    def _deliver_one(self, config: Doc, event_id: str, event_type: str, payload: str, attempts: int) -> Doc:
         url = config.get("url")
         body = payload.encode()
         status_code = None
@@ -156,7 +157,7 @@ class WebhookOutbox:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def list_events(self, *, limit: int = 100) -> list[dict]:
+    def list_events(self, *, limit: int = 100) -> list[Doc]:
         with self.store.transaction():
             rows = self.store.conn.execute(
                 "SELECT id, type, payload, status, attempts, last_error, last_status, created_at, delivered_at, "

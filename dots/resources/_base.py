@@ -42,7 +42,7 @@ class ResourceBase:
             data = data.get("data")
         return [parse(item) for item in data] if isinstance(data, list) else []
 
-    def _page(self, path: str, parse: Callable[[Any], T], params: dict[str, Any]) -> Page:
+    def _page(self, path: str, parse: Callable[[Any], T], params: dict[str, Any]) -> Page[T]:
         """One page of an enveloped list."""
         data = self._call("GET", path, params=params or None)
         if isinstance(data, list):

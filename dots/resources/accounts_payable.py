@@ -40,7 +40,7 @@ class AccountsPayableMixin(ResourceBase):
 
     def list_vendors(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[Vendor]:
         return self._page(
             _VENDORS, Vendor.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )
@@ -100,7 +100,7 @@ class AccountsPayableMixin(ResourceBase):
 
     def list_payables(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[Payable]:
         return self._page(
             _PAYABLES, Payable.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )

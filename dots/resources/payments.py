@@ -92,7 +92,7 @@ class PaymentsMixin(ResourceBase):
 
     def list_payment_customers(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[DotsObject]:
         return self._page(
             _CUSTOMERS, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )
@@ -133,7 +133,7 @@ class PaymentsMixin(ResourceBase):
 
     # --- payment methods (older spec; its list takes no cursor, so there is no iter_) ----------
 
-    def list_payment_methods(self, *, customer_id: str | None = None, limit: int | None = 100) -> Page:
+    def list_payment_methods(self, *, customer_id: str | None = None, limit: int | None = 100) -> Page[DotsObject]:
         return self._page(_METHODS, DotsObject, query(customer_id=customer_id, limit=limit))
 
     def retrieve_payment_method(self, *, payment_method_id: str) -> DotsObject:
@@ -151,7 +151,7 @@ class PaymentsMixin(ResourceBase):
 
     def list_checkout_sessions(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[DotsObject]:
         return self._page(
             _SESSIONS, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )

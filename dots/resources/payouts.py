@@ -23,7 +23,7 @@ class PayoutsMixin(ResourceBase):
 
     def list_payout_links(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[PayoutLink]:
         return self._page(
             _LINKS, PayoutLink.from_dict, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )
@@ -98,7 +98,7 @@ class PayoutsMixin(ResourceBase):
 
     def list_payout_requests(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[PayoutRequest]:
         return self._page(
             _REQUESTS,
             PayoutRequest.from_dict,
@@ -188,7 +188,7 @@ class PayoutsMixin(ResourceBase):
 
     def list_payout_batches(
         self, *, limit: int | None = 100, starting_after: str | None = None, ending_before: str | None = None
-    ) -> Page:
+    ) -> Page[DotsObject]:
         return self._page(
             _BATCHES, DotsObject, query(limit=limit, starting_after=starting_after, ending_before=ending_before)
         )

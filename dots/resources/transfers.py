@@ -26,7 +26,7 @@ class TransfersMixin(ResourceBase):
         start_date: str | None = None,
         end_date: str | None = None,
         reverse_order: bool | None = None,
-    ) -> Page:
+    ) -> Page[Transfer]:
         params = query(
             limit=limit,
             starting_after=starting_after,
@@ -83,7 +83,7 @@ class TransfersMixin(ResourceBase):
         starting_after: int | str | None = None,
         ending_before: int | str | None = None,
         include_transfer: bool | None = None,
-    ) -> Page:
+    ) -> Page[DotsObject]:
         params = query(
             limit=limit, starting_after=starting_after, ending_before=ending_before, include_transfer=include_transfer
         )

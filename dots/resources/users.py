@@ -25,7 +25,7 @@ class UsersMixin(ResourceBase):
         limit: int | None = 100,
         starting_after: str | None = None,
         ending_before: str | None = None,
-    ) -> Page:
+    ) -> Page[User]:
         params = query(status=status, limit=limit, starting_after=starting_after, ending_before=ending_before)
         return self._page(_USERS, User.from_dict, params)
 

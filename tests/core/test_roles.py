@@ -7,6 +7,7 @@ INSTANCE_FACTORIES, same shapes as below); this module merges them in.
 """
 
 import datetime as dt
+import re
 import uuid
 from importlib import import_module
 
@@ -133,9 +134,32 @@ def test_every_registered_model_has_an_expectation_and_a_factory():
     assert missing == [], f"Add these models to EXPECTED and INSTANCE_FACTORIES in {__name__}: {missing}"
 
 
-def test_every_permission_named_in_the_role_table_exists():
-    for _role, names in roles.role_permissions().items():
-        roles.permissions_named(names)  # raises naming the unknown ones
+def test_every_permission_named_in_the_role_table_exists(monkeypatch):
+    # The lookup refuses a misspelt name, and says which one (an unknown app label too).
+    with pytest.raises(LookupError, match=r"core\.view_auditevnet") as refused:
+        roles.permissions_named(["core.view_auditevent", "core.view_auditevnet", "nosuchapp.view_thing"])
+    assert "nosuchapp.view_thing" in str(refused.value)
+    assert re.search(r"core\.view_auditevent\b", str(refused.value)) is None  # only the unknown ones are named
+
+    # A role table naming a permission that does not exist fails the same lookup.
+    monkeypatch.setitem(
+        roles.CORE_ROLE_PERMISSIONS,
+        roles.MANAGER,
+        (*roles.CORE_ROLE_PERMISSIONS[roles.MANAGER], "core.export_auditevnet"),
+    )
+    with pytest.raises(LookupError, match=r"core\.export_auditevnet"):
+        roles.permissions_named(roles.role_permissions()[roles.MANAGER])
+    monkeypatch.undo()
+
+    # The real table: every role is there, and each of its names is exactly one Permission row.
+    table = roles.role_permissions()
+    assert set(table) == set(roles.ALL_ROLES)
+    assert sum(len(names) for names in table.values()) > 0
+    for role, names in table.items():
+        perms = roles.permissions_named(names)
+        found = [f"{perm.content_type.app_label}.{perm.codename}" for perm in perms]
+        assert len(perms) == len(names), f"{role}: {len(names)} names resolved to {len(perms)} permissions"
+        assert sorted(found) == sorted(names), f"{role}: not found {sorted(set(names) - set(found))}"
 
 
 @pytest.mark.parametrize("role", [*roles.ALL_ROLES, NO_ROLE])

@@ -104,3 +104,16 @@ def test_a_queued_kind_whose_service_or_permission_does_not_exist_fails_the_syst
 
     assert any("payables.fly_payable" in m for m in messages)
     assert any("payables.services.payable_fly" in m for m in messages)
+
+
+@pytest.mark.parametrize("app", BUSINESS_APPS)
+def test_no_business_app_imports_an_app_above_it(app):
+    """vendors < payables < payouts: an app may import the ones below it, never one above."""
+    above = BUSINESS_APPS[BUSINESS_APPS.index(app) + 1 :]
+    found = []
+    for path in _python_files(app):
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = _names_an_app(node, above) if above else None
+            if named and isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {named}")
+    assert found == []

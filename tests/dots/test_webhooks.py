@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from svix.webhooks import Webhook
+from svix.webhooks import WebhookVerificationError as SvixVerificationError
 
 from dots.errors import WebhookVerificationError
 from dots.webhooks import ReplayGuard, VerifiedWebhook, sign, verify
@@ -35,8 +36,22 @@ def test_sign_produces_the_three_svix_headers():
 
 
 def test_svix_library_accepts_what_we_sign():
+    # svix checks the timestamp against the real clock (5 minutes either way): sign "now".
     headers = signed(at=datetime.now(UTC))
-    Webhook(SECRET).verify(BODY, headers)  # raises on failure; returns None in svix 2.x
+    # svix 2.9's verify returns None when the signature holds and raises when it does not.
+    assert Webhook(SECRET).verify(BODY, headers) is None
+
+    # ...and it is a real check of what we produced: any alteration is refused.
+    with pytest.raises(SvixVerificationError):
+        Webhook(SECRET).verify(BODY.replace(b"tr_1", b"tr_2"), headers)
+    digest = bytearray(base64.b64decode(headers["svix-signature"].removeprefix("v1,")))
+    digest[0] ^= 0x01  # one bit of our own signature
+    with pytest.raises(SvixVerificationError):
+        Webhook(SECRET).verify(BODY, {**headers, "svix-signature": "v1," + base64.b64encode(digest).decode()})
+    with pytest.raises(SvixVerificationError):
+        Webhook(SECRET).verify(BODY, {**headers, "svix-id": "msg_other"})
+    with pytest.raises(SvixVerificationError):
+        Webhook(OTHER_SECRET).verify(BODY, headers)
 
 
 def test_we_accept_what_the_svix_library_signs():

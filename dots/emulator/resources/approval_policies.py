@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import approvers, vendors
 from dots.emulator.routing import Route
 
@@ -21,32 +22,32 @@ KIND = "ap_approval_policy"
 COMPARATORS = ("<=", "==", ">=")
 
 
-def get_policy(ctx: Ctx, policy_id: str) -> dict:
+def get_policy(ctx: Ctx, policy_id: str) -> Doc:
     policy = ctx.store.get(KIND, policy_id)
     if policy is None or policy.get("api_app_id") != ctx.app_id:
         raise ApiError(404, "not-found", "approval policy not found")
     return policy
 
 
-def policies_in_order(ctx: Ctx) -> list[dict]:
+def policies_in_order(ctx: Ctx) -> list[Doc]:
     # store.list is newest first; reversed = oldest first, and sort() is stable, so ties keep age order.
     policies = list(reversed(ctx.store.list(KIND, app_id=ctx.app_id)))
     return sorted((p for p in policies if p.get("active", True)), key=lambda p: p["priority"])
 
 
-def matching_policy(ctx: Ctx, payable: dict) -> dict | None:
+def matching_policy(ctx: Ctx, payable: Doc) -> Doc | None:
     for policy in policies_in_order(ctx):
         if all(_condition_holds(c, payable) for c in policy["payable_conditions"]):
             return policy
     return None
 
 
-def _condition_holds(condition: dict, payable: dict) -> bool:
+def _condition_holds(condition: Doc, payable: Doc) -> bool:
     if condition["type"] == "vendor_id":
-        return payable.get("ap_vendor_id") == condition["value"]
+        return bool(payable.get("ap_vendor_id") == condition["value"])
     amount = payable.get("amount") or 0
     value = condition["value"]
-    return {"<=": amount <= value, "==": amount == value, ">=": amount >= value}[condition["comparator"]]
+    return bool({"<=": amount <= value, "==": amount == value, ">=": amount >= value}[condition["comparator"]])
 
 
 # -- handlers -----------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def create_policy(ctx: Ctx) -> tuple[int, object]:
     payable_conditions = _validate_payable_conditions(ctx, body.get("payable_conditions"))
     approval_conditions = _validate_approval_conditions(ctx, body.get("approval_conditions"))
     existing = ctx.store.list(KIND, app_id=ctx.app_id)
-    policy = {
+    policy: Doc = {
         "id": ctx.store.new_uuid(),
         "active": True,
         "api_app_id": ctx.app_id,
@@ -99,7 +100,7 @@ def delete_policy(ctx: Ctx, approval_policy_id: str) -> tuple[int, object]:
 # -- validation -------------------------------------------------------------------------------------------------
 
 
-def _validate_payable_conditions(ctx: Ctx, conditions) -> list[dict]:
+def _validate_payable_conditions(ctx: Ctx, conditions: object) -> list[Doc]:
     if not isinstance(conditions, list) or not conditions:
         raise ApiError(400, "invalid-input", "payable_conditions must be a non-empty array")
     out = []
@@ -129,7 +130,7 @@ def _validate_payable_conditions(ctx: Ctx, conditions) -> list[dict]:
     return out
 
 
-def _validate_approval_conditions(ctx: Ctx, conditions) -> list[dict]:
+def _validate_approval_conditions(ctx: Ctx, conditions: object) -> list[Doc]:
     if not isinstance(conditions, list) or not conditions:
         raise ApiError(400, "invalid-input", "approval_conditions must be a non-empty array")
     out = []

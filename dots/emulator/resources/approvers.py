@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.routing import Route
+from dots.emulator.store import Store
 
 KIND = "dashboard_user"
 ROLES = ("admin", "viewer", "payer", "ap_approver", "ap_creator")
@@ -25,11 +27,11 @@ DEFAULT_SEED = [
 ]
 
 
-def full_name(user: dict) -> str:
+def full_name(user: Doc) -> str:
     return f"{user['first_name']} {user['last_name']}".strip()
 
 
-def get_acting_user(ctx: Ctx, body: dict, *, field: str = "acting_user_id") -> dict:
+def get_acting_user(ctx: Ctx, body: Doc, *, field: str = "acting_user_id") -> Doc:
     """The dashboard user named by `acting_user_id` (an integer), or 400 naming the field."""
     user_id = body.get(field)
     if isinstance(user_id, str) and user_id.isdigit():  # multipart forms carry it as text
@@ -48,7 +50,7 @@ def list_approvers(ctx: Ctx) -> tuple[int, object]:
     return 200, sorted(users, key=lambda u: u["id"])  # a bare array, as the spec says
 
 
-def new_dashboard_user(user_id: int, spec: dict) -> dict:
+def new_dashboard_user(user_id: int, spec: Doc) -> Doc:
     """A dashboard user as Dots shows it, from a seed spec (missing fields get stable defaults)."""
     first = spec.get("first_name") or f"User{user_id}"
     last = spec.get("last_name") or "Dashboard"
@@ -64,7 +66,7 @@ def new_dashboard_user(user_id: int, spec: dict) -> dict:
     }
 
 
-def seed_if_none(store, specs: list[dict]) -> int:
+def seed_if_none(store: Store, specs: list[Doc]) -> int:
     """Insert organisation-wide dashboard users from `specs` when there are none yet (--seed-dashboard-users)."""
     if store.count(KIND):
         return 0

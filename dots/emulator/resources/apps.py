@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from dots.emulator.context import WALLET_KIND, Ctx, cents_to_decimal_str, clock_now, iso
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import transfers
 from dots.emulator.routing import Route
 from dots.emulator.store import Store
@@ -54,13 +55,14 @@ def seed_default_if_empty(store: Store) -> None:
 
 
 def default_app_id(store: Store) -> str:
-    return store.meta_get(DEFAULT_APP_KEY, DEFAULT_APP_ID)
+    app_id: str = store.meta_get(DEFAULT_APP_KEY, DEFAULT_APP_ID)
+    return app_id
 
 
 def create_app(
-    store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str, metadata=None
-) -> dict:
-    app = {"id": app_id, "name": name, "status": status, "created": now}
+    store: Store, *, app_id: str, name: str, status: str, balance_cents: int, now: str, metadata: Metadata = None
+) -> Doc:
+    app: Doc = {"id": app_id, "name": name, "status": status, "created": now}
     if metadata is not None:
         app["metadata"] = metadata
     store.insert(KIND, app_id, app, app_id=app_id)
@@ -68,7 +70,7 @@ def create_app(
     return app
 
 
-def serialize_app(store: Store, app: dict) -> dict:
+def serialize_app(store: Store, app: Doc) -> Doc:
     wallet = store.get(WALLET_KIND, app["id"]) or {"balance": 0, "money_out": 0}
     out = {
         "id": app["id"],
@@ -85,7 +87,7 @@ def serialize_app(store: Store, app: dict) -> dict:
     return out
 
 
-def _app_or_404(ctx: Ctx, app_id: str) -> dict:
+def _app_or_404(ctx: Ctx, app_id: str) -> Doc:
     return ctx.store.get_or_404(KIND, app_id, what="app")
 
 
@@ -176,7 +178,7 @@ def _flow_url(ctx: Ctx, app_id: str) -> str:
 # -- ACH account, deposit, withdraw --------------------------------------------------------------------------
 
 
-def _serialize_ach(ach: dict) -> dict:
+def _serialize_ach(ach: Doc) -> Doc:
     last4 = ach["account_number"][-4:]
     return {"mask": last4, "name": f"{ach['account_type'].title()} {mask_account_number(ach['account_number'])}"}
 
@@ -240,7 +242,7 @@ def withdraw(ctx: Ctx, app_id: str) -> tuple[int, object]:
     return 200, transfers.serialize_transfer(transfer)
 
 
-def _ach_or_400(ctx: Ctx, app_id: str) -> dict:
+def _ach_or_400(ctx: Ctx, app_id: str) -> Doc:
     ach = ctx.store.get(ACH_KIND, app_id)
     if ach is None:
         raise ApiError(

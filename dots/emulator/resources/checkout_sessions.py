@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payment_customers, payment_intents, payment_methods
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -37,13 +38,13 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def get_checkout_session(ctx: Ctx, session_id: str) -> dict:
+def get_checkout_session(ctx: Ctx, session_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, session_id) != ctx.app_id:
         raise ApiError(404, "not-found", "checkout session not found")
-    return _expire_if_due(ctx, ctx.store.get(KIND, session_id))
+    return _expire_if_due(ctx, ctx.store.load(KIND, session_id))
 
 
-def serialize_checkout_session(doc: dict) -> dict:
+def serialize_checkout_session(doc: Doc) -> Doc:
     return {key: value for key, value in doc.items() if not key.startswith("_") and value is not None}
 
 
@@ -122,7 +123,7 @@ def control_complete(ctx: Ctx, session_id: str) -> tuple[int, object]:
     method_id = ctx.optional_str(ctx.json, "payment_method_id")
     if method_id is not None:
         payment_methods.get_payment_method(ctx, method_id)
-    intent = ctx.store.get(payment_intents.KIND, doc["payment_intent_id"])
+    intent = ctx.store.load(payment_intents.KIND, doc["payment_intent_id"])
     payment_intents.confirm_payment_intent(ctx, intent, payment_method_id=method_id)
     doc["status"] = "complete"
     doc["updated"] = ctx.now_iso()
@@ -140,7 +141,7 @@ def control_page(ctx: Ctx, session_id: str) -> tuple[int, object]:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-def _expire_if_due(ctx: Ctx, doc: dict) -> dict:
+def _expire_if_due(ctx: Ctx, doc: Doc) -> Doc:
     if doc["status"] == "open" and ctx.now() >= datetime.fromisoformat(doc["expiry"].replace("Z", "+00:00")):
         doc["status"] = "expired"
         doc["updated"] = ctx.now_iso()
@@ -151,7 +152,7 @@ def _expire_if_due(ctx: Ctx, doc: dict) -> dict:
     return doc
 
 
-def _line_items(ctx: Ctx, items) -> tuple[list[dict], int]:
+def _line_items(ctx: Ctx, items: object) -> tuple[list[Doc], int]:
     if not isinstance(items, list) or not items:
         raise ApiError(400, "invalid-input", "line_items must be a non-empty array")
     out, total = [], 0
@@ -185,7 +186,7 @@ def _line_items(ctx: Ctx, items) -> tuple[list[dict], int]:
     return out, total
 
 
-def _require_url(ctx: Ctx, body: dict, name: str) -> str:
+def _require_url(ctx: Ctx, body: Doc, name: str) -> str:
     value = ctx.require_str(body, name)
     if not _URL.match(value):
         raise ApiError(400, "invalid-input", f"{name} must be an http(s) URL")

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import approval_policies, approvers, apps, transfers, vendors
 from dots.emulator.routing import Route
 
@@ -44,18 +45,18 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 # -- reading and shaping ---------------------------------------------------------------------------------------
 
 
-def get_payable(ctx: Ctx, payable_id: str) -> dict:
+def get_payable(ctx: Ctx, payable_id: str) -> Doc:
     payable = ctx.store.get(KIND, payable_id)
     if payable is None or payable.get("api_app_id") != ctx.app_id:
         raise ApiError(404, "not-found", "payable not found")
     return payable
 
 
-def serialize_payable(payable: dict) -> dict:
+def serialize_payable(payable: Doc) -> Doc:
     return {key: value for key, value in payable.items() if not key.startswith("_")}
 
 
-def _save(ctx: Ctx, payable: dict) -> dict:
+def _save(ctx: Ctx, payable: Doc) -> Doc:
     payable["updated"] = ctx.now_iso()
     ctx.store.put(KIND, payable["id"], payable)
     return payable
@@ -63,10 +64,10 @@ def _save(ctx: Ctx, payable: dict) -> dict:
 
 def _record(
     ctx: Ctx,
-    payable: dict,
+    payable: Doc,
     *,
     action: str | None,
-    user: dict | None,
+    user: Doc | None,
     comment: str | None = None,
     new_status: str | None = None,
 ) -> None:
@@ -88,7 +89,7 @@ def _record(
         payable["action_history"].append(entry)
 
 
-def _require_status(payable: dict, allowed: tuple[str, ...], *, doing: str, code: str) -> None:
+def _require_status(payable: Doc, allowed: tuple[str, ...], *, doing: str, code: str) -> None:
     if payable["status"] not in allowed:
         raise ApiError(
             400, code, f"payable {payable['id']} is {payable['status']}; {doing} needs {' or '.join(allowed)}"
@@ -98,7 +99,7 @@ def _require_status(payable: dict, allowed: tuple[str, ...], *, doing: str, code
 # -- field validation shared by create and PATCH ---------------------------------------------------------------
 
 
-def _apply_fields(ctx: Ctx, payable: dict, body: dict) -> None:
+def _apply_fields(ctx: Ctx, payable: Doc, body: Doc) -> None:
     if "number" in body:
         payable["number"] = ctx.require_str(body, "number", max_len=200)
     if "description" in body:
@@ -128,14 +129,14 @@ def _apply_fields(ctx: Ctx, payable: dict, body: dict) -> None:
         vendors.get_payment_method(ctx, vendor_id, method_id)
 
 
-def _amount(ctx: Ctx, body: dict, name: str) -> int:
+def _amount(ctx: Ctx, body: Doc, name: str) -> int:
     value = body.get(name)
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # the spec types amounts as numbers; cents are whole
     return ctx.require_int({name: value}, name, min=1)
 
 
-def _validate_items(ctx: Ctx, items) -> list[dict]:
+def _validate_items(ctx: Ctx, items: object) -> list[Doc]:
     if not isinstance(items, list):
         raise ApiError(400, "invalid-input", "items must be an array")
     out = []
@@ -146,7 +147,7 @@ def _validate_items(ctx: Ctx, items) -> list[dict]:
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise ApiError(400, "invalid-input", f"{where}.name is required")
-        clean = {"name": name}
+        clean: Doc = {"name": name}
         for field in ("unit_price", "quantity", "amount"):
             value = item.get(field)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
@@ -158,7 +159,7 @@ def _validate_items(ctx: Ctx, items) -> list[dict]:
     return out
 
 
-def _decode_pdf(ctx: Ctx, encoded, *, field: str = "file") -> bytes:
+def _decode_pdf(ctx: Ctx, encoded: object, *, field: str = "file") -> bytes:
     if not isinstance(encoded, str) or not encoded:
         raise ApiError(400, "invalid-input", f"{field} must be a base64-encoded PDF")
     if encoded.startswith("data:"):
@@ -178,7 +179,7 @@ def _check_pdf(data: bytes, *, field: str = "file") -> bytes:
     return data
 
 
-def _attach_file(ctx: Ctx, payable: dict, data: bytes, *, filename: str = "payable.pdf") -> None:
+def _attach_file(ctx: Ctx, payable: Doc, data: bytes, *, filename: str = "payable.pdf") -> None:
     doc = {"id": payable["id"], "filename": filename, "content_b64": base64.b64encode(data).decode("ascii")}
     if ctx.store.get(FILE_KIND, payable["id"]) is None:
         ctx.store.insert(FILE_KIND, payable["id"], doc, app_id=ctx.app_id)
@@ -187,7 +188,7 @@ def _attach_file(ctx: Ctx, payable: dict, data: bytes, *, filename: str = "payab
     payable["file_url"] = f"{ctx.request.host_url.rstrip('/')}/_emulator/files/payables/{payable['id']}"
 
 
-def _new_payable(ctx: Ctx, user: dict) -> dict:
+def _new_payable(ctx: Ctx, user: Doc) -> Doc:
     now = ctx.now_iso()
     payable = {
         "id": ctx.store.new_uuid(),
@@ -252,13 +253,13 @@ _AMOUNT_PATTERN = (
 )
 
 
-def extract_invoice_fields(data: bytes) -> dict:
+def extract_invoice_fields(data: bytes) -> Doc:
     """Bill number and amount read from a PDF's uncompressed text with plain regexes; empty when absent.
 
     Not a PDF parser: it finds text in simple (uncompressed) PDFs such as test fixtures,
     which is all the emulator promises.
     """
-    fields: dict = {"number": ""}
+    fields: Doc = {"number": ""}
     for pattern in _NUMBER_PATTERNS:
         match = re.search(pattern, data, flags=re.IGNORECASE)
         if match:
@@ -342,7 +343,7 @@ def submit_for_approval(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     policy = approval_policies.matching_policy(ctx, payable)
     if policy is None:
         # NOTES.md decision 7: no policy -> one approval by any approver.
-        steps = [{"approver_ids": None, "num_approvals_required": 1}]
+        steps: list[Doc] = [{"approver_ids": None, "num_approvals_required": 1}]
         payable["_policy_id"] = None
     else:
         steps = [
@@ -360,7 +361,7 @@ def submit_for_approval(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     return 200, serialize_payable(_save(ctx, payable))
 
 
-def _require_complete(payable: dict) -> None:
+def _require_complete(payable: Doc) -> None:
     missing = [f for f in ("number", "ap_vendor_id", "ap_payment_method_id", "amount") if not payable.get(f)]
     if missing:
         raise ApiError(
@@ -368,14 +369,14 @@ def _require_complete(payable: dict) -> None:
         )
 
 
-def _current_step(payable: dict) -> int:
+def _current_step(payable: Doc) -> int:
     for index, step in enumerate(payable["approval_steps"]):
         if not step["completed"]:
             return index
     raise ApiError(400, "invalid-state-transition", f"payable {payable['id']} has no approval step left")
 
 
-def _check_approver(payable: dict, step_index: int, user: dict) -> None:
+def _check_approver(payable: Doc, step_index: int, user: Doc) -> None:
     allowed_ids = payable["_steps"][step_index]["approver_ids"]
     if allowed_ids is None:
         if user["role"] not in approvers.DEFAULT_APPROVER_ROLES:
@@ -479,7 +480,7 @@ def pay_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
         lifecycle_kind="payable_payment",
     )
     # re-read: an immediate setting may already have completed the payment through the follower
-    payable = ctx.store.get(KIND, payable_id)
+    payable = ctx.store.load(KIND, payable_id)
     payable["transfer_id"] = transfer["id"]
     payable["transfer_history"].append(
         {"created_timestamp": transfer["created"], "idempotency_key": idempotency_key, "transfer_id": transfer["id"]}
@@ -490,7 +491,7 @@ def pay_payable(ctx: Ctx, payable_id: str) -> tuple[int, object]:
 # -- the payment's outcome ----------------------------------------------------------------------------------------
 
 
-def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+def _follow_transfer(ctx: Ctx, transfer: Doc, previous: str, reason: str | None) -> None:
     """transfers.FOLLOWERS["payable"]: a payable's payment ends when its transfer does."""
     payable = ctx.store.get(KIND, transfer["_purpose_id"])
     if payable is None or payable["status"] != "payment_initiated":
@@ -508,8 +509,8 @@ def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None
 transfers.FOLLOWERS["payable"] = _follow_transfer
 
 
-def _finish_payment(ctx: Ctx, payable: dict, *, outcome: str, reason: str | None) -> None:
-    transfer = ctx.store.get(transfers.KIND, payable["transfer_id"])
+def _finish_payment(ctx: Ctx, payable: Doc, *, outcome: str, reason: str | None) -> None:
+    transfer = ctx.store.load(transfers.KIND, payable["transfer_id"])
     lifecycles.transition("payable_payment", {"id": payable["id"], "status": payable["status"]}, outcome)
     transfers.advance_by_outcome(ctx, transfer, outcome, reason=reason)
 
@@ -526,7 +527,7 @@ def control_payment(ctx: Ctx, payable_id: str) -> tuple[int, object]:
             f"payable {payable_id} is {payable['status']}; only a payment_initiated payable can become {outcome}",
         )
     _finish_payment(ctx, payable, outcome=outcome, reason=ctx.optional_str(body, "reason"))
-    return 200, serialize_payable(ctx.store.get(KIND, payable_id))
+    return 200, serialize_payable(ctx.store.load(KIND, payable_id))
 
 
 def control_file(ctx: Ctx, payable_id: str) -> tuple[int, object]:

@@ -13,6 +13,7 @@ import re
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 
@@ -22,13 +23,13 @@ _ADDRESS_REQUIRED = ("country", "city", "state", "postcode", "line_1")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def get_payment_customer(ctx: Ctx, customer_id: object) -> dict:
+def get_payment_customer(ctx: Ctx, customer_id: object) -> Doc:
     if not isinstance(customer_id, str) or ctx.store.app_id_of(KIND, customer_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payment customer not found")
-    return ctx.store.get(KIND, customer_id)
+    return ctx.store.load(KIND, customer_id)
 
 
-def serialize_payment_customer(doc: dict) -> dict:
+def serialize_payment_customer(doc: Doc) -> Doc:
     return {key: value for key, value in doc.items() if not key.startswith("_") and value is not None}
 
 
@@ -40,7 +41,7 @@ def list_payment_customers(ctx: Ctx) -> tuple[int, object]:
 
 def create(ctx: Ctx) -> tuple[int, object]:
     body = ctx.json
-    doc: dict = {"id": ctx.store.new_uuid()}
+    doc: Doc = {"id": ctx.store.new_uuid()}
     if body.get("user_id") is not None:
         doc["user_id"] = users_resource.get_user(ctx, body["user_id"])["id"]
     for name in _STRING_FIELDS:
@@ -65,7 +66,7 @@ def retrieve(ctx: Ctx, payment_customer_id: str) -> tuple[int, object]:
     return 200, serialize_payment_customer(get_payment_customer(ctx, payment_customer_id))
 
 
-def _address(address) -> dict:
+def _address(address: object) -> Doc:
     if not isinstance(address, dict):
         raise ApiError(400, "invalid-input", "address must be an object")
     for key in _ADDRESS_REQUIRED:

@@ -23,6 +23,7 @@ import secrets
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payment_customers, payment_methods, transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -38,10 +39,10 @@ _CREATE_FIELDS = frozenset(
 )  # fmt: skip
 
 
-def get_payment_intent(ctx: Ctx, intent_id: object) -> dict:
+def get_payment_intent(ctx: Ctx, intent_id: object) -> Doc:
     if not isinstance(intent_id, str) or ctx.store.app_id_of(KIND, intent_id) != ctx.app_id:
         raise ApiError(404, "not-found", "PaymentIntent not found")
-    return ctx.store.get(KIND, intent_id)
+    return ctx.store.load(KIND, intent_id)
 
 
 def create_payment_intent(
@@ -51,10 +52,10 @@ def create_payment_intent(
     user_id: str | None = None,
     customer_id: str | None = None,
     payment_method_id: str | None = None,
-    metadata: dict | None = None,
+    metadata: Doc | None = None,
     destination_user_id: str | None = None,
     application_fee_amount: int = 0,
-) -> dict:
+) -> Doc:
     """Store a new intent (not yet confirmed); checkout sessions use this too."""
     intent_id = ctx.store.new_uuid()
     doc = {
@@ -79,7 +80,7 @@ def create_payment_intent(
     return doc
 
 
-def confirm_payment_intent(ctx: Ctx, doc: dict, *, payment_method_id: str | None) -> dict:
+def confirm_payment_intent(ctx: Ctx, doc: Doc, *, payment_method_id: str | None) -> Doc:
     """Move a confirmable intent to `succeeded` and start its payment transfer; 400 from any other status."""
     if doc["status"] not in CONFIRMABLE:
         raise ApiError(
@@ -107,14 +108,14 @@ def confirm_payment_intent(ctx: Ctx, doc: dict, *, payment_method_id: str | None
         purpose=TRANSFER_PURPOSE,
         purpose_id=doc["id"],
     )
-    doc = ctx.store.get(KIND, doc["id"])
+    doc = ctx.store.load(KIND, doc["id"])
     doc["transfer_id"] = transfer["id"]
     ctx.store.put(KIND, doc["id"], doc)
     ctx.emit("payment_intent.updated", {"payment_intent_id": doc["id"]})
     return doc
 
 
-def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+def _follow_transfer(ctx: Ctx, transfer: Doc, previous: str, reason: str | None) -> None:
     """transfers.FOLLOWERS hook: settle the destination user's share, or fail the intent."""
     doc = ctx.store.get(KIND, transfer["_purpose_id"])
     if doc is None:
@@ -132,7 +133,7 @@ def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None
 transfers.FOLLOWERS[TRANSFER_PURPOSE] = _follow_transfer
 
 
-def cancel_payment_intent(ctx: Ctx, doc: dict) -> dict:
+def cancel_payment_intent(ctx: Ctx, doc: Doc) -> Doc:
     if doc["status"] in CONFIRMABLE:
         doc["status"] = "canceled"
         ctx.store.put(KIND, doc["id"], doc)
@@ -140,7 +141,7 @@ def cancel_payment_intent(ctx: Ctx, doc: dict) -> dict:
     return doc
 
 
-def serialize_payment_intent(doc: dict) -> dict:
+def serialize_payment_intent(doc: Doc) -> Doc:
     return {key: value for key, value in doc.items() if not key.startswith("_")}
 
 

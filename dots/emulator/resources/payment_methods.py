@@ -24,6 +24,7 @@ import re
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payment_customers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -31,10 +32,10 @@ from dots.emulator.routing import Route
 KIND = users_resource.PAYMENT_METHOD_KIND
 
 
-def get_payment_method(ctx: Ctx, method_id: object) -> dict:
+def get_payment_method(ctx: Ctx, method_id: object) -> Doc:
     if not isinstance(method_id, str) or ctx.store.app_id_of(KIND, method_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payment method not found")
-    return ctx.store.get(KIND, method_id)
+    return ctx.store.load(KIND, method_id)
 
 
 def list_payment_methods(ctx: Ctx) -> tuple[int, object]:

@@ -15,6 +15,7 @@ import re
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payment_customers, payment_methods, transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -68,7 +69,7 @@ def create_payment(ctx: Ctx) -> tuple[int, object]:
     return 201, transfers.serialize_transfer(transfer)
 
 
-def _ach_info(info) -> dict:
+def _ach_info(info: object) -> Doc:
     if not isinstance(info, dict):
         raise ApiError(400, "invalid-input", "ach_info must be an object")
     account = info.get("account_number")

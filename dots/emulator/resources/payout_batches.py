@@ -23,6 +23,7 @@ import re
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payouts, transfers
 from dots.emulator.routing import Route
 
@@ -32,13 +33,13 @@ MAX_ITEMS = 5000
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def get_payout_batch(ctx: Ctx, batch_id: str) -> dict:
+def get_payout_batch(ctx: Ctx, batch_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, batch_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout batch not found")
-    return ctx.store.get(KIND, batch_id)
+    return ctx.store.load(KIND, batch_id)
 
 
-def serialize_payout_batch(doc: dict) -> dict:
+def serialize_payout_batch(doc: Doc) -> Doc:
     out = {key: value for key, value in doc.items() if not key.startswith("_")}
     for key in ("idempotency_key", "metadata"):
         if out.get(key) is None:
@@ -46,7 +47,7 @@ def serialize_payout_batch(doc: dict) -> dict:
     return out
 
 
-def serialize_results(ctx: Ctx, doc: dict, *, include_request: bool) -> dict:
+def serialize_results(ctx: Ctx, doc: Doc, *, include_request: bool) -> Doc:
     out = serialize_payout_batch(doc)
     items = []
     for result in doc["_results"]:
@@ -140,7 +141,7 @@ def _optional_uuid(value: str | None, name: str) -> str | None:
     return value
 
 
-def _pay_item(ctx: Ctx, fields: dict, *, request: dict) -> dict:
+def _pay_item(ctx: Ctx, fields: Doc, *, request: Doc) -> Doc:
     """Pay one item inside a savepoint, so a refused item leaves no trace and the batch goes on."""
     result = {
         "user_id": fields["user_id"],

@@ -33,6 +33,7 @@ import re
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -68,18 +69,18 @@ def create_payout_link(
     ctx: Ctx,
     *,
     amount: int,
-    user: dict | None = None,
-    payee: dict | None = None,
+    user: Doc | None = None,
+    payee: Doc | None = None,
     delivery_method: str = "link",
     message: str | None = None,
     tax_exempt: bool = False,
-    metadata=None,
+    metadata: Metadata = None,
     memo: str | None = None,
-    accounting_data: dict | None = None,
+    accounting_data: Doc | None = None,
     funding_source: str = "dots_balance",
     payout_fee_party: str | None = None,
-    additional_steps: list | None = None,
-) -> dict:
+    additional_steps: list[str | Doc] | None = None,
+) -> Doc:
     """Fund (unless ACH-funded) and store a payout link, deliver it, apply the lifecycle setting.
 
     `user` wins over `payee` for the payee's details. Raises 400
@@ -112,7 +113,7 @@ def create_payout_link(
     if funded:
         ctx.wallet_debit(amount)
     link_id = ctx.store.new_uuid()
-    doc = {
+    doc: Doc = {
         "id": link_id,
         "created": ctx.now_iso(),
         "link": f"{_root_url(ctx)}/_emulator/payout-links/{link_id}/claim",
@@ -148,15 +149,15 @@ def create_payout_link(
     return doc
 
 
-def get_payout_link(ctx: Ctx, link_id: str) -> dict:
+def get_payout_link(ctx: Ctx, link_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, link_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout link not found")
-    return ctx.store.get(KIND, link_id)
+    return ctx.store.load(KIND, link_id)
 
 
 def advance_payout_link(
-    ctx: Ctx, doc: dict, new_status: str, *, claimant_user_id: str | None = None, reason: str | None = None
-) -> dict:
+    ctx: Ctx, doc: Doc, new_status: str, *, claimant_user_id: str | None = None, reason: str | None = None
+) -> Doc:
     """Move a link to `new_status` (400 invalid-state-transition if the table forbids it) with its side effects."""
     previous = lifecycles.transition(KIND, doc, new_status)
     if reason is not None:
@@ -179,7 +180,7 @@ def advance_payout_link(
         ctx.emit("payout_link.claimed", payload)
         method = doc.get("_payout_platform") or "balance"
         ctx.emit("payout_link.paid_out", {**payload, "method": method, "withdrew_amount": doc["amount"]})
-        transfer = ctx.store.get(transfers.KIND, doc["transfer_id"])
+        transfer = ctx.store.load(transfers.KIND, doc["transfer_id"])
         if transfer["status"] == "failed":  # failed in this very request (transfer lifecycle "immediate")
             return advance_payout_link(ctx, doc, "failed", reason=transfer.get("failure_reason"))
     elif new_status == "failed":
@@ -199,11 +200,11 @@ def advance_payout_link(
     return doc
 
 
-def serialize_payout_link(doc: dict) -> dict:
+def serialize_payout_link(doc: Doc) -> Doc:
     return {key: value for key, value in doc.items() if not key.startswith("_")}
 
 
-def webhook_payload(ctx: Ctx, doc: dict) -> dict:
+def webhook_payload(ctx: Ctx, doc: Doc) -> Doc:
     """The payout_link.* event body: the link plus the fields webhooks.yaml requires."""
     return {
         **serialize_payout_link(doc),
@@ -321,7 +322,7 @@ def control_claim_page(ctx: Ctx, payout_link_id: str) -> tuple[int, object]:
 # -- helpers ----------------------------------------------------------------------------------------------------
 
 
-def _pay_claimant(ctx: Ctx, doc: dict, *, claimant_user_id: str | None) -> None:
+def _pay_claimant(ctx: Ctx, doc: Doc, *, claimant_user_id: str | None) -> None:
     user = _claimant(ctx, doc, claimant_user_id=claimant_user_id)
     method = users_resource.default_payout_method_of(ctx, user)
     doc["_payout_platform"] = method["platform"] if method is not None else None
@@ -353,7 +354,7 @@ def _settle_transfer(ctx: Ctx, transfer_id: str, status: str, reason: str | None
         transfers.advance(ctx, transfer, status, reason=reason)
 
 
-def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+def _follow_transfer(ctx: Ctx, transfer: Doc, previous: str, reason: str | None) -> None:
     """transfers.FOLLOWERS hook: the claim's payout failed or was reversed at the bank -> so is the link."""
     doc = ctx.store.get(KIND, transfer["_purpose_id"])
     if doc is None or doc["status"] != "claimed":
@@ -362,12 +363,12 @@ def _follow_transfer(ctx: Ctx, transfer: dict, previous: str, reason: str | None
         advance_payout_link(ctx, doc, transfer["status"], reason=reason)
 
 
-def _claimant(ctx: Ctx, doc: dict, *, claimant_user_id: str | None) -> dict:
+def _claimant(ctx: Ctx, doc: Doc, *, claimant_user_id: str | None) -> Doc:
     app_id = doc["_app_id"]
     if claimant_user_id is not None:
         return users_resource.get_user(ctx, claimant_user_id, app_id=app_id)
     if doc["_user_id"] is not None and ctx.store.get(users_resource.USER_KIND, doc["_user_id"]) is not None:
-        return ctx.store.get(users_resource.USER_KIND, doc["_user_id"])
+        return ctx.store.load(users_resource.USER_KIND, doc["_user_id"])
     payee = doc["payee"]
     if payee.get("phone_number"):
         existing = users_resource.find_user_by_phone(
@@ -394,7 +395,7 @@ def _root_url(ctx: Ctx) -> str:
     return ctx.request.host_url.rstrip("/")
 
 
-def _optional_payee(payee) -> dict:
+def _optional_payee(payee: object) -> Doc:
     if payee is None:
         return {}
     if not isinstance(payee, dict):
@@ -416,14 +417,14 @@ def _optional_payee(payee) -> dict:
     return out
 
 
-def _optional_metadata(body: dict):
+def _optional_metadata(body: Doc) -> Metadata:
     value = body.get("metadata")
     if value is not None and not isinstance(value, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
     return value
 
 
-def _optional_steps(steps) -> list:
+def _optional_steps(steps: object) -> list[str | Doc]:
     if steps is None:
         return []
     if not isinstance(steps, list):
@@ -435,7 +436,7 @@ def _optional_steps(steps) -> list:
     return steps
 
 
-def _optional_accounting(data) -> dict | None:
+def _optional_accounting(data: object) -> Doc | None:
     if data is None:
         return None
     if not isinstance(data, dict):

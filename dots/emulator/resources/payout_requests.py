@@ -22,6 +22,7 @@ import re
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payout_links
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -30,13 +31,13 @@ KIND = "payout_request"
 _CREATE_FIELDS = frozenset({"amount", "user_id", "payee", "metadata", "memo"})
 
 
-def get_payout_request(ctx: Ctx, request_id: str) -> dict:
+def get_payout_request(ctx: Ctx, request_id: str) -> Doc:
     if ctx.store.app_id_of(KIND, request_id) != ctx.app_id:
         raise ApiError(404, "not-found", "payout request not found")
-    return ctx.store.get(KIND, request_id)
+    return ctx.store.load(KIND, request_id)
 
 
-def decide_payout_request(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None = None) -> dict:
+def decide_payout_request(ctx: Ctx, doc: Doc, outcome: str, *, reason: str | None = None) -> Doc:
     """Approve (creating and attaching a payout link) or reject; emits payout_request.updated."""
     lifecycles.transition(KIND, doc, outcome)
     if outcome == "approved":
@@ -57,7 +58,7 @@ def decide_payout_request(ctx: Ctx, doc: dict, outcome: str, *, reason: str | No
     return doc
 
 
-def _auto_decide(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None) -> dict:
+def _auto_decide(ctx: Ctx, doc: Doc, outcome: str, *, reason: str | None) -> Doc:
     """A decision the lifecycle setting makes on its own: when it cannot be made (the wallet
     cannot fund the link), the request stays `created`, as it would wait in the dashboard,
     and the create or read that triggered it still succeeds."""
@@ -73,7 +74,7 @@ def _auto_decide(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None) -> di
     return decided
 
 
-def serialize_payout_request(ctx: Ctx, doc: dict) -> dict:
+def serialize_payout_request(ctx: Ctx, doc: Doc) -> Doc:
     out = {key: value for key, value in doc.items() if not key.startswith("_")}
     if out.get("memo") is None:
         out.pop("memo", None)  # the spec types memo as a string only
@@ -99,14 +100,14 @@ def create(ctx: Ctx) -> tuple[int, object]:
     amount = ctx.require_int(body, "amount", min=1)
     user = users_resource.get_user(ctx, body["user_id"]) if body.get("user_id") is not None else None
     payee = _optional_payee(ctx, body.get("payee"))
-    if user is None and payee is None:
-        raise ApiError(400, "invalid-input", "user_id or payee is required")
     if payee is None:
+        if user is None:
+            raise ApiError(400, "invalid-input", "user_id or payee is required")
         payee = dict(user["phone_number"])
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
-    doc = {
+    doc: Doc = {
         "id": ctx.store.new_uuid(),
         "created": ctx.now_iso(),
         "amount": amount,
@@ -160,7 +161,7 @@ def _control_decide(ctx: Ctx, request_id: str, outcome: str) -> tuple[int, objec
     return 200, serialize_payout_request(ctx, doc)
 
 
-def _optional_payee(ctx: Ctx, payee) -> dict | None:
+def _optional_payee(ctx: Ctx, payee: object) -> Doc | None:
     if payee is None:
         return None
     if not isinstance(payee, dict):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import payout_links, transfers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
@@ -44,7 +45,7 @@ SEND_PAYOUT_FIELDS = frozenset(
 USER_WALLET_PURPOSE = "user_wallet_payout"
 
 
-def validate_payout_request(ctx: Ctx, body: dict, *, where: str = "") -> dict:
+def validate_payout_request(ctx: Ctx, body: Doc, *, where: str = "") -> Doc:
     """Check a payout-create-request body's shape; returns the parsed fields. 400 invalid-input naming the field."""
     if not isinstance(body, dict):
         raise ApiError(400, "invalid-input", f"{where or 'body'} must be an object")
@@ -86,9 +87,9 @@ def execute_payout(
     platform: str,
     account_id: str | None = None,
     fund: bool = False,
-    metadata=None,
-    **_ignored,
-) -> dict:
+    metadata: Metadata = None,
+    **_ignored: object,
+) -> Doc:
     """Pay a user through a saved payout method; returns the transfer doc. Checks everything before moving money."""
     user = users_resource.get_user(ctx, user_id)
     if user["status"] != "verified":
@@ -114,7 +115,7 @@ def execute_payout(
     return transfer
 
 
-def _follow_user_wallet_payout(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+def _follow_user_wallet_payout(ctx: Ctx, transfer: Doc, previous: str, reason: str | None) -> None:
     """transfers.FOLLOWERS hook: a payout from the user's wallet that fails returns to that wallet."""
     if transfer["status"] in ("failed", "canceled", "reversed") and ctx.store.get(
         users_resource.USER_KIND, transfer["_purpose_id"]
@@ -186,7 +187,7 @@ def send_payout(ctx: Ctx) -> tuple[int, object]:
         payout_fee_party=ctx.optional(body, "payout_fee_party", None, types=(str,), choices=FEE_PARTIES),
         additional_steps=steps,
     )
-    if pays_at_once and link["status"] != "claimed":
+    if pays_at_once and user is not None and link["status"] != "claimed":
         link = payout_links.advance_payout_link(ctx, link, "claimed", claimant_user_id=user["id"])
     return 201, payout_links.serialize_payout_link(link)
 
@@ -194,7 +195,7 @@ def send_payout(ctx: Ctx) -> tuple[int, object]:
 # -- helpers -----------------------------------------------------------------------------------------------
 
 
-def _payout_method(ctx: Ctx, user: dict, *, platform: str, account_id: str | None) -> dict:
+def _payout_method(ctx: Ctx, user: Doc, *, platform: str, account_id: str | None) -> Doc:
     methods = users_resource.payout_methods_of(ctx, user["id"])
     if account_id is not None:
         method = next((m for m in methods if m["id"] == account_id), None)
@@ -211,10 +212,11 @@ def _payout_method(ctx: Ctx, user: dict, *, platform: str, account_id: str | Non
     return method
 
 
-def _method_name(method: dict) -> str:
+def _method_name(method: Doc) -> str:
     if method["platform"] == "ach":
         return f"Bank account ending {method.get('mask', '')}"
-    return method["platform"]
+    platform: str = method["platform"]
+    return platform
 
 
 ROUTES = [

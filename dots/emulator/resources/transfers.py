@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx, iso
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 
@@ -40,7 +41,7 @@ TRANSACTION_TYPES = {
 }
 
 # purpose -> fn(ctx, transfer, previous_status, reason); see the module docstring.
-FOLLOWERS: dict[str, Callable[[Ctx, dict, str, str | None], None]] = {}
+FOLLOWERS: dict[str, Callable[[Ctx, Doc, str, str | None], None]] = {}
 
 
 # -- the helper other modules call ------------------------------------------------------------
@@ -53,8 +54,8 @@ def create_transfer(
     type: str,
     user_id: str | None = None,
     payout_link_id: str | None = None,
-    external_data: dict | None = None,
-    metadata=None,
+    external_data: Doc | None = None,
+    metadata: Metadata = None,
     source_name: str | None = None,
     destination_name: str | None = None,
     wallet_debit: int = 0,
@@ -63,7 +64,7 @@ def create_transfer(
     purpose_id: str | None = None,
     lifecycle_kind: str = "transfer",
     app_id: str | None = None,
-) -> dict:
+) -> Doc:
     """Create a transfer (status created) with one transaction; returns the stored doc.
 
     `wallet_debit` cents are taken from the app wallet now (400 transaction-insufficient-funds
@@ -118,7 +119,7 @@ def create_transfer(
     return doc
 
 
-def advance(ctx: Ctx, doc: dict, new_status: str, *, reason: str | None = None) -> dict:
+def advance(ctx: Ctx, doc: Doc, new_status: str, *, reason: str | None = None) -> Doc:
     """Move a transfer to new_status (table-checked), apply wallet effects, announce it, tell followers."""
     previous = lifecycles.transition("transfer", doc, new_status)
     doc["_updated"] = ctx.now_iso()
@@ -142,7 +143,7 @@ def advance(ctx: Ctx, doc: dict, new_status: str, *, reason: str | None = None) 
     return doc
 
 
-def advance_by_outcome(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None = None) -> dict:
+def advance_by_outcome(ctx: Ctx, doc: Doc, outcome: str, *, reason: str | None = None) -> Doc:
     """Finish a transfer still moving: created goes through pending first, as a bank transfer does."""
     target = _transfer_status_for(outcome)
     if doc["status"] == "created" and target in ("completed", "failed"):
@@ -150,14 +151,14 @@ def advance_by_outcome(ctx: Ctx, doc: dict, outcome: str, *, reason: str | None 
     return advance(ctx, doc, target, reason=reason)
 
 
-def serialize_transfer(doc: dict) -> dict:
+def serialize_transfer(doc: Doc) -> Doc:
     out = {key: value for key, value in doc.items() if not key.startswith("_")}
     if out.get("metadata") is None:
         out.pop("metadata", None)
     return out
 
 
-def get_transfer(ctx: Ctx, transfer_id: str) -> dict:
+def get_transfer(ctx: Ctx, transfer_id: str) -> Doc:
     doc = ctx.store.get(KIND, transfer_id)
     if doc is None or doc.get("_app_id") != ctx.app_id:
         raise ApiError(404, "not-found", "transfer not found")
@@ -228,7 +229,7 @@ def create_transfer_handler(ctx: Ctx) -> tuple[int, object]:
     return 200, serialize_transfer(doc)
 
 
-def _follow_user_balance(ctx: Ctx, transfer: dict, previous: str, reason: str | None) -> None:
+def _follow_user_balance(ctx: Ctx, transfer: Doc, previous: str, reason: str | None) -> None:
     """FOLLOWERS["user_balance"]: the user's side of a POST /v2/transfers."""
     amount, user_id = transfer["amount"], transfer["_purpose_id"]
     if transfer["status"] == "completed" and amount > 0:
@@ -313,11 +314,12 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
         raise ApiError(404, "not-found", "user not found")
     newest = ctx.now()
     first_transaction_id = ctx.store.next_int_ids(TRANSACTION_KIND, count)
-    transfer_docs, transaction_docs = [], []
+    transfer_docs: list[tuple[str, Doc]] = []
+    transaction_docs: list[tuple[int, Doc]] = []
     for i in range(count):
         transfer_id = ctx.store.new_uuid()
         created = iso(newest - timedelta(seconds=spacing * (count - 1 - i)))
-        transaction = {
+        transaction: Doc = {
             "id": first_transaction_id + i,
             "amount": amount,
             "created": created,
@@ -371,11 +373,11 @@ def _new_transaction(
     transfer_id: str,
     amount: int,
     type: str,
-    metadata,
+    metadata: Metadata,
     source_name: str,
     destination_name: str,
     app_id: str | None,
-) -> dict:
+) -> Doc:
     transaction_id = ctx.store.next_int_id(TRANSACTION_KIND)
     transaction = {
         "id": transaction_id,
@@ -391,7 +393,7 @@ def _new_transaction(
     return transaction
 
 
-def _serialize_transaction(ctx: Ctx, doc: dict, *, include_transfer: bool) -> dict:
+def _serialize_transaction(ctx: Ctx, doc: Doc, *, include_transfer: bool) -> Doc:
     out = dict(doc)
     if include_transfer:
         transfer = ctx.store.get(KIND, doc["transfer_id"])
@@ -405,7 +407,7 @@ def _transfer_status_for(outcome: str) -> str:
     return {"payment_completed": "completed", "payment_failed": "failed"}.get(outcome, outcome)
 
 
-def _metadata_object(metadata):
+def _metadata_object(metadata: Metadata) -> Doc | None:
     return metadata if isinstance(metadata, dict) else None
 
 

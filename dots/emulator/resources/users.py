@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.routing import Route
 
 USER_KIND = "user"
@@ -69,22 +71,22 @@ class UserAlreadyExists(ApiError):
         super().__init__(400, "user-already-exists", f"a user with this phone number already exists: {user_id}")
         self.user_id = user_id
 
-    def body(self) -> dict:
+    def body(self) -> Doc:
         return {**super().body(), "user_id": self.user_id}
 
 
 # -- lookups shared by other resources -------------------------------------------------------
 
 
-def get_user(ctx: Ctx, user_id: object, *, app_id: str | None = None) -> dict:
+def get_user(ctx: Ctx, user_id: object, *, app_id: str | None = None) -> Doc:
     """The app's user or 404 "user not found" (another app's user is not found either)."""
     app_id = app_id or ctx.app_id
     if not isinstance(user_id, str) or ctx.store.app_id_of(USER_KIND, user_id) != app_id:
         raise ApiError(404, "not-found", "user not found")
-    return ctx.store.get(USER_KIND, user_id)
+    return ctx.store.load(USER_KIND, user_id)
 
 
-def find_user_by_phone(ctx: Ctx, *, country_code: str, phone_number: str, app_id: str | None = None) -> dict | None:
+def find_user_by_phone(ctx: Ctx, *, country_code: str, phone_number: str, app_id: str | None = None) -> Doc | None:
     for user in ctx.store.list(USER_KIND, app_id=app_id or ctx.app_id):
         phone = user["phone_number"]
         if phone["country_code"] == country_code and phone["phone_number"] == phone_number:
@@ -92,14 +94,14 @@ def find_user_by_phone(ctx: Ctx, *, country_code: str, phone_number: str, app_id
     return None
 
 
-def payout_methods_of(ctx: Ctx, user_id: str) -> list[dict]:
+def payout_methods_of(ctx: Ctx, user_id: str) -> list[Doc]:
     """The user's payout methods (stored payment_method docs), oldest first."""
     methods = [m for m in ctx.store.list(PAYMENT_METHOD_KIND) if m.get("_user_id") == user_id]
     methods.reverse()
     return methods
 
 
-def default_payout_method_of(ctx: Ctx, user: dict) -> dict | None:
+def default_payout_method_of(ctx: Ctx, user: Doc) -> Doc | None:
     method_id = user.get("_default_payout_method_id")
     return ctx.store.get(PAYMENT_METHOD_KIND, method_id) if method_id else None
 
@@ -116,13 +118,13 @@ def insert_user(
     app_id: str | None = None,
     date_of_birth: str | None = None,
     username: str | None = None,
-    metadata=None,
-    adjustment_1099: dict | None = None,
-    payout_options_exclude_list: list | None = None,
-) -> dict:
+    metadata: Metadata = None,
+    adjustment_1099: Doc | None = None,
+    payout_options_exclude_list: list[str] | None = None,
+) -> Doc:
     """Store a new user; also used when a payout link is claimed by someone who had no user yet."""
     app_id = app_id or ctx.app_id
-    user = {
+    user: Doc = {
         "id": ctx.store.new_uuid(),
         "first_name": first_name,
         "last_name": last_name,
@@ -146,14 +148,14 @@ def insert_user(
     return ctx.store.insert(USER_KIND, user["id"], user, app_id=app_id)
 
 
-def user_wallet_credit(ctx: Ctx, *, user_id: str, cents: int) -> dict:
+def user_wallet_credit(ctx: Ctx, *, user_id: str, cents: int) -> Doc:
     user = ctx.store.get_or_404(USER_KIND, user_id, what="user")
     user["wallet"]["amount"] += cents
     user["wallet"]["withdrawable_amount"] += cents
     return ctx.store.put(USER_KIND, user_id, user)
 
 
-def user_wallet_debit(ctx: Ctx, *, user_id: str, cents: int) -> dict:
+def user_wallet_debit(ctx: Ctx, *, user_id: str, cents: int) -> Doc:
     """Take from the user's wallet; 400 transaction-insufficient-funds when the withdrawable amount is short."""
     user = ctx.store.get_or_404(USER_KIND, user_id, what="user")
     if cents > user["wallet"]["withdrawable_amount"]:
@@ -168,7 +170,7 @@ def user_wallet_debit(ctx: Ctx, *, user_id: str, cents: int) -> dict:
     return ctx.store.put(USER_KIND, user_id, user)
 
 
-def record_paid_out(ctx: Ctx, *, user_id: str, cents: int) -> dict:
+def record_paid_out(ctx: Ctx, *, user_id: str, cents: int) -> Doc:
     """Count a payout toward the user's yearly total; crossing $600 makes a 1099 due."""
     user = ctx.store.get_or_404(USER_KIND, user_id, what="user")
     year = str(ctx.now().year)
@@ -192,7 +194,7 @@ def act_for_app(ctx: Ctx, app_id: str) -> None:
 # -- serializers --------------------------------------------------------------------------------
 
 
-def serialize_user(ctx: Ctx, user: dict) -> dict:
+def serialize_user(ctx: Ctx, user: Doc) -> Doc:
     out = {key: value for key, value in user.items() if not key.startswith("_")}
     method = default_payout_method_of(ctx, user)
     if method is not None:
@@ -201,12 +203,12 @@ def serialize_user(ctx: Ctx, user: dict) -> dict:
     return out
 
 
-def serialize_payment_method(method: dict) -> dict:
+def serialize_payment_method(method: Doc) -> Doc:
     """The spec's payment-method shape: never the account number, only `mask` (last four)."""
     return {key: value for key, value in method.items() if not key.startswith("_")}
 
 
-def serialize_added_payout_method(method: dict) -> dict:
+def serialize_added_payout_method(method: Doc) -> Doc:
     """PUT payout-methods answers with account/routing number fields: masked to the last four."""
     out = serialize_payment_method(method)
     out.pop("mask", None)
@@ -532,7 +534,7 @@ def control_credit_wallet(ctx: Ctx, user_id: str) -> tuple[int, object]:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _set_status(ctx: Ctx, user: dict, status: str) -> dict:
+def _set_status(ctx: Ctx, user: Doc, status: str) -> Doc:
     lifecycles.transition("user", user, status)
     if status == "verified":
         user["compliance"]["id_verified"] = True
@@ -541,14 +543,14 @@ def _set_status(ctx: Ctx, user: dict, status: str) -> dict:
     return user
 
 
-def _maybe_advance_on_read(ctx: Ctx, user: dict) -> dict:
+def _maybe_advance_on_read(ctx: Ctx, user: Doc) -> Doc:
     auto = lifecycles.auto_outcome_on_read(ctx.store, "user", user["id"])
     if auto is not None and lifecycles.allowed("user", user["status"], auto[0]):
         user = _set_status(ctx, user, auto[0])
     return user
 
 
-def _initial_compliance(*, date_of_birth_collected: bool) -> dict:
+def _initial_compliance(*, date_of_birth_collected: bool) -> Doc:
     return {
         "tax_id_collected": False,
         "tax_id_verification": "unsubmitted",
@@ -571,27 +573,27 @@ def _initial_compliance(*, date_of_birth_collected: bool) -> dict:
     }
 
 
-def _reject_unknown_fields(body: dict, allowed) -> None:
+def _reject_unknown_fields(body: Doc, allowed: Iterable[str]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise ApiError(400, "invalid-input", f"unknown field(s): {', '.join(unknown)}")
 
 
-def _require_email(ctx: Ctx, body: dict, name: str) -> str:
+def _require_email(ctx: Ctx, body: Doc, name: str) -> str:
     value = ctx.require_str(body, name)
     if not _EMAIL.match(value):
         raise ApiError(400, "invalid-input", f"{name} must be an email address")
     return value
 
 
-def _optional_date(ctx: Ctx, body: dict, name: str, *, prefix: str = "") -> str | None:
+def _optional_date(ctx: Ctx, body: Doc, name: str, *, prefix: str = "") -> str | None:
     value = body.get(name)
     if value is None:
         return None
     return _require_date(ctx, body, name, prefix=prefix)
 
 
-def _require_date(ctx: Ctx, body: dict, name: str, *, prefix: str = "") -> str:
+def _require_date(ctx: Ctx, body: Doc, name: str, *, prefix: str = "") -> str:
     value = body.get(name)
     try:
         if not isinstance(value, str) or not _DATE.match(value):
@@ -602,7 +604,7 @@ def _require_date(ctx: Ctx, body: dict, name: str, *, prefix: str = "") -> str:
     return value
 
 
-def _require_address(address, name: str, required: tuple[str, ...]) -> dict:
+def _require_address(address: object, name: str, required: tuple[str, ...]) -> Doc:
     if not isinstance(address, dict):
         raise ApiError(400, "invalid-input", f"{name} must be an object")
     for key in required:
@@ -614,14 +616,14 @@ def _require_address(address, name: str, required: tuple[str, ...]) -> dict:
     return address
 
 
-def _optional_metadata(body: dict):
+def _optional_metadata(body: Doc) -> Metadata:
     value = body.get("metadata")
     if value is not None and not isinstance(value, (str, dict)):
         raise ApiError(400, "invalid-input", "metadata must be a string or an object")
     return value
 
 
-def _optional_rail_list(body: dict, name: str) -> list:
+def _optional_rail_list(body: Doc, name: str) -> list[str]:
     value = body.get(name)
     if value is None:
         return []
@@ -632,7 +634,7 @@ def _optional_rail_list(body: dict, name: str) -> list:
     return value
 
 
-def _optional_1099_adjustment(body: dict) -> dict | None:
+def _optional_1099_adjustment(body: Doc) -> Doc | None:
     """The spec's oneOf: a 1099-NEC {year, form, amount}
     or a 1099-K {year, form, monthly_amounts[, transaction_count]}."""
     value = body.get("1099_adjustment")
@@ -666,7 +668,7 @@ def _optional_1099_adjustment(body: dict) -> dict | None:
     return value
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -11,6 +11,7 @@ import re
 
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
+from dots.emulator.jsondoc import Doc
 from dots.emulator.routing import Route
 from dots.redact import mask_account_number
 
@@ -80,7 +81,7 @@ US_STATES = [
 ]
 
 
-def get_vendor(ctx: Ctx, vendor_id: str) -> dict:
+def get_vendor(ctx: Ctx, vendor_id: str) -> Doc:
     """The calling app's vendor, or 404 (another app's vendor is not found either)."""
     vendor = ctx.store.get(KIND, vendor_id)
     if vendor is None or vendor.get("api_app_id") != ctx.app_id:
@@ -88,14 +89,14 @@ def get_vendor(ctx: Ctx, vendor_id: str) -> dict:
     return vendor
 
 
-def get_payment_method(ctx: Ctx, vendor_id: str, payment_method_id: str) -> dict:
+def get_payment_method(ctx: Ctx, vendor_id: str | None, payment_method_id: str) -> Doc:
     method = ctx.store.get(PAYMENT_METHOD_KIND, payment_method_id)
     if method is None or method.get("_vendor_id") != vendor_id or method.get("_app_id") != ctx.app_id:
         raise ApiError(404, "not-found", "payment method not found")
     return method
 
 
-def serialize_payment_method(method: dict) -> dict:
+def serialize_payment_method(method: Doc) -> Doc:
     return {key: value for key, value in method.items() if not key.startswith("_")}
 
 
@@ -128,7 +129,7 @@ def create_vendor(ctx: Ctx) -> tuple[int, object]:
         for k in ("line_1", "line_2", "city", "state", "postcode", "country")
         if isinstance(address.get(k), str)
     }
-    vendor = {
+    vendor: Doc = {
         "id": ctx.store.new_uuid(),
         "name": name,
         "active": True,
