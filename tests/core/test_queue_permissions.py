@@ -134,9 +134,7 @@ def test_cancel_queued_by_a_clerk_whose_role_is_removed_fails_and_sends_nothing(
     vendor, account = vendor_account
     pdf = b"%PDF-1.4\nBT (Invoice INV-778) Tj (Total: $12.50) Tj ET\n%%EOF\n"
     upload = SimpleUploadedFile("inv-778.pdf", pdf, content_type="application/pdf")
-    payable = drafts.payable_create_from_file(
-        actor=people.clerk, upload=upload, vendor=vendor, bank_account=account
-    )
+    payable = drafts.payable_create_from_file(actor=people.clerk, upload=upload, vendor=vendor, bank_account=account)
     assert payable.dots_id  # in Dots, so cancelling calls Dots
     start_outage(dots)
     with pytest.raises(ActionQueued):

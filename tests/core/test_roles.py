@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_q.models import OrmQ, Schedule, Task
 
-from core import audit, roles
+from core import audit, registry, roles
 from core.models import QueuedDotsAction
 from tests.support import login_verified, make_user
 from vendors import seam as vendors_seam
@@ -141,12 +141,10 @@ def test_every_permission_named_in_the_role_table_exists(monkeypatch):
     assert "nosuchapp.view_thing" in str(refused.value)
     assert re.search(r"core\.view_auditevent\b", str(refused.value)) is None  # only the unknown ones are named
 
-    # A role table naming a permission that does not exist fails the same lookup.
-    monkeypatch.setitem(
-        roles.CORE_ROLE_PERMISSIONS,
-        roles.MANAGER,
-        (*roles.CORE_ROLE_PERMISSIONS[roles.MANAGER], "core.export_auditevnet"),
-    )
+    # A role table (as an app declares it through its seam) naming a permission that does not
+    # exist fails the same lookup.
+    core_table = registry.registry.role_permissions["core"]
+    monkeypatch.setitem(core_table, roles.MANAGER, (*core_table[roles.MANAGER], "core.export_auditevnet"))
     with pytest.raises(LookupError, match=r"core\.export_auditevnet"):
         roles.permissions_named(roles.role_permissions()[roles.MANAGER])
     monkeypatch.undo()
