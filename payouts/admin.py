@@ -14,8 +14,9 @@ from core.admin_base import LargeListAdmin
 from core.errors import DomainError
 from core.models import AuditEvent
 from core.money import format_cents
-from payouts import selectors, services, transfers, views
+from payouts import selectors, transfers, views
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
+from payouts.services import payees, payout_links, payout_requests, payout_runs
 
 
 class ReadOnlyAdmin(LargeListAdmin):
@@ -83,13 +84,13 @@ class PayeeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Refresh selected payees from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):
-        outcomes = [run_row(str(p), services.payee_refresh, payee_id=p.pk, actor=request.user) for p in queryset]
+        outcomes = [run_row(str(p), payees.payee_refresh, payee_id=p.pk, actor=request.user) for p in queryset]
         message_outcomes(self, request, outcomes, verb="refreshed")
 
     @admin.action(description="Send a verification code to selected payees", permissions=["change"])
     def send_verification_token(self, request, queryset):
         outcomes = [
-            run_row(str(p), services.payee_send_verification, payee_id=p.pk, actor=request.user) for p in queryset
+            run_row(str(p), payees.payee_send_verification, payee_id=p.pk, actor=request.user) for p in queryset
         ]
         message_outcomes(self, request, outcomes, verb="sent a code")
 
@@ -195,9 +196,9 @@ class PayoutRunAdmin(ReadOnlyAdmin):
         if not self.has_approve_permission(request, run):
             raise PermissionDenied
         service = {
-            "approve": services.payout_run_approve,
-            "cancel": services.payout_run_cancel,
-            "retry": services.payout_run_retry_failed,
+            "approve": payout_runs.payout_run_approve,
+            "cancel": payout_runs.payout_run_cancel,
+            "retry": payout_runs.payout_run_retry_failed,
         }[action]
         try:
             service(run_id=run.pk, actor=request.user)
@@ -250,19 +251,19 @@ class PayoutLinkAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Refresh selected links from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):
-        self._each(request, queryset, services.payout_link_refresh, "refreshed")
+        self._each(request, queryset, payout_links.payout_link_refresh, "refreshed")
 
     @admin.action(description="Retry creating (same key and body)", permissions=["change"])
     def retry_create(self, request, queryset):
-        self._each(request, queryset, services.payout_link_push, "sent")
+        self._each(request, queryset, payout_links.payout_link_push, "sent")
 
     @admin.action(description="Cancel selected links", permissions=["change"])
     def cancel_links(self, request, queryset):
-        self._each(request, queryset, services.payout_link_cancel, "cancelled")
+        self._each(request, queryset, payout_links.payout_link_cancel, "cancelled")
 
     @admin.action(description="Redeliver selected links", permissions=["change"])
     def redeliver(self, request, queryset):
-        self._each(request, queryset, services.payout_link_redeliver, "redelivered")
+        self._each(request, queryset, payout_links.payout_link_redeliver, "redelivered")
 
 
 @admin.register(PayoutRequest)
@@ -296,7 +297,7 @@ class PayoutRequestAdmin(ReadOnlyAdmin):
     @admin.action(description="Refresh selected requests from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):
         outcomes = [
-            run_row(str(r), services.payout_request_refresh, payout_request_id=r.pk, actor=request.user)
+            run_row(str(r), payout_requests.payout_request_refresh, payout_request_id=r.pk, actor=request.user)
             for r in queryset
         ]
         message_outcomes(self, request, outcomes, verb="refreshed")
@@ -304,7 +305,8 @@ class PayoutRequestAdmin(ReadOnlyAdmin):
     @admin.action(description="Retry creating", permissions=["change"])
     def retry_create(self, request, queryset):
         outcomes = [
-            run_row(str(r), services.payout_request_push, payout_request_id=r.pk, actor=request.user) for r in queryset
+            run_row(str(r), payout_requests.payout_request_push, payout_request_id=r.pk, actor=request.user)
+            for r in queryset
         ]
         message_outcomes(self, request, outcomes, verb="sent")
 

@@ -23,8 +23,8 @@ from core.dots_gateway import client, dots_call, is_not_found
 from core.errors import DomainError, DotsCallError, DotsRejected
 from core.models import AuditEvent
 from core.sync_report import SyncReport
-from payouts import services
 from payouts.models import Payee, PayoutLink, PayoutRequest
+from payouts.services import payees, payout_links, payout_requests
 from reconciliation.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
@@ -48,7 +48,7 @@ def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
     for payee in Payee.objects.filter(dots_user_id__in=list(by_id)).only(
         "pk", "first_name", "last_name", "phone_e164", "dots_user_id", *_PAYEE_FIELDS
     ):
-        fields = services.payee_fields_from_dots(by_id[payee.dots_user_id].raw)
+        fields = payees.payee_fields_from_dots(by_id[payee.dots_user_id].raw)
         before = {name: getattr(payee, name) for name in _PAYEE_FIELDS}
         if all(before[name] == fields[name] for name in _PAYEE_FIELDS):
             continue
@@ -152,7 +152,7 @@ def adopt_payout_link(*, discrepancy, actor) -> str:
                 request_body={"adopted_from_dots": data["id"]},
                 memo=str(data.get("memo") or "")[:500],
             )
-            services.apply_link_state(link, data)
+            payout_links.apply_link_state(link, data)
             link.save()
             audit.record(
                 actor=actor,
@@ -196,7 +196,7 @@ def _apply_link_fields(link_id: int, actor, *, dots_data: dict | None = None, **
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = {"status": link.status, "amount_cents": link.amount_cents}
         if dots_data is not None:
-            services.apply_link_state(link, dots_data)
+            payout_links.apply_link_state(link, dots_data)
         for name, value in fields.items():
             setattr(link, name, value)
         link.save()
@@ -234,9 +234,9 @@ def resolve_payout_links_in_doubt(*, actor) -> Settling:
         pending = PayoutLink.objects.get(pk=link_id).status == PayoutLink.Status.PENDING
         try:
             if pending:
-                link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
+                link = payout_links.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
             else:
-                link = services.payout_link_refresh(
+                link = payout_links.payout_link_refresh(
                     payout_link_id=link_id, actor=actor, source=AuditEvent.Source.RECONCILE
                 )
         except DotsCallError as exc:
@@ -330,7 +330,7 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
                 after={"dots_id": data["id"]},
                 reason="Created here from Dots (it was missing here)",
             )
-        request = services.store_request_state(request.pk, data, actor, source=AuditEvent.Source.RECONCILE)
+        request = payout_requests.store_request_state(request.pk, data, actor, source=AuditEvent.Source.RECONCILE)
         return f"{request}: recorded here from Dots ({request.status})"
     request = PayoutRequest.objects.get(pk=discrepancy.local_id)
     data = _read_request(request.dots_id)
@@ -371,7 +371,7 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
                 reason="Dots' amount adopted (reconciliation report)",
             )
     if discrepancy.kind == "status":
-        request = services.store_request_state(
+        request = payout_requests.store_request_state(
             request.pk, data, actor, action="payout_request.adopted_from_dots", source=AuditEvent.Source.RECONCILE
         )
     return (
@@ -411,7 +411,7 @@ def resolve_payout_requests_in_doubt(*, actor) -> Settling:
                 )
     for request_id in PayoutRequest.objects.filter(status=PayoutRequest.Status.UNKNOWN).values_list("pk", flat=True):
         try:
-            request = services.payout_request_refresh(
+            request = payout_requests.payout_request_refresh(
                 payout_request_id=request_id, actor=actor, source=AuditEvent.Source.RECONCILE
             )
         except DotsCallError as exc:
@@ -498,7 +498,7 @@ def adopt_payee(*, discrepancy, actor) -> str:
             dots_user_id=user.id,
             linked_existing=True,
             created_by=audit.system_user(),
-            **services.payee_fields_from_dots(user.raw),
+            **payees.payee_fields_from_dots(user.raw),
         )
         audit.record(
             actor=actor,

@@ -16,8 +16,9 @@ from django.urls import reverse
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
 from core.money import MoneyFormField
-from payouts import csv_import, selectors, services
+from payouts import csv_import, selectors
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRun
+from payouts.services import payee_imports, payees, payout_links, payout_requests
 
 
 class UploadForm(forms.Form):
@@ -110,7 +111,7 @@ def import_upload(request, modeladmin):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            payee_import = services.payee_import_preview(fileobj=upload, file_name=upload.name, actor=request.user)
+            payee_import = payee_imports.payee_import_preview(fileobj=upload, file_name=upload.name, actor=request.user)
         except DomainError as exc:
             _domain_error_to_form(form, exc, "file")
         else:
@@ -146,9 +147,9 @@ def import_action(request, modeladmin, object_id, action: str):
     if not modeladmin.has_change_permission(request, payee_import):
         raise PermissionDenied
     service = {
-        "confirm": services.payee_import_confirm,
-        "discard": services.payee_import_discard,
-        "cancel": services.payee_import_cancel,
+        "confirm": payee_imports.payee_import_confirm,
+        "discard": payee_imports.payee_import_discard,
+        "cancel": payee_imports.payee_import_cancel,
     }[action]
     try:
         service(import_id=payee_import.pk, actor=request.user)
@@ -200,7 +201,7 @@ def payee_add(request, modeladmin):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            payee = services.payee_create(
+            payee = payees.payee_create(
                 first_name=data["first_name"],
                 last_name=data["last_name"],
                 email=data["email"],
@@ -224,7 +225,7 @@ def payee_verify(request, modeladmin, object_id):
     form = VerifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.payee_verify(payee_id=payee.pk, token=form.cleaned_data["token"], actor=request.user)
+            payees.payee_verify(payee_id=payee.pk, token=form.cleaned_data["token"], actor=request.user)
         except DomainError as exc:
             _domain_error_to_form(form, exc, "token")
         else:
@@ -240,7 +241,7 @@ def payee_edit(request, modeladmin, object_id):
     form = PayeeEditForm(request.POST or None, initial={"external_id": payee.external_id, "metadata": payee.metadata})
     if request.method == "POST" and form.is_valid():
         try:
-            services.payee_update(
+            payees.payee_update(
                 payee_id=payee.pk,
                 metadata=form.cleaned_data["metadata"],
                 external_id=form.cleaned_data["external_id"],
@@ -260,7 +261,7 @@ def payout_link_add(request, modeladmin):
     form = PayoutLinkForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        link = services.payout_link_request(
+        link = payout_links.payout_link_request(
             amount_cents=data["amount"],
             payee_id=data["payee"].pk if data["payee"] else None,
             delivery_method=data["delivery_method"],
@@ -281,7 +282,7 @@ def payout_request_add(request, modeladmin):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            payout_request = services.payout_request_request(
+            payout_request = payout_requests.payout_request_request(
                 amount_cents=data["amount"],
                 payee_id=data["payee"].pk if data["payee"] else None,
                 phone=data["phone"],

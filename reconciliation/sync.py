@@ -91,28 +91,28 @@ def vendors_step(actor) -> SyncReport:
 
 
 def payout_requests_step(actor) -> SyncReport:
-    from payouts import services
     from payouts.models import PayoutRequest
+    from payouts.services import payout_requests
 
     open_requests = PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED)
     return _refresh_each(
         "payout requests",
         open_requests,
-        lambda pk: services.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
+        lambda pk: payout_requests.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
         label="Payout request",
     )
 
 
 def payout_links_step(actor) -> SyncReport:
-    from payouts import services
     from payouts.models import PayoutLink
+    from payouts.services import payout_links
 
     S = PayoutLink.Status
     open_links = PayoutLink.objects.filter(status__in=[S.CREATED, S.SENT, S.DELIVERED], dots_id__isnull=False)
     return _refresh_each(
         "payout links",
         open_links,
-        lambda pk: services.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
+        lambda pk: payout_links.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
         label="Payout link",
     )
 

@@ -119,11 +119,9 @@ def test_management_command_imports(dots, tmp_path, capsys):
 
 
 def test_verify_page_verifies_the_payee_with_the_code_dots_sent(dots, operator, client):
-    from payouts import services
+    from payouts.services import payees
 
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     login_verified(client, operator)
     client.post("/admin/payouts/payee/", {"action": "send_verification_token", "_selected_action": [payee.pk]})
     token = dots.control_get(f"users/{payee.dots_user_id}/verification-token")["token"]
@@ -153,11 +151,9 @@ def test_payout_request_page_sends_one_to_a_new_phone(dots, operator, client, dj
 def test_editing_a_payees_metadata_updates_it_in_dots(dots, operator, client):
     import requests
 
-    from payouts import services
+    from payouts.services import payees
 
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     login_verified(client, operator)
     response = client.post(
         f"/admin/payouts/payee/{payee.pk}/edit/", {"external_id": "EMP-7", "metadata": '{"team": "north"}'}
