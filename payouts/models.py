@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import models
 
 from core.errors import InvalidTransition
+from core.models import DotsRecord
 
 
-class Payee(models.Model):
+class Payee(DotsRecord):
     """A person Ledgerline pays: a Dots user. Phone numbers are stored in E.164 and unique."""
 
     first_name = models.CharField(max_length=100)
@@ -28,8 +29,6 @@ class Payee(models.Model):
     wallet_cents = models.BigIntegerField(null=True, blank=True)
     default_payout_method = models.CharField(max_length=100, blank=True)
     linked_existing = models.BooleanField(default=False, help_text="Dots already had a user with this phone")
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -138,7 +137,7 @@ class PayeeImportRow(models.Model):
         return f"line {self.line_number}"
 
 
-class PayoutLink(models.Model):
+class PayoutLink(DotsRecord):
     class Status(models.TextChoices):
         PENDING = "pending", "Not yet sent to Dots (local)"
         UNKNOWN = "unknown", "Outcome unknown, retry resends the same request (local)"
@@ -171,8 +170,6 @@ class PayoutLink(models.Model):
     timeline = models.JSONField(default=list, blank=True, help_text="Statuses as Dots reported them")
     claimed_user_id = models.CharField(max_length=64, blank=True)
     transfer_dots_id = models.CharField(max_length=64, blank=True)
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -184,7 +181,7 @@ class PayoutLink(models.Model):
         return f"Payout link #{self.pk}"
 
 
-class PayoutRequest(models.Model):
+class PayoutRequest(DotsRecord):
     class Status(models.TextChoices):
         PENDING = "pending", "Not yet sent to Dots (local)"
         UNKNOWN = "unknown", "Outcome unknown (local)"
@@ -204,8 +201,6 @@ class PayoutRequest(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     payout_link = models.ForeignKey(PayoutLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
