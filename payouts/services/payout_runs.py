@@ -10,7 +10,7 @@ from django_q.tasks import async_task
 from core import audit
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from payouts.errors import RunNotReady, SegregationOfDutiesViolation
-from payouts.models import PayeeImport, PayeeImportRow, PayoutLink, PayoutRun, PayoutRunItem, ensure_run_transition
+from payouts.models import PayeeImport, PayeeImportRow, PayoutLink, PayoutRun, PayoutRunItem
 from payouts.services.payout_links import payout_link_push, payout_link_request
 
 BATCH = 2000  # items per bulk insert
@@ -65,7 +65,7 @@ def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
         raise SegregationOfDutiesViolation(f"{run}: you prepared this run; another person must approve it.")
     if run.payee_import.status not in (PayeeImport.Status.COMPLETED, PayeeImport.Status.CANCELLED):
         raise RunNotReady(f"{run}: its payees are still being imported; approve it when the import has finished.")
-    ensure_run_transition(run, PayoutRun.Status.SENDING)
+    PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.SENDING)
     updated = PayoutRun.objects.filter(pk=run_id, status=PayoutRun.Status.AWAITING_APPROVAL).update(
         status=PayoutRun.Status.SENDING, approved_by=actor, approved_at=timezone.now()
     )
@@ -86,7 +86,7 @@ def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
 @transaction.atomic
 def payout_run_cancel(*, run_id: int, actor, reason: str = "") -> PayoutRun:
     run = PayoutRun.objects.get(pk=run_id)
-    ensure_run_transition(run, PayoutRun.Status.CANCELLED)
+    PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.CANCELLED)
     if not PayoutRun.objects.filter(pk=run_id, status=PayoutRun.Status.AWAITING_APPROVAL).update(
         status=PayoutRun.Status.CANCELLED, finished_at=timezone.now()
     ):
@@ -148,6 +148,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
             status=PayoutRunItem.Status.SENT, outcome=f"payout link {link.dots_id} {link.status}"
         )
     with transaction.atomic():
+        PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.SENT)
         if PayoutRun.objects.filter(pk=run_id, status=PayoutRun.Status.SENDING).update(
             status=PayoutRun.Status.SENT, finished_at=timezone.now()
         ):
@@ -170,6 +171,7 @@ def payout_run_retry_failed(*, run_id: int, actor) -> PayoutRun:
         run = PayoutRun.objects.select_for_update().get(pk=run_id)
         if run.status != PayoutRun.Status.SENT or not run.items.filter(status=PayoutRunItem.Status.FAILED).exists():
             raise RunNotReady(f"{run} has no failed items to retry.")
+        PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.SENDING)
         PayoutRun.objects.filter(pk=run_id).update(status=PayoutRun.Status.SENDING)
         audit.record(
             actor=actor,
