@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from core import audit
+from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import ImportNotConfirmable
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutRun
@@ -243,7 +244,12 @@ def payee_import_cancel(*, import_id: int, actor) -> PayeeImport:
 class _Outcome:
     row: PayeeImportRow
     outcome: str  # created | linked | failed
-    result: dict | str
+    result: DotsUser | str  # the Dots user, or why it failed
+
+    @property
+    def user(self) -> DotsUser:
+        assert isinstance(self.result, DotsUser), "a failed row has no Dots user"
+        return self.result
 
 
 def payee_import_process(*, import_id: int, actor, workers: int = IMPORT_WORKERS) -> PayeeImport:
@@ -323,14 +329,14 @@ def _record_outcomes(outcomes: list[_Outcome], actor) -> None:
     now = timezone.now()
     with transaction.atomic():
         succeeded = [item for item in outcomes if item.outcome != "failed"]
-        user_ids = [item.result["id"] for item in succeeded]
+        user_ids = [item.user.id for item in succeeded]
         phones = [item.row.phone_e164 for item in succeeded]
         known = {p.dots_user_id: p for p in Payee.objects.filter(dots_user_id__in=user_ids)}
         by_phone = {p.phone_e164: p for p in Payee.objects.filter(phone_e164__in=phones)}
         new: list[tuple[_Outcome, Payee]] = []
         for item in succeeded:
-            row, user = item.row, item.result
-            if known.get(user["id"]) or by_phone.get(row.phone_e164):
+            row, user = item.row, item.user
+            if known.get(user.id) or by_phone.get(row.phone_e164):
                 continue
             payee = Payee(
                 first_name=row.first_name,
@@ -339,7 +345,7 @@ def _record_outcomes(outcomes: list[_Outcome], actor) -> None:
                 phone_e164=row.phone_e164,
                 country=row.country or "US",
                 external_id=row.external_id,
-                dots_user_id=user["id"],
+                dots_user_id=user.id,
                 linked_existing=item.outcome == "linked",
                 created_by=actor,
                 last_dots_attempt_at=now,
@@ -369,7 +375,7 @@ def _record_outcomes(outcomes: list[_Outcome], actor) -> None:
             if item.outcome == "failed":
                 row.status, row.error = Row.FAILED, str(item.result)[:2000]
             else:
-                payee = known.get(item.result["id"]) or by_phone[row.phone_e164]
+                payee = known.get(item.user.id) or by_phone[row.phone_e164]
                 row.status = Row.CREATED if item.outcome == "created" else Row.LINKED
                 row.payee, row.error = payee, ""
             rows.append(row)

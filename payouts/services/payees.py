@@ -10,6 +10,7 @@ from django.utils import timezone
 from core import audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeNotInDots
 from payouts.models import Payee
@@ -18,25 +19,23 @@ CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
 RETRY_BASE_SECONDS = 0.2
 
 
-def payee_fields_from_dots(user: dict) -> dict:
-    wallet = user.get("wallet") or {}
-    compliance = user.get("compliance") or {}
-    method = user.get("default_payout_method") or ""
+def payee_fields_from_dots(user: DotsUser) -> dict:
+    # Dots answers the method's id and platform, never a whole account number.
+    method = user.default_payout_method or ""
     return {
-        "dots_status": user.get("status") or "",
-        "compliance": compliance,
-        "wallet_cents": wallet.get("amount"),
-        # Dots answers the method's id and platform, never a whole account number.
-        "default_payout_method": str(method)[:100] if method else "",
+        "dots_status": user.status or "",
+        "compliance": user.compliance or {},
+        "wallet_cents": user.wallet.amount if user.wallet is not None else None,
+        "default_payout_method": method[:100],
     }
 
 
 def create_or_link_user(
     *, first_name: str, last_name: str, email: str, phone_e164: str, metadata=None, already_tried: bool = False
-) -> tuple[str, dict | str]:
+) -> tuple[str, DotsUser | str]:
     """Create the Dots user, or find the one with this phone. Safe to repeat: never two users.
 
-    Answers (outcome, user dict or error text) with outcome "created", "linked" or "failed".
+    Answers (outcome, the Dots user or error text) with outcome "created", "linked" or "failed".
     `already_tried` says an earlier attempt may have reached Dots (a dropped answer or a
     worker that died): a duplicate-phone answer then means our own earlier create.
     """
@@ -54,7 +53,7 @@ def create_or_link_user(
                     phone_number=national,
                     metadata=metadata,
                 )
-            return "created", user.raw
+            return "created", user
         except DotsRejected as exc:
             body = getattr(exc.dots_error, "body", None) or {}
             if exc.dots_error_code == "user-already-exists" and body.get("user_id"):
@@ -65,7 +64,7 @@ def create_or_link_user(
                     last_error = str(read_exc)
                     time.sleep(RETRY_BASE_SECONDS * 2**attempt)
                     continue
-                return ("created" if already_tried else "linked"), user.raw
+                return ("created" if already_tried else "linked"), user
             return "failed", str(exc)
         except DotsOutcomeUnknownError as exc:
             # The user may exist now; asking again is safe: a duplicate phone is answered with its id.
@@ -100,8 +99,8 @@ def payee_create(
         email=values["email"],
         phone_e164=values["phone_e164"],
     )
-    if outcome == "failed":
-        raise PayeeCreateFailed(str(result))
+    if not isinstance(result, DotsUser):
+        raise PayeeCreateFailed(result)
     with transaction.atomic():
         payee = Payee.objects.create(
             first_name=values["first_name"],
@@ -110,7 +109,7 @@ def payee_create(
             phone_e164=values["phone_e164"],
             country=values["country"],
             external_id=external_id,
-            dots_user_id=result["id"],
+            dots_user_id=result.id,
             linked_existing=outcome == "linked",
             created_by=actor,
             last_dots_attempt_at=timezone.now(),
@@ -135,7 +134,7 @@ def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
     except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
         Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
         raise
-    fields = payee_fields_from_dots(user.raw)
+    fields = payee_fields_from_dots(user)
     with transaction.atomic():
         payee = Payee.objects.select_for_update().get(pk=payee_id)
         before = {name: getattr(payee, name) for name in ("dots_status", "wallet_cents", "default_payout_method")}
@@ -166,7 +165,7 @@ def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> P
         before = {"metadata": payee.metadata, "external_id": payee.external_id}
         payee.metadata = user.metadata if isinstance(user.metadata, dict) else metadata
         payee.external_id = external_id
-        for name, value in payee_fields_from_dots(user.raw).items():
+        for name, value in payee_fields_from_dots(user).items():
             setattr(payee, name, value)
         payee.last_dots_error = ""
         payee.last_dots_attempt_at = timezone.now()

@@ -8,8 +8,10 @@ from django_q.tasks import async_task
 
 from core import action_queue, audit
 from core.dots_gateway import client, dots_call
-from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
 from core.models import QueuedDotsAction
+from core.transitions import DOTS
+from dots.types import PayoutLink as DotsPayoutLink
 from payouts import csv_import
 from payouts.errors import PayeeNotInDots
 from payouts.models import Payee, PayoutLink
@@ -86,12 +88,17 @@ def payout_link_request(
         after={"amount_cents": amount_cents, "payee": str(payee) if payee else "", "delivery": delivery_method},
     )
     if push:
-        transaction.on_commit(lambda: async_task("payouts.tasks.payout_link_push", link.pk))
+        transaction.on_commit(lambda: async_task("payouts.tasks.payout_link_push", link.pk, actor.pk))
     return link
 
 
 def payout_link_push(
-    *, payout_link_id: int, actor, retry_refused: bool = False, from_queue: bool = False
+    *,
+    payout_link_id: int,
+    actor,
+    retry_refused: bool = False,
+    from_queue: bool = False,
+    queue_when_unreachable: bool = True,
 ) -> PayoutLink:
     """Send the stored body with the stored key. Repeating it never makes a second link.
 
@@ -99,32 +106,36 @@ def payout_link_push(
     so the same key is safe once the cause, say a short wallet, is fixed).
     While Dots is unreachable the push is queued (ActionQueued); when Dots does not answer
     a retry is queued (core.action_queue: backoff, stops 23 h after the link was made).
-    `from_queue`: called by the queue (or by a caller that retries by itself): never queue.
+    `from_queue`: the queue is running this action (it retries it itself): never queue.
+    `queue_when_unreachable=False`: the caller retries by itself (a payout run, a refresh): never queue.
     """
+    queue = queue_when_unreachable and not from_queue
     link = PayoutLink.objects.get(pk=payout_link_id)
     retryable = {PayoutLink.Status.PENDING, PayoutLink.Status.UNKNOWN}
     if retry_refused:
         retryable.add(PayoutLink.Status.REFUSED)
     if link.status not in retryable:
         return link
-    action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
-        target=link,
-        actor=actor,
-        arguments={"retry_refused": True} if retry_refused else {},
-        from_queue=from_queue,
-    )
+    if queue:
+        action_queue.queue_if_unreachable(
+            kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+            target=link,
+            actor=actor,
+            arguments={"retry_refused": True} if retry_refused else {},
+        )
     now = timezone.now()
     try:
         with dots_call("create the payout link"):
             created = client().create_payout_link(**link.request_body)
     except DotsOutcomeUnknownError as exc:
         _link_failed(link, PayoutLink.Status.UNKNOWN, str(exc), "payout_link.outcome_unknown", actor, now)
-        _queue_link_retry(link, actor=actor, error=str(exc), from_queue=from_queue)
+        if queue:
+            _queue_link_retry(link, actor=actor, error=str(exc))
         raise
     except DotsUnavailable as exc:
         _link_failed(link, link.status, str(exc), None, actor, now)
-        _queue_link_retry(link, actor=actor, error=str(exc), from_queue=from_queue)
+        if queue:
+            _queue_link_retry(link, actor=actor, error=str(exc))
         raise
     except DotsRejected as exc:
         _link_failed(link, PayoutLink.Status.REFUSED, str(exc), "payout_link.refused", actor, now)
@@ -132,7 +143,8 @@ def payout_link_push(
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=payout_link_id)
         before = link.status
-        apply_link_state(link, created.raw)
+        if not _adopt_dots_state(link, created, now=now):
+            return link
         link.last_dots_error = ""
         link.last_dots_attempt_at = now
         link.save()
@@ -146,24 +158,25 @@ def payout_link_push(
     return link
 
 
-def _queue_link_retry(link: PayoutLink, *, actor, error: str, from_queue: bool) -> None:
-    if not from_queue:
-        # The key was made with the link: Dots forgets it 24 h after, so retries stop at 23 h.
-        action_queue.queue_retry(
-            kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
-            target=link,
-            actor=actor,
-            error=error,
-            first_attempt_at=link.created_at,
-        )
+def _queue_link_retry(link: PayoutLink, *, actor, error: str) -> None:
+    # The key was made with the link: Dots forgets it 24 h after, so retries stop at 23 h.
+    action_queue.queue_retry(
+        kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH,
+        target=link,
+        actor=actor,
+        error=error,
+        first_attempt_at=link.created_at,
+    )
 
 
 def _link_failed(link, status, message, action, actor, now) -> None:
     with transaction.atomic():
         before = link.status
         # Only while no push has recorded a Dots id: a failure seen by one push must not undo
-        # the link another push (same key) recorded a moment earlier.
-        if not PayoutLink.objects.filter(pk=link.pk, dots_id__isnull=True).update(
+        # the link another push (same key) recorded a moment earlier. A compare-and-set on the
+        # statuses PayoutLink.TRANSITIONS lets us move from (the row may have moved since it was read).
+        may_move_from = [source for source, targets in PayoutLink.TRANSITIONS.ours.items() if status in targets]
+        if not PayoutLink.objects.filter(pk=link.pk, dots_id__isnull=True, status__in=[status, *may_move_from]).update(
             status=status, last_dots_error=message[:2000], last_dots_attempt_at=now
         ):
             return
@@ -178,40 +191,65 @@ def _link_failed(link, status, message, action, actor, now) -> None:
             )
 
 
-def apply_link_state(link: PayoutLink, data: dict) -> bool:
-    """Copy Dots' view; append to the timeline when the status moved. Answers whether it moved."""
-    status = data.get("status") or link.status
+def apply_link_state(link: PayoutLink, dots_link: DotsPayoutLink, *, adopting: bool = False) -> bool:
+    """Copy Dots' view; append to the timeline when the status moved. Answers whether it moved.
+
+    A status Dots moved on its own is checked against PayoutLink.TRANSITIONS (by=DOTS) and
+    refused with InvalidTransition, `link` untouched. `adopting`: a person takes Dots' view
+    as it is (reconciliation), unchecked. A status our table does not know (one Dots added
+    since) is stored as Dots says it.
+    """
+    status = dots_link.status or link.status
     moved = status != link.status
-    link.dots_id = data.get("id") or link.dots_id
-    link.link = data.get("link") or link.link
-    link.claimed_user_id = data.get("claimed_user_id") or link.claimed_user_id
-    link.transfer_dots_id = data.get("transfer_id") or link.transfer_dots_id
+    known = PayoutLink.Status.values
+    if moved and not adopting and link.status in known and status in known:
+        PayoutLink.TRANSITIONS.ensure(link, status, by=DOTS)
+    link.dots_id = dots_link.id or link.dots_id
+    link.link = dots_link.link or link.link
+    link.claimed_user_id = dots_link.claimed_user_id or link.claimed_user_id
+    link.transfer_dots_id = dots_link.transfer_id or link.transfer_dots_id
     if moved or not link.timeline:
         link.timeline = [*link.timeline, {"status": status, "seen_at": timezone.now().isoformat()}]
     link.status = status
     return moved
 
 
+def _adopt_dots_state(link: PayoutLink, dots_link: DotsPayoutLink, *, now) -> bool:
+    """apply_link_state for a locked link; a move Dots should not make is kept out and written down.
+
+    Answers False when refused: the link keeps its status and says why (the sync and the
+    webhooks go on; reconciliation reports the disagreement for a person to adopt).
+    """
+    try:
+        apply_link_state(link, dots_link)
+    except InvalidTransition as exc:
+        link.last_dots_error = f"Not taken from Dots: {exc}"[:2000]
+        link.last_dots_attempt_at = now
+        link.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
+        return False
+    return True
+
+
 def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> PayoutLink:
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         if link.status == PayoutLink.Status.UNKNOWN:
-            # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
-            # from_queue: call Dots now, never queue (the refresh itself is retried by sync/reconciliation).
-            return payout_link_push(payout_link_id=link.pk, actor=actor, from_queue=True)
+            # The sync and reconciliation retry a refresh by themselves: call Dots now, never queue.
+            return payout_link_push(payout_link_id=link.pk, actor=actor, queue_when_unreachable=False)
         return link
     with dots_call("read the payout link"):
-        data = client().retrieve_payout_link(payout_link_id=link.dots_id).raw
-    return _store_link_state(link.pk, data, actor, source=source)
+        dots_link = client().retrieve_payout_link(payout_link_id=link.dots_id)
+    return _store_link_state(link.pk, dots_link, actor, source=source)
 
 
-def _store_link_state(link_id: int, data: dict, actor, *, source: str = "task") -> PayoutLink:
+def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor, *, source: str = "task") -> PayoutLink:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = link.status
-        moved = apply_link_state(link, data)
+        if not _adopt_dots_state(link, dots_link, now=timezone.now()):
+            return link
         link.save()
-        if moved:
+        if link.status != before:
             audit.record(
                 actor=actor,
                 action="payout_link.status_changed",
@@ -227,9 +265,11 @@ def payout_link_cancel(*, payout_link_id: int, actor, reason: str = "") -> Payou
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         raise PayeeNotInDots(f"{link} is not in Dots ({link.get_status_display()}).", code="not-in-dots")
+    if link.status in PayoutLink.Status.values:  # one Dots added since: Dots decides
+        PayoutLink.TRANSITIONS.ensure(link, PayoutLink.Status.CANCELED)
     with dots_call("cancel the payout link"):
-        data = client().cancel_payout_link(payout_link_id=link.dots_id).raw
-    link = _store_link_state(link.pk, data, actor)
+        dots_link = client().cancel_payout_link(payout_link_id=link.dots_id)
+    link = _store_link_state(link.pk, dots_link, actor)
     audit.record(actor=actor, action="payout_link.cancelled", target=link, after={"status": link.status}, reason=reason)
     return link
 
@@ -240,13 +280,13 @@ def payout_link_redeliver(*, payout_link_id: int, actor) -> PayoutLink:
         raise PayeeNotInDots(f"{link} is not in Dots ({link.get_status_display()}).", code="not-in-dots")
     with dots_call("redeliver the payout link"):
         answer = client().redeliver_payout_link(payout_link_id=link.dots_id)
-    data = dict(answer).get("payout_link") or {}
-    if data:
-        link = _store_link_state(link.pk, data, actor)
+    data = answer.get("payout_link")
+    if isinstance(data, dict) and data:
+        link = _store_link_state(link.pk, DotsPayoutLink.from_dict(data), actor)
     audit.record(
         actor=actor,
         action="payout_link.redelivered",
         target=link,
-        after={"redelivered": bool(dict(answer).get("redelivered"))},
+        after={"redelivered": bool(answer.get("redelivered"))},
     )
     return link

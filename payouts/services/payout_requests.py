@@ -8,8 +8,11 @@ from django_q.tasks import async_task
 
 from core import action_queue, audit
 from core.dots_gateway import client, dots_call
-from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
 from core.models import QueuedDotsAction
+from core.send_once import create_once, find_in_dots
+from core.transitions import DOTS
+from dots.types import PayoutRequest as DotsPayoutRequest
 from payouts import csv_import
 from payouts.errors import InvalidPayee
 from payouts.models import Payee, PayoutLink, PayoutRequest
@@ -48,7 +51,7 @@ def payout_request_request(
         after={"amount_cents": amount_cents, "payee": str(payee) if payee else request.phone_e164},
     )
     if push:
-        transaction.on_commit(lambda: async_task("payouts.tasks.payout_request_push", request.pk))
+        transaction.on_commit(lambda: async_task("payouts.tasks.payout_request_push", request.pk, actor.pk))
     return request
 
 
@@ -61,93 +64,134 @@ def _e164_or_refuse(phone: str, country: str) -> str:
     return parsed.values["phone_e164"]
 
 
-def _find_request_by_key(key: str) -> dict | None:
-    with dots_call("look for the payout request"):
-        for found in client().iter_payout_requests():
-            metadata = found.metadata if isinstance(found.metadata, dict) else {}
-            if metadata.get("ledgerline_key") == key:
-                return found.raw
-    return None
+def _carries_key(dots_request: DotsPayoutRequest, key: str) -> bool:
+    metadata = dots_request.metadata if isinstance(dots_request.metadata, dict) else {}
+    return metadata.get("ledgerline_key") == key
 
 
-def payout_request_push(*, payout_request_id: int, actor, from_queue: bool = False) -> PayoutRequest:
+def _find_request_by_key(key: str) -> DotsPayoutRequest | None:
+    return find_in_dots(
+        client().iter_payout_requests,
+        matches=lambda found: _carries_key(found, key),
+        what="the payout request",
+    )
+
+
+def payout_request_push(
+    *,
+    payout_request_id: int,
+    actor,
+    from_queue: bool = False,
+    queue_when_unreachable: bool = True,
+) -> PayoutRequest:
     """Create it in Dots. Dots has no key here, so after an unknown outcome we first look for ours.
 
     Queued while Dots is unreachable (ActionQueued), and retried by the queue when Dots did
-    not answer; `from_queue` as in payout_link_push.
+    not answer; `from_queue` and `queue_when_unreachable` as in payout_link_push.
     """
+    queue = queue_when_unreachable and not from_queue
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if request.status not in (PayoutRequest.Status.PENDING, PayoutRequest.Status.UNKNOWN):
         return request
-    action_queue.queue_if_unreachable(
-        kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor, from_queue=from_queue
-    )
+    if queue:
+        action_queue.queue_if_unreachable(kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor)
     now = timezone.now()
-    data = None
-    if request.status == PayoutRequest.Status.UNKNOWN:
-        data = _find_request_by_key(str(request.idempotency_key))
-    if data is None:
-        try:
-            with dots_call("create the payout request"):
-                data = client().create_payout_request(**request.request_body).raw
-        except (DotsOutcomeUnknownError, DotsUnavailable, DotsRejected) as exc:
-            status = {
-                DotsOutcomeUnknownError: PayoutRequest.Status.UNKNOWN,
-                DotsRejected: PayoutRequest.Status.REFUSED,
-            }.get(type(exc), request.status)
-            with transaction.atomic():
-                PayoutRequest.objects.filter(pk=request.pk).update(
-                    status=status, last_dots_error=str(exc)[:2000], last_dots_attempt_at=now
+    key = str(request.idempotency_key)
+    try:
+        dots_request, _found = create_once(
+            create=lambda: client().create_payout_request(**request.request_body),
+            find=lambda: _find_request_by_key(key),
+            what="create the payout request",
+            # An earlier attempt's answer was lost: look for the request carrying our key first.
+            look_first=request.status == PayoutRequest.Status.UNKNOWN,
+        )
+    except (DotsOutcomeUnknownError, DotsUnavailable, DotsRejected) as exc:
+        status = {
+            DotsOutcomeUnknownError: PayoutRequest.Status.UNKNOWN,
+            DotsRejected: PayoutRequest.Status.REFUSED,
+        }.get(type(exc), request.status)
+        with transaction.atomic():
+            if status != request.status:
+                PayoutRequest.TRANSITIONS.ensure(request, status)
+            PayoutRequest.objects.filter(pk=request.pk).update(
+                status=status, last_dots_error=str(exc)[:2000], last_dots_attempt_at=now
+            )
+            if status != request.status:
+                action = (
+                    "payout_request.outcome_unknown"
+                    if status == PayoutRequest.Status.UNKNOWN
+                    else "payout_request.refused"
                 )
-                if status != request.status:
-                    action = (
-                        "payout_request.outcome_unknown"
-                        if status == PayoutRequest.Status.UNKNOWN
-                        else "payout_request.refused"
-                    )
-                    audit.record(
-                        actor=actor,
-                        action=action,
-                        target=request,
-                        before={"status": request.status},
-                        after={"status": status},
-                        reason=str(exc)[:500],
-                    )
-            if not from_queue and not isinstance(exc, DotsRejected):
-                action_queue.queue_retry(
-                    kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor, error=str(exc)
+                audit.record(
+                    actor=actor,
+                    action=action,
+                    target=request,
+                    before={"status": request.status},
+                    after={"status": status},
+                    reason=str(exc)[:500],
                 )
-            raise
-    return store_request_state(request.pk, data, actor, action="payout_request.created")
+        if queue and not isinstance(exc, DotsRejected):
+            action_queue.queue_retry(
+                kind=QueuedDotsAction.Kind.PAYOUT_REQUEST_PUSH, target=request, actor=actor, error=str(exc)
+            )
+        raise
+    return store_request_state(request.pk, dots_request, actor, action="payout_request.created")
 
 
 def store_request_state(
-    request_id: int, data: dict, actor, *, action: str = "payout_request.status_changed", source: str = "task"
-):
+    request_id: int,
+    dots_request: DotsPayoutRequest,
+    actor,
+    *,
+    action: str = "payout_request.status_changed",
+    source: str = "task",
+    adopting: bool = False,
+) -> PayoutRequest:
+    """Record Dots' view of a payout request (and of the payout link its approval made).
+
+    A status Dots moved on its own is checked against PayoutRequest.TRANSITIONS (by=DOTS);
+    a move it should not make is not taken: the request keeps its status and says why
+    (reconciliation reports the disagreement). `adopting`: a person takes Dots' view as it
+    is (reconciliation), unchecked.
+    """
     with transaction.atomic():
         request = PayoutRequest.objects.select_for_update().get(pk=request_id)
         before = request.status
-        request.dots_id = data.get("id") or request.dots_id
-        request.status = data.get("status") or request.status
+        status = dots_request.status or request.status
+        known = PayoutRequest.Status.values
+        if status != before and not adopting and before in known and status in known:
+            try:
+                PayoutRequest.TRANSITIONS.ensure(request, status, by=DOTS)
+            except InvalidTransition as exc:
+                PayoutRequest.objects.filter(pk=request.pk).update(
+                    last_dots_error=f"Not taken from Dots: {exc}"[:2000], last_dots_attempt_at=timezone.now()
+                )
+                request.refresh_from_db()
+                return request
+        request.dots_id = dots_request.id or request.dots_id
+        request.status = status
         request.last_dots_error = ""
         request.last_dots_attempt_at = timezone.now()
-        link_data = data.get("payout-link") or data.get("payout_link")
-        if isinstance(link_data, dict) and link_data.get("id"):
-            link = PayoutLink.objects.filter(dots_id=link_data["id"]).first()
+        dots_link = dots_request.payout_link
+        if dots_link is not None and dots_link.id:
+            link = PayoutLink.objects.filter(dots_id=dots_link.id).first()
             if link is None:
+                method = (dots_link.delivery or {}).get("method")
                 link = PayoutLink(
                     payee=request.payee,
-                    amount_cents=link_data.get("amount") or request.amount_cents,
-                    delivery_method=(link_data.get("delivery") or {}).get("method", "sms")
-                    if (link_data.get("delivery") or {}).get("method") in ("link", "sms", "email")
-                    else "sms",
+                    amount_cents=dots_link.amount or request.amount_cents,
+                    delivery_method=method if method in ("link", "sms", "email") else "sms",
                     memo=request.memo,
                     created_by=request.created_by,
                     request_body={"from_payout_request": request.dots_id},
                 )
-            apply_link_state(link, link_data)
-            link.save()
-            request.payout_link = link
+            try:
+                apply_link_state(link, dots_link, adopting=adopting)
+                link.save()
+            except InvalidTransition:
+                pass  # the link keeps its status; its own refresh says why
+            if link.pk:
+                request.payout_link = link
         request.save()
         if before != request.status or action == "payout_request.created":
             audit.record(
@@ -165,10 +209,9 @@ def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if not request.dots_id:
         if request.status == PayoutRequest.Status.UNKNOWN:
-            # Refresh (sync, reconciliation) retries by itself: call Dots, never queue.
-            # from_queue: call Dots now, never queue (the refresh itself is retried by sync/reconciliation).
-            return payout_request_push(payout_request_id=request.pk, actor=actor, from_queue=True)
+            # The sync and reconciliation retry a refresh by themselves: call Dots now, never queue.
+            return payout_request_push(payout_request_id=request.pk, actor=actor, queue_when_unreachable=False)
         return request
     with dots_call("read the payout request"):
-        data = client().retrieve_payout_request(payout_request_id=request.dots_id).raw
-    return store_request_state(request.pk, data, actor, source=source)
+        dots_request = client().retrieve_payout_request(payout_request_id=request.dots_id)
+    return store_request_state(request.pk, dots_request, actor, source=source)
