@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from core import audit
+from core.permissions import require_perm
 from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import ImportNotConfirmable
@@ -27,11 +28,15 @@ PROGRESS_EVERY = 50  # progress counters are written at most once per this many 
 RECORD_EVERY = 32  # outcomes written per transaction
 IMPORT_WORKERS = 8  # concurrent Dots calls while importing
 
+ADD_IMPORT = "payouts.add_payeeimport"
+CHANGE_IMPORT = "payouts.change_payeeimport"
+
 Row = PayeeImportRow.Status
 
 
 def payee_import_preview(*, fileobj, file_name: str, actor) -> PayeeImport:
     """Read and validate the whole file into rows; nothing is created in Dots. Refuses bad files."""
+    require_perm(actor, ADD_IMPORT, "import payees")
     layout = csv_import.read_layout(fileobj)
     with transaction.atomic():
         payee_import = PayeeImport.objects.create(
@@ -179,6 +184,7 @@ def _count_preview(payee_import: PayeeImport) -> None:
 @transaction.atomic
 def payee_import_confirm(*, import_id: int, actor) -> PayeeImport:
     """Queue the import of the valid rows; with amounts, prepare the payout run too."""
+    require_perm(actor, CHANGE_IMPORT, "confirm payee imports")
     updated = PayeeImport.objects.filter(pk=import_id, status=PayeeImport.Status.PREVIEW).update(
         status=PayeeImport.Status.QUEUED, confirmed_by=actor
     )
@@ -202,6 +208,7 @@ def payee_import_confirm(*, import_id: int, actor) -> PayeeImport:
 
 @transaction.atomic
 def payee_import_discard(*, import_id: int, actor) -> PayeeImport:
+    require_perm(actor, CHANGE_IMPORT, "discard payee imports")
     updated = PayeeImport.objects.filter(pk=import_id, status=PayeeImport.Status.PREVIEW).update(
         status=PayeeImport.Status.DISCARDED, finished_at=timezone.now()
     )
@@ -221,6 +228,7 @@ def payee_import_discard(*, import_id: int, actor) -> PayeeImport:
 @transaction.atomic
 def payee_import_cancel(*, import_id: int, actor) -> PayeeImport:
     """Stop a queued or running import after the rows in flight; a preview is discarded instead."""
+    require_perm(actor, CHANGE_IMPORT, "cancel payee imports")
     payee_import = PayeeImport.objects.get(pk=import_id)
     if payee_import.status == PayeeImport.Status.PREVIEW:
         return payee_import_discard(import_id=import_id, actor=actor)
@@ -259,6 +267,7 @@ def payee_import_process(*, import_id: int, actor, workers: int = IMPORT_WORKERS
     later is created again: Dots answers a duplicate phone with the existing user's id,
     which is then linked, so a row never makes a second Dots user.
     """
+    require_perm(actor, CHANGE_IMPORT, "import payees")
     started = PayeeImport.objects.filter(
         pk=import_id, status__in=[PayeeImport.Status.QUEUED, PayeeImport.Status.RUNNING]
     ).update(status=PayeeImport.Status.RUNNING)

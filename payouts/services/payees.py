@@ -10,6 +10,7 @@ from django.utils import timezone
 from core import audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.permissions import require_perm
 from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeNotInDots
@@ -17,6 +18,9 @@ from payouts.models import Payee
 
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
 RETRY_BASE_SECONDS = 0.2
+
+ADD_PAYEE = "payouts.add_payee"
+CHANGE_PAYEE = "payouts.change_payee"
 
 
 def payee_fields_from_dots(user: DotsUser) -> dict:
@@ -80,6 +84,7 @@ def payee_create(
     *, first_name: str, last_name: str, email: str, phone: str, country: str = "US", external_id: str = "", actor
 ) -> Payee:
     """Create one payee in Dots (or link the Dots user that has this phone), then locally."""
+    require_perm(actor, ADD_PAYEE, "add payees")
     layout = csv_import.CsvLayout(
         encoding="",
         delimiter=",",
@@ -125,6 +130,7 @@ def payee_create(
 
 
 def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "refresh payees from Dots")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
@@ -151,6 +157,7 @@ def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
 
 def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> Payee:
     """Update what Dots lets us change on a user (metadata); names and phone are fixed in Dots."""
+    require_perm(actor, CHANGE_PAYEE, "change payees")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
@@ -181,6 +188,7 @@ def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> P
 
 
 def payee_send_verification(*, payee_id: int, actor) -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "verify payees")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
@@ -191,6 +199,7 @@ def payee_send_verification(*, payee_id: int, actor) -> Payee:
 
 
 def payee_verify(*, payee_id: int, token: str, actor) -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "verify payees")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")

@@ -10,6 +10,7 @@ from core import action_queue, audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
 from core.models import QueuedDotsAction
+from core.permissions import require_perm
 from core.transitions import DOTS
 from dots.types import PayoutLink as DotsPayoutLink
 from payouts import csv_import
@@ -51,7 +52,10 @@ def _link_body(
     return body
 
 
-@transaction.atomic
+ADD_LINK = "payouts.add_payoutlink"
+CHANGE_LINK = "payouts.change_payoutlink"
+
+
 def payout_link_request(
     *,
     amount_cents: int,
@@ -62,7 +66,35 @@ def payout_link_request(
     tax_exempt: bool = False,
     push: bool = True,
 ) -> PayoutLink:
-    """Store the intent (key and exact body); the Dots call happens after commit (payout_link_push)."""
+    """Store the intent (key and exact body); the Dots call happens after commit (payout_link_push).
+
+    The push task runs as `actor`, so a retry it queues is theirs.
+    """
+    require_perm(actor, ADD_LINK, "create payout links")
+    return store_link_intent(
+        amount_cents=amount_cents,
+        actor=actor,
+        payee_id=payee_id,
+        delivery_method=delivery_method,
+        memo=memo,
+        tax_exempt=tax_exempt,
+        push=push,
+    )
+
+
+@transaction.atomic
+def store_link_intent(
+    *,
+    amount_cents: int,
+    actor,
+    payee_id: int | None = None,
+    delivery_method: str = "link",
+    memo: str = "",
+    tax_exempt: bool = False,
+    push: bool = True,
+) -> PayoutLink:
+    """payout_link_request without its permission check, for a service that checked its own
+    (payout_run_send: the run a Payer approved)."""
     payee = Payee.objects.get(pk=payee_id) if payee_id else None
     link = PayoutLink(
         payee=payee,
@@ -107,9 +139,20 @@ def payout_link_push(
     While Dots is unreachable the push is queued (ActionQueued); when Dots does not answer
     a retry is queued (core.action_queue: backoff, stops 23 h after the link was made).
     `from_queue`: the queue is running this action (it retries it itself): never queue.
-    `queue_when_unreachable=False`: the caller retries by itself (a payout run, a refresh): never queue.
+    `queue_when_unreachable=False`: the caller retries by itself: never queue.
     """
-    queue = queue_when_unreachable and not from_queue
+    require_perm(actor, ADD_LINK, "create payout links")
+    return send_link(
+        payout_link_id=payout_link_id,
+        actor=actor,
+        retry_refused=retry_refused,
+        queue=queue_when_unreachable and not from_queue,
+    )
+
+
+def send_link(*, payout_link_id: int, actor, retry_refused: bool = False, queue: bool = True) -> PayoutLink:
+    """payout_link_push without its permission check, for a service that checked its own
+    (a payout run a Payer approved, a refresh resending a link in doubt)."""
     link = PayoutLink.objects.get(pk=payout_link_id)
     retryable = {PayoutLink.Status.PENDING, PayoutLink.Status.UNKNOWN}
     if retry_refused:
@@ -231,11 +274,12 @@ def _adopt_dots_state(link: PayoutLink, dots_link: DotsPayoutLink, *, now) -> bo
 
 
 def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> PayoutLink:
+    require_perm(actor, CHANGE_LINK, "refresh payout links from Dots")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         if link.status == PayoutLink.Status.UNKNOWN:
             # The sync and reconciliation retry a refresh by themselves: call Dots now, never queue.
-            return payout_link_push(payout_link_id=link.pk, actor=actor, queue_when_unreachable=False)
+            return send_link(payout_link_id=link.pk, actor=actor, queue=False)
         return link
     with dots_call("read the payout link"):
         dots_link = client().retrieve_payout_link(payout_link_id=link.dots_id)
@@ -262,6 +306,7 @@ def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor, *, source:
 
 
 def payout_link_cancel(*, payout_link_id: int, actor, reason: str = "") -> PayoutLink:
+    require_perm(actor, CHANGE_LINK, "cancel payout links")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         raise PayeeNotInDots(f"{link} is not in Dots ({link.get_status_display()}).", code="not-in-dots")
@@ -275,6 +320,7 @@ def payout_link_cancel(*, payout_link_id: int, actor, reason: str = "") -> Payou
 
 
 def payout_link_redeliver(*, payout_link_id: int, actor) -> PayoutLink:
+    require_perm(actor, CHANGE_LINK, "redeliver payout links")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
         raise PayeeNotInDots(f"{link} is not in Dots ({link.get_status_display()}).", code="not-in-dots")

@@ -10,6 +10,7 @@ from core import action_queue, audit
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
 from core.models import QueuedDotsAction
+from core.permissions import require_perm
 from core.send_once import create_once, find_in_dots
 from core.transitions import DOTS
 from dots.types import PayoutRequest as DotsPayoutRequest
@@ -17,6 +18,9 @@ from payouts import csv_import
 from payouts.errors import InvalidPayee
 from payouts.models import Payee, PayoutLink, PayoutRequest
 from payouts.services.payout_links import apply_link_state
+
+ADD_REQUEST = "payouts.add_payoutrequest"
+CHANGE_REQUEST = "payouts.change_payoutrequest"
 
 
 @transaction.atomic
@@ -30,6 +34,8 @@ def payout_request_request(
     memo: str = "",
     push: bool = True,
 ) -> PayoutRequest:
+    """Store the request (our key in its metadata); the Dots call happens after commit, as `actor`."""
+    require_perm(actor, ADD_REQUEST, "send payout requests")
     payee = Payee.objects.get(pk=payee_id) if payee_id else None
     request = PayoutRequest(payee=payee, amount_cents=amount_cents, memo=memo, created_by=actor)
     body: dict = {"amount": amount_cents, "metadata": {"ledgerline_key": str(request.idempotency_key)}}
@@ -89,7 +95,14 @@ def payout_request_push(
     Queued while Dots is unreachable (ActionQueued), and retried by the queue when Dots did
     not answer; `from_queue` and `queue_when_unreachable` as in payout_link_push.
     """
-    queue = queue_when_unreachable and not from_queue
+    require_perm(actor, ADD_REQUEST, "send payout requests")
+    return send_request(
+        payout_request_id=payout_request_id, actor=actor, queue=queue_when_unreachable and not from_queue
+    )
+
+
+def send_request(*, payout_request_id: int, actor, queue: bool = True) -> PayoutRequest:
+    """payout_request_push without its permission check, for a refresh resending a request in doubt."""
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if request.status not in (PayoutRequest.Status.PENDING, PayoutRequest.Status.UNKNOWN):
         return request
@@ -206,11 +219,12 @@ def store_request_state(
 
 
 def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task") -> PayoutRequest:
+    require_perm(actor, CHANGE_REQUEST, "refresh payout requests from Dots")
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if not request.dots_id:
         if request.status == PayoutRequest.Status.UNKNOWN:
             # The sync and reconciliation retry a refresh by themselves: call Dots now, never queue.
-            return payout_request_push(payout_request_id=request.pk, actor=actor, queue_when_unreachable=False)
+            return send_request(payout_request_id=request.pk, actor=actor, queue=False)
         return request
     with dots_call("read the payout request"):
         dots_request = client().retrieve_payout_request(payout_request_id=request.dots_id)

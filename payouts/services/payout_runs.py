@@ -9,11 +9,14 @@ from django_q.tasks import async_task
 
 from core import audit
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.permissions import require_perm
 from payouts.errors import RunNotReady, SegregationOfDutiesViolation
 from payouts.models import PayeeImport, PayeeImportRow, PayoutLink, PayoutRun, PayoutRunItem
-from payouts.services.payout_links import payout_link_push, payout_link_request
+from payouts.services.payout_links import send_link, store_link_intent
 
 BATCH = 2000  # items per bulk insert
+
+APPROVE_RUN = "payouts.approve_payoutrun"
 
 Row = PayeeImportRow.Status
 
@@ -60,6 +63,7 @@ def payout_run_skip_items_without_payee(*, run: PayoutRun) -> None:
 @transaction.atomic
 def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
     """A second person (never the importer, superusers included) approves; sending follows."""
+    require_perm(actor, APPROVE_RUN, "approve payout runs")
     run = PayoutRun.objects.select_related("payee_import").get(pk=run_id)
     if actor.pk in (run.created_by_id, run.payee_import.uploaded_by_id):
         raise SegregationOfDutiesViolation(f"{run}: you prepared this run; another person must approve it.")
@@ -85,6 +89,7 @@ def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
 
 @transaction.atomic
 def payout_run_cancel(*, run_id: int, actor, reason: str = "") -> PayoutRun:
+    require_perm(actor, APPROVE_RUN, "cancel payout runs")
     run = PayoutRun.objects.get(pk=run_id)
     PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.CANCELLED)
     if not PayoutRun.objects.filter(pk=run_id, status=PayoutRun.Status.AWAITING_APPROVAL).update(
@@ -106,7 +111,12 @@ def payout_run_cancel(*, run_id: int, actor, reason: str = "") -> PayoutRun:
 
 
 def payout_run_send(*, run_id: int, actor) -> PayoutRun:
-    """One payout link per item (key stored before each call). Safe to run again: sent items are kept."""
+    """One payout link per item (key stored before each call). Safe to run again: sent items are kept.
+
+    The run's approval is the permission for its links: they are made as the approver, who
+    need not be allowed to create payout links one by one.
+    """
+    require_perm(actor, APPROVE_RUN, "send payout runs")
     run = PayoutRun.objects.get(pk=run_id)
     if run.status != PayoutRun.Status.SENDING:
         return run
@@ -123,7 +133,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
         link = item.payout_link
         if link is None:
             with transaction.atomic():
-                link = payout_link_request(
+                link = store_link_intent(
                     amount_cents=item.amount_cents,
                     payee_id=payee.pk,
                     memo=item.memo,
@@ -134,8 +144,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
                 PayoutRunItem.objects.filter(pk=item.pk).update(payout_link=link, status=PayoutRunItem.Status.SENDING)
         try:
             # The run keeps each item's outcome and retries failed items itself: never queue here.
-            # from_queue: call Dots now, never queue (a failed item is retried with the run's own retry).
-            link = payout_link_push(payout_link_id=link.pk, actor=approver, retry_refused=True, from_queue=True)
+            link = send_link(payout_link_id=link.pk, actor=approver, retry_refused=True, queue=False)
         except (DotsRejected, DotsUnavailable, DotsOutcomeUnknownError) as exc:
             PayoutRunItem.objects.filter(pk=item.pk).update(status=PayoutRunItem.Status.FAILED, outcome=str(exc))
             continue
@@ -167,6 +176,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
 
 def payout_run_retry_failed(*, run_id: int, actor) -> PayoutRun:
     """Items that failed (Dots unreachable, unknown outcome) are sent again with the same key and body."""
+    require_perm(actor, APPROVE_RUN, "retry payout runs")
     with transaction.atomic():
         run = PayoutRun.objects.select_for_update().get(pk=run_id)
         if run.status != PayoutRun.Status.SENT or not run.items.filter(status=PayoutRunItem.Status.FAILED).exists():
