@@ -3,12 +3,12 @@
     .venv/bin/python bench/import_payees.py [--rows 100000] [--create-rows 1000] [--latency-rows 300]
 
 Prints, in one run:
-- rows/s for the preview (services.payee_import_preview: read, validate, store every row, flag
+- rows/s for the preview (payee_imports.payee_import_preview: read, validate, store every row, flag
   duplicates) of a 100,000-row file, and, as its anchor, for a bare loop over the same file with
   csv.reader, phonenumbers and Django's EmailValidator; the ratio (target >= 0.5);
 - peak memory of the preview at 10,000 and at 100,000 rows, each in a fresh process (Python heap
   peak by tracemalloc, and the process's peak RSS); target: 100,000 within 1.2x of 10,000;
-- payees/s created in the emulator by the background import (services.payee_import_process,
+- payees/s created in the emulator by the background import (payee_imports.payee_import_process,
   bounded concurrency) against a bare sequential `requests` loop creating users in the same
   emulator, without and with 20 ms of injected latency (targets >= 0.5x and >= 5x);
 - how many rows per progress write (target >= 50).
@@ -122,11 +122,11 @@ def bare_validation_loop(path: Path) -> float:
 
 
 def preview_rate(path: Path) -> tuple[float, int]:
-    from payouts import services
+    from payouts.services import payee_imports
 
     with open(path, "rb") as handle:
         start = time.perf_counter()
-        imp = services.payee_import_preview(fileobj=handle, file_name=path.name, actor=bench_user())
+        imp = payee_imports.payee_import_preview(fileobj=handle, file_name=path.name, actor=bench_user())
         elapsed = time.perf_counter() - start
     return imp.total_rows / elapsed, imp.total_rows
 
@@ -134,12 +134,12 @@ def preview_rate(path: Path) -> tuple[float, int]:
 def child_memory(path: str, db_dir: str) -> None:
     """Run in a fresh process: preview one file, print peak memory as JSON."""
     django_setup(db_dir)
-    from payouts import services
+    from payouts.services import payee_imports
 
     user = bench_user()
     tracemalloc.start()
     with open(path, "rb") as handle:
-        imp = services.payee_import_preview(fileobj=handle, file_name="m.csv", actor=user)
+        imp = payee_imports.payee_import_preview(fileobj=handle, file_name="m.csv", actor=user)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -191,8 +191,8 @@ def import_create(root: str, path: Path) -> tuple[float, int, int]:
     """Payees/s created by the background import's service; also (rows, progress writes)."""
     from django.conf import settings
 
-    from payouts import services
     from payouts.models import PayeeImport
+    from payouts.services import payee_imports
 
     settings.DOTS_API_URL = root + "/api"
     emulator = _bench_emulator()
@@ -201,23 +201,23 @@ def import_create(root: str, path: Path) -> tuple[float, int, int]:
     settings.DOTS_APP_ID = None
     user = bench_user()
     with open(path, "rb") as handle:
-        imp = services.payee_import_preview(fileobj=handle, file_name=path.name, actor=user)
+        imp = payee_imports.payee_import_preview(fileobj=handle, file_name=path.name, actor=user)
     # Confirmed without enqueueing: the benchmark runs the task's service itself.
     PayeeImport.objects.filter(pk=imp.pk).update(status=PayeeImport.Status.QUEUED)
     writes = [0]
-    original = services._write_progress
+    original = payee_imports._write_progress
 
     def counting(import_id):
         writes[0] += 1
         original(import_id)
 
-    services._write_progress = counting
+    payee_imports._write_progress = counting
     try:
         begin = time.perf_counter()
-        imp = services.payee_import_process(import_id=imp.pk, actor=user)
+        imp = payee_imports.payee_import_process(import_id=imp.pk, actor=user)
         elapsed = time.perf_counter() - begin
     finally:
-        services._write_progress = original
+        payee_imports._write_progress = original
     done = imp.created_count + imp.linked_count
     if done != imp.valid_rows:
         raise SystemExit(f"import created {done} of {imp.valid_rows} ({imp.failed_count} failed)")

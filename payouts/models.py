@@ -4,14 +4,30 @@ Status values are Dots' strings where Dots has them; local-only ones say so.
 """
 
 import uuid
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.db import models
 
-from core.errors import InvalidTransition
+from core.models import DotsRecord
+from core.transitions import TransitionTable
 
 
-class Payee(models.Model):
+def _with_skipped_steps(lifecycle: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """Every status reachable through Dots' own moves: a poll or a late webhook may see several at once."""
+    reachable = {status: set(targets) for status, targets in lifecycle.items()}
+    changed = True
+    while changed:
+        changed = False
+        for targets in reachable.values():
+            further = set().union(*(reachable.get(target, set()) for target in targets)) - targets
+            if further:
+                targets |= further
+                changed = True
+    return reachable
+
+
+class Payee(DotsRecord):
     """A person Ledgerline pays: a Dots user. Phone numbers are stored in E.164 and unique."""
 
     first_name = models.CharField(max_length=100)
@@ -28,8 +44,6 @@ class Payee(models.Model):
     wallet_cents = models.BigIntegerField(null=True, blank=True)
     default_payout_method = models.CharField(max_length=100, blank=True)
     linked_existing = models.BooleanField(default=False, help_text="Dots already had a user with this phone")
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -138,12 +152,14 @@ class PayeeImportRow(models.Model):
         return f"line {self.line_number}"
 
 
-class PayoutLink(models.Model):
+class PayoutLink(DotsRecord):
     class Status(models.TextChoices):
         PENDING = "pending", "Not yet sent to Dots (local)"
         UNKNOWN = "unknown", "Outcome unknown, retry resends the same request (local)"
         REFUSED = "refused", "Refused by Dots (local)"
         CREATED = "created", "Created"
+        DELIVERY_PENDING = "delivery_pending", "Delivery pending"
+        DELIVERY_FAILED = "delivery_failed", "Delivery failed"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"
         CLAIMED = "claimed", "Claimed"
@@ -151,6 +167,60 @@ class PayoutLink(models.Model):
         FAILED = "failed", "Failed"
         CANCELED = "canceled", "Canceled"
         REVERSED = "reversed", "Reversed"
+
+    # Before Dots has the link: the push's failures are ours to record. Cancelling asks Dots, which
+    # answers with the canceled link. Once created, Dots moves it along its payout-link lifecycle;
+    # until then, whatever Dots answers to the create (a repeated key answers the link as it is now).
+    _LOCAL = (Status.PENDING, Status.UNKNOWN, Status.REFUSED)
+    _IN_DOTS = (
+        Status.CREATED,
+        Status.DELIVERY_PENDING,
+        Status.DELIVERY_FAILED,
+        Status.SENT,
+        Status.DELIVERED,
+        Status.CLAIMED,
+        Status.EXPIRED,
+        Status.FAILED,
+        Status.CANCELED,
+        Status.REVERSED,
+    )
+    _CANCELLABLE = (Status.CREATED, Status.DELIVERY_PENDING, Status.DELIVERY_FAILED, Status.SENT, Status.DELIVERED)
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.PENDING: {Status.UNKNOWN, Status.REFUSED},
+            Status.UNKNOWN: {Status.REFUSED},
+            Status.REFUSED: {Status.UNKNOWN},
+            **dict.fromkeys(_CANCELLABLE, {Status.CANCELED}),
+        },
+        dots={
+            **dict.fromkeys(_LOCAL, set(_IN_DOTS)),
+            **_with_skipped_steps(
+                {
+                    Status.CREATED: {
+                        Status.DELIVERY_PENDING,
+                        Status.SENT,
+                        Status.DELIVERED,
+                        Status.CLAIMED,
+                        Status.CANCELED,
+                        Status.EXPIRED,
+                        Status.FAILED,
+                    },
+                    Status.DELIVERY_PENDING: {
+                        Status.SENT,
+                        Status.DELIVERED,
+                        Status.DELIVERY_FAILED,
+                        Status.CANCELED,
+                        Status.EXPIRED,
+                    },
+                    Status.DELIVERY_FAILED: {Status.DELIVERY_PENDING, Status.SENT, Status.CANCELED, Status.EXPIRED},
+                    Status.SENT: {Status.DELIVERED, Status.CLAIMED, Status.CANCELED, Status.EXPIRED},
+                    Status.DELIVERED: {Status.CLAIMED, Status.CANCELED, Status.EXPIRED},
+                    Status.CLAIMED: {Status.REVERSED, Status.FAILED},
+                }
+            ),
+        },
+    )
 
     class Delivery(models.TextChoices):
         LINK = "link", "Link only"
@@ -171,8 +241,6 @@ class PayoutLink(models.Model):
     timeline = models.JSONField(default=list, blank=True, help_text="Statuses as Dots reported them")
     claimed_user_id = models.CharField(max_length=64, blank=True)
     transfer_dots_id = models.CharField(max_length=64, blank=True)
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -184,7 +252,7 @@ class PayoutLink(models.Model):
         return f"Payout link #{self.pk}"
 
 
-class PayoutRequest(models.Model):
+class PayoutRequest(DotsRecord):
     class Status(models.TextChoices):
         PENDING = "pending", "Not yet sent to Dots (local)"
         UNKNOWN = "unknown", "Outcome unknown (local)"
@@ -192,6 +260,21 @@ class PayoutRequest(models.Model):
         CREATED = "created", "Created"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+
+    # A push that fails is ours to record; what Dots answers (to the create, or the request our key
+    # finds after a lost answer) and its approval or rejection in the dashboard are Dots' moves.
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.PENDING: {Status.UNKNOWN, Status.REFUSED},
+            Status.UNKNOWN: {Status.REFUSED},
+        },
+        dots={
+            Status.PENDING: {Status.CREATED, Status.APPROVED, Status.REJECTED},
+            Status.UNKNOWN: {Status.CREATED, Status.APPROVED, Status.REJECTED},
+            Status.CREATED: {Status.APPROVED, Status.REJECTED},
+        },
+    )
 
     payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_requests")
     phone_e164 = models.CharField(max_length=20, blank=True, help_text="For someone who is not a payee yet")
@@ -204,8 +287,6 @@ class PayoutRequest(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     payout_link = models.ForeignKey(PayoutLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    last_dots_error = models.TextField(blank=True)
-    last_dots_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -223,6 +304,16 @@ class PayoutRun(models.Model):
         SENDING = "sending", "Approved, sending"
         SENT = "sent", "Sent"
         CANCELLED = "cancelled", "Cancelled"
+
+    # Sent -> sending: a Payer retries the items that failed. Dots never moves a run.
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.AWAITING_APPROVAL: {Status.SENDING, Status.CANCELLED},
+            Status.SENDING: {Status.SENT},
+            Status.SENT: {Status.SENDING},
+        },
+    )
 
     payee_import = models.OneToOneField(PayeeImport, on_delete=models.PROTECT, related_name="payout_run")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_APPROVAL)
@@ -345,17 +436,6 @@ class TransferSyncState(models.Model):
 
     def __str__(self) -> str:
         return "Transfer sync state"
-
-
-RUN_TRANSITIONS = {
-    PayoutRun.Status.AWAITING_APPROVAL: {PayoutRun.Status.SENDING, PayoutRun.Status.CANCELLED},
-    PayoutRun.Status.SENDING: {PayoutRun.Status.SENT},
-}
-
-
-def ensure_run_transition(run: PayoutRun, new: str) -> None:
-    if new not in RUN_TRANSITIONS.get(run.status, set()):
-        raise InvalidTransition(f"{run} is {run.get_status_display().lower()}; it cannot become {new}.")
 
 
 class WebhookDelivery(models.Model):

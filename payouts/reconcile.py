@@ -25,8 +25,10 @@ from core.errors import DomainError, DotsCallError, DotsRejected
 from core.findings import Finding, RecordCheck, Settling, in_pages, status_and_amount_findings
 from core.models import AuditEvent
 from core.sync_report import SyncReport
-from payouts import services
+from dots.types import PayoutLink as DotsPayoutLink
+from dots.types import PayoutRequest as DotsPayoutRequest
 from payouts.models import Payee, PayoutLink, PayoutRequest
+from payouts.services import payees, payout_links, payout_requests
 
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
 
@@ -49,7 +51,7 @@ def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
     for payee in Payee.objects.filter(dots_user_id__in=list(by_id)).only(
         "pk", "first_name", "last_name", "phone_e164", "dots_user_id", *_PAYEE_FIELDS
     ):
-        fields = services.payee_fields_from_dots(by_id[payee.dots_user_id].raw)
+        fields = payees.payee_fields_from_dots(by_id[payee.dots_user_id])
         before = {name: getattr(payee, name) for name in _PAYEE_FIELDS}
         if all(before[name] == fields[name] for name in _PAYEE_FIELDS):
             continue
@@ -134,17 +136,17 @@ def adopt_payout_link(*, discrepancy, actor) -> str:
         if data is None:
             raise DomainError(f"Dots no longer has payout link {discrepancy.dots_id}; nothing to adopt.")
         with transaction.atomic():
-            if PayoutLink.objects.filter(dots_id=data["id"]).exists():
-                raise DomainError(f"Payout link {data['id']} is already recorded here.")
-            payee = Payee.objects.filter(dots_user_id=data.get("claimed_user_id") or "-").first()
+            if PayoutLink.objects.filter(dots_id=data.id).exists():
+                raise DomainError(f"Payout link {data.id} is already recorded here.")
+            payee = Payee.objects.filter(dots_user_id=data.claimed_user_id or "-").first()
             link = PayoutLink(
                 payee=payee,
-                amount_cents=data.get("amount") or 0,
+                amount_cents=data.amount or 0,
                 created_by=audit.system_user(),
-                request_body={"adopted_from_dots": data["id"]},
-                memo=str(data.get("memo") or "")[:500],
+                request_body={"adopted_from_dots": data.id},
+                memo=(data.memo or "")[:500],
             )
-            services.apply_link_state(link, data)
+            payout_links.apply_link_state(link, data, adopting=True)
             link.save()
             audit.record(
                 actor=actor,
@@ -169,26 +171,26 @@ def adopt_payout_link(*, discrepancy, actor) -> str:
     if discrepancy.kind == "missing_in_dots":
         raise DomainError(f"{link}: Dots has it again; nothing to adopt. Run reconciliation again.")
     if discrepancy.kind == "amount":
-        return _apply_link_fields(link.pk, actor, amount_cents=data.get("amount"))
+        return _apply_link_fields(link.pk, actor, amount_cents=data.amount)
     return _apply_link_fields(link.pk, actor, dots_data=data)
 
 
-def _read_link(dots_id: str) -> dict | None:
+def _read_link(dots_id: str) -> DotsPayoutLink | None:
     try:
         with dots_call("read the payout link"):
-            return client().retrieve_payout_link(payout_link_id=dots_id).raw
+            return client().retrieve_payout_link(payout_link_id=dots_id)
     except DotsRejected as exc:
         if is_not_found(exc):
             return None
         raise
 
 
-def _apply_link_fields(link_id: int, actor, *, dots_data: dict | None = None, **fields) -> str:
+def _apply_link_fields(link_id: int, actor, *, dots_data: DotsPayoutLink | None = None, **fields) -> str:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = {"status": link.status, "amount_cents": link.amount_cents}
         if dots_data is not None:
-            services.apply_link_state(link, dots_data)
+            payout_links.apply_link_state(link, dots_data, adopting=True)
         for name, value in fields.items():
             setattr(link, name, value)
         link.save()
@@ -226,9 +228,9 @@ def resolve_payout_links_in_doubt(*, actor) -> Settling:
         pending = PayoutLink.objects.get(pk=link_id).status == PayoutLink.Status.PENDING
         try:
             if pending:
-                link = services.payout_link_push(payout_link_id=link_id, actor=actor, from_queue=True)
+                link = payout_links.payout_link_push(payout_link_id=link_id, actor=actor, queue_when_unreachable=False)
             else:
-                link = services.payout_link_refresh(
+                link = payout_links.payout_link_refresh(
                     payout_link_id=link_id, actor=actor, source=AuditEvent.Source.RECONCILE
                 )
         except DotsCallError as exc:
@@ -299,25 +301,27 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
         if data is None:
             raise DomainError(f"Dots no longer has payout request {discrepancy.dots_id}; nothing to adopt.")
         with transaction.atomic():
-            if PayoutRequest.objects.filter(dots_id=data["id"]).exists():
-                raise DomainError(f"Payout request {data['id']} is already recorded here.")
+            if PayoutRequest.objects.filter(dots_id=data.id).exists():
+                raise DomainError(f"Payout request {data.id} is already recorded here.")
             request = PayoutRequest.objects.create(
-                amount_cents=data.get("amount") or 0,
+                amount_cents=data.amount or 0,
                 status=PayoutRequest.Status.CREATED,
-                dots_id=data["id"],
+                dots_id=data.id,
                 created_by=audit.system_user(),
-                request_body={"adopted_from_dots": data["id"]},
-                memo=str(data.get("memo") or "")[:500],
+                request_body={"adopted_from_dots": data.id},
+                memo=(data.memo or "")[:500],
             )
             audit.record(
                 actor=actor,
                 action="payout_request.adopted_from_dots",
                 target=request,
                 source=AuditEvent.Source.RECONCILE,
-                after={"dots_id": data["id"]},
+                after={"dots_id": data.id},
                 reason="Created here from Dots (it was missing here)",
             )
-        request = services.store_request_state(request.pk, data, actor, source=AuditEvent.Source.RECONCILE)
+        request = payout_requests.store_request_state(
+            request.pk, data, actor, source=AuditEvent.Source.RECONCILE, adopting=True
+        )
         return f"{request}: recorded here from Dots ({request.status})"
     request = PayoutRequest.objects.get(pk=discrepancy.local_id)
     data = _read_request(request.dots_id)
@@ -344,7 +348,7 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
     with transaction.atomic():
         before = {"status": request.status, "amount_cents": request.amount_cents}
         if discrepancy.kind == "amount":
-            PayoutRequest.objects.filter(pk=request.pk).update(amount_cents=data.get("amount"))
+            PayoutRequest.objects.filter(pk=request.pk).update(amount_cents=data.amount)
         request.refresh_from_db()
         after_amount = {"status": request.status, "amount_cents": request.amount_cents}
         if discrepancy.kind == "amount":
@@ -358,8 +362,13 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
                 reason="Dots' amount adopted (reconciliation report)",
             )
     if discrepancy.kind == "status":
-        request = services.store_request_state(
-            request.pk, data, actor, action="payout_request.adopted_from_dots", source=AuditEvent.Source.RECONCILE
+        request = payout_requests.store_request_state(
+            request.pk,
+            data,
+            actor,
+            action="payout_request.adopted_from_dots",
+            source=AuditEvent.Source.RECONCILE,
+            adopting=True,
         )
     return (
         f"{request}: status {before['status']} -> {request.status}, amount {before['amount_cents']} -> "
@@ -367,10 +376,10 @@ def adopt_payout_request(*, discrepancy, actor) -> str:
     )
 
 
-def _read_request(dots_id: str) -> dict | None:
+def _read_request(dots_id: str) -> DotsPayoutRequest | None:
     try:
         with dots_call("read the payout request"):
-            return client().retrieve_payout_request(payout_request_id=dots_id).raw
+            return client().retrieve_payout_request(payout_request_id=dots_id)
     except DotsRejected as exc:
         if is_not_found(exc):
             return None
@@ -398,7 +407,7 @@ def resolve_payout_requests_in_doubt(*, actor) -> Settling:
                 )
     for request_id in PayoutRequest.objects.filter(status=PayoutRequest.Status.UNKNOWN).values_list("pk", flat=True):
         try:
-            request = services.payout_request_refresh(
+            request = payout_requests.payout_request_refresh(
                 payout_request_id=request_id, actor=actor, source=AuditEvent.Source.RECONCILE
             )
         except DotsCallError as exc:
@@ -480,7 +489,7 @@ def adopt_payee(*, discrepancy, actor) -> str:
             dots_user_id=user.id,
             linked_existing=True,
             created_by=audit.system_user(),
-            **services.payee_fields_from_dots(user.raw),
+            **payees.payee_fields_from_dots(user),
         )
         audit.record(
             actor=actor,

@@ -6,8 +6,8 @@ as the system user, source "sync").
 
 from core.models import AuditEvent
 from core.sync_report import SyncReport, refresh_each
-from payouts import services
 from payouts.models import PayoutLink, PayoutRequest
+from payouts.services import payout_links, payout_requests
 
 SYNC = AuditEvent.Source.SYNC
 
@@ -17,18 +17,21 @@ def payout_requests_step(*, actor, full: bool = False) -> SyncReport:
     return refresh_each(
         "payout requests",
         list(open_requests.order_by("pk").values_list("pk", "status")),
-        lambda pk: services.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
+        lambda pk: payout_requests.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
         label="Payout request",
     )
 
 
 def payout_links_step(*, actor, full: bool = False) -> SyncReport:
     S = PayoutLink.Status
-    open_links = PayoutLink.objects.filter(status__in=[S.CREATED, S.SENT, S.DELIVERED], dots_id__isnull=False)
+    # Not yet claimed: Dots may still deliver, claim, expire or cancel them (a claimed link's money
+    # is followed through its transfer).
+    waiting = [S.CREATED, S.DELIVERY_PENDING, S.DELIVERY_FAILED, S.SENT, S.DELIVERED]
+    open_links = PayoutLink.objects.filter(status__in=waiting, dots_id__isnull=False)
     return refresh_each(
         "payout links",
         list(open_links.order_by("pk").values_list("pk", "status")),
-        lambda pk: services.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
+        lambda pk: payout_links.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
         label="Payout link",
     )
 

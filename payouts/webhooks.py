@@ -24,8 +24,9 @@ from core.errors import DomainError
 from core.models import AuditEvent
 from dots.redact import redact
 from dots.webhooks import WebhookVerificationError, verify
-from payouts import services, transfers
+from payouts import transfers
 from payouts.models import Payee, PayoutLink, PayoutRequest, WebhookDelivery
+from payouts.services import payees, payout_links, payout_requests
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _refresh_payout_request(dots_id: str, actor) -> str:
     request = PayoutRequest.objects.filter(dots_id=dots_id).first()
     if request is None:
         return "no local payout request has this Dots id"
-    request = services.payout_request_refresh(
+    request = payout_requests.payout_request_refresh(
         payout_request_id=request.pk, actor=actor, source=AuditEvent.Source.WEBHOOK
     )
     return f"{request} is {request.status}"
@@ -127,7 +128,7 @@ def _refresh_payout_link(dots_id: str, actor) -> str:
     link = PayoutLink.objects.filter(dots_id=dots_id).first()
     if link is None:
         return "no local payout link has this Dots id"
-    link = services.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
+    link = payout_links.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
     return f"{link} is {link.status}"
 
 
@@ -142,7 +143,7 @@ def _refresh_transfer(dots_id: str, actor) -> str:
         else None
     )
     if link is not None:
-        link = services.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
+        link = payout_links.payout_link_refresh(payout_link_id=link.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
         note += f"; {link} is {link.status}"
     return note
 
@@ -151,7 +152,7 @@ def _refresh_payee(dots_id: str, actor) -> str:
     payee = Payee.objects.filter(dots_user_id=dots_id).first()
     if payee is None:
         return "no local payee has this Dots user id"
-    payee = services.payee_refresh(payee_id=payee.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
+    payee = payees.payee_refresh(payee_id=payee.pk, actor=actor, source=AuditEvent.Source.WEBHOOK)
     return f"{payee} refreshed ({payee.dots_status or 'no status'})"
 
 

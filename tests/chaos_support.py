@@ -37,9 +37,9 @@ from payables import drafts as payable_drafts
 from payables import services as payable_services
 from payables import tasks as payable_tasks
 from payables.models import Approver, Payable
-from payouts import services as payout_services
 from payouts import tasks as payout_tasks
 from payouts.models import PayoutLink
+from payouts.services import payout_links
 from tests.support import make_user
 from vendors import services as vendor_services
 
@@ -141,7 +141,7 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
         if progress and (i + 1) % 100 == 0:
             progress(f"{i + 1} payables approved")
     link_ids = [
-        payout_services.payout_link_request(
+        payout_links.payout_link_request(
             amount_cents=500 + i, actor=operator, memo=f"chaos link {i + 1}", push=False
         ).pk
         for i in range(links)

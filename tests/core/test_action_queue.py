@@ -125,11 +125,11 @@ def test_a_running_action_left_by_a_dead_worker_is_reclaimed_and_run(dots, setti
 
 @pytest.mark.django_db
 def test_a_keyed_push_stops_retrying_23_hours_after_its_key_was_made(dots, outage_settings):
-    from payouts import services as payout_services
     from payouts.models import PayoutLink
+    from payouts.services import payout_links
 
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
-    link = payout_services.payout_link_request(amount_cents=1_000, actor=operator, push=False)
+    link = payout_links.payout_link_request(amount_cents=1_000, actor=operator, push=False)
     action = action_queue.queue_retry(
         kind=payouts_seam.PAYOUT_LINK_PUSH,
         target=link,

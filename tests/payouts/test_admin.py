@@ -119,11 +119,9 @@ def test_management_command_imports(dots, tmp_path, capsys):
 
 
 def test_verify_page_verifies_the_payee_with_the_code_dots_sent(dots, operator, client):
-    from payouts import services
+    from payouts.services import payees
 
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     login_verified(client, operator)
     client.post("/admin/payouts/payee/", {"action": "send_verification_token", "_selected_action": [payee.pk]})
     token = dots.control_get(f"users/{payee.dots_user_id}/verification-token")["token"]
@@ -153,11 +151,9 @@ def test_payout_request_page_sends_one_to_a_new_phone(dots, operator, client, dj
 def test_editing_a_payees_metadata_updates_it_in_dots(dots, operator, client):
     import requests
 
-    from payouts import services
+    from payouts.services import payees
 
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     login_verified(client, operator)
     response = client.post(
         f"/admin/payouts/payee/{payee.pk}/edit/", {"external_id": "EMP-7", "metadata": '{"team": "north"}'}
@@ -167,3 +163,62 @@ def test_editing_a_payees_metadata_updates_it_in_dots(dots, operator, client):
     assert user["metadata"] == {"team": "north"}
     payee.refresh_from_db()
     assert (payee.external_id, payee.metadata) == ("EMP-7", {"team": "north"})
+
+
+# --- custom pages check their own permission ------------------------------------------------------
+
+
+def _payouts_custom_pages():
+    """Every page the payouts ModelAdmins add to the admin (read from the admin, not listed here)."""
+    from django.contrib import admin
+
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label == "payouts":
+            for page in model_admin.admin_pages():
+                yield model, page
+
+
+def test_a_manager_opens_no_custom_payouts_page_that_changes_anything(dots, client):
+    from django.urls import reverse
+
+    from core import roles
+    from tests.payouts.admin_access import INSTANCE_FACTORIES
+    from tests.support import make_user
+
+    login_verified(client, make_user("manager", role=roles.MANAGER))
+    read_only = {"payouts.payeeimport progress", "payouts.payeeimport failed_rows"}
+    wrong = []
+    for model, page in _payouts_custom_pages():
+        label = f"{model._meta.label_lower} {page.name}"
+        args = [INSTANCE_FACTORIES[model._meta.label_lower]().pk] if "object_id" in page.route else []
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page.name}", args=args)
+        for method in (client.get, client.post):
+            status = method(url).status_code
+            if (status == 200) != (label in read_only) or status not in (200, 403):
+                wrong.append(f"{label} {method.__name__}: {status}")
+    assert wrong == []
+
+
+def test_a_manager_cannot_refresh_transfers_from_dots(dots, client):
+    from core import roles
+    from payouts.models import Transfer
+    from tests.support import make_user
+
+    dots.control("seed/transfers", {"count": 2, "statuses": {"completed": 2}, "amount": 500})
+    login_verified(client, make_user("manager", role=roles.MANAGER))
+
+    assert "Refresh from Dots" not in client.get("/admin/payouts/transfer/").content.decode()
+    assert client.post("/admin/payouts/transfer/sync/").status_code == 403
+    assert Transfer.objects.count() == 0
+    assert dots.received("GET", "/v2/transfers*") == []
+
+
+def test_a_payer_may_refresh_transfers_from_dots(dots, payer, client):
+    from payouts.models import Transfer
+
+    dots.control("seed/transfers", {"count": 2, "statuses": {"completed": 2}, "amount": 500})
+    login_verified(client, payer)
+
+    assert "Refresh from Dots" in client.get("/admin/payouts/transfer/").content.decode()
+    assert client.post("/admin/payouts/transfer/sync/").status_code == 302
+    assert Transfer.objects.count() == 2

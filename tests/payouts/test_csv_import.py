@@ -2,9 +2,10 @@
 
 import pytest
 
-from payouts import csv_import, services
+from payouts import csv_import
 from payouts.errors import FileRefused
 from payouts.models import PayeeImportRow
+from payouts.services import payee_imports
 
 from .conftest import csv_bytes, good_rows, phone, upload
 
@@ -14,7 +15,7 @@ Row = PayeeImportRow.Status
 
 
 def preview(data: bytes, actor):
-    return services.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
+    return payee_imports.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
 
 
 def test_utf8_with_bom_is_read_and_its_header_matched(operator):

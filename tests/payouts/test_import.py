@@ -6,8 +6,8 @@ import io
 import pytest
 
 from core.models import AuditEvent
-from payouts import services
 from payouts.models import Payee, PayeeImport, PayeeImportRow
+from payouts.services import payee_imports, payees
 
 from .conftest import csv_bytes, good_rows, phone, upload
 
@@ -18,16 +18,16 @@ Row = PayeeImportRow.Status
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch):
-    monkeypatch.setattr(services, "RETRY_BASE_SECONDS", 0.01)
+    monkeypatch.setattr(payees, "RETRY_BASE_SECONDS", 0.01)
 
 
 def preview(data: bytes, actor):
-    return services.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
+    return payee_imports.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
 
 
 def run(imp, actor):
-    services.payee_import_confirm(import_id=imp.pk, actor=actor)
-    return services.payee_import_process(import_id=imp.pk, actor=actor)
+    payee_imports.payee_import_confirm(import_id=imp.pk, actor=actor)
+    return payee_imports.payee_import_process(import_id=imp.pk, actor=actor)
 
 
 def dots_users(dots):
@@ -117,7 +117,7 @@ def test_dropped_responses_never_make_a_second_dots_user(dots, operator):
 
 def test_a_row_left_creating_by_a_dead_worker_is_resolved_without_a_second_user(dots, operator):
     imp = preview(csv_bytes(good_rows(3)), operator)
-    services.payee_import_confirm(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_confirm(import_id=imp.pk, actor=operator)
     first = imp.rows.order_by("line_number").first()
     # The worker created the user in Dots, then died before recording it.
     country, national = "1", first.phone_e164[2:]
@@ -136,38 +136,38 @@ def test_a_row_left_creating_by_a_dead_worker_is_resolved_without_a_second_user(
     )
     PayeeImportRow.objects.filter(pk=first.pk).update(status=Row.CREATING, attempts=1)
     PayeeImport.objects.filter(pk=imp.pk).update(status=PayeeImport.Status.RUNNING)
-    imp = services.payee_import_process(import_id=imp.pk, actor=operator)
+    imp = payee_imports.payee_import_process(import_id=imp.pk, actor=operator)
     assert imp.created_count == 3
     assert len(dots_users(dots)) == 3
 
 
 def test_running_the_task_twice_creates_nothing_more(dots, operator):
     imp = run(preview(csv_bytes(good_rows(3)), operator), operator)
-    services.payee_import_process(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_process(import_id=imp.pk, actor=operator)
     assert len(dots_users(dots)) == 3
     assert len(dots.received("POST", "/v2/users")) == 3
 
 
 def test_cancel_stops_the_import_and_the_rest_is_counted_cancelled(dots, operator):
     imp = preview(csv_bytes(good_rows(100)), operator)
-    services.payee_import_confirm(import_id=imp.pk, actor=operator)
-    services.payee_import_cancel(import_id=imp.pk, actor=operator)
-    imp = services.payee_import_process(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_confirm(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_cancel(import_id=imp.pk, actor=operator)
+    imp = payee_imports.payee_import_process(import_id=imp.pk, actor=operator)
     assert imp.status == PayeeImport.Status.CANCELLED
     assert imp.cancelled_count == 100 and dots_users(dots) == []
 
 
 def test_cancel_mid_run_leaves_created_rows_and_cancels_the_rest(dots, operator, monkeypatch):
     imp = preview(csv_bytes(good_rows(100)), operator)
-    services.payee_import_confirm(import_id=imp.pk, actor=operator)
-    original = services._record_outcomes
+    payee_imports.payee_import_confirm(import_id=imp.pk, actor=operator)
+    original = payee_imports._record_outcomes
 
     def record_then_cancel(outcomes, actor):
         original(outcomes, actor)
         PayeeImport.objects.filter(pk=imp.pk).update(cancel_requested=True)
 
-    monkeypatch.setattr(services, "_record_outcomes", record_then_cancel)
-    imp = services.payee_import_process(import_id=imp.pk, actor=operator, workers=4)
+    monkeypatch.setattr(payee_imports, "_record_outcomes", record_then_cancel)
+    imp = payee_imports.payee_import_process(import_id=imp.pk, actor=operator, workers=4)
     assert imp.status == PayeeImport.Status.CANCELLED
     assert 16 <= imp.created_count < 100 and imp.created_count + imp.cancelled_count == 100
     assert len(dots.received("POST", "/v2/users")) == imp.created_count == len(dots_users_all(dots))
@@ -175,8 +175,8 @@ def test_cancel_mid_run_leaves_created_rows_and_cancels_the_rest(dots, operator,
 
 def test_progress_is_written_at_most_once_per_fifty_rows(dots, operator, monkeypatch):
     writes = []
-    original = services._write_progress
-    monkeypatch.setattr(services, "_write_progress", lambda import_id: (writes.append(1), original(import_id)))
+    original = payee_imports._write_progress
+    monkeypatch.setattr(payee_imports, "_write_progress", lambda import_id: (writes.append(1), original(import_id)))
     run(preview(csv_bytes(good_rows(200)), operator), operator)
     assert len(writes) <= 200 // 50 + 1
 

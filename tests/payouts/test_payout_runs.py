@@ -6,8 +6,8 @@ import requests
 from core import roles
 from core.errors import SegregationOfDutiesViolation
 from core.models import AuditEvent
-from payouts import services
 from payouts.models import PayoutRun, PayoutRunItem
+from payouts.services import payee_imports, payout_runs
 from tests.support import login_verified, make_user
 
 from .conftest import csv_bytes, good_rows, phone, upload
@@ -18,11 +18,11 @@ HEADER = "first_name,last_name,email,phone,amount,memo"
 
 
 def imported_run(operator, rows):
-    imp = services.payee_import_preview(
+    imp = payee_imports.payee_import_preview(
         fileobj=upload(csv_bytes(rows, header=HEADER)), file_name="run.csv", actor=operator
     )
-    services.payee_import_confirm(import_id=imp.pk, actor=operator)
-    services.payee_import_process(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_confirm(import_id=imp.pk, actor=operator)
+    payee_imports.payee_import_process(import_id=imp.pk, actor=operator)
     return PayoutRun.objects.get(payee_import=imp)
 
 
@@ -45,7 +45,7 @@ def test_the_importer_cannot_approve_their_own_run_even_as_superuser(dots, opera
     operator.save()
     run = imported_run(operator, rows_with_amounts(2))
     with pytest.raises(SegregationOfDutiesViolation):
-        services.payout_run_approve(run_id=run.pk, actor=operator)
+        payout_runs.payout_run_approve(run_id=run.pk, actor=operator)
     run.refresh_from_db()
     assert run.status == PayoutRun.Status.AWAITING_APPROVAL
 
@@ -55,7 +55,7 @@ def test_a_second_person_approves_and_one_payout_link_per_row_is_sent(
 ):
     run = imported_run(operator, rows_with_amounts(3))
     with django_capture_on_commit_callbacks(execute=True):
-        services.payout_run_approve(run_id=run.pk, actor=payer)
+        payout_runs.payout_run_approve(run_id=run.pk, actor=payer)
     run.refresh_from_db()
     assert (run.status, run.approved_by) == (PayoutRun.Status.SENT, payer)
     statuses = list(run.items.values_list("status", flat=True))
@@ -69,7 +69,7 @@ def test_rows_whose_payee_failed_are_skipped_and_say_why(dots, operator, payer, 
     dots.add_fault(method="POST", path="/v2/users", kind="status", status=400, count=1)
     run = imported_run(operator, rows_with_amounts(2))
     with django_capture_on_commit_callbacks(execute=True):
-        services.payout_run_approve(run_id=run.pk, actor=payer)
+        payout_runs.payout_run_approve(run_id=run.pk, actor=payer)
     assert sorted(run.items.values_list("status", flat=True)) == [
         PayoutRunItem.Status.SENT,
         PayoutRunItem.Status.SKIPPED,
@@ -81,7 +81,7 @@ def test_a_short_wallet_fails_the_item_and_reports_it(dots, operator, payer, dja
     run = imported_run(operator, rows_with_amounts(2))
     dots.add_fault(method="POST", path="/v2/payout-links", kind="insufficient_funds", count=1)
     with django_capture_on_commit_callbacks(execute=True):
-        services.payout_run_approve(run_id=run.pk, actor=payer)
+        payout_runs.payout_run_approve(run_id=run.pk, actor=payer)
     outcomes = sorted(run.items.values_list("status", flat=True))
     assert outcomes == [PayoutRunItem.Status.FAILED, PayoutRunItem.Status.SENT]
     assert "insufficient" in run.items.get(status=PayoutRunItem.Status.FAILED).outcome
@@ -122,9 +122,9 @@ def test_retrying_a_run_sends_only_the_failed_items_once_each(
     run = imported_run(operator, rows_with_amounts(3))
     dots.add_fault(method="POST", path="/v2/payout-links", kind="insufficient_funds", count=1)
     with django_capture_on_commit_callbacks(execute=True):
-        services.payout_run_approve(run_id=run.pk, actor=payer)
+        payout_runs.payout_run_approve(run_id=run.pk, actor=payer)
     assert run.items.filter(status=PayoutRunItem.Status.FAILED).count() == 1
-    run = services.payout_run_retry_failed(run_id=run.pk, actor=payer)
+    run = payout_runs.payout_run_retry_failed(run_id=run.pk, actor=payer)
     assert list(run.items.values_list("status", flat=True)) == [PayoutRunItem.Status.SENT] * 3
     links = requests.get(dots.base_url + "/v2/payout-links", params={"limit": 100}, auth=dots.auth).json()["data"]
     assert len(links) == 3

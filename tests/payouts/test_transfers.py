@@ -5,8 +5,9 @@ import uuid
 import pytest
 import requests
 
-from payouts import services, transfers
+from payouts import transfers
 from payouts.models import Transfer
+from payouts.services import payees, payout_links
 from tests.support import login_verified
 
 from .conftest import phone
@@ -25,9 +26,7 @@ def dots_transfer(dots, user_id: str, amount: int = 700) -> dict:
 
 
 def test_sync_lists_each_dots_transfer_once_with_its_payee(dots, operator):
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     made = dots_transfer(dots, payee.dots_user_id)
     transfers.transfers_sync(actor=operator)
     transfers.transfers_sync(actor=operator)
@@ -39,9 +38,7 @@ def test_sync_lists_each_dots_transfer_once_with_its_payee(dots, operator):
 def test_a_transfer_that_paid_a_payable_links_to_it(dots, operator):
     access = pytest.importorskip("tests.payables.admin_access")
     payable = access.INSTANCE_FACTORIES["payables.payable"]()
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     made = dots_transfer(dots, payee.dots_user_id)
     type(payable).objects.filter(pk=payable.pk).update(dots_transfer_id=made["id"])
     transfers.transfers_sync(actor=operator)
@@ -50,9 +47,7 @@ def test_a_transfer_that_paid_a_payable_links_to_it(dots, operator):
 
 
 def test_the_transfers_page_refreshes_from_dots_for_an_operator(dots, operator, client):
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
     made = dots_transfer(dots, payee.dots_user_id)
     login_verified(client, operator)
     client.post("/admin/payouts/transfer/sync/")
@@ -92,11 +87,11 @@ def test_the_transfers_list_links_payee_and_payout_link_in_a_fixed_number_of_que
     from core.audit import system_user
 
     for n in range(3):
-        payee = services.payee_create(
+        payee = payees.payee_create(
             first_name="Ann", last_name=f"Lee{n}", email=f"a{n}@example.com", phone=phone(), actor=operator
         )
-        link = services.payout_link_push(
-            payout_link_id=services.payout_link_request(
+        link = payout_links.payout_link_push(
+            payout_link_id=payout_links.payout_link_request(
                 amount_cents=900, payee_id=payee.pk, actor=operator, push=False
             ).pk,
             actor=operator,
@@ -115,11 +110,9 @@ def test_the_transfers_list_links_payee_and_payout_link_in_a_fixed_number_of_que
 def test_a_payout_links_page_shows_its_failed_transfer_with_the_reason(dots, operator, client):
     from core.audit import system_user
 
-    payee = services.payee_create(
-        first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator
-    )
-    link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
-    link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
+    link = payout_links.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
+    link = payout_links.payout_link_push(payout_link_id=link.pk, actor=operator)
     claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
     transfer_id = (
         claimed.get("transfer_id")

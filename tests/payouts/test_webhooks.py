@@ -11,8 +11,8 @@ from django.db import connections
 
 from core.models import AuditEvent
 from dots.webhooks import sign
-from payouts import services
 from payouts.models import WebhookDelivery
+from payouts.services import payees, payout_links, payout_requests
 from tests.payouts.conftest import phone
 
 URL = "/webhooks/dots/"
@@ -39,10 +39,10 @@ def deliver(client, django_capture_on_commit_callbacks):
 @pytest.fixture
 def created_request(dots, operator):
     """A payout request created in Dots (status created) and known here."""
-    request = services.payout_request_request(
+    request = payout_requests.payout_request_request(
         amount_cents=1500, phone=phone(), memo="refund", actor=operator, push=False
     )
-    request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
+    request = payout_requests.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == "created"
     return request
 
@@ -71,10 +71,10 @@ def test_a_payout_request_approved_in_dots_shows_approved_with_its_link_after_th
     # The emulator keeps its HTTP connection alive, so the live server's request thread would keep a
     # persistent (CONN_MAX_AGE) database session open past the test: close it after each request.
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    request = services.payout_request_request(
+    request = payout_requests.payout_request_request(
         amount_cents=1500, phone=phone(), memo="refund", actor=operator, push=False
     )
-    request = services.payout_request_push(payout_request_id=request.pk, actor=operator)
+    request = payout_requests.payout_request_push(payout_request_id=request.pk, actor=operator)
     dots.control(
         "webhooks/config", {"url": live_server.url + URL, "secret": dots.webhook_secret, "retry_delays": [0.2]}
     )
@@ -237,11 +237,11 @@ def test_dots_unreachable_while_processing_is_stored_on_the_delivery(deliver, cr
 def test_a_transfer_webhook_mirrors_the_transfer_read_from_dots(deliver, dots, settings, operator):
     from payouts.models import Transfer
 
-    payee = services.payee_create(
+    payee = payees.payee_create(
         first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(), actor=operator
     )
-    link = services.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
-    link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    link = payout_links.payout_link_request(amount_cents=900, payee_id=payee.pk, actor=operator, push=False)
+    link = payout_links.payout_link_push(payout_link_id=link.pk, actor=operator)
     claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
     transfer_id = (
         claimed.get("transfer_id")
@@ -271,7 +271,7 @@ def test_nul_bytes_in_a_refused_delivery_are_answered_400_not_500(deliver, db, d
 
 
 def test_a_user_webhook_refreshes_the_payee_from_dots(deliver, dots, settings, operator):
-    payee = services.payee_create(
+    payee = payees.payee_create(
         first_name="Ann", last_name="Lee", email="ann@example.com", phone=phone(), actor=operator
     )
     dots.control(f"users/{payee.dots_user_id}/wallet/credit", {"amount": 2500})
@@ -286,8 +286,8 @@ def test_a_user_webhook_refreshes_the_payee_from_dots(deliver, dots, settings, o
 
 
 def test_a_payout_link_webhook_shows_the_link_claimed(deliver, dots, settings, operator):
-    link = services.payout_link_request(amount_cents=900, actor=operator, push=False)
-    link = services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    link = payout_links.payout_link_request(amount_cents=900, actor=operator, push=False)
+    link = payout_links.payout_link_push(payout_link_id=link.pk, actor=operator)
     claimed = dots.control(f"payout-links/{link.dots_id}/advance", {"status": "claimed"})
     body = _body({"event": "payout_link.claimed", **claimed})
 

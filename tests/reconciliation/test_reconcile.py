@@ -13,8 +13,8 @@ from core.errors import DotsOutcomeUnknownError, PermissionRefused
 from core.models import AuditEvent
 from payables import services as payable_services
 from payables.models import Payable
-from payouts import services as payout_services
 from payouts.models import PayoutLink
+from payouts.services import payees, payout_links, payout_requests
 from reconciliation import services
 from reconciliation.models import Discrepancy, ReconciliationRun
 from tests.support import login_verified, make_user
@@ -33,8 +33,8 @@ def administrator(db):
 
 
 def _link(operator, amount=900) -> PayoutLink:
-    link = payout_services.payout_link_request(amount_cents=amount, actor=operator, push=False)
-    return payout_services.payout_link_push(payout_link_id=link.pk, actor=operator)
+    link = payout_links.payout_link_request(amount_cents=amount, actor=operator, push=False)
+    return payout_links.payout_link_push(payout_link_id=link.pk, actor=operator)
 
 
 def _open(record_type=None):
@@ -187,14 +187,14 @@ def test_a_fresh_pay_call_is_left_alone(people, approved_payable, dots, settings
 
 
 def test_a_payout_link_whose_answer_was_lost_is_settled_with_one_link_in_dots(dots, operator):
-    payee = payout_services.payee_create(
+    payee = payees.payee_create(
         first_name="Cy", last_name="Oh", email="cy@example.com", phone="2015550191", actor=operator
     )
-    link = payout_services.payout_link_request(amount_cents=500, payee_id=payee.pk, actor=operator, push=False)
+    link = payout_links.payout_link_request(amount_cents=500, payee_id=payee.pk, actor=operator, push=False)
     # Every attempt (the client retries keyed writes) loses its answer; Dots made the link the first time.
     dots.add_fault(method="POST", path="/v2/payout-links", kind="drop", rate=1.0)
     with pytest.raises(DotsOutcomeUnknownError):
-        payout_services.payout_link_push(payout_link_id=link.pk, actor=operator)
+        payout_links.payout_link_push(payout_link_id=link.pk, actor=operator)
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.UNKNOWN
     dots.control("faults/clear")
@@ -260,7 +260,7 @@ def _as_if_created_minutes_ago(model, pk, minutes=10):
 
 
 def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_keeps_one(dots, operator):
-    link = payout_services.payout_link_request(amount_cents=800, actor=operator, push=False)
+    link = payout_links.payout_link_request(amount_cents=800, actor=operator, push=False)
     # The worker sent the create, Dots made the link, and the worker died before recording it.
     client().create_payout_link(**link.request_body)
     _as_if_created_minutes_ago(PayoutLink, link.pk)
@@ -275,7 +275,7 @@ def test_a_link_whose_worker_died_mid_call_is_sent_again_with_its_key_and_dots_k
 
 
 def test_a_fresh_pending_link_is_left_to_its_own_task(dots, operator):
-    link = payout_services.payout_link_request(amount_cents=800, actor=operator, push=False)
+    link = payout_links.payout_link_request(amount_cents=800, actor=operator, push=False)
     services.reconcile_all(actor=system_user(), record_types=["payout_link"])
     link.refresh_from_db()
     assert link.status == PayoutLink.Status.PENDING
@@ -285,7 +285,7 @@ def test_a_fresh_pending_link_is_left_to_its_own_task(dots, operator):
 def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice(dots, operator):
     from payouts.models import PayoutRequest
 
-    request = payout_services.payout_request_request(amount_cents=1200, phone="2015550193", actor=operator, push=False)
+    request = payout_requests.payout_request_request(amount_cents=1200, phone="2015550193", actor=operator, push=False)
     client().create_payout_request(**request.request_body)
     _as_if_created_minutes_ago(PayoutRequest, request.pk)
 
@@ -300,7 +300,7 @@ def test_a_request_whose_worker_died_mid_call_is_found_by_its_key_not_sent_twice
 def test_a_failure_seen_by_one_push_never_undoes_the_link_another_push_recorded(dots, operator):
     """Two pushes of the same link (same key): the second's lost answer arrives after the first recorded the link."""
     link = _link(operator)
-    payout_services._link_failed(
+    payout_links._link_failed(
         link, PayoutLink.Status.UNKNOWN, "answer lost", "payout_link.outcome_unknown", operator, timezone.now()
     )
     link.refresh_from_db()

@@ -10,8 +10,8 @@ from core.audit import system_user
 from core.dots_gateway import client
 from core.models import AuditEvent
 from payables.models import Payable
-from payouts import services as payout_services
 from payouts.models import PayoutRequest
+from payouts.services import payees, payout_requests
 from reconciliation import sync
 from reconciliation.models import AppWallet
 from tests.support import login_verified, make_user
@@ -31,10 +31,10 @@ def _sync_dots(*args) -> str:
 
 
 def _created_request(operator, phone="2015550142") -> PayoutRequest:
-    request = payout_services.payout_request_request(
+    request = payout_requests.payout_request_request(
         amount_cents=1500, phone=phone, memo="refund", actor=operator, push=False
     )
-    request = payout_services.payout_request_push(payout_request_id=request.pk, actor=operator)
+    request = payout_requests.payout_request_push(payout_request_id=request.pk, actor=operator)
     assert request.status == PayoutRequest.Status.CREATED
     return request
 
@@ -99,7 +99,7 @@ def test_a_payment_completed_in_dots_is_paid_here_after_sync(people, approved_pa
 
 
 def test_payees_status_and_compliance_follow_dots(dots, operator):
-    payee = payout_services.payee_create(
+    payee = payees.payee_create(
         first_name="Ann", last_name="Lee", email="ann@example.com", phone="2015550177", actor=operator
     )
     assert payee.dots_status != "verified"

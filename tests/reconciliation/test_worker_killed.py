@@ -24,9 +24,9 @@ from payables import services as payable_services
 from payables import tasks as payable_tasks
 from payables.errors import InvalidTransition
 from payables.models import Payable
-from payouts import services as payout_services
 from payouts import tasks as payout_tasks
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutLink
+from payouts.services import payee_imports, payout_links
 from tests.chaos_support import PAYMENT_ACTIONS
 from tests.chaos_worker import worker_env
 from tests.fixtures_emulator import REPO_ROOT
@@ -201,7 +201,7 @@ def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_sett
 
 def test_a_worker_killed_mid_link_push_makes_one_link_when_the_task_runs_again(dots):
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
-    link = payout_services.payout_link_request(amount_cents=1_234, actor=operator, memo="killed push", push=False)
+    link = payout_links.payout_link_request(amount_cents=1_234, actor=operator, memo="killed push", push=False)
     dots.add_fault(method="POST", path="/v2/payout-links", kind="latency", ms=HELD_MS, count=1)
     worker = Worker(dots, "push", link.pk)
     worker.wait_until_sending("POST", "/v2/payout-links")
@@ -239,10 +239,10 @@ def test_a_worker_killed_mid_import_creates_every_payee_once_when_the_import_run
     rows = 40
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     upload = __import__("io").BytesIO(_csv(rows))
-    payee_import = payout_services.payee_import_preview(fileobj=upload, file_name="payees.csv", actor=operator)
+    payee_import = payee_imports.payee_import_preview(fileobj=upload, file_name="payees.csv", actor=operator)
     # Confirm here, run in the worker process: keep the queued task from running inline in this one.
-    monkeypatch.setattr(payout_services, "async_task", lambda *args, **kwargs: None)
-    payout_services.payee_import_confirm(import_id=payee_import.pk, actor=operator)
+    monkeypatch.setattr(payee_imports, "async_task", lambda *args, **kwargs: None)
+    payee_imports.payee_import_confirm(import_id=payee_import.pk, actor=operator)
 
     dots.add_fault(method="POST", path="/v2/users", kind="latency", ms=HELD_MS)
     worker = Worker(dots, "import", payee_import.pk)

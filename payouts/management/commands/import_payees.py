@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.audit import system_user
 from core.errors import DomainError
-from payouts import selectors, services
+from payouts import selectors
+from payouts.services import payee_imports
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         actor = get_user_model().objects.get(username=username) if username else system_user()
         try:
             with open(file, "rb") as handle:
-                payee_import = services.payee_import_preview(fileobj=handle, file_name=file, actor=actor)
+                payee_import = payee_imports.payee_import_preview(fileobj=handle, file_name=file, actor=actor)
         except FileNotFoundError as exc:
             raise CommandError(f"{file}: no such file") from exc
         except DomainError as exc:
@@ -38,11 +39,11 @@ class Command(BaseCommand):
         for row in selectors.import_problem_rows(payee_import, limit=10_000):
             out.write(f"  line {row.line_number}: {row.get_status_display()}: {row.error}")
         if dry_run:
-            services.payee_import_discard(import_id=payee_import.pk, actor=actor)
+            payee_imports.payee_import_discard(import_id=payee_import.pk, actor=actor)
             out.write("Dry run: nothing was created.")
             return
-        services.payee_import_confirm(import_id=payee_import.pk, actor=actor)
-        payee_import = services.payee_import_process(import_id=payee_import.pk, actor=actor)
+        payee_imports.payee_import_confirm(import_id=payee_import.pk, actor=actor)
+        payee_import = payee_imports.payee_import_process(import_id=payee_import.pk, actor=actor)
         out.write(
             f"{payee_import.get_status_display()}: {payee_import.created_count} created, "
             f"{payee_import.linked_count} linked, {payee_import.failed_count} failed."

@@ -1,0 +1,210 @@
+"""Payees: Dots users we pay. Create (or link the user Dots already has), refresh, update, verify."""
+
+from __future__ import annotations
+
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit
+from core.dots_gateway import client, dots_call
+from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
+from core.permissions import require_perm
+from dots.types import User as DotsUser
+from payouts import csv_import
+from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeNotInDots
+from payouts.models import Payee
+
+CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
+RETRY_BASE_SECONDS = 0.2
+
+ADD_PAYEE = "payouts.add_payee"
+CHANGE_PAYEE = "payouts.change_payee"
+
+
+def payee_fields_from_dots(user: DotsUser) -> dict:
+    # Dots answers the method's id and platform, never a whole account number.
+    method = user.default_payout_method or ""
+    return {
+        "dots_status": user.status or "",
+        "compliance": user.compliance or {},
+        "wallet_cents": user.wallet.amount if user.wallet is not None else None,
+        "default_payout_method": method[:100],
+    }
+
+
+def create_or_link_user(
+    *, first_name: str, last_name: str, email: str, phone_e164: str, metadata=None, already_tried: bool = False
+) -> tuple[str, DotsUser | str]:
+    """Create the Dots user, or find the one with this phone. Safe to repeat: never two users.
+
+    Answers (outcome, the Dots user or error text) with outcome "created", "linked" or "failed".
+    `already_tried` says an earlier attempt may have reached Dots (a dropped answer or a
+    worker that died): a duplicate-phone answer then means our own earlier create.
+    """
+    country_code, national = csv_import.dots_phone(phone_e164)
+    last_error = ""
+    # The import runs this in worker threads that must not touch the database: no health writes.
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with dots_call("create the payee", record_health=False):
+                user = client().create_user(
+                    first_name=first_name,
+                    last_name=last_name,
+                    email=email,
+                    country_code=country_code,
+                    phone_number=national,
+                    metadata=metadata,
+                )
+            return "created", user
+        except DotsRejected as exc:
+            body = getattr(exc.dots_error, "body", None) or {}
+            if exc.dots_error_code == "user-already-exists" and body.get("user_id"):
+                try:
+                    with dots_call("read the existing Dots user", record_health=False):
+                        user = client().retrieve_user(user_id=body["user_id"])
+                except (DotsUnavailable, DotsOutcomeUnknownError) as read_exc:
+                    last_error = str(read_exc)
+                    time.sleep(RETRY_BASE_SECONDS * 2**attempt)
+                    continue
+                return ("created" if already_tried else "linked"), user
+            return "failed", str(exc)
+        except DotsOutcomeUnknownError as exc:
+            # The user may exist now; asking again is safe: a duplicate phone is answered with its id.
+            already_tried = True
+            last_error = str(exc)
+        except DotsUnavailable as exc:
+            last_error = str(exc)
+        time.sleep(RETRY_BASE_SECONDS * 2**attempt)
+    return "failed", last_error
+
+
+def payee_create(
+    *, first_name: str, last_name: str, email: str, phone: str, country: str = "US", external_id: str = "", actor
+) -> Payee:
+    """Create one payee in Dots (or link the Dots user that has this phone), then locally."""
+    require_perm(actor, ADD_PAYEE, "add payees")
+    layout = csv_import.CsvLayout(
+        encoding="",
+        delimiter=",",
+        header=[],
+        columns={"first_name": 0, "last_name": 1, "email": 2, "phone": 3, "country_code": 4},
+    )
+    parsed = csv_import.validate_row(0, [first_name, last_name, email, phone, country], layout, 5)
+    if parsed.errors:
+        raise InvalidPayee(csv_import.describe_errors(parsed.errors))
+    values = parsed.values
+    existing = Payee.objects.filter(phone_e164=values["phone_e164"]).first()
+    if existing is not None:
+        raise InvalidPayee(f"{existing} is already a payee.", code="payee-exists")
+    outcome, result = create_or_link_user(
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        email=values["email"],
+        phone_e164=values["phone_e164"],
+    )
+    if not isinstance(result, DotsUser):
+        raise PayeeCreateFailed(result)
+    with transaction.atomic():
+        payee = Payee.objects.create(
+            first_name=values["first_name"],
+            last_name=values["last_name"],
+            email=values["email"],
+            phone_e164=values["phone_e164"],
+            country=values["country"],
+            external_id=external_id,
+            dots_user_id=result.id,
+            linked_existing=outcome == "linked",
+            created_by=actor,
+            last_dots_attempt_at=timezone.now(),
+            **payee_fields_from_dots(result),
+        )
+        audit.record(
+            actor=actor,
+            action=f"payee.{outcome}",
+            target=payee,
+            after={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164},
+        )
+    return payee
+
+
+def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "refresh payees from Dots")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    try:
+        with dots_call("read the payee"):
+            user = client().retrieve_user(user_id=payee.dots_user_id)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    fields = payee_fields_from_dots(user)
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        before = {name: getattr(payee, name) for name in ("dots_status", "wallet_cents", "default_payout_method")}
+        for name, value in fields.items():
+            setattr(payee, name, value)
+        payee.last_dots_error = ""
+        payee.last_dots_attempt_at = timezone.now()
+        payee.save()
+        after = {name: getattr(payee, name) for name in before}
+        if before != after:
+            audit.record(actor=actor, action="payee.refreshed", target=payee, before=before, after=after, source=source)
+    return payee
+
+
+def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> Payee:
+    """Update what Dots lets us change on a user (metadata); names and phone are fixed in Dots."""
+    require_perm(actor, CHANGE_PAYEE, "change payees")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    try:
+        with dots_call("update the payee"):
+            user = client().update_user(user_id=payee.dots_user_id, metadata=metadata)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        before = {"metadata": payee.metadata, "external_id": payee.external_id}
+        payee.metadata = user.metadata if isinstance(user.metadata, dict) else metadata
+        payee.external_id = external_id
+        for name, value in payee_fields_from_dots(user).items():
+            setattr(payee, name, value)
+        payee.last_dots_error = ""
+        payee.last_dots_attempt_at = timezone.now()
+        payee.save()
+        audit.record(
+            actor=actor,
+            action="payee.updated",
+            target=payee,
+            before=before,
+            after={"metadata": payee.metadata, "external_id": payee.external_id},
+        )
+    return payee
+
+
+def payee_send_verification(*, payee_id: int, actor) -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "verify payees")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    with dots_call("send the verification token"):
+        client().send_user_verification_token(user_id=payee.dots_user_id)
+    audit.record(actor=actor, action="payee.verification_sent", target=payee)
+    return payee
+
+
+def payee_verify(*, payee_id: int, token: str, actor) -> Payee:
+    require_perm(actor, CHANGE_PAYEE, "verify payees")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    with dots_call("verify the payee"):
+        client().verify_user(user_id=payee.dots_user_id, token=token.strip())
+    payee = payee_refresh(payee_id=payee_id, actor=actor)
+    audit.record(actor=actor, action="payee.verified", target=payee, after={"dots_status": payee.dots_status})
+    return payee
