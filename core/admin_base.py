@@ -21,6 +21,14 @@ class LargeListAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
+    # Fields every record also in Dots inherits (core.models.DotsRecord): shown after the record's
+    # own fields, not first as the abstract parent's field order would put them.
+    LAST_FIELDS = ("last_dots_error", "last_dots_attempt_at")
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return [f for f in fields if f not in self.LAST_FIELDS] + [f for f in self.LAST_FIELDS if f in fields]
+
 
 class ViewOnlyAdmin(LargeListAdmin):
     """Rows that only services and tasks write: seen here, never added, edited or deleted."""
