@@ -16,6 +16,7 @@ from payables import drafts
 from payables import services as payable_services
 from payables.models import Payable
 from payouts.models import PayoutLink, PayoutRequest
+from payouts.services import payout_links, payout_requests
 from tests.outage_support import end_outage, start_outage
 from tests.support import make_user
 from vendors import services as vendor_services
@@ -164,12 +165,10 @@ def test_pay_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothing(dot
 def test_payout_link_queued_by_an_operator_whose_role_is_removed_fails_and_sends_nothing(
     dots, django_capture_on_commit_callbacks
 ):
-    from payouts import services as payout_services
-
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     start_outage(dots)
     with django_capture_on_commit_callbacks(execute=True):  # the push task runs after commit, as the operator
-        link = payout_services.payout_link_request(amount_cents=2_500, actor=operator)
+        link = payout_links.payout_link_request(amount_cents=2_500, actor=operator)
     _take_role_away(operator, roles.PAYOUTS_OPERATOR)
 
     _run_and_expect_refusal(dots, operator, doing="create payout links in Dots")
@@ -182,12 +181,10 @@ def test_payout_link_queued_by_an_operator_whose_role_is_removed_fails_and_sends
 def test_payout_request_queued_by_an_operator_whose_role_is_removed_fails_and_sends_nothing(
     dots, django_capture_on_commit_callbacks
 ):
-    from payouts import services as payout_services
-
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     start_outage(dots)
     with django_capture_on_commit_callbacks(execute=True):
-        request = payout_services.payout_request_request(amount_cents=2_500, actor=operator, phone="+14155550123")
+        request = payout_requests.payout_request_request(amount_cents=2_500, actor=operator, phone="+14155550123")
     _take_role_away(operator, roles.PAYOUTS_OPERATOR)
 
     _run_and_expect_refusal(dots, operator, doing="create payout requests in Dots")

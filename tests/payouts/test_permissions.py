@@ -7,6 +7,7 @@ from django.utils import timezone
 from core import action_queue, roles
 from core.errors import DotsUnavailable, PermissionRefused
 from core.models import AuditEvent, QueuedDotsAction
+from payouts import seam as payouts_seam
 from payouts import tasks as payout_tasks
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun
 from payouts.services import payee_imports, payees, payout_links, payout_requests, payout_runs
@@ -198,7 +199,7 @@ def test_a_retry_queued_by_a_persons_push_is_refused_once_their_role_is_removed(
     dots.add_fault(method="POST", path="/v2/payout-links*", kind="status", status=503, rate=1)
     with pytest.raises(DotsUnavailable):
         payout_tasks.payout_link_push(link.pk, operator.pk)
-    action = QueuedDotsAction.objects.get(kind=QueuedDotsAction.Kind.PAYOUT_LINK_PUSH)
+    action = QueuedDotsAction.objects.get(kind=payouts_seam.PAYOUT_LINK_PUSH)
     assert action.actor == operator
     dots.control("faults/clear")
     operator.groups.clear()
