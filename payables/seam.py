@@ -4,10 +4,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from core import registry
+from core import registry, roles
 from core.registry import ActionKind, ScheduleSpec, SyncStep
-from payables.audit_actions import ACTIONS
-from payables.roles import ROLE_PERMISSIONS
 
 APP = "payables"
 # Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
@@ -16,6 +14,82 @@ PAYABLE_APPROVE = "payable.approve"
 PAYABLE_REJECT = "payable.reject"
 PAYABLE_CANCEL = "payable.cancel"
 PAYABLE_PAY = "payable.pay"
+
+# --- roles: what each role may do with payables, line items and approval policies.
+
+_LINE_ITEMS = (
+    "payables.view_lineitem",
+    "payables.add_lineitem",
+    "payables.change_lineitem",
+    "payables.delete_lineitem",
+)
+_READ = (
+    "payables.view_payable",
+    "payables.view_lineitem",
+    "payables.view_payableapproval",
+    "payables.view_approvalpolicy",
+    "payables.view_approvalstep",
+    "payables.view_approver",
+)
+
+ROLE_PERMISSIONS = {
+    roles.AP_CLERK: (
+        *_READ,
+        "payables.add_payable",
+        "payables.change_payable",
+        *_LINE_ITEMS,
+        "payables.submit_payable",
+    ),
+    roles.APPROVER: (*_READ, "payables.approve_payable"),
+    roles.PAYER: (*_READ, "payables.pay_payable"),
+    # Approval policies decide who may release money: administered, not self-served.
+    roles.ADMINISTRATOR: (
+        *_READ,
+        "payables.add_approvalpolicy",
+        "payables.change_approvalpolicy",
+        "payables.delete_approvalpolicy",
+        "payables.add_approvalstep",
+        "payables.change_approvalstep",
+        "payables.delete_approvalstep",
+        "payables.change_approver",
+    ),
+}
+
+# --- audit actions (dotted, stable: filters and exports rely on them)
+
+ACTIONS = {
+    "payable.created": "Payable created",
+    "payable.updated": "Payable updated",
+    "payable.file_attached": "Payable file attached",
+    "payable.file_removed": "Payable file removed",
+    "payable.created_from_file": "Payable read from a PDF by Dots",
+    "payable.duplicate_overridden": "Possible duplicate submitted anyway",
+    "payable.submitted": "Payable submitted for approval",
+    "payable.approved": "Payable approved",
+    "payable.step_approved": "Approval step approved",
+    "payable.rejected": "Payable rejected",
+    "payable.canceled": "Payable canceled",
+    "payable.pay_requested": "Payment requested",
+    "payable.payment_initiated": "Payment initiated",
+    "payable.payment_outcome_unknown": "Payment outcome unknown",
+    "payable.payment_completed": "Payable paid",
+    "payable.payment_failed": "Payment failed",
+    "payable.pay_refused": "Payment refused by Dots",
+    "payable.reconciled": "Payable reconciled with Dots",
+    "payable.synced": "Payable changed in Dots (sync)",
+    "payable.adopted_from_dots": "Dots' state adopted for a payable",
+    "payable.interrupted_payment": "Payment call interrupted: outcome unknown",
+    "payable.create_in_dots_resolved": "Interrupted create in Dots settled",
+    "payable.dots_error": "Dots call failed",
+    "approval_policy.created": "Approval policy created",
+    "approval_policy.updated": "Approval policy changed (new version)",
+    "approval_policy.deleted": "Approval policy deleted",
+    "approval_policy.reordered": "Approval policy priority changed",
+    "approval_policy.dots_synced": "Approval policy brought in line with Dots",
+    "approval_policy.dots_error": "Approval policy: Dots call failed",
+    "approver.synced": "Approvers synced from Dots",
+    "approver.linked": "Approver linked to a user",
+}
 
 registry.role_permissions(APP, ROLE_PERMISSIONS)
 registry.audit_actions(APP, ACTIONS)

@@ -1,14 +1,80 @@
 """What the payouts app brings to the shared machinery (core/registry.py): one place to read it all."""
 
-from core import registry
+from core import registry, roles
 from core.registry import ActionKind, RecordDetail, SyncStep
-from payouts.audit_actions import ACTIONS
-from payouts.roles import ROLE_PERMISSIONS
 
 APP = "payouts"
 # Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
 PAYOUT_LINK_PUSH = "payout_link.push"
 PAYOUT_REQUEST_PUSH = "payout_request.push"
+
+# --- roles: what each role may do with the payouts app's models.
+
+ROLE_PERMISSIONS = {
+    roles.PAYOUTS_OPERATOR: (
+        "payouts.view_payee",
+        "payouts.add_payee",
+        "payouts.change_payee",
+        "payouts.view_payeeimport",
+        "payouts.add_payeeimport",
+        "payouts.change_payeeimport",
+        "payouts.view_payoutrun",
+        "payouts.view_payoutrequest",
+        "payouts.add_payoutrequest",
+        "payouts.change_payoutrequest",
+        "payouts.view_payoutlink",
+        "payouts.add_payoutlink",
+        "payouts.change_payoutlink",
+        "payouts.view_transfer",
+    ),
+    # Approving a run sends money out of the app wallet: a Payer's call, never the importer's.
+    roles.PAYER: (
+        "payouts.view_payoutrun",
+        "payouts.approve_payoutrun",
+        "payouts.view_payee",
+        "payouts.view_payoutlink",
+        "payouts.view_transfer",
+    ),
+    roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
+}
+
+# --- audit actions (dotted, stable: filters and exports rely on them)
+
+ACTIONS = {
+    "payee.created": "Payee created in Dots",
+    "payee.linked": "Payee linked to an existing Dots user",
+    "payee.refreshed": "Payee refreshed from Dots",
+    "payee.updated": "Payee updated in Dots",
+    "payee.create_failed": "Payee creation failed",
+    "payee.verification_sent": "Payee verification token sent",
+    "payee.verified": "Payee verified",
+    "payee_import.previewed": "Payee file previewed",
+    "payee_import.confirmed": "Payee import confirmed",
+    "payee_import.discarded": "Payee import discarded",
+    "payee_import.cancel_requested": "Payee import cancel requested",
+    "payee_import.finished": "Payee import finished",
+    "payout_run.created": "Payout run prepared",
+    "payout_run.approved": "Payout run approved",
+    "payout_run.sent": "Payout run sent",
+    "payout_run.cancelled": "Payout run cancelled",
+    "payout_link.requested": "Payout link requested",
+    "payout_link.created": "Payout link created in Dots",
+    "payout_link.refused": "Payout link refused by Dots",
+    "payout_link.outcome_unknown": "Payout link outcome unknown",
+    "payout_link.cancelled": "Payout link cancelled",
+    "payout_link.redelivered": "Payout link redelivered",
+    "payout_link.status_changed": "Payout link status changed",
+    "payout_request.requested": "Payout request requested",
+    "payout_request.created": "Payout request created in Dots",
+    "payout_request.refused": "Payout request refused by Dots",
+    "payout_request.outcome_unknown": "Payout request outcome unknown",
+    "payout_request.status_changed": "Payout request status changed",
+    "transfer.changed": "Transfer changed in Dots (status, amount or failure reason)",
+    "transfers.synced": "Transfers seen in Dots for the first time (one event per sync run)",
+    "payout_link.adopted_from_dots": "Dots' state adopted for a payout link",
+    "payout_request.adopted_from_dots": "Dots' state adopted for a payout request",
+    "payee.adopted_from_dots": "Dots' state adopted for a payee",
+}
 
 registry.role_permissions(APP, ROLE_PERMISSIONS)
 registry.audit_actions(APP, ACTIONS)

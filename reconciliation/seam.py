@@ -8,12 +8,34 @@ import datetime as dt
 
 from django.utils import timezone
 
-from core import registry
+from core import registry, roles
 from core.registry import ScheduleSpec, SyncStep
-from reconciliation.audit_actions import ACTIONS
-from reconciliation.roles import ROLE_PERMISSIONS
 
 APP = "reconciliation"
+
+# --- roles: who sees and settles disagreements with Dots.
+
+ROLE_PERMISSIONS = {
+    # Adopting Dots' state rewrites local records: an Administrator's call; Managers review.
+    roles.ADMINISTRATOR: (
+        "reconciliation.view_discrepancy",
+        "reconciliation.adopt_discrepancy",
+        "reconciliation.view_reconciliationrun",
+        "reconciliation.view_appwallet",
+    ),
+    roles.PAYER: ("reconciliation.view_discrepancy", "reconciliation.view_appwallet"),
+}
+
+# --- audit actions
+
+ACTIONS = {
+    "reconciliation.run": "Reconciliation with Dots ran",
+    "discrepancy.opened": "Disagreement with Dots found",
+    "discrepancy.closed": "Disagreement with Dots went away",
+    "discrepancy.adopted": "Dots' state adopted",
+    "app_wallet.synced": "App wallet balance changed in Dots",
+    "sync.ran": "Sync with Dots ran",
+}
 
 registry.role_permissions(APP, ROLE_PERMISSIONS)
 registry.audit_actions(APP, ACTIONS)

@@ -1,13 +1,51 @@
 """What the vendors app brings to the shared machinery (core/registry.py): one place to read it all."""
 
-from core import registry
+from core import registry, roles
 from core.registry import ActionKind, SyncStep
-from vendors.audit_actions import ACTIONS
-from vendors.roles import ROLE_PERMISSIONS
 
 APP = "vendors"
 # Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
 VENDOR_SEND = "vendor.send_to_dots"
+
+# --- roles: what each role may do with vendors and their bank accounts (least privilege).
+#
+# Nobody has "change" on a bank account: Dots has no update for payment methods, so a
+# wrong account is deleted and added again. Verifying is a permission, but never of
+# one's own account: the service refuses that for everyone, superusers included.
+
+_VIEW = ("vendors.view_vendor", "vendors.view_vendorbankaccount")
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    roles.AP_CLERK: (
+        *_VIEW,
+        "vendors.add_vendor",
+        "vendors.change_vendor",
+        "vendors.delete_vendor",
+        "vendors.add_vendorbankaccount",
+        "vendors.delete_vendorbankaccount",
+        "vendors.verify_vendorbankaccount",
+    ),
+    roles.APPROVER: (*_VIEW, "vendors.verify_vendorbankaccount"),
+    # Payers must see that an account still waits for verification before paying.
+    roles.PAYER: _VIEW,
+    roles.ADMINISTRATOR: _VIEW,
+}
+
+# --- audit actions (dotted, stable: filters and exports rely on them)
+
+ACTIONS: dict[str, str] = {
+    "vendor.created": "Vendor created",
+    "vendor.sent_to_dots": "Vendor created in Dots",
+    "vendor.dots_failed": "Vendor could not be created in Dots",
+    "vendor.updated": "Vendor updated",
+    "vendor.deactivated": "Vendor deactivated (payables refer to it)",
+    "vendor.deleted": "Vendor deleted",
+    "vendor_bank_account.created": "Vendor bank account added",
+    "vendor_bank_account.verified": "Vendor bank account verified",
+    "vendor_bank_account.retired": "Vendor bank account retired (payables refer to it)",
+    "vendor_bank_account.deleted": "Vendor bank account deleted",
+    "vendor.adopted_from_dots": "Dots' state adopted for a vendor",
+}
 
 registry.role_permissions(APP, ROLE_PERMISSIONS)
 registry.audit_actions(APP, ACTIONS)
