@@ -9,6 +9,7 @@ from django.core.management import call_command
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.django_db
 def test_the_models_need_no_migration_that_is_not_written():
     out = StringIO()
     try:
