@@ -148,7 +148,7 @@ def _lock_head() -> AuditChainHead:
 
 def record(
     *,
-    actor,
+    actor: User,
     action: str,
     target: models.Model | None = None,
     object_type: str = "",

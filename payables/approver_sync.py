@@ -60,7 +60,7 @@ def _free_user_with_email(email: str):
     return candidates[0]
 
 
-def approvers_sync(*, actor) -> SyncResult:
+def approvers_sync(*, actor: User) -> SyncResult:
     """Upsert the Dots dashboard users and link each unlinked one to the local user with its email.
 
     The scheduled sync runs it as the system user (core.permissions lets that one through).
@@ -116,7 +116,7 @@ def approvers_sync(*, actor) -> SyncResult:
     return result
 
 
-def approver_link(*, actor, approver_id: int, user_id: int | None) -> Approver:
+def approver_link(*, actor: User, approver_id: int, user_id: int | None) -> Approver:
     """Link the approver to a local user (None: unlink). A user acts as one approver at most."""
     require_perm(actor, "payables.change_approver", "link approvers to users")
     with transaction.atomic():

@@ -7,6 +7,7 @@ change. `payable_create_from_file` lets Dots read a bill's PDF and opens the dra
 
 import hashlib
 
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -37,7 +38,7 @@ def payable_recalculate(*, payable: Payable) -> None:
 
 
 @transaction.atomic
-def payable_record_edit(*, payable_id: int, actor, before: dict, created: bool) -> Payable:
+def payable_record_edit(*, payable_id: int, actor: User, before: dict, created: bool) -> Payable:
     """After the admin saved a draft and its items: recompute the total and audit what changed."""
     payable = Payable.objects.select_for_update().get(pk=payable_id)
     if not created and before.get("status") not in {s.value for s in Payable.EDITABLE}:
@@ -71,7 +72,7 @@ def payable_edit_snapshot(payable: Payable) -> dict:
     }
 
 
-def payable_create_from_file(*, actor, upload, vendor, bank_account) -> Payable:
+def payable_create_from_file(*, actor: User, upload, vendor, bank_account) -> Payable:
     """Dots reads the PDF (upload-from-file); a local draft opens prefilled for the clerk to check."""
     require_perm(actor, "payables.add_payable", "create payables")
     if bank_account.vendor_id != vendor.pk:

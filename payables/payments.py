@@ -10,6 +10,7 @@ its own, with its audit event, and only through a move the payable's transition 
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -49,7 +50,7 @@ def adopt_dots_answer(payable: Payable, answer) -> None:
 
 
 def record_payment_answer(
-    payable_id: int, answer, *, actor, expected, source: str = AuditEvent.Source.ADMIN
+    payable_id: int, answer, *, actor: User, expected, source: str = AuditEvent.Source.ADMIN
 ) -> Payable:
     """Adopt Dots' payment state for a payable we believe is in flight (still in one of `expected`)."""
     dots_status = answer.status or ""
@@ -108,7 +109,7 @@ def payment_failure_reason(answer) -> str:
     return f"Dots reports the payment failed: {reason}" if reason else "Dots reports the payment failed."
 
 
-def payable_reconcile_payment(*, payable_id: int, actor, source: str = AuditEvent.Source.ADMIN) -> Payable:
+def payable_reconcile_payment(*, payable_id: int, actor: User, source: str = AuditEvent.Source.ADMIN) -> Payable:
     """Read a payable whose payment is in flight back from Dots and adopt what Dots says.
 
     `pay_requested` is left alone: its `pay` call may still be on its way (the payer's

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -214,7 +215,7 @@ def _snapshot(spec: _Spec) -> dict:
 # --- versions ---------------------------------------------------------------------------------------------
 
 
-def _save_version(spec: _Spec, *, actor, lineage=None, version: int = 1) -> ApprovalPolicy:
+def _save_version(spec: _Spec, *, actor: User, lineage=None, version: int = 1) -> ApprovalPolicy:
     policy = ApprovalPolicy(
         description=spec.description,
         priority=spec.priority,
@@ -239,7 +240,7 @@ def _save_version(spec: _Spec, *, actor, lineage=None, version: int = 1) -> Appr
 
 def policy_create(
     *,
-    actor,
+    actor: User,
     description: str,
     priority: int,
     amount_comparator: str = "",
@@ -268,7 +269,7 @@ def policy_create(
 
 def policy_update(
     *,
-    actor,
+    actor: User,
     policy_id: int,
     description: str,
     priority: int,
@@ -315,7 +316,7 @@ def policy_update(
     return ApprovalPolicy.objects.get(pk=new.pk)
 
 
-def policy_delete(*, actor, policy_id: int, reason: str = "") -> ApprovalPolicy:
+def policy_delete(*, actor: User, policy_id: int, reason: str = "") -> ApprovalPolicy:
     """Retire the current version here (kept for history) and delete it in Dots."""
     require_perm(actor, "payables.delete_approvalpolicy", "delete approval policies")
     with transaction.atomic():
@@ -334,7 +335,7 @@ def policy_delete(*, actor, policy_id: int, reason: str = "") -> ApprovalPolicy:
     return ApprovalPolicy.objects.get(pk=policy.pk)
 
 
-def policy_set_priority(*, actor, policy_id: int, priority: int) -> ApprovalPolicy:
+def policy_set_priority(*, actor: User, policy_id: int, priority: int) -> ApprovalPolicy:
     """Change the priority here and in Dots (the one thing Dots changes in place)."""
     require_perm(actor, "payables.change_approvalpolicy", "change approval policies")
     if priority is None or priority < 0:
@@ -359,7 +360,7 @@ def policy_set_priority(*, actor, policy_id: int, priority: int) -> ApprovalPoli
     return ApprovalPolicy.objects.get(pk=policy.pk)
 
 
-def policy_move(*, actor, policy_id: int, direction: int) -> list[ApprovalPolicy]:
+def policy_move(*, actor: User, policy_id: int, direction: int) -> list[ApprovalPolicy]:
     """Move a current policy one place earlier (-1) or later (+1) in the order Dots tries them.
 
     Swaps priorities with the neighbour; when they share a priority, the whole list is

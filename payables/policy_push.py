@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -43,7 +44,7 @@ MATCH_EVERYTHING = {"type": "amount", "comparator": ">=", "value": 0}
 SEND_LEASE = dt.timedelta(minutes=2)
 
 
-def policy_push(*, actor, policy_id: int) -> ApprovalPolicy:
+def policy_push(*, actor: User, policy_id: int) -> ApprovalPolicy:
     """Retry whatever Dots is missing for this version: create it, set its priority, delete the
     versions it replaced (or, for a retired version, delete it). Safe to run twice."""
     require_perm(actor, "payables.change_approvalpolicy", "send approval policies to Dots")
@@ -51,7 +52,7 @@ def policy_push(*, actor, policy_id: int) -> ApprovalPolicy:
     return ApprovalPolicy.objects.get(pk=policy_id)
 
 
-def push(policy_id: int, *, actor) -> None:
+def push(policy_id: int, *, actor: User) -> None:
     """Bring Dots in line with this version; PolicyNotInDots when Dots does not reflect it yet.
 
     The services of payables.policies call it after their local change is committed (they
@@ -191,7 +192,7 @@ def _record_copy(copy: ApprovalPolicyDotsCopy, *, error: str = "", **fields) -> 
     )
 
 
-def _send(policy: ApprovalPolicy, *, actor) -> None:
+def _send(policy: ApprovalPolicy, *, actor: User) -> None:
     """Bring Dots in line with this version (every copy); raises the gateway's DotsCallError
     (the first one, after trying every copy)."""
     copies = dots_copies(policy)
@@ -247,7 +248,7 @@ def _dots_ids(policy: ApprovalPolicy):
     return {c.vendor.name: c.dots_id for c in copies}
 
 
-def _push_one(policy: ApprovalPolicy, *, actor) -> None:
+def _push_one(policy: ApprovalPolicy, *, actor: User) -> None:
     before, before_id = dots_state(policy), _dots_ids(policy)
     failure = None
     try:

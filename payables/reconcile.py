@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -101,7 +102,7 @@ def _our_pk(external_id: str | None) -> int | None:
 # --- adopting Dots' state ----------------------------------------------------------------------------------
 
 
-def adopt_payable(*, discrepancy, actor) -> str:
+def adopt_payable(*, discrepancy, actor: User) -> str:
     """Make the payable say what Dots says now (read again: the report may be hours old)."""
     if discrepancy.kind == "missing_locally":
         return _adopt_missing_locally(discrepancy, actor)
@@ -145,7 +146,7 @@ def _read(dots_id: str):
         raise
 
 
-def _apply(payable_id: int, *, actor, reason: str = "", **fields) -> str:
+def _apply(payable_id: int, *, actor: User, reason: str = "", **fields) -> str:
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable_id)
         names = [name for name in fields if name != "dots_status"]
@@ -180,7 +181,7 @@ def _short(values: dict) -> dict:
     return {k: (len(v) if isinstance(v, list) else v) for k, v in values.items()}
 
 
-def _adopt_missing_locally(discrepancy, actor) -> str:
+def _adopt_missing_locally(discrepancy, actor: User) -> str:
     answer = _read(discrepancy.dots_id)
     if answer is None:
         raise DomainError(f"Dots no longer has payable {discrepancy.dots_id}; nothing to adopt.")
@@ -256,7 +257,7 @@ def _label(payable: Payable) -> str:
 # --- settling payables in doubt -----------------------------------------------------------------------------
 
 
-def resolve_payables_in_doubt(*, actor) -> Settling:
+def resolve_payables_in_doubt(*, actor: User) -> Settling:
     """Settle payments whose outcome is unknown, and calls a dead worker left unanswered."""
     settling = Settling()
     stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
@@ -289,7 +290,7 @@ def resolve_payables_in_doubt(*, actor) -> Settling:
     return settling
 
 
-def settle_interrupted_creates(*, actor) -> list[str]:
+def settle_interrupted_creates(*, actor: User) -> list[str]:
     """Creates in Dots left claimed ("creating") by a call that timed out or a process that died.
 
     Dots' create takes no key, so the claim blocks a second create until we know: once it is
@@ -305,7 +306,7 @@ def settle_interrupted_creates(*, actor) -> list[str]:
     ]
 
 
-def _settle_interrupted_create(payable: Payable, actor) -> str:
+def _settle_interrupted_create(payable: Payable, actor: User) -> str:
     external_id = f"{_EXTERNAL_ID_PREFIX}{payable.pk}"
     with dots_call(f"look for {payable} in Dots"):
         found = next((p for p in client().iter_payables() if p.external_id == external_id), None)

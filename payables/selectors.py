@@ -4,6 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,7 +60,7 @@ def acting_dots_user_id(user, *, own_only: bool = False) -> int | None:
     return settings.DOTS_DEFAULT_ACTING_USER_ID
 
 
-def required_acting_dots_user_id(actor) -> int:
+def required_acting_dots_user_id(actor: User) -> int:
     """The Dots dashboard user acting for `actor` in create, submit, cancel and pay, or a clear refusal."""
     acting_user_id = acting_dots_user_id(actor)
     if acting_user_id is None:

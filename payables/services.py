@@ -14,6 +14,7 @@ pay again (`payable_reconcile_payment`).
 
 import logging
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 S = Payable.Status
 
 
-def _not_creator(payable: Payable, actor, doing: str) -> None:
+def _not_creator(payable: Payable, actor: User, doing: str) -> None:
     # Holds for superusers too: segregation of duties is not a permission.
     if payable.created_by_id == actor.pk:
         raise SegregationOfDutiesViolation(f"{payable}: you created it, so someone else must {doing} it.")
@@ -73,7 +74,7 @@ def _move(payable: Payable, *, from_statuses, to_status: str, **fields) -> bool:
     return updated == 1
 
 
-def _record_dots_failure(payable_id: int, exc: DotsCallError, *, actor, doing: str) -> None:
+def _record_dots_failure(payable_id: int, exc: DotsCallError, *, actor: User, doing: str) -> None:
     with transaction.atomic():
         payable = Payable.objects.select_for_update().get(pk=payable_id)
         before = snapshot(payable)
@@ -134,7 +135,7 @@ def _find_in_dots(payable: Payable):
     )
 
 
-def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
+def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor: User) -> None:
     """Create (or bring up to date) the payable in Dots, and its PDF. Never creates two."""
     if payable.dots_id:
         with dots_call(f"update {payable} in Dots"):
@@ -197,7 +198,7 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor) -> None:
         Payable.objects.filter(pk=payable.pk).update(dots_file_uploaded=True)
 
 
-def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_queue: bool = False) -> Payable:
+def payable_submit(*, payable_id: int, actor: User, duplicate_reason: str = "", from_queue: bool = False) -> Payable:
     """Submit a draft for approval in Dots. Refuses a possible duplicate unless given a reason.
 
     While Dots is unreachable it is queued instead (ActionQueued); the queue runs it with `from_queue`.
@@ -274,7 +275,7 @@ def payable_submit(*, payable_id: int, actor, duplicate_reason: str = "", from_q
 # --- approve, reject, cancel ---------------------------------------------------------------------------
 
 
-def _check_approver(payable: Payable, actor, doing: str, decided: str) -> int:
+def _check_approver(payable: Payable, actor: User, doing: str, decided: str) -> int:
     require_perm(actor, "payables.approve_payable", f"{doing} payables")
     _not_creator(payable, actor, doing)
     Payable.TRANSITIONS.ensure(payable, decided)
@@ -290,7 +291,7 @@ def _check_approver(payable: Payable, actor, doing: str, decided: str) -> int:
     return dots_user_id
 
 
-def payable_approve(*, payable_id: int, actor, comment: str = "", from_queue: bool = False) -> Payable:
+def payable_approve(*, payable_id: int, actor: User, comment: str = "", from_queue: bool = False) -> Payable:
     return _decide(
         payable_id=payable_id,
         actor=actor,
@@ -300,7 +301,7 @@ def payable_approve(*, payable_id: int, actor, comment: str = "", from_queue: bo
     )
 
 
-def payable_reject(*, payable_id: int, actor, reason: str, from_queue: bool = False) -> Payable:
+def payable_reject(*, payable_id: int, actor: User, reason: str, from_queue: bool = False) -> Payable:
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is rejected.")
@@ -313,7 +314,7 @@ def payable_reject(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
     )
 
 
-def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: bool) -> Payable:
+def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_queue: bool) -> Payable:
     """One approver's decision on the current step, in Dots first, then here."""
     approving = decision == PayableApproval.Decision.APPROVED
     verb = "approve" if approving else "reject"
@@ -372,7 +373,7 @@ def _decide(*, payable_id: int, actor, decision: str, comment: str, from_queue: 
     return payable
 
 
-def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = False) -> Payable:
+def payable_cancel(*, payable_id: int, actor: User, reason: str, from_queue: bool = False) -> Payable:
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is canceled.")
@@ -420,7 +421,7 @@ def payable_cancel(*, payable_id: int, actor, reason: str, from_queue: bool = Fa
 # --- pay -----------------------------------------------------------------------------------------------
 
 
-def payable_pay(*, payable_id: int, actor, from_queue: bool = False) -> Payable:
+def payable_pay(*, payable_id: int, actor: User, from_queue: bool = False) -> Payable:
     """Pay an approved (or failed, for a retry) payable in Dots. Sends `pay` at most once per request.
 
     While Dots is unreachable the payment is queued (ActionQueued) and the payable stays

@@ -7,6 +7,7 @@ make without us (the `dots` side of `Payable.TRANSITIONS`). Any other difference
 reconciliation report shows it for a person to judge (payables/reconcile.py).
 """
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ S = Payable.Status
 FOLLOWED = [*Payable.TRANSITIONS.followed(), S.OUTCOME_UNKNOWN]
 
 
-def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
+def payables_in_flight_sync(*, actor: User, source: str = AuditEvent.Source.SYNC) -> SyncReport:
     """Read every payable that can still change from Dots; adopt Dots' own moves. One call per payable."""
     report = SyncReport("payables in flight")
     ids = list(
@@ -50,7 +51,7 @@ def payables_in_flight_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> S
     return report
 
 
-def payable_follow_dots(*, payable_id: int, actor, source: str = AuditEvent.Source.SYNC) -> str:
+def payable_follow_dots(*, payable_id: int, actor: User, source: str = AuditEvent.Source.SYNC) -> str:
     """Read one payable from Dots and adopt a move Dots made on its own. Answers what changed ("" if nothing)."""
     payable = Payable.objects.get(pk=payable_id)
     before_status = payable.status
@@ -123,7 +124,7 @@ def _label(payable: Payable) -> str:
 # --- the payables app's steps of the sync with Dots (declared in payables/seam.py) ---------------------
 
 
-def approvers_step(*, actor, full: bool = False) -> SyncReport:
+def approvers_step(*, actor: User, full: bool = False) -> SyncReport:
     """Dots' dashboard users in as approvers, linked to users by email."""
     from payables import approver_sync
 
@@ -135,5 +136,5 @@ def approvers_step(*, actor, full: bool = False) -> SyncReport:
     return report
 
 
-def payables_in_flight_step(*, actor, full: bool = False) -> SyncReport:
+def payables_in_flight_step(*, actor: User, full: bool = False) -> SyncReport:
     return payables_in_flight_sync(actor=actor, source=AuditEvent.Source.SYNC)

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -36,7 +37,7 @@ _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_me
 # --- payees: status, compliance, wallet -------------------------------------------------------------------
 
 
-def payees_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
+def payees_sync(*, actor: User, source: str = AuditEvent.Source.SYNC) -> SyncReport:
     report = SyncReport("payees")
     with dots_call("list the users"):
         for page in in_pages(client().iter_users()):
@@ -45,7 +46,7 @@ def payees_sync(*, actor, source: str = AuditEvent.Source.SYNC) -> SyncReport:
     return report
 
 
-def _sync_payee_page(page: list, *, actor, source: str) -> list[str]:
+def _sync_payee_page(page: list, *, actor: User, source: str) -> list[str]:
     by_id = {user.id: user for user in page if user.id}
     changed = []
     for payee in Payee.objects.filter(dots_user_id__in=list(by_id)).only(
@@ -130,7 +131,7 @@ def _compare(record_type: str, label: str, row, dots_obj) -> Iterator[Finding]:
     )
 
 
-def adopt_payout_link(*, discrepancy, actor) -> str:
+def adopt_payout_link(*, discrepancy, actor: User) -> str:
     if discrepancy.kind == "missing_locally":
         data = _read_link(discrepancy.dots_id)
         if data is None:
@@ -185,7 +186,7 @@ def _read_link(dots_id: str) -> DotsPayoutLink | None:
         raise
 
 
-def _apply_link_fields(link_id: int, actor, *, dots_data: DotsPayoutLink | None = None, **fields) -> str:
+def _apply_link_fields(link_id: int, actor: User, *, dots_data: DotsPayoutLink | None = None, **fields) -> str:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = {"status": link.status, "amount_cents": link.amount_cents}
@@ -215,7 +216,7 @@ def _stale_pending(model, stale):
     )
 
 
-def resolve_payout_links_in_doubt(*, actor) -> Settling:
+def resolve_payout_links_in_doubt(*, actor: User) -> Settling:
     settling = Settling()
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
@@ -295,7 +296,7 @@ def _request_only_in_dots(request) -> Finding | None:
     )
 
 
-def adopt_payout_request(*, discrepancy, actor) -> str:
+def adopt_payout_request(*, discrepancy, actor: User) -> str:
     if discrepancy.kind == "missing_locally":
         data = _read_request(discrepancy.dots_id)
         if data is None:
@@ -386,7 +387,7 @@ def _read_request(dots_id: str) -> DotsPayoutRequest | None:
         raise
 
 
-def resolve_payout_requests_in_doubt(*, actor) -> Settling:
+def resolve_payout_requests_in_doubt(*, actor: User) -> Settling:
     settling = Settling()
     stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
     # A stale pending request may have reached Dots before its worker died: Dots takes no key for
@@ -454,7 +455,7 @@ def find_payee_disagreements() -> Iterator[Finding]:
     )
 
 
-def adopt_payee(*, discrepancy, actor) -> str:
+def adopt_payee(*, discrepancy, actor: User) -> str:
     if discrepancy.kind == "missing_in_dots":
         payee = Payee.objects.get(pk=discrepancy.local_id)
         with transaction.atomic():

@@ -4,6 +4,8 @@ Each reads one kind of record from Dots and adopts what Dots changed on its own 
 as the system user, source "sync").
 """
 
+from django.contrib.auth.models import User
+
 from core.models import AuditEvent
 from core.sync_report import SyncReport, refresh_each
 from payouts.models import PayoutLink, PayoutRequest
@@ -12,7 +14,7 @@ from payouts.services import payout_links, payout_requests
 SYNC = AuditEvent.Source.SYNC
 
 
-def payout_requests_step(*, actor, full: bool = False) -> SyncReport:
+def payout_requests_step(*, actor: User, full: bool = False) -> SyncReport:
     open_requests = PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED)
     return refresh_each(
         "payout requests",
@@ -22,7 +24,7 @@ def payout_requests_step(*, actor, full: bool = False) -> SyncReport:
     )
 
 
-def payout_links_step(*, actor, full: bool = False) -> SyncReport:
+def payout_links_step(*, actor: User, full: bool = False) -> SyncReport:
     S = PayoutLink.Status
     # Not yet claimed: Dots may still deliver, claim, expire or cancel them (a claimed link's money
     # is followed through its transfer).
@@ -36,7 +38,7 @@ def payout_links_step(*, actor, full: bool = False) -> SyncReport:
     )
 
 
-def transfers_step(*, actor, full: bool = False) -> SyncReport:
+def transfers_step(*, actor: User, full: bool = False) -> SyncReport:
     """New transfers (every transfer with `full`), then open ones re-read."""
     from payouts.transfers import transfers_sync
 
@@ -44,7 +46,7 @@ def transfers_step(*, actor, full: bool = False) -> SyncReport:
     return SyncReport("transfers", checked=result.seen, changes=list(result.lines), errors=list(result.errors))
 
 
-def payees_step(*, actor, full: bool = False) -> SyncReport:
+def payees_step(*, actor: User, full: bool = False) -> SyncReport:
     from payouts.reconcile import payees_sync
 
     return payees_sync(actor=actor, source=SYNC)

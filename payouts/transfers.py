@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.apps import apps as django_apps
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -182,7 +183,7 @@ def _describe_change(dots_id: str, before: dict, after: dict) -> str:
     return line
 
 
-def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncResult) -> bool:
+def _apply_page(raws: list[dict], *, actor: User, source: str, result: TransferSyncResult) -> bool:
     """Write the page's new and changed transfers; answers whether every one was known and unchanged.
 
     Queries: one SELECT; one upsert of the new and quietly changed rows; for each change of
@@ -230,7 +231,14 @@ def _apply_page(raws: list[dict], *, actor, source: str, result: TransferSyncRes
 
 
 def _apply_change(
-    *, pk: int, fingerprint: str, mirrored: _Mirrored, before: dict, actor, source: str, result: TransferSyncResult
+    *,
+    pk: int,
+    fingerprint: str,
+    mirrored: _Mirrored,
+    before: dict,
+    actor: User,
+    source: str,
+    result: TransferSyncResult,
 ) -> None:
     """Write one audited change only if the row still holds what we read (compare-and-set on the
     fingerprint): a webhook and a sync that saw the same change at once audit it once."""
@@ -259,7 +267,7 @@ def _upsert(rows: list[Transfer]) -> None:
     Transfer.objects.bulk_create(rows, update_conflicts=True, unique_fields=["dots_id"], update_fields=UPSERT_FIELDS)
 
 
-def _record_new(*, actor, source: str, result: TransferSyncResult, note: str = "") -> None:
+def _record_new(*, actor: User, source: str, result: TransferSyncResult, note: str = "") -> None:
     """One event per run for every transfer seen for the first time, not one per row."""
     if not result.created:
         return
@@ -292,7 +300,7 @@ def _fetch_page(cursor: str | None):
 
 
 def _walk_pages(
-    *, starting_after: str, stop_when_known: bool, walk: _Walk, actor, source: str, result: TransferSyncResult
+    *, starting_after: str, stop_when_known: bool, walk: _Walk, actor: User, source: str, result: TransferSyncResult
 ) -> None:
     """Read pages from `starting_after` (the top when empty) to the end, or to a known unchanged page.
 
@@ -331,7 +339,7 @@ def _save_state(**fields) -> None:
     TransferSyncState.objects.filter(pk=STATE_PK).update(**fields)
 
 
-def transfers_sync(*, actor, full: bool = False, source: str = AuditEvent.Source.SYNC) -> TransferSyncResult:
+def transfers_sync(*, actor: User, full: bool = False, source: str = AuditEvent.Source.SYNC) -> TransferSyncResult:
     """Bring the transfer mirror in step with Dots; see the module docstring for how.
 
     `actor` is system_user() for the scheduled task and sync_dots, the user for the admin's button.
@@ -372,7 +380,7 @@ def transfers_sync(*, actor, full: bool = False, source: str = AuditEvent.Source
     return result
 
 
-def _reread_open(*, skip: set[str], actor, source: str, result: TransferSyncResult) -> None:
+def _reread_open(*, skip: set[str], actor: User, source: str, result: TransferSyncResult) -> None:
     """Read by id the transfers still open here that the listing did not reach, least recently checked first."""
     candidates = (
         Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES)
@@ -400,7 +408,7 @@ def _reread_open(*, skip: set[str], actor, source: str, result: TransferSyncResu
         logger.warning("transfer sync: %s", error)
 
 
-def transfer_refresh(*, dots_transfer_id: str, actor, source: str) -> Transfer:
+def transfer_refresh(*, dots_transfer_id: str, actor: User, source: str) -> Transfer:
     """Read one transfer from Dots into the mirror (the webhook receiver's transfer.* events)."""
     with dots_call("read the transfer"):
         raw = client().retrieve_transfer(transfer_id=dots_transfer_id).raw

@@ -13,6 +13,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -114,7 +115,7 @@ def webhook_delivery_accept(*, msg_id: str, signed_at, payload) -> WebhookDelive
 # --- processing ----------------------------------------------------------------------------------
 
 
-def _refresh_payout_request(dots_id: str, actor) -> str:
+def _refresh_payout_request(dots_id: str, actor: User) -> str:
     request = PayoutRequest.objects.filter(dots_id=dots_id).first()
     if request is None:
         return "no local payout request has this Dots id"
@@ -124,7 +125,7 @@ def _refresh_payout_request(dots_id: str, actor) -> str:
     return f"{request} is {request.status}"
 
 
-def _refresh_payout_link(dots_id: str, actor) -> str:
+def _refresh_payout_link(dots_id: str, actor: User) -> str:
     link = PayoutLink.objects.filter(dots_id=dots_id).first()
     if link is None:
         return "no local payout link has this Dots id"
@@ -132,7 +133,7 @@ def _refresh_payout_link(dots_id: str, actor) -> str:
     return f"{link} is {link.status}"
 
 
-def _refresh_transfer(dots_id: str, actor) -> str:
+def _refresh_transfer(dots_id: str, actor: User) -> str:
     transfer = transfers.transfer_refresh(dots_transfer_id=dots_id, actor=actor, source=AuditEvent.Source.WEBHOOK)
     note = f"{transfer} is {transfer.status}"
     if transfer.failure_reason:
@@ -148,7 +149,7 @@ def _refresh_transfer(dots_id: str, actor) -> str:
     return note
 
 
-def _refresh_payee(dots_id: str, actor) -> str:
+def _refresh_payee(dots_id: str, actor: User) -> str:
     payee = Payee.objects.filter(dots_user_id=dots_id).first()
     if payee is None:
         return "no local payee has this Dots user id"
@@ -166,7 +167,7 @@ HANDLERS = {
 DONE = (WebhookDelivery.Processing.PROCESSED, WebhookDelivery.Processing.IGNORED)
 
 
-def webhook_delivery_process(*, delivery_id: int, actor) -> WebhookDelivery:
+def webhook_delivery_process(*, delivery_id: int, actor: User) -> WebhookDelivery:
     """Read the delivery's object from Dots and adopt its state. Safe to run twice: a done
     delivery is left alone, and the refresh services change and audit only what moved."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)

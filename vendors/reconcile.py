@@ -6,6 +6,7 @@ happen is a vendor deleted in Dots' dashboard, or one made there and not here.
 
 from collections.abc import Iterator
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from core import audit
@@ -48,7 +49,7 @@ def find_vendor_disagreements() -> Iterator[Finding]:
     )
 
 
-def adopt_vendor(*, discrepancy, actor) -> str:
+def adopt_vendor(*, discrepancy, actor: User) -> str:
     if discrepancy.kind == "missing_in_dots":
         vendor = Vendor.objects.get(pk=discrepancy.local_id)
         try:

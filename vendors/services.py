@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, Q
@@ -96,7 +97,7 @@ def _dots_address(vendor: Vendor) -> dict[str, str]:
 
 def vendor_create(
     *,
-    actor,
+    actor: User,
     name: str,
     address_line_1: str,
     city: str,
@@ -194,7 +195,7 @@ def _find_vendor_in_dots(vendor: Vendor):
     return find_in_dots(client().iter_vendors, matches=matches, taken=taken, what="the vendor")
 
 
-def vendor_send_to_dots(*, actor, vendor_id: int, from_queue: bool = False) -> Vendor:
+def vendor_send_to_dots(*, actor: User, vendor_id: int, from_queue: bool = False) -> Vendor:
     """Create the vendor in Dots (again), at most once: only while it has no Dots id.
 
     After an unknown outcome it first looks for the vendor in Dots and adopts it.
@@ -284,7 +285,7 @@ def vendor_fields_locked(vendor: Vendor) -> bool:
 
 
 @transaction.atomic
-def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str = "") -> Vendor:
+def vendor_update(*, actor: User, vendor_id: int, data: Mapping[str, Any], reason: str = "") -> Vendor:
     """Change local fields. Dots has no vendor update, so once the vendor may be in Dots
     its name, contact email, external id and address are refused (`vendor-not-editable`)."""
     require_perm(actor, "vendors.change_vendor", "change vendors")
@@ -319,7 +320,7 @@ def vendor_update(*, actor, vendor_id: int, data: Mapping[str, Any], reason: str
     return vendor
 
 
-def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
+def vendor_delete(*, actor: User, vendor_id: int, reason: str = "") -> str:
     """Delete the vendor (and its bank accounts) in Dots and here; returns "deleted".
 
     A vendor that payables refer to is deactivated instead ("deactivated"): kept for their
@@ -373,7 +374,7 @@ def vendor_delete(*, actor, vendor_id: int, reason: str = "") -> str:
 
 
 @transaction.atomic
-def _vendor_deactivate(*, actor, vendor_id: int, reason: str) -> str:
+def _vendor_deactivate(*, actor: User, vendor_id: int, reason: str) -> str:
     vendor = Vendor.objects.select_for_update().get(pk=vendor_id)
     if vendor.active:
         vendor.active = False
@@ -430,7 +431,7 @@ def _find_payment_method(vendor: Vendor, *, name: str, routing_number: str, last
 
 def bank_account_create(
     *,
-    actor,
+    actor: User,
     vendor_id: int,
     name: str,
     routing_number: str,
@@ -502,7 +503,7 @@ def bank_account_create(
     return account
 
 
-def bank_account_verify(*, actor, bank_account_id: int, how_confirmed: str) -> VendorBankAccount:
+def bank_account_verify(*, actor: User, bank_account_id: int, how_confirmed: str) -> VendorBankAccount:
     """A second person, never the account's creator (superusers included), records how it was confirmed.
 
     Compare-and-set on "not yet verified": of two people verifying at once, one wins and
@@ -551,7 +552,7 @@ def _already_verified_text(account: VendorBankAccount) -> str:
     return f"{account} was already verified by {who} {when}".rstrip() + "."
 
 
-def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str:
+def bank_account_delete(*, actor: User, bank_account_id: int, reason: str = "") -> str:
     """Delete the account in Dots and here ("deleted"), or retire it when payables use it ("retired")."""
     require_perm(actor, "vendors.delete_vendorbankaccount", "delete bank accounts")
     account = VendorBankAccount.objects.select_related("vendor").get(pk=bank_account_id)
@@ -586,7 +587,7 @@ def bank_account_delete(*, actor, bank_account_id: int, reason: str = "") -> str
 
 
 @transaction.atomic
-def _bank_account_retire(*, actor, bank_account_id: int, reason: str) -> str:
+def _bank_account_retire(*, actor: User, bank_account_id: int, reason: str) -> str:
     now = timezone.now()
     if VendorBankAccount.objects.filter(pk=bank_account_id, retired_at__isnull=True).update(
         retired_at=now, retired_by=actor

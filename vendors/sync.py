@@ -1,12 +1,14 @@
 """The vendors' step of the sync with Dots (declared in vendors/seam.py)."""
 
+from django.contrib.auth.models import User
+
 from core.errors import DomainError, DotsCallError
 from core.sync_report import SyncReport
 from vendors import services
 from vendors.models import Vendor
 
 
-def vendors_step(*, actor, full: bool = False) -> SyncReport:
+def vendors_step(*, actor: User, full: bool = False) -> SyncReport:
     """Vendors whose create in Dots ended without an answer: look in Dots, adopt or send again."""
     report = SyncReport("vendors")
     for vendor in Vendor.objects.filter(dots_id__isnull=True, dots_status=Vendor.DotsStatus.UNKNOWN):

@@ -9,6 +9,7 @@ import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -34,7 +35,7 @@ CHANGE_IMPORT = "payouts.change_payeeimport"
 Row = PayeeImportRow.Status
 
 
-def payee_import_preview(*, fileobj, file_name: str, actor) -> PayeeImport:
+def payee_import_preview(*, fileobj, file_name: str, actor: User) -> PayeeImport:
     """Read and validate the whole file into rows; nothing is created in Dots. Refuses bad files."""
     require_perm(actor, ADD_IMPORT, "import payees")
     layout = csv_import.read_layout(fileobj)
@@ -182,7 +183,7 @@ def _count_preview(payee_import: PayeeImport) -> None:
 
 
 @transaction.atomic
-def payee_import_confirm(*, import_id: int, actor) -> PayeeImport:
+def payee_import_confirm(*, import_id: int, actor: User) -> PayeeImport:
     """Queue the import of the valid rows; with amounts, prepare the payout run too."""
     require_perm(actor, CHANGE_IMPORT, "confirm payee imports")
     updated = PayeeImport.objects.filter(pk=import_id, status=PayeeImport.Status.PREVIEW).update(
@@ -207,7 +208,7 @@ def payee_import_confirm(*, import_id: int, actor) -> PayeeImport:
 
 
 @transaction.atomic
-def payee_import_discard(*, import_id: int, actor) -> PayeeImport:
+def payee_import_discard(*, import_id: int, actor: User) -> PayeeImport:
     require_perm(actor, CHANGE_IMPORT, "discard payee imports")
     updated = PayeeImport.objects.filter(pk=import_id, status=PayeeImport.Status.PREVIEW).update(
         status=PayeeImport.Status.DISCARDED, finished_at=timezone.now()
@@ -226,7 +227,7 @@ def payee_import_discard(*, import_id: int, actor) -> PayeeImport:
 
 
 @transaction.atomic
-def payee_import_cancel(*, import_id: int, actor) -> PayeeImport:
+def payee_import_cancel(*, import_id: int, actor: User) -> PayeeImport:
     """Stop a queued or running import after the rows in flight; a preview is discarded instead."""
     require_perm(actor, CHANGE_IMPORT, "cancel payee imports")
     payee_import = PayeeImport.objects.get(pk=import_id)
@@ -260,7 +261,7 @@ class _Outcome:
         return self.result
 
 
-def payee_import_process(*, import_id: int, actor, workers: int = IMPORT_WORKERS) -> PayeeImport:
+def payee_import_process(*, import_id: int, actor: User, workers: int = IMPORT_WORKERS) -> PayeeImport:
     """Create the import's pending rows in Dots. Safe to run twice and after a worker died.
 
     A row is marked `creating` (committed) before its Dots call. A row found `creating`
@@ -333,7 +334,7 @@ def _submit_rows(pool, in_flight: dict, rows, leftovers: list[int], count: int, 
         in_flight[future] = row
 
 
-def _record_outcomes(outcomes: list[_Outcome], actor) -> None:
+def _record_outcomes(outcomes: list[_Outcome], actor: User) -> None:
     """One transaction per batch: a few set-based queries, then one audit event per payee."""
     now = timezone.now()
     with transaction.atomic():
@@ -407,7 +408,7 @@ def _write_progress(import_id: int) -> None:
     )
 
 
-def _finish_import(import_id: int, actor) -> PayeeImport:
+def _finish_import(import_id: int, actor: User) -> PayeeImport:
     with transaction.atomic():
         payee_import = PayeeImport.objects.select_for_update().get(pk=import_id)
         if payee_import.cancel_requested:

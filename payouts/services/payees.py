@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -81,7 +82,14 @@ def create_or_link_user(
 
 
 def payee_create(
-    *, first_name: str, last_name: str, email: str, phone: str, country: str = "US", external_id: str = "", actor
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    country: str = "US",
+    external_id: str = "",
+    actor: User,
 ) -> Payee:
     """Create one payee in Dots (or link the Dots user that has this phone), then locally."""
     require_perm(actor, ADD_PAYEE, "add payees")
@@ -129,7 +137,7 @@ def payee_create(
     return payee
 
 
-def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
+def payee_refresh(*, payee_id: int, actor: User, source: str = "admin") -> Payee:
     require_perm(actor, CHANGE_PAYEE, "refresh payees from Dots")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
@@ -155,7 +163,7 @@ def payee_refresh(*, payee_id: int, actor, source: str = "admin") -> Payee:
     return payee
 
 
-def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> Payee:
+def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor: User) -> Payee:
     """Update what Dots lets us change on a user (metadata); names and phone are fixed in Dots."""
     require_perm(actor, CHANGE_PAYEE, "change payees")
     payee = Payee.objects.get(pk=payee_id)
@@ -187,7 +195,7 @@ def payee_update(*, payee_id: int, metadata: dict, external_id: str, actor) -> P
     return payee
 
 
-def payee_send_verification(*, payee_id: int, actor) -> Payee:
+def payee_send_verification(*, payee_id: int, actor: User) -> Payee:
     require_perm(actor, CHANGE_PAYEE, "verify payees")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
@@ -198,7 +206,7 @@ def payee_send_verification(*, payee_id: int, actor) -> Payee:
     return payee
 
 
-def payee_verify(*, payee_id: int, token: str, actor) -> Payee:
+def payee_verify(*, payee_id: int, token: str, actor: User) -> Payee:
     require_perm(actor, CHANGE_PAYEE, "verify payees")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -59,7 +60,7 @@ CHANGE_LINK = "payouts.change_payoutlink"
 def payout_link_request(
     *,
     amount_cents: int,
-    actor,
+    actor: User,
     payee_id: int | None = None,
     delivery_method: str = "link",
     memo: str = "",
@@ -86,7 +87,7 @@ def payout_link_request(
 def store_link_intent(
     *,
     amount_cents: int,
-    actor,
+    actor: User,
     payee_id: int | None = None,
     delivery_method: str = "link",
     memo: str = "",
@@ -127,7 +128,7 @@ def store_link_intent(
 def payout_link_push(
     *,
     payout_link_id: int,
-    actor,
+    actor: User,
     retry_refused: bool = False,
     from_queue: bool = False,
     queue_when_unreachable: bool = True,
@@ -150,7 +151,7 @@ def payout_link_push(
     )
 
 
-def send_link(*, payout_link_id: int, actor, retry_refused: bool = False, queue: bool = True) -> PayoutLink:
+def send_link(*, payout_link_id: int, actor: User, retry_refused: bool = False, queue: bool = True) -> PayoutLink:
     """payout_link_push without its permission check, for a service that checked its own
     (a payout run a Payer approved, a refresh resending a link in doubt)."""
     link = PayoutLink.objects.get(pk=payout_link_id)
@@ -201,7 +202,7 @@ def send_link(*, payout_link_id: int, actor, retry_refused: bool = False, queue:
     return link
 
 
-def _queue_link_retry(link: PayoutLink, *, actor, error: str) -> None:
+def _queue_link_retry(link: PayoutLink, *, actor: User, error: str) -> None:
     # The key was made with the link: Dots forgets it 24 h after, so retries stop at 23 h.
     action_queue.queue_retry(
         kind=payouts_seam.PAYOUT_LINK_PUSH,
@@ -212,7 +213,7 @@ def _queue_link_retry(link: PayoutLink, *, actor, error: str) -> None:
     )
 
 
-def _link_failed(link, status, message, action, actor, now) -> None:
+def _link_failed(link, status, message, action, actor: User, now) -> None:
     with transaction.atomic():
         before = link.status
         # Only while no push has recorded a Dots id: a failure seen by one push must not undo
@@ -273,7 +274,7 @@ def _adopt_dots_state(link: PayoutLink, dots_link: DotsPayoutLink, *, now) -> bo
     return True
 
 
-def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> PayoutLink:
+def payout_link_refresh(*, payout_link_id: int, actor: User, source: str = "task") -> PayoutLink:
     require_perm(actor, CHANGE_LINK, "refresh payout links from Dots")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
@@ -286,7 +287,7 @@ def payout_link_refresh(*, payout_link_id: int, actor, source: str = "task") -> 
     return _store_link_state(link.pk, dots_link, actor, source=source)
 
 
-def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor, *, source: str = "task") -> PayoutLink:
+def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor: User, *, source: str = "task") -> PayoutLink:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)
         before = link.status
@@ -305,7 +306,7 @@ def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor, *, source:
     return link
 
 
-def payout_link_cancel(*, payout_link_id: int, actor, reason: str = "") -> PayoutLink:
+def payout_link_cancel(*, payout_link_id: int, actor: User, reason: str = "") -> PayoutLink:
     require_perm(actor, CHANGE_LINK, "cancel payout links")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:
@@ -319,7 +320,7 @@ def payout_link_cancel(*, payout_link_id: int, actor, reason: str = "") -> Payou
     return link
 
 
-def payout_link_redeliver(*, payout_link_id: int, actor) -> PayoutLink:
+def payout_link_redeliver(*, payout_link_id: int, actor: User) -> PayoutLink:
     require_perm(actor, CHANGE_LINK, "redeliver payout links")
     link = PayoutLink.objects.get(pk=payout_link_id)
     if not link.dots_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -27,7 +28,7 @@ CHANGE_REQUEST = "payouts.change_payoutrequest"
 def payout_request_request(
     *,
     amount_cents: int,
-    actor,
+    actor: User,
     payee_id: int | None = None,
     phone: str = "",
     country: str = "US",
@@ -86,7 +87,7 @@ def _find_request_by_key(key: str) -> DotsPayoutRequest | None:
 def payout_request_push(
     *,
     payout_request_id: int,
-    actor,
+    actor: User,
     from_queue: bool = False,
     queue_when_unreachable: bool = True,
 ) -> PayoutRequest:
@@ -101,7 +102,7 @@ def payout_request_push(
     )
 
 
-def send_request(*, payout_request_id: int, actor, queue: bool = True) -> PayoutRequest:
+def send_request(*, payout_request_id: int, actor: User, queue: bool = True) -> PayoutRequest:
     """payout_request_push without its permission check, for a refresh resending a request in doubt."""
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if request.status not in (PayoutRequest.Status.PENDING, PayoutRequest.Status.UNKNOWN):
@@ -152,7 +153,7 @@ def send_request(*, payout_request_id: int, actor, queue: bool = True) -> Payout
 def store_request_state(
     request_id: int,
     dots_request: DotsPayoutRequest,
-    actor,
+    actor: User,
     *,
     action: str = "payout_request.status_changed",
     source: str = "task",
@@ -216,7 +217,7 @@ def store_request_state(
     return request
 
 
-def payout_request_refresh(*, payout_request_id: int, actor, source: str = "task") -> PayoutRequest:
+def payout_request_refresh(*, payout_request_id: int, actor: User, source: str = "task") -> PayoutRequest:
     require_perm(actor, CHANGE_REQUEST, "refresh payout requests from Dots")
     request = PayoutRequest.objects.get(pk=payout_request_id)
     if not request.dots_id:

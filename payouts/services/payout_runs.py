@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -21,7 +22,7 @@ APPROVE_RUN = "payouts.approve_payoutrun"
 Row = PayeeImportRow.Status
 
 
-def payout_run_prepare(*, payee_import: PayeeImport, actor) -> PayoutRun:
+def payout_run_prepare(*, payee_import: PayeeImport, actor: User) -> PayoutRun:
     """The run of an import with amounts: one item per payable row, awaiting a second person's approval."""
     payable_rows = PayeeImportRow.objects.filter(
         payee_import=payee_import, status__in=[Row.PENDING, Row.EXISTING], amount_cents__gt=0
@@ -61,7 +62,7 @@ def payout_run_skip_items_without_payee(*, run: PayoutRun) -> None:
 
 
 @transaction.atomic
-def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
+def payout_run_approve(*, run_id: int, actor: User) -> PayoutRun:
     """A second person (never the importer, superusers included) approves; sending follows."""
     require_perm(actor, APPROVE_RUN, "approve payout runs")
     run = PayoutRun.objects.select_related("payee_import").get(pk=run_id)
@@ -88,7 +89,7 @@ def payout_run_approve(*, run_id: int, actor) -> PayoutRun:
 
 
 @transaction.atomic
-def payout_run_cancel(*, run_id: int, actor, reason: str = "") -> PayoutRun:
+def payout_run_cancel(*, run_id: int, actor: User, reason: str = "") -> PayoutRun:
     require_perm(actor, APPROVE_RUN, "cancel payout runs")
     run = PayoutRun.objects.get(pk=run_id)
     PayoutRun.TRANSITIONS.ensure(run, PayoutRun.Status.CANCELLED)
@@ -110,7 +111,7 @@ def payout_run_cancel(*, run_id: int, actor, reason: str = "") -> PayoutRun:
     return run
 
 
-def payout_run_send(*, run_id: int, actor) -> PayoutRun:
+def payout_run_send(*, run_id: int, actor: User) -> PayoutRun:
     """One payout link per item (key stored before each call). Safe to run again: sent items are kept.
 
     The run's approval is the permission for its links: they are made as the approver, who
@@ -174,7 +175,7 @@ def payout_run_send(*, run_id: int, actor) -> PayoutRun:
     return run
 
 
-def payout_run_retry_failed(*, run_id: int, actor) -> PayoutRun:
+def payout_run_retry_failed(*, run_id: int, actor: User) -> PayoutRun:
     """Items that failed (Dots unreachable, unknown outcome) are sent again with the same key and body."""
     require_perm(actor, APPROVE_RUN, "retry payout runs")
     with transaction.atomic():
