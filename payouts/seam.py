@@ -83,7 +83,7 @@ registry.action_kind(
     ActionKind(
         kind=PAYOUT_LINK_PUSH,
         label="Create payout link in Dots",
-        service="payouts.services.payout_link_push",
+        service="payouts.services.payout_links.payout_link_push",
         target_model="payouts.payoutlink",
         target_arg="payout_link_id",
         noun="creation in Dots",
@@ -99,7 +99,7 @@ registry.action_kind(
     ActionKind(
         kind=PAYOUT_REQUEST_PUSH,
         label="Create payout request in Dots",
-        service="payouts.services.payout_request_push",
+        service="payouts.services.payout_requests.payout_request_push",
         target_model="payouts.payoutrequest",
         target_arg="payout_request_id",
         noun="creation in Dots",

@@ -10,10 +10,3 @@ Dots calls never run inside a transaction or under a row lock: the intent (statu
 idempotency key, exact body) is committed first, Dots is called, then the outcome
 is recorded in a second transaction.
 """
-
-# core.action_queue names the queued pushes by these dotted paths
-# ("payouts.services.payout_link_push"); import from the modules everywhere else.
-from payouts.services.payout_links import payout_link_push
-from payouts.services.payout_requests import payout_request_push
-
-__all__ = ["payout_link_push", "payout_request_push"]
