@@ -91,9 +91,14 @@ def django_setup(db_dir: str) -> None:
 
 def bench_user():
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from core import roles
 
     user, _ = get_user_model().objects.get_or_create(username="bench-operator", defaults={"is_staff": True})
-    return user
+    # The import services check the operator's permission, as they do for everyone.
+    user.groups.add(Group.objects.get(name=roles.PAYOUTS_OPERATOR))
+    return get_user_model().objects.get(pk=user.pk)
 
 
 def bare_validation_loop(path: Path) -> float:
