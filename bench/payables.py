@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -481,6 +482,13 @@ def run(size: int, *, clients, users, vendors, explain_plans: bool = False) -> N
             f"{name:<30} {t1:7.1f} {t2:9.1f} {ratio:6.2f} {target:>6}x {len(s1):>8}/{len(s2):<8} {rows:>9}  "
             f"{'PASS' if ok else 'FAIL'}" + (f" (full COUNT: {full_count[0][:80]})" if full_count else "")
         )
+        if len(s1) != len(s2):
+            # Say which query one size made and the other did not, so a difference can be judged.
+            for label, ours, theirs in (("1k", s1, s2), ("large", s2, s1)):
+                shapes = [re.sub(r"\d+", "N", sql) for sql in theirs]
+                for sql in ours:
+                    if re.sub(r"\d+", "N", sql) not in shapes:
+                        print(f"    only at {label}: {sql[:200]}")
     print(
         f"\ntargets: ratios as listed, same query count, same rows, no COUNT(*) over the whole table -> "
         f"{'PASS' if all_ok else 'FAIL'}"
