@@ -41,6 +41,7 @@ from payouts import tasks as payout_tasks
 from payouts.models import PayoutLink
 from payouts.services import payout_links
 from tests.support import make_user
+from vendors import bank_accounts
 from vendors import services as vendor_services
 
 S = Payable.Status
@@ -108,7 +109,7 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
         postcode="62701",
         contact_email="billing@chaos.example",
     )
-    account = vendor_services.bank_account_create(
+    account = bank_accounts.bank_account_create(
         actor=clerk,
         vendor_id=vendor.pk,
         name="Chaos operating",
@@ -116,7 +117,7 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
         account_number="000123456789",
         account_type="checking",
     )
-    vendor_services.bank_account_verify(
+    bank_accounts.bank_account_verify(
         actor=clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
     )
     # Payments finish on the first read after pay, so the followers and the reconciler

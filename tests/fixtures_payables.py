@@ -8,6 +8,7 @@ from core import roles
 from payables import drafts, services
 from payables.models import Approver, Payable
 from tests.support import make_user
+from vendors import bank_accounts
 from vendors import services as vendor_services
 
 
@@ -69,7 +70,7 @@ def vendor_account(people):
         contact_email="billing@acme.example",
     )
     assert vendor.dots_id, vendor.last_dots_error
-    account = vendor_services.bank_account_create(
+    account = bank_accounts.bank_account_create(
         actor=people.clerk,
         vendor_id=vendor.pk,
         name="Acme operating",
@@ -77,7 +78,7 @@ def vendor_account(people):
         account_number="000123456789",
         account_type="checking",
     )
-    vendor_services.bank_account_verify(
+    bank_accounts.bank_account_verify(
         actor=people.clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
     )
     account.refresh_from_db()

@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import ActionQueued, DomainError
-from vendors import selectors, services
+from vendors import bank_accounts, selectors, services
 from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
 from vendors.models import Vendor, VendorBankAccount
@@ -392,7 +392,7 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
             if form.is_valid():
                 data = form.cleaned_data
                 try:
-                    account = services.bank_account_create(
+                    account = bank_accounts.bank_account_create(
                         actor=request.user,
                         vendor_id=data["vendor"].pk,
                         name=data["name"],
@@ -435,7 +435,7 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
         form = VerifyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.bank_account_verify(
+                bank_accounts.bank_account_verify(
                     actor=request.user, bank_account_id=account.pk, how_confirmed=form.cleaned_data["how_confirmed"]
                 )
             except DomainError as exc:
@@ -456,7 +456,7 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
         return TemplateResponse(request, "admin/vendors/vendorbankaccount/verify.html", context)
 
     def delete_with_service(self, request, obj, reason):
-        return services.bank_account_delete(actor=request.user, bank_account_id=obj.pk, reason=reason)
+        return bank_accounts.bank_account_delete(actor=request.user, bank_account_id=obj.pk, reason=reason)
 
     def delete_preview(self, obj) -> str:
         if selectors.bank_account_in_use(obj):

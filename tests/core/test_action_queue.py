@@ -13,6 +13,7 @@ from core.models import AuditEvent, QueuedDotsAction
 from payouts import seam as payouts_seam
 from tests.outage_support import ALL_DOWN, end_outage, start_outage
 from tests.support import make_user
+from vendors import bank_accounts
 from vendors import seam as vendors_seam
 from vendors import services as vendor_services
 from vendors.models import Vendor, VendorBankAccount
@@ -194,7 +195,7 @@ def test_adding_a_bank_account_during_an_outage_is_refused_and_nothing_is_stored
     start_outage(dots)
 
     with pytest.raises(DotsUnavailable, match="Dots is unreachable since .*; add the bank account again when it is"):
-        vendor_services.bank_account_create(
+        bank_accounts.bank_account_create(
             actor=clerk,
             vendor_id=vendor.pk,
             name="Operating",

@@ -13,6 +13,7 @@ from core.two_factor import SESSION_OTP_VERIFIED_AT
 from payables import services
 from payables.models import Payable
 from tests.support import add_totp_device, current_code, login_verified, make_user
+from vendors import bank_accounts
 
 pytestmark = pytest.mark.django_db
 S = Payable.Status
@@ -233,10 +234,9 @@ def test_waiting_for_my_approval_lists_what_the_approver_must_act_on(client, peo
 
 
 def test_a_payable_to_an_unverified_account_says_it_waits(client, people, make_payable, vendor_account):
-    from vendors import services as vendor_services
 
     vendor, _ = vendor_account
-    fresh = vendor_services.bank_account_create(
+    fresh = bank_accounts.bank_account_create(
         actor=people.clerk,
         vendor_id=vendor.pk,
         name="New",

@@ -15,6 +15,7 @@ from payables import approver_sync, errors, policies, policy_push, selectors
 from payables import services as payable_services
 from payables.models import ApprovalPolicy, Approver, Payable
 from tests.support import make_user
+from vendors import bank_accounts
 from vendors import services as vendor_services
 
 pytestmark = pytest.mark.django_db
@@ -349,7 +350,7 @@ def test_match_policy_ignores_a_version_that_never_reached_dots(dots, approvers,
 def submitted(dots, dashboard, approvers, administrator):
     """A payable submitted in Dots under a two-step policy; returns (local payable, policy)."""
     vendor = make_vendor(administrator)
-    account = vendor_services.bank_account_create(
+    account = bank_accounts.bank_account_create(
         actor=vendor.created_by,
         vendor_id=vendor.pk,
         name="Acme operating",
@@ -585,7 +586,7 @@ def test_a_policy_naming_two_vendors_is_one_dots_policy_per_vendor_with_the_same
 def globex_account(people, administrator):
     """A second vendor with a verified bank account in Dots."""
     globex = make_vendor(administrator, "Globex")
-    account = vendor_services.bank_account_create(
+    account = bank_accounts.bank_account_create(
         actor=people.clerk,
         vendor_id=globex.pk,
         name="Globex operating",
@@ -593,7 +594,7 @@ def globex_account(people, administrator):
         account_number="000987654321",
         account_type="checking",
     )
-    vendor_services.bank_account_verify(
+    bank_accounts.bank_account_verify(
         actor=people.clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
     )
     account.refresh_from_db()

@@ -21,7 +21,7 @@ from payables.errors import (
 )
 from payables.models import Payable
 from tests.support import make_user
-from vendors import services as vendor_services
+from vendors import bank_accounts
 
 pytestmark = pytest.mark.django_db
 S = Payable.Status
@@ -242,7 +242,7 @@ def test_only_payers_pay(dots, people, approved_payable):
 
 def test_an_unverified_bank_account_cannot_be_paid(dots, people, make_payable, vendor_account):
     vendor, _ = vendor_account
-    fresh = vendor_services.bank_account_create(
+    fresh = bank_accounts.bank_account_create(
         actor=people.clerk,
         vendor_id=vendor.pk,
         name="New account",

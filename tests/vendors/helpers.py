@@ -1,6 +1,6 @@
 """Vendors and bank accounts for tests: through the services (with Dots) or straight to the table."""
 
-from vendors import services
+from vendors import bank_accounts, services
 from vendors.models import Vendor, VendorBankAccount
 
 GOOD_ROUTING = "021000021"  # passes the ABA checksum
@@ -31,7 +31,7 @@ def create_vendor(actor, **overrides) -> Vendor:
 def create_bank_account(actor, vendor, *, account_number: str = ACCOUNT_NUMBER, **overrides) -> VendorBankAccount:
     fields = {"name": "Operating account", "routing_number": GOOD_ROUTING, "account_type": "checking"}
     fields.update(overrides)
-    return services.bank_account_create(actor=actor, vendor_id=vendor.pk, account_number=account_number, **fields)
+    return bank_accounts.bank_account_create(actor=actor, vendor_id=vendor.pk, account_number=account_number, **fields)
 
 
 def local_vendor(actor=None, **overrides) -> Vendor:

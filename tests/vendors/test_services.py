@@ -17,7 +17,7 @@ from tests.vendors.helpers import (
     create_bank_account,
     create_vendor,
 )
-from vendors import services
+from vendors import bank_accounts, services
 from vendors.errors import (
     AlreadyInDots,
     AlreadyVerified,
@@ -271,7 +271,7 @@ def test_bank_account_verify_by_its_creator_is_refused(dots, clerk):
     account = create_bank_account(clerk, create_vendor(clerk))
 
     with pytest.raises(SegregationOfDutiesViolation) as exc:
-        services.bank_account_verify(actor=clerk, bank_account_id=account.pk, how_confirmed="I know them")
+        bank_accounts.bank_account_verify(actor=clerk, bank_account_id=account.pk, how_confirmed="I know them")
 
     assert exc.value.code == "segregation-of-duties"
     assert "second person" in exc.value.message
@@ -284,7 +284,7 @@ def test_bank_account_verify_by_its_creator_is_refused_for_a_superuser_too(dots)
     account = create_bank_account(boss, create_vendor(boss))
 
     with pytest.raises(SegregationOfDutiesViolation):
-        services.bank_account_verify(actor=boss, bank_account_id=account.pk, how_confirmed="I know them")
+        bank_accounts.bank_account_verify(actor=boss, bank_account_id=account.pk, how_confirmed="I know them")
 
     account.refresh_from_db()
     assert not account.is_verified
@@ -293,7 +293,7 @@ def test_bank_account_verify_by_its_creator_is_refused_for_a_superuser_too(dots)
 def test_bank_account_verify_by_a_second_person_records_how_and_audits_it(dots, clerk, approver):
     account = create_bank_account(clerk, create_vendor(clerk))
 
-    services.bank_account_verify(
+    bank_accounts.bank_account_verify(
         actor=approver, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
     )
 
@@ -309,7 +309,7 @@ def test_bank_account_verify_without_saying_how_is_refused(dots, clerk, approver
     account = create_bank_account(clerk, create_vendor(clerk))
 
     with pytest.raises(VerificationNoteRequired):
-        services.bank_account_verify(actor=approver, bank_account_id=account.pk, how_confirmed="   ")
+        bank_accounts.bank_account_verify(actor=approver, bank_account_id=account.pk, how_confirmed="   ")
 
     account.refresh_from_db()
     assert not account.is_verified
@@ -320,15 +320,15 @@ def test_bank_account_verify_by_a_payer_is_refused(dots, clerk):
     account = create_bank_account(clerk, create_vendor(clerk))
 
     with pytest.raises(VerifyNotAllowed):
-        services.bank_account_verify(actor=payer, bank_account_id=account.pk, how_confirmed="looked fine")
+        bank_accounts.bank_account_verify(actor=payer, bank_account_id=account.pk, how_confirmed="looked fine")
 
 
 def test_bank_account_verify_a_second_time_is_refused_naming_who_verified(dots, clerk, clerk2, approver):
     account = create_bank_account(clerk, create_vendor(clerk))
-    services.bank_account_verify(actor=approver, bank_account_id=account.pk, how_confirmed="called them")
+    bank_accounts.bank_account_verify(actor=approver, bank_account_id=account.pk, how_confirmed="called them")
 
     with pytest.raises(AlreadyVerified) as exc:
-        services.bank_account_verify(actor=clerk2, bank_account_id=account.pk, how_confirmed="emailed them")
+        bank_accounts.bank_account_verify(actor=clerk2, bank_account_id=account.pk, how_confirmed="emailed them")
 
     assert "already verified by approver" in exc.value.message
     account.refresh_from_db()
@@ -344,7 +344,7 @@ def test_two_people_verifying_at_once_one_wins(dots, clerk, clerk2, approver):
     def verify(user):
         barrier.wait()
         try:
-            services.bank_account_verify(actor=user, bank_account_id=account.pk, how_confirmed=f"{user} called")
+            bank_accounts.bank_account_verify(actor=user, bank_account_id=account.pk, how_confirmed=f"{user} called")
             outcomes[user.username] = "verified"
         except AlreadyVerified:
             outcomes[user.username] = "already"
@@ -371,7 +371,7 @@ def test_bank_account_delete_deletes_it_in_dots_and_here_audited(dots, clerk):
     vendor = create_vendor(clerk)
     account = create_bank_account(clerk, vendor)
 
-    assert services.bank_account_delete(actor=clerk, bank_account_id=account.pk, reason="wrong bank") == "deleted"
+    assert bank_accounts.bank_account_delete(actor=clerk, bank_account_id=account.pk, reason="wrong bank") == "deleted"
 
     assert not VendorBankAccount.objects.filter(pk=account.pk).exists()
     assert services.client().list_vendor_payment_methods(vendor_id=vendor.dots_id) == []
@@ -386,7 +386,7 @@ def test_bank_account_delete_refused_by_dots_keeps_it_here(dots, clerk):
     dots.add_fault(method="DELETE", path=f"{METHODS_PATH}/*", kind="status", status=400, count=1)
 
     with pytest.raises(DotsRejected):
-        services.bank_account_delete(actor=clerk, bank_account_id=account.pk)
+        bank_accounts.bank_account_delete(actor=clerk, bank_account_id=account.pk)
 
     assert VendorBankAccount.objects.filter(pk=account.pk).exists()
     assert events("vendor_bank_account.deleted") == []
@@ -423,7 +423,7 @@ def test_bank_account_delete_when_payables_use_it_retires_it_and_leaves_dots_alo
     account = create_bank_account(clerk, vendor)
     _payable_for(account, clerk)
 
-    assert services.bank_account_delete(actor=clerk, bank_account_id=account.pk) == "retired"
+    assert bank_accounts.bank_account_delete(actor=clerk, bank_account_id=account.pk) == "retired"
 
     account.refresh_from_db()
     assert account.is_retired and account.retired_by == clerk

@@ -35,6 +35,7 @@ from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import transfers
+from dots.emulator.resources import user_fields as fields
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
 
@@ -240,7 +241,7 @@ def create(ctx: Ctx) -> tuple[int, object]:
     for flag in ("force_collect_compliance_information", "hide_go_to_dashboard_on_complete"):
         ctx.optional(body, flag, False, types=(bool,))
     tax_exempt = ctx.optional(body, "tax_exempt", False, types=(bool,))
-    metadata = _optional_metadata(body)
+    metadata = fields.optional_metadata(body)
     memo = ctx.optional_str(body, "memo")
     fee_party = ctx.optional(body, "payout_fee_party", None, types=(str,), choices=FEE_PARTIES)
     steps = _optional_steps(body.get("additional_steps"))
@@ -415,13 +416,6 @@ def _optional_payee(payee: object) -> Doc:
     if "country_code" in out and not re.fullmatch(r"[0-9]{1,3}", out["country_code"]):
         raise ApiError(400, "invalid-input", "payee.country_code must be 1 to 3 digits")
     return out
-
-
-def _optional_metadata(body: Doc) -> Metadata:
-    value = body.get("metadata")
-    if value is not None and not isinstance(value, (str, dict)):
-        raise ApiError(400, "invalid-input", "metadata must be a string or an object")
-    return value
 
 
 def _optional_steps(steps: object) -> list[str | Doc]:

@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc, Metadata
+from dots.emulator.resources import user_fields as fields
 from dots.emulator.routing import Route
 
 USER_KIND = "user"
 PAYMENT_METHOD_KIND = "payment_method"
 TOKEN_TTL = timedelta(minutes=10)
 
-RAILS = ("ach", "paypal", "venmo", "cash_app", "intl_bank", "airtm", "payoneer", "crypto")
+RAILS = fields.RAILS
 USER_STATUSES = ("verified", "unverified", "in_review", "disabled")
 PAYOUT_METHOD_PLATFORMS = ("paypal", "venmo", "cash_app", "ach")
 ACCOUNT_TYPES = ("checking", "savings")
@@ -50,12 +50,6 @@ MUST_COLLECT_1099_CENTS = 60_000
 
 _COUNTRY_CODE = re.compile(r"^[0-9]{1,3}$")
 _PHONE = re.compile(r"^[0-9]{1,20}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTHS = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)  # fmt: skip
 _CREATE_FIELDS = frozenset(
     {
         "first_name", "last_name", "email", "country_code", "phone_number", "username",
@@ -242,10 +236,10 @@ def list_users(ctx: Ctx) -> tuple[int, object]:
 
 def create_user(ctx: Ctx) -> tuple[int, object]:
     body = ctx.json
-    _reject_unknown_fields(body, _CREATE_FIELDS)
+    fields.reject_unknown_fields(body, _CREATE_FIELDS)
     first_name = ctx.require_str(body, "first_name", max_len=50)
     last_name = ctx.require_str(body, "last_name", max_len=50)
-    email = _require_email(ctx, body, "email")
+    email = fields.require_email(ctx, body, "email")
     country_code = ctx.require_str(body, "country_code")
     phone_number = ctx.require_str(body, "phone_number")
     if not _COUNTRY_CODE.match(country_code):
@@ -253,10 +247,10 @@ def create_user(ctx: Ctx) -> tuple[int, object]:
     if not _PHONE.match(phone_number):
         raise ApiError(400, "invalid-input", "phone_number must be 1 to 20 digits")
     username = ctx.optional_str(body, "username", max_len=50)
-    date_of_birth = _optional_date(ctx, body, "date_of_birth")
-    metadata = _optional_metadata(body)
-    adjustment = _optional_1099_adjustment(body)
-    exclude = _optional_rail_list(body, "payout_options_exclude_list")
+    date_of_birth = fields.optional_date(ctx, body, "date_of_birth")
+    metadata = fields.optional_metadata(body)
+    adjustment = fields.optional_1099_adjustment(body)
+    exclude = fields.optional_rail_list(body, "payout_options_exclude_list")
 
     existing = find_user_by_phone(ctx, country_code=country_code, phone_number=phone_number)
     if existing is not None:
@@ -289,7 +283,7 @@ def retrieve_user(ctx: Ctx, user_id: str) -> tuple[int, object]:
 def update_user(ctx: Ctx, user_id: str) -> tuple[int, object]:
     user = get_user(ctx, user_id)
     body = ctx.json
-    _reject_unknown_fields(
+    fields.reject_unknown_fields(
         body,
         {"default_payout_method", "auto_payout_enabled", "date_of_birth", "1099_adjustment", "metadata",
          "payout_options_exclude_list"},
@@ -307,14 +301,14 @@ def update_user(ctx: Ctx, user_id: str) -> tuple[int, object]:
     if "auto_payout_enabled" in body:
         user["_auto_payout_enabled"] = ctx.optional(body, "auto_payout_enabled", False, types=(bool,))
     if body.get("date_of_birth") is not None:
-        user["_date_of_birth"] = _optional_date(ctx, body, "date_of_birth")
+        user["_date_of_birth"] = fields.optional_date(ctx, body, "date_of_birth")
         user["compliance"]["date_of_birth_collected"] = True
     if body.get("1099_adjustment") is not None:
-        user["1099_adjustment"] = _optional_1099_adjustment(body)
+        user["1099_adjustment"] = fields.optional_1099_adjustment(body)
     if "metadata" in body:
-        user["metadata"] = _optional_metadata(body)
+        user["metadata"] = fields.optional_metadata(body)
     if body.get("payout_options_exclude_list") is not None:
-        user["payout_options_exclude_list"] = _optional_rail_list(body, "payout_options_exclude_list")
+        user["payout_options_exclude_list"] = fields.optional_rail_list(body, "payout_options_exclude_list")
     ctx.store.put(USER_KIND, user_id, user)
     ctx.emit("user.updated", {"user_id": user_id, "metadata": user["metadata"]})
     if default_changed:
@@ -335,7 +329,7 @@ def submit_compliance(ctx: Ctx, user_id: str) -> tuple[int, object]:
     """PUT compliance: a W-9 (US person) and/or a W-8BEN (foreign person). Answers the updated user."""
     user = get_user(ctx, user_id)
     body = ctx.json
-    _reject_unknown_fields(body, {"w9", "w8ben"})
+    fields.reject_unknown_fields(body, {"w9", "w8ben"})
     w9 = ctx.optional(body, "w9", types=(dict,))
     w8ben = ctx.optional(body, "w8ben", types=(dict,))
     if w9 is None and w8ben is None:
@@ -343,11 +337,11 @@ def submit_compliance(ctx: Ctx, user_id: str) -> tuple[int, object]:
     compliance = user["compliance"]
     if w9 is not None:
         entity_type = ctx.require_choice(w9, "entity_type", ("individual", "business"))
-        _require_date(ctx, w9, "date_of_birth", prefix="w9.")
+        fields.require_date(ctx, w9, "date_of_birth", prefix="w9.")
         tin = w9.get("tin")
         if not isinstance(tin, str) or not re.fullmatch(r"[0-9]{9}", tin):
             raise ApiError(400, "invalid-input", "w9.tin must be 9 digits")
-        _require_address(w9.get("address"), "w9.address", ("line_1", "city", "state", "country", "postcode"))
+        fields.require_address(w9.get("address"), "w9.address", ("line_1", "city", "state", "country", "postcode"))
         business_name = ctx.optional_str(w9, "business_name")
         if entity_type == "business" and not business_name:
             raise ApiError(400, "invalid-input", "w9.business_name is required for a business")
@@ -364,8 +358,8 @@ def submit_compliance(ctx: Ctx, user_id: str) -> tuple[int, object]:
     if w8ben is not None:
         for name in ("name", "citizenship_country"):
             ctx.require_str(w8ben, name)
-        _require_date(ctx, w8ben, "date_of_birth", prefix="w8ben.")
-        _require_address(w8ben.get("address"), "w8ben.address", ("line_1", "city", "country", "postcode"))
+        fields.require_date(ctx, w8ben, "date_of_birth", prefix="w8ben.")
+        fields.require_address(w8ben.get("address"), "w8ben.address", ("line_1", "city", "country", "postcode"))
         signature = w8ben.get("signature")
         if not isinstance(signature, dict) or signature.get("consent") is not True:
             raise ApiError(400, "invalid-input", "w8ben.signature must be an object with consent: true, name and email")
@@ -404,7 +398,7 @@ def verify_user(ctx: Ctx, user_id: str) -> tuple[int, object]:
     pending = user.get("_verification")
     if pending is None:
         raise ApiError(400, "invalid-verification-token", "no verification token was sent to this user")
-    if ctx.now() > _parse_iso(pending["expires"]):
+    if ctx.now() > fields.parse_iso(pending["expires"]):
         raise ApiError(400, "invalid-verification-token", "the verification token has expired; send a new one")
     if not secrets.compare_digest(token, pending["token"]):
         raise ApiError(400, "invalid-verification-token", "incorrect token")
@@ -492,7 +486,7 @@ def add_payout_method(ctx: Ctx, user_id: str) -> tuple[int, object]:
 def add_address(ctx: Ctx, user_id: str) -> tuple[int, object]:
     user = get_user(ctx, user_id)
     body = ctx.json
-    _require_address(body, "address", ("line_1", "city", "state", "country", "postcode"))
+    fields.require_address(body, "address", ("line_1", "city", "state", "country", "postcode"))
     user["_address"] = {
         key: body[key] for key in ("line_1", "line_2", "line_3", "city", "state", "country", "postcode") if key in body
     }
@@ -571,109 +565,6 @@ def _initial_compliance(*, date_of_birth_collected: bool) -> Doc:
             "name_mismatch": False,
         },
     }
-
-
-def _reject_unknown_fields(body: Doc, allowed: Iterable[str]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ApiError(400, "invalid-input", f"unknown field(s): {', '.join(unknown)}")
-
-
-def _require_email(ctx: Ctx, body: Doc, name: str) -> str:
-    value = ctx.require_str(body, name)
-    if not _EMAIL.match(value):
-        raise ApiError(400, "invalid-input", f"{name} must be an email address")
-    return value
-
-
-def _optional_date(ctx: Ctx, body: Doc, name: str, *, prefix: str = "") -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    return _require_date(ctx, body, name, prefix=prefix)
-
-
-def _require_date(ctx: Ctx, body: Doc, name: str, *, prefix: str = "") -> str:
-    value = body.get(name)
-    try:
-        if not isinstance(value, str) or not _DATE.match(value):
-            raise ValueError
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise ApiError(400, "invalid-input", f"{prefix}{name} must be a date (YYYY-MM-DD)") from None
-    return value
-
-
-def _require_address(address: object, name: str, required: tuple[str, ...]) -> Doc:
-    if not isinstance(address, dict):
-        raise ApiError(400, "invalid-input", f"{name} must be an object")
-    for key in required:
-        if not isinstance(address.get(key), str) or not address[key].strip():
-            raise ApiError(400, "invalid-input", f"{name}.{key} is required")
-    for key, value in address.items():
-        if not isinstance(value, str):
-            raise ApiError(400, "invalid-input", f"{name}.{key} must be a string")
-    return address
-
-
-def _optional_metadata(body: Doc) -> Metadata:
-    value = body.get("metadata")
-    if value is not None and not isinstance(value, (str, dict)):
-        raise ApiError(400, "invalid-input", "metadata must be a string or an object")
-    return value
-
-
-def _optional_rail_list(body: Doc, name: str) -> list[str]:
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or any(not isinstance(v, str) or v not in RAILS for v in value):
-        raise ApiError(400, "invalid-input", f"{name} must be an array of {', '.join(RAILS)}")
-    if len(set(value)) != len(value):
-        raise ApiError(400, "invalid-input", f"{name} must not repeat a value")
-    return value
-
-
-def _optional_1099_adjustment(body: Doc) -> Doc | None:
-    """The spec's oneOf: a 1099-NEC {year, form, amount}
-    or a 1099-K {year, form, monthly_amounts[, transaction_count]}."""
-    value = body.get("1099_adjustment")
-    if value is None:
-        return None
-    name = "1099_adjustment"
-    if not isinstance(value, dict):
-        raise ApiError(400, "invalid-input", f"{name} must be an object")
-    form = value.get("form")
-    if form == "1099-NEC":
-        allowed, required = {"year", "form", "amount"}, ("year", "amount")
-    elif form == "1099-K":
-        allowed, required = {"year", "form", "monthly_amounts", "transaction_count"}, ("year", "monthly_amounts")
-    else:
-        raise ApiError(400, "invalid-input", f"{name}.form must be 1099-NEC or 1099-K")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise ApiError(400, "invalid-input", f"{name} has unknown field(s) for {form}: {', '.join(unknown)}")
-    for key in required:
-        if key not in value:
-            raise ApiError(400, "invalid-input", f"{name}.{key} is required")
-    if not _is_int(value["year"]):
-        raise ApiError(400, "invalid-input", f"{name}.year must be an integer")
-    for key in ("amount", "transaction_count"):
-        if key in value and (not _is_int(value[key]) or value[key] < 1):
-            raise ApiError(400, "invalid-input", f"{name}.{key} must be a positive integer")
-    if form == "1099-K":
-        months = value["monthly_amounts"]
-        if not isinstance(months, dict) or set(months) != set(_MONTHS) or not all(_is_int(v) for v in months.values()):
-            raise ApiError(400, "invalid-input", f"{name}.monthly_amounts must give an integer for each month")
-    return value
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 ROUTES = [
