@@ -55,3 +55,16 @@ def test_the_code_map_names_no_module_that_does_not_exist(app):
     named = set(re.findall(r"(?<![\w/.])([a-z_]+\.py)\b", section))
     existing = {path.name for path in (ROOT / app).rglob("*.py")}
     assert named - existing == set()
+
+
+def test_no_module_outside_migrations_and_tests_is_over_600_lines():
+    """A module that long holds more than one idea: split it into modules named for them."""
+    long = []
+    for app in (*APPS, "bench"):
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            lines = len(path.read_text().splitlines())
+            if lines > 600:
+                long.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+    assert long == []
