@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core import audit, registry
+from core import admin_security, audit, registry  # noqa: F401  (admin_security: authenticators, lockouts)
 from core.admin_base import ViewOnlyAdmin
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise
@@ -104,11 +104,47 @@ class LedgerlineUserAdmin(AuditedModelAdmin, UserAdmin):
     )
     list_filter = ("is_staff", "is_active", "groups")
 
+    # What raises a person's own power: nobody changes these on their own account, and only a
+    # superuser makes a superuser or grants single permissions (roles are the way to grant).
+    SELF_LOCKED = ("groups", "user_permissions", "is_superuser", "is_staff", "is_active")
+    SUPERUSER_ONLY = ("is_superuser", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            readonly += self.SUPERUSER_ONLY
+        if obj is not None and obj.pk == request.user.pk:
+            readonly += self.SELF_LOCKED
+        return list(dict.fromkeys(readonly))
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account is a superuser's business.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.pk == request.user.pk or (obj.is_superuser and not request.user.is_superuser)):
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(Group)
 class LedgerlineGroupAdmin(AuditedModelAdmin, GroupAdmin):
+    """The roles. What each may do comes from the apps' seams (synced after every migrate), so
+    here they are read: a role is given to a person on the person's page, never widened here."""
+
     audit_action_prefix = "group"
     audit_fields = ("name", "permissions")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- The managers' audit history -----------------------------------------------

@@ -13,6 +13,8 @@ CORE_ACTIONS: dict[str, str] = {
     "user.otp_failed": "Wrong authenticator code",
     "user.two_factor_enabled": "Two-factor sign-in set up",
     "user.two_factor_disabled": "Two-factor sign-in removed",
+    "user.two_factor_reset": "Authenticator reset by an Administrator",
+    "user.lockout_reset": "Sign-in lockout reset",
     "user.created": "User created",
     "user.updated": "User updated",
     "user.deleted": "User deleted",
