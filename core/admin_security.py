@@ -80,6 +80,20 @@ class AuthenticatorAdmin(LargeListAdmin):
 class LockoutAdmin(AccessAttemptAdmin):
     """django-axes' list of failed sign-ins; deleting one unlocks it, and that is audited."""
 
+    # django-axes' own clean-up action declares no permission; it deletes, so here it needs delete.
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        count = self.handler.clean_expired_user_attempts(request=request)
+        if count:
+            audit.record(
+                actor=request.user,
+                action="user.lockout_reset",
+                target=request.user,
+                after={"expired attempts removed": count},
+                reason="expired sign-in attempts cleaned up",
+            )
+        self.message_user(request, f"Cleaned up {count} expired access attempts.")
+
     def delete_model(self, request, obj):
         with transaction.atomic():
             self._audit_reset(request, obj)

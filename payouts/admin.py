@@ -206,6 +206,9 @@ class PayeeImportAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self.require(request, "payouts.view_payeeimport")
+        if request.method not in ("GET", "HEAD"):
+            # A page to read: its actions post to their own URLs, each checking its own permission.
+            return HttpResponseNotAllowed(["GET"])
         payee_import = get_object_or_404(PayeeImport, pk=object_id)
         context = {
             **self.admin_site.each_context(request),
@@ -299,6 +302,9 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self.require(request, "payouts.view_payoutrun")
+        if request.method not in ("GET", "HEAD"):
+            # A page to read: its actions post to their own URLs, each checking its own permission.
+            return HttpResponseNotAllowed(["GET"])
         run = get_object_or_404(PayoutRun, pk=object_id)
         context = {
             **self.admin_site.each_context(request),
