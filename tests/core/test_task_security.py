@@ -1,9 +1,11 @@
 """The worker runs only registered tasks; schedules and resubmits in the admin are guarded and audited."""
 
 import datetime as dt
+import uuid
 from multiprocessing import Queue, Value
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
@@ -14,8 +16,9 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from django_q.worker import worker
 
-from core import registry, task_guard
+from core import registry, roles, task_guard
 from core.models import AuditEvent
+from tests.support import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +107,154 @@ def test_every_enqueued_and_scheduled_task_is_registered():
     assert "payouts.tasks.webhook_delivery_process" in tasks
     assert "core.tasks.run_queued_dots_actions" in tasks
     assert "os.system" not in tasks
+
+
+# --- the admin ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def administrator(client):
+    user = make_user("ada", role=roles.ADMINISTRATOR)
+    login_verified(client, user)
+    return user
+
+
+@pytest.fixture
+def manager(client):
+    user = make_user("max", role=roles.MANAGER)
+    login_verified(client, user)
+    return user
+
+
+def _schedule() -> Schedule:
+    return Schedule.objects.create(
+        name="Reconcile",
+        func="reconciliation.tasks.reconcile",
+        schedule_type=Schedule.MINUTES,
+        minutes=60,
+        repeats=-1,
+        next_run=timezone.now() + dt.timedelta(hours=1),
+    )
+
+
+def _changelist_action(client, model: str, action: str, pks) -> object:
+    return client.post(
+        reverse(f"admin:django_q_{model}_changelist"),
+        {"action": action, "_selected_action": [str(pk) for pk in pks]},
+    )
+
+
+def test_the_schedule_add_page_is_refused_to_an_administrator(client, administrator):
+    assert client.get(reverse("admin:django_q_schedule_add")).status_code == 403
+
+
+def test_posting_a_changed_func_to_a_schedule_changes_nothing_else(client, administrator):
+    schedule = _schedule()
+    new_run = (timezone.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+
+    response = client.post(
+        reverse("admin:django_q_schedule_change", args=[schedule.pk]),
+        {
+            "func": "os.system",
+            "args": "'touch /tmp/x'",
+            "name": "evil",
+            "hook": "os.system",
+            "minutes": "15",
+            "next_run_0": timezone.localtime(new_run).strftime("%Y-%m-%d"),
+            "next_run_1": timezone.localtime(new_run).strftime("%H:%M:%S"),
+        },
+    )
+
+    assert response.status_code == 302
+    schedule.refresh_from_db()
+    assert (schedule.func, schedule.args, schedule.name, schedule.hook) == (
+        "reconciliation.tasks.reconcile",
+        None,
+        "Reconcile",
+        None,
+    )
+    assert schedule.minutes == 15
+    assert schedule.next_run == new_run
+    event = AuditEvent.objects.get(action="schedule.updated")
+    assert event.actor == administrator
+    assert event.changes["minutes"] == {"before": 60, "after": 15}
+    assert set(event.changes) == {"minutes", "next_run"}
+
+
+def test_pausing_a_schedule_sets_repeats_to_zero_and_is_audited(client, administrator):
+    schedule = _schedule()
+
+    _changelist_action(client, "schedule", "pause", [schedule.pk])
+
+    schedule.refresh_from_db()
+    assert schedule.repeats == 0
+    event = AuditEvent.objects.get(action="schedule.updated")
+    assert event.actor == administrator
+    assert event.reason == "paused"
+    assert event.changes == {"repeats": {"before": -1, "after": 0}}
+
+
+def test_a_manager_cannot_change_a_schedule(client, manager):
+    schedule = _schedule()
+
+    _changelist_action(client, "schedule", "pause", [schedule.pk])
+
+    schedule.refresh_from_db()
+    assert schedule.repeats == -1
+    assert not AuditEvent.objects.filter(action="schedule.updated").exists()
+
+
+def _finished(func: str, *, success: bool) -> Task:
+    now = timezone.now()
+    return Task.objects.create(
+        id=uuid.uuid4().hex,
+        name=f"finished-{func}",
+        func=func,
+        args=(1,),
+        kwargs={},
+        started=now,
+        stopped=now,
+        success=success,
+        attempt_count=1,
+    )
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    calls: list[tuple] = []
+    monkeypatch.setattr("core.admin_tasks.async_task", lambda func, *args, **kwargs: calls.append((func, args)))
+    return calls
+
+
+@pytest.mark.parametrize("model", ["success", "failure"])
+def test_a_managers_resubmit_is_refused_and_nothing_is_enqueued(client, manager, enqueued, model):
+    task = _finished("payouts.tasks.webhook_delivery_process", success=model == "success")
+
+    _changelist_action(client, model, "resubmit", [task.pk])
+    _changelist_action(client, model, "resubmit_task", [task.pk])
+
+    assert enqueued == []
+    assert Task.objects.filter(pk=task.pk).exists()
+    assert not AuditEvent.objects.filter(action="task.resubmitted").exists()
+
+
+@pytest.mark.parametrize("model", ["success", "failure"])
+def test_an_administrators_resubmit_of_a_registered_task_is_queued_and_audited(client, administrator, enqueued, model):
+    task = _finished("payouts.tasks.webhook_delivery_process", success=model == "success")
+
+    _changelist_action(client, model, "resubmit", [task.pk])
+
+    assert enqueued == [("payouts.tasks.webhook_delivery_process", (1,))]
+    event = AuditEvent.objects.get(action="task.resubmitted")
+    assert event.actor == administrator
+    assert "payouts.tasks.webhook_delivery_process" in str(event.changes)
+
+
+def test_an_administrators_resubmit_of_an_unregistered_task_is_refused(client, administrator, enqueued):
+    task = _finished("os.system", success=False)
+
+    _changelist_action(client, "failure", "resubmit", [task.pk])
+
+    assert enqueued == []
+    assert Task.objects.filter(pk=task.pk).exists()
+    assert not AuditEvent.objects.filter(action="task.resubmitted").exists()
