@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core import admin_security, audit, registry  # noqa: F401  (admin_security: authenticators, lockouts)
+from core import admin_security, admin_tasks, audit, registry  # noqa: F401  (admin_security: authenticators, lockouts; admin_tasks: django-q2 pages made safe)
 from core.admin_base import ViewOnlyAdmin
 from core.audit_actions import all_actions, label_for
 from core.csv_safe import EchoBuffer, neutralise

@@ -22,9 +22,11 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit and access"
 
     def ready(self) -> None:
-        from core import checks, registry, signals  # noqa: F401  (system checks; login/logout audit receivers)
+        from core import checks, registry, signals, task_guard  # noqa: F401  (system checks; login/logout audit receivers)
 
         # Every app's seam.py: roles, audit actions, schedules, sync steps, checks, queued action kinds.
         registry.discover()
+        # The worker runs only registered tasks: see core/task_guard.py for why this hook.
+        task_guard.install()
 
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="core.sync_roles")

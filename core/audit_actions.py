@@ -35,6 +35,10 @@ CORE_ACTIONS: dict[str, str] = {
     "dots_action.retry_scheduled": "Queued Dots action to retry",
     "dots_action.reclaimed": "Queued Dots action reclaimed",
     "dots_action.cancelled": "Queued Dots action cancelled",
+    # Background tasks (core.task_guard, core.admin_tasks)
+    "task.refused": "Background task refused",
+    "task.resubmitted": "Background task run again",
+    "schedule.updated": "Schedule changed",
 }
 
 

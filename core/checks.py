@@ -45,6 +45,8 @@ def seam_errors() -> list[Error]:
             )
     for schedule in registry.registry.schedules.values():
         _resolves(schedule.func, f"schedule {schedule.name!r}", errors)
+    for path, app_label in registry.registry.tasks.items():
+        _resolves(path, f"{app_label}.seam task", errors)
     for step in registry.registry.sync_steps.values():
         _resolves(step.run, f"sync step {step.name!r}", errors)
     for detail in registry.registry.record_details.values():

@@ -6,6 +6,7 @@ what it brings to the shared machinery:
 - the permissions each role gets on its models (`role_permissions`),
 - its audit action names and how they read (`audit_actions`),
 - its periodic tasks (`schedule`),
+- every other task function it enqueues (`task`): the worker runs nothing else (core.task_guard),
 - its steps of the sync with Dots (`sync_step`),
 - its reconciliation checks (`reconcile_check`),
 - its kinds of queued Dots action, each with the permission it needs (`action_kind`).
@@ -108,6 +109,7 @@ class Registry:
     audit_actions: dict[str, str] = field(default_factory=dict)
     audit_action_apps: dict[str, str] = field(default_factory=dict)  # action -> app
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+    tasks: dict[str, str] = field(default_factory=dict)  # dotted path of a task function -> declaring app
     retired_schedules: set[str] = field(default_factory=set)
     sync_steps: dict[str, SyncStep] = field(default_factory=dict)
     # record type -> (declaring app, dotted path of a RecordCheck)
@@ -150,6 +152,17 @@ def audit_actions(app_label: str, actions: Mapping[str, str]) -> None:
 def schedule(app_label: str, spec: ScheduleSpec) -> None:
     _refuse_duplicates("schedules", registry.schedules, [spec.name], app_label)
     registry.schedules[spec.name] = spec
+    registry._app(app_label)
+
+
+def task(app_label: str, path: str) -> None:
+    """A task function this app enqueues with `async_task` ("payables.tasks.follow_payment").
+
+    The worker runs only registered tasks and the funcs of declared schedules (core.task_guard),
+    so a task not declared here is refused where it runs.
+    """
+    _refuse_duplicates("tasks", registry.tasks, [path], app_label)
+    registry.tasks[path] = app_label
     registry._app(app_label)
 
 
@@ -236,6 +249,12 @@ def reconcile_checks() -> dict[str, RecordCheck]:
     return {record_type: import_string(path) for record_type, (_, path) in entries}
 
 
+def registered_tasks() -> frozenset[str]:
+    """Every task function the worker may run: declared tasks and every declared schedule's func."""
+    reg = discover()
+    return frozenset(reg.tasks) | frozenset(spec.func for spec in reg.schedules.values())
+
+
 def declared_apps() -> list[str]:
     return list(discover().apps)
 
@@ -270,6 +289,7 @@ def describe() -> dict[str, Any]:
         "apps": list(reg.apps),
         "audit_actions": len(reg.audit_actions),
         "schedules": sorted(reg.schedules),
+        "tasks": sorted(registered_tasks()),
         "sync_steps": [step.name for step in sync_steps()],
         "reconcile_checks": sorted(reg.reconcile_checks),
         "action_kinds": sorted(reg.action_kinds),

@@ -50,9 +50,8 @@ CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "axes.view_accessfailurelog",
         "axes.view_accesslog",
         "django_q.view_schedule",
-        "django_q.add_schedule",
+        # Pause, resume and timing only (core.admin_tasks); schedules themselves come from the apps.
         "django_q.change_schedule",
-        "django_q.delete_schedule",
         "django_q.view_success",
         "django_q.view_failure",
         "django_q.view_ormq",

@@ -149,3 +149,5 @@ registry.schedule(
 registry.sync_step(APP, SyncStep(name="approvers", run="payables.sync.approvers_step", order=10, scheduled=False))
 registry.sync_step(APP, SyncStep(name="payables in flight", run="payables.sync.payables_in_flight_step", order=30))
 registry.reconcile_check(APP, "payable", "payables.reconcile.PAYABLE_CHECK")
+# Task functions enqueued with async_task (the schedules' funcs count already): the worker runs nothing else.
+registry.task(APP, "payables.tasks.follow_payment")

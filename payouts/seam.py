@@ -120,3 +120,12 @@ registry.record_detail_provider(
 registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHECK")
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
+# Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
+for _path in (
+    "payouts.tasks.payee_import_run",
+    "payouts.tasks.payout_link_push",
+    "payouts.tasks.payout_request_push",
+    "payouts.tasks.payout_run_send",
+    "payouts.tasks.webhook_delivery_process",
+):
+    registry.task(APP, _path)
