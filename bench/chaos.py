@@ -70,7 +70,7 @@ def django_setup(emulator, db_dir: str) -> dict[str, str]:
     env = {
         "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.chaos_settings",
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{db_dir}/bench.sqlite3",
         "DOTS_API_URL": emulator.base_url,
         "DOTS_CLIENT_ID": emulator.client_id,
