@@ -50,6 +50,20 @@ _email_validator = EmailValidator()
 _CHUNK = 64 * 1024  # encoding check reads this much at a time: peak memory does not grow with the file
 
 
+def shown(text: str) -> str:
+    """A cell as a message may echo it: NUL and other control characters escaped ("\\x00"), letters kept."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _unreadable(line: int, exc: csv.Error) -> FileRefused:
+    """csv.Error for the whole file, in words, naming the line where the record that failed began."""
+    if "field larger than field limit" in str(exc):
+        return FileRefused(
+            f"line {line}: a cell is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+        )
+    return FileRefused(f"line {line}: the file could not be read as CSV ({exc}).")
+
+
 def normalise_header(text: str) -> str:
     return _NORMALISE.sub("", text.strip().strip('"').lstrip("\ufeff").lower())
 
@@ -129,17 +143,22 @@ def read_layout(fileobj) -> CsvLayout:
     check_size(fileobj)
     encoding = detect_encoding(fileobj)
     text = _text(fileobj, encoding)
+    line_number = 0
     try:
         first = ""
         while not first.strip():
             line = text.readline()
             if not line:
                 raise FileRefused("The file has no header line.")
+            line_number += 1
             first = line
     finally:
         text.detach()
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delimiter))
+    try:
+        header = next(csv.reader([first], delimiter=delimiter))
+    except csv.Error as exc:
+        raise _unreadable(line_number, exc) from None
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         key = normalise_header(name)
@@ -152,7 +171,11 @@ def read_layout(fileobj) -> CsvLayout:
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         described = "; ".join(f"{name} (also accepted: {', '.join(ALIASES[name][:4])})" for name in missing)
-        raise FileRefused(f"Missing required column(s): {described}. The header read was: {', '.join(header)}.")
+        raise FileRefused(f"Missing required column(s): {described}. The header read was: {shown(', '.join(header))}.")
+    nul = next((name for name in header if "\x00" in name), None)
+    if nul is not None:
+        # The header is stored as JSON, and PostgreSQL refuses NUL in it.
+        raise FileRefused(f"line {line_number}: the column '{shown(nul)}' contains a NUL byte; remove it.")
     return CsvLayout(encoding=encoding, delimiter=delimiter, header=header, columns=columns)
 
 
@@ -165,8 +188,14 @@ def iter_rows(fileobj, layout: CsvLayout) -> Iterator[ParsedRow]:
         previous_end = 0
         width = len(layout.header)
         count = 0
-        for cells in reader:
+        while True:
             start_line = previous_end + 1
+            try:
+                cells = next(reader, None)
+            except csv.Error as exc:  # a cell over the field limit (an unclosed quote), refused per file
+                raise _unreadable(start_line, exc) from None
+            if cells is None:
+                break
             previous_end = reader.line_num
             if not header_seen:
                 if any(c.strip() for c in cells):
@@ -178,6 +207,8 @@ def iter_rows(fileobj, layout: CsvLayout) -> Iterator[ParsedRow]:
             if count > MAX_ROWS:
                 raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it.")
             yield validate_row(start_line, cells, layout, width)
+        if count == 0:
+            raise FileRefused("The file has a header but no rows.")
     finally:
         text.detach()
 

@@ -469,12 +469,13 @@ class WebhookDelivery(models.Model):
     object_id = models.CharField(max_length=200, blank=True)
     # Secrets and account numbers masked (dots.redact); refused bodies are kept only if they were JSON.
     payload = models.JSONField(null=True, blank=True)
+    body_bytes = models.PositiveIntegerField(default=0, help_text="Size of the body as received (or as declared)")
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["outcome", "event_type"])]
+        indexes = [models.Index(fields=["outcome", "event_type"]), models.Index(fields=["outcome", "received_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["msg_id"], condition=models.Q(outcome="accepted"), name="webhookdelivery_accepted_msg_id_unique"

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, F, Sum, Value, When
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -33,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 # Refused bodies larger than this are not kept (they were never trusted anyway).
 MAX_REFUSED_BODY_KEPT = 64 * 1024
+# Anyone can post refused deliveries: past these bounds per hour they are answered but not stored.
+# Settings DOTS_WEBHOOK_REFUSED_PER_HOUR and DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR override them.
+REFUSED_PER_HOUR = 1000
+REFUSED_BYTES_PER_HOUR = 8 * 1024 * 1024
 
 # Event prefix -> (object type, payload key holding the Dots id).
 OBJECT_KEYS = {
@@ -76,9 +83,20 @@ def _header(request: HttpRequest, name: str) -> str:
     return _clean(request.headers.get(name, ""))[:200]
 
 
-def webhook_delivery_refuse(*, reason: str, msg_id: str = "", body: bytes = b"") -> WebhookDelivery:
-    """Keep a refused delivery (its id if it had one, never unique-checked) for the admin."""
+def webhook_delivery_refuse(
+    *, reason: str, msg_id: str = "", body: bytes = b"", body_bytes: int | None = None
+) -> WebhookDelivery | None:
+    """Keep a refused delivery (its id if it had one, never unique-checked) for the admin, within the hourly
+    bounds; None (and a log line) past them. `body_bytes` is the size when the body itself was not read."""
+    size = len(body) if body_bytes is None else body_bytes
     payload = _best_effort_payload(body)
+    if not _refusals_within_bounds(kept_bytes=size if payload is not None else 0):
+        logger.warning(
+            "Dots webhook refused and not stored (over the hourly bound for refused deliveries): %s; %s bytes",
+            _clean(reason)[:300],
+            size,
+        )
+        return None
     event_type = payload.get("event") if isinstance(payload, dict) else ""
     return WebhookDelivery.objects.create(
         msg_id=_clean(msg_id)[:200] or None,
@@ -86,7 +104,22 @@ def webhook_delivery_refuse(*, reason: str, msg_id: str = "", body: bytes = b"")
         outcome=WebhookDelivery.Outcome.REFUSED,
         refusal_reason=_clean(reason)[:300],
         payload=_clean(redact(payload)) if payload is not None else None,
+        body_bytes=size,
     )
+
+
+def _refusals_within_bounds(*, kept_bytes: int) -> bool:
+    """Refused deliveries stored in the last hour leave room for one more (a count, and the bytes of bodies
+    kept). Concurrent refusals may each pass the check: the bound is exceeded by at most those in flight."""
+    window = WebhookDelivery.objects.filter(
+        outcome=WebhookDelivery.Outcome.REFUSED, received_at__gte=timezone.now() - timedelta(hours=1)
+    ).aggregate(
+        n=Count("id"),
+        kept=Sum(Case(When(payload__isnull=False, then=F("body_bytes")), default=Value(0))),
+    )
+    per_hour = getattr(settings, "DOTS_WEBHOOK_REFUSED_PER_HOUR", REFUSED_PER_HOUR)
+    bytes_per_hour = getattr(settings, "DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR", REFUSED_BYTES_PER_HOUR)
+    return window["n"] < per_hour and (window["kept"] or 0) + kept_bytes <= bytes_per_hour
 
 
 def webhook_delivery_accept(*, msg_id: str, signed_at, payload) -> WebhookDelivery | None:
@@ -206,16 +239,28 @@ def webhook_delivery_process(*, delivery_id: int, actor: User) -> WebhookDeliver
 # --- the receiver ----------------------------------------------------------------------------------
 
 
-def _refused(reason: str, *, msg_id: str = "", body: bytes = b"", status: int = 400) -> HttpResponse:
-    webhook_delivery_refuse(reason=reason, msg_id=msg_id, body=body)
+def _refused(
+    reason: str, *, msg_id: str = "", body: bytes = b"", body_bytes: int | None = None, status: int = 400
+) -> HttpResponse:
+    webhook_delivery_refuse(reason=reason, msg_id=msg_id, body=body, body_bytes=body_bytes)
     return JsonResponse({"error": reason}, status=status)
 
 
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest) -> HttpResponse:
-    body = request.body
     msg_id = _header(request, "svix-id")
+    try:
+        body = request.body
+    except RequestDataTooBig:  # Django's HTML 400 otherwise, and nothing recorded; the body is never read
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _refused(
+            f"body of {size:,} bytes is over the {limit:,}-byte limit", msg_id=msg_id, body_bytes=size, status=413
+        )
     secret = settings.DOTS_WEBHOOK_SECRET
     if not secret:
         logger.error("Dots webhook refused: DOTS_WEBHOOK_SECRET is not set, so no delivery can be verified")

@@ -523,12 +523,19 @@ class Migration(migrations.Migration):
                 ("object_type", models.CharField(blank=True, max_length=50)),
                 ("object_id", models.CharField(blank=True, max_length=200)),
                 ("payload", models.JSONField(blank=True, null=True)),
+                (
+                    "body_bytes",
+                    models.PositiveIntegerField(default=0, help_text="Size of the body as received (or as declared)"),
+                ),
             ],
             options={
                 "verbose_name": "webhook delivery",
                 "verbose_name_plural": "webhook deliveries",
                 "ordering": ["-id"],
-                "indexes": [models.Index(fields=["outcome", "event_type"], name="payouts_web_outcome_c4491d_idx")],
+                "indexes": [
+                    models.Index(fields=["outcome", "event_type"], name="payouts_web_outcome_c4491d_idx"),
+                    models.Index(fields=["outcome", "received_at"], name="payouts_web_outcome_1ee42e_idx"),
+                ],
                 "constraints": [
                     models.UniqueConstraint(
                         condition=models.Q(("outcome", "accepted")),

@@ -14,7 +14,7 @@ _phones = itertools.count(1000)
 def phone() -> str:
     """A distinct valid US number per call (a counter, not random: no accidental duplicates)."""
     n = next(_phones)
-    return f"201555{n:04d}"
+    return f"201{555 + n // 10_000}{n % 10_000:04d}"  # 201-555-xxxx, then 201-556-..., never 11 digits
 
 
 def csv_bytes(rows, *, header="first_name,last_name,email,phone", encoding="utf-8", newline="\n") -> bytes:

@@ -222,3 +222,39 @@ def test_a_payer_may_refresh_transfers_from_dots(dots, payer, client):
     assert "Refresh from Dots" in client.get("/admin/payouts/transfer/").content.decode()
     assert client.post("/admin/payouts/transfer/sync/").status_code == 302
     assert Transfer.objects.count() == 2
+
+
+def test_an_upload_with_a_cell_over_the_csv_field_limit_is_refused_on_the_form(dots, operator, client):
+    login_verified(client, operator)
+    data = csv_bytes([*good_rows(1), f'"Ann,Lee,ann@example.com,{phone()}', *good_rows(20_000)])
+    response = upload_file(client, data)
+    assert response.status_code == 200
+    assert "line 3: a cell is longer than 131,072 characters (an unclosed quote?)" in response.content.decode()
+    assert PayeeImport.objects.count() == 0
+
+
+def test_an_upload_with_a_header_and_no_rows_is_refused_on_the_form(dots, operator, client):
+    login_verified(client, operator)
+    response = upload_file(client, csv_bytes([]))
+    assert response.status_code == 200
+    assert "The file has a header but no rows." in response.content.decode()
+    assert PayeeImport.objects.count() == 0
+
+
+def test_management_command_refuses_an_overlong_cell_with_a_message_and_exit_status_1(
+    dots, tmp_path, capsys, monkeypatch
+):
+    from django.db import connections
+
+    from payouts.management.commands.import_payees import Command
+
+    monkeypatch.setattr(connections, "close_all", lambda: None)  # run_from_argv closes them; the test needs its own
+
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes([*good_rows(1), f"Ann,Lee,ann@example.com,{phone()},{'x' * 200_000}"]))
+    with pytest.raises(SystemExit) as exited:
+        Command().run_from_argv(["manage.py", "import_payees", str(path)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert "line 3: a cell is longer than 131,072 characters" in err and "Traceback" not in err
+    assert PayeeImport.objects.count() == 0

@@ -1,10 +1,12 @@
 """Reading hostile and messy CSV files: preview totals and per-row errors with line numbers."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from payouts import csv_import
 from payouts.errors import FileRefused
-from payouts.models import PayeeImportRow
+from payouts.models import PayeeImport, PayeeImportRow
 from payouts.services import payee_imports
 
 from .conftest import csv_bytes, good_rows, phone, upload
@@ -129,3 +131,120 @@ def test_rows_matching_an_existing_payee_are_flagged(operator):
     imp = preview(csv_bytes([f"Ann,Lee,new@example.com,{number}"]), operator)
     row = imp.rows.get()
     assert row.status == Row.EXISTING and "already a payee" in row.error
+
+
+def test_a_cell_over_the_csv_field_limit_is_refused_naming_its_line(operator):
+    memo = "x" * 200_000
+    data = csv_bytes([*good_rows(1), f"Ann,Lee,ann@example.com,{phone()},{memo}"], header="first,last,email,phone,memo")
+    with pytest.raises(FileRefused) as refused:
+        preview(data, operator)
+    assert str(refused.value) == "line 3: a cell is longer than 131,072 characters (an unclosed quote?)"
+    assert not PayeeImport.objects.exists()
+
+
+def test_an_unclosed_quote_before_many_rows_is_refused_naming_the_line_it_opens(operator):
+    data = csv_bytes([*good_rows(1), f'"Ann,Lee,ann@example.com,{phone()}', *good_rows(20_000)])
+    with pytest.raises(
+        FileRefused, match=r"^line 3: a cell is longer than 131,072 characters \(an unclosed quote\?\)$"
+    ):
+        preview(data, operator)
+    assert not PayeeImport.objects.exists()
+
+
+def test_a_header_line_over_the_field_limit_is_refused_naming_its_line(operator):
+    data = csv_bytes(good_rows(1), header='\n"first_name' + "x" * 200_000 + ",last_name,email,phone")
+    with pytest.raises(FileRefused, match=r"^line 2: a cell is longer than 131,072 characters"):
+        preview(data, operator)
+
+
+def test_a_file_with_a_header_and_no_rows_is_refused(operator):
+    with pytest.raises(FileRefused, match=r"^The file has a header but no rows\.$"):
+        preview(csv_bytes(["", ",,,", ""]), operator)
+    assert not PayeeImport.objects.exists()
+
+
+def test_a_nul_byte_in_the_header_is_shown_escaped_in_the_missing_column_message(operator):
+    data = csv_bytes(["Ann,Lee,ann@example.com," + phone()], header="first_name,last_name,email,pho\x00ne")
+    with pytest.raises(FileRefused) as refused:
+        preview(data, operator)
+    message = str(refused.value)
+    assert "\x00" not in message and "pho\\x00ne" in message and "Missing required column(s): phone" in message
+
+
+def test_a_nul_byte_in_an_extra_column_name_is_refused_naming_the_line_not_stored(operator):
+    data = csv_bytes(["Ann,Lee,ann@example.com," + phone() + ",x"], header="first_name,last_name,email,phone,no\x00te")
+    with pytest.raises(FileRefused) as refused:
+        preview(data, operator)
+    assert str(refused.value) == "line 1: the column 'no\\x00te' contains a NUL byte; remove it."
+    assert not PayeeImport.objects.exists()
+
+
+def test_cell_values_in_row_errors_are_shown_with_control_characters_escaped(operator):
+    imp = preview(csv_bytes(["Ann,Lee,ann\x1b@example.com," + phone()]), operator)
+    row = imp.rows.get()
+    assert "\x1b" not in row.error and "ann\\x1b@example.com" in row.error
+
+
+def _duplicates_file(duplicates: int, total: int = 1001) -> bytes:
+    """`duplicates` rows repeating line 2's phone, as many its email, distinct rows up to `total`."""
+    number = phone()
+    rows = [f"Ann,Lee,first@example.com,{number}"]
+    rows += [f"Ann{i},Lee,dup{i}@example.com,{number}" for i in range(duplicates)]
+    rows += [f"Bob{i},Ray,first@example.com,{phone()}" for i in range(duplicates)]
+    return csv_bytes(rows + good_rows(total - len(rows)))
+
+
+def _existing_file(existing: int, total: int = 1001) -> bytes:
+    from payouts.models import Payee
+
+    numbers = [phone() for _ in range(existing)]
+    Payee.objects.bulk_create(
+        Payee(first_name="A", last_name="B", email=f"p{n}@example.com", phone_e164="+1" + n) for n in numbers
+    )
+    return csv_bytes([f"Ann,Lee,new{n}@example.com,{n}" for n in numbers] + good_rows(total - existing))
+
+
+@pytest.mark.parametrize("make_file", [_duplicates_file, _existing_file])
+def test_a_previews_query_count_does_not_grow_with_duplicate_or_existing_rows(operator, make_file):
+    preview(csv_bytes(good_rows(1)), operator)  # first-use caches (content types, permissions) filled here
+    counts = []
+    for size in (50, 500):
+        data = make_file(size)
+        with CaptureQueriesContext(connection) as queries:
+            preview(data, operator)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_duplicate_rows_name_the_first_line_with_their_phone_or_email(operator):
+    imp = preview(_duplicates_file(3, total=7), operator)
+    dups = {r.line_number: (r.error, r.error_column) for r in imp.rows.filter(status=Row.DUPLICATE)}
+    assert dups == {
+        3: ("same phone as line 2", "phone"),
+        4: ("same phone as line 2", "phone"),
+        5: ("same phone as line 2", "phone"),
+        6: ("same email as line 2", "email"),
+        7: ("same email as line 2", "email"),
+        8: ("same email as line 2", "email"),
+    }
+    assert (imp.valid_rows, imp.duplicate_rows) == (1, 6)
+
+
+def test_a_duplicate_names_whichever_earlier_line_comes_first(operator):
+    a, b = phone(), phone()
+    imp = preview(
+        csv_bytes([f"Ann,Lee,x@example.com,{a}", f"Bob,Ray,y@example.com,{b}", f"Cy,Day,x@example.com,{b}"]), operator
+    )
+    dup = imp.rows.get(status=Row.DUPLICATE)
+    assert (dup.line_number, dup.error, dup.error_value) == (4, "same email as line 2", "x@example.com")
+
+
+def test_rows_matching_existing_payees_are_linked_to_them(operator):
+    from payouts.models import Payee
+
+    imp = preview(_existing_file(3, total=3), operator)
+    rows = list(imp.rows.order_by("line_number"))
+    assert [r.status for r in rows] == [Row.EXISTING] * 3
+    assert all(
+        r.payee == Payee.objects.get(phone_e164=r.phone_e164) and f"already a payee: {r.payee}" == r.error for r in rows
+    )

@@ -347,3 +347,47 @@ def test_the_same_delivery_arriving_eight_times_at_once_is_accepted_exactly_once
     assert codes == [200] + [400] * 7
     assert WebhookDelivery.objects.filter(msg_id="msg_racing", outcome="accepted").count() == 1
     assert WebhookDelivery.objects.filter(msg_id="msg_racing", outcome="refused").count() == 7
+
+
+def test_a_body_over_the_upload_limit_is_answered_413_in_json_and_recorded_by_size_only(client, db, settings):
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+    body = b'{"event": "payout_request.updated", "pad": "' + b"x" * (size - 46) + b'"}'
+    assert len(body) == size
+    response = client.post(URL, data=body, content_type="application/json", headers={"svix-id": "msg_big"})
+
+    assert response.status_code == 413 and response["Content-Type"] == "application/json"
+    assert "over the" in response.json()["error"]
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.msg_id, delivery.body_bytes) == ("refused", "msg_big", size)
+    assert delivery.payload is None and delivery.event_type == "" and "x" * 20 not in delivery.refusal_reason
+
+
+def test_refused_deliveries_past_the_hourly_count_are_answered_not_stored_and_logged(
+    deliver, db, dots, settings, caplog
+):
+    settings.DOTS_WEBHOOK_REFUSED_PER_HOUR = 3
+    forged = "whsec_Zm9yZ2VkLXNlY3JldA=="
+    answers = [
+        deliver(_body({"event": "user.updated", "user_id": str(i)}), secret=forged).status_code for i in range(5)
+    ]
+
+    assert answers == [400] * 5
+    assert WebhookDelivery.objects.filter(outcome="refused").count() == 3
+    assert caplog.text.count("not stored (over the hourly bound") == 2
+
+
+def test_refused_deliveries_past_the_hourly_bytes_are_not_stored(deliver, db, dots, settings):
+    body = _body({"event": "user.updated", "user_id": "u1", "pad": "x" * 100})
+    settings.DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR = len(body) * 2 + 10
+    forged = "whsec_Zm9yZ2VkLXNlY3JldA=="
+    answers = [deliver(body, secret=forged).status_code for _ in range(4)]
+
+    assert answers == [400] * 4
+    assert list(WebhookDelivery.objects.values_list("body_bytes", flat=True)) == [len(body)] * 2
+
+
+def test_accepted_deliveries_are_stored_past_the_refused_bound(deliver, db, dots, settings):
+    settings.DOTS_WEBHOOK_REFUSED_PER_HOUR = 0
+    response = deliver(_body({"event": "something.else"}), secret=settings.DOTS_WEBHOOK_SECRET)
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().outcome == "accepted"
