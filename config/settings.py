@@ -137,6 +137,10 @@ DOTS_CLIENT_ID = env.str("DOTS_CLIENT_ID", default="ledgerline-dev")
 DOTS_API_KEY = env.str("DOTS_API_KEY", default="dots-emulator-key")
 DOTS_APP_ID = env.str("DOTS_APP_ID", default="") or None
 DOTS_WEBHOOK_SECRET = env.str("DOTS_WEBHOOK_SECRET", default="")
+# Refused webhook deliveries are recorded (size, never a too-large body) only up to these per hour,
+# so nobody can fill the database with them; past them they are answered and logged, not stored.
+DOTS_WEBHOOK_REFUSED_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_PER_HOUR", default=1000)
+DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR", default=8 * 1024 * 1024)
 DOTS_TIMEOUT_SECONDS = env.float("DOTS_TIMEOUT_SECONDS", default=10.0)
 # The Dots dashboard user that creates, submits and pays payables for people who are
 # not linked to a dashboard user of their own (approvals always need their own).
