@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import DotsCallError
+
 
 @dataclass
 class SyncReport:
@@ -31,8 +33,6 @@ def refresh_each(
     `rows`: (pk, status before) pairs. A record Dots does not answer for is reported and the
     rest go on.
     """
-    from core.errors import DotsCallError
-
     report = SyncReport(name)
     for pk, before in rows:
         report.checked += 1

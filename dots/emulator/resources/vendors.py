@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from dots.addresses import US_STATES
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc
@@ -18,67 +19,6 @@ from dots.redact import mask_account_number
 KIND = "ap_vendor"
 PAYMENT_METHOD_KIND = "ap_vendor_payment_method"
 ACCOUNT_TYPES = ("checking", "savings")
-US_STATES = [
-    "AL",
-    "AK",
-    "AS",
-    "AZ",
-    "AR",
-    "CA",
-    "CO",
-    "CT",
-    "DE",
-    "DC",
-    "FM",
-    "FL",
-    "GA",
-    "GU",
-    "HI",
-    "ID",
-    "IL",
-    "IN",
-    "IA",
-    "KS",
-    "KY",
-    "LA",
-    "ME",
-    "MH",
-    "MD",
-    "MA",
-    "MI",
-    "MN",
-    "MS",
-    "MO",
-    "MT",
-    "NE",
-    "NV",
-    "NH",
-    "NJ",
-    "NM",
-    "NY",
-    "NC",
-    "ND",
-    "MP",
-    "OH",
-    "OK",
-    "OR",
-    "PW",
-    "PA",
-    "PR",
-    "RI",
-    "SC",
-    "SD",
-    "TN",
-    "TX",
-    "UT",
-    "VT",
-    "VI",
-    "VA",
-    "WA",
-    "WV",
-    "WI",
-    "WY",
-]
 
 
 def get_vendor(ctx: Ctx, vendor_id: str) -> Doc:
