@@ -29,6 +29,7 @@ from django_q.models import Failure, Schedule, Success, Task
 from django_q.tasks import async_task
 
 from core import audit, registry
+from core.permissions import require_perm
 
 SCHEDULE_EDITABLE = ("minutes", "next_run")
 RUN_TASKS_PERMISSION = "django_q.change_schedule"
@@ -45,6 +46,7 @@ def _schedule_state(schedule: Schedule) -> dict[str, Any]:
 @transaction.atomic
 def schedule_update(*, schedule_id: int, actor: Any, changes: dict[str, Any], reason: str = "") -> Schedule:
     """Change a schedule's pause state or timing; nothing else about a schedule is ours to change here."""
+    require_perm(actor, RUN_TASKS_PERMISSION, "pause, resume or retime schedules")
     refused = set(changes) - {"repeats", *SCHEDULE_EDITABLE}
     if refused:
         raise ValueError(f"A schedule's {', '.join(sorted(refused))} cannot be changed here")
@@ -111,6 +113,7 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
 
 def task_resubmit(*, task: Task, actor: Any) -> bool:
     """Queue a finished task again: registered tasks only, audited. False when refused."""
+    require_perm(actor, RUN_TASKS_PERMISSION, "run background tasks again")
     if task.func not in registry.registered_tasks():
         return False
     audit.record(

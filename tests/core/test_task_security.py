@@ -258,3 +258,29 @@ def test_an_administrators_resubmit_of_an_unregistered_task_is_refused(client, a
     assert enqueued == []
     assert Task.objects.filter(pk=task.pk).exists()
     assert not AuditEvent.objects.filter(action="task.resubmitted").exists()
+
+
+@pytest.mark.django_db
+def test_the_schedule_and_rerun_services_refuse_a_role_without_the_permission_and_change_nothing():
+    from core.admin_tasks import schedule_update, task_resubmit
+    from core.errors import PermissionRefused
+
+    manager = make_user("svc-manager", role=roles.MANAGER)
+    schedule = Schedule.objects.create(func="core.tasks.run_queued_dots_actions", name="queue", minutes=1)
+    with pytest.raises(PermissionRefused):
+        schedule_update(schedule_id=schedule.pk, actor=manager, changes={"repeats": 0})
+    schedule.refresh_from_db()
+    assert schedule.repeats == -1
+    failed = Failure.objects.create(
+        id="f" * 32,
+        name="refused-rerun",
+        func="core.tasks.run_queued_dots_actions",
+        started=timezone.now(),
+        stopped=timezone.now(),
+        success=False,
+    )
+    before = Task.objects.count()
+    with pytest.raises(PermissionRefused):
+        task_resubmit(task=failed, actor=manager)
+    assert Task.objects.count() == before
+    assert not AuditEvent.objects.filter(action__in=["schedule.updated", "task.resubmitted"]).exists()
