@@ -280,17 +280,3 @@ def all_permission_names() -> dict[str, list[str]]:
     for spec in registry.action_kinds.values():
         named.setdefault(spec.permission, []).append(f"queued action kind {spec.kind}")
     return named
-
-
-def describe() -> dict[str, Any]:
-    """What is registered, for `manage.py check` messages and tests."""
-    reg = discover()
-    return {
-        "apps": list(reg.apps),
-        "audit_actions": len(reg.audit_actions),
-        "schedules": sorted(reg.schedules),
-        "tasks": sorted(registered_tasks()),
-        "sync_steps": [step.name for step in sync_steps()],
-        "reconcile_checks": sorted(reg.reconcile_checks),
-        "action_kinds": sorted(reg.action_kinds),
-    }
