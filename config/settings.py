@@ -141,6 +141,9 @@ DOTS_WEBHOOK_SECRET = env.str("DOTS_WEBHOOK_SECRET", default="")
 # so nobody can fill the database with them; past them they are answered and logged, not stored.
 DOTS_WEBHOOK_REFUSED_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_PER_HOUR", default=1000)
 DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR", default=8 * 1024 * 1024)
+# A payee file up to this size is checked in the upload request (about 3,000 rows, a third of a
+# second); a larger one is stored and checked by the worker, and its page shows the progress.
+PAYEE_IMPORT_CHECK_IN_REQUEST_BYTES = env.int("PAYEE_IMPORT_CHECK_IN_REQUEST_BYTES", default=256 * 1024)
 DOTS_TIMEOUT_SECONDS = env.float("DOTS_TIMEOUT_SECONDS", default=10.0)
 # The Dots dashboard user that creates, submits and pays payables for people who are
 # not linked to a dashboard user of their own (approvals always need their own).

@@ -24,7 +24,7 @@ from core.models import AuditEvent
 from core.money import format_cents
 from payouts import forms, selectors, transfers
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
-from payouts.services import payee_imports, payees, payout_links, payout_requests, payout_runs
+from payouts.services import payee_import_check, payee_imports, payees, payout_links, payout_requests, payout_runs
 
 
 class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
@@ -195,7 +195,7 @@ class PayeeImportAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                payee_import = payee_imports.payee_import_preview(
+                payee_import = payee_import_check.payee_import_upload(
                     fileobj=upload, file_name=upload.name, actor=request.user
                 )
             except DomainError as exc:
@@ -210,13 +210,14 @@ class PayeeImportAdmin(ReadOnlyAdmin):
             # A page to read: its actions post to their own URLs, each checking its own permission.
             return HttpResponseNotAllowed(["GET"])
         payee_import = get_object_or_404(PayeeImport, pk=object_id)
+        checking = payee_import.status == PayeeImport.Status.CHECKING
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": str(payee_import),
             "original": payee_import,
             "imp": payee_import,
-            "problems": selectors.import_problem_rows(payee_import),
+            "problems": [] if checking else selectors.import_problem_rows(payee_import),
             "problems_shown": selectors.PREVIEW_ERRORS_SHOWN,
             "progress": selectors.import_progress(payee_import),
             "can_change": self.has_change_permission(request, payee_import),

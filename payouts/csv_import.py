@@ -45,7 +45,6 @@ ALIASES = {
 }
 _ALIAS_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _NORMALISE = re.compile(r"[\s_\-]+")
-_FORMULA_START = ("=", "+", "@")
 _email_validator = EmailValidator()
 _CHUNK = 64 * 1024  # encoding check reads this much at a time: peak memory does not grow with the file
 
@@ -235,8 +234,6 @@ def validate_row(line_number: int, cells: list[str], layout: CsvLayout, width: i
         value = cell(name)
         if not value:
             errors.append((name, value, "empty name"))
-        elif value.startswith(_FORMULA_START):
-            errors.append((name, value, "begins with a spreadsheet formula character"))
         elif len(value) > 100:
             errors.append((name, value[:50], "longer than 100 characters"))
         values[name] = value[:100]
@@ -283,9 +280,9 @@ def validate_row(line_number: int, cells: list[str], layout: CsvLayout, width: i
             values["amount_cents"] = cents
         except MoneyParseError:
             errors.append(("amount", amount, "amount is not a positive number of at most 2 decimals"))
+    # Names and memos are data, kept and sent to Dots as typed ("-5% early payment", "+ travel"); only
+    # the CSV exports neutralise what a spreadsheet could run (core.csv_safe).
     memo = cell("memo")
-    if memo.startswith(_FORMULA_START):
-        errors.append(("memo", memo[:50], "begins with a spreadsheet formula character"))
     values["memo"] = memo[:500]
     values["external_id"] = cell("external_id")[:100]
     return row

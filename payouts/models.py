@@ -60,6 +60,8 @@ class Payee(DotsRecord):
 
 class PayeeImport(models.Model):
     class Status(models.TextChoices):
+        CHECKING = "checking", "Checking the file"
+        REFUSED = "refused", "Refused: the file could not be read"
         PREVIEW = "preview", "Preview (nothing created yet)"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Importing"
@@ -73,6 +75,12 @@ class PayeeImport(models.Model):
     header = models.JSONField(default=list, blank=True)
     has_amount = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREVIEW)
+    # A large file is kept here only while the worker checks it (payee_import_check), then deleted.
+    source = models.FileField("file being checked", upload_to="payee-imports/%Y/%m/", blank=True)
+    file_size = models.PositiveBigIntegerField("file size (bytes)", default=0)
+    checked_bytes = models.PositiveBigIntegerField(default=0)
+    checked_rows = models.PositiveIntegerField(default=0)
+    refusal = models.TextField("why the file was refused", blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     valid_rows = models.PositiveIntegerField(default=0)
     invalid_rows = models.PositiveIntegerField(default=0)

@@ -48,6 +48,8 @@ ACTIONS = {
     "payee.create_failed": "Payee creation failed",
     "payee.verification_sent": "Payee verification token sent",
     "payee.verified": "Payee verified",
+    "payee_import.uploaded": "Payee file uploaded for checking",
+    "payee_import.refused": "Payee file refused while checking",
     "payee_import.previewed": "Payee file previewed",
     "payee_import.confirmed": "Payee import confirmed",
     "payee_import.discarded": "Payee import discarded",
@@ -122,6 +124,7 @@ registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUES
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
 # Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
 for _path in (
+    "payouts.tasks.payee_import_check",
     "payouts.tasks.payee_import_run",
     "payouts.tasks.payout_link_push",
     "payouts.tasks.payout_request_push",

@@ -30,12 +30,15 @@ def import_problem_rows(payee_import: PayeeImport, *, limit: int = PREVIEW_ERROR
 
 
 def import_progress(payee_import: PayeeImport) -> dict:
+    if payee_import.status == PayeeImport.Status.CHECKING:
+        return _checking_progress(payee_import)
     done = payee_import.created_count + payee_import.linked_count + payee_import.failed_count
     to_import = payee_import.valid_rows
     finished = payee_import.status in (
         PayeeImport.Status.COMPLETED,
         PayeeImport.Status.CANCELLED,
         PayeeImport.Status.DISCARDED,
+        PayeeImport.Status.REFUSED,
     )
     remaining = 0 if finished else max(to_import - done - payee_import.cancelled_count, 0)
     rate = None
@@ -59,6 +62,20 @@ def import_progress(payee_import: PayeeImport) -> dict:
         "rate_per_second": rate,
         "eta_seconds": eta,
         "percent": 100 if finished else (round(100 * done / to_import) if to_import else 0),
+        "checking": False,
+    }
+
+
+def _checking_progress(payee_import: PayeeImport) -> dict:
+    """While the worker reads a large file: rows read so far, and the share of the file's bytes."""
+    size = payee_import.file_size or 1
+    return {
+        "status": payee_import.status,
+        "status_display": payee_import.get_status_display(),
+        "finished": False,
+        "checking": True,
+        "checked_rows": payee_import.checked_rows,
+        "percent": min(99, round(100 * payee_import.checked_bytes / size)),
     }
 
 

@@ -10,10 +10,16 @@ from django.contrib.auth import get_user_model
 from core.audit import system_user
 from core.errors import ActionQueued
 from payouts.services import payee_imports, payout_links, payout_requests, payout_runs
+from payouts.services.payee_import_check import payee_import_check as check_file
 
 
 def _actor(actor_id: int | None):
     return system_user() if actor_id is None else get_user_model().objects.get(pk=actor_id)
+
+
+def payee_import_check(import_id: int, actor_id: int | None = None) -> None:
+    """A large upload, checked as the person who uploaded it."""
+    check_file(import_id=import_id, actor=_actor(actor_id))
 
 
 def payee_import_run(import_id: int) -> None:

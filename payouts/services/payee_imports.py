@@ -1,31 +1,28 @@
-"""Payee imports: a CSV file previewed (nothing sent), confirmed, then created in Dots by a task.
+"""Payee imports: a CSV file previewed (payouts.services.payee_import_check: nothing sent), confirmed,
+then created in Dots by a task.
 
 With amounts, confirming also prepares the payout run (payouts.services.payout_runs).
 """
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
-from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Concat
+from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from core import audit
 from core.permissions import require_perm
 from dots.types import User as DotsUser
-from payouts import csv_import
 from payouts.errors import ImportNotConfirmable
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutRun
 from payouts.services.payees import create_or_link_user, payee_fields_from_dots
 from payouts.services.payout_runs import payout_run_prepare, payout_run_skip_items_without_payee
 
-BATCH = 2000  # rows per bulk insert at preview
 PROGRESS_EVERY = 50  # progress counters are written at most once per this many rows
 RECORD_EVERY = 32  # outcomes written per transaction
 IMPORT_WORKERS = 8  # concurrent Dots calls while importing
@@ -34,166 +31,6 @@ ADD_IMPORT = "payouts.add_payeeimport"
 CHANGE_IMPORT = "payouts.change_payeeimport"
 
 Row = PayeeImportRow.Status
-
-
-def payee_import_preview(*, fileobj, file_name: str, actor: User) -> PayeeImport:
-    """Read and validate the whole file into rows; nothing is created in Dots. Refuses bad files."""
-    require_perm(actor, ADD_IMPORT, "import payees")
-    layout = csv_import.read_layout(fileobj)
-    with transaction.atomic():
-        payee_import = PayeeImport.objects.create(
-            file_name=file_name[:255],
-            encoding=layout.encoding,
-            delimiter=layout.delimiter,
-            header=layout.header,
-            has_amount=layout.has_amount,
-            uploaded_by=actor,
-        )
-        batch: list[tuple] = []
-        for parsed in csv_import.iter_rows(fileobj, layout):
-            batch.append(_row_values(payee_import.pk, parsed))
-            if len(batch) >= BATCH:
-                _insert_rows(batch)
-                batch = []
-        if batch:
-            _insert_rows(batch)
-        _flag_duplicates(payee_import)
-        _count_preview(payee_import)
-        audit.record(
-            actor=actor,
-            action="payee_import.previewed",
-            target=payee_import,
-            after={
-                "rows": payee_import.total_rows,
-                "valid": payee_import.valid_rows,
-                "invalid": payee_import.invalid_rows,
-                "duplicates": payee_import.duplicate_rows,
-            },
-        )
-    return payee_import
-
-
-_ROW_COLUMNS = (
-    "payee_import_id",
-    "line_number",
-    "cells",
-    "fields_ok",
-    "first_name",
-    "last_name",
-    "email",
-    "phone_e164",
-    "country",
-    "amount_cents",
-    "memo",
-    "external_id",
-    "status",
-    "error_column",
-    "error_value",
-    "error",
-    "attempts",
-)
-
-
-def _row_values(import_id: int, parsed: csv_import.ParsedRow) -> tuple:
-    values = parsed.values
-    error_column = error_value = error = ""
-    if parsed.errors:
-        error_column, error_value, _why = parsed.errors[0]
-        error = csv_import.describe_errors(parsed.errors)
-    return (
-        import_id,
-        parsed.line_number,
-        json.dumps(parsed.cells),
-        not parsed.errors,
-        values.get("first_name", ""),
-        values.get("last_name", ""),
-        values.get("email", ""),
-        values.get("phone_e164", ""),
-        values.get("country", ""),
-        values.get("amount_cents"),
-        values.get("memo", ""),
-        values.get("external_id", ""),
-        Row.INVALID if parsed.errors else Row.PENDING,
-        error_column,
-        error_value[:200],
-        error,
-        0,
-    )
-
-
-def _insert_rows(batch: list[tuple]) -> None:
-    """A plain multi-row INSERT: bulk_create builds a model per row and cost half the preview's time."""
-    table = PayeeImportRow._meta.db_table
-    placeholders = ", ".join(["%s"] * len(_ROW_COLUMNS))
-    sql = f"INSERT INTO {table} ({', '.join(_ROW_COLUMNS)}) VALUES ({placeholders})"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, batch)
-
-
-def _flag_duplicates(payee_import: PayeeImport) -> None:
-    """Within the file (a later row repeating an earlier valid row's phone or email) and against payees.
-
-    A fixed number of queries per BATCH rows flagged, never one per row: 20,000 rows checked one
-    query at a time took 415 s in the upload request (PITFALLS.md). Memory holds one batch and the
-    first line of each phone or email that repeats, not the whole file. `fields_ok` never changes
-    here, so the subqueries read the same thing before and after the update.
-    """
-    rows = PayeeImportRow.objects.filter(payee_import=payee_import)
-    earlier = PayeeImportRow.objects.filter(
-        payee_import=payee_import, fields_ok=True, line_number__lt=OuterRef("line_number")
-    )
-    existing_phone = Payee.objects.filter(phone_e164=OuterRef("phone_e164"))
-    existing_email = Payee.objects.filter(email=OuterRef("email"))
-    rows.filter(fields_ok=True).filter(Exists(existing_phone) | Exists(existing_email)).update(
-        status=Row.EXISTING, error="already a payee (same phone or email)"
-    )
-    flagged = rows.filter(fields_ok=True, status=Row.PENDING).filter(
-        Exists(earlier.filter(phone_e164=OuterRef("phone_e164"))) | Exists(earlier.filter(email=OuterRef("email")))
-    )
-    if flagged.update(status=Row.DUPLICATE, error="same phone or email as an earlier row"):
-        _name_first_lines(payee_import)
-    # Existing payees: link the row, so a payout run can still pay them (the newest match, Payee's ordering).
-    existing = rows.filter(status=Row.EXISTING)
-    match = Payee.objects.filter(Q(phone_e164=OuterRef("phone_e164")) | Q(email=OuterRef("email"))).order_by("-id")
-    existing.update(payee_id=Subquery(match.values("id")[:1]))
-    described = Payee.objects.filter(pk=OuterRef("payee_id")).annotate(  # str(payee), in SQL
-        said=Concat(F("first_name"), Value(" "), F("last_name"), Value(" ("), F("phone_e164"), Value(")"))
-    )
-    existing.update(error=Concat(Value("already a payee: "), Subquery(described.values("said")[:1])))
-
-
-def _name_first_lines(payee_import: PayeeImport) -> None:
-    """Say which earlier line each duplicate repeats: the first valid line with its phone, or with its email,
-    whichever comes first (the phone when both are that line). Two UPDATEs, whatever the number of rows."""
-    valid = PayeeImportRow.objects.filter(payee_import=payee_import, fields_ok=True)
-    duplicates = PayeeImportRow.objects.filter(payee_import=payee_import, status=Row.DUPLICATE)
-
-    def first(column: str) -> Subquery:
-        return Subquery(valid.filter(**{column: OuterRef(column)}).order_by("line_number").values("line_number")[:1])
-
-    def said(column: str, word: str) -> dict:
-        line = Cast(first(column), CharField())
-        return {"error": Concat(Value(f"same {word} as line "), line), "error_column": word, "error_value": F(column)}
-
-    duplicates.alias(fe=first("email")).filter(fe__lt=F("line_number")).update(**said("email", "email"))
-    duplicates.alias(fp=first("phone_e164"), fe=first("email")).filter(fp__lt=F("line_number")).exclude(
-        fe__lt=F("fp")
-    ).update(**said("phone_e164", "phone"))
-
-
-def _count_preview(payee_import: PayeeImport) -> None:
-    counts = dict(
-        PayeeImportRow.objects.filter(payee_import=payee_import)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    payee_import.total_rows = sum(counts.values())
-    payee_import.invalid_rows = counts.get(Row.INVALID, 0)
-    payee_import.duplicate_rows = counts.get(Row.DUPLICATE, 0) + counts.get(Row.EXISTING, 0)
-    payee_import.existing_rows = counts.get(Row.EXISTING, 0)
-    payee_import.valid_rows = counts.get(Row.PENDING, 0)
-    payee_import.save(update_fields=["total_rows", "invalid_rows", "duplicate_rows", "existing_rows", "valid_rows"])
 
 
 @transaction.atomic
@@ -224,9 +61,11 @@ def payee_import_confirm(*, import_id: int, actor: User) -> PayeeImport:
 @transaction.atomic
 def payee_import_discard(*, import_id: int, actor: User) -> PayeeImport:
     require_perm(actor, CHANGE_IMPORT, "discard payee imports")
-    updated = PayeeImport.objects.filter(pk=import_id, status=PayeeImport.Status.PREVIEW).update(
-        status=PayeeImport.Status.DISCARDED, finished_at=timezone.now()
-    )
+    before = PayeeImport.objects.get(pk=import_id).status
+    # While the worker checks the file it stops at its next batch (payee_import_check).
+    updated = PayeeImport.objects.filter(
+        pk=import_id, status__in=[PayeeImport.Status.PREVIEW, PayeeImport.Status.CHECKING]
+    ).update(status=PayeeImport.Status.DISCARDED, finished_at=timezone.now())
     payee_import = PayeeImport.objects.get(pk=import_id)
     if not updated:
         raise ImportNotConfirmable(f"{payee_import} is {payee_import.get_status_display().lower()}.")
@@ -234,7 +73,7 @@ def payee_import_discard(*, import_id: int, actor: User) -> PayeeImport:
         actor=actor,
         action="payee_import.discarded",
         target=payee_import,
-        before={"status": PayeeImport.Status.PREVIEW},
+        before={"status": before},
         after={"status": payee_import.status},
     )
     return payee_import
@@ -245,7 +84,7 @@ def payee_import_cancel(*, import_id: int, actor: User) -> PayeeImport:
     """Stop a queued or running import after the rows in flight; a preview is discarded instead."""
     require_perm(actor, CHANGE_IMPORT, "cancel payee imports")
     payee_import = PayeeImport.objects.get(pk=import_id)
-    if payee_import.status == PayeeImport.Status.PREVIEW:
+    if payee_import.status in (PayeeImport.Status.PREVIEW, PayeeImport.Status.CHECKING):
         return payee_import_discard(import_id=import_id, actor=actor)
     updated = PayeeImport.objects.filter(
         pk=import_id, status__in=[PayeeImport.Status.QUEUED, PayeeImport.Status.RUNNING], cancel_requested=False

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from payouts import csv_import
 from payouts.errors import FileRefused
 from payouts.models import PayeeImport, PayeeImportRow
-from payouts.services import payee_imports
+from payouts.services import payee_import_check
 
 from .conftest import csv_bytes, good_rows, phone, upload
 
@@ -17,7 +17,7 @@ Row = PayeeImportRow.Status
 
 
 def preview(data: bytes, actor):
-    return payee_imports.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
+    return payee_import_check.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
 
 
 def test_utf8_with_bom_is_read_and_its_header_matched(operator):
@@ -81,11 +81,30 @@ def test_invalid_rows_say_line_column_value_and_why(operator):
     assert (imp.total_rows, imp.invalid_rows, imp.valid_rows) == (4, 4, 0)
 
 
-def test_formula_cells_are_refused_as_names(operator):
-    data = csv_bytes(['=HYPERLINK("http://x"),Lee,ann@example.com,' + phone()])
+def test_formula_looking_names_and_memos_are_data_kept_as_typed(operator):
+    """An honest "-5% early payment" or "+ travel" memo, even "=HYPERLINK(...)", is not a reason to refuse a row."""
+    header = "first_name,last_name,email,phone,amount,memo"
+    data = csv_bytes(
+        [
+            f'"=HYPERLINK(""http://x"")",Lee,ann@example.com,{phone()},10,-5% early payment',
+            f"+Bo,@Lee,bo@example.com,{phone()},10,+ travel",
+        ],
+        header=header,
+    )
     imp = preview(data, operator)
-    row = imp.rows.get()
-    assert row.status == Row.INVALID and "formula" in row.error
+    assert (imp.valid_rows, imp.invalid_rows) == (2, 0)
+    rows = list(imp.rows.order_by("line_number").values_list("first_name", "last_name", "memo"))
+    assert rows == [('=HYPERLINK("http://x")', "Lee", "-5% early payment"), ("+Bo", "@Lee", "+ travel")]
+
+
+def test_formula_looking_cells_are_neutralised_in_the_failed_rows_download(operator, client):
+    from tests.support import login_verified
+
+    data = csv_bytes(["=cmd|' /C calc'!A0,Lee,not-an-email," + phone()])
+    imp = preview(data, operator)
+    login_verified(client, operator)
+    body = b"".join(client.get(f"/admin/payouts/payeeimport/{imp.pk}/failed-rows.csv").streaming_content).decode()
+    assert "'=cmd" in body and not any(line.startswith(("=", "+", "-", "@")) for line in body.splitlines())
 
 
 def test_nul_bytes_make_the_row_invalid_and_are_not_stored(operator):

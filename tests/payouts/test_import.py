@@ -7,7 +7,7 @@ import pytest
 
 from core.models import AuditEvent
 from payouts.models import Payee, PayeeImport, PayeeImportRow
-from payouts.services import payee_imports, payees
+from payouts.services import payee_import_check, payee_imports, payees
 
 from .conftest import csv_bytes, good_rows, phone, upload
 
@@ -22,7 +22,7 @@ def fast_retries(monkeypatch):
 
 
 def preview(data: bytes, actor):
-    return payee_imports.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
+    return payee_import_check.payee_import_preview(fileobj=upload(data), file_name="payees.csv", actor=actor)
 
 
 def run(imp, actor):

@@ -7,7 +7,7 @@ from core import roles
 from core.errors import SegregationOfDutiesViolation
 from core.models import AuditEvent
 from payouts.models import PayoutRun, PayoutRunItem
-from payouts.services import payee_imports, payout_runs
+from payouts.services import payee_import_check, payee_imports, payout_runs
 from tests.support import login_verified, make_user
 
 from .conftest import csv_bytes, good_rows, phone, upload
@@ -18,7 +18,7 @@ HEADER = "first_name,last_name,email,phone,amount,memo"
 
 
 def imported_run(operator, rows):
-    imp = payee_imports.payee_import_preview(
+    imp = payee_import_check.payee_import_preview(
         fileobj=upload(csv_bytes(rows, header=HEADER)), file_name="run.csv", actor=operator
     )
     payee_imports.payee_import_confirm(import_id=imp.pk, actor=operator)
@@ -38,6 +38,17 @@ def test_an_import_with_amounts_prepares_a_run_with_total_and_count(dots, operat
     run = imported_run(operator, rows_with_amounts(3) + ["Bad,Row,bad," + phone() + ",5,x"])
     assert (run.status, run.item_count, run.total_cents) == (PayoutRun.Status.AWAITING_APPROVAL, 3, 3750)
     assert dots.received("POST", "/v2/payout-links") == []
+
+
+def test_names_and_memos_reach_dots_as_typed(dots, operator, payer, django_capture_on_commit_callbacks):
+    number = phone()
+    run = imported_run(operator, [f"+Bo,Lee,bo{number}@example.com,{number},12.50,-5% early payment"])
+    with django_capture_on_commit_callbacks(execute=True):
+        payout_runs.payout_run_approve(run_id=run.pk, actor=payer)
+    users = [call["body"] for call in dots.received("POST", "/v2/users")]
+    links = [call["body"] for call in dots.received("POST", "/v2/payout-links")]
+    assert users[0]["first_name"] == "+Bo"
+    assert links and "-5% early payment" in str(links[0])
 
 
 def test_the_importer_cannot_approve_their_own_run_even_as_superuser(dots, operator):

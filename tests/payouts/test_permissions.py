@@ -10,7 +10,7 @@ from core.models import AuditEvent, QueuedDotsAction
 from payouts import seam as payouts_seam
 from payouts import tasks as payout_tasks
 from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun
-from payouts.services import payee_imports, payees, payout_links, payout_requests, payout_runs
+from payouts.services import payee_import_check, payee_imports, payees, payout_links, payout_requests, payout_runs
 from tests.support import make_user
 
 from .conftest import csv_bytes, good_rows, phone, upload
@@ -40,14 +40,14 @@ def world(dots, operator):
     )
     request = payout_requests.payout_request_request(amount_cents=800, payee_id=payee.pk, actor=operator, push=False)
     request = payout_requests.payout_request_push(payout_request_id=request.pk, actor=operator)
-    preview = payee_imports.payee_import_preview(
+    preview = payee_import_check.payee_import_preview(
         fileobj=upload(csv_bytes(good_rows(1))), file_name="p.csv", actor=operator
     )
-    queued = payee_imports.payee_import_preview(
+    queued = payee_import_check.payee_import_preview(
         fileobj=upload(csv_bytes(good_rows(1))), file_name="q.csv", actor=operator
     )
     PayeeImport.objects.filter(pk=queued.pk).update(status=PayeeImport.Status.QUEUED)
-    with_amounts = payee_imports.payee_import_preview(
+    with_amounts = payee_import_check.payee_import_preview(
         fileobj=upload(
             csv_bytes([f"{row},5.00" for row in good_rows(1)], header="first_name,last_name,email,phone,amount")
         ),
@@ -81,7 +81,7 @@ CALLS = {
     "payee_refresh": lambda w, u: payees.payee_refresh(payee_id=w["payee"].pk, actor=u),
     "payee_send_verification": lambda w, u: payees.payee_send_verification(payee_id=w["payee"].pk, actor=u),
     "payee_verify": lambda w, u: payees.payee_verify(payee_id=w["payee"].pk, token="123456", actor=u),
-    "payee_import_preview": lambda w, u: payee_imports.payee_import_preview(
+    "payee_import_preview": lambda w, u: payee_import_check.payee_import_preview(
         fileobj=upload(csv_bytes(good_rows(1))), file_name="x.csv", actor=u
     ),
     "payee_import_confirm": lambda w, u: payee_imports.payee_import_confirm(import_id=w["preview"].pk, actor=u),
@@ -148,7 +148,7 @@ def test_an_operator_is_refused_approving_a_run_they_did_not_prepare(dots, world
 def test_a_payer_sends_an_approved_run_without_being_allowed_to_create_payout_links_one_by_one(
     dots, operator, payer, django_capture_on_commit_callbacks
 ):
-    imp = payee_imports.payee_import_preview(
+    imp = payee_import_check.payee_import_preview(
         fileobj=upload(
             csv_bytes([f"{row},5.00" for row in good_rows(2)], header="first_name,last_name,email,phone,amount")
         ),

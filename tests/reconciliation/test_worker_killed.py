@@ -26,7 +26,7 @@ from payables.errors import InvalidTransition
 from payables.models import Payable
 from payouts import tasks as payout_tasks
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutLink
-from payouts.services import payee_imports, payout_links
+from payouts.services import payee_import_check, payee_imports, payout_links
 from tests.chaos_support import PAYMENT_ACTIONS
 from tests.chaos_worker import worker_env
 from tests.fixtures_emulator import REPO_ROOT
@@ -239,7 +239,7 @@ def test_a_worker_killed_mid_import_creates_every_payee_once_when_the_import_run
     rows = 40
     operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
     upload = __import__("io").BytesIO(_csv(rows))
-    payee_import = payee_imports.payee_import_preview(fileobj=upload, file_name="payees.csv", actor=operator)
+    payee_import = payee_import_check.payee_import_preview(fileobj=upload, file_name="payees.csv", actor=operator)
     # Confirm here, run in the worker process: keep the queued task from running inline in this one.
     monkeypatch.setattr(payee_imports, "async_task", lambda *args, **kwargs: None)
     payee_imports.payee_import_confirm(import_id=payee_import.pk, actor=operator)

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.audit import system_user
 from core.errors import DomainError
 from payouts import selectors
-from payouts.services import payee_imports
+from payouts.services import payee_import_check, payee_imports
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         actor = get_user_model().objects.get(username=username) if username else system_user()
         try:
             with open(file, "rb") as handle:
-                payee_import = payee_imports.payee_import_preview(fileobj=handle, file_name=file, actor=actor)
+                payee_import = payee_import_check.payee_import_preview(fileobj=handle, file_name=file, actor=actor)
         except FileNotFoundError as exc:
             raise CommandError(f"{file}: no such file") from exc
         except DomainError as exc:
