@@ -1,4 +1,5 @@
-"""The Ledgerline admin site: Django's, with two-factor sign-in and its set-up page."""
+"""The Ledgerline admin site: Django's, with two-factor sign-in and its set-up page, and a home page
+whose panels the apps declare (core.dashboard)."""
 
 from django.contrib import admin
 from django.urls import path
@@ -13,6 +14,13 @@ class LedgerlineAdminSite(admin.AdminSite):
     site_url = None  # there is no public site: hide "View site"
     login_form = TwoFactorLoginForm
     login_template = "admin/ledgerline_login.html"
+    index_template = "admin/ledgerline_index.html"
+
+    def index(self, request, extra_context=None):
+        from core.dashboard import panels_for
+
+        extra_context = {**(extra_context or {}), "dashboard_panels": panels_for(request)}
+        return super().index(request, extra_context)
 
     def get_urls(self):
         extra = [

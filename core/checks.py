@@ -51,6 +51,8 @@ def seam_errors() -> list[Error]:
         _resolves(step.run, f"sync step {step.name!r}", errors)
     for detail in registry.registry.record_details.values():
         _resolves(detail.render, f"record detail {detail.model}:{detail.name}", errors)
+    for panel in registry.registry.dashboard_panels.values():
+        _resolves(panel.build, f"dashboard panel {panel.name}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():
         try:
             import_string(path)

@@ -9,7 +9,8 @@ what it brings to the shared machinery:
 - every other task function it enqueues (`task`): the worker runs nothing else (core.task_guard),
 - its steps of the sync with Dots (`sync_step`),
 - its reconciliation checks (`reconcile_check`),
-- its kinds of queued Dots action, each with the permission it needs (`action_kind`).
+- its kinds of queued Dots action, each with the permission it needs (`action_kind`),
+- its panels on the admin home page, each shown to those with its permission (`dashboard_panel`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
 imported when first used, so a seam imports nothing of its own app and the app's services
@@ -103,6 +104,19 @@ class RecordDetail:
     render: str  # dotted path of render(obj) -> safe HTML or text, or None when it has nothing to say
 
 
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A box on the admin home page, above the list of models, for people who may see what it shows."""
+
+    name: str  # "security_changes": its id on the page
+    title: str  # "Security changes in the last 30 days"
+    permission: str  # app_label.codename the viewer must hold
+    # Dotted path of build(request) -> dict for the template, or None when there is nothing to show.
+    build: str
+    template: str
+    order: int = 100  # ascending, top first
+
+
 @dataclass
 class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
@@ -116,6 +130,7 @@ class Registry:
     reconcile_checks: dict[str, tuple[str, str]] = field(default_factory=dict)
     action_kinds: dict[str, ActionKind] = field(default_factory=dict)
     record_details: dict[tuple[str, str], RecordDetail] = field(default_factory=dict)
+    dashboard_panels: dict[str, DashboardPanel] = field(default_factory=dict)
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
     def _app(self, app_label: str) -> None:
@@ -200,6 +215,12 @@ def record_detail_provider(app_label: str, detail: RecordDetail) -> None:
     registry._app(app_label)
 
 
+def dashboard_panel(app_label: str, panel: DashboardPanel) -> None:
+    _refuse_duplicates("dashboard panels", registry.dashboard_panels, [panel.name], app_label)
+    registry.dashboard_panels[panel.name] = panel
+    registry._app(app_label)
+
+
 def discover() -> Registry:
     """Import every installed app's `seam` module (once). Returns the filled registry."""
     global _discovered
@@ -255,6 +276,10 @@ def registered_tasks() -> frozenset[str]:
     return frozenset(reg.tasks) | frozenset(spec.func for spec in reg.schedules.values())
 
 
+def dashboard_panels() -> list[DashboardPanel]:
+    return sorted(discover().dashboard_panels.values(), key=lambda panel: (panel.order, panel.name))
+
+
 def declared_apps() -> list[str]:
     return list(discover().apps)
 
@@ -279,4 +304,6 @@ def all_permission_names() -> dict[str, list[str]]:
                 named.setdefault(name, []).append(f"{app_label}.seam, role {role}")
     for spec in registry.action_kinds.values():
         named.setdefault(spec.permission, []).append(f"queued action kind {spec.kind}")
+    for panel in registry.dashboard_panels.values():
+        named.setdefault(panel.permission, []).append(f"dashboard panel {panel.name}")
     return named

@@ -1,4 +1,5 @@
-"""What core brings through the seam (core/registry.py): its roles' permissions, audit actions, schedule.
+"""What core brings through the seam (core/registry.py): its roles' permissions, audit actions, schedule,
+and the home page's security panel.
 
 Core owns the role names (core/roles.py) and the shared machinery; the business apps
 declare the rest in their own `seam.py`.
@@ -23,5 +24,16 @@ registry.schedule(
         func="core.tasks.run_queued_dots_actions",
         minutes=1,
         first_run=lambda: timezone.now() + dt.timedelta(seconds=20),
+    ),
+)
+registry.dashboard_panel(
+    "core",
+    registry.DashboardPanel(
+        name="security_changes",
+        title="Security changes in the last 30 days",
+        permission="core.view_auditevent",
+        build="core.dashboard.security_changes",
+        template="admin/core/dashboard/security_changes.html",
+        order=900,
     ),
 )

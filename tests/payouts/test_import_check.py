@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from core.models import AuditEvent
-from payouts.models import PayeeImport, PayeeImportRow
+from payouts.models import PayeeImport
 from payouts.services import payee_import_check
 from tests.support import login_verified
 
@@ -32,7 +32,7 @@ def upload_file(client, data: bytes, name="payees.csv"):
 
 
 def stored_files() -> list[Path]:
-    return [p for p in Path(settings.MEDIA_ROOT).glob("payee-imports/**/*.csv")]
+    return list(Path(settings.MEDIA_ROOT).glob("payee-imports/**/*.csv"))
 
 
 def test_a_small_file_is_still_previewed_in_the_request(dots, operator, client):
