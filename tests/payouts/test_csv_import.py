@@ -267,3 +267,21 @@ def test_rows_matching_existing_payees_are_linked_to_them(operator):
     assert all(
         r.payee == Payee.objects.get(phone_e164=r.phone_e164) and f"already a payee: {r.payee}" == r.error for r in rows
     )
+
+
+def test_a_number_of_another_region_of_the_same_calling_code_is_valid_and_a_bad_one_is_not(operator):
+    # Toronto and Kingston (Jamaica) share +1 with the US: valid although the file's region is US.
+    data = csv_bytes(
+        [
+            "Ann,Lee,ann@example.com,416 555 0142",
+            "Bo,Lee,bo@example.com,876 927 1234",
+            "Cy,Lee,cy@example.com,099 555 0142",
+            "Di,Lee,di@example.com,+44 20 7946 0958",
+        ]
+    )
+    imp = preview(data, operator)
+    rows = {r.first_name: r for r in imp.rows.all()}
+    assert rows["Ann"].phone_e164 == "+14165550142" and rows["Ann"].status == Row.PENDING
+    assert rows["Bo"].phone_e164 == "+18769271234" and rows["Bo"].status == Row.PENDING
+    assert rows["Cy"].status == Row.INVALID and "not a valid phone number" in rows["Cy"].error
+    assert rows["Di"].phone_e164 == "+442079460958" and rows["Di"].country == "GB"
