@@ -21,7 +21,6 @@ class NeverShownInput(forms.TextInput):
         return None
 
 
-
 class BankAccountAddForm(forms.Form):
     vendor = forms.ModelChoiceField(
         queryset=selectors.vendors_for_new_bank_account(),
