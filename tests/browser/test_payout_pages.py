@@ -2,16 +2,14 @@
 statuses and labels in words, times without microseconds, no save button where nothing can be changed,
 and ids, keys and JSON only inside the collapsed "Details for support"."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from core import roles
 from payouts.models import PayoutLink, PayoutRequest, Transfer
 from payouts.services import payees
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import shot, sign_in
 from tests.payouts.conftest import phone
 from tests.support import make_user
 
@@ -21,14 +19,6 @@ RAW_CENTS = re.compile(r"(amount|total|wallet)[^\n$]{0,20}?\b\d{3,}\b", re.IGNOR
 MICROSECONDS = re.compile(r"\d{2}:\d{2}:\d{2}\.\d+")
 JSON_LITERAL = re.compile(r"[\[{]\s*\"|\":\s")
 SAVE_BUTTONS = "input[name=_save], input[name=_continue], input[name=_addanother]"
-
-
-def shot(page, name: str) -> None:
-    """A screenshot for a person to look at, when LEDGERLINE_SHOTS names a folder."""
-    folder = os.environ.get("LEDGERLINE_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def outside_support(page) -> str:
@@ -84,6 +74,8 @@ def test_operator_creates_a_payout_link_and_reads_its_page_in_words(page, live_s
     assert page.inner_text(".field-status_shown .readonly") == "Created in Dots"
     assert page.inner_text(".field-payee_shown .readonly").startswith("Jane Doe")
     assert page.input_value("#payout-link-url") == link.link
+    page.click("button.ll-copy")
+    page.wait_for_selector("button.ll-copy:has-text('Copied')")
     assert "What happens next" in page.inner_text("#content-main")
     # The key, the body sent to Dots and the raw history are there, folded away for support.
     assert not page.is_visible(f"text={link.idempotency_key}")

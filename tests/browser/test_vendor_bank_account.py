@@ -3,7 +3,7 @@
 import pytest
 
 from core import roles
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import shot, sign_in
 from tests.support import make_user
 from tests.vendors.helpers import ACCOUNT_NUMBER, BAD_CHECKSUM_ROUTING, GOOD_ROUTING
 from vendors.models import Vendor, VendorBankAccount
@@ -40,6 +40,7 @@ def test_clerk_adds_a_vendor_and_bank_account_and_a_second_person_verifies_it(pa
     assert ACCOUNT_NUMBER not in page.content()
     assert page.inner_text("#retype-account_number") == "For your security, type the account number again."
     assert page.input_value("#id_name") == "Operating account"  # the rest of what was typed is kept
+    shot(page, "bank-account-type-the-number-again")
     page.fill("#id_routing_number", GOOD_ROUTING)
     page.fill("#id_account_number", ACCOUNT_NUMBER)
     page.click("input[type=submit]")
