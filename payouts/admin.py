@@ -13,40 +13,25 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from core.admin_actions import message_outcomes, run_row
-from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
+from core.admin_base import AdminPage
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
 from core.models import AuditEvent
 from core.money import format_cents
-from payouts import forms, selectors, transfers
-from payouts.models import Payee, PayeeImport, PayoutLink, PayoutRequest, PayoutRun, Transfer, WebhookDelivery
-from payouts.services import payee_import_check, payee_imports, payees, payout_links, payout_requests, payout_runs
-
-
-class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
-    """Rows change only through services: no admin edit form, never deleted here."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def form_page(self, request, form, *, title: str, obj=None):
-        """One form on the admin's chrome (templates/admin/payouts/form.html)."""
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": title,
-            "form": form,
-            "original": obj,
-            "has_view_permission": True,
-        }
-        return TemplateResponse(request, "admin/payouts/form.html", context)
+from payouts import (
+    admin_links,  # noqa: F401  (registers payout links and requests)
+    forms,
+    selectors,
+    transfers,
+)
+from payouts.admin_shared import NothingToChangeAdmin, ReadOnlyAdmin, json_block, support_fieldset, when
+from payouts.admin_shared import link_to as _link_to
+from payouts.models import Payee, PayeeImport, PayoutRun, Transfer, WebhookDelivery
+from payouts.services import payee_import_check, payee_imports, payees, payout_runs
 
 
 def _money(cents):
@@ -54,11 +39,11 @@ def _money(cents):
 
 
 @admin.register(Payee)
-class PayeeAdmin(ReadOnlyAdmin):
+class PayeeAdmin(NothingToChangeAdmin):
     list_display = (
         "__str__",
         "email",
-        "dots_status",
+        "status_in_dots",
         "compliance_summary",
         "wallet",
         "default_payout_method",
@@ -68,10 +53,59 @@ class PayeeAdmin(ReadOnlyAdmin):
     search_fields = ("=phone_e164", "=dots_user_id", "last_name__istartswith", "=email")
     actions = ("refresh_from_dots", "send_verification_token")
     change_form_template = "admin/payouts/payee/change_form.html"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone_e164",
+                    "country",
+                    "status_in_dots",
+                    "wallet",
+                    "default_payout_method",
+                    "compliance_summary",
+                    "linked",
+                    "external_id",
+                    "metadata_shown",
+                    "created",
+                )
+            },
+        ),
+        support_fieldset("id", "dots_user_id", "compliance_json", "metadata_json", "last_error", "last_attempt"),
+    )
 
-    @admin.display(description="wallet")
+    @admin.display(description="wallet balance", ordering="wallet_cents")
     def wallet(self, obj):
-        return _money(obj.wallet_cents)
+        return _money(obj.wallet_cents) if obj.wallet_cents is not None else "not read from Dots yet"
+
+    @admin.display(description="status in Dots", ordering="dots_status")
+    def status_in_dots(self, obj):
+        return obj.dots_status.replace("_", " ").capitalize() if obj.dots_status else "not in Dots yet"
+
+    @admin.display(description="linked to an existing Dots user")
+    def linked(self, obj):
+        return "Yes: Dots already had a user with this phone" if obj.linked_existing else "No"
+
+    @admin.display(description="metadata")
+    def metadata_shown(self, obj):
+        if not obj.metadata:
+            return "none"
+        return format_html_join(", ", "{}: {}", sorted((str(k), str(v)) for k, v in obj.metadata.items()))
+
+    @admin.display(description="created")
+    def created(self, obj):
+        return f"{when(obj.created_at)} by {obj.created_by}" if obj.created_by_id else when(obj.created_at)
+
+    @admin.display(description="compliance as Dots sent it")
+    def compliance_json(self, obj):
+        return json_block(obj.compliance)
+
+    @admin.display(description="metadata as sent to Dots")
+    def metadata_json(self, obj):
+        return json_block(obj.metadata)
 
     @admin.display(description="compliance")
     def compliance_summary(self, obj):
@@ -342,137 +376,6 @@ class PayoutRunAdmin(ReadOnlyAdmin):
         return redirect(reverse("admin:payouts_payoutrun_change", args=[run.pk]))
 
 
-@admin.register(PayoutLink)
-class PayoutLinkAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "payee", "amount", "delivery_method", "status", "dots_id", "created_at")
-    list_filter = ("status", "delivery_method")
-    search_fields = ("=dots_id",)
-    actions = ("refresh_from_dots", "retry_create", "cancel_links", "redeliver")
-    change_form_template = "admin/payouts/payoutlink/change_form.html"
-
-    @admin.display(description="amount")
-    def amount(self, obj):
-        return _money(obj.amount_cents)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "transfer_shown"]
-
-    @admin.display(description="transfer")
-    def transfer_shown(self, obj):
-        transfer = transfers.transfer_of_payout_link(obj) if obj.pk else None
-        if transfer is None:
-            return "none seen yet"
-        label = transfer.get_status_display()
-        if transfer.failure_reason:
-            label += f": {transfer.failure_reason}"
-        return _link_to(transfer, "payouts_transfer", f"{label} ({_money(transfer.amount_cents)})")
-
-    def admin_pages(self):
-        return [AdminPage("add/", "add_page", "add")]
-
-    def add_page(self, request):
-        self.require(request, "payouts.add_payoutlink")
-        form = forms.PayoutLinkForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                link = payout_links.payout_link_request(
-                    amount_cents=data["amount"],
-                    payee_id=data["payee"].pk if data["payee"] else None,
-                    delivery_method=data["delivery_method"],
-                    memo=data["memo"],
-                    tax_exempt=data["tax_exempt"],
-                    actor=request.user,
-                )
-            except DomainError as exc:
-                form.add_error(None, str(exc))
-            else:
-                link.refresh_from_db()
-                messages.success(request, f"{link}: {link.get_status_display()}. {link.last_dots_error}".strip())
-                return redirect(reverse("admin:payouts_payoutlink_change", args=[link.pk]))
-        return self.form_page(request, form, title="Create payout link")
-
-    def _each(self, request, queryset, service, verb):
-        outcomes = [run_row(str(link), service, payout_link_id=link.pk, actor=request.user) for link in queryset]
-        message_outcomes(self, request, outcomes, verb=verb)
-
-    @admin.action(description="Refresh selected links from Dots", permissions=["change"])
-    def refresh_from_dots(self, request, queryset):
-        self._each(request, queryset, payout_links.payout_link_refresh, "refreshed")
-
-    @admin.action(description="Retry creating (same key and body)", permissions=["change"])
-    def retry_create(self, request, queryset):
-        self._each(request, queryset, payout_links.payout_link_push, "sent")
-
-    @admin.action(description="Cancel selected links", permissions=["change"])
-    def cancel_links(self, request, queryset):
-        self._each(request, queryset, payout_links.payout_link_cancel, "cancelled")
-
-    @admin.action(description="Redeliver selected links", permissions=["change"])
-    def redeliver(self, request, queryset):
-        self._each(request, queryset, payout_links.payout_link_redeliver, "redelivered")
-
-
-@admin.register(PayoutRequest)
-class PayoutRequestAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "payee", "phone_e164", "amount", "status", "payout_link_shown", "created_at")
-    list_filter = ("status",)
-    search_fields = ("=dots_id",)
-    actions = ("refresh_from_dots", "retry_create")
-
-    @admin.display(description="amount")
-    def amount(self, obj):
-        return _money(obj.amount_cents)
-
-    @admin.display(description="payout link")
-    def payout_link_shown(self, obj):
-        if not obj.payout_link_id:
-            return ""
-        url = reverse("admin:payouts_payoutlink_change", args=[obj.payout_link_id])
-        return format_html('<a href="{}">{}</a>', url, obj.payout_link)
-
-    def admin_pages(self):
-        return [AdminPage("add/", "add_page", "add")]
-
-    def add_page(self, request):
-        self.require(request, "payouts.add_payoutrequest")
-        form = forms.PayoutRequestForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                payout_request = payout_requests.payout_request_request(
-                    amount_cents=data["amount"],
-                    payee_id=data["payee"].pk if data["payee"] else None,
-                    phone=data["phone"],
-                    country=data["country"] or "US",
-                    memo=data["memo"],
-                    actor=request.user,
-                )
-            except DomainError as exc:
-                form.add_error("phone", str(exc))
-            else:
-                payout_request.refresh_from_db()
-                messages.success(request, f"{payout_request}: {payout_request.get_status_display()}.")
-                return redirect(reverse("admin:payouts_payoutrequest_change", args=[payout_request.pk]))
-        return self.form_page(request, form, title="Send payout request")
-
-    @admin.action(description="Refresh selected requests from Dots", permissions=["change"])
-    def refresh_from_dots(self, request, queryset):
-        outcomes = [
-            run_row(str(r), payout_requests.payout_request_refresh, payout_request_id=r.pk, actor=request.user)
-            for r in queryset
-        ]
-        message_outcomes(self, request, outcomes, verb="refreshed")
-
-    @admin.action(description="Retry creating", permissions=["change"])
-    def retry_create(self, request, queryset):
-        outcomes = [
-            run_row(str(r), payout_requests.payout_request_push, payout_request_id=r.pk, actor=request.user)
-            for r in queryset
-        ]
-        message_outcomes(self, request, outcomes, verb="sent")
-
-
 class TransferChangeList(ChangeList):
     """Resolves the shown page's payees, payout links and payables in three queries (not three per row)."""
 
@@ -483,16 +386,8 @@ class TransferChangeList(ChangeList):
             transfer.links = links[transfer.pk]
 
 
-def _link_to(obj, admin_name: str, label: str):
-    try:
-        url = reverse(f"admin:{admin_name}_change", args=[obj.pk])
-    except NoReverseMatch:  # that admin is not registered
-        return label
-    return format_html('<a href="{}">{}</a>', url, label)
-
-
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdmin):
+class TransferAdmin(NothingToChangeAdmin):
     list_display = (
         "dots_id",
         "type",
@@ -506,6 +401,19 @@ class TransferAdmin(ReadOnlyAdmin):
     list_filter = ("status", "type")
     search_fields = ("=dots_id", "=dots_user_id")
     change_list_template = "admin/payouts/transfer/change_list.html"
+    fieldsets = (
+        (None, {"fields": ("amount", "status", "failure_reason", "type", "who", "link_or_payable", "created")}),
+        support_fieldset(
+            "id",
+            "dots_id",
+            "dots_user_id",
+            "payout_link_dots_id",
+            "payable_dots_id",
+            "fingerprint",
+            "synced",
+            "checked",
+        ),
+    )
 
     def has_add_permission(self, request):
         return False
@@ -513,8 +421,17 @@ class TransferAdmin(ReadOnlyAdmin):
     def get_changelist(self, request, **kwargs):
         return TransferChangeList
 
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "who", "link_or_payable"]
+    @admin.display(description="created in Dots")
+    def created(self, obj):
+        return when(obj.dots_created_at) or "not known"
+
+    @admin.display(description="last read from Dots")
+    def synced(self, obj):
+        return when(obj.synced_at)
+
+    @admin.display(description="last checked while open")
+    def checked(self, obj):
+        return when(obj.checked_at) or "not yet"
 
     def _links(self, obj) -> transfers.TransferLinks:
         # The list page resolved them for every row (TransferChangeList); the change page asks here.
@@ -529,7 +446,9 @@ class TransferAdmin(ReadOnlyAdmin):
     @admin.display(description="who")
     def who(self, obj):
         payee = self._links(obj).payee
-        return _link_to(payee, "payouts_payee", str(payee)) if payee else obj.dots_user_id
+        if payee is not None:
+            return _link_to(payee, "payouts_payee", str(payee))
+        return "a Dots user who is not one of our payees" if obj.dots_user_id else "not known"
 
     @admin.display(description="for")
     def link_or_payable(self, obj):
@@ -538,7 +457,7 @@ class TransferAdmin(ReadOnlyAdmin):
             return _link_to(links.payout_link, "payouts_payoutlink", f"payout link #{links.payout_link.pk}")
         if links.payable is not None:
             return _link_to(links.payable, "payables_payable", f"payable {links.payable}")
-        return ""
+        return "no payout link or payable of ours"
 
     # Refreshing writes transfers and the audit trail: for those who move payout money (Payouts
     # operators, Payers), not for read-only roles. (No role holds a transfer permission of its own.)
@@ -588,6 +507,29 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("outcome", "event_type", "processing")
     search_fields = ("=msg_id", "=object_id")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "received_at",
+                    "event_type",
+                    "outcome",
+                    "refusal_reason",
+                    "processing",
+                    "note",
+                    "processing_error",
+                    "processed_at",
+                    "attempts",
+                )
+            },
+        ),
+        support_fieldset("id", "msg_id", "signed_at", "object_type", "object_id", "body_bytes", "payload_json"),
+    )
+
+    @admin.display(description="body as received (secrets masked)")
+    def payload_json(self, obj):
+        return json_block(obj.payload) if obj.payload is not None else "not kept"
 
     def has_add_permission(self, request):
         return False

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class PayoutsConfig(AppConfig):
     name = "payouts"
+    verbose_name = "Payouts"

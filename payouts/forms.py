@@ -33,18 +33,27 @@ class PayeeForm(forms.Form):
     country = forms.CharField(max_length=3, initial="US", help_text="Country of the phone number (US, GB, 44...)")
 
 
+def payees_by_name():
+    """Payees in the order a person looks for them: by name as shown (first, then last name)."""
+    return Payee.objects.order_by("first_name", "last_name", "id")
+
+
 class PayoutLinkForm(forms.Form):
     payee = forms.ModelChoiceField(
-        queryset=Payee.objects.all(), required=False, help_text="Leave empty for a link anyone can claim"
+        queryset=payees_by_name(), required=False, help_text="Leave empty for a link anyone can claim"
     )
     amount = MoneyFormField(min_cents=1)
-    delivery_method = forms.ChoiceField(choices=PayoutLink.Delivery.choices)
+    delivery_method = forms.ChoiceField(
+        label="Delivery",
+        choices=sorted(PayoutLink.Delivery.choices, key=lambda choice: choice[1]),
+        initial=PayoutLink.Delivery.LINK,
+    )
     memo = forms.CharField(max_length=500, required=False)
     tax_exempt = forms.BooleanField(required=False)
 
 
 class PayoutRequestForm(forms.Form):
-    payee = forms.ModelChoiceField(queryset=Payee.objects.all(), required=False)
+    payee = forms.ModelChoiceField(queryset=payees_by_name(), required=False)
     phone = forms.CharField(max_length=30, required=False, help_text="For someone who is not a payee yet")
     country = forms.CharField(max_length=3, initial="US", required=False)
     amount = MoneyFormField(min_cents=1)

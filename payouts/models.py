@@ -34,16 +34,18 @@ class Payee(DotsRecord):
     last_name = models.CharField(max_length=100)
     email = models.EmailField(max_length=254)
     phone_e164 = models.CharField("phone", max_length=20, unique=True)
-    country = models.CharField(max_length=2, default="US", help_text="ISO country of the phone number")
+    country = models.CharField("country of the phone", max_length=2, default="US")  # ISO code
     external_id = models.CharField(max_length=100, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # Dots' view of the user, refreshed from Dots.
-    dots_user_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    dots_status = models.CharField(max_length=30, blank=True)
-    compliance = models.JSONField(default=dict, blank=True)
-    wallet_cents = models.BigIntegerField(null=True, blank=True)
-    default_payout_method = models.CharField(max_length=100, blank=True)
-    linked_existing = models.BooleanField(default=False, help_text="Dots already had a user with this phone")
+    dots_user_id = models.CharField("Dots user id", max_length=64, unique=True, null=True, blank=True)
+    dots_status = models.CharField("status in Dots", max_length=30, blank=True)
+    compliance = models.JSONField("tax and compliance", default=dict, blank=True)
+    wallet_cents = models.BigIntegerField("wallet balance", null=True, blank=True)
+    default_payout_method = models.CharField("default payout method", max_length=100, blank=True)
+    linked_existing = models.BooleanField(
+        "linked to an existing Dots user", default=False, help_text="Dots already had a user with this phone"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -52,6 +54,8 @@ class Payee(DotsRecord):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "payee"
+        verbose_name_plural = "payees"
         indexes = [models.Index(fields=["email"])]
 
     def __str__(self) -> str:
@@ -73,7 +77,7 @@ class PayeeImport(models.Model):
     encoding = models.CharField(max_length=20, blank=True)
     delimiter = models.CharField(max_length=1, blank=True)
     header = models.JSONField(default=list, blank=True)
-    has_amount = models.BooleanField(default=False)
+    has_amount = models.BooleanField("has amounts", default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREVIEW)
     # A large file is kept here only while the worker checks it (payee_import_check), then deleted.
     source = models.FileField("file being checked", upload_to="payee-imports/%Y/%m/", blank=True)
@@ -87,10 +91,10 @@ class PayeeImport(models.Model):
     duplicate_rows = models.PositiveIntegerField(default=0)
     existing_rows = models.PositiveIntegerField(default=0)
     # Progress, written at most once per 50 rows.
-    created_count = models.PositiveIntegerField(default=0)
-    linked_count = models.PositiveIntegerField(default=0)
-    failed_count = models.PositiveIntegerField(default=0)
-    cancelled_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField("created", default=0)
+    linked_count = models.PositiveIntegerField("linked to existing Dots users", default=0)
+    failed_count = models.PositiveIntegerField("failed", default=0)
+    cancelled_count = models.PositiveIntegerField("cancelled", default=0)
     cancel_requested = models.BooleanField(default=False)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     confirmed_by = models.ForeignKey(
@@ -99,11 +103,12 @@ class PayeeImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    progress_updated_at = models.DateTimeField(null=True, blank=True)
+    progress_updated_at = models.DateTimeField("progress updated at", null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "payee import"
+        verbose_name_plural = "payee imports"
 
     def __str__(self) -> str:
         return f"Import #{self.pk} {self.file_name}"
@@ -132,24 +137,26 @@ class PayeeImportRow(models.Model):
     payee_import = models.ForeignKey(PayeeImport, on_delete=models.CASCADE, related_name="rows")
     line_number = models.PositiveIntegerField()
     cells = models.JSONField(default=list, help_text="The row as it was in the file")
-    fields_ok = models.BooleanField(default=False)
+    fields_ok = models.BooleanField("fields valid", default=False)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True)
-    phone_e164 = models.CharField(max_length=20, blank=True)
+    phone_e164 = models.CharField("phone", max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True)
-    amount_cents = models.BigIntegerField(null=True, blank=True)
+    amount_cents = models.BigIntegerField("amount", null=True, blank=True)
     memo = models.CharField(max_length=500, blank=True)
     external_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices)
-    error_column = models.CharField(max_length=50, blank=True)
-    error_value = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
+    error_column = models.CharField("column in error", max_length=50, blank=True)
+    error_value = models.CharField("value in error", max_length=200, blank=True)
+    error = models.TextField("problem", blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["payee_import", "line_number"]
+        verbose_name = "imported row"
+        verbose_name_plural = "imported rows"
         indexes = [
             models.Index(fields=["payee_import", "status"]),
             models.Index(fields=["payee_import", "phone_e164"]),
@@ -162,16 +169,17 @@ class PayeeImportRow(models.Model):
 
 class PayoutLink(DotsRecord):
     class Status(models.TextChoices):
-        PENDING = "pending", "Not yet sent to Dots (local)"
-        UNKNOWN = "unknown", "Outcome unknown, retry resends the same request (local)"
-        REFUSED = "refused", "Refused by Dots (local)"
-        CREATED = "created", "Created"
-        DELIVERY_PENDING = "delivery_pending", "Delivery pending"
-        DELIVERY_FAILED = "delivery_failed", "Delivery failed"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        CLAIMED = "claimed", "Claimed"
-        EXPIRED = "expired", "Expired"
+        # Local only (Dots has no such status): pending, unknown, refused.
+        PENDING = "pending", "Waiting to be sent to Dots"
+        UNKNOWN = "unknown", "Sent to Dots, no answer yet"
+        REFUSED = "refused", "Refused by Dots"
+        CREATED = "created", "Created in Dots"
+        DELIVERY_PENDING = "delivery_pending", "Being delivered to the payee"
+        DELIVERY_FAILED = "delivery_failed", "Delivery to the payee failed"
+        SENT = "sent", "Sent: waiting for the payee to claim it"
+        DELIVERED = "delivered", "Delivered: waiting for the payee to claim it"
+        CLAIMED = "claimed", "Claimed by the payee"
+        EXPIRED = "expired", "Expired: not claimed in time"
         FAILED = "failed", "Failed"
         CANCELED = "canceled", "Canceled"
         REVERSED = "reversed", "Reversed"
@@ -236,25 +244,27 @@ class PayoutLink(DotsRecord):
         EMAIL = "email", "Email"
 
     payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_links")
-    amount_cents = models.BigIntegerField()
-    delivery_method = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.LINK)
+    amount_cents = models.BigIntegerField("amount")
+    delivery_method = models.CharField("delivery", max_length=10, choices=Delivery.choices, default=Delivery.LINK)
     memo = models.CharField(max_length=500, blank=True)
     tax_exempt = models.BooleanField(default=False)
     # Generated and stored, with the exact body, before the first call; every retry resends both.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request_body = models.JSONField(default=dict, blank=True)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    link = models.URLField(max_length=500, blank=True)
-    timeline = models.JSONField(default=list, blank=True, help_text="Statuses as Dots reported them")
-    claimed_user_id = models.CharField(max_length=64, blank=True)
-    transfer_dots_id = models.CharField(max_length=64, blank=True)
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True)
+    link = models.URLField("link to claim the money", max_length=500, blank=True)
+    timeline = models.JSONField("status history", default=list, blank=True)  # as Dots reported it
+    claimed_user_id = models.CharField("claimed by (Dots user id)", max_length=64, blank=True)
+    transfer_dots_id = models.CharField("Dots transfer id", max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "payout link"
+        verbose_name_plural = "payout links"
 
     def __str__(self) -> str:
         return f"Payout link #{self.pk}"
@@ -262,10 +272,11 @@ class PayoutLink(DotsRecord):
 
 class PayoutRequest(DotsRecord):
     class Status(models.TextChoices):
-        PENDING = "pending", "Not yet sent to Dots (local)"
-        UNKNOWN = "unknown", "Outcome unknown (local)"
-        REFUSED = "refused", "Refused by Dots (local)"
-        CREATED = "created", "Created"
+        # Local only (Dots has no such status): pending, unknown, refused.
+        PENDING = "pending", "Waiting to be sent to Dots"
+        UNKNOWN = "unknown", "Sent to Dots, no answer yet"
+        REFUSED = "refused", "Refused by Dots"
+        CREATED = "created", "Waiting for approval in Dots"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
@@ -285,15 +296,16 @@ class PayoutRequest(DotsRecord):
     )
 
     payee = models.ForeignKey(Payee, null=True, blank=True, on_delete=models.PROTECT, related_name="payout_requests")
-    phone_e164 = models.CharField(max_length=20, blank=True, help_text="For someone who is not a payee yet")
-    amount_cents = models.BigIntegerField()
+    # For someone who is not a payee yet.
+    phone_e164 = models.CharField("phone", max_length=20, blank=True)
+    amount_cents = models.BigIntegerField("amount")
     memo = models.CharField(max_length=500, blank=True)
     # Dots has no idempotency key for payout requests: ours travels in metadata so an
     # unknown outcome is reconciled by finding the request that carries it.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request_body = models.JSONField(default=dict, blank=True)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    dots_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True)
     payout_link = models.ForeignKey(PayoutLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -301,6 +313,8 @@ class PayoutRequest(DotsRecord):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "payout request"
+        verbose_name_plural = "payout requests"
 
     def __str__(self) -> str:
         return f"Payout request #{self.pk}"
@@ -323,10 +337,12 @@ class PayoutRun(models.Model):
         },
     )
 
-    payee_import = models.OneToOneField(PayeeImport, on_delete=models.PROTECT, related_name="payout_run")
+    payee_import = models.OneToOneField(
+        PayeeImport, on_delete=models.PROTECT, related_name="payout_run", verbose_name="from import"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_APPROVAL)
-    total_cents = models.BigIntegerField(default=0)
-    item_count = models.PositiveIntegerField(default=0)
+    total_cents = models.BigIntegerField("total", default=0)
+    item_count = models.PositiveIntegerField("payouts", default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -337,6 +353,8 @@ class PayoutRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "payout run"
+        verbose_name_plural = "payout runs"
         permissions = [("approve_payoutrun", "Can approve and send a payout run")]
 
     def __str__(self) -> str:
@@ -353,14 +371,16 @@ class PayoutRunItem(models.Model):
 
     run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="items")
     row = models.OneToOneField(PayeeImportRow, on_delete=models.PROTECT, related_name="payout_item")
-    amount_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField("amount")
     memo = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
     payout_link = models.OneToOneField(PayoutLink, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    outcome = models.TextField(blank=True)
+    outcome = models.TextField("what happened", blank=True)
 
     class Meta:
         ordering = ["run", "id"]
+        verbose_name = "payout in a run"
+        verbose_name_plural = "payouts in a run"
 
     def __str__(self) -> str:
         return f"payout run #{self.run_id}, line {self.row_id}"
@@ -398,24 +418,27 @@ class Transfer(models.Model):
     # transfer.* webhooks see a reversal; re-reading every completed transfer would not scale.
     OPEN_STATUSES = (Status.CREATED, Status.PENDING, Status.FLAGGED)
 
-    dots_id = models.CharField(max_length=64, unique=True)
+    dots_id = models.CharField("Dots id", max_length=64, unique=True)
     type = models.CharField(max_length=30, blank=True, choices=Type.choices)
     status = models.CharField(max_length=30, blank=True, choices=Status.choices)
-    amount_cents = models.BigIntegerField(null=True, blank=True)
-    failure_reason = models.CharField(max_length=500, blank=True, help_text="Dots' reason, on failed transfers")
-    dots_user_id = models.CharField(max_length=64, blank=True)
-    payout_link_dots_id = models.CharField(max_length=64, blank=True)
+    amount_cents = models.BigIntegerField("amount", null=True, blank=True)
+    failure_reason = models.CharField("why it failed", max_length=500, blank=True)  # Dots' reason
+    dots_user_id = models.CharField("Dots user id", max_length=64, blank=True)
+    payout_link_dots_id = models.CharField("Dots payout link id", max_length=64, blank=True)
     # The Dots payable id a payable's payment carries in its metadata (when Dots says); the
     # payable is also found by its own dots_transfer_id.
-    payable_dots_id = models.CharField(max_length=64, blank=True)
+    payable_dots_id = models.CharField("Dots payable id", max_length=64, blank=True)
     dots_created_at = models.DateTimeField("created", null=True, blank=True)
     # A hash of every mirrored field as Dots sent it: equal means nothing to write.
-    fingerprint = models.CharField(max_length=32, blank=True)
-    synced_at = models.DateTimeField(auto_now=True, help_text="Last written from Dots")
-    checked_at = models.DateTimeField(null=True, blank=True, help_text="Last re-read by id while still open")
+    fingerprint = models.CharField("change fingerprint", max_length=32, blank=True)
+    synced_at = models.DateTimeField("last read from Dots", auto_now=True)
+    # Last re-read by id while still open.
+    checked_at = models.DateTimeField("last checked while open", null=True, blank=True)
 
     class Meta:
         ordering = ["-dots_created_at", "-id"]
+        verbose_name = "transfer"
+        verbose_name_plural = "transfers"
         indexes = [
             models.Index(fields=["-dots_created_at", "-id"], name="transfer_created_idx"),
             models.Index(fields=["status", "checked_at"], name="transfer_status_idx"),
@@ -438,9 +461,12 @@ class TransferSyncState(models.Model):
     without saying where it stopped, and the next one reads every page.
     """
 
-    resume_after = models.CharField(max_length=64, blank=True)
-    walk_open = models.BooleanField(default=False)
-    last_finished_at = models.DateTimeField(null=True, blank=True)
+    resume_after = models.CharField("resume after (Dots transfer id)", max_length=64, blank=True)
+    walk_open = models.BooleanField("a sync is under way", default=False)
+    last_finished_at = models.DateTimeField("last sync finished at", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "transfer sync state"
 
     def __str__(self) -> str:
         return "Transfer sync state"
@@ -462,22 +488,23 @@ class WebhookDelivery(models.Model):
 
     # Unique among accepted deliveries only: a replay cannot be accepted twice, and a forged delivery
     # carrying someone else's id is kept (refused) without blocking the genuine one.
-    msg_id = models.CharField("svix id", max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL is not unique)
+    msg_id = models.CharField("message id", max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL is not unique)
     event_type = models.CharField(max_length=100, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     signed_at = models.DateTimeField("signature timestamp", null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    refusal_reason = models.CharField(max_length=300, blank=True)
+    refusal_reason = models.CharField("why it was refused", max_length=300, blank=True)
     processing = models.CharField(max_length=10, choices=Processing.choices, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
-    processing_error = models.TextField(blank=True)
-    note = models.CharField(max_length=300, blank=True, help_text="What processing did, e.g. why it was ignored")
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the processing task ran")
-    object_type = models.CharField(max_length=50, blank=True)
-    object_id = models.CharField(max_length=200, blank=True)
+    processing_error = models.TextField("processing error", blank=True)
+    # What processing did, e.g. why it was ignored.
+    note = models.CharField("what processing did", max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField("times processed", default=0)
+    object_type = models.CharField("Dots object type", max_length=50, blank=True)
+    object_id = models.CharField("Dots object id", max_length=200, blank=True)
     # Secrets and account numbers masked (dots.redact); refused bodies are kept only if they were JSON.
     payload = models.JSONField(null=True, blank=True)
-    body_bytes = models.PositiveIntegerField(default=0, help_text="Size of the body as received (or as declared)")
+    body_bytes = models.PositiveIntegerField("body size in bytes (as received or declared)", default=0)
 
     class Meta:
         ordering = ["-id"]

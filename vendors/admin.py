@@ -24,6 +24,7 @@ from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
 from vendors.models import Vendor, VendorBankAccount
 
+SUPPORT = "Details for support"  # a collapsed fieldset (<details>): ids a person reads only to ask for help
 DOTS_NO_UPDATE = (
     "Dots has no vendor update: once the vendor is in Dots, its name, contact email, external id and address "
     "stay as they were sent, here and in Dots. To change them, delete the vendor and add it again. "
@@ -159,11 +160,12 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
     search_help_text = "The start of a vendor's name, or its exact external id."
     inlines = [BankAccountInline]
     actions = ["send_to_dots"]
-    dots_readonly = ("dots_status", "dots_id", "last_dots_error", "last_dots_attempt_at", "created_by", "created_at")
+    dots_readonly = ("dots_status", "last_error", "created_by", "created_at", "dots_id", "last_attempt")
     fieldsets = (
         (None, {"fields": ("name", "contact_email", "external_id", "description", "active")}),
         ("Address (United States)", {"fields": ("address_line_1", "address_line_2", "city", "state", "postcode")}),
-        ("Dots", {"fields": dots_readonly, "description": DOTS_NO_UPDATE}),
+        ("Dots", {"fields": dots_readonly[:4], "description": DOTS_NO_UPDATE}),
+        (SUPPORT, {"classes": ("collapse",), "fields": dots_readonly[4:]}),
     )
 
     class Media:
@@ -187,6 +189,14 @@ class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
+
+    @admin.display(description="last error from Dots")
+    def last_error(self, obj):
+        return obj.last_dots_error or "none"
+
+    @admin.display(description="last call to Dots")
+    def last_attempt(self, obj):
+        return obj.last_dots_attempt_at or "never"
 
     @admin.display(description="city / state", ordering="city")
     def city_state(self, obj):
@@ -330,23 +340,30 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
     list_select_related = ("vendor", "created_by", "verified_by")
     search_fields = ("vendor__name",)  # see get_search_results
     search_help_text = "The start of the vendor's name, or an account's last four digits."
-    fields = (
-        "vendor",
-        "name",
-        "masked_number_column",
-        "routing_number",
-        "account_type",
-        "verification_column",
-        "verified_by",
-        "verified_at",
-        "verification_note",
-        "dots_id",
-        "created_by",
-        "created_at",
-        "retired_at",
-        "retired_by",
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "vendor",
+                    "name",
+                    "masked_number_column",
+                    "routing_number",
+                    "account_type",
+                    "verification_column",
+                    "verified_by",
+                    "verified_at",
+                    "verification_note",
+                    "created_by",
+                    "created_at",
+                    "retired_at",
+                    "retired_by",
+                )
+            },
+        ),
+        (SUPPORT, {"classes": ("collapse",), "fields": ("dots_id",)}),
     )
-    readonly_fields = fields
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     class Media:
         css = {"all": ("vendors/vendors.css",)}

@@ -43,7 +43,7 @@ class Vendor(DotsRecord):
     address_line_1 = models.CharField("address line 1", max_length=200)
     address_line_2 = models.CharField("address line 2", max_length=200, blank=True)
     city = models.CharField(max_length=100)
-    state = models.CharField(max_length=2, choices=[(s, s) for s in US_STATES])
+    state = models.CharField(max_length=2, choices=[(s, s) for s in sorted(US_STATES)])
     postcode = models.CharField(max_length=10)
     country = models.CharField(max_length=2, default="US", editable=False)
     # Local only: a vendor we stopped using stays for history but is offered no more.
@@ -51,7 +51,7 @@ class Vendor(DotsRecord):
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
     dots_status = models.CharField(
-        "Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING, editable=False
+        "status in Dots", max_length=10, choices=DotsStatus.choices, default=DotsStatus.PENDING, editable=False
     )
 
     created_by = models.ForeignKey(
@@ -62,6 +62,8 @@ class Vendor(DotsRecord):
 
     class Meta:
         ordering = ["name", "id"]
+        verbose_name = "vendor"
+        verbose_name_plural = "vendors"
         indexes = [
             models.Index(fields=["name"], name="vendor_name_idx"),
             # Searched by exact match (admin search), never by substring.
@@ -80,7 +82,7 @@ class VendorBankAccount(DotsRecord):
         SAVINGS = "savings", "Savings"
 
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="bank_accounts")
-    name = models.CharField(max_length=200, help_text="For example “Operating account at First Bank”.")
+    name = models.CharField(max_length=200)  # the add form gives an example
     routing_number = models.CharField(max_length=9)
     # Never the full number: it goes to Dots once, at creation, and is not kept.
     account_last4 = models.CharField("account number (last four)", max_length=4)
@@ -90,9 +92,7 @@ class VendorBankAccount(DotsRecord):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
-    verification_note = models.TextField(
-        blank=True, editable=False, help_text="How the account was confirmed with the vendor."
-    )
+    verification_note = models.TextField("how it was confirmed", blank=True, editable=False)
 
     dots_id = models.CharField("Dots id", max_length=64, unique=True, null=True, blank=True, editable=False)
 
@@ -109,6 +109,8 @@ class VendorBankAccount(DotsRecord):
 
     class Meta:
         ordering = ["vendor__name", "name", "id"]
+        verbose_name = "bank account"
+        verbose_name_plural = "bank accounts"
         permissions = [("verify_vendorbankaccount", "Can verify vendor bank account")]
         constraints = [
             # The full account number must never be stored: only four digits fit here.

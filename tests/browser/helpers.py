@@ -1,5 +1,8 @@
 """Steps the browser tests share."""
 
+import os
+from pathlib import Path
+
 PASSWORD = "correct horse battery"  # tests.support.make_user's default
 
 
@@ -13,3 +16,11 @@ def sign_in(page, base_url: str, username: str, *, code: str = "", password: str
         page.fill("#id_otp_token", code)
     with page.expect_navigation():
         page.click("input[type=submit]")
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot for a person to look at, when LEDGERLINE_SHOTS names a folder."""
+    folder = os.environ.get("LEDGERLINE_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from core import roles
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import shot, sign_in
 from tests.support import make_user
 from tests.vendors.helpers import ACCOUNT_NUMBER, BAD_CHECKSUM_ROUTING, GOOD_ROUTING
 from vendors.models import Vendor, VendorBankAccount
@@ -35,8 +35,14 @@ def test_clerk_adds_a_vendor_and_bank_account_and_a_second_person_verifies_it(pa
     page.click("input[type=submit]")
     page.wait_for_selector(".field-routing_number .errorlist")
     assert "check digit" in page.inner_text(".field-routing_number .errorlist")
-    assert page.input_value("#id_account_number") == ACCOUNT_NUMBER  # what was typed is still there
+    # The full number never comes back to the browser: the field is empty and says why.
+    assert page.input_value("#id_account_number") == ""
+    assert ACCOUNT_NUMBER not in page.content()
+    assert page.inner_text("#retype-account_number") == "For your security, type the account number again."
+    assert page.input_value("#id_name") == "Operating account"  # the rest of what was typed is kept
+    shot(page, "bank-account-type-the-number-again")
     page.fill("#id_routing_number", GOOD_ROUTING)
+    page.fill("#id_account_number", ACCOUNT_NUMBER)
     page.click("input[type=submit]")
     page.wait_for_selector("text=waits for a second person to verify it")
     assert "Waiting for verification" in page.inner_text("#content")

@@ -98,7 +98,7 @@ def test_vendor_search_matches_name_prefix_and_exact_external_id_only(dots, cler
     assert [v.name for v in by_id] == ["Paper Acme"]
 
 
-def test_add_bank_account_with_a_bad_routing_number_shows_the_field_error_and_keeps_what_was_typed(
+def test_add_bank_account_with_a_bad_routing_number_shows_the_field_error_and_keeps_what_was_typed_but_the_number(
     dots, clerk_client, clerk
 ):
     vendor = create_vendor(clerk)
@@ -113,7 +113,9 @@ def test_add_bank_account_with_a_bad_routing_number_shows_the_field_error_and_ke
     page = response.content.decode()
     assert "check digit" in page
     assert f'value="{BAD_CHECKSUM_ROUTING}"' in page and 'value="Operating account"' in page
-    assert f'value="{ACCOUNT_NUMBER}"' in page
+    # The full account number is never sent back to the browser: the page asks for it again.
+    assert ACCOUNT_NUMBER not in page
+    assert "For your security, type the account number again." in page
     assert dots.received("POST", METHODS_PATH) == []
     assert not VendorBankAccount.objects.exists()
 
@@ -127,6 +129,8 @@ def test_add_bank_account_refused_by_dots_shows_why_and_keeps_what_was_typed(dot
     page = response.content.decode()
     assert "Dots refused to add the bank account" in page and "vendor not found" in page
     assert 'value="Operating account"' in page
+    assert ACCOUNT_NUMBER not in page
+    assert "For your security, type the account number again." in page
     assert not VendorBankAccount.objects.exists()
 
 
@@ -140,6 +144,26 @@ def test_add_bank_account_shows_it_masked_and_unverified_on_the_vendor_page(dots
     assert "Waiting for verification" in page
     assert ACCOUNT_NUMBER not in page
     assert VendorBankAccount.objects.get().account_last4 == ACCOUNT_NUMBER[-4:]
+
+
+@pytest.mark.parametrize("bad", [{"name": ""}, {"account_type": "brokerage"}, {"routing_number": "12"}])
+def test_add_bank_account_never_sends_the_full_number_back_after_an_error_on_another_field(
+    dots, clerk_client, clerk, bad
+):
+    vendor = create_vendor(clerk)
+
+    response = clerk_client.post(reverse("admin:vendors_vendorbankaccount_add"), bank_form(vendor, **bad))
+
+    assert response.status_code == 200 and response.context["form"].errors
+    page = response.content.decode()
+    assert ACCOUNT_NUMBER not in page
+    assert 'name="account_number"' in page and "For your security, type the account number again." in page
+
+
+def test_add_bank_account_page_asks_for_no_retyping_before_anything_was_typed(dots, clerk_client, clerk):
+    page = clerk_client.get(reverse("admin:vendors_vendorbankaccount_add")).content.decode()
+
+    assert "type the account number again" not in page
 
 
 def test_verify_page_refuses_the_creator_with_a_clear_message(dots, clerk_client, clerk):
