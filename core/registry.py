@@ -108,6 +108,8 @@ class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
     audit_actions: dict[str, str] = field(default_factory=dict)
     audit_action_apps: dict[str, str] = field(default_factory=dict)  # action -> app
+    # action -> the area it is listed under in the audit history's filter (default: its app's name)
+    audit_action_areas: dict[str, str] = field(default_factory=dict)
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
     tasks: dict[str, str] = field(default_factory=dict)  # dotted path of a task function -> declaring app
     retired_schedules: set[str] = field(default_factory=set)
@@ -141,11 +143,17 @@ def role_permissions(app_label: str, table: Mapping[str, Iterable[str]]) -> None
     registry._app(app_label)
 
 
-def audit_actions(app_label: str, actions: Mapping[str, str]) -> None:
-    """This app's audit action names ("payable.approved") and how they read ("Payable approved")."""
+def audit_actions(app_label: str, actions: Mapping[str, str], *, area: str = "") -> None:
+    """This app's audit action names ("payable.approved") and how they read ("Payable approved").
+
+    `area` is the heading they are listed under in the audit history's action filter; by
+    default the app's own name (its AppConfig.verbose_name). An app may call this once per area.
+    """
     _refuse_duplicates("audit actions", registry.audit_actions, actions, app_label)
     registry.audit_actions.update(actions)
     registry.audit_action_apps.update(dict.fromkeys(actions, app_label))
+    if area:
+        registry.audit_action_areas.update(dict.fromkeys(actions, area))
     registry._app(app_label)
 
 
@@ -253,6 +261,26 @@ def registered_tasks() -> frozenset[str]:
     """Every task function the worker may run: declared tasks and every declared schedule's func."""
     reg = discover()
     return frozenset(reg.tasks) | frozenset(spec.func for spec in reg.schedules.values())
+
+
+def audit_action_areas() -> dict[str, dict[str, str]]:
+    """{area: {action: label}}: every audit action under the heading a person looks for it by,
+    areas in alphabetical order, actions by their label."""
+    reg = discover()
+    grouped: dict[str, dict[str, str]] = {}
+    for action, label in reg.audit_actions.items():
+        area = reg.audit_action_areas.get(action)
+        if not area:
+            app_label = reg.audit_action_apps.get(action, "")
+            try:
+                area = str(django_apps.get_app_config(app_label).verbose_name)
+            except LookupError:
+                area = app_label
+        grouped.setdefault(area, {})[action] = label
+    return {
+        area: dict(sorted(actions.items(), key=lambda item: item[1].lower()))
+        for area, actions in sorted(grouped.items())
+    }
 
 
 def declared_apps() -> list[str]:
