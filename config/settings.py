@@ -37,14 +37,14 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "core.admin_config.LedgerlineAdminConfig",
-    "django.contrib.auth",
+    "core.app_names.UsersAndRolesConfig",  # django.contrib.auth, named for people (core/app_names.py)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
+    "core.app_names.AuthenticatorsConfig",  # django_otp.plugins.otp_totp
+    "core.app_names.SignInLockoutsConfig",  # axes
     "django_q",
     "core",
     "vendors",

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from core import admin_audit, admin_security, admin_tasks, audit  # noqa: F401  (admin_audit: the audit history; admin_security: authenticators, lockouts; admin_tasks: django-q2 pages made safe)
 from core.admin_base import ViewOnlyAdmin
+from core.audit_display import value_text
 from core.models import QueuedDotsAction
 
 User = get_user_model()
@@ -125,6 +126,7 @@ class LedgerlineGroupAdmin(AuditedModelAdmin, GroupAdmin):
 
     audit_action_prefix = "group"
     audit_fields = ("name", "permissions")
+    ordering = ("name",)  # also the order roles are offered in on a person's page
 
     def has_add_permission(self, request):
         return False
@@ -170,7 +172,7 @@ class QueuedDotsActionAdmin(ViewOnlyAdmin):
         "target_link",
         "actor",
         "status",
-        "arguments",
+        "details",
         "attempts",
         "created_at",
         "first_attempt_at",
@@ -190,6 +192,11 @@ class QueuedDotsActionAdmin(ViewOnlyAdmin):
         except NoReverseMatch:
             return action.target_repr
         return format_html('<a href="{}">{}</a>', url, action.target_repr)
+
+    @admin.display(description="details")
+    def details(self, action):
+        # The service's other arguments ({"reason": ...}), in words: never shown as JSON.
+        return value_text(action.arguments) if action.arguments else "Nothing else"
 
     @admin.display(description="last error")
     def short_error(self, action):

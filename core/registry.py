@@ -222,7 +222,7 @@ def discover() -> Registry:
 
 def action_kind_choices() -> list[tuple[str, str]]:
     """QueuedDotsAction.kind's choices (a callable, so core's model names no app's kinds)."""
-    return [(spec.kind, spec.label) for spec in discover().action_kinds.values()]
+    return sorted(((spec.kind, spec.label) for spec in discover().action_kinds.values()), key=lambda c: c[1].lower())
 
 
 def action_kind_for(kind: str) -> ActionKind:
