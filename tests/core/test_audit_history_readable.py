@@ -26,9 +26,7 @@ def manager(client):
 def _status_event():
     return audit.record(
         actor=audit.system_user(),
-        action="payable.pay_requested"
-        if "payable.pay_requested" in registry.discover().audit_actions
-        else "record.updated",
+        action="payable.pay_requested",
         object_type="payables.payable",
         object_id="7",
         object_repr="INV-7",
