@@ -37,7 +37,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "core.admin_config.LedgerlineAdminConfig",
-    "core.app_names.UsersAndRolesConfig",  # django.contrib.auth, named for people (core/app_names.py)
+    "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",

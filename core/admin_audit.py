@@ -341,6 +341,8 @@ class AuditEventAdmin(ViewOnlyAdmin):
             **(extra_context or {}),
             "can_export": request.user.has_perm("core.export_auditevent"),
             "timeline_of": self._timeline_of(request),
+            # Eight columns and the filters need the width: the app list stays on the home page.
+            "is_nav_sidebar_enabled": False,
         }
         return super().changelist_view(request, extra_context=extra_context)
 

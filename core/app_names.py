@@ -3,15 +3,12 @@
 Without these the home page lists "AXES" and "OTP_TOTP". INSTALLED_APPS names these classes
 instead of the packages; the packages themselves are unchanged (same labels, same models).
 Kept apart from core/apps.py, where CoreConfig must stay the module's only AppConfig.
+(django.contrib.auth keeps its AppConfig, which django-stubs reads to type the user model; the
+admin site names it on the home page instead: core.admin_site.)
 """
 
 from axes.apps import AppConfig as AxesAppConfig
-from django.contrib.auth.apps import AuthConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
-
-
-class UsersAndRolesConfig(AuthConfig):
-    verbose_name = "Users and roles"
 
 
 class SignInLockoutsConfig(AxesAppConfig):

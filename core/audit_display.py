@@ -100,11 +100,11 @@ def _datetime_text(text: str) -> str | None:
 
 def value_text(value: Any, *, field: Any = None, name: str = "", related: dict | None = None) -> str:
     """One stored value in words."""
-    if value is None or value == "" or value == [] or value == {}:
+    if value is None or value == "" or value == [] or value == {} or value == ():
         return EMPTY
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return ", ".join(value_text(v, field=field, name=name, related=related) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{words(str(k))}: {value_text(v, name=str(k), related=related)}" for k, v in value.items())

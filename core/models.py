@@ -88,7 +88,9 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.action} {self.object_repr}".strip()
+        from core.audit_actions import label_for  # the seam's words for the action, not its code
+
+        return f"#{self.pk} {label_for(self.action)}: {self.object_repr}".strip().rstrip(":")
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
