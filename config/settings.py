@@ -43,8 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
+    "core.app_names.AuthenticatorsConfig",  # django_otp.plugins.otp_totp
+    "core.app_names.SignInLockoutsConfig",  # axes
     "django_q",
     "core",
     "vendors",

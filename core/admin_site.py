@@ -22,6 +22,15 @@ class LedgerlineAdminSite(admin.AdminSite):
         extra_context = {**(extra_context or {}), "dashboard_panels": panels_for(request)}
         return super().index(request, extra_context)
 
+    # Apps whose own name reads as jargon on the home page (the rest: core/app_names.py).
+    APP_NAMES = {"auth": "Users and roles"}
+
+    def get_app_list(self, request, app_label=None):
+        app_list = super().get_app_list(request, app_label)
+        for app in app_list:
+            app["name"] = self.APP_NAMES.get(app["app_label"], app["name"])
+        return app_list
+
     def get_urls(self):
         extra = [
             path(

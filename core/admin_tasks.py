@@ -25,10 +25,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import transaction
 from django_q import admin as q_admin
-from django_q.models import Failure, Schedule, Success, Task
+from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from django_q.tasks import async_task
 
 from core import audit, registry
+from core.audit_display import value_text
 from core.permissions import require_perm
 
 SCHEDULE_EDITABLE = ("minutes", "next_run")
@@ -164,17 +165,85 @@ class ResubmitMixin:
             )
 
 
-class SuccessAdmin(ResubmitMixin, q_admin.TaskAdmin):
+class ReadableTaskMixin:
+    """django-q2's task pages print Python values ("None", "{}", "(1,)"): here they read as words."""
+
+    TASK_FIELDS = ("name", "func", "group_text", "started", "stopped", "attempt_count", "arguments", "outcome")
+
+    def get_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        return self.TASK_FIELDS
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        return self.TASK_FIELDS
+
+    @admin.display(description="group")
+    def group_text(self, task: Task) -> str:
+        return task.group or "(none)"
+
+    @admin.display(description="arguments")
+    def arguments(self, task: Task) -> str:
+        return _arguments_text(task.args, task.kwargs)
+
+    @admin.display(description="result")
+    def outcome(self, task: Task) -> str:
+        return value_text(task.result) if task.result is not None else "(no result)"
+
+    @admin.display(description="result")
+    def short_outcome(self, task: Task) -> str:
+        text = self.outcome(task)
+        return text if len(text) <= 100 else text[:99] + "…"
+
+
+def _arguments_text(args: Any, kwargs: Any) -> str:
+    parts = [value_text(arg) for arg in (args or ())]
+    parts += [f"{name}: {value_text(value)}" for name, value in (kwargs or {}).items()]
+    return ", ".join(parts) or "(none)"
+
+
+class SuccessAdmin(ReadableTaskMixin, ResubmitMixin, q_admin.TaskAdmin):
     pass
 
 
-class FailureAdmin(ResubmitMixin, q_admin.FailAdmin):
-    pass
+class FailureAdmin(ReadableTaskMixin, ResubmitMixin, q_admin.FailAdmin):
+    list_display = ("name", "group", "func", "cluster", "started", "stopped", "short_outcome")
+
+
+class QueuedTaskAdmin(q_admin.QueueAdmin):
+    """Tasks waiting in the ORM broker's queue, decoded, in words."""
+
+    list_display = ("id", "key", "task_name", "task_func", "lock")
+    fields = ("key", "lock", "task_id_text", "task_name", "task_group", "task_func", "arguments")
+    readonly_fields = fields
+
+    @admin.display(description="task")
+    def task_id_text(self, queued: OrmQ) -> str:
+        return str(queued.task_id() or "(unreadable)")
+
+    @admin.display(description="name")
+    def task_name(self, queued: OrmQ) -> str:
+        return str(queued.name() or "(none)")
+
+    @admin.display(description="group")
+    def task_group(self, queued: OrmQ) -> str:
+        return str(queued.group() or "(none)")
+
+    @admin.display(description="function")
+    def task_func(self, queued: OrmQ) -> str:
+        return str(queued.func() or "(unreadable)")
+
+    @admin.display(description="arguments")
+    def arguments(self, queued: OrmQ) -> str:
+        return _arguments_text(queued.args(), queued.kwargs())
 
 
 # django-q2's admin module registers its own on import; ours replace them (core's admin
 # imports this module, so django_q's registrations are made by then: imported here first).
-for model, model_admin in ((Schedule, ScheduleAdmin), (Success, SuccessAdmin), (Failure, FailureAdmin)):
+for model, model_admin in (
+    (Schedule, ScheduleAdmin),
+    (Success, SuccessAdmin),
+    (Failure, FailureAdmin),
+    (OrmQ, QueuedTaskAdmin),
+):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
     admin.site.register(model, model_admin)

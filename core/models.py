@@ -40,34 +40,40 @@ class AuditEvent(models.Model):
         IMPORT = "import", "Import"
         SYSTEM = "system", "System"
 
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField("when")
     # PROTECT: an actor's events outlive any attempt to delete the account.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="actor",
     )
     # Kept as written: the event still names who acted after a rename.
-    actor_label = models.CharField(max_length=200)
-    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ADMIN)
-    action = models.CharField(max_length=80)
-    object_type = models.CharField(max_length=100, blank=True)
-    object_id = models.CharField(max_length=64, blank=True)
-    object_repr = models.CharField(max_length=200, blank=True)
+    actor_label = models.CharField("who", max_length=200)
+    source = models.CharField("how", max_length=20, choices=Source.choices, default=Source.ADMIN)
+    action = models.CharField("action code", max_length=80)
+    object_type = models.CharField("object type code", max_length=100, blank=True)
+    object_id = models.CharField("object ID", max_length=64, blank=True)
+    object_repr = models.CharField("object", max_length=200, blank=True)
     # object_repr upper-cased, for an indexed prefix search ("inv-104" finds "INV-104 Acme").
     # Derived, so not part of the hash.
-    search_key = models.CharField(max_length=200, blank=True, editable=False)
+    search_key = models.CharField("search key", max_length=200, blank=True, editable=False)
     # {"field": {"before": ..., "after": ...}}, secrets already masked.
-    changes = models.JSONField(default=dict, blank=True)
-    reason = models.TextField(blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    changes = models.JSONField("what changed", default=dict, blank=True)
+    reason = models.TextField("reason", blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    request_id = models.CharField("request ID", max_length=64, blank=True)
+    prev_hash = models.CharField("previous event's hash", max_length=64)
+    hash = models.CharField("hash (SHA-256)", max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         # Newest first by time; the indexes below end in (occurred_at, id) so that a
         # filtered page 1 stops after 100 index entries instead of sorting them all.
+        verbose_name = "audit event"
         ordering = ["-occurred_at", "-id"]
         permissions = [("export_auditevent", "Can export audit events as CSV")]
         indexes = [
@@ -82,7 +88,9 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.action} {self.object_repr}".strip()
+        from core.audit_actions import label_for  # the seam's words for the action, not its code
+
+        return f"#{self.pk} {label_for(self.action)}: {self.object_repr}".strip().rstrip(":")
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -116,8 +124,8 @@ class AuditChainHead(models.Model):
     that the newest events were deleted.
     """
 
-    last_event_id = models.BigIntegerField(null=True)
-    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    last_event_id = models.BigIntegerField("newest event", null=True)
+    last_hash = models.CharField("newest event's hash", max_length=64, default=GENESIS_HASH)
 
     class Meta:
         verbose_name = "audit chain head"
@@ -133,7 +141,12 @@ class DemoAccount(models.Model):
     second factor, and only then (core.auth_backends, core.middleware).
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="demo_account")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="demo_account", verbose_name="user"
+    )
+
+    class Meta:
+        verbose_name = "demo login"
 
     def __str__(self) -> str:
         return f"demo login {self.user}"
@@ -147,13 +160,13 @@ class DotsHealth(models.Model):
     while all is well (a sync of a thousand pages must not add a thousand writes).
     """
 
-    failing_since = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    last_failure_message = models.TextField(blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField("failing since", null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField("failures in a row", default=0)
+    last_failure_at = models.DateTimeField("last failure", null=True, blank=True)
+    last_failure_message = models.TextField("last failure's message", blank=True)
+    last_success_at = models.DateTimeField("last answer", null=True, blank=True)
     # Set when the failures first counted as an outage (audited once), cleared when it ends.
-    outage_started_at = models.DateTimeField(null=True, blank=True)
+    outage_started_at = models.DateTimeField("unreachable since", null=True, blank=True)
 
     class Meta:
         verbose_name = "Dots health"
@@ -184,26 +197,28 @@ class QueuedDotsAction(models.Model):
     ACTIVE = (Status.WAITING, Status.RUNNING)
 
     # The kinds are declared by the apps (core.registry.action_kind in each app's seam.py).
-    kind = models.CharField(max_length=40, choices=action_kind_choices)
+    kind = models.CharField("action", max_length=40, choices=action_kind_choices)
     # The record acted on, as its model label and primary key (shown with a link).
-    target_type = models.CharField(max_length=100)
-    target_id = models.CharField(max_length=64)
-    target_repr = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField("record type code", max_length=100)
+    target_id = models.CharField("record ID", max_length=64)
+    target_repr = models.CharField("record", max_length=200, blank=True)
     # PROTECT: who asked stays known for as long as the action does.
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    arguments = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="asked by"
+    )
+    arguments = models.JSONField("details", default=dict, blank=True)
     # Two active actions with the same key are one action asked twice (see core.action_queue).
-    dedupe_key = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField("one-at-a-time key", max_length=200)
+    status = models.CharField("status", max_length=20, choices=Status.choices, default=Status.WAITING)
+    attempts = models.PositiveIntegerField("tries", default=0)
+    next_attempt_at = models.DateTimeField("next try")
+    first_attempt_at = models.DateTimeField("first try", null=True, blank=True)
     # Keyed calls stop retrying on their own at this time (Dots forgets keys after 24 h).
-    give_up_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    give_up_at = models.DateTimeField("stops trying at", null=True, blank=True)
+    claimed_at = models.DateTimeField("started at", null=True, blank=True)
+    last_error = models.TextField("last error", blank=True)
+    created_at = models.DateTimeField("queued at", auto_now_add=True)
+    finished_at = models.DateTimeField("finished at", null=True, blank=True)
 
     class Meta:
         verbose_name = "queued Dots action"

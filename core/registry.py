@@ -122,6 +122,8 @@ class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
     audit_actions: dict[str, str] = field(default_factory=dict)
     audit_action_apps: dict[str, str] = field(default_factory=dict)  # action -> app
+    # action -> the area it is listed under in the audit history's filter (default: its app's name)
+    audit_action_areas: dict[str, str] = field(default_factory=dict)
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
     tasks: dict[str, str] = field(default_factory=dict)  # dotted path of a task function -> declaring app
     retired_schedules: set[str] = field(default_factory=set)
@@ -156,11 +158,17 @@ def role_permissions(app_label: str, table: Mapping[str, Iterable[str]]) -> None
     registry._app(app_label)
 
 
-def audit_actions(app_label: str, actions: Mapping[str, str]) -> None:
-    """This app's audit action names ("payable.approved") and how they read ("Payable approved")."""
+def audit_actions(app_label: str, actions: Mapping[str, str], *, area: str = "") -> None:
+    """This app's audit action names ("payable.approved") and how they read ("Payable approved").
+
+    `area` is the heading they are listed under in the audit history's action filter; by
+    default the app's own name (its AppConfig.verbose_name). An app may call this once per area.
+    """
     _refuse_duplicates("audit actions", registry.audit_actions, actions, app_label)
     registry.audit_actions.update(actions)
     registry.audit_action_apps.update(dict.fromkeys(actions, app_label))
+    if area:
+        registry.audit_action_areas.update(dict.fromkeys(actions, area))
     registry._app(app_label)
 
 
@@ -235,7 +243,7 @@ def discover() -> Registry:
 
 def action_kind_choices() -> list[tuple[str, str]]:
     """QueuedDotsAction.kind's choices (a callable, so core's model names no app's kinds)."""
-    return [(spec.kind, spec.label) for spec in discover().action_kinds.values()]
+    return sorted(((spec.kind, spec.label) for spec in discover().action_kinds.values()), key=lambda c: c[1].lower())
 
 
 def action_kind_for(kind: str) -> ActionKind:
@@ -278,6 +286,26 @@ def registered_tasks() -> frozenset[str]:
 
 def dashboard_panels() -> list[DashboardPanel]:
     return sorted(discover().dashboard_panels.values(), key=lambda panel: (panel.order, panel.name))
+
+
+def audit_action_areas() -> dict[str, dict[str, str]]:
+    """{area: {action: label}}: every audit action under the heading a person looks for it by,
+    areas in alphabetical order, actions by their label."""
+    reg = discover()
+    grouped: dict[str, dict[str, str]] = {}
+    for action, label in reg.audit_actions.items():
+        area = reg.audit_action_areas.get(action)
+        if not area:
+            app_label = reg.audit_action_apps.get(action, "")
+            try:
+                area = str(django_apps.get_app_config(app_label).verbose_name)
+            except LookupError:
+                area = app_label
+        grouped.setdefault(area, {})[action] = label
+    return {
+        area: dict(sorted(actions.items(), key=lambda item: item[1].lower()))
+        for area, actions in sorted(grouped.items())
+    }
 
 
 def declared_apps() -> list[str]:

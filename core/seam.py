@@ -10,11 +10,12 @@ import datetime as dt
 from django.utils import timezone
 
 from core import registry
-from core.audit_actions import CORE_ACTIONS
+from core.audit_actions import CORE_AREAS
 from core.roles import CORE_ROLE_PERMISSIONS
 
 registry.role_permissions("core", CORE_ROLE_PERMISSIONS)
-registry.audit_actions("core", CORE_ACTIONS)
+for _area, _actions in CORE_AREAS.items():
+    registry.audit_actions("core", _actions, area=_area)
 # A poller: Q_CLUSTER["catch_up"] is off (config/settings.py), so after downtime it runs once
 # rather than once per missed minute.
 registry.schedule(

@@ -130,6 +130,9 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
 @admin.register(AppWallet)
 class AppWalletAdmin(ViewOnlyAdmin):
     list_display = ("__str__", "dots_app_id", "balance", "synced_at")
+    # The balance as money, never the stored cents (issue #15).
+    fields = ("name", "dots_app_id", "balance", "synced_at")
+    readonly_fields = fields
 
     @admin.display(description="balance")
     def balance(self, obj):

@@ -209,6 +209,265 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        # Names a person reads (verbose names): state only, no table changes.
+        migrations.AlterModelOptions(
+            name="auditevent",
+            options={
+                "ordering": ["-occurred_at", "-id"],
+                "permissions": [("export_auditevent", "Can export audit events as CSV")],
+                "verbose_name": "audit event",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="demoaccount",
+            options={"verbose_name": "demo login"},
+        ),
+        migrations.AlterField(
+            model_name="auditchainhead",
+            name="last_event_id",
+            field=models.BigIntegerField(null=True, verbose_name="newest event"),
+        ),
+        migrations.AlterField(
+            model_name="auditchainhead",
+            name="last_hash",
+            field=models.CharField(
+                default="0000000000000000000000000000000000000000000000000000000000000000",
+                max_length=64,
+                verbose_name="newest event's hash",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(max_length=80, verbose_name="action code"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="actor",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="actor_label",
+            field=models.CharField(max_length=200, verbose_name="who"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="changes",
+            field=models.JSONField(blank=True, default=dict, verbose_name="what changed"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="hash",
+            field=models.CharField(max_length=64, unique=True, verbose_name="hash (SHA-256)"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="ip_address",
+            field=models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="object_id",
+            field=models.CharField(blank=True, max_length=64, verbose_name="object ID"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="object_repr",
+            field=models.CharField(blank=True, max_length=200, verbose_name="object"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="object_type",
+            field=models.CharField(blank=True, max_length=100, verbose_name="object type code"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="occurred_at",
+            field=models.DateTimeField(verbose_name="when"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="prev_hash",
+            field=models.CharField(max_length=64, verbose_name="previous event's hash"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="reason",
+            field=models.TextField(blank=True, verbose_name="reason"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="request_id",
+            field=models.CharField(blank=True, max_length=64, verbose_name="request ID"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="search_key",
+            field=models.CharField(blank=True, editable=False, max_length=200, verbose_name="search key"),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("admin", "Admin"),
+                    ("task", "Background task"),
+                    ("webhook", "Webhook"),
+                    ("sync", "Sync"),
+                    ("reconcile", "Reconciliation"),
+                    ("command", "Command"),
+                    ("import", "Import"),
+                    ("system", "System"),
+                ],
+                default="admin",
+                max_length=20,
+                verbose_name="how",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="demoaccount",
+            name="user",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="demo_account",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="user",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="consecutive_failures",
+            field=models.PositiveIntegerField(default=0, verbose_name="failures in a row"),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="failing_since",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="failing since"),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="last_failure_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="last failure"),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="last_failure_message",
+            field=models.TextField(blank=True, verbose_name="last failure's message"),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="last_success_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="last answer"),
+        ),
+        migrations.AlterField(
+            model_name="dotshealth",
+            name="outage_started_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="unreachable since"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="actor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="asked by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="arguments",
+            field=models.JSONField(blank=True, default=dict, verbose_name="details"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, verbose_name="tries"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="claimed_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="started at"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="queued at"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="dedupe_key",
+            field=models.CharField(max_length=200, verbose_name="one-at-a-time key"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="finished_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="first_attempt_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="first try"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="give_up_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="stops trying at"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="kind",
+            field=models.CharField(choices=core.registry.action_kind_choices, max_length=40, verbose_name="action"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="last_error",
+            field=models.TextField(blank=True, verbose_name="last error"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="next_attempt_at",
+            field=models.DateTimeField(verbose_name="next try"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("waiting", "Waiting"),
+                    ("running", "Running"),
+                    ("done", "Done"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="waiting",
+                max_length=20,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="target_id",
+            field=models.CharField(max_length=64, verbose_name="record ID"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="target_repr",
+            field=models.CharField(blank=True, max_length=200, verbose_name="record"),
+        ),
+        migrations.AlterField(
+            model_name="queueddotsaction",
+            name="target_type",
+            field=models.CharField(max_length=100, verbose_name="record type code"),
+        ),
         migrations.RunPython(audit_triggers, drop_triggers),
         migrations.RunPython(roles_system_user_and_single_rows, migrations.RunPython.noop),
     ]

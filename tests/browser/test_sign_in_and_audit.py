@@ -27,7 +27,10 @@ def test_payer_signs_in_with_totp_and_the_manager_sees_it_in_the_audit_history(p
     sign_in(page, live_server.url, manager.username)
     page.wait_for_selector("#user-tools")
     page.goto(f"{live_server.url}/admin/core/auditevent/")
-    page.get_by_role("link", name="Signed in").first.click()
+    # The action filter is one select grouped by area; "Show" applies it.
+    page.select_option("#filter-action", label="Signed in")
+    with page.expect_navigation():
+        page.click(".grouped-select-filter input[type=submit]")
     page.wait_for_url("**action=user.logged_in**")
     page.wait_for_selector("#result_list tbody tr")
     rows = page.locator("#result_list tbody tr")

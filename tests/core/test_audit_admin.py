@@ -51,7 +51,7 @@ def test_history_lists_events_newest_first(client, manager):
     ids = _rows(response)
     assert ids.index(str(second.pk)) < ids.index(str(first.pk))
     page = response.content.decode()
-    assert "alice" in page and "x: 1 → 2" in page
+    assert "alice" in page and "X: 1 → 2" in page
 
 
 def test_history_filters_by_actor(client, manager):
@@ -141,9 +141,9 @@ def test_change_page_links_to_the_objects_own_timeline(client):
     login_verified(client, admin_user)
     alice = make_user("alice")
     page = client.get(reverse("admin:auth_user_change", args=[alice.pk])).content.decode()
-    timeline = f"{HISTORY}?object_type=auth.user&amp;q={alice.pk}"
+    timeline = f"{HISTORY}?object_type=auth.user&amp;object_id={alice.pk}"
     assert timeline in page
-    response = client.get(f"{HISTORY}?object_type=auth.user&q={alice.pk}")
+    response = client.get(f"{HISTORY}?object_type=auth.user&object_id={alice.pk}")
     assert response.status_code == 200
 
 
