@@ -1,6 +1,8 @@
 """Forms of the payouts admin pages (payouts.admin): upload a payee file, add a payee, a payout link,
 a payout request, edit a payee's metadata, verify a payee with the code Dots sent."""
 
+import json
+
 from django import forms
 
 from core.money import MoneyFormField
@@ -66,15 +68,46 @@ class PayoutRequestForm(forms.Form):
         return data
 
 
-class PayeeEditForm(forms.Form):
-    external_id = forms.CharField(max_length=100, required=False)
-    metadata = forms.JSONField(required=False, help_text='A JSON object, for example {"team": "north"}')
+class LabelsField(forms.CharField):
+    """Dots metadata as a person types it: one "name: value" per line (a JSON object is accepted too)."""
 
-    def clean_metadata(self):
-        value = self.cleaned_data["metadata"] or {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Enter a JSON object.")
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{key}: {item}" for key, item in sorted(value.items()))
         return value
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").strip()
+        if text.startswith("{"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise forms.ValidationError(
+                    "This looks like JSON but could not be read; use one name: value per line."
+                ) from None
+            if not isinstance(parsed, dict):
+                raise forms.ValidationError("Use one name: value per line.")
+            return {str(key): str(item) for key, item in parsed.items()}
+        labels = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, colon, item = line.partition(":")
+            if not colon or not name.strip():
+                raise forms.ValidationError(f"Line {number} ({line.strip()!r}) is not name: value.")
+            labels[name.strip()] = item.strip()
+        return labels
+
+
+class PayeeEditForm(forms.Form):
+    external_id = forms.CharField(max_length=100, required=False, label="Your reference")
+    metadata = LabelsField(
+        required=False,
+        label="Labels",
+        help_text="Kept with the payee in Dots: one per line, as name: value (for example team: north).",
+    )
 
 
 class VerifyForm(forms.Form):

@@ -260,3 +260,24 @@ def test_management_command_refuses_an_overlong_cell_with_a_message_and_exit_sta
     assert exited.value.code == 1
     assert "line 3: a cell is longer than 131,072 characters" in err and "Traceback" not in err
     assert PayeeImport.objects.count() == 0
+
+
+def test_payee_labels_are_edited_as_name_value_lines_and_shown_back_so(dots, operator, client):
+    import requests
+
+    from payouts.services import payees
+
+    payee = payees.payee_create(first_name="Ann", last_name="Lee", email="a@example.com", phone=phone(), actor=operator)
+    login_verified(client, operator)
+    url = f"/admin/payouts/payee/{payee.pk}/edit/"
+    assert client.post(url, {"external_id": "", "metadata": "team: north\ncost centre: 42\n"}).status_code == 302
+    user = requests.get(f"{dots.base_url}/v2/users/{payee.dots_user_id}", auth=dots.auth).json()
+    assert user["metadata"] == {"team": "north", "cost centre": "42"}
+    page = client.get(url).content.decode()
+    assert (
+        "cost centre: 42\nteam: north" in page and "{" not in page.split('name="metadata"')[1].split("</textarea>")[0]
+    )
+    refused = client.post(url, {"external_id": "", "metadata": "team north"})
+    assert (
+        refused.status_code == 200 and "Line 1 (&#x27;team north&#x27;) is not name: value." in refused.content.decode()
+    )
