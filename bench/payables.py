@@ -131,6 +131,9 @@ PAYABLE_COLUMNS = (
     "pay_requested_by_id",
     "pay_requested_at",
     "pay_attempts",
+    "closed_reason",
+    "closed_by_id",
+    "closed_at",
 )
 ITEM_COLUMNS = ("payable_id", "name", "description", "unit_price_cents", "quantity")
 
@@ -255,6 +258,9 @@ def _payable_rows(start: int, stop: int, *, vendors, users, rng: random.Random):
             "pay_requested_by_id": payer_id if paying else None,
             "pay_requested_at": changed if paying else None,
             "pay_attempts": 1 if paying else 0,
+            "closed_reason": {"rejected": "Not our order.", "canceled": "Entered twice."}.get(status, ""),
+            "closed_by_id": {"rejected": approver_id, "canceled": clerk_id}.get(status),
+            "closed_at": changed if status in ("rejected", "canceled") else None,
         }
         yield row, items
 

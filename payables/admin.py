@@ -13,12 +13,12 @@ from django.utils.html import format_html
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core import registry
-from core.admin_actions import RowOutcome, message_outcomes, run_row
+from core.admin_actions import RowOutcome, message_outcomes, queued_text, run_row, summarise, without_label
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
 from core.two_factor import step_up_needed, step_up_verify
-from payables import drafts, selectors, services
+from payables import drafts, next_step, selectors, services
 from payables.errors import PossibleDuplicate
 from payables.forms import (
     CommentForm,
@@ -101,18 +101,6 @@ class VendorFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Which action each status waits for, and whose it is.
-NEXT_STEP = {
-    S.CREATED: "Clerk: submit for approval",
-    S.SUBMITTED: "Approver: approve or reject",
-    S.APPROVED: "Payer: pay",
-    S.PAY_REQUESTED: "Dots: answer the payment",
-    S.OUTCOME_UNKNOWN: "Ledgerline: checking with Dots",
-    S.PAYMENT_INITIATED: "Dots: complete the payment",
-    S.PAYMENT_FAILED: "Payer: retry or cancel",
-}
-
-
 @dataclass(frozen=True)
 class PayableAction:
     """An action on payables from its page or the list: the permissions it needs (checked before
@@ -142,7 +130,7 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
     list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
     search_fields = ("bill_number",)
     search_help_text = "The start of a bill number, for example INV-10."
-    list_select_related = ("vendor",)
+    list_select_related = ("vendor", "bank_account", "closed_by")
     list_per_page = 50
     ordering = ("-id",)
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
@@ -176,9 +164,16 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
     def status_label(self, payable):
         return format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
 
-    @admin.display(description="next")
-    def next_step(self, payable):
-        return NEXT_STEP.get(payable.status, "")
+    def get_list_display(self, request):
+        # "Next" depends on who looks (their own approval, or whose it waits for): a column bound to
+        # this request, sharing one StepCache across the page's rows.
+        cache = selectors.StepCache()
+
+        def next_column(payable):
+            return next_step.next_step(payable, request.user, cache)
+
+        next_column.short_description = "next"  # type: ignore[attr-defined]
+        return [next_column if name == "next_step" else name for name in super().get_list_display(request)]
 
     @admin.display(description="Dots transfer")
     def payment_transfer(self, payable):
@@ -279,18 +274,27 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
         if payable is None:
             return {}
 
-        steps = selectors.step_view(payable) if payable.status != S.CREATED else []
+        cache = selectors.StepCache()
+        steps = selectors.step_view(payable, cache) if payable.status != S.CREATED else []
         user = request.user
+        bank_waits = next_step.waits_for_bank_account(payable)
         return {
             "payable": payable,
             "steps": steps,
             "can_submit": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
             "can_cancel": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
-            "can_decide": payable.status == S.SUBMITTED and user.has_perm("payables.approve_payable"),
-            "can_pay": payable.status in (S.APPROVED, S.PAYMENT_FAILED) and user.has_perm("payables.pay_payable"),
+            # Only to someone who can decide the current step now (not its creator, not someone who
+            # approved an earlier step and is not on this one, not someone who already approved it).
+            "can_decide": next_step.may_approve(payable, user, cache),
+            "can_pay": payable.status in next_step.PAYABLE
+            and not bank_waits
+            and payable.created_by_id != user.pk
+            and user.has_perm("payables.pay_payable"),
             "can_check": payable.status in (S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED),
             "bank_unverified": not payable.bank_account.is_verified,
-            "next_step": NEXT_STEP.get(payable.status, ""),
+            "bank_account_link": next_step.bank_account_link(payable, user),
+            "closing": next_step.closing(payable),
+            "next_step": next_step.next_step(payable, user, cache),
         }
 
     # --- object actions (buttons on the change page) -------------------------------------------------
@@ -340,7 +344,7 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
         if single:
             outcome = outcomes[0]
             if outcome.ok:
-                self.message_user(request, f"{outcome.label}: {verb}.", messages.SUCCESS)
+                self.message_user(request, f"{outcome.label}: {outcome.reason or verb + '.'}", messages.SUCCESS)
             elif outcome.queued:  # Dots is unreachable: good news all the same
                 self.message_user(request, outcome.reason, messages.INFO)
             else:
@@ -362,7 +366,8 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
             except PossibleDuplicate as exc:
                 duplicates.append((payable, exc.matches))
             except DomainError as exc:
-                outcomes.append(RowOutcome(payable.bill_number, False, str(exc), exc.code))
+                reason = without_label(payable.bill_number, str(exc))
+                outcomes.append(RowOutcome(payable.bill_number, False, reason, exc.code))
         if duplicates:
             if outcomes:
                 message_outcomes(self, request, outcomes, verb="submitted for approval")
@@ -385,11 +390,32 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
         if single and not request.POST.get("confirm"):
             return self._confirm_page(request, payables, action="approve", title="Approve payable", form=CommentForm())
         comment = request.POST.get("comment", "")
-        outcomes = [
-            run_row(p.bill_number, services.payable_approve, payable_id=p.pk, actor=request.user, comment=comment)
-            for p in payables
-        ]
-        return self._finish(request, payables, outcomes, verb="approved", single=single)
+        outcomes = [self._approve_one(request, p, comment) for p in payables]
+        if single:
+            return self._finish(request, payables, outcomes, verb="approved", single=True)
+        # Two kinds of success: a payable fully approved, and one whose step only recorded this approval.
+        full = [o for o in outcomes if o.ok and o.code == "approved"]
+        partial = [o for o in outcomes if o.ok and o.code != "approved"]
+        done, skipped = summarise([*full, *(o for o in outcomes if not o.ok)], verb="fully approved")
+        if done:
+            self.message_user(request, done, messages.SUCCESS)
+        if partial:
+            details = "; ".join(f"{o.label}: {o.reason.rstrip('.')}" for o in partial)
+            self.message_user(request, f"{len(partial)} with your approval recorded: {details}.", messages.SUCCESS)
+        if queued_text(outcomes):
+            self.message_user(request, queued_text(outcomes), messages.INFO)
+        if skipped:
+            self.message_user(request, skipped, messages.WARNING if full or partial else messages.ERROR)
+        return redirect(reverse("admin:payables_payable_changelist"))
+
+    def _approve_one(self, request, payable, comment) -> RowOutcome:
+        """One approval; a success says what it did (the payable approved, or a step recorded)."""
+        try:
+            done = services.payable_approve(payable_id=payable.pk, actor=request.user, comment=comment)
+        except DomainError as exc:
+            return RowOutcome(payable.bill_number, False, without_label(payable.bill_number, str(exc)), exc.code)
+        code = "approved" if done.status == S.APPROVED else "step_recorded"
+        return RowOutcome(payable.bill_number, True, next_step.approved_text(done), code)
 
     def _reasoned(self, request, payables, *, single, action, title, service, verb):
         form = ReasonForm(request.POST if request.POST.get("confirm") else None)

@@ -124,6 +124,20 @@ class Payable(DotsRecord):
     )
     pay_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     pay_attempts = models.PositiveIntegerField(default=0, editable=False)
+    # Why it was rejected or canceled, who did it and when: the payable shows it to everyone who
+    # sees it (a clerk has no audit access). Empty after a move Dots made on its own (the page
+    # then names who rejected it in Dots, from `approval_steps`).
+    closed_reason = models.TextField("reason for rejecting or canceling", blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name="rejected or canceled by",
+    )
+    closed_at = models.DateTimeField("rejected or canceled at", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
