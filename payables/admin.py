@@ -1,7 +1,9 @@
 """Payables in the admin: thin classes over payables.services."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -11,7 +13,7 @@ from core import registry
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
-from payables import drafts, next_step, selectors
+from payables import drafts, forms, next_step, selectors
 from payables.admin_acts import PayableActionsMixin
 from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable
@@ -292,7 +294,27 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
             AdminPage("<int:pk>/act/<str:action>/", "action_view", "act"),
             AdminPage("bulk/<str:action>/", "bulk_view", "bulk"),
             AdminPage("from-file/", "from_file_view", "from_file"),
+            AdminPage("bank-accounts/", "bank_accounts_view", "bank_accounts"),
         ]
+
+    def bank_accounts_view(self, request):
+        """The bank accounts a bill of the chosen vendor may name, for the form's script (JSON)."""
+        from vendors import selectors as vendor_selectors
+
+        user = request.user
+        if not (user.has_perm("payables.add_payable") or user.has_perm("payables.change_payable")):
+            raise PermissionDenied
+        vendor = request.GET.get("vendor", "")
+        if vendor.isdigit():
+            accounts = vendor_selectors.bank_accounts_for_payables(vendor_id=int(vendor)).order_by("name", "id")
+            help_text = forms.VENDOR_ACCOUNTS
+        else:
+            accounts = vendor_selectors.bank_accounts_for_payables().order_by("vendor__name", "name", "id")
+            help_text = forms.CHOOSE_VENDOR_FIRST
+        choices = [
+            {"id": a.pk, "label": forms.bank_account_label(a, with_vendor=not vendor.isdigit())} for a in accounts
+        ]
+        return JsonResponse({"empty_label": "---------", "help_text": help_text, "accounts": choices})
 
     # --- create from a PDF ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 
 from payables import policies
 from payables.models import ApprovalPolicy, Approver, Payable
@@ -23,7 +24,49 @@ def validate_pdf(upload) -> None:
         raise forms.ValidationError(f"“{upload.name}” is not a PDF file.", code="not_pdf")
 
 
+CHOOSE_VENDOR_FIRST = "Choose the vendor first: only its own bank accounts can be paid for its bills."
+VENDOR_ACCOUNTS = "The vendor's bank accounts. An unverified one can be entered, not paid, until verified."
+
+
+def bank_account_label(account, *, with_vendor: bool = False) -> str:
+    """ "Acme operating ••••6789 (verified)"; with the vendor in front when the list mixes vendors."""
+    state = "verified" if account.is_verified else "unverified: cannot be paid until a second person verifies it"
+    label = f"{account} ({state})"
+    return f"{account.vendor.name}: {label}" if with_vendor else label
+
+
+def limit_bank_accounts(form: forms.BaseForm, vendor_id) -> None:
+    """Offer only the chosen vendor's accounts, each said verified or not; before a vendor is chosen,
+    every account with its vendor's name. The field still accepts any account a bill may name, so the
+    form's clean() refuses another vendor's account by name ("… belongs to Acme, not to Globex")
+    rather than with a bare "not one of the choices"."""
+    field = form.fields.get("bank_account")
+    if field is None:
+        return
+    try:
+        vendor_id = int(vendor_id) if vendor_id not in (None, "") else None
+    except (TypeError, ValueError):
+        vendor_id = None
+    field.widget.attrs["data-choices-url"] = reverse("admin:payables_payable_bank_accounts")
+    accounts = field.queryset.select_related("vendor")
+    if vendor_id is None:
+        shown = [(a.pk, bank_account_label(a, with_vendor=True)) for a in accounts.order_by("vendor__name", "name")]
+        field.help_text = CHOOSE_VENDOR_FIRST
+    else:
+        shown = [(a.pk, bank_account_label(a)) for a in accounts.filter(vendor_id=vendor_id).order_by("name", "id")]
+        field.help_text = VENDOR_ACCOUNTS
+    field.choices = [("", field.empty_label or "---------"), *shown]
+
+
 class PayableForm(forms.ModelForm):
+    class Media:
+        js = ["payables/bank_account_choices.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        vendor = self.data.get("vendor") if self.is_bound else self.initial.get("vendor") or self.instance.vendor_id
+        limit_bank_accounts(self, vendor)
+
     class Meta:
         model = Payable
         fields = [
@@ -96,6 +139,10 @@ class PayableFromFileForm(PdfUploadForm):
         super().__init__(*args, **kwargs)
         self.fields["vendor"].queryset = Vendor.objects.all()
         self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+        limit_bank_accounts(self, self.data.get("vendor") if self.is_bound else self.initial.get("vendor"))
+
+    class Media:
+        js = ["payables/bank_account_choices.js"]
 
 
 class PayableSelectionForm(forms.Form):

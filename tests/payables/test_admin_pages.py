@@ -43,3 +43,110 @@ def test_a_submitted_payable_with_an_amount_shows_it_as_money(client, people, ma
     text = _visible_text(_page(client, payable))
     assert re.search(r"Amount:?\s+\$66\.00", text), text
     assert not re.search(r"\b6600\b", text), text
+
+
+# --- the bank account a payable names ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_vendors(people, vendor_account):
+    """Acme (its verified account, and a new unverified one) and Globex with an account of its own."""
+    from vendors import bank_accounts
+    from vendors import services as vendor_services
+
+    acme, verified = vendor_account
+    unverified = bank_accounts.bank_account_create(
+        actor=people.clerk,
+        vendor_id=acme.pk,
+        name="Acme payroll",
+        routing_number="011000015",
+        account_number="55554444",
+        account_type="checking",
+    )
+    globex = vendor_services.vendor_create(
+        actor=people.clerk,
+        name="Globex Corporation",
+        address_line_1="100 Industrial Way",
+        city="Cypress Creek",
+        state="OR",
+        postcode="97401",
+        contact_email="ap@globex.example",
+    )
+    theirs = bank_accounts.bank_account_create(
+        actor=people.clerk,
+        vendor_id=globex.pk,
+        name="Globex operating",
+        routing_number="021000021",
+        account_number="000987654321",
+        account_type="checking",
+    )
+    return acme, verified, unverified, globex, theirs
+
+
+def _choices(response):
+    field = response.context["adminform"].form.fields["bank_account"]
+    return [(str(value), str(label)) for value, label in field.choices if value != ""]
+
+
+def test_a_drafts_bank_account_choice_offers_only_its_vendors_accounts_said_verified_or_not(
+    client, people, make_payable, two_vendors
+):
+    acme, verified, unverified, _globex, _theirs = two_vendors
+    payable = make_payable()
+    login_verified(client, people.clerk)
+    response = client.get(reverse("admin:payables_payable_change", args=[payable.pk]))
+    assert _choices(response) == [
+        (str(verified.pk), "Acme operating ••••6789 (verified)"),
+        (str(unverified.pk), "Acme payroll ••••4444 (unverified: cannot be paid until a second person verifies it)"),
+    ]
+
+
+def test_before_a_vendor_is_chosen_every_account_names_its_vendor(client, people, two_vendors):
+    login_verified(client, people.clerk)
+    labels = [label for _, label in _choices(client.get(reverse("admin:payables_payable_add")))]
+    assert labels == [
+        "Acme Supplies: Acme operating ••••6789 (verified)",
+        "Acme Supplies: Acme payroll ••••4444 (unverified: cannot be paid until a second person verifies it)",
+        "Globex Corporation: Globex operating ••••4321 (unverified: cannot be paid until a second person verifies it)",
+    ]
+
+
+def test_an_account_of_another_vendor_is_refused_on_the_field_naming_both_vendors(
+    client, people, make_payable, two_vendors
+):
+    acme, _verified, _unverified, globex, theirs = two_vendors
+    payable = make_payable()
+    login_verified(client, people.clerk)
+    data = {
+        "vendor": acme.pk,
+        "bank_account": theirs.pk,
+        "bill_number": payable.bill_number,
+        "funding_source": "dots_balance",
+        "items-TOTAL_FORMS": "0",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+    }
+    response = client.post(reverse("admin:payables_payable_change", args=[payable.pk]), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["bank_account"]
+    assert errors == ["“Globex operating ••••4321” belongs to Globex Corporation, not to Acme Supplies."]
+    payable.refresh_from_db()
+    assert payable.bank_account.vendor_id == acme.pk
+
+
+def test_the_forms_script_gets_the_chosen_vendors_accounts(client, people, two_vendors):
+    _acme, _verified, _unverified, globex, theirs = two_vendors
+    login_verified(client, people.clerk)
+    answer = client.get(reverse("admin:payables_payable_bank_accounts"), {"vendor": globex.pk}).json()
+    assert answer["accounts"] == [
+        {
+            "id": theirs.pk,
+            "label": "Globex operating ••••4321 (unverified: cannot be paid until a second person verifies it)",
+        }
+    ]
+
+
+def test_only_who_may_enter_payables_gets_the_account_list(client, people, two_vendors):
+    login_verified(client, people.approver)
+    assert client.get(reverse("admin:payables_payable_bank_accounts")).status_code == 403
