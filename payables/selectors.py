@@ -12,6 +12,7 @@ from core.errors import DotsUnavailable
 from core.money import format_cents
 from payables.errors import NotReadyForDots
 from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
+from payables.models.payable import bill_number_search_key
 
 DUPLICATE_AMOUNT_WINDOW = dt.timedelta(days=7)
 _CLOSED = (Payable.Status.CANCELED, Payable.Status.REJECTED)
@@ -108,6 +109,35 @@ def waiting_for(user) -> Q:
         if may:
             ids.append(payable.pk)
     return Q(pk__in=ids)
+
+
+# A vendor-name search matching more vendors than this is narrowed to the first ones by name.
+SEARCH_VENDORS_LIMIT = 500
+
+
+def search(queryset, term: str):
+    """Payables whose bill number holds `term` anywhere (as typed, or normalised as the duplicate
+    check does: "inv 2002" finds INV-2002), whose vendor's name holds it, or whose external id does.
+
+    Fast on a million payables on PostgreSQL: each condition is on one indexed column (trigram GIN
+    indexes, migration 0003; the vendors' names are looked up first, in their small table), so the
+    planner combines index scans instead of reading the table. SQLite runs the same LIKEs unindexed.
+    """
+    from vendors.models import Vendor
+
+    term = term.strip()
+    if not term:
+        return queryset
+    found = Q(bill_number__icontains=term) | Q(external_id__icontains=term)
+    key = bill_number_search_key(term)
+    if key is not None:
+        found |= Q(bill_number_key__contains=key)
+    vendor_ids = list(
+        Vendor.objects.filter(name__icontains=term).order_by("name").values_list("pk", flat=True)[:SEARCH_VENDORS_LIMIT]
+    )
+    if vendor_ids:
+        found |= Q(vendor_id__in=vendor_ids)
+    return queryset.filter(found)
 
 
 def overdue() -> Q:
