@@ -84,7 +84,9 @@ class ApprovalStepInline(admin.TabularInline):
         if db_field.name == "approvers":
             field.queryset = field.queryset.select_related("user")
             field.label_from_instance = _approver_choice_label
-            field.help_text = "Dots dashboard users; the linked local user is shown after the arrow."
+            field.help_text = (
+                "Dots approvers linked to a user in the Approver role; the linked user is shown after the arrow."
+            )
         return field
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 
-from payables import policies
+from payables import policies, selectors
 from payables.models import ApprovalPolicy, Approver, Payable
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
@@ -187,6 +187,20 @@ class ApprovalPolicyForm(forms.ModelForm):
 
 
 class StepFormSet(BaseInlineFormSet):
+    """The steps of a policy. Each step offers only eligible approvers (selectors.eligible_approvers),
+    plus anyone a step already names, so that an administrator sees them and can take them off; clean()
+    refuses anyone not eligible, naming the step and the person."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        field = form.fields.get("approvers")
+        if field is None:
+            return
+        eligible = list(selectors.eligible_approvers())
+        named = [a for a in (form.instance.approvers.all() if form.instance.pk else []) if a not in eligible]
+        label = getattr(field, "label_from_instance", str)
+        field.choices = [(a.pk, label(a)) for a in [*eligible, *named]]
+
     def steps(self):
         """(approvals required, approver pks) per kept form, in order."""
         return [
@@ -204,6 +218,16 @@ class StepFormSet(BaseInlineFormSet):
             if problem.step is None:
                 raise forms.ValidationError(problem.message)
             kept[problem.step - 1].add_error(problem.field, problem.message)
+        eligible = {a.pk for a in selectors.eligible_approvers()}
+        for number, form in enumerate(kept, start=1):
+            refused = [a for a in form.cleaned_data.get("approvers", []) if a.pk not in eligible]
+            if refused:
+                names = ", ".join(selectors.approver_label(a) for a in refused)
+                form.add_error(
+                    "approvers",
+                    f"Step {number}: {names} cannot approve here. Choose Dots approvers linked to a user in "
+                    f"the Approver role (Payables → Approvers links them; Users gives the role).",
+                )
 
 
 class ApproverForm(forms.ModelForm):

@@ -158,6 +158,18 @@ NO_POLICY_REASON = "no policy matched: one approval by any approver"
 _SYMBOL = {"<=": "≤", "==": "=", ">=": "≥"}
 
 
+def eligible_approvers():
+    """Who a policy step may name: Dots approvers linked to an active user in the Approver role
+    (someone who can approve here; a clerk or a payer never could)."""
+    from core import roles
+
+    return (
+        Approver.objects.filter(user__is_active=True, user__groups__name=roles.APPROVER)
+        .select_related("user")
+        .distinct()
+    )
+
+
 def amount_condition_text(comparator: str, amount_cents: int | None) -> str:
     """ ">=" and 100000 -> "$1,000.00 or more"; "" -> "any amount"."""
     if not comparator or amount_cents is None:
