@@ -5,6 +5,7 @@ service once per payable and says what happened to each (PayableAdmin mixes this
 """
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -16,7 +17,7 @@ from django.urls import reverse
 from core.admin_actions import RowOutcome, message_outcomes, queued_text, run_row, summarise, without_label
 from core.errors import DomainError
 from core.money import format_cents
-from core.two_factor import step_up_needed, step_up_verify
+from core.two_factor import confirmed_devices, step_up_needed, step_up_verify
 from payables import next_step, services
 from payables.errors import PossibleDuplicate
 from payables.forms import CommentForm, PayableSelectionForm, ReasonForm, StepUpForm
@@ -66,8 +67,12 @@ class PayableActionsMixin:
         payable = get_object_or_404(Payable, pk=pk)
         return getattr(self, spec.method)(request, [payable], single=True)
 
-    def _confirm_page(self, request, payables, *, action, title, form, intro="", matches=None):
+    def _act_url(self, payable, action):
+        return reverse("admin:payables_payable_act", args=[payable.pk, action])
+
+    def _confirm_page(self, request, payables, *, action, title, form, intro="", matches=None, setup_url=""):
         context = {
+            "setup_url": setup_url,
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
@@ -194,6 +199,19 @@ class PayableActionsMixin:
 
     def _do_pay(self, request, payables, *, single):
         needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
+        if needs_code and not confirmed_devices(request.user).exists():
+            # No authenticator to give a code from (a demo payer signs in without one): say so, and
+            # lead to the set-up page, which comes back here; setting one up counts as a fresh code.
+            back = self._act_url(payables[0], "pay") if single else reverse("admin:payables_payable_changelist")
+            return self._confirm_page(
+                request,
+                payables,
+                action="pay",
+                title="Confirm payment",
+                form=None,
+                intro="Paying asks for a code from your authenticator app, and you have not set one up yet.",
+                setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
+            )
         confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
         form = StepUpForm(request.POST if confirmed else None) if needs_code else None
         if confirmed and form is not None and form.is_valid():

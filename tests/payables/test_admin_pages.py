@@ -150,3 +150,78 @@ def test_the_forms_script_gets_the_chosen_vendors_accounts(client, people, two_v
 def test_only_who_may_enter_payables_gets_the_account_list(client, people, two_vendors):
     login_verified(client, people.approver)
     assert client.get(reverse("admin:payables_payable_bank_accounts")).status_code == 403
+
+
+# --- paying without an authenticator (the demo payer) ------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_payer_client(client, people, settings):
+    """The payer signed in as a demo login does while DEBUG is on: password only, no authenticator."""
+    from core.models import DemoAccount
+
+    settings.DEBUG = True
+    DemoAccount.objects.create(user=people.payer)
+    client.force_login(people.payer)
+    return client
+
+
+def test_the_pay_page_of_a_payer_without_an_authenticator_links_to_the_set_up_and_offers_no_pay(
+    demo_payer_client, approved_payable
+):
+    pay_url = reverse("admin:payables_payable_act", args=[approved_payable.pk, "pay"])
+    response = demo_payer_client.get(pay_url)
+    page = response.content.decode()
+    assert "you have not set one up yet" in page
+    setup = f"{reverse('admin:two_factor_setup')}?next={pay_url.replace('/', '%2F')}"
+    assert f'href="{setup}"' in page
+    assert 'value="Pay"' not in page and "otp_token" not in page
+    demo_payer_client.post(pay_url, {"confirm": "1"})
+    approved_payable.refresh_from_db()
+    assert approved_payable.status == S.APPROVED
+
+
+def test_after_setting_up_an_authenticator_the_payer_goes_back_to_pay_without_a_second_code(
+    demo_payer_client, people, approved_payable
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.support import current_code
+
+    pay_url = reverse("admin:payables_payable_act", args=[approved_payable.pk, "pay"])
+    setup_url = f"{reverse('admin:two_factor_setup')}?next={pay_url}"
+    assert "Once it is set up you go back to the payment" in demo_payer_client.get(setup_url).content.decode()
+    device = TOTPDevice.objects.get(user=people.payer, confirmed=False)
+    response = demo_payer_client.post(setup_url, {"otp_token": current_code(device)})
+    assert response["Location"] == pay_url
+    page = demo_payer_client.get(pay_url).content.decode()
+    assert 'value="Pay"' in page and "otp_token" not in page
+    demo_payer_client.post(pay_url, {"confirm": "1"})
+    approved_payable.refresh_from_db()
+    assert approved_payable.status == S.PAYMENT_INITIATED
+
+
+def test_the_set_up_page_never_sends_the_user_to_another_site(demo_payer_client, people):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.support import current_code
+
+    url = f"{reverse('admin:two_factor_setup')}?next=https://evil.example/"
+    demo_payer_client.get(url)
+    device = TOTPDevice.objects.get(user=people.payer, confirmed=False)
+    assert demo_payer_client.post(url, {"otp_token": current_code(device)})["Location"] == reverse("admin:index")
+
+
+def test_readme_and_demo_data_say_the_demo_payer_sets_up_an_authenticator_at_the_first_payment(settings):
+    from io import StringIO
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "the demo payer sets up an authenticator the first time they pay" in readme
+    assert "the demo payer sets up an authenticator the first time they pay" in " ".join(out.getvalue().split())
+    assert "skip two-factor" not in out.getvalue()
