@@ -3,9 +3,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core import registry
@@ -281,6 +281,7 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
             "bank_account_link": next_step.bank_account_link(payable, user),
             "closing": next_step.closing(payable),
             "next_step": next_step.next_step(payable, user, cache),
+            "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
         }
 
     # --- object actions (buttons on the change page) -------------------------------------------------
@@ -291,7 +292,21 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
             AdminPage("bulk/<str:action>/", "bulk_view", "bulk"),
             AdminPage("from-file/", "from_file_view", "from_file"),
             AdminPage("bank-accounts/", "bank_accounts_view", "bank_accounts"),
+            AdminPage("<int:pk>/status/", "status_view", "status"),
         ]
+
+    def status_view(self, request, pk):
+        """A payable's status, for its page's script while a payment is under way (JSON)."""
+        self.require(request, "payables.view_payable")
+        payable = get_object_or_404(Payable.objects.select_related("bank_account", "closed_by"), pk=pk)
+        return JsonResponse(
+            {
+                "status": payable.status,
+                "status_display": payable.get_status_display(),
+                "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
+                "next": strip_tags(str(next_step.next_step(payable, request.user))),
+            }
+        )
 
     def bank_accounts_view(self, request):
         """The bank accounts a bill of the chosen vendor may name, for the form's script (JSON)."""

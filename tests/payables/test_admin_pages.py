@@ -225,3 +225,53 @@ def test_readme_and_demo_data_say_the_demo_payer_sets_up_an_authenticator_at_the
     assert "the demo payer sets up an authenticator the first time they pay" in readme
     assert "the demo payer sets up an authenticator the first time they pay" in " ".join(out.getvalue().split())
     assert "skip two-factor" not in out.getvalue()
+
+
+# --- the status while a payment is under way -------------------------------------------------------------------
+
+
+def test_a_payable_with_a_payment_under_way_says_its_page_follows_it_and_loads_the_static_script(
+    client, people, approved_payable
+):
+    Payable.objects.filter(pk=approved_payable.pk).update(status=S.PAYMENT_INITIATED)
+    login_verified(client, people.clerk)
+    page = _page(client, approved_payable)
+    assert 'data-in-flight="true"' in page
+    assert "this page follows it and refreshes when it settles" in page
+    assert "payables/payable_status.js" in page
+    assert "<script>" not in page  # no inline script (CSP)
+
+
+def test_a_settled_payable_is_not_followed(client, people, approved_payable):
+    login_verified(client, people.clerk)
+    page = _page(client, approved_payable)
+    assert 'data-in-flight="false"' in page
+    assert "refreshes when it settles" not in page
+
+
+def test_the_status_answer_says_the_status_in_words_and_whether_a_payment_is_under_way(
+    client, people, approved_payable
+):
+    url = reverse("admin:payables_payable_status", args=[approved_payable.pk])
+    login_verified(client, people.clerk)
+    Payable.objects.filter(pk=approved_payable.pk).update(status=S.PAYMENT_INITIATED)
+    assert client.get(url).json() == {
+        "status": "payment_initiated",
+        "status_display": "Payment in progress",
+        "in_flight": True,
+        "next": "Dots: complete the payment",
+    }
+    Payable.objects.filter(pk=approved_payable.pk).update(status=S.PAYMENT_COMPLETED)
+    answer = client.get(url).json()
+    assert answer["status_display"] == "Paid" and answer["in_flight"] is False
+
+
+def test_the_status_answer_is_refused_to_who_may_not_see_payables(client, approved_payable):
+    from core import roles
+    from tests.support import make_user
+
+    login_verified(client, make_user("operator", role=roles.PAYOUTS_OPERATOR))
+    url = reverse("admin:payables_payable_status", args=[approved_payable.pk])
+    response = client.get(url)
+    assert response.status_code == 403
+    assert approved_payable.bill_number not in response.content.decode()
