@@ -12,6 +12,7 @@ from core import registry
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import DomainError
 from core.money import format_cents
+from core.pagination import COUNT_CAP
 from payables import drafts, forms, next_step, selectors
 from payables.admin_acts import PayableActionsMixin
 from payables.forms import PayableForm, PayableFromFileForm
@@ -165,8 +166,12 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
         return shown if shown is not None else (payable.dots_transfer_id or "none")
 
     def get_search_results(self, request, queryset, search_term):
-        # Indexed for a million bills on PostgreSQL (trigram indexes): see selectors.search.
-        return selectors.search(queryset, search_term), False
+        if not search_term.strip():
+            return queryset, False
+        # The search's indexed scan (selectors.search) runs once: the matching ids, newest first and no
+        # more than the list ever counts; the page and its count then read those rows by id.
+        found = selectors.search(queryset, search_term).order_by("-pk").values_list("pk", flat=True)
+        return queryset.filter(pk__in=list(found[: COUNT_CAP + 1])), False
 
     # --- the draft form -------------------------------------------------------------------------
 

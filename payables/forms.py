@@ -47,7 +47,9 @@ def limit_bank_accounts(form: forms.BaseForm, vendor_id) -> None:
         vendor_id = int(vendor_id) if vendor_id not in (None, "") else None
     except (TypeError, ValueError):
         vendor_id = None
-    field.widget.attrs["data-choices-url"] = reverse("admin:payables_payable_bank_accounts")
+    # The select itself (inside the admin's related-widget wrapper, whose `attrs` a form's copy detaches).
+    select = getattr(field.widget, "widget", field.widget)
+    select.attrs["data-choices-url"] = reverse("admin:payables_payable_bank_accounts")
     accounts = field.queryset.select_related("vendor")
     if vendor_id is None:
         shown = [(a.pk, bank_account_label(a, with_vendor=True)) for a in accounts.order_by("vendor__name", "name")]

@@ -27,6 +27,7 @@ NEXT_STEP = {
     S.OUTCOME_UNKNOWN: "Ledgerline: checking with Dots",
     S.PAYMENT_INITIATED: "Dots: complete the payment",
     S.PAYMENT_FAILED: "Payer: pay again or cancel",
+    S.PAYMENT_COMPLETED: "Nothing: paid",
 }
 PAYABLE = (S.APPROVED, S.PAYMENT_FAILED)
 
