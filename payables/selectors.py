@@ -113,6 +113,8 @@ def waiting_for(user) -> Q:
 
 # A vendor-name search matching more vendors than this is narrowed to the first ones by name.
 SEARCH_VENDORS_LIMIT = 500
+# Shorter terms are looked for at the start of a bill number only (see search()).
+SEARCH_MIN_ANYWHERE = 3
 
 
 def search(queryset, term: str):
@@ -128,10 +130,16 @@ def search(queryset, term: str):
     term = term.strip()
     if not term:
         return queryset
-    found = Q(bill_number__icontains=term) | Q(external_id__icontains=term)
-    key = bill_number_search_key(term)
-    if key is not None:
-        found |= Q(bill_number_key__contains=key)
+    if len(term) < SEARCH_MIN_ANYWHERE:
+        # A trigram index cannot look for one or two characters anywhere (that would read every
+        # row): a short term matches the start of a bill number (btree prefix index) or a whole
+        # external id.
+        found = Q(bill_number__startswith=term) | Q(bill_number__startswith=term.upper()) | Q(external_id=term)
+    else:
+        found = Q(bill_number__icontains=term) | Q(external_id__icontains=term)
+        key = bill_number_search_key(term)
+        if key is not None and len(key) >= SEARCH_MIN_ANYWHERE:
+            found |= Q(bill_number_key__contains=key)
     vendor_ids = list(
         Vendor.objects.filter(name__icontains=term).order_by("name").values_list("pk", flat=True)[:SEARCH_VENDORS_LIMIT]
     )

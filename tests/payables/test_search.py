@@ -49,3 +49,9 @@ def test_on_postgresql_each_searched_column_has_a_trigram_index():
         indexes = dict(cursor.fetchall())
     for name in ("payable_number_trgm", "payable_number_key_trgm", "payable_external_id_trgm"):
         assert "gin_trgm_ops" in indexes[name]
+
+
+def test_a_term_of_one_or_two_characters_matches_the_start_of_a_bill_number(client, people, bills):
+    # Anywhere would read every row of a million (no trigram of fewer than three characters).
+    assert _found(client, people, "b-") == ["B-7"]
+    assert _found(client, people, "02") == []
