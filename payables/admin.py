@@ -1,7 +1,6 @@
 """Payables in the admin: thin classes over payables.services."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -317,9 +316,7 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
         """The bank accounts a bill of the chosen vendor may name, for the form's script (JSON)."""
         from vendors import selectors as vendor_selectors
 
-        user = request.user
-        if not (user.has_perm("payables.add_payable") or user.has_perm("payables.change_payable")):
-            raise PermissionDenied
+        self.require(request, "payables.add_payable")  # who enters payables (and edits drafts)
         vendor = request.GET.get("vendor", "")
         if vendor.isdigit():
             accounts = vendor_selectors.bank_accounts_for_payables(vendor_id=int(vendor)).order_by("name", "id")

@@ -21,7 +21,7 @@ from core.two_factor import confirmed_devices, step_up_needed, step_up_verify
 from payables import next_step, services
 from payables.errors import PossibleDuplicate
 from payables.forms import CommentForm, PayableSelectionForm, ReasonForm, StepUpForm
-from payables.models import Payable
+from payables.models import Approver, Payable
 
 S = Payable.Status
 
@@ -277,7 +277,11 @@ class PayableActionsMixin:
         return request.user.has_perm("payables.submit_payable")
 
     def has_approve_permission(self, request):
-        return request.user.has_perm("payables.approve_payable")
+        # The list offers approving and rejecting only to someone who can ever do it: one linked to a
+        # Dots approver (every approval is made in Dots as that approver).
+        if not request.user.has_perm("payables.approve_payable"):
+            return False
+        return Approver.objects.filter(user_id=request.user.pk).exists()
 
     def has_pay_permission(self, request):
         return request.user.has_perm("payables.pay_payable")

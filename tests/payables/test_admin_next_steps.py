@@ -263,3 +263,13 @@ def test_a_rejection_made_in_dots_names_the_dots_approver_and_comment(client, pe
     login_verified(client, people.clerk)
     payable.refresh_from_db()
     assert "Rejected by Dana Dashboard in Dots on 2026-03-02 09:15: Wrong vendor" in _page(client, payable)
+
+
+def test_the_list_offers_approving_only_to_an_approver_linked_to_dots(client, people, make_payable):
+    def offered(user):
+        login_verified(client, user)
+        form = client.get(reverse(CHANGELIST)).context["action_form"]
+        return set(dict(form.fields["action"].choices)) if form is not None else set()
+
+    assert "approve_selected" not in offered(make_user("new-approver", role=roles.APPROVER))
+    assert {"approve_selected", "reject_selected"} <= offered(people.approver)
