@@ -102,7 +102,7 @@ class VendorFilter(admin.SimpleListFilter):
 class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
     form = PayableForm
     inlines = [LineItemInline]
-    list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_step")
+    list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
     list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
     search_fields = ("bill_number", "vendor__name", "external_id")
     search_help_text = "Part of a bill number (INV-2002, inv 2002 and 2002 alike), a vendor's name or an external id."
@@ -150,7 +150,13 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
             return next_step.next_step(payable, request.user, cache)
 
         next_column.short_description = "next"  # type: ignore[attr-defined]
-        return [next_column if name == "next_step" else name for name in super().get_list_display(request)]
+        return [next_column if name == "next_column" else name for name in super().get_list_display(request)]
+
+    @admin.display(description="next")
+    def next_column(self, payable):
+        """Replaced per request by get_list_display (the words depend on who looks); this plain form
+        names the column for Django's checks."""
+        return next_step.NEXT_STEP.get(payable.status, "")
 
     @admin.display(description="amount")
     def amount_entered(self, payable):
