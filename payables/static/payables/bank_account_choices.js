@@ -7,11 +7,11 @@
     var account = document.getElementById("id_bank_account");
     if (!vendor || !account || !account.dataset.choicesUrl) { return; }
     vendor.addEventListener("change", function () {
-      var chosen = account.value;
       var url = account.dataset.choicesUrl + "?vendor=" + encodeURIComponent(vendor.value);
       fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (data) {
+          var chosen = account.value;  // as it is now: an account picked while the answer was on its way stays
           while (account.options.length) { account.remove(0); }
           account.add(new Option(data.empty_label, ""));
           data.accounts.forEach(function (a) {
