@@ -23,7 +23,9 @@ statuses mostly paid and some in every other state: of each 1,000 consecutive bi
 
 Pages, rendered logged in as a Manager (sees everything, read-only), each at 1,000 and
 at the large size: the list's page 1; page 1 filtered by status (approved); page 1
-searched by a bill-number prefix; the list's second page; and one payable's change page.
+searched for a bill number's first digits (the search looks anywhere in bill numbers, vendor
+names and external ids: trigram indexes on PostgreSQL); the list's second page; and one
+payable's change page.
 Like is compared with like: every list page renders a full page of 50 rows at both
 sizes (60 of the first 1,000 bills are approved); the searched prefix matches the same
 three bills at both sizes (bill numbers are numbered in order, so no later bill starts
@@ -70,7 +72,8 @@ LARGE_SUFFIX = "large"
 LARGE = "large"  # the database alias of the large size; "default" holds the 1,000
 VENDORS = 2_000
 # Bills are numbered in order (INV-0000001, ...) in three house styles by vendor; this
-# prefix matches bills 120-129 of which those in the "INV-" style: the same few at both sizes.
+# text is in bills 120-129 of which those in the "INV-" style, and in no other bill, vendor
+# name or external id: the same few at both sizes.
 SEARCH_PREFIX = "INV-000012"
 # The payable whose change page is measured: one of the first 1,000, so it exists at both sizes.
 DETAIL_INDEX = 500
@@ -131,6 +134,9 @@ PAYABLE_COLUMNS = (
     "pay_requested_by_id",
     "pay_requested_at",
     "pay_attempts",
+    "closed_reason",
+    "closed_by_id",
+    "closed_at",
 )
 ITEM_COLUMNS = ("payable_id", "name", "description", "unit_price_cents", "quantity")
 
@@ -255,6 +261,9 @@ def _payable_rows(start: int, stop: int, *, vendors, users, rng: random.Random):
             "pay_requested_by_id": payer_id if paying else None,
             "pay_requested_at": changed if paying else None,
             "pay_attempts": 1 if paying else 0,
+            "closed_reason": {"rejected": "Not our order.", "canceled": "Entered twice."}.get(status, ""),
+            "closed_by_id": {"rejected": approver_id, "canceled": clerk_id}.get(status),
+            "closed_at": changed if status in ("rejected", "canceled") else None,
         }
         yield row, items
 

@@ -30,12 +30,20 @@ class RowOutcome:
         return self.code == ActionQueued.code
 
 
+def without_label(label: str, reason: str) -> str:
+    """The reason without the row's own name in front: services name the record ("INV-7: you
+    created it ..."), and the message names it once already ("INV-7: you created it ...", never
+    "INV-7: INV-7: ...")."""
+    prefix = f"{label}: "
+    return reason[len(prefix) :] if label and reason.startswith(prefix) else reason
+
+
 def run_row(label: str, service: Callable, /, **kwargs) -> RowOutcome:
     """Call `service(**kwargs)`; a DomainError becomes a skipped row, anything else is a bug and surfaces."""
     try:
         service(**kwargs)
     except DomainError as exc:
-        return RowOutcome(label=label, ok=False, reason=str(exc), code=exc.code)
+        return RowOutcome(label=label, ok=False, reason=without_label(label, str(exc)), code=exc.code)
     return RowOutcome(label=label, ok=True)
 
 

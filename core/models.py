@@ -109,8 +109,8 @@ class DotsRecord(models.Model):
     its time so a person can see what went wrong and send again.
     """
 
-    last_dots_error = models.TextField("last Dots error", blank=True, editable=False)
-    last_dots_attempt_at = models.DateTimeField("last Dots attempt", null=True, blank=True, editable=False)
+    last_dots_error = models.TextField("last error from Dots", blank=True, editable=False)
+    last_dots_attempt_at = models.DateTimeField("last try with Dots", null=True, blank=True, editable=False)
 
     class Meta:
         abstract = True

@@ -3,7 +3,9 @@
 Required for Payers and Administrators (and superusers), offered to everyone. A
 user with a confirmed authenticator must give its code at sign-in; a user whose
 role requires one and has none is sent to the set-up page and reaches nothing
-else. Demo logins skip the requirement only while DEBUG is on.
+else. Demo logins skip the requirement only while DEBUG is on, and only at sign-in: paying
+asks every payer for a fresh code (step_up_needed), and the pay page sends a payer without an
+authenticator to the set-up page, which leads back (`next`).
 """
 
 import base64
@@ -18,6 +20,7 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -142,6 +145,14 @@ def _pending_device(user) -> TOTPDevice:
     return device
 
 
+def _next_url(request) -> str:
+    """Where to go back to after set-up (the pay page that sent the user here), if it is ours."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
+
+
 def setup_view(request, *, admin_site):
     """Set up an authenticator (or, with one already set up, give its code)."""
     user = request.user
@@ -163,7 +174,7 @@ def setup_view(request, *, admin_site):
                     audit.record(actor=user, action="user.two_factor_enabled", target=user)
             mark_session_verified(request, device)
             messages.success(request, "Two-factor sign-in is on for your account.")
-            return redirect("admin:index")
+            return redirect(_next_url(request) or "admin:index")
         form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
     context = {
         **admin_site.each_context(request),
@@ -176,5 +187,6 @@ def setup_view(request, *, admin_site):
         "enforced": must_set_up_two_factor(user),
         "qr_svg": mark_safe(_qr_svg(device)) if existing is None else "",
         "secret_base32": base64.b32encode(device.bin_key).decode() if existing is None else "",
+        "coming_from_pay": bool(_next_url(request)),
     }
     return TemplateResponse(request, "admin/two_factor_setup.html", context)

@@ -1,33 +1,21 @@
 """Payables in the admin: thin classes over payables.services."""
 
-from dataclasses import dataclass
-
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
 from core import registry
-from core.admin_actions import RowOutcome, message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
+from core.audit_display import words
 from core.errors import DomainError
 from core.money import format_cents
-from core.two_factor import step_up_needed, step_up_verify
-from payables import drafts, selectors, services
-from payables.errors import PossibleDuplicate
-from payables.forms import (
-    CommentForm,
-    PayableForm,
-    PayableFromFileForm,
-    PayableSelectionForm,
-    ReasonForm,
-    StepUpForm,
-)
+from core.pagination import COUNT_CAP
+from payables import drafts, forms, next_step, selectors
+from payables.admin_acts import PayableActionsMixin
+from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable
 
 S = Payable.Status
@@ -37,11 +25,22 @@ class LineItemInline(admin.TabularInline):
     model = LineItem
     extra = 0
     fields = ("name", "description", "unit_price_cents", "quantity", "amount")
-    readonly_fields = ("amount",)
+    readonly_fields = ("amount", "unit_price")
 
     @admin.display(description="amount")
     def amount(self, item):
         return format_cents(item.amount_cents) if item.pk else ""
+
+    @admin.display(description="unit price")
+    def unit_price(self, item):
+        return format_cents(item.unit_price_cents)
+
+    def get_fields(self, request, obj=None):
+        # Read-only (submitted, or a viewer who may not edit): the price as money, never the cents a
+        # read-only field would show.
+        if self._editable(obj) and (self.has_change_permission(request, obj) or self.has_add_permission(request, obj)):
+            return self.fields
+        return ("name", "description", "unit_price", "quantity", "amount")
 
     def _editable(self, obj):
         return obj is None or obj.is_editable
@@ -101,48 +100,15 @@ class VendorFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Which action each status waits for, and whose it is.
-NEXT_STEP = {
-    S.CREATED: "Clerk: submit for approval",
-    S.SUBMITTED: "Approver: approve or reject",
-    S.APPROVED: "Payer: pay",
-    S.PAY_REQUESTED: "Dots: answer the payment",
-    S.OUTCOME_UNKNOWN: "Ledgerline: checking with Dots",
-    S.PAYMENT_INITIATED: "Dots: complete the payment",
-    S.PAYMENT_FAILED: "Payer: retry or cancel",
-}
-
-
-@dataclass(frozen=True)
-class PayableAction:
-    """An action on payables from its page or the list: the permissions it needs (checked before
-    its page shows anything), the method that runs it, and whether it acts on a selection."""
-
-    perms: tuple[str, ...]
-    method: str
-    bulk: bool = True
-
-
-PAYABLE_ACTIONS = {
-    "submit": PayableAction(("payables.submit_payable",), "_do_submit"),
-    "approve": PayableAction(("payables.approve_payable",), "_do_approve"),
-    "reject": PayableAction(("payables.approve_payable",), "_do_reject"),
-    "cancel": PayableAction(("payables.submit_payable",), "_do_cancel"),
-    "pay": PayableAction(("payables.pay_payable",), "_do_pay"),
-    # Reads a payment back from Dots and records what it says: anyone who sees the payable.
-    "check": PayableAction((), "_do_check", bulk=False),
-}
-
-
 @admin.register(Payable)
-class PayableAdmin(AdminPagesMixin, LargeListAdmin):
+class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
     form = PayableForm
     inlines = [LineItemInline]
-    list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_step")
+    list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
     list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
-    search_fields = ("bill_number",)
-    search_help_text = "The start of a bill number, for example INV-10."
-    list_select_related = ("vendor",)
+    search_fields = ("bill_number", "vendor__name", "external_id")
+    search_help_text = "Part of a bill number (INV-2002, inv 2002 and 2002 alike), a vendor's name or an external id."
+    list_select_related = ("vendor", "bank_account", "closed_by")
     list_per_page = 50
     ordering = ("-id",)
     actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
@@ -150,9 +116,10 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
     change_list_template = "admin/payables/payable/change_list.html"
     readonly_fields = (
         "total",
+        "amount_entered",
         "status_label",
         "dots_id",
-        "dots_status",
+        "dots_status_words",
         "failure_reason",
         "payment_transfer",
         "last_dots_error",
@@ -172,13 +139,36 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
     def total(self, payable):
         return format_html('<span class="money">{}</span>', format_cents(payable.total_cents))
 
+    @admin.display(description="status in Dots")
+    def dots_status_words(self, payable):
+        """Dots' own status code in words ("submitted_for_approval" reads "Submitted for approval")."""
+        return words(payable.dots_status) if payable.dots_status else "-"
+
     @admin.display(description="status", ordering="status")
     def status_label(self, payable):
         return format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
 
+    def get_list_display(self, request):
+        # "Next" depends on who looks (their own approval, or whose it waits for): a column bound to
+        # this request, sharing one StepCache across the page's rows.
+        cache = selectors.StepCache()
+
+        def next_column(payable):
+            return next_step.next_step(payable, request.user, cache)
+
+        next_column.short_description = "next"  # type: ignore[attr-defined]
+        return [next_column if name == "next_column" else name for name in super().get_list_display(request)]
+
     @admin.display(description="next")
-    def next_step(self, payable):
-        return NEXT_STEP.get(payable.status, "")
+    def next_column(self, payable):
+        """Replaced per request by get_list_display (the words depend on who looks); this plain form
+        names the column for Django's checks."""
+        return next_step.NEXT_STEP.get(payable.status, "")
+
+    @admin.display(description="amount")
+    def amount_entered(self, payable):
+        """The amount entered without line items, as money (read-only pages)."""
+        return format_cents(payable.amount_cents) if payable.amount_cents is not None else "with line items"
 
     @admin.display(description="Dots transfer")
     def payment_transfer(self, payable):
@@ -188,15 +178,23 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
         return shown if shown is not None else (payable.dots_transfer_id or "none")
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        # A prefix on an indexed column: a substring scan over a million bills is not a search.
-        return queryset.filter(Q(bill_number__startswith=term) | Q(bill_number__startswith=term.upper())), False
+        # The search's indexed scan (selectors.search) runs once: the matching ids, newest first and no
+        # more than the list ever counts; the page and its count then read those rows by id.
+        found = selectors.search(queryset, search_term).order_by("-pk").values_list("pk", flat=True)
+        return queryset.filter(pk__in=list(found[: COUNT_CAP + 1])), False
 
     # --- the draft form -------------------------------------------------------------------------
 
     def get_fields(self, request, obj=None):
+        fields = self._fields(obj)
+        if obj is not None and not obj.is_editable:
+            # Read-only: money as "$66.00", never the cents a read-only field would show.
+            fields = ["amount_entered" if name == "amount_cents" else name for name in fields]
+        return fields
+
+    def _fields(self, obj):
         editable = [
             "vendor",
             "bank_account",
@@ -214,7 +212,7 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
             "total",
             "status_label",
             "dots_id",
-            "dots_status",
+            "dots_status_words",
             "failure_reason",
             "payment_transfer",
             "last_dots_error",
@@ -279,18 +277,28 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
         if payable is None:
             return {}
 
-        steps = selectors.step_view(payable) if payable.status != S.CREATED else []
+        cache = selectors.StepCache()
+        steps = selectors.step_view(payable, cache) if payable.status != S.CREATED else []
         user = request.user
+        bank_waits = next_step.waits_for_bank_account(payable)
         return {
             "payable": payable,
             "steps": steps,
             "can_submit": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
             "can_cancel": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
-            "can_decide": payable.status == S.SUBMITTED and user.has_perm("payables.approve_payable"),
-            "can_pay": payable.status in (S.APPROVED, S.PAYMENT_FAILED) and user.has_perm("payables.pay_payable"),
+            # Only to someone who can decide the current step now (not its creator, not someone who
+            # approved an earlier step and is not on this one, not someone who already approved it).
+            "can_decide": next_step.may_approve(payable, user, cache),
+            "can_pay": payable.status in next_step.PAYABLE
+            and not bank_waits
+            and payable.created_by_id != user.pk
+            and user.has_perm("payables.pay_payable"),
             "can_check": payable.status in (S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED),
             "bank_unverified": not payable.bank_account.is_verified,
-            "next_step": NEXT_STEP.get(payable.status, ""),
+            "bank_account_link": next_step.bank_account_link(payable, user),
+            "closing": next_step.closing(payable),
+            "next_step": next_step.next_step(payable, user, cache),
+            "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
         }
 
     # --- object actions (buttons on the change page) -------------------------------------------------
@@ -300,200 +308,39 @@ class PayableAdmin(AdminPagesMixin, LargeListAdmin):
             AdminPage("<int:pk>/act/<str:action>/", "action_view", "act"),
             AdminPage("bulk/<str:action>/", "bulk_view", "bulk"),
             AdminPage("from-file/", "from_file_view", "from_file"),
+            AdminPage("bank-accounts/", "bank_accounts_view", "bank_accounts"),
+            AdminPage("<int:pk>/status/", "status_view", "status"),
         ]
 
-    def _action(self, request, action: str) -> PayableAction:
-        """The action asked for, once the user may view payables and take it (403 otherwise)."""
-        spec = PAYABLE_ACTIONS.get(action)
-        if spec is None:
-            raise PermissionDenied
-        self.require(request, "payables.view_payable", *spec.perms)
-        return spec
-
-    def _change_url(self, payable):
-        return reverse("admin:payables_payable_change", args=[payable.pk])
-
-    def action_view(self, request, pk, action):
-        """One payable's action page (its button): the confirmation, then the service."""
-        spec = self._action(request, action)
-        payable = get_object_or_404(Payable, pk=pk)
-        return getattr(self, spec.method)(request, [payable], single=True)
-
-    def _confirm_page(self, request, payables, *, action, title, form, intro="", matches=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "payables": payables,
-            "form": form,
-            "action": action,
-            "intro": intro,
-            "matches": matches or [],
-            "selection": PayableSelectionForm(initial={"ids": [p.pk for p in payables]}),
-            "back_url": self._change_url(payables[0])
-            if len(payables) == 1
-            else reverse("admin:payables_payable_changelist"),
-        }
-        return TemplateResponse(request, "admin/payables/payable/confirm_action.html", context)
-
-    def _finish(self, request, payables, outcomes, *, verb, single):
-        if single:
-            outcome = outcomes[0]
-            if outcome.ok:
-                self.message_user(request, f"{outcome.label}: {verb}.", messages.SUCCESS)
-            elif outcome.queued:  # Dots is unreachable: good news all the same
-                self.message_user(request, outcome.reason, messages.INFO)
-            else:
-                self.message_user(request, f"{outcome.label}: {outcome.reason}", messages.ERROR)
-            return redirect(self._change_url(payables[0]))
-        message_outcomes(self, request, outcomes, verb=verb)
-        return redirect(reverse("admin:payables_payable_changelist"))
-
-    def _do_submit(self, request, payables, *, single):
-        if request.method != "POST":
-            return redirect(self._change_url(payables[0]) if single else reverse("admin:payables_payable_changelist"))
-        confirmed = bool(request.POST.get("confirm"))
-        reason = request.POST.get("reason", "").strip() if confirmed else ""
-        outcomes, duplicates = [], []
-        for payable in payables:
-            try:
-                services.payable_submit(payable_id=payable.pk, actor=request.user, duplicate_reason=reason)
-                outcomes.append(RowOutcome(payable.bill_number, True))
-            except PossibleDuplicate as exc:
-                duplicates.append((payable, exc.matches))
-            except DomainError as exc:
-                outcomes.append(RowOutcome(payable.bill_number, False, str(exc), exc.code))
-        if duplicates:
-            if outcomes:
-                message_outcomes(self, request, outcomes, verb="submitted for approval")
-            form = ReasonForm(request.POST if confirmed else None)
-            if confirmed:
-                form.is_valid()  # says a reason is needed
-            return self._confirm_page(
-                request,
-                [p for p, _ in duplicates],
-                action="submit",
-                title="Possible duplicate",
-                form=form,
-                intro="These look like payables we already have. Check the matches; to submit anyway, "
-                "say why (it is audited).",
-                matches=[(payable, match) for payable, found in duplicates for match in found],
-            )
-        return self._finish(request, payables, outcomes, verb="submitted for approval", single=single)
-
-    def _do_approve(self, request, payables, *, single):
-        if single and not request.POST.get("confirm"):
-            return self._confirm_page(request, payables, action="approve", title="Approve payable", form=CommentForm())
-        comment = request.POST.get("comment", "")
-        outcomes = [
-            run_row(p.bill_number, services.payable_approve, payable_id=p.pk, actor=request.user, comment=comment)
-            for p in payables
-        ]
-        return self._finish(request, payables, outcomes, verb="approved", single=single)
-
-    def _reasoned(self, request, payables, *, single, action, title, service, verb):
-        form = ReasonForm(request.POST if request.POST.get("confirm") else None)
-        if not form.is_bound or not form.is_valid():
-            return self._confirm_page(request, payables, action=action, title=title, form=form)
-        outcomes = [
-            run_row(p.bill_number, service, payable_id=p.pk, actor=request.user, reason=form.cleaned_data["reason"])
-            for p in payables
-        ]
-        return self._finish(request, payables, outcomes, verb=verb, single=single)
-
-    def _do_reject(self, request, payables, *, single):
-        return self._reasoned(
-            request,
-            payables,
-            single=single,
-            action="reject",
-            title="Reject payables",
-            service=services.payable_reject,
-            verb="rejected",
+    def status_view(self, request, pk):
+        """A payable's status, for its page's script while a payment is under way (JSON)."""
+        self.require(request, "payables.view_payable")
+        payable = get_object_or_404(Payable.objects.select_related("bank_account", "closed_by"), pk=pk)
+        return JsonResponse(
+            {
+                "status": payable.status,
+                "status_display": payable.get_status_display(),
+                "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
+                "next": strip_tags(str(next_step.next_step(payable, request.user))),
+            }
         )
 
-    def _do_cancel(self, request, payables, *, single):
-        return self._reasoned(
-            request,
-            payables,
-            single=single,
-            action="cancel",
-            title="Cancel payables",
-            service=services.payable_cancel,
-            verb="canceled",
-        )
+    def bank_accounts_view(self, request):
+        """The bank accounts a bill of the chosen vendor may name, for the form's script (JSON)."""
+        from vendors import selectors as vendor_selectors
 
-    def _do_pay(self, request, payables, *, single):
-        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
-        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
-        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
-        if confirmed and form is not None and form.is_valid():
-            if not step_up_verify(request, form.cleaned_data["otp_token"]):
-                form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
-        if not confirmed or (form is not None and form.errors):
-            total = sum(p.total_cents for p in payables)
-            return self._confirm_page(
-                request,
-                payables,
-                action="pay",
-                title="Confirm payment",
-                form=form,
-                intro=f"Pay {len(payables)} payable{'s' if len(payables) != 1 else ''}, "
-                f"{format_cents(total)} in all, from the funding source each one names.",
-            )
-        outcomes = [run_row(p.bill_number, services.payable_pay, payable_id=p.pk, actor=request.user) for p in payables]
-        return self._finish(request, payables, outcomes, verb="sent for payment", single=single)
-
-    def _do_check(self, request, payables, *, single):
-        if request.method != "POST":
-            return redirect(self._change_url(payables[0]))
-        outcomes = [
-            run_row(p.bill_number, services.payable_reconcile_payment, payable_id=p.pk, actor=request.user)
-            for p in payables
+        self.require(request, "payables.add_payable")  # who enters payables (and edits drafts)
+        vendor = request.GET.get("vendor", "")
+        if vendor.isdigit():
+            accounts = vendor_selectors.bank_accounts_for_payables(vendor_id=int(vendor)).order_by("name", "id")
+            help_text = forms.VENDOR_ACCOUNTS
+        else:
+            accounts = vendor_selectors.bank_accounts_for_payables().order_by("vendor__name", "name", "id")
+            help_text = forms.CHOOSE_VENDOR_FIRST
+        choices = [
+            {"id": a.pk, "label": forms.bank_account_label(a, with_vendor=not vendor.isdigit())} for a in accounts
         ]
-        return self._finish(request, payables, outcomes, verb="checked with Dots", single=single)
-
-    # --- bulk actions on the list (same services, per-row outcomes) -------------------------------------
-
-    def bulk_view(self, request, action):
-        """The confirmation page of an action on the list's selection, posted back with the payables."""
-        spec = self._action(request, action)
-        if not spec.bulk:
-            raise PermissionDenied
-        selection = PayableSelectionForm(request.POST or None)
-        if not selection.is_valid():
-            raise PermissionDenied
-        payables = list(selection.cleaned_data["ids"].order_by("id"))
-        return getattr(self, spec.method)(request, payables, single=False)
-
-    @admin.action(description="Submit selected payables for approval", permissions=["submit"])
-    def submit_selected(self, request, queryset):
-        return self._do_submit(request, list(queryset.order_by("id")), single=False)
-
-    @admin.action(description="Approve selected payables", permissions=["approve"])
-    def approve_selected(self, request, queryset):
-        return self._do_approve(request, list(queryset.order_by("id")), single=False)
-
-    @admin.action(description="Reject selected payables…", permissions=["approve"])
-    def reject_selected(self, request, queryset):
-        return self._do_reject(request, list(queryset.order_by("id")), single=False)
-
-    @admin.action(description="Cancel selected payables…", permissions=["submit"])
-    def cancel_selected(self, request, queryset):
-        return self._do_cancel(request, list(queryset.order_by("id")), single=False)
-
-    @admin.action(description="Pay selected payables…", permissions=["pay"])
-    def pay_selected(self, request, queryset):
-        return self._do_pay(request, list(queryset.order_by("id")), single=False)
-
-    def has_submit_permission(self, request):
-        return request.user.has_perm("payables.submit_payable")
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm("payables.approve_payable")
-
-    def has_pay_permission(self, request):
-        return request.user.has_perm("payables.pay_payable")
+        return JsonResponse({"empty_label": "---------", "help_text": help_text, "accounts": choices})
 
     # --- create from a PDF ------------------------------------------------------------------------------
 

@@ -84,7 +84,9 @@ class ApprovalStepInline(admin.TabularInline):
         if db_field.name == "approvers":
             field.queryset = field.queryset.select_related("user")
             field.label_from_instance = _approver_choice_label
-            field.help_text = "Dots dashboard users; the linked local user is shown after the arrow."
+            field.help_text = (
+                "Dots approvers linked to a user in the Approver role; the linked user is shown after the arrow."
+            )
         return field
 
 
@@ -111,11 +113,14 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     search_fields = ["description"]
     save_as = False  # "save as new" would bypass the versioning
     actions = ["move_up", "move_down", "send_to_dots"]
-    readonly_fields = ["version", "in_dots", "other_versions"]
+    readonly_fields = ["version", "in_dots", "other_versions", "amount_condition", "vendor_names"]
     show_facets = admin.ShowFacets.NEVER
 
     def get_fieldsets(self, request, obj=None):
-        main = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        # Someone who may only read sees the condition in words ("at least $1,000.00"), never bare cents.
+        editable = obj is None or self.has_change_permission(request, obj)
+        amount = ["amount_comparator", "amount_cents"] if editable else ["amount_condition"]
+        main = ["description", "priority", *amount, "vendors" if editable else "vendor_names"]
         if obj is None:
             return [(None, {"fields": main})]
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]

@@ -3,8 +3,9 @@
 from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 
-from payables import policies
+from payables import policies, selectors
 from payables.models import ApprovalPolicy, Approver, Payable
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
@@ -23,7 +24,51 @@ def validate_pdf(upload) -> None:
         raise forms.ValidationError(f"“{upload.name}” is not a PDF file.", code="not_pdf")
 
 
+CHOOSE_VENDOR_FIRST = "Choose the vendor first: only its own bank accounts can be paid for its bills."
+VENDOR_ACCOUNTS = "The vendor's bank accounts. An unverified one can be entered, not paid, until verified."
+
+
+def bank_account_label(account, *, with_vendor: bool = False) -> str:
+    """ "Acme operating ••••6789 (verified)"; with the vendor in front when the list mixes vendors."""
+    state = "verified" if account.is_verified else "unverified: cannot be paid until a second person verifies it"
+    label = f"{account} ({state})"
+    return f"{account.vendor.name}: {label}" if with_vendor else label
+
+
+def limit_bank_accounts(form: forms.BaseForm, vendor_id) -> None:
+    """Offer only the chosen vendor's accounts, each said verified or not; before a vendor is chosen,
+    every account with its vendor's name. The field still accepts any account a bill may name, so the
+    form's clean() refuses another vendor's account by name ("… belongs to Acme, not to Globex")
+    rather than with a bare "not one of the choices"."""
+    field = form.fields.get("bank_account")
+    if field is None:
+        return
+    try:
+        vendor_id = int(vendor_id) if vendor_id not in (None, "") else None
+    except (TypeError, ValueError):
+        vendor_id = None
+    # The select itself (inside the admin's related-widget wrapper, whose `attrs` a form's copy detaches).
+    select = getattr(field.widget, "widget", field.widget)
+    select.attrs["data-choices-url"] = reverse("admin:payables_payable_bank_accounts")
+    accounts = field.queryset.select_related("vendor")
+    if vendor_id is None:
+        shown = [(a.pk, bank_account_label(a, with_vendor=True)) for a in accounts.order_by("vendor__name", "name")]
+        field.help_text = CHOOSE_VENDOR_FIRST
+    else:
+        shown = [(a.pk, bank_account_label(a)) for a in accounts.filter(vendor_id=vendor_id).order_by("name", "id")]
+        field.help_text = VENDOR_ACCOUNTS
+    field.choices = [("", field.empty_label or "---------"), *shown]
+
+
 class PayableForm(forms.ModelForm):
+    class Media:
+        js = ["payables/bank_account_choices.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        vendor = self.data.get("vendor") if self.is_bound else self.initial.get("vendor") or self.instance.vendor_id
+        limit_bank_accounts(self, vendor)
+
     class Meta:
         model = Payable
         fields = [
@@ -96,6 +141,10 @@ class PayableFromFileForm(PdfUploadForm):
         super().__init__(*args, **kwargs)
         self.fields["vendor"].queryset = Vendor.objects.all()
         self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+        limit_bank_accounts(self, self.data.get("vendor") if self.is_bound else self.initial.get("vendor"))
+
+    class Media:
+        js = ["payables/bank_account_choices.js"]
 
 
 class PayableSelectionForm(forms.Form):
@@ -140,6 +189,20 @@ class ApprovalPolicyForm(forms.ModelForm):
 
 
 class StepFormSet(BaseInlineFormSet):
+    """The steps of a policy. Each step offers only eligible approvers (selectors.eligible_approvers),
+    plus anyone a step already names, so that an administrator sees them and can take them off; clean()
+    refuses anyone not eligible, naming the step and the person."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        field = form.fields.get("approvers")
+        if field is None:
+            return
+        eligible = list(selectors.eligible_approvers())
+        named = [a for a in (form.instance.approvers.all() if form.instance.pk else []) if a not in eligible]
+        label = getattr(field, "label_from_instance", str)
+        field.choices = [(a.pk, label(a)) for a in [*eligible, *named]]
+
     def steps(self):
         """(approvals required, approver pks) per kept form, in order."""
         return [
@@ -157,6 +220,16 @@ class StepFormSet(BaseInlineFormSet):
             if problem.step is None:
                 raise forms.ValidationError(problem.message)
             kept[problem.step - 1].add_error(problem.field, problem.message)
+        eligible = {a.pk for a in selectors.eligible_approvers()}
+        for number, form in enumerate(kept, start=1):
+            refused = [a for a in form.cleaned_data.get("approvers", []) if a.pk not in eligible]
+            if refused:
+                names = ", ".join(selectors.approver_label(a) for a in refused)
+                form.add_error(
+                    "approvers",
+                    f"Step {number}: {names} cannot approve here. Choose Dots approvers linked to a user in "
+                    f"the Approver role (Payables → Approvers links them; Users gives the role).",
+                )
 
 
 class ApproverForm(forms.ModelForm):

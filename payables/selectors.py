@@ -12,6 +12,7 @@ from core.errors import DotsUnavailable
 from core.money import format_cents
 from payables.errors import NotReadyForDots
 from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
+from payables.models.payable import bill_number_search_key
 
 DUPLICATE_AMOUNT_WINDOW = dt.timedelta(days=7)
 _CLOSED = (Payable.Status.CANCELED, Payable.Status.REJECTED)
@@ -100,13 +101,51 @@ def waiting_for(user) -> Q:
     if not Approver.objects.filter(user=user).exists():
         return Q(pk__in=[])
     ids = []
+    cache = StepCache()
     candidates = Payable.objects.filter(status=Payable.Status.SUBMITTED).exclude(created_by=user)
-    for payable in candidates.select_related("approval_policy").order_by("-id")[:WAITING_SCAN_LIMIT]:
+    for payable in candidates.order_by("-id")[:WAITING_SCAN_LIMIT]:
         # The rule also refuses someone who already approved the current step.
-        may, _why = user_may_approve_current_step(payable, user)
+        may, _why = user_may_approve_current_step(payable, user, cache)
         if may:
             ids.append(payable.pk)
     return Q(pk__in=ids)
+
+
+# A vendor-name search matching more vendors than this is narrowed to the first ones by name.
+SEARCH_VENDORS_LIMIT = 500
+# Shorter terms are looked for at the start of a bill number only (see search()).
+SEARCH_MIN_ANYWHERE = 3
+
+
+def search(queryset, term: str):
+    """Payables whose bill number holds `term` anywhere (as typed, or normalised as the duplicate
+    check does: "inv 2002" finds INV-2002), whose vendor's name holds it, or whose external id does.
+
+    Fast on a million payables on PostgreSQL: each condition is on one indexed column (trigram GIN
+    indexes, migration 0003; the vendors' names are looked up first, in their small table), so the
+    planner combines index scans instead of reading the table. SQLite runs the same LIKEs unindexed.
+    """
+    from vendors.models import Vendor
+
+    term = term.strip()
+    if not term:
+        return queryset
+    if len(term) < SEARCH_MIN_ANYWHERE:
+        # A trigram index cannot look for one or two characters anywhere (that would read every
+        # row): a short term matches the start of a bill number (btree prefix index) or a whole
+        # external id.
+        found = Q(bill_number__startswith=term) | Q(bill_number__startswith=term.upper()) | Q(external_id=term)
+    else:
+        found = Q(bill_number__icontains=term) | Q(external_id__icontains=term)
+        key = bill_number_search_key(term)
+        if key is not None and len(key) >= SEARCH_MIN_ANYWHERE:
+            found |= Q(bill_number_key__contains=key)
+    vendor_ids = list(
+        Vendor.objects.filter(name__icontains=term).order_by("name").values_list("pk", flat=True)[:SEARCH_VENDORS_LIMIT]
+    )
+    if vendor_ids:
+        found |= Q(vendor_id__in=vendor_ids)
+    return queryset.filter(found)
 
 
 def overdue() -> Q:
@@ -125,6 +164,18 @@ def overdue() -> Q:
 DEFAULT_APPROVER_ROLES = frozenset({"admin", "ap_approver"})
 NO_POLICY_REASON = "no policy matched: one approval by any approver"
 _SYMBOL = {"<=": "≤", "==": "=", ">=": "≥"}
+
+
+def eligible_approvers():
+    """Who a policy step may name: Dots approvers linked to an active user in the Approver role
+    (someone who can approve here; a clerk or a payer never could)."""
+    from core import roles
+
+    return (
+        Approver.objects.filter(user__is_active=True, user__groups__name=roles.APPROVER)
+        .select_related("user")
+        .distinct()
+    )
 
 
 def amount_condition_text(comparator: str, amount_cents: int | None) -> str:
@@ -279,14 +330,39 @@ def current_step_index(payable: Payable) -> int | None:
     return None
 
 
-def _policy_steps(payable: Payable) -> list[ApprovalStep]:
-    if payable.approval_policy_id is None:
-        return []
-    return list(payable.approval_policy.steps.prefetch_related("approvers__user"))
+class StepCache:
+    """What the step reads share across many payables of one page (the list): every approver, the
+    default approvers and each policy's steps, read once. A page of one payable needs none."""
 
+    def __init__(self) -> None:
+        self._approvers_by_dots_id: dict | None = None
+        self._default: list[Approver] | None = None
+        self._steps: dict[int, list[ApprovalStep]] = {}
+        self._user_approver: dict[int, Approver | None] = {}
 
-def _default_approvers():
-    return Approver.objects.filter(dots_role__in=DEFAULT_APPROVER_ROLES).select_related("user")
+    def approvers_by_dots_id(self) -> dict:
+        if self._approvers_by_dots_id is None:
+            self._approvers_by_dots_id = {a.dots_user_id: a for a in Approver.objects.select_related("user")}
+        return self._approvers_by_dots_id
+
+    def default_approvers(self) -> list[Approver]:
+        if self._default is None:
+            self._default = list(Approver.objects.filter(dots_role__in=DEFAULT_APPROVER_ROLES).select_related("user"))
+        return self._default
+
+    def policy_steps(self, payable: Payable) -> list[ApprovalStep]:
+        if payable.approval_policy_id is None:
+            return []
+        if payable.approval_policy_id not in self._steps:
+            self._steps[payable.approval_policy_id] = list(
+                ApprovalStep.objects.filter(policy_id=payable.approval_policy_id).prefetch_related("approvers__user")
+            )
+        return self._steps[payable.approval_policy_id]
+
+    def approver_of(self, user) -> Approver | None:
+        if user.pk not in self._user_approver:
+            self._user_approver[user.pk] = Approver.objects.filter(user=user).first()
+        return self._user_approver[user.pk]
 
 
 def _label_for_dots_user(dots_user_id, fallback: str, approvers_by_dots_id: dict) -> str:
@@ -294,15 +370,16 @@ def _label_for_dots_user(dots_user_id, fallback: str, approvers_by_dots_id: dict
     return approver_label(approver) if approver and approver.user_id else (fallback or f"Dots user {dots_user_id}")
 
 
-def step_view(payable: Payable) -> list[StepView]:
+def step_view(payable: Payable, cache: StepCache | None = None) -> list[StepView]:
     """Each step: who may approve it, who has, and which one is current. Before submit (no
     answer from Dots yet) the steps of the matched policy are shown, none approved."""
-    policy_steps = _policy_steps(payable)
+    cache = cache or StepCache()
+    policy_steps = cache.policy_steps(payable)
     dots_steps = list(payable.approval_steps or [])
     count = len(dots_steps) or len(policy_steps)
     if not count:
         return []
-    approvers_by_dots_id = {a.dots_user_id: a for a in Approver.objects.select_related("user")}
+    approvers_by_dots_id = cache.approvers_by_dots_id()
     current = current_step_index(payable)
     views = []
     for index in range(count):
@@ -312,7 +389,9 @@ def step_view(payable: Payable) -> list[StepView]:
             required = policy_steps[index].num_approvals_required
         else:
             # No policy (Dots' default): any dashboard admin or AP approver.
-            may = [approver_label(a) for a in _default_approvers()] or ["any Dots admin or AP approver (none synced)"]
+            may = [approver_label(a) for a in cache.default_approvers()] or [
+                "any Dots admin or AP approver (none synced)"
+            ]
             required = 1
         required = dots_step.get("num_approvals_required", required)
         decisions = dots_step.get("user_approvals") or []
@@ -340,23 +419,24 @@ def step_view(payable: Payable) -> list[StepView]:
     return views
 
 
-def user_may_approve_current_step(payable: Payable, user) -> tuple[bool, str]:
+def user_may_approve_current_step(payable: Payable, user, cache: StepCache | None = None) -> tuple[bool, str]:
     """Whether `user` may approve (or reject) the current step, and why not. Segregation of
     duties (the creator) is the approve service's business; this is about the step's list."""
+    cache = cache or StepCache()
     index = current_step_index(payable)
     if index is None:
         if payable.status != Payable.Status.SUBMITTED:
             return False, f"{payable} is not waiting for approval ({payable.get_status_display()})."
         return False, f"{payable} has no approval step left."
-    approver = Approver.objects.filter(user=user).first()
+    approver = cache.approver_of(user)
     if approver is None:
         return False, f"{user.get_username()} is not linked to a Dots approver (ask an administrator to link them)."
     number = index + 1
-    policy_steps = _policy_steps(payable)
+    policy_steps = cache.policy_steps(payable)
     if policy_steps:
         if index >= len(policy_steps):
             return False, f"step {number} of {payable} is not in the policy it was submitted under."
-        if not policy_steps[index].approvers.filter(pk=approver.pk).exists():
+        if approver.pk not in {a.pk for a in policy_steps[index].approvers.all()}:
             return False, f"{user.get_username()} is not an approver of step {number}."
     elif len(payable.approval_steps or []) > 1:
         return False, f"{payable} was submitted under a policy not known here; approve it in Dots."

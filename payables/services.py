@@ -361,6 +361,8 @@ def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_q
         if new_status and Payable.TRANSITIONS.allows(payable.status, new_status):
             payable.status = new_status
             payable.status_changed_at = timezone.now()
+            if new_status == S.REJECTED:
+                payable.closed_reason, payable.closed_by, payable.closed_at = comment, actor, payable.status_changed_at
         payable.save()
         audit.record(
             actor=actor,
@@ -402,7 +404,8 @@ def payable_cancel(*, payable_id: int, actor: User, reason: str, from_queue: boo
         Payable.TRANSITIONS.ensure(payable, S.CANCELED)
         payable.status = S.CANCELED
         payable.status_changed_at = timezone.now()
-        fields = ["status", "status_changed_at", "updated_at"]
+        payable.closed_reason, payable.closed_by, payable.closed_at = reason, actor, payable.status_changed_at
+        fields = ["status", "status_changed_at", "closed_reason", "closed_by", "closed_at", "updated_at"]
         if payable.dots_id:  # Dots took the cancel: an earlier error no longer stands
             payable.last_dots_error, payable.last_dots_attempt_at = "", timezone.now()
             fields += ["last_dots_error", "last_dots_attempt_at"]

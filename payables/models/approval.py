@@ -108,7 +108,7 @@ class ApprovalStep(models.Model):
 
     policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField(default=1)
-    num_approvals_required = models.PositiveIntegerField(default=1)
+    num_approvals_required = models.PositiveIntegerField("approvals needed", default=1)
     approvers = models.ManyToManyField(Approver, related_name="+")
 
     class Meta:

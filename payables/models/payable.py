@@ -10,16 +10,29 @@ from core.money import MoneyField, format_cents
 from core.transitions import TransitionTable
 
 
+def _unprefixed(number: str) -> str:
+    text = (number or "").upper()
+    text = re.sub(r"[\s#\-_/.]", "", text)
+    return re.sub(r"^(INVOICE|INV)", "", text)
+
+
 def normalise_bill_number(number: str) -> str:
     """The form two bill numbers share when they are the same bill written differently.
 
     "INV-000104", "inv 104", "#104" and "104" all become "104": case, spaces, "#",
     "-", an "INV" prefix and leading zeros do not make a different bill.
     """
-    text = (number or "").upper()
-    text = re.sub(r"[\s#\-_/.]", "", text)
-    text = re.sub(r"^(INVOICE|INV)", "", text)
-    return text.lstrip("0") or "0"
+    return _unprefixed(number).lstrip("0") or "0"
+
+
+def bill_number_search_key(term: str) -> str | None:
+    """What to look for inside `bill_number_key` when someone searches for `term`: "inv 2002",
+    "INV-2002" and "#2002" all look for "2002". None when normalising would widen the search:
+    leading zeros ("INV-000012") say the padded number was meant, which the plain text finds."""
+    text = _unprefixed(term)
+    if not text or text.startswith("0"):
+        return None
+    return text
 
 
 class Payable(DotsRecord):
@@ -124,6 +137,20 @@ class Payable(DotsRecord):
     )
     pay_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     pay_attempts = models.PositiveIntegerField(default=0, editable=False)
+    # Why it was rejected or canceled, who did it and when: the payable shows it to everyone who
+    # sees it (a clerk has no audit access). Empty after a move Dots made on its own (the page
+    # then names who rejected it in Dots, from `approval_steps`).
+    closed_reason = models.TextField("reason for rejecting or canceling", blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name="rejected or canceled by",
+    )
+    closed_at = models.DateTimeField("rejected or canceled at", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]

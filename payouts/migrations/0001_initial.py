@@ -607,4 +607,34 @@ class Migration(migrations.Migration):
             model_name="payeeimportrow",
             index=models.Index(fields=["payee_import", "email"], name="payouts_pay_payee_i_6d382a_idx"),
         ),
+        migrations.AlterField(
+            model_name="payee",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+        ),
+        migrations.AlterField(
+            model_name="payee",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
+        ),
+        migrations.AlterField(
+            model_name="payoutlink",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+        ),
+        migrations.AlterField(
+            model_name="payoutlink",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
+        ),
+        migrations.AlterField(
+            model_name="payoutrequest",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+        ),
+        migrations.AlterField(
+            model_name="payoutrequest",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
+        ),
     ]

@@ -25,7 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from core import roles
 from payables import services as payable_services
-from payables.admin import PAYABLE_ACTIONS
+from payables.admin_acts import PAYABLE_ACTIONS
 from tests.browser import page_checks
 from tests.browser.helpers import sign_in
 from tests.core.test_access_matrix import ALSO_NEEDS, CUSTOM, POST_ONLY, _named_urls

@@ -1,6 +1,7 @@
 """The payables admin: drafts with items and a PDF, the action pages, bulk actions and step-up."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -97,7 +98,9 @@ def test_submit_button_submits_and_the_page_shows_the_steps(client, people, make
     assert payable.status == S.SUBMITTED
     page = response.content.decode()
     assert "submitted for approval" in page
-    assert "Approver: approve or reject" in page
+    # Whose approval it waits for, by name (the clerk is no approver: no "Approve…" for them).
+    assert "Next: Approval: step 1 of 1 waits for approver, approver2 or approver3" in re.sub(r"<[^>]+>", "", page)
+    assert "Approve…" not in page
 
 
 def test_submitted_payable_cannot_be_edited(client, people, make_payable):
@@ -162,10 +165,12 @@ def test_bulk_approve_reports_each_payable(client, people, make_payable):
         follow=True,
     )
     texts = [str(m) for m in response.context["messages"]]
-    assert "2 approved." in texts
+    assert "2 fully approved." in texts
     skipped = next(t for t in texts if "skipped" in t)
     assert skipped.startswith("2 skipped")
-    assert f"{mine.bill_number}: {mine.bill_number}: you created it" in skipped
+    # The bill number once, never "INV-1: INV-1: ...".
+    assert f"{mine.bill_number}: you created it" in skipped
+    assert f"{mine.bill_number}: {mine.bill_number}" not in skipped
     assert f"{already.bill_number}:" in skipped and "approved" in skipped
 
 

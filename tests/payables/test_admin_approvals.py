@@ -19,6 +19,17 @@ CHANGELIST = "admin:payables_approvalpolicy_changelist"
 
 
 @pytest.fixture
+def approvers(approvers, administrator):
+    """The synced approvers, with alex, blair and casey linked to users in the Approver role: the
+    policy form offers (and accepts) only such approvers."""
+    for name in ("alex", "blair", "casey"):
+        user = make_user(f"{name}-user", role=roles.APPROVER, first_name=name.title(), last_name="Approver")
+        approver_sync.approver_link(actor=administrator, approver_id=approvers[name].pk, user_id=user.pk)
+        approvers[name].refresh_from_db()
+    return approvers
+
+
+@pytest.fixture
 def admin_client(client, administrator):
     login_verified(client, administrator)
     return client
@@ -279,10 +290,11 @@ def test_choosing_a_user_linked_to_another_approver_is_refused_on_the_field(admi
     person = make_user("person")
     approver_sync.approver_link(actor=administrator, approver_id=approvers["blair"].pk, user_id=person.pk)
     url = reverse("admin:payables_approver_change", args=[approvers["alex"].pk])
+    before = Approver.objects.get(pk=approvers["alex"].pk).user
     response = admin_client.post(url, {"user": person.pk})
     assert response.status_code == 200
     assert "already linked to" in " ".join(response.context["adminform"].form.errors["user"])
-    assert Approver.objects.get(pk=approvers["alex"].pk).user is None
+    assert Approver.objects.get(pk=approvers["alex"].pk).user == before  # unchanged
 
 
 @pytest.mark.django_db(transaction=True)
@@ -293,6 +305,9 @@ def test_the_admin_creates_the_policy_in_dots_outside_any_database_transaction(
     administrator = make_user("policy-admin-tx", role=roles.ADMINISTRATOR)
     approver_sync.approvers_sync(actor=administrator)
     found = {a.first_name.lower(): a for a in Approver.objects.all()}
+    for name in ("alex", "blair"):  # the form accepts only approvers linked to a user in the Approver role
+        user = make_user(f"{name}-tx", role=roles.APPROVER)
+        approver_sync.approver_link(actor=administrator, approver_id=found[name].pk, user_id=user.pk)
     seen = []
 
     def factory():
@@ -327,3 +342,41 @@ def test_a_policy_page_offers_send_to_dots_again_while_dots_is_behind_and_the_bu
     policy.refresh_from_db()
     assert policy.dots_id in dots_policies()
     assert "Send to Dots again" not in admin_client.get(change_url).content.decode()
+
+
+# --- who a step may name ---------------------------------------------------------------------------------------
+
+
+def test_a_step_offers_only_dots_approvers_linked_to_a_user_in_the_approver_role(admin_client, approvers):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK)
+    approver_sync.approver_link(
+        actor=make_user("linker", role=roles.ADMINISTRATOR), approver_id=approvers["pat"].pk, user_id=clerk.pk
+    )
+    response = admin_client.get(reverse(ADD))
+    formset = next(f for f in response.context["inline_admin_formsets"]).formset
+    offered = {value for value, _ in formset.forms[0].fields["approvers"].choices}
+    assert offered == {approvers[name].pk for name in ("alex", "blair", "casey")}
+
+
+def test_a_step_naming_a_clerk_is_refused_on_the_approvers_field_and_nothing_reaches_dots(
+    admin_client, dots, approvers, administrator
+):
+    clerk = make_user("a-clerk", role=roles.AP_CLERK, first_name="Casey", last_name="Clerk")
+    approver_sync.approver_link(actor=administrator, approver_id=approvers["pat"].pk, user_id=clerk.pk)
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, steps=[(1, ("alex", "pat"))]))
+    assert response.status_code == 200
+    formset = next(f for f in response.context["inline_admin_formsets"]).formset
+    assert formset.forms[0].errors["approvers"] == [
+        "Step 1: Casey Clerk cannot approve here. Choose Dots approvers linked to a user in the Approver role "
+        "(Payables → Approvers links them; Users gives the role)."
+    ]
+    assert ApprovalPolicy.objects.count() == 0
+    assert dots.received("POST", POLICIES) == []
+
+
+def test_a_step_naming_an_unlinked_dots_user_is_refused(admin_client, dots, approvers):
+    response = admin_client.post(reverse(ADD), policy_form(approvers=approvers, steps=[(1, ("pat",))]))
+    formset = next(f for f in response.context["inline_admin_formsets"]).formset
+    assert "not linked" in formset.forms[0].errors["approvers"][0]
+    assert "cannot approve here" in formset.forms[0].errors["approvers"][0]
+    assert ApprovalPolicy.objects.count() == 0

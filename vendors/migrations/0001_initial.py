@@ -240,4 +240,24 @@ class Migration(migrations.Migration):
                 name="vendorbankaccount_routing_is_nine_digits",
             ),
         ),
+        migrations.AlterField(
+            model_name="vendor",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+        ),
+        migrations.AlterField(
+            model_name="vendor",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
+        ),
+        migrations.AlterField(
+            model_name="vendorbankaccount",
+            name="last_dots_attempt_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+        ),
+        migrations.AlterField(
+            model_name="vendorbankaccount",
+            name="last_dots_error",
+            field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
+        ),
     ]

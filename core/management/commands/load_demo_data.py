@@ -1,7 +1,8 @@
 """Demo logins, one per role, for `make run`. Safe to run again: it changes nothing the second time.
 
-The logins work only while DEBUG is on (core.auth_backends), and only they may skip
-a role's required second factor, and only then.
+The logins work only while DEBUG is on (core.auth_backends), and only they may sign in
+without a role's required second factor, and only then. Paying's step-up still asks for a
+code (core.two_factor.step_up_needed): the demo payer sets up an authenticator at the first payment.
 """
 
 from django.conf import settings
@@ -67,4 +68,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             self.stdout.write(self.style.WARNING("DEBUG is off: demo logins are refused until it is on."))
         else:
-            self.stdout.write("Payer and Administrator demo logins skip two-factor sign-in because DEBUG is on.")
+            self.stdout.write(
+                "Payer and Administrator demo logins sign in without two-factor because DEBUG is on. Paying "
+                "still asks for an authenticator code: the demo payer sets up an authenticator the first time "
+                "they pay (the pay page links to the set-up page)."
+            )
