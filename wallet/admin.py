@@ -294,7 +294,7 @@ class AppAdmin(_Pages):
         word = "Deposit into" if kind == WalletTransfer.Kind.DEPOSIT else "Withdraw from"
         rows = [("App", str(app)), ("Bank account", str(account) if account else "none")]
         if kind == WalletTransfer.Kind.DEPOSIT:
-            intro = "Dots pulls the amount from the app's bank account into the wallet; it arrives when the bank settles it."
+            intro = "Dots pulls the amount from the app's bank account into the wallet when the bank settles it."
         else:
             intro = "Dots sends the amount from the wallet to the app's bank account; the wallet is debited at once."
         return self.page(
