@@ -20,6 +20,7 @@ from core.errors import ActionQueued, DomainError
 from core.money import format_cents
 from core.two_factor import step_up_needed, step_up_verify
 from wallet import ach_accounts, apps_service, transfers
+from wallet.admin_kyb import AppKybPages
 from wallet.errors import InvalidAchDetails
 from wallet.forms import AchAccountForm, AppCreateForm, DecideForm, MoveMoneyForm, VerifyForm
 from wallet.models import AchAccount, App, WalletTransfer
@@ -103,7 +104,7 @@ class _Pages(AdminPagesMixin, LargeListAdmin):
 
 
 @admin.register(App)
-class AppAdmin(_Pages):
+class AppAdmin(AppKybPages, _Pages):
     list_display = ("name", "kyb_state", "bank_account", "read_from_dots_at")
     list_filter = ("status",)
     fieldsets = (
@@ -193,6 +194,7 @@ class AppAdmin(_Pages):
             AdminPage("read-from-dots/", "read_view", "read_from_dots"),
             AdminPage("<path:object_id>/bank-account/", "ach_view", "ach_account"),
             AdminPage("<path:object_id>/move/<str:kind>/", "move_view", "move"),
+            *self.kyb_pages(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -200,6 +202,7 @@ class AppAdmin(_Pages):
         extra = {
             "can_add_ach": user.has_perm("wallet.add_achaccount"),
             "can_move": user.has_perm("wallet.add_wallettransfer"),
+            "can_kyb": user.has_perm("wallet.change_app"),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)

@@ -66,6 +66,9 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:wallet_app_read_from_dots": ("wallet.change_app", None),
     "admin:wallet_app_ach_account": ("wallet.add_achaccount", "wallet.app"),
     "admin:wallet_app_move": ("wallet.add_wallettransfer", ("wallet.app", "deposit")),
+    "admin:wallet_app_kyb": ("wallet.change_app", "wallet.app"),
+    "admin:wallet_app_kyb_flow": ("wallet.change_app", "wallet.app"),
+    "admin:wallet_app_settings": ("wallet.change_app", "wallet.app"),
     "admin:wallet_achaccount_verify": ("wallet.verify_achaccount", "wallet.achaccount"),
     "admin:wallet_wallettransfer_decide": ("wallet.approve_wallettransfer", "wallet.wallettransfer"),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
@@ -86,6 +89,7 @@ POST_ONLY = {
     "admin:payouts_transfer_sync",
     "admin:reconciliation_discrepancy_run",
     "admin:wallet_app_read_from_dots",
+    "admin:wallet_app_kyb_flow",
 }
 # Permissions some custom pages need besides the one above (all must be held).
 ALSO_NEEDS = {
