@@ -89,6 +89,11 @@ class _Pages(AdminPagesMixin, LargeListAdmin):
         }
         return TemplateResponse(request, "admin/wallet/page.html", context)
 
+    def _without_code_if_fresh(self, request, form):
+        if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
+            del form.fields["otp_token"]
+        return form
+
     def _step_up(self, request, form) -> bool:
         """True when this session gave a fresh code (or gives one now); else the form says why."""
         if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
@@ -276,7 +281,7 @@ class AppAdmin(AppKybPages, _Pages):
             refusal = (
                 "The app has no verified bank account: no deposit or withdrawal until a second person verifies it."
             )
-        form = MoveMoneyForm(request.POST or None)
+        form = self._without_code_if_fresh(request, MoveMoneyForm(request.POST or None))
         if request.method == "POST" and not refusal and form.is_valid() and self._step_up(request, form):
             try:
                 transfer = transfers.transfer_request(
@@ -450,7 +455,7 @@ class WalletTransferAdmin(_Pages):
             refusal = "You asked for this, so you cannot approve it: a second Payer must."
         elif transfer.status != WalletTransfer.Status.AWAITING_APPROVAL:
             refusal = f"Nothing to decide: it is {transfer.get_status_display().lower()}."
-        form = DecideForm(request.POST or None)
+        form = self._without_code_if_fresh(request, DecideForm(request.POST or None))
         if request.method == "POST" and not refusal and form.is_valid() and self._step_up(request, form):
             data = form.cleaned_data
             try:
