@@ -40,6 +40,7 @@ S = WalletTransfer.Status
 ASK = "wallet.add_wallettransfer"
 APPROVE = "wallet.approve_wallettransfer"
 MAX_CENTS = 100_000_000_00  # $100,000,000.00: a typo guard, not a Dots limit
+KEY_LIFETIME = dt.timedelta(hours=23)  # Dots keeps an idempotency key 24 hours
 
 
 def needs_second_approval(amount_cents: int) -> bool:
@@ -153,6 +154,13 @@ def transfer_send(*, transfer_id: int, actor: User, from_queue: bool = False, qu
     transfer = WalletTransfer.objects.select_related("app", "ach_account").get(pk=transfer_id)
     if transfer.status not in (S.TO_SEND, S.UNKNOWN):
         return transfer
+    if transfer.sent_at is not None and timezone.now() - transfer.sent_at > KEY_LIFETIME:
+        # Dots may have forgotten the key: a resend could make a second transfer. A person looks.
+        WalletTransfer.objects.filter(pk=transfer.pk).update(
+            last_dots_error="First sent over 23 hours ago and Dots never answered: it may have forgotten the key, "
+            "so it is not sent again. Look for it among Dots' transfers before asking again."
+        )
+        return transfer
     account = current_account(transfer.app)
     if (
         transfer.dots_transfer_id is None
@@ -188,8 +196,13 @@ def transfer_send(*, transfer_id: int, actor: User, from_queue: bool = False, qu
 
 
 def _queue_retry(transfer: WalletTransfer, *, actor: User, error: str) -> None:
+    # Dots keeps a key 24 hours from its first use: retries stop 23 hours after the first send.
     action_queue.queue_retry(
-        kind=seam.WALLET_TRANSFER_SEND, target=transfer, actor=actor, error=error, first_attempt_at=transfer.created_at
+        kind=seam.WALLET_TRANSFER_SEND,
+        target=transfer,
+        actor=actor,
+        error=error,
+        first_attempt_at=transfer.sent_at or timezone.now(),
     )
 
 
@@ -270,5 +283,5 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
 
 
 def _stale(transfer: WalletTransfer) -> bool:
-    started = transfer.decided_at or transfer.created_at
+    started = transfer.sent_at or transfer.decided_at or transfer.created_at
     return timezone.now() - started > dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)

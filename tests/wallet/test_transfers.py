@@ -1,6 +1,9 @@
 """Deposits and withdrawals: a second Payer above the threshold, sent once, followed to their end."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from core import roles
 from core.audit import system_user
@@ -172,3 +175,14 @@ def test_a_withdrawal_dots_refuses_for_short_funds_is_refused_with_the_reason(do
         transfers.transfer_send(transfer_id=transfer.pk, actor=team.payer, queue=False)
     transfer.refresh_from_db()
     assert transfer.status == S.REFUSED and "insufficient" in transfer.last_dots_error.lower()
+
+
+def test_a_transfer_first_sent_over_23_hours_ago_is_never_sent_again(dots, verified_account, team):
+    transfer = _ask(verified_account.app, team.payer, 70_000)
+    WalletTransfer.objects.filter(pk=transfer.pk).update(
+        status=S.UNKNOWN, sent_at=timezone.now() - timedelta(hours=23, minutes=1)
+    )
+    sync.transfers_step(actor=system_user())
+    transfer.refresh_from_db()
+    assert transfer.status == S.UNKNOWN and "forgotten the key" in transfer.last_dots_error
+    assert dots.received("POST", "/v2/apps/*/deposit") == []
