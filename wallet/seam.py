@@ -66,3 +66,4 @@ registry.action_kind(
 registry.task(APP, "wallet.tasks.wallet_transfer_send")
 registry.sync_step(APP, SyncStep(name="apps", run="wallet.sync.apps_step", order=84))
 registry.sync_step(APP, SyncStep(name="app deposits and withdrawals", run="wallet.sync.transfers_step", order=85))
+registry.reconcile_check(APP, "wallet_transfer", "wallet.reconcile.TRANSFER_CHECK")
