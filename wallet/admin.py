@@ -37,7 +37,10 @@ def when(value) -> str:
 
 def account_badge(account: AchAccount | None):
     if account is None:
-        return mark_safe('<span class="ll-badge ll-badge-unverified">None</span> no bank account in Dots yet')
+        return mark_safe(
+            '<span class="ll-badge ll-badge-unverified">None</span> none added here yet: no money moves before one is '
+            "added and verified here"
+        )
     if not account.is_current:
         return mark_safe('<span class="ll-badge ll-badge-retired">Replaced</span>')
     if account.is_verified:
@@ -313,7 +316,7 @@ class AppAdmin(AppKybPages, _Pages):
             rows=rows,
             intro=intro,
             refusal=refusal,
-            submit="Ask for it",
+            submit=f"Ask for the {kind}",
         )
 
 

@@ -143,7 +143,7 @@ class WalletTransfer(DotsRecord):
 
     app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="transfers")
     ach_account = models.ForeignKey(AchAccount, on_delete=models.PROTECT, related_name="transfers")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField("what", max_length=12, choices=Kind.choices)
     amount_cents = models.BigIntegerField("amount")
     status = models.CharField(max_length=20, choices=Status.choices)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
