@@ -79,7 +79,7 @@ class DirectorForm(RetypeMixin, forms.Form):
     NEVER_SHOWN = ("ssn",)
 
 
-DirectorFormSet = formset_factory(DirectorForm, extra=1, max_num=10, validate_max=True)
+DirectorFormSet = formset_factory(DirectorForm, extra=2, max_num=10, validate_max=True)
 
 
 def initial_from(held: dict | None) -> tuple[dict, list[dict], dict]:
