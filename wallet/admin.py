@@ -117,7 +117,7 @@ class AppAdmin(AppKybPages, _Pages):
     list_filter = ("status",)
     fieldsets = (
         (None, {"fields": ("name", "kyb_state", "balance", "money_out", "connected_users")}),
-        ("Bank account", {"fields": ("bank_account",)}),
+        ("Bank account", {"fields": ("bank_account", "bank_account_in_dots")}),
         ("KYB", {"fields": ("kyb_company_name", "kyb_ein", "kyb_sent", "kyb_flow")}),
         ("Settings", {"fields": ("auto_refill", "payout_options")}),
         (SUPPORT, {"classes": ("collapse",), "fields": ("dots_app_id", "read_from_dots", "last_dots_error")}),
@@ -159,6 +159,10 @@ class AppAdmin(AppKybPages, _Pages):
             return account_badge(None)
         url = reverse("admin:wallet_achaccount_change", args=[account.pk])
         return format_html('<a href="{}">{}</a> {}', url, account, account_badge(account))
+
+    @admin.display(description="bank account in Dots (now)")
+    def bank_account_in_dots(self, obj):
+        return apps_service.ach_account_in_dots(obj)
 
     @admin.display(description="KYB legal name")
     def kyb_company_name(self, obj):

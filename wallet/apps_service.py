@@ -95,6 +95,22 @@ class Metrics:
     error: str = ""
 
 
+def ach_account_in_dots(app: App) -> str:
+    """The bank account Dots holds for the app, as Dots names it (masked), in words."""
+    from core.dots_gateway import is_not_found
+    from core.errors import DotsCallError, DotsRejected
+
+    try:
+        with dots_call("read the app's bank account"):
+            answer = client().retrieve_app_ach_account(app_id=app.dots_app_id)
+    except DotsRejected as exc:
+        return "none" if is_not_found(exc) else f"unknown: {exc}"
+    except DotsCallError as exc:
+        return f"unknown: {exc}"
+    mask = str(answer.get("mask") or "")[-4:]
+    return str(answer.get("name") or "") or (f"••••{mask}" if mask else "none")
+
+
 def app_metrics(app: App) -> Metrics:
     """What Dots says now: the wallet balance, money out and connected users (read as the page opens)."""
     from core.errors import DotsCallError
