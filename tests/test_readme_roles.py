@@ -41,6 +41,12 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "reset lockouts": ("axes.delete_accessattempt",),
     "change approval policies": ("payables.add_approvalpolicy", "payables.change_approvalpolicy"),
     "adopt Dots' state": ("reconciliation.adopt_discrepancy",),
+    "ask for app wallet deposits and withdrawals": ("wallet.add_wallettransfer",),
+    "approve those of another Payer": ("wallet.approve_wallettransfer",),
+    "verify the app's bank account someone else added": ("wallet.verify_achaccount",),
+    "send the app's KYB information": ("wallet.change_app",),
+    "add the app's bank account": ("wallet.add_achaccount",),
+    "change the app wallet's settings": ("wallet.change_app",),
 }
 
 

@@ -38,7 +38,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENS = Path(__file__).resolve().parents[2] / "test-output" / "screens"
 # Pages that take an argument besides a record's id: each value to walk, with the permissions it
 # needs besides the page's own (a new page of this shape fails below until it is listed here).
-ARGUMENTS = {"admin:payables_payable_act": {name: spec.perms for name, spec in PAYABLE_ACTIONS.items()}}
+ARGUMENTS = {
+    "admin:payables_payable_act": {name: spec.perms for name, spec in PAYABLE_ACTIONS.items()},
+    "admin:wallet_app_move": {"deposit": (), "withdrawal": ()},
+}
 # For those, the record each value is best shown with: a payable in the state the action is for.
 ARGUMENT_STATES = {"approve": "submitted", "reject": "submitted", "pay": "approved", "cancel": "draft"}
 STAFF_PAGES = ("admin:two_factor_setup", "admin:password_change")

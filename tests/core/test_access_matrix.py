@@ -65,6 +65,14 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payoutrun_retry": ("payouts.approve_payoutrun", "payouts.payoutrun"),
     "admin:payouts_transfer_sync": ("payouts.view_transfer", None),
     "admin:reconciliation_discrepancy_run": ("reconciliation.view_discrepancy", None),
+    "admin:wallet_app_read_from_dots": ("wallet.change_app", None),
+    "admin:wallet_app_ach_account": ("wallet.add_achaccount", "wallet.app"),
+    "admin:wallet_app_move": ("wallet.add_wallettransfer", ("wallet.app", "deposit")),
+    "admin:wallet_app_kyb": ("wallet.change_app", "wallet.app"),
+    "admin:wallet_app_kyb_flow": ("wallet.change_app", "wallet.app"),
+    "admin:wallet_app_settings": ("wallet.change_app", "wallet.app"),
+    "admin:wallet_achaccount_verify": ("wallet.verify_achaccount", "wallet.achaccount"),
+    "admin:wallet_wallettransfer_decide": ("wallet.approve_wallettransfer", "wallet.wallettransfer"),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
 }
@@ -82,6 +90,8 @@ POST_ONLY = {
     "admin:payouts_payoutrun_retry",
     "admin:payouts_transfer_sync",
     "admin:reconciliation_discrepancy_run",
+    "admin:wallet_app_read_from_dots",
+    "admin:wallet_app_kyb_flow",
 }
 # Permissions some custom pages need besides the one above (all must be held).
 ALSO_NEEDS = {

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from core import action_queue, registry, roles
+from core import action_queue, dots_gateway, registry, roles
 from core.errors import ActionQueued
 from core.models import AuditEvent, QueuedDotsAction
 from payables import drafts
@@ -70,6 +70,7 @@ def test_every_queued_kind_an_app_declares_names_a_permission_and_is_tested_here
         "payable.pay",
         "payout_link.push",
         "payout_request.push",
+        "wallet_transfer.send",
     }, "a new queued kind needs its own role-removed test in this module"
     for spec in registry.discover().action_kinds.values():
         assert spec.permission and spec.doing
@@ -192,3 +193,37 @@ def test_payout_request_queued_by_an_operator_whose_role_is_removed_fails_and_se
     request.refresh_from_db()
     assert request.dots_id is None and request.status == PayoutRequest.Status.PENDING
     assert dots.received("POST", "/v2/payout-requests") == []
+
+
+def test_a_deposit_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothing(
+    dots, django_capture_on_commit_callbacks
+):
+    from tests.wallet.conftest import ACCOUNT_NUMBER, COMPLIANCE
+    from wallet import ach_accounts, transfers
+    from wallet.models import App, WalletTransfer
+
+    payer = make_user("payer", role=roles.PAYER)
+    admin = make_user("admin", role=roles.ADMINISTRATOR)
+    dots_gateway.client().update_app_compliance(app_id=dots.app_id, **COMPLIANCE)
+    app = App.objects.create(dots_app_id=dots.app_id, name="Ledgerline", status=App.Status.APPROVED)
+    account = ach_accounts.ach_account_add(
+        actor=admin,
+        app_id=app.pk,
+        holder_name="Ledgerline Inc",
+        routing_number="021000021",
+        account_number=ACCOUNT_NUMBER,
+        account_type="checking",
+    )
+    ach_accounts.ach_account_verify(
+        actor=make_user("payer2", role=roles.PAYER), ach_account_id=account.pk, how_confirmed="bank letter"
+    )
+    start_outage(dots)
+    with django_capture_on_commit_callbacks(execute=True):  # the send task runs after commit, as the payer
+        transfer = transfers.transfer_request(actor=payer, app_id=app.pk, kind="deposit", amount_cents=5_000)
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="move app wallet money")
+
+    transfer.refresh_from_db()
+    assert transfer.dots_transfer_id is None and transfer.status == WalletTransfer.Status.TO_SEND
+    assert dots.received("POST", "/v2/apps/*/deposit") == []

@@ -107,6 +107,7 @@ APP_ACCESS_MODULES = (
     "tests.payables.admin_access",
     "tests.payouts.admin_access",
     "tests.reconciliation.admin_access",
+    "tests.wallet.admin_access",
 )
 for _module_name in APP_ACCESS_MODULES:
     try:

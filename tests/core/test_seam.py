@@ -10,7 +10,7 @@ from core import checks, registry
 from core.registry import ActionKind
 
 ROOT = Path(__file__).resolve().parents[2]
-BUSINESS_APPS = ("vendors", "payables", "payouts")
+BUSINESS_APPS = ("vendors", "payables", "payouts", "wallet")
 
 
 def _python_files(app: str):

@@ -21,6 +21,7 @@ DEMO_LOGINS = (
     ("approver", "demo-approver-pass", roles.APPROVER, "Avery", "Approver"),
     ("approver2", "demo-approver2-pass", roles.APPROVER, "Alex", "Second-Approver"),
     ("payer", "demo-payer-pass", roles.PAYER, "Pat", "Payer"),
+    ("payer2", "demo-payer2-pass", roles.PAYER, "Paz", "Second-Payer"),  # approves large wallet deposits
     ("operator", "demo-operator-pass", roles.PAYOUTS_OPERATOR, "Oli", "Operator"),
     ("manager", "demo-manager-pass", roles.MANAGER, "Morgan", "Manager"),
     ("admin", "demo-admin-pass", roles.ADMINISTRATOR, "Ada", "Administrator"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from dots.emulator.context import WALLET_KIND, Ctx, cents_to_decimal_str, clock_now, iso
 from dots.emulator.errors import ApiError
@@ -35,7 +35,9 @@ DEFAULT_SETTINGS = {
     "refill_threshold": 10_000,
 }
 COMPLIANCE_SECTIONS = ("company_info", "contact_info", "directors", "flow_of_funds")
-FLOW_TTL = timedelta(hours=1)
+FLOW_KIND = "app_kyb_flow"
+FLOW_TTL = timedelta(hours=72)  # both spec files: "The URL expires after 72 hours"
+INCORPORATION_TYPES = ("sole_proprietorship", "partnership", "llc", "c_corporation", "s_corporation", "non_profit")
 
 
 # -- seeding ----------------------------------------------------------------------------------------
@@ -143,6 +145,33 @@ def put_compliance(ctx: Ctx, app_id: str) -> tuple[int, object]:
     if not re.fullmatch(r"[0-9]{9}", company["ein"]):
         raise ApiError(400, "invalid-input", "company_info.ein must be 9 digits")
     ctx.require_int(company, "ubo_count", min=1)
+    if company["incorporation_type"] not in INCORPORATION_TYPES:
+        raise ApiError(400, "invalid-input", "company_info.incorporation_type is not one of the allowed values")
+    _require_date(company["incorporation_date"], "company_info.incorporation_date")
+    directors = body["directors"]
+    if company["ubo_count"] != len(directors):
+        raise ApiError(400, "invalid-input", "company_info.ubo_count must equal the number of directors")
+    total = 0.0
+    for i, director in enumerate(directors):
+        if not isinstance(director, dict):
+            raise ApiError(400, "invalid-input", f"directors[{i}] must be an object")
+        for field in ("first_name", "last_name", "title", "phone", "email", "dob"):
+            ctx.require_str(director, field)
+        _require_date(director["dob"], f"directors[{i}].dob")
+        share = director.get("ownership_percentage")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 100:
+            raise ApiError(400, "invalid-input", f"directors[{i}].ownership_percentage must be 0 to 100")
+        total += share
+        address = director.get("address")
+        if not isinstance(address, dict):
+            raise ApiError(400, "invalid-input", f"directors[{i}].address is required")
+        for field in ("line1", "city", "zip", "country", "state"):
+            ctx.require_str(address, field)
+        ssn = director.get("ssn")
+        if (ssn is not None or address["country"] == "US") and not re.fullmatch(r"[0-9]{9}", str(ssn or "")):
+            raise ApiError(400, "invalid-input", f"directors[{i}].ssn must be 9 digits (required for a US address)")
+    if total > 100:
+        raise ApiError(400, "invalid-input", "directors' ownership_percentage adds up to more than 100")
     for field in ("email", "phone_number", "line1", "city", "zip", "state", "country"):
         ctx.require_str(body["contact_info"], field)
     for field in ("reasons", "usage"):
@@ -159,20 +188,48 @@ def put_compliance(ctx: Ctx, app_id: str) -> tuple[int, object]:
     return 200, doc
 
 
+def _require_date(value: str, name: str) -> None:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid-input", f"{name} must be a date (YYYY-MM-DD)") from None
+
+
 def kyb_flow(ctx: Ctx, app_id: str) -> tuple[int, object]:
-    """Current spec: 201 with the hosted KYB flow's URL."""
-    _app_or_404(ctx, app_id)
-    return 201, {"url": _flow_url(ctx, app_id), "expires_at": ctx.iso(ctx.now() + FLOW_TTL), "status": "pending"}
+    """Current spec: 201 with the hosted KYB flow's URL (72 hours; a new one invalidates the old)."""
+    url, expires = _new_flow(ctx, app_id)
+    return 201, {"url": url, "expires_at": expires, "status": "pending"}
 
 
 def compliance_flow(ctx: Ctx, app_id: str) -> tuple[int, object]:
-    """Older spec (2026-01-14): 200 with the URL as a bare JSON string."""
-    _app_or_404(ctx, app_id)
-    return 200, _flow_url(ctx, app_id)
+    """Older spec (2026-01-14): 200 with the URL as a bare JSON string (same rules)."""
+    url, _expires = _new_flow(ctx, app_id)
+    return 200, url
 
 
-def _flow_url(ctx: Ctx, app_id: str) -> str:
-    return f"{ctx.request.host_url.rstrip('/')}/_emulator/flows/kyb/{app_id}"
+def _new_flow(ctx: Ctx, app_id: str) -> tuple[str, str]:
+    app = _app_or_404(ctx, app_id)
+    # "only available for apps ... that have not already reached a terminal or review state"
+    if app["status"] in ("in_review", "approved"):
+        raise ApiError(400, "invalid-state-transition", f"the app is {app['status']}: no KYB flow can be created")
+    token = ctx.store.new_uuid()
+    expires = ctx.iso(ctx.now() + FLOW_TTL)
+    doc = {"app_id": app_id, "token": token, "expires_at": expires}
+    if ctx.store.get(FLOW_KIND, app_id) is None:
+        ctx.store.insert(FLOW_KIND, app_id, doc, app_id=app_id)
+    else:
+        ctx.store.put(FLOW_KIND, app_id, doc)  # the previous URL stops working
+    return f"{ctx.request.host_url.rstrip('/')}/_emulator/flows/kyb/{token}", expires
+
+
+def control_flow_page(ctx: Ctx, token: str) -> tuple[int, object]:
+    """GET /_emulator/flows/kyb/<token>: what the flow URL opens; 404 once replaced, 410 once expired."""
+    for doc in ctx.store.list(FLOW_KIND):
+        if doc["token"] == token:
+            if ctx.now() >= datetime.fromisoformat(doc["expires_at"].replace("Z", "+00:00")):
+                raise ApiError(410, "flow-expired", "this KYB flow link has expired")
+            return 200, {"app_id": doc["app_id"], "expires_at": doc["expires_at"], "status": "pending"}
+    raise ApiError(404, "not-found", "no such KYB flow link (a newer one replaced it?)")
 
 
 # -- ACH account, deposit, withdraw --------------------------------------------------------------------------
@@ -358,4 +415,5 @@ ROUTES = [
 CONTROL_ROUTES = [
     Route("POST", "/seed/apps", control_seed_apps),
     Route("POST", "/apps/<app_id>/balance", control_set_balance),
+    Route("GET", "/flows/kyb/<token>", control_flow_page),
 ]

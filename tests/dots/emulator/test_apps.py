@@ -1,8 +1,11 @@
 """Apps: the seeded default app, wallet metrics, ACH account masking, deposit/withdraw, flows."""
 
+import copy
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 COMPLIANCE = {
     "company_info": {
@@ -23,7 +26,19 @@ COMPLIANCE = {
         "state": "CA",
         "country": "US",
     },
-    "directors": [],
+    "directors": [
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "title": "CEO",
+            "phone": "5555550101",
+            "email": "ada@ledgerline.example",
+            "dob": "1980-12-10",
+            "ssn": "123456789",
+            "ownership_percentage": 100,
+            "address": {"line1": "1 Main St", "city": "Austin", "zip": "78701", "state": "TX", "country": "US"},
+        }
+    ],
     "flow_of_funds": {"reasons": "vendor payments", "usage": "accounts payable"},
 }
 
@@ -130,14 +145,59 @@ def test_compliance_without_a_section_is_refused(emulator, openapi_session):
     assert "flow_of_funds" in response.json()["error"]
 
 
-def test_kyb_flow_answers_201_with_a_pending_url(emulator, openapi_session):
-    response = openapi_session.post(f"/v2/apps/{emulator.app_id}/kyb-flow")
+def _new_app(openapi_session) -> str:
+    return openapi_session.post("/v2/apps", json={"name": "Awaiting KYB"}).json()["id"]
+
+
+def test_kyb_flow_answers_201_with_a_pending_url_for_72_hours(emulator, openapi_session):
+    response = openapi_session.post(f"/v2/apps/{_new_app(openapi_session)}/kyb-flow")
     assert response.status_code == 201
     assert response.json()["status"] == "pending"
+    expires = datetime.fromisoformat(response.json()["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(hours=71, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=72)
+
+
+def test_a_new_kyb_flow_link_stops_the_previous_one(emulator, openapi_session):
+    app_id = _new_app(openapi_session)
+    first = openapi_session.post(f"/v2/apps/{app_id}/kyb-flow").json()["url"]
+    second = openapi_session.post(f"/v2/apps/{app_id}/kyb-flow").json()["url"]
+    assert first != second
+    assert requests.get(second).status_code == 200
+    assert requests.get(first).status_code == 404
+
+
+def test_a_kyb_flow_link_stops_after_72_hours(emulator, openapi_session):
+    url = openapi_session.post(f"/v2/apps/{_new_app(openapi_session)}/kyb-flow").json()["url"]
+    emulator.control("clock", {"advance_seconds": 72 * 3600})
+    assert requests.get(url).status_code == 410
+
+
+def test_no_kyb_flow_for_an_app_already_approved(emulator, openapi_session):
+    response = openapi_session.post(f"/v2/apps/{emulator.app_id}/kyb-flow")
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "invalid-state-transition"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b["company_info"].update(ubo_count=2), "ubo_count"),
+        (lambda b: b["directors"][0].update(ownership_percentage=101), "ownership_percentage"),
+        (lambda b: b["directors"][0].pop("ssn"), "ssn"),
+        (lambda b: b["company_info"].update(incorporation_date="2020-13-01"), "incorporation_date"),
+        (lambda b: b["company_info"].update(incorporation_type="trust"), "incorporation_type"),
+    ],
+)
+def test_compliance_dots_would_refuse_is_refused_naming_the_field(emulator, openapi_session, change, field):
+    body = copy.deepcopy(COMPLIANCE)
+    change(body)
+    response = openapi_session.put(f"/v2/apps/{emulator.app_id}/compliance", json=body)
+    assert response.status_code == 400
+    assert field in response.json()["error"]
 
 
 def test_older_compliance_flow_answers_200_with_a_bare_url_string(emulator, openapi_session):
-    response = openapi_session.post(f"/v2/apps/{emulator.app_id}/compliance-flow")
+    response = openapi_session.post(f"/v2/apps/{_new_app(openapi_session)}/compliance-flow")
     assert response.status_code == 200
     assert response.json().startswith("http")
 
