@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "vendors",
     "payables",
     "payouts",
+    "receivables",
     "reconciliation",
 ]
 
