@@ -57,8 +57,16 @@ class CheckoutSessionForm(forms.Form):
     customer = forms.ModelChoiceField(
         queryset=selectors.customers_in_dots(), required=False, help_text="Optional: who is asked to pay."
     )
-    success_url = forms.URLField(label="Page after paying", max_length=500, assume_scheme="https")
-    cancel_url = forms.URLField(label="Page after canceling", max_length=500, required=False, assume_scheme="https")
+    success_url = forms.URLField(
+        label="Page after paying", max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 60})
+    )
+    cancel_url = forms.URLField(
+        label="Page after canceling",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 60}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +28,18 @@ from receivables.models import KEY, CheckoutSession, Payment, PaymentCustomer, P
 from receivables.services import customers, intents, payments, sessions
 
 RECONCILE = AuditEvent.Source.RECONCILE
+
+
+class _Listed(dict):
+    """A Dots object from a listing, with the `.id` core.compare reads."""
+
+    @property
+    def id(self) -> Any:
+        return self.get("id")
+
+
+def _listed(listing: Callable[[], Iterable[Any]]) -> Callable[[], Iterator[_Listed]]:
+    return lambda: (_Listed(obj.raw) for obj in listing())
 
 
 def _in_doubt_key(model: type[models.Model], obj: Any) -> bool:
@@ -116,7 +128,7 @@ def find_customer_disagreements() -> Iterator[Finding]:
     local_rows, linked_rows = _rows(PaymentCustomer, "dots_id")
     return compare_listing(
         what="the payment customers",
-        listing=client().iter_payment_customers,
+        listing=_listed(client().iter_payment_customers),
         local_rows=local_rows,
         linked_rows=linked_rows,
         only_in_dots=lambda c: (
@@ -163,7 +175,7 @@ def find_intent_disagreements() -> Iterator[Finding]:
     local_rows, linked_rows = _rows(PaymentIntent, "dots_id", ("status", "amount_cents"))
     return compare_listing(
         what="the payment intents",
-        listing=client().list_payment_intents,
+        listing=_listed(client().list_payment_intents),
         local_rows=local_rows,
         linked_rows=linked_rows,
         only_in_dots=lambda i: (
@@ -223,7 +235,7 @@ def find_session_disagreements() -> Iterator[Finding]:
     local_rows, linked_rows = _rows(CheckoutSession, "dots_id", ("status", "amount_total_cents"))
     return compare_listing(
         what="the checkout sessions",
-        listing=client().iter_checkout_sessions,
+        listing=_listed(client().iter_checkout_sessions),
         local_rows=local_rows,
         linked_rows=linked_rows,
         only_in_dots=lambda s: (

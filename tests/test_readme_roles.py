@@ -41,6 +41,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "reset lockouts": ("axes.delete_accessattempt",),
     "change approval policies": ("payables.add_approvalpolicy", "payables.change_approvalpolicy"),
     "adopt Dots' state": ("reconciliation.adopt_discrepancy",),
+    "add payment customers": ("receivables.add_paymentcustomer",),
+    "attach and detach their payment methods": ("receivables.change_paymentmethod",),
+    "create and confirm payment intents": ("receivables.add_paymentintent", "receivables.confirm_paymentintent"),
+    "create checkout sessions": ("receivables.add_checkoutsession",),
+    "collect ACH payments": ("receivables.add_payment",),
 }
 
 

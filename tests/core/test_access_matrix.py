@@ -62,6 +62,8 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payoutrun_cancel": ("payouts.approve_payoutrun", "payouts.payoutrun"),
     "admin:payouts_payoutrun_retry": ("payouts.approve_payoutrun", "payouts.payoutrun"),
     "admin:payouts_transfer_sync": ("payouts.view_transfer", None),
+    "admin:receivables_paymentcustomer_attach": ("receivables.change_paymentmethod", "receivables.paymentcustomer"),
+    "admin:receivables_paymentintent_confirm": ("receivables.confirm_paymentintent", "receivables.paymentintent"),
     "admin:reconciliation_discrepancy_run": ("reconciliation.view_discrepancy", None),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission

@@ -38,7 +38,9 @@ def test_customer_with_a_phone_that_is_not_a_number_is_refused_and_nothing_is_sa
 
 def test_customer_who_is_also_a_payee_is_linked_to_the_payee(dots, clerk):
     operator = make_user("olive", role=roles.PAYOUTS_OPERATOR)
-    payee = payees.payee_create(first_name="Pia", last_name="Payee", email="pia@example.com", phone=phone(), actor=operator)
+    payee = payees.payee_create(
+        first_name="Pia", last_name="Payee", email="pia@example.com", phone=phone(), actor=operator
+    )
     customer = customers.payment_customer_create(actor=clerk, first_name="Pia", last_name="Payee", payee_id=payee.pk)
     assert customer.payee == payee and customer.dots_user_id == payee.dots_user_id
     assert dots.received("POST", "/v2/payment-customers")[0]["body"]["user_id"] == payee.dots_user_id
@@ -63,7 +65,10 @@ def test_checkout_session_shows_its_url_and_completes_with_its_intent_succeeded(
     session = sessions.checkout_session_create(
         actor=clerk,
         customer_id=customer.pk,
-        line_items=[{"name": "Bread", "unit_amount_cents": 450, "quantity": 4}, {"name": "Cake", "unit_amount_cents": 2500, "quantity": 1}],
+        line_items=[
+            {"name": "Bread", "unit_amount_cents": 450, "quantity": 4},
+            {"name": "Cake", "unit_amount_cents": 2500, "quantity": 1},
+        ],
         success_url="https://example.com/thanks",
         cancel_url="https://example.com/cart",
     )
@@ -83,7 +88,9 @@ def test_checkout_session_shows_its_url_and_completes_with_its_intent_succeeded(
 
 def test_checkout_session_read_after_its_expiry_is_expired(dots, clerk, customer):
     session = sessions.checkout_session_create(
-        actor=clerk, line_items=[{"name": "Pie", "unit_amount_cents": 900, "quantity": 1}], success_url="https://e.com/ok"
+        actor=clerk,
+        line_items=[{"name": "Pie", "unit_amount_cents": 900, "quantity": 1}],
+        success_url="https://e.com/ok",
     )
     dots.control("clock", {"advance_seconds": 3 * 3600 + 1})
     session = sessions.checkout_session_refresh(checkout_session_id=session.pk, actor=clerk)
