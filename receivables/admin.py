@@ -2,6 +2,7 @@
 are in admin_money.py). Records are created on their add page through the services, then read;
 ids, keys and what was sent to Dots are under "Details for support"."""
 
+import phonenumbers
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -25,7 +26,7 @@ def status_words(model, status: str) -> str:
 class MoneyInAdmin(NothingToChangeAdmin):
     """Read-only record pages with the shared displays; creating is a custom add page."""
 
-    add_title = ""
+    SHOWN_TO_SOME: tuple[str, ...] = ()  # read-only fields added to the page only for those who may act
 
     @admin.display(description="status", ordering="status")
     def status_shown(self, obj):
@@ -65,7 +66,7 @@ class MoneyInAdmin(NothingToChangeAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "last_error"]
+        return [*super().get_readonly_fields(request, obj), "last_error", *self.SHOWN_TO_SOME]
 
     def page(self, request, form, *, title: str, notice: str = ""):
         context = {
@@ -97,7 +98,8 @@ class MoneyInAdmin(NothingToChangeAdmin):
 
 @admin.register(PaymentCustomer)
 class PaymentCustomerAdmin(MoneyInAdmin):
-    list_display = ("__str__", "email", "phone_e164", "payee_shown", "status_shown", "created_at")
+    SHOWN_TO_SOME = ("attach_link",)
+    list_display = ("__str__", "email", "phone_shown", "payee_shown", "status_shown", "created_at")
     list_filter = ("status",)
     search_fields = ("=dots_id", "business_name", "last_name", "=email")
     actions = ("refresh_from_dots", "retry_create", "read_methods")
@@ -110,7 +112,7 @@ class PaymentCustomerAdmin(MoneyInAdmin):
                     "last_name",
                     "business_name",
                     "email",
-                    "phone_e164",
+                    "phone_shown",
                     "address_shown",
                     "payee_shown",
                     "status_shown",
@@ -138,27 +140,39 @@ class PaymentCustomerAdmin(MoneyInAdmin):
 
     @admin.display(description="payment methods")
     def methods_shown(self, obj):
-        rows = (
-            [
-                (
-                    reverse("admin:receivables_paymentmethod_change", args=[m.pk]),
-                    str(m),
-                    "attached" if m.attached else "detached",
-                )
-                for m in obj.payment_methods.all()
-            ]
-            if obj.pk
-            else []
-        )
-        attach = ""
-        if obj.pk and obj.dots_id:
-            attach = format_html(
-                '<a class="button" href="{}">Attach a payment method</a>',
-                reverse("admin:receivables_paymentcustomer_attach", args=[obj.pk]),
+        rows = [
+            (
+                reverse("admin:receivables_paymentmethod_change", args=[m.pk]),
+                str(m),
+                "attached" if m.attached else "detached",
             )
+            for m in obj.payment_methods.all()
+        ]
         if not rows:
-            return format_html("None read from Dots yet. {}", attach)
-        return format_html("{}<br>{}", format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({})', rows), attach)
+            return "None read from Dots yet."
+        return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({})', rows)
+
+    @admin.display(description="attach")
+    def attach_link(self, obj):
+        if not obj.dots_id:
+            return "Send the customer to Dots first."
+        url = reverse("admin:receivables_paymentcustomer_attach", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Attach a payment method</a>', url)
+
+    @admin.display(description="phone")
+    def phone_shown(self, obj):
+        if not obj.phone_e164:
+            return "none given"
+        return phonenumbers.format_number(
+            phonenumbers.parse(obj.phone_e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not request.user.has_perm(methods.CHANGE):
+            return fieldsets
+        main = fieldsets[0][1]
+        return [(fieldsets[0][0], {**main, "fields": (*main["fields"], "attach_link")}), *fieldsets[1:]]
 
     def admin_pages(self):
         return [AdminPage("add/", "add_page", "add"), AdminPage("<path:object_id>/attach/", "attach_page", "attach")]

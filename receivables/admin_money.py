@@ -70,6 +70,7 @@ class _Next:
 
 @admin.register(PaymentIntent)
 class PaymentIntentAdmin(_Next, MoneyInAdmin):
+    SHOWN_TO_SOME = ("confirm_link",)
     NEXT = INTENT_NEXT
     list_display = ("__str__", "customer", "amount", "status_shown", "created_at")
     list_filter = ("status",)
@@ -87,7 +88,6 @@ class PaymentIntentAdmin(_Next, MoneyInAdmin):
                     "status_shown",
                     "next_step",
                     "method_shown",
-                    "confirm_link",
                     "created",
                     "updated",
                 )
@@ -117,6 +117,13 @@ class PaymentIntentAdmin(_Next, MoneyInAdmin):
             return "nothing to confirm"
         url = reverse("admin:receivables_paymentintent_confirm", args=[obj.pk])
         return format_html('<a class="button" href="{}">Confirm with a payment method</a>', url)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not request.user.has_perm(intents.CONFIRM):
+            return fieldsets
+        main = fieldsets[0][1]
+        return [(fieldsets[0][0], {**main, "fields": (*main["fields"], "confirm_link")}), *fieldsets[1:]]
 
     def admin_pages(self):
         return [AdminPage("add/", "add_page", "add"), AdminPage("<path:object_id>/confirm/", "confirm_page", "confirm")]

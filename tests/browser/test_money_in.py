@@ -33,7 +33,7 @@ def test_clerk_creates_a_customer_and_a_checkout_session_that_completes_with_its
     with page.expect_navigation():
         page.click("input[type=submit]")
     assert "In Dots" in page.inner_text(".field-status_shown .readonly")
-    assert page.inner_text(".field-phone_e164 .readonly") == "+12015550142"
+    assert page.inner_text(".field-phone_shown .readonly") == "+1 201-555-0142"
     shot(page, "money-in-customer")
     customer = PaymentCustomer.objects.get()
 

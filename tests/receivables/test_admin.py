@@ -124,3 +124,17 @@ def test_manager_reads_money_in_pages_but_has_no_add_page(dots, client, customer
     assert client.get(reverse("admin:receivables_paymentcustomer_change", args=[customer.pk])).status_code == 200
     assert client.get(reverse("admin:receivables_paymentcustomer_add")).status_code == 403
     assert client.get(reverse("admin:receivables_payment_add")).status_code == 403
+
+
+def test_attach_and_confirm_buttons_show_only_to_those_who_may_use_them(dots, client, clerk, customer):
+    from receivables.services import intents
+
+    intent, _ = intents.payment_intent_create(actor=clerk, amount_cents=900, customer_id=customer.pk)
+    customer_url = reverse("admin:receivables_paymentcustomer_change", args=[customer.pk])
+    intent_url = reverse("admin:receivables_paymentintent_change", args=[intent.pk])
+    login_verified(client, clerk)
+    assert "Attach a payment method" in client.get(customer_url).content.decode()
+    assert "Confirm with a payment method" in client.get(intent_url).content.decode()
+    login_verified(client, make_user("morgan", role=roles.MANAGER))
+    assert "Attach a payment method" not in client.get(customer_url).content.decode()
+    assert "Confirm with a payment method" not in client.get(intent_url).content.decode()
