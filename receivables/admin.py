@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage
-from core.errors import DomainError
+from core.errors import ActionQueued, DomainError
 from payouts.admin_shared import NothingToChangeAdmin, json_block, link_to, support_fieldset, when
 from receivables import forms
 from receivables.models import PaymentCustomer, PaymentMethod
@@ -86,7 +86,9 @@ class MoneyInAdmin(NothingToChangeAdmin):
     def after_create(self, request, obj, name: str, error: DomainError | None = None):
         """To the new record's page, with Dots' answer in words."""
         obj.refresh_from_db()
-        if error is not None:
+        if isinstance(error, ActionQueued):
+            messages.warning(request, str(error))
+        elif error is not None:
             messages.error(request, f"{obj} was saved but is not in Dots: {error}")
         else:
             messages.success(

@@ -1,9 +1,15 @@
 """What the money-in app brings to the shared machinery (core/registry.py): one place to read it all."""
 
 from core import registry, roles
-from core.registry import SyncStep, WebhookHandler
+from core.registry import ActionKind, SyncStep, WebhookHandler
 
 APP = "receivables"
+# Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
+PAYMENT_CUSTOMER_PUSH = "payment_customer.push"
+PAYMENT_INTENT_PUSH = "payment_intent.push"
+PAYMENT_INTENT_CONFIRM = "payment_intent.confirm"
+CHECKOUT_SESSION_PUSH = "checkout_session.push"
+PAYMENT_PUSH = "payment.push"
 
 _MODELS = ("paymentcustomer", "paymentmethod", "paymentintent", "checkoutsession", "payment")
 
@@ -81,5 +87,76 @@ registry.webhook_handler(
         object_type="payment_method",
         payload_key="payment_method_id",
         handle="receivables.webhooks.payment_method_updated",
+    ),
+)
+
+
+def _push(kind: str, label: str, service: str, model: str, arg: str, permission: str, doing: str) -> None:
+    # Each create carries our key in Dots' metadata: after a lost answer the service looks for it before sending.
+    registry.action_kind(
+        APP,
+        ActionKind(
+            kind=kind,
+            label=label,
+            service=service,
+            target_model=model,
+            target_arg=arg,
+            noun="creation in Dots",
+            permission=permission,
+            doing=doing,
+            direct_replaces_waiting=True,
+        ),
+    )
+
+
+_push(
+    PAYMENT_CUSTOMER_PUSH,
+    "Create payment customer in Dots",
+    "receivables.services.customers.payment_customer_push",
+    "receivables.paymentcustomer",
+    "payment_customer_id",
+    "receivables.add_paymentcustomer",
+    "add payment customers",
+)
+_push(
+    PAYMENT_INTENT_PUSH,
+    "Create payment intent in Dots",
+    "receivables.services.intents.payment_intent_push",
+    "receivables.paymentintent",
+    "payment_intent_id",
+    "receivables.add_paymentintent",
+    "create payment intents",
+)
+_push(
+    CHECKOUT_SESSION_PUSH,
+    "Create checkout session in Dots",
+    "receivables.services.sessions.checkout_session_push",
+    "receivables.checkoutsession",
+    "checkout_session_id",
+    "receivables.add_checkoutsession",
+    "create checkout sessions",
+)
+_push(
+    PAYMENT_PUSH,
+    "Collect payment from a stored bank account",
+    "receivables.services.payments.payment_push",
+    "receivables.payment",
+    "payment_id",
+    "receivables.add_payment",
+    "collect payments from customers",
+)
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYMENT_INTENT_CONFIRM,
+        label="Confirm payment intent",
+        service="receivables.services.intents.payment_intent_confirm",
+        target_model="receivables.paymentintent",
+        target_arg="payment_intent_id",
+        noun="confirmation",
+        permission="receivables.confirm_paymentintent",
+        doing="confirm payment intents",
+        # A lost answer is settled by reading the intent back (sync, refresh), never by confirming again.
+        again_after_unknown=False,
     ),
 )

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
-from core import audit
+from core import action_queue, audit
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.models import AuditEvent
 from core.send_once import create_once, find_in_dots
@@ -42,14 +42,20 @@ def send_create(
     what: str,
     audit_prefix: str,
     source: str = AuditEvent.Source.ADMIN,
+    kind: str = "",
+    from_queue: bool = False,
 ) -> Any:
     """Create `record` in Dots at most once and answer Dots' object; a failure is recorded, then raised.
 
     A lost answer makes the record "unknown" (found by its key next time), a refusal "refused"
     (sent again only by a person), an unreachable Dots leaves it "pending" with the error shown.
+    With a queued action `kind`: during an outage the send is queued as `actor` (ActionQueued), and
+    a send Dots did not answer is retried by the queue (which looks for the key first).
     """
     model = type(record)
     key = str(record.idempotency_key)  # type: ignore[attr-defined]
+    if kind:
+        action_queue.queue_if_unreachable(kind=kind, target=record, actor=actor, from_queue=from_queue)
     try:
         found, _ = create_once(
             create=create,
@@ -81,6 +87,8 @@ def send_create(
                     after={"status": new},
                     reason=str(exc)[:500],
                 )
+        if kind and not from_queue and status != "refused":
+            action_queue.queue_retry(kind=kind, target=record, actor=actor, error=str(exc))
         raise
     return found
 

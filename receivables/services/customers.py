@@ -14,6 +14,7 @@ from core.dots_gateway import client, dots_call
 from core.models import AuditEvent
 from core.permissions import require_perm
 from payouts.models import Payee
+from receivables import seam
 from receivables.errors import InvalidCustomer
 from receivables.models import KEY, PaymentCustomer
 from receivables.services._send import send_create
@@ -112,7 +113,7 @@ def payment_customer_create(*, actor: User, **fields: Any) -> PaymentCustomer:
     return payment_customer_push(payment_customer_id=customer.pk, actor=actor)
 
 
-def payment_customer_push(*, payment_customer_id: int, actor: User) -> PaymentCustomer:
+def payment_customer_push(*, payment_customer_id: int, actor: User, from_queue: bool = False) -> PaymentCustomer:
     """Send a customer not yet in Dots (again): looked for by its key first after a lost answer."""
     require_perm(actor, ADD, "add payment customers")
     customer = PaymentCustomer.objects.get(pk=payment_customer_id)
@@ -125,6 +126,8 @@ def payment_customer_push(*, payment_customer_id: int, actor: User) -> PaymentCu
         listing=client().iter_payment_customers,
         what="create the payment customer",
         audit_prefix="payment_customer",
+        kind=seam.PAYMENT_CUSTOMER_PUSH,
+        from_queue=from_queue,
     )
     return store_customer_state(customer.pk, dots_customer, actor, action="payment_customer.created")
 

@@ -14,11 +14,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import action_queue, audit
 from core.dots_gateway import client, dots_call
 from core.errors import InvalidTransition
 from core.models import AuditEvent
 from core.permissions import require_perm
+from receivables import seam
 from receivables.errors import InvalidPaymentIntent
 from receivables.models import KEY, PaymentCustomer, PaymentIntent, PaymentMethod
 from receivables.services._send import may_move, send_create
@@ -73,7 +74,7 @@ def payment_intent_create(*, actor: User, **fields: Any) -> tuple[PaymentIntent,
     return payment_intent_push(payment_intent_id=intent.pk, actor=actor)
 
 
-def payment_intent_push(*, payment_intent_id: int, actor: User) -> tuple[PaymentIntent, str]:
+def payment_intent_push(*, payment_intent_id: int, actor: User, from_queue: bool = False) -> tuple[PaymentIntent, str]:
     require_perm(actor, ADD, "create payment intents")
     intent = PaymentIntent.objects.get(pk=payment_intent_id)
     if intent.dots_id:
@@ -85,6 +86,8 @@ def payment_intent_push(*, payment_intent_id: int, actor: User) -> tuple[Payment
         listing=client().list_payment_intents,
         what="create the payment intent",
         audit_prefix="payment_intent",
+        kind=seam.PAYMENT_INTENT_PUSH,
+        from_queue=from_queue,
     )
     secret = str(dots_intent.get("client_secret") or "")
     intent = store_intent_state(intent.pk, dots_intent, actor, action="payment_intent.created")
@@ -149,7 +152,9 @@ def payment_intent_refresh(
     return store_intent_state(intent.pk, dots_intent, actor, source=source)
 
 
-def payment_intent_confirm(*, payment_intent_id: int, payment_method_id: int, actor: User) -> PaymentIntent:
+def payment_intent_confirm(
+    *, payment_intent_id: int, payment_method_id: int, actor: User, from_queue: bool = False
+) -> PaymentIntent:
     """Confirm with one of the customer's attached payment methods; Dots then collects the money."""
     require_perm(actor, CONFIRM, "confirm payment intents")
     with transaction.atomic():
@@ -166,6 +171,13 @@ def payment_intent_confirm(*, payment_intent_id: int, payment_method_id: int, ac
             raise InvalidPaymentIntent(f"{method} is not attached to {intent.customer}; attach it first.")
         intent.payment_method = method
         intent.save(update_fields=["payment_method", "updated_at"])
+    action_queue.queue_if_unreachable(
+        kind=seam.PAYMENT_INTENT_CONFIRM,
+        target=intent,
+        actor=actor,
+        arguments={"payment_method_id": method.pk},
+        from_queue=from_queue,
+    )
     # Confirming twice is refused by Dots (the intent has left the confirmable statuses), so a
     # lost answer is settled by reading the intent back, never by confirming again blindly.
     try:

@@ -20,6 +20,7 @@ from core.dots_gateway import client, dots_call
 from core.errors import DotsUnavailable
 from core.models import AuditEvent
 from core.permissions import require_perm
+from receivables import seam
 from receivables.errors import InvalidPayment
 from receivables.models import KEY, Payment, PaymentCustomer, PaymentMethod
 from receivables.services._send import may_move, send_create
@@ -107,8 +108,12 @@ def payment_collect(
     return payment_push(payment_id=payment.pk, actor=actor, ach_info=ach_info)
 
 
-def payment_push(*, payment_id: int, actor: User, ach_info: dict[str, str] | None = None) -> Payment:
-    """Send the payment (again, for a stored account: looked for by its key first after a lost answer)."""
+def payment_push(
+    *, payment_id: int, actor: User, ach_info: dict[str, str] | None = None, from_queue: bool = False
+) -> Payment:
+    """Send the payment (again, for a stored account: looked for by its key first after a lost answer).
+
+    Only a payment from a stored account is queued during an outage: a typed account is not kept."""
     require_perm(actor, ADD, "collect payments from customers")
     payment = Payment.objects.select_related("customer", "payment_method").get(pk=payment_id)
     if payment.dots_transfer_id or payment.status not in Payment._LOCAL:
@@ -127,6 +132,8 @@ def payment_push(*, payment_id: int, actor: User, ach_info: dict[str, str] | Non
             listing=lambda: client().iter_transfers(type="payment"),
             what="collect the payment",
             audit_prefix="payment",
+            kind=seam.PAYMENT_PUSH if ach_info is None else "",
+            from_queue=from_queue,
         )
     except DotsUnavailable as exc:
         if ach_info is not None:

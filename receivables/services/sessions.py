@@ -17,6 +17,7 @@ from core import audit
 from core.dots_gateway import client, dots_call
 from core.models import AuditEvent
 from core.permissions import require_perm
+from receivables import seam
 from receivables.errors import InvalidCheckoutSession
 from receivables.models import KEY, CheckoutSession, PaymentCustomer, PaymentIntent
 from receivables.services import intents
@@ -93,7 +94,7 @@ def checkout_session_create(*, actor: User, **fields: Any) -> CheckoutSession:
     return checkout_session_push(checkout_session_id=session.pk, actor=actor)
 
 
-def checkout_session_push(*, checkout_session_id: int, actor: User) -> CheckoutSession:
+def checkout_session_push(*, checkout_session_id: int, actor: User, from_queue: bool = False) -> CheckoutSession:
     require_perm(actor, ADD, "create checkout sessions")
     session = CheckoutSession.objects.get(pk=checkout_session_id)
     if session.dots_id:
@@ -105,6 +106,8 @@ def checkout_session_push(*, checkout_session_id: int, actor: User) -> CheckoutS
         listing=client().iter_checkout_sessions,
         what="create the checkout session",
         audit_prefix="checkout_session",
+        kind=seam.CHECKOUT_SESSION_PUSH,
+        from_queue=from_queue,
     )
     return store_session_state(session.pk, dots_session, actor, action="checkout_session.created")
 
