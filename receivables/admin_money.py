@@ -17,6 +17,7 @@ from core.errors import DomainError
 from payouts.admin_shared import link_to, money, support_fieldset, when
 from receivables import forms
 from receivables.admin import MoneyInAdmin, status_words
+from receivables.errors import AlreadyRequested
 from receivables.models import CheckoutSession, Payment, PaymentIntent
 from receivables.services import intents, payments, sessions
 
@@ -363,7 +364,11 @@ class PaymentAdmin(_Next, MoneyInAdmin):
                     payment_method_id=method.pk if method else None,
                     account_last4=data["account_number"][-4:],
                     memo=data["memo"],
+                    request_key=data["request_key"],
                 )
+            except AlreadyRequested as exc:
+                messages.warning(request, str(exc))
+                return redirect(reverse("admin:receivables_payment_change", args=[exc.record.pk]))
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -21,3 +21,13 @@ class PaymentMethodInUse(DomainError):
 
 class InvalidPayment(DomainError):
     code = "invalid-payment"
+
+
+class AlreadyRequested(DomainError):
+    """The same form was sent again: the payment it made is `record`."""
+
+    code = "already-requested"
+
+    def __init__(self, record) -> None:
+        super().__init__(f"This form was already sent: it made {record}; nothing was collected twice.")
+        self.record = record

@@ -1,6 +1,8 @@
 """Forms of the money-in admin pages: a customer, a payment intent, a checkout session, a payment,
 attaching a payment method, confirming an intent."""
 
+import uuid
+
 from django import forms
 
 from core.money import MoneyFormField
@@ -135,6 +137,8 @@ class PaymentForm(forms.Form):
     )
     account_type = forms.ChoiceField(choices=[("checking", "Checking"), ("savings", "Savings")], initial="checking")
     memo = forms.CharField(max_length=500, required=False)
+    # One key per form shown: the payment's idempotency key, so sending the same form twice collects once.
+    request_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
 
     NEVER_SHOWN = ("account_number",)
     RETYPE_NOTE = RETYPE_NOTE

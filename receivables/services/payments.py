@@ -9,6 +9,7 @@ a typed account is never queued or resent: if Dots cannot be reached it is refus
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -21,7 +22,7 @@ from core.errors import DotsUnavailable
 from core.models import AuditEvent
 from core.permissions import require_perm
 from receivables import seam
-from receivables.errors import InvalidPayment
+from receivables.errors import AlreadyRequested, InvalidPayment
 from receivables.models import KEY, Payment, PaymentCustomer, PaymentMethod
 from receivables.services._send import may_move, send_create
 
@@ -38,9 +39,18 @@ def payment_request(
     payment_method_id: int | None = None,
     account_last4: str = "",
     memo: str = "",
+    request_key: uuid.UUID | None = None,
 ) -> Payment:
-    """Store the payment and its key before anything is sent (the full account number is not an argument)."""
+    """Store the payment and its key before anything is sent (the full account number is not an argument).
+
+    `request_key`: the form's one-time key, used as the payment's idempotency key, so the same form
+    sent twice (a double click, a resent POST) answers the payment it already made instead of a second.
+    """
     require_perm(actor, ADD, "collect payments from customers")
+    if request_key is not None:
+        existing = Payment.objects.filter(idempotency_key=request_key, created_by=actor).first()
+        if existing is not None:
+            raise AlreadyRequested(existing)
     if amount_cents < 1:
         raise InvalidPayment("The amount must be at least $0.01.")
     customer = PaymentCustomer.objects.get(pk=customer_id)
@@ -50,6 +60,7 @@ def payment_request(
     if method is not None and (not method.attached or method.customer_id != customer.pk):
         raise InvalidPayment(f"{method} is not attached to {customer}.")
     payment = Payment.objects.create(
+        idempotency_key=request_key or uuid.uuid4(),
         customer=customer,
         amount_cents=amount_cents,
         payment_method=method,

@@ -138,3 +138,42 @@ def test_attach_and_confirm_buttons_show_only_to_those_who_may_use_them(dots, cl
     login_verified(client, make_user("morgan", role=roles.MANAGER))
     assert "Attach a payment method" not in client.get(customer_url).content.decode()
     assert "Confirm with a payment method" not in client.get(intent_url).content.decode()
+
+
+def test_the_same_payment_form_sent_twice_collects_once(dots, signed_in, customer):
+    import uuid
+
+    data = {"customer": customer.pk, "amount": "250.00", "routing_number": "021000021", "account_number": ACCOUNT,
+            "account_type": "checking", "request_key": str(uuid.uuid4())}  # fmt: skip
+    signed_in.post(reverse("admin:receivables_payment_add"), data)
+    response = signed_in.post(reverse("admin:receivables_payment_add"), data, follow=True)
+    assert Payment.objects.count() == 1 and len(dots.received("POST", "/v2/payments")) == 1
+    assert "already sent" in response.content.decode()
+
+
+def test_a_typed_account_number_is_nowhere_after_a_payment(dots, signed_in, customer, caplog):
+    """Every money-in page, the audit export and every log line, searched for the full account number."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    signed_in.post(
+        reverse("admin:receivables_payment_add"),
+        {"customer": customer.pk, "amount": "25.00", "routing_number": "021000021", "account_number": ACCOUNT,
+         "account_type": "checking"},
+    )  # fmt: skip
+    payment = Payment.objects.get()
+    pages = [reverse(f"admin:receivables_{m}_changelist") for m in ("payment", "paymentcustomer", "paymentmethod")]
+    pages += [
+        reverse("admin:receivables_payment_change", args=[payment.pk]),
+        reverse("admin:core_auditevent_changelist"),
+    ]
+    for url in pages:
+        assert ACCOUNT not in signed_in.get(url).content.decode(), url
+    manager = make_user("auditor", role=roles.MANAGER)
+    login_verified(signed_in, manager)
+    export = signed_in.get(reverse("admin:core_auditevent_export"))
+    assert (
+        export.status_code == 200
+        and ACCOUNT not in b"".join(export.streaming_content if export.streaming else [export.content]).decode()
+    )
+    assert ACCOUNT not in caplog.text
