@@ -103,7 +103,7 @@ class PaymentCustomerAdmin(MoneyInAdmin):
     SHOWN_TO_SOME = ("attach_link",)
     list_display = ("__str__", "email", "phone_shown", "payee_shown", "status_shown", "created_at")
     list_filter = ("status",)
-    search_fields = ("=dots_id", "business_name", "last_name", "=email")
+    search_fields = ("=dots_id", "^business_name", "^last_name", "=email")
     actions = ("refresh_from_dots", "retry_create", "read_methods")
     fieldsets = (
         (

@@ -22,6 +22,7 @@ from receivables.models import PaymentCustomer, PaymentMethod
 from receivables.selectors import uses_of_method
 
 CHANGE = "receivables.change_paymentmethod"
+UNKNOWN_METHOD_CUSTOMERS_READ = 50
 
 
 def _fields(dots_method: Any) -> dict[str, Any]:
@@ -132,10 +133,11 @@ def payment_method_refresh(*, dots_payment_method_id: str, actor: User, source: 
     customers = {method.customer_id} if method is not None and method.customer_id else set()
     if not customers:
         # Attached in Dots to a customer we have not seen it with: Dots' method has no customer
-        # field, so ask each customer's list (customers are few; the sync does the same).
+        # field, so ask the lists of the newest customers (bounded: a webhook answers quickly).
         with dots_call("read the payment method"):
             client().retrieve_payment_method(payment_method_id=dots_payment_method_id)
-        customers = set(PaymentCustomer.objects.filter(dots_id__isnull=False).values_list("pk", flat=True))
+        newest = PaymentCustomer.objects.filter(dots_id__isnull=False).order_by("-pk")
+        customers = set(newest.values_list("pk", flat=True)[:UNKNOWN_METHOD_CUSTOMERS_READ])
     for customer_id in sorted(customers):
         payment_methods_read(payment_customer_id=customer_id, actor=actor, source=source)
     method = PaymentMethod.objects.filter(dots_id=dots_payment_method_id).select_related("customer").first()

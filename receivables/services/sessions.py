@@ -127,6 +127,14 @@ def _intent_for(session: CheckoutSession, dots_intent_id: str | None) -> Payment
             created_by=session.created_by,
             request_body={"from_checkout_session": session.dots_id},
         )
+        audit.record(
+            actor=audit.system_user(),
+            action="payment_intent.created",
+            target=intent,
+            after={"amount_cents": intent.amount_cents, "dots_id": intent.dots_id},
+            reason=f"Made by Dots for {session}",
+            source=AuditEvent.Source.SYSTEM,
+        )
     return intent
 
 
