@@ -81,3 +81,33 @@ def test_clerk_creates_a_customer_and_a_checkout_session_that_completes_with_its
     assert page.inner_text(".field-status_shown .readonly") == "Succeeded"
     assert page.inner_text(".field-amount .readonly") == "$60.00"
     shot(page, "money-in-intent-succeeded")
+
+
+def test_clerk_creates_a_payment_intent_and_sees_its_client_secret_once(page, live_server, dots, monkeypatch):
+    from receivables.models import PaymentIntent
+    from receivables.services import customers
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    clerk = make_user("rita", role=roles.RECEIVABLES_CLERK)
+    customer = customers.payment_customer_create(actor=clerk, business_name="Carla's Bakery")
+    sign_in(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/admin/receivables/paymentintent/add/")
+    page.select_option("#id_customer", str(customer.pk))
+    page.fill("#id_amount", "125.00")
+    page.fill("#id_labels", "order: 1042")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    intent = PaymentIntent.objects.get()
+    secret = page.input_value("#client-secret")
+    assert secret.startswith(intent.dots_id + "_secret_")
+    assert "shown only now" in page.inner_text("#content-main")
+    assert page.inner_text("#intent-created").startswith(f"{intent} for $125.00 from Carla's Bakery is in Dots")
+    page.click("button.ll-copy")
+    page.wait_for_selector("button.ll-copy:has-text('Copied')")
+    shot(page, "money-in-intent-created")
+    with page.expect_navigation():
+        page.click(f"a[href$='/paymentintent/{intent.pk}/change/']")
+    assert secret not in page.content()
+    assert page.inner_text(".field-status_shown .readonly") == "Waiting for a payment method"
+    shot(page, "money-in-intent")
+    assert page.csp_violations == []
