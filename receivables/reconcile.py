@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models, transaction
+from django.utils import timezone
 
 from core import audit
 from core.compare import compare_listing
@@ -28,6 +31,12 @@ from receivables.models import KEY, CheckoutSession, Payment, PaymentCustomer, P
 from receivables.services import customers, intents, payments, sessions
 
 RECONCILE = AuditEvent.Source.RECONCILE
+AUDIT_PREFIX: dict[type[models.Model], str] = {
+    PaymentCustomer: "payment_customer",
+    PaymentIntent: "payment_intent",
+    CheckoutSession: "checkout_session",
+    Payment: "payment",
+}
 
 
 class _Listed(dict):
@@ -49,15 +58,34 @@ def _in_doubt_key(model: type[models.Model], obj: Any) -> bool:
 
 
 def _settle(model: type[models.Model], label: str, refresh: Callable[[int], Any]) -> Callable[..., Settling]:
+    """Records whose create ended without an answer, and pending ones a dead process left (Dots may have
+    them: they become unknown, so the next send looks for their key first), settled from Dots' answer."""
+
     def resolve(*, actor: User) -> Settling:
         settling = Settling()
-        for pk in model.objects.filter(status="unknown").values_list("pk", flat=True):  # type: ignore[attr-defined]
+        stale = timezone.now() - dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+        manager = model.objects  # type: ignore[attr-defined]
+        for record in manager.filter(status="pending", created_at__lt=stale):
+            with transaction.atomic():
+                if manager.filter(pk=record.pk, status="pending").update(status="unknown"):
+                    audit.record(
+                        actor=actor,
+                        action=f"{AUDIT_PREFIX[model]}.outcome_unknown",
+                        target=record,
+                        source=RECONCILE,
+                        before={"status": "pending"},
+                        after={"status": "unknown"},
+                        reason="Its send was interrupted: looking for it in Dots",
+                    )
+        for pk in manager.filter(status="unknown").values_list("pk", flat=True):
             try:
                 record = refresh(pk, actor)
             except DotsCallError as exc:
                 settling.still_in_doubt.append(f"{label} #{pk}: still unknown ({exc})")
                 continue
-            if record.status != "unknown":
+            if record.status == "unknown":
+                settling.still_in_doubt.append(f"{record}: Dots shows nothing carrying its key yet")
+            else:
                 settling.settled.append(f"{record}: unknown -> {record.status}")
         return settling
 

@@ -11,7 +11,7 @@ from core.dots_gateway import client
 from core.models import AuditEvent
 from dots.webhooks import sign
 from payouts.models import WebhookDelivery
-from receivables.models import Payment, PaymentIntent, PaymentMethod
+from receivables.models import CheckoutSession, Payment, PaymentIntent, PaymentMethod
 from receivables.services import intents, payments, sessions
 from reconciliation.models import Discrepancy
 from reconciliation.services import discrepancy_adopt, reconcile_all
@@ -114,3 +114,20 @@ def test_reconciliation_finds_a_customer_made_in_dots_only_and_settles_an_intent
     assert PaymentIntent.objects.get(pk=intent.pk).dots_id == intent.dots_id
     assert len(dots.received("POST", "/v2/payment-intents")) == 1
     assert Discrepancy.objects.filter(record_type="payment_customer", kind="missing_locally").count() == 1
+
+
+def test_a_session_a_dead_process_left_pending_is_found_or_sent_once_by_reconciliation(dots, clerk, customer):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    session = sessions.checkout_session_request(
+        actor=clerk, line_items=[{"name": "Pie", "unit_amount_cents": 900, "quantity": 1}],
+        success_url="https://example.com/ok",
+    )  # fmt: skip
+    CheckoutSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    result = reconcile_all(actor=system_user(), record_types=["checkout_session"])
+    session.refresh_from_db()
+    assert session.status == "open" and any("unknown -> open" in line for line in result.settled)
+    assert len(dots.received("POST", "/v2/checkout-sessions")) == 1
+    assert AuditEvent.objects.filter(action="checkout_session.outcome_unknown", source="reconcile").exists()
