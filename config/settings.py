@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "payables",
     "payouts",
     "wallet",
+    "receivables",
     "reconciliation",
 ]
 

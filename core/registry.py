@@ -10,7 +10,8 @@ what it brings to the shared machinery:
 - its steps of the sync with Dots (`sync_step`),
 - its reconciliation checks (`reconcile_check`),
 - its kinds of queued Dots action, each with the permission it needs (`action_kind`),
-- its panels on the admin home page, each shown to those with its permission (`dashboard_panel`).
+- its panels on the admin home page, each shown to those with its permission (`dashboard_panel`),
+- the Dots webhook events it processes (`webhook_handler`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
 imported when first used, so a seam imports nothing of its own app and the app's services
@@ -117,6 +118,16 @@ class DashboardPanel:
     order: int = 100  # ascending, top first
 
 
+@dataclass(frozen=True)
+class WebhookHandler:
+    """How a Dots webhook event some app owns is processed, without the receiver naming that app."""
+
+    event_type: str  # "payment_intent.updated"
+    object_type: str  # "payment_intent": stored on the delivery, and what finds this handler again
+    payload_key: str  # the payload field holding the Dots id: "payment_intent_id"
+    handle: str  # dotted path of handle(dots_id, actor) -> str: a note on what it found, for the delivery
+
+
 @dataclass
 class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
@@ -133,6 +144,7 @@ class Registry:
     action_kinds: dict[str, ActionKind] = field(default_factory=dict)
     record_details: dict[tuple[str, str], RecordDetail] = field(default_factory=dict)
     dashboard_panels: dict[str, DashboardPanel] = field(default_factory=dict)
+    webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)  # event type -> handler
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
     def _app(self, app_label: str) -> None:
@@ -229,6 +241,13 @@ def dashboard_panel(app_label: str, panel: DashboardPanel) -> None:
     registry._app(app_label)
 
 
+def webhook_handler(app_label: str, handler: WebhookHandler) -> None:
+    """A Dots webhook event this app processes (the receiver verifies and stores it, then calls `handle`)."""
+    _refuse_duplicates("webhook handlers", registry.webhook_handlers, [handler.event_type], app_label)
+    registry.webhook_handlers[handler.event_type] = handler
+    registry._app(app_label)
+
+
 def discover() -> Registry:
     """Import every installed app's `seam` module (once). Returns the filled registry."""
     global _discovered
@@ -260,6 +279,19 @@ def record_detail(model: str, name: str, obj: Any) -> Any:
         return None
     render: Callable[[Any], Any] = import_string(detail.render)
     return render(obj)
+
+
+def webhook_handler_for_event(event_type: str) -> WebhookHandler | None:
+    return discover().webhook_handlers.get(event_type)
+
+
+def webhook_handle(object_type: str) -> Callable[..., str] | None:
+    """The declared handle(dots_id, actor) for deliveries stored with `object_type`; None when no app declares one."""
+    for handler in discover().webhook_handlers.values():
+        if handler.object_type == object_type:
+            handle: Callable[..., str] = import_string(handler.handle)
+            return handle
+    return None
 
 
 def sync_steps() -> list[SyncStep]:

@@ -19,8 +19,9 @@ PAYER = "Payer"
 PAYOUTS_OPERATOR = "Payouts operator"
 MANAGER = "Manager"
 ADMINISTRATOR = "Administrator"
+RECEIVABLES_CLERK = "Receivables clerk"
 
-ALL_ROLES = (AP_CLERK, APPROVER, PAYER, PAYOUTS_OPERATOR, MANAGER, ADMINISTRATOR)
+ALL_ROLES = (AP_CLERK, APPROVER, PAYER, PAYOUTS_OPERATOR, MANAGER, ADMINISTRATOR, RECEIVABLES_CLERK)
 
 # "app_label.codename". Every entry must exist (the system check core.checks.check_seam
 # refuses a typo at start-up instead of silently granting nothing).
@@ -33,6 +34,7 @@ CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     APPROVER: (),
     PAYER: (),
     PAYOUTS_OPERATOR: (),
+    RECEIVABLES_CLERK: (),
     MANAGER: _AUDIT_READ,
     ADMINISTRATOR: (
         *_AUDIT_READ,

@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
+from core import registry
 from core.errors import DomainError
 from core.models import AuditEvent
 from dots.redact import redact
@@ -63,9 +64,10 @@ def _clean(value):
 
 def _object_of(event_type: str, payload) -> tuple[str, str]:
     prefix = event_type.split(".", 1)[0]
-    if prefix not in OBJECT_KEYS or not isinstance(payload, dict):
+    declared = registry.webhook_handler_for_event(event_type)  # events another app processes
+    if (prefix not in OBJECT_KEYS and declared is None) or not isinstance(payload, dict):
         return "", ""
-    object_type, key = OBJECT_KEYS[prefix]
+    object_type, key = OBJECT_KEYS[prefix] if declared is None else (declared.object_type, declared.payload_key)
     object_id = payload.get(key)
     return object_type, str(object_id)[:200] if object_id else ""
 
@@ -207,7 +209,7 @@ def webhook_delivery_process(*, delivery_id: int, actor: User) -> WebhookDeliver
     if delivery.outcome != WebhookDelivery.Outcome.ACCEPTED or delivery.processing in DONE:
         return delivery
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
-    handler = HANDLERS.get(delivery.object_type)
+    handler = HANDLERS.get(delivery.object_type) or registry.webhook_handle(delivery.object_type)
     error = ""
     if handler is None or not delivery.object_id:
         processing = WebhookDelivery.Processing.IGNORED

@@ -47,6 +47,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "send the app's KYB information": ("wallet.change_app",),
     "add the app's bank account": ("wallet.add_achaccount",),
     "change the app wallet's settings": ("wallet.change_app",),
+    "add payment customers": ("receivables.add_paymentcustomer",),
+    "attach and detach their payment methods": ("receivables.change_paymentmethod",),
+    "create and confirm payment intents": ("receivables.add_paymentintent", "receivables.confirm_paymentintent"),
+    "create checkout sessions": ("receivables.add_checkoutsession",),
+    "collect ACH payments": ("receivables.add_payment",),
 }
 
 

@@ -240,6 +240,8 @@ _COLLECT_JS = """
   for (const el of document.querySelectorAll(selector)) {
     const label = (text(el) || el.value || '').slice(0, 40);
     if (!label || hidden(el)) continue;
+    // Words moved off-screen (Django's selector arrows): a background-image icon, no text to read.
+    if (parseFloat(getComputedStyle(el).textIndent) <= -999) continue;
     // An icon button (its words only for screen readers) shows the icon's colour, not its text's.
     const icon = [...el.querySelectorAll('svg')].find((svg) => getComputedStyle(svg).display !== 'none');
     const seen = [...el.childNodes].some((n) => (n.nodeType === 3 && n.textContent.trim()) ||

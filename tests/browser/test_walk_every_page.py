@@ -92,6 +92,7 @@ def _role_users(people):
         roles.PAYOUTS_OPERATOR: make_user("operator", role=roles.PAYOUTS_OPERATOR),
         roles.MANAGER: make_user("manager", role=roles.MANAGER),
         roles.ADMINISTRATOR: make_user("admin", role=roles.ADMINISTRATOR),
+        roles.RECEIVABLES_CLERK: make_user("receivables", role=roles.RECEIVABLES_CLERK),
     }
     assert set(users) == set(roles.ALL_ROLES), "a role was added: give it a user here"
     return users

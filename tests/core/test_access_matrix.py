@@ -64,6 +64,8 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payoutrun_cancel": ("payouts.approve_payoutrun", "payouts.payoutrun"),
     "admin:payouts_payoutrun_retry": ("payouts.approve_payoutrun", "payouts.payoutrun"),
     "admin:payouts_transfer_sync": ("payouts.view_transfer", None),
+    "admin:receivables_paymentcustomer_attach": ("receivables.change_paymentmethod", "receivables.paymentcustomer"),
+    "admin:receivables_paymentintent_confirm": ("receivables.confirm_paymentintent", "receivables.paymentintent"),
     "admin:reconciliation_discrepancy_run": ("reconciliation.view_discrepancy", None),
     "admin:wallet_app_read_from_dots": ("wallet.change_app", None),
     "admin:wallet_app_ach_account": ("wallet.add_achaccount", "wallet.app"),

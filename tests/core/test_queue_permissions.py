@@ -18,6 +18,7 @@ from payables.models import Payable
 from payouts.models import PayoutLink, PayoutRequest
 from payouts.services import payout_links, payout_requests
 from tests.outage_support import end_outage, start_outage
+from tests.receivables.queue_cases import RECEIVABLES_KINDS, receivables_queued_by_a_clerk
 from tests.support import make_user
 from vendors import services as vendor_services
 from vendors.models import Vendor
@@ -71,6 +72,7 @@ def test_every_queued_kind_an_app_declares_names_a_permission_and_is_tested_here
         "payout_link.push",
         "payout_request.push",
         "wallet_transfer.send",
+        *RECEIVABLES_KINDS,
     }, "a new queued kind needs its own role-removed test in this module"
     for spec in registry.discover().action_kinds.values():
         assert spec.permission and spec.doing
@@ -227,3 +229,13 @@ def test_a_deposit_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothi
     transfer.refresh_from_db()
     assert transfer.dots_transfer_id is None and transfer.status == WalletTransfer.Status.TO_SEND
     assert dots.received("POST", "/v2/apps/*/deposit") == []
+
+
+@pytest.mark.parametrize("kind", sorted(RECEIVABLES_KINDS))
+def test_money_in_action_queued_by_a_receivables_clerk_whose_role_is_removed_fails_and_sends_nothing(dots, kind):
+    clerk, doing, sent_to = receivables_queued_by_a_clerk(dots, kind, start_outage=start_outage)
+    _take_role_away(clerk, roles.RECEIVABLES_CLERK)
+
+    _run_and_expect_refusal(dots, clerk, doing=doing)
+
+    assert dots.received("POST", sent_to) == []

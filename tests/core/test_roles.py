@@ -106,6 +106,7 @@ APP_ACCESS_MODULES = (
     "tests.vendors.admin_access",
     "tests.payables.admin_access",
     "tests.payouts.admin_access",
+    "tests.receivables.admin_access",
     "tests.reconciliation.admin_access",
     "tests.wallet.admin_access",
 )

@@ -106,7 +106,7 @@ def test_demo_data_loads_once_and_again_without_change(capsys):
     call_command("load_demo_data")
     first = DemoAccount.objects.count()
     call_command("load_demo_data")
-    assert DemoAccount.objects.count() == first == 9
+    assert DemoAccount.objects.count() == first == 10
     out = capsys.readouterr().out
     assert "demo-payer-pass" in out
     assert "(0 new)" in out

@@ -25,6 +25,7 @@ DEMO_LOGINS = (
     ("operator", "demo-operator-pass", roles.PAYOUTS_OPERATOR, "Oli", "Operator"),
     ("manager", "demo-manager-pass", roles.MANAGER, "Morgan", "Manager"),
     ("admin", "demo-admin-pass", roles.ADMINISTRATOR, "Ada", "Administrator"),
+    ("receivables", "demo-receivables-pass", roles.RECEIVABLES_CLERK, "Rory", "Receivables"),
 )
 
 
