@@ -275,12 +275,18 @@ def _row_values(import_id: int, parsed: csv_import.ParsedRow) -> tuple:
 
 
 def _insert_rows(batch: list[tuple]) -> None:
-    """A plain multi-row INSERT: bulk_create builds a model per row and cost half the preview's time."""
+    """Plain SQL, no model per row (bulk_create cost half the preview's time). On PostgreSQL, COPY:
+    executemany there is one INSERT per row, 80 µs each, eight times the cost of checking the row."""
     table = PayeeImportRow._meta.db_table
-    placeholders = ", ".join(["%s"] * len(_ROW_COLUMNS))
-    sql = f"INSERT INTO {table} ({', '.join(_ROW_COLUMNS)}) VALUES ({placeholders})"
+    columns = ", ".join(_ROW_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, batch)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(_ROW_COLUMNS))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
 
 
 def _flag_duplicates(payee_import: PayeeImport) -> None:

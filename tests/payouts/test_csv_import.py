@@ -285,3 +285,15 @@ def test_a_number_of_another_region_of_the_same_calling_code_is_valid_and_a_bad_
     assert rows["Bo"].phone_e164 == "+18769271234" and rows["Bo"].status == Row.PENDING
     assert rows["Cy"].status == Row.INVALID and "not a valid phone number" in rows["Cy"].error
     assert rows["Di"].phone_e164 == "+442079460958" and rows["Di"].country == "GB"
+
+
+def test_cells_with_tabs_backslashes_newlines_and_quotes_are_stored_as_typed(operator):
+    """The rows go in by COPY on PostgreSQL and executemany on SQLite: either way, byte for byte."""
+    memo = 'line one\nline\ttwo \\N back\\slash "quoted" ünïcode'
+    data = csv_bytes(
+        [f'Ann,Lee,ann@example.com,{phone()},10,"{memo.replace(chr(34), chr(34) * 2)}"'],
+        header="first_name,last_name,email,phone,amount,memo",
+    )
+    imp = preview(data, operator)
+    row = imp.rows.get()
+    assert row.memo == memo and row.cells[-1] == memo and row.status == Row.PENDING
