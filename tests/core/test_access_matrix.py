@@ -53,6 +53,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payables_payable_from_file": ("payables.add_payable", None),
     "admin:payables_payable_bank_accounts": ("payables.add_payable", None),
     "admin:payables_payable_status": ("payables.view_payable", "payables.payable"),
+    "admin:payables_payable_file": ("payables.view_payable", "payables.payable"),
     "admin:payouts_payee_verify": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_edit": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payeeimport_progress": ("payouts.view_payeeimport", "payouts.payeeimport"),
