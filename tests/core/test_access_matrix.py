@@ -46,6 +46,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:auth_user_password_change": ("auth.change_user", "auth.user"),
     "admin:vendors_vendor_send_to_dots": ("vendors.change_vendor", "vendors.vendor"),
     "admin:vendors_vendorbankaccount_verify": ("vendors.verify_vendorbankaccount", "vendors.vendorbankaccount"),
+    "admin:vendors_vendorbankaccount_in_dots": ("vendors.view_vendorbankaccount", "vendors.vendorbankaccount"),
     "admin:payables_approvalpolicy_send_to_dots": ("payables.change_approvalpolicy", "payables.approvalpolicy"),
     "admin:payables_approver_sync": ("payables.change_approver", None),
     "admin:payables_payable_act": ("payables.approve_payable", ("payables.payable", "approve")),
