@@ -1,7 +1,7 @@
 """Payables in the admin: thin classes over payables.services."""
 
 from django.contrib import admin, messages
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, strip_tags
@@ -13,7 +13,7 @@ from core.audit_display import words
 from core.errors import DomainError
 from core.money import format_cents
 from core.pagination import COUNT_CAP
-from payables import drafts, forms, next_step, selectors
+from payables import drafts, files, forms, next_step, selectors
 from payables.admin_acts import PayableActionsMixin
 from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable
@@ -131,6 +131,7 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
         "submitted_at",
         "pay_requested_by",
         "pay_requested_at",
+        "pdf",
     )
 
     # --- list --------------------------------------------------------------------------------
@@ -192,7 +193,14 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
         if obj is not None and not obj.is_editable:
             # Read-only: money as "$66.00", never the cents a read-only field would show.
             fields = ["amount_entered" if name == "amount_cents" else name for name in fields]
+        if obj is not None and (not obj.is_editable or not self.has_change_permission(request, obj)):
+            # Read-only: the PDF linked to its download page, never to a /media/ URL nothing serves.
+            fields = ["pdf" if name == "file" else name for name in fields]
         return fields
+
+    @admin.display(description="bill (PDF)")
+    def pdf(self, payable):
+        return files.file_link(payable) or "No PDF attached"
 
     def _fields(self, obj):
         editable = [
@@ -310,7 +318,16 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
             AdminPage("from-file/", "from_file_view", "from_file"),
             AdminPage("bank-accounts/", "bank_accounts_view", "bank_accounts"),
             AdminPage("<int:pk>/status/", "status_view", "status"),
+            AdminPage("<int:pk>/file/", "file_view", "file"),
         ]
+
+    def file_view(self, request, pk):
+        """The bill's PDF, to whoever may see the payable: read from storage, never a public media URL."""
+        self.require(request, "payables.view_payable")
+        payable = get_object_or_404(Payable, pk=pk)
+        if not payable.file:
+            raise Http404("This payable has no PDF attached.")
+        return files.download_response(payable)
 
     def status_view(self, request, pk):
         """A payable's status, for its page's script while a payment is under way (JSON)."""

@@ -6,6 +6,7 @@ change. `payable_create_from_file` lets Dots read a bill's PDF and opens the dra
 """
 
 import hashlib
+import logging
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
@@ -13,10 +14,14 @@ from django.db import transaction
 
 from core import audit
 from core.dots_gateway import client, dots_call
+from core.errors import DotsCallError
 from core.permissions import require_perm
+from dots.errors import DotsNotFound
 from payables import selectors
 from payables.errors import InvalidTransition
 from payables.models import Payable
+
+logger = logging.getLogger(__name__)
 
 
 def payable_recalculate(*, payable: Payable) -> None:
@@ -45,6 +50,14 @@ def payable_record_edit(*, payable_id: int, actor: User, before: dict, created: 
         raise InvalidTransition(f"{payable} was submitted: it can no longer be edited.")
     payable_recalculate(payable=payable)
     after = payable_edit_snapshot(payable)
+    if not created and before.get("file") != after["file"] and payable.dots_file_uploaded:
+        if after["file"]:
+            # Another PDF: the next send to Dots uploads it over the one Dots holds.
+            Payable.objects.filter(pk=payable.pk).update(dots_file_uploaded=False)
+            payable.dots_file_uploaded = False
+        else:
+            # Removed here: removed in Dots once this edit is saved (submit does it if Dots is away now).
+            transaction.on_commit(lambda: _remove_in_dots_after_edit(payable_id=payable.pk, actor=actor))
     if created:
         audit.record(actor=actor, action="payable.created", target=payable, before={}, after=after)
     else:
@@ -53,6 +66,41 @@ def payable_record_edit(*, payable_id: int, actor: User, before: dict, created: 
         if changes:
             audit.record(actor=actor, action="payable.updated", target=payable, changes=changes)
     return payable
+
+
+def payable_file_remove_in_dots(*, payable_id: int, actor: User) -> bool:
+    """The PDF was removed here from a draft Dots already has: remove Dots' copy too (audited).
+
+    Answers whether Dots' copy was removed now. Dots answering that it holds none counts as removed.
+    """
+    require_perm(actor, "payables.change_payable", "edit payables")
+    with transaction.atomic():
+        payable = Payable.objects.select_for_update().get(pk=payable_id)
+        if payable.file or not payable.dots_file_uploaded or not payable.dots_id:
+            return False
+    with dots_call(f"remove the PDF of {payable} in Dots"):
+        try:
+            client().delete_payable_file(payable_id=payable.dots_id)
+        except DotsNotFound:
+            pass  # Dots holds none already: nothing left to remove
+    with transaction.atomic():
+        if not Payable.objects.filter(pk=payable_id, dots_file_uploaded=True).update(dots_file_uploaded=False):
+            return False  # someone else removed it meanwhile (and audited it)
+        audit.record(
+            actor=actor,
+            action="payable.file_removed_in_dots",
+            target=payable,
+            changes={"PDF in Dots": ["attached", "removed"]},
+        )
+    return True
+
+
+def _remove_in_dots_after_edit(*, payable_id: int, actor: User) -> None:
+    try:
+        payable_file_remove_in_dots(payable_id=payable_id, actor=actor)
+    except DotsCallError as exc:
+        # Kept marked as in Dots: submitting the payable removes it there first.
+        logger.warning("payable %s: the PDF removed here is still in Dots: %s", payable_id, exc)
 
 
 def payable_edit_snapshot(payable: Payable) -> dict:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 
-from payables import policies, selectors
+from payables import files, policies, selectors
 from payables.models import ApprovalPolicy, Approver, Payable
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
@@ -68,6 +68,9 @@ class PayableForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         vendor = self.data.get("vendor") if self.is_bound else self.initial.get("vendor") or self.instance.vendor_id
         limit_bank_accounts(self, vendor)
+        widget = self.fields["file"].widget if "file" in self.fields else None
+        if isinstance(widget, files.PayableFileInput) and self.instance.pk:
+            widget.download_url = files.file_url(self.instance)
 
     class Meta:
         model = Payable
@@ -82,6 +85,7 @@ class PayableForm(forms.ModelForm):
             "amount_cents",
             "file",
         ]
+        widgets = {"file": files.PayableFileInput}
         help_texts = {"amount_cents": "Only when there are no line items; with items the total is their sum."}
 
     def clean_file(self):

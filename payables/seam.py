@@ -62,6 +62,7 @@ ACTIONS = {
     "payable.updated": "Payable updated",
     "payable.file_attached": "Payable file attached",
     "payable.file_removed": "Payable file removed",
+    "payable.file_removed_in_dots": "Payable's PDF removed in Dots",
     "payable.created_from_file": "Payable read from a PDF by Dots",
     "payable.duplicate_overridden": "Possible duplicate submitted anyway",
     "payable.submitted": "Payable submitted for approval",

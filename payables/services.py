@@ -187,6 +187,11 @@ def _ensure_in_dots(payable: Payable, *, acting_user_id: int, actor: User) -> No
             raise  # the look-up itself failed: the claim stays as well
         Payable.objects.filter(pk=payable.pk).update(dots_id=created.id, dots_status=created.status or "created")
         payable.dots_id = created.id
+    if not payable.file and payable.dots_file_uploaded:
+        # Removed here while Dots was away: Dots must not keep a PDF the payable no longer has.
+        from payables.drafts import payable_file_remove_in_dots
+
+        payable_file_remove_in_dots(payable_id=payable.pk, actor=actor)
     if payable.file and not payable.dots_file_uploaded:
         payable.file.open("rb")
         try:

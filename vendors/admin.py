@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import ActionQueued, DomainError
-from vendors import bank_accounts, selectors, services
+from vendors import bank_accounts, in_dots, selectors, services
 from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
 from vendors.models import Vendor, VendorBankAccount
@@ -393,7 +393,21 @@ class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
         return request.user.has_perm("vendors.verify_vendorbankaccount")
 
     def admin_pages(self):
-        return [AdminPage("<path:object_id>/verify/", "verify_view", "verify")]
+        return [
+            AdminPage("<path:object_id>/verify/", "verify_view", "verify"),
+            AdminPage("<path:object_id>/in-dots/", "in_dots_view", "in_dots"),
+        ]
+
+    def in_dots_view(self, request, object_id):
+        """What Dots holds for this account, beside what we hold (masked), read now: nothing changes."""
+        self.require(request, "vendors.view_vendorbankaccount")
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        context = self._page_context(
+            request, f"{account} in Dots", account, account=account, found=in_dots.bank_account_in_dots(account)
+        )
+        return TemplateResponse(request, "admin/vendors/vendorbankaccount/in_dots.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_verify": self.has_verify_permission(request)}

@@ -117,8 +117,8 @@ class EmulatorApp:
     def _seed_dashboard_users(self) -> None:
         # `make run` starts the emulator with the demo logins' dashboard users, so
         # approvers can be synced and linked by email without a manual step.
-        if self.settings.seed_dashboard_users:
-            approvers_resource.seed_if_none(self.store, self.settings.seed_dashboard_users)
+        # Every fresh store has the account's owner (an admin), as a fresh Dots account does.
+        approvers_resource.seed_if_none(self.store, self.settings.seed_dashboard_users or [])
         self.request_log.clear()
 
     def _apply_advance_mode(self) -> None:

@@ -80,10 +80,11 @@ def test_sync_links_each_approver_to_the_local_user_with_the_same_email_ignoring
 
     result = approver_sync.approvers_sync(actor=administrator)
 
-    assert Approver.objects.count() == 6
+    # The six seeded dashboard users and the owner every fresh Dots account has.
+    assert Approver.objects.count() == 7
     assert Approver.objects.get(dots_user_id=dashboard["alex"]["id"]).user == alex
     assert Approver.objects.filter(user__isnull=False).count() == 1
-    assert len(result.created) == 6 and len(result.linked) == 1
+    assert len(result.created) == 7 and len(result.linked) == 1
     (event,) = events("approver.synced")
     assert event.actor == administrator and len(event.changes["linked"]) == 1
 
@@ -105,7 +106,7 @@ def test_sync_never_takes_a_user_already_linked_to_another_approver(dashboard, a
 def test_sync_with_nothing_new_in_dots_writes_no_second_audit_event(dashboard, administrator):
     approver_sync.approvers_sync(actor=administrator)
     result = approver_sync.approvers_sync(actor=administrator)
-    assert result.unchanged == 6 and not result.changed
+    assert result.unchanged == 7 and not result.changed  # the six seeded and the account's owner
     assert len(events("approver.synced")) == 1
 
 
@@ -790,7 +791,7 @@ def test_the_system_user_syncs_approvers_as_the_schedule_does(dots, dashboard):
     from core.audit import system_user
 
     result = approver_sync.approvers_sync(actor=system_user())
-    assert len(result.created) == 6
+    assert len(result.created) == 7  # the six seeded and the account's owner
 
 
 def test_a_user_whose_role_may_not_link_approvers_cannot_link_one(approvers):

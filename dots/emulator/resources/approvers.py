@@ -27,6 +27,11 @@ DEFAULT_SEED = [
 ]
 
 
+# A fresh Dots account already has one dashboard user: the person who opened it, an admin (so an
+# approver of payables no policy covers). The emulator's fresh store has it too, before any seed.
+OWNER = {"first_name": "Olive", "last_name": "Owner", "email": "owner@dots-account.example", "role": "admin"}
+
+
 def full_name(user: Doc) -> str:
     return f"{user['first_name']} {user['last_name']}".strip()
 
@@ -67,9 +72,13 @@ def new_dashboard_user(user_id: int, spec: Doc) -> Doc:
 
 
 def seed_if_none(store: Store, specs: list[Doc]) -> int:
-    """Insert organisation-wide dashboard users from `specs` when there are none yet (--seed-dashboard-users)."""
+    """In an empty store: the account's owner, then organisation-wide dashboard users from `specs`
+    (--seed-dashboard-users); a file that names an admin names the owner itself. Answers how many
+    were inserted."""
     if store.count(KIND):
         return 0
+    if not any(spec.get("role") == "admin" for spec in specs):
+        specs = [OWNER, *specs]
     for spec in specs:
         user_id = store.next_int_id(KIND)
         store.insert(KIND, user_id, new_dashboard_user(user_id, {**spec, "scope": "organization"}))

@@ -395,6 +395,9 @@ def send_verification_token(ctx: Ctx, user_id: str) -> tuple[int, object]:
 def verify_user(ctx: Ctx, user_id: str) -> tuple[int, object]:
     user = get_user(ctx, user_id)
     token = ctx.require_str(ctx.json, "token")
+    if not token.isascii():
+        # compare_digest takes ASCII text only; a token is digits, so anything else is bad input.
+        raise ApiError(400, "invalid-input", "token must be the digits that were sent")
     pending = user.get("_verification")
     if pending is None:
         raise ApiError(400, "invalid-verification-token", "no verification token was sent to this user")

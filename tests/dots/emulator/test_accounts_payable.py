@@ -366,7 +366,10 @@ def test_deleted_policy_no_longer_applies(emulator, openapi_session, users, paya
 
 def test_approvers_are_the_seeded_dashboard_users_with_integer_ids(emulator, openapi_session, users):
     listed = openapi_session.get(f"{AP}/approvers").json()
-    assert [a["id"] for a in listed] == sorted(u["id"] for u in users.values())
+    # The account's owner (an admin, there before any seed), then the seeded users.
+    owner, *seeded = listed
+    assert owner["role"] == "admin" and owner["email"] == "owner@dots-account.example"
+    assert [a["id"] for a in seeded] == sorted(u["id"] for u in users.values())
     assert all(isinstance(a["id"], int) for a in listed)
 
 

@@ -41,3 +41,16 @@ def test_a_restart_does_not_seed_twice(tmp_path):
         assert len(_approvers(second)) == count
     finally:
         stop_emulator(second)
+
+
+def test_a_fresh_account_has_its_owner_as_an_admin_dashboard_user_even_after_a_reset(tmp_path):
+    """Like a fresh Dots account: its owner is there before anyone seeds users, and may approve payables."""
+    handle = start_emulator(tmp_path / "e.sqlite3")
+    try:
+        for _ in range(2):
+            (owner,) = _approvers(handle)
+            assert owner["role"] == "admin" and isinstance(owner["id"], int)
+            assert owner["email"] == "owner@dots-account.example"
+            handle.reset()
+    finally:
+        stop_emulator(handle)

@@ -134,6 +134,16 @@ def test_verify_with_a_wrong_token_is_400_and_user_stays_unverified(emulator, op
     assert openapi_session.get(f"/v2/users/{user['id']}").json()["status"] == "unverified"
 
 
+@pytest.mark.parametrize("token", ["１２３４５６", "12345é", "🔑"])
+def test_verify_with_a_non_ascii_token_is_400_invalid_input_not_500(emulator, openapi_session, token):
+    user = new_user(openapi_session)
+    openapi_session.post(f"/v2/users/{user['id']}/send-verification-token", json={})
+    response = openapi_session.post(f"/v2/users/{user['id']}/verify", json={"token": token})
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "invalid-input"
+    assert openapi_session.get(f"/v2/users/{user['id']}").json()["status"] == "unverified"
+
+
 def test_verify_before_any_token_was_sent_is_400(emulator, openapi_session):
     user = new_user(openapi_session)
     response = openapi_session.post(f"/v2/users/{user['id']}/verify", json={"token": "123456"})
