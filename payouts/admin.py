@@ -125,6 +125,7 @@ class PayeeAdmin(NothingToChangeAdmin):
             AdminPage("add/", "add_page", "add"),
             AdminPage("<int:object_id>/verify/", "verify_page", "verify"),
             AdminPage("<int:object_id>/edit/", "edit_page", "edit"),
+            AdminPage("<int:object_id>/remove/", "remove_page", "remove"),
         ]
 
     def add_page(self, request):
@@ -183,6 +184,20 @@ class PayeeAdmin(NothingToChangeAdmin):
                 messages.success(request, f"{payee} updated in Dots.")
                 return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
         return self.form_page(request, form, title=f"Edit {payee}", obj=payee)
+
+    def remove_page(self, request, object_id):
+        self.require(request, "payouts.delete_payee")
+        payee = get_object_or_404(Payee, pk=object_id)
+        form = forms.PayeeDeleteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payees.payee_delete(payee_id=payee.pk, reason=form.cleaned_data["reason"], actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"{payee} is deleted in Dots and here.")
+                return redirect(reverse("admin:payouts_payee_changelist"))
+        return self.form_page(request, form, title=f"Delete {payee}", obj=payee)
 
     @admin.action(description="Refresh selected payees from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):

@@ -112,3 +112,9 @@ class PayeeEditForm(forms.Form):
 
 class VerifyForm(forms.Form):
     token = forms.CharField(max_length=10, label="Code the payee received")
+
+
+class PayeeDeleteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, label="Why delete this payee", help_text="Kept in the audit trail with your name."
+    )

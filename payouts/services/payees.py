@@ -14,7 +14,7 @@ from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.permissions import require_perm
 from dots.types import User as DotsUser
 from payouts import csv_import
-from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeNotInDots
+from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeInUse, PayeeNotInDots
 from payouts.models import Payee
 
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
@@ -22,6 +22,7 @@ RETRY_BASE_SECONDS = 0.2
 
 ADD_PAYEE = "payouts.add_payee"
 CHANGE_PAYEE = "payouts.change_payee"
+DELETE_PAYEE = "payouts.delete_payee"
 
 
 def payee_fields_from_dots(user: DotsUser) -> dict:
@@ -216,3 +217,42 @@ def payee_verify(*, payee_id: int, token: str, actor: User) -> Payee:
     payee = payee_refresh(payee_id=payee_id, actor=actor)
     audit.record(actor=actor, action="payee.verified", target=payee, after={"dots_status": payee.dots_status})
     return payee
+
+
+def payee_delete(*, payee_id: int, reason: str, actor: User) -> None:
+    """Delete the payee's user in Dots, then here. Refused (and said so) when Dots refuses.
+
+    A payee whose payout links or payout requests are kept here is not deleted: their
+    history must still name who was paid.
+    """
+    require_perm(actor, DELETE_PAYEE, "delete payees")
+    if not (reason or "").strip():
+        raise InvalidPayee("Say why the payee is deleted.", code="reason-required")
+    payee = Payee.objects.get(pk=payee_id)
+    if payee.payout_links.exists() or payee.payout_requests.exists():
+        raise PayeeInUse(
+            f"{payee} has payout links or payout requests kept here for the record, so the payee is not deleted."
+        )
+    if payee.dots_user_id:
+        try:
+            with dots_call("delete the payee"):
+                client().delete_user(user_id=payee.dots_user_id)
+        except DotsRejected as exc:
+            Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            audit.record(actor=actor, action="payee.delete_refused", target=payee, reason=str(exc)[:500])
+            raise DotsRejected(
+                f"Dots refused to delete {payee}, so it is kept here: {exc}", dots_error=exc.dots_error
+            ) from exc
+        except (DotsUnavailable, DotsOutcomeUnknownError) as exc:
+            Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            raise
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        audit.record(
+            actor=actor,
+            action="payee.deleted",
+            target=payee,
+            before={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164},
+            reason=reason.strip()[:500],
+        )
+        payee.delete()

@@ -55,6 +55,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payables_payable_status": ("payables.view_payable", "payables.payable"),
     "admin:payouts_payee_verify": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_edit": ("payouts.change_payee", "payouts.payee"),
+    "admin:payouts_payee_remove": ("payouts.delete_payee", "payouts.payee"),
     "admin:payouts_payeeimport_progress": ("payouts.view_payeeimport", "payouts.payeeimport"),
     "admin:payouts_payeeimport_failed_rows": ("payouts.view_payeeimport", "payouts.payeeimport"),
     "admin:payouts_payeeimport_confirm": ("payouts.change_payeeimport", "payouts.payeeimport"),
