@@ -79,7 +79,7 @@ def test_a_dropped_answer_is_sent_again_with_the_same_key_and_dots_has_one_trans
     sent = payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk)
     calls = dots.received("POST", "/v2/transfers")
     assert len(calls) == 2 and {c["body"]["idempotency_key"] for c in calls} == {str(transfer.idempotency_key)}
-    listed = [t for t in client().list_transfers(user_id=payee.dots_user_id).items]
+    listed = list(client().list_transfers(user_id=payee.dots_user_id).items)
     assert [t.id for t in listed] == [sent.dots_transfer_id]
 
 
