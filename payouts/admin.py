@@ -24,6 +24,7 @@ from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
     admin_links,  # noqa: F401  (registers payout links and requests)
+    admin_transfers,  # noqa: F401  (registers transfers to payees)
     forms,
     selectors,
     transfers,

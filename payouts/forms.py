@@ -118,3 +118,13 @@ class PayeeDeleteForm(forms.Form):
     reason = forms.CharField(
         max_length=500, label="Why delete this payee", help_text="Kept in the audit trail with your name."
     )
+
+
+class PayeeTransferForm(forms.Form):
+    payee = forms.ModelChoiceField(queryset=payees_by_name().filter(dots_user_id__isnull=False))
+    amount = MoneyFormField(min_cents=1)
+    reason = forms.CharField(max_length=500, help_text="Why the money moves: kept with the transfer and in the audit")
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")

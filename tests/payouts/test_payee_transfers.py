@@ -11,7 +11,7 @@ from core.models import AuditEvent
 from payouts import sync
 from payouts.models import PayeeTransfer
 from payouts.services import payee_transfers, payees
-from tests.support import make_user
+from tests.support import login_verified, make_user
 
 from .conftest import phone
 
@@ -104,3 +104,24 @@ def test_dots_refusal_is_kept_with_its_words(dots, operator, payer, payee):
         payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk)
     transfer.refresh_from_db()
     assert transfer.status == S.REFUSED and transfer.last_dots_error
+
+
+def test_the_pages_ask_approve_and_refuse_the_asker(dots, operator, payer, payee, client):
+    both = make_user("asker", role=roles.PAYOUTS_OPERATOR)
+    both.groups.add(Group.objects.get(name=roles.PAYER))
+    login_verified(client, both)
+    asked = client.post(
+        "/admin/payouts/payeetransfer/add/", {"payee": payee.pk, "amount": "12.34", "reason": "Referral bonus"}
+    )
+    assert asked.status_code == 302
+    transfer = PayeeTransfer.objects.get()
+    assert transfer.amount_cents == 1_234 and transfer.requested_by == both
+    refused = client.post(f"/admin/payouts/payeetransfer/{transfer.pk}/approve/", {"note": ""})
+    assert refused.status_code == 200 and "another Payer must decide" in refused.content.decode()
+    assert dots.received("POST", "/v2/transfers") == []
+    login_verified(client, payer)
+    page = client.get(f"/admin/payouts/payeetransfer/{transfer.pk}/change/").content.decode()
+    assert "$12.34" in page and "Approve and send" in page
+    client.post(f"/admin/payouts/payeetransfer/{transfer.pk}/approve/", {"note": "ok"})
+    transfer.refresh_from_db()
+    assert transfer.status == S.CREATED and len(dots.received("POST", "/v2/transfers")) == 1
