@@ -127,6 +127,7 @@ class PayeeAdmin(NothingToChangeAdmin):
             AdminPage("<int:object_id>/verify/", "verify_page", "verify"),
             AdminPage("<int:object_id>/edit/", "edit_page", "edit"),
             AdminPage("<int:object_id>/remove/", "remove_page", "remove"),
+            AdminPage("<int:object_id>/tax-form/", "w9_page", "w9"),
         ]
 
     def add_page(self, request):
@@ -185,6 +186,32 @@ class PayeeAdmin(NothingToChangeAdmin):
                 messages.success(request, f"{payee} updated in Dots.")
                 return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
         return self.form_page(request, form, title=f"Edit {payee}", obj=payee)
+
+    def w9_page(self, request, object_id):
+        self.require(request, "payouts.change_payee")
+        payee = get_object_or_404(Payee, pk=object_id)
+        form = forms.PayeeW9Form(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            address = {k: data[k] for k in ("line_1", "line_2", "city", "state", "postcode") if data[k]}
+            w9 = {
+                "entity_type": data["entity_type"],
+                "first_name": payee.first_name,
+                "last_name": payee.last_name,
+                "date_of_birth": data["date_of_birth"].isoformat(),
+                "tin": data["tin"],
+                "address": {**address, "country": "US"},
+            }
+            if data["business_name"]:
+                w9["business_name"] = data["business_name"].strip()
+            try:
+                payees.payee_set_w9(payee_id=payee.pk, w9=w9, actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"W-9 of {payee} sent to Dots.")
+                return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
+        return self.form_page(request, form, title=f"W-9 of {payee}", obj=payee)
 
     def remove_page(self, request, object_id):
         self.require(request, "payouts.delete_payee")

@@ -6,6 +6,7 @@ import json
 from django import forms
 
 from core.money import MoneyFormField
+from dots.addresses import US_STATES
 from payouts import csv_import
 from payouts.models import Payee, PayoutLink
 
@@ -128,3 +129,50 @@ class PayeeTransferForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
+
+
+class NeverShownInput(forms.TextInput):
+    """Visible while typed, never sent back to the browser: after an error the field is empty."""
+
+    def format_value(self, value):
+        return None
+
+
+class PayeeW9Form(forms.Form):
+    """A W-9 for a payee in the United States. The TIN goes to Dots once and is never kept here."""
+
+    entity_type = forms.ChoiceField(
+        label="Files as", choices=[("individual", "An individual"), ("business", "A business")]
+    )
+    business_name = forms.CharField(max_length=200, required=False, help_text="Required for a business.")
+    date_of_birth = forms.DateField(help_text="As YYYY-MM-DD.")
+    tin = forms.CharField(
+        label="Taxpayer id (SSN or EIN)",
+        max_length=11,
+        widget=NeverShownInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text="9 digits: an SSN for an individual, an EIN for a business. Sent to Dots once, never kept here.",
+    )
+    line_1 = forms.CharField(label="Address", max_length=200)
+    line_2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    city = forms.CharField(max_length=100)
+    state = forms.ChoiceField(choices=[(s, s) for s in US_STATES])
+    postcode = forms.CharField(label="ZIP code", max_length=10)
+    NEVER_SHOWN = ("tin",)
+    RETYPE_NOTE = "For your security, type it again."
+
+    def fields_to_retype(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        return [n for n in self.NEVER_SHOWN if self.data.get(self.add_prefix(n))]
+
+    def clean_tin(self) -> str:
+        tin = "".join(ch for ch in self.cleaned_data["tin"] if ch not in "- ")
+        if not (len(tin) == 9 and tin.isdigit()):
+            raise forms.ValidationError("The taxpayer id must be 9 digits.")
+        return tin
+
+    def clean(self):
+        data = super().clean()
+        if data.get("entity_type") == "business" and not (data.get("business_name") or "").strip():
+            self.add_error("business_name", "A business files under its legal business name.")
+        return data

@@ -54,6 +54,7 @@ ACTIONS = {
     "payee.verification_sent": "Payee verification token sent",
     "payee.verified": "Payee verified",
     "payee.deleted": "Payee deleted in Dots",
+    "payee.compliance_set": "Payee's tax form (W-9) sent to Dots",
     "payee.delete_refused": "Payee deletion refused by Dots",
     "payee_transfer.requested": "Transfer to a payee asked for",
     "payee_transfer.approved": "Transfer to a payee approved",

@@ -256,3 +256,32 @@ def payee_delete(*, payee_id: int, reason: str, actor: User) -> None:
             reason=reason.strip()[:500],
         )
         payee.delete()
+
+
+def payee_set_w9(*, payee_id: int, w9: dict, actor: User) -> Payee:
+    """Send a W-9 to Dots for the payee. The TIN goes to Dots only: neither stored here nor audited in full."""
+    require_perm(actor, CHANGE_PAYEE, "set payees' tax information")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    tin = str(w9.get("tin") or "")
+    if not (len(tin) == 9 and tin.isdigit()):
+        raise InvalidPayee("The taxpayer id must be 9 digits.", code="invalid-tin")
+    try:
+        with dots_call("send the payee's W-9"):
+            client().update_user_compliance(user_id=payee.dots_user_id, w9=w9)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    audit.record(
+        actor=actor,
+        action="payee.compliance_set",
+        target=payee,
+        after={
+            "form": "W-9",
+            "entity_type": w9.get("entity_type"),
+            "business_name": w9.get("business_name") or "",
+            "taxpayer_id_last4": tin[-4:],
+        },
+    )
+    return payee_refresh(payee_id=payee.pk, actor=actor)
