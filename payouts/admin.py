@@ -29,6 +29,7 @@ from payouts import (
     selectors,
     transfers,
 )
+from payouts.admin_payees import PayeePagesMixin
 from payouts.admin_shared import NothingToChangeAdmin, ReadOnlyAdmin, json_block, support_fieldset, when
 from payouts.admin_shared import link_to as _link_to
 from payouts.models import Payee, PayeeImport, PayoutRun, Transfer, WebhookDelivery
@@ -40,7 +41,7 @@ def _money(cents):
 
 
 @admin.register(Payee)
-class PayeeAdmin(NothingToChangeAdmin):
+class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
     list_display = (
         "__str__",
         "email",
@@ -128,6 +129,7 @@ class PayeeAdmin(NothingToChangeAdmin):
             AdminPage("<int:object_id>/edit/", "edit_page", "edit"),
             AdminPage("<int:object_id>/remove/", "remove_page", "remove"),
             AdminPage("<int:object_id>/tax-form/", "w9_page", "w9"),
+            AdminPage("<int:object_id>/payout-methods/", "payout_methods_page", "payout_methods"),
         ]
 
     def add_page(self, request):
@@ -186,46 +188,6 @@ class PayeeAdmin(NothingToChangeAdmin):
                 messages.success(request, f"{payee} updated in Dots.")
                 return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
         return self.form_page(request, form, title=f"Edit {payee}", obj=payee)
-
-    def w9_page(self, request, object_id):
-        self.require(request, "payouts.change_payee")
-        payee = get_object_or_404(Payee, pk=object_id)
-        form = forms.PayeeW9Form(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            address = {k: data[k] for k in ("line_1", "line_2", "city", "state", "postcode") if data[k]}
-            w9 = {
-                "entity_type": data["entity_type"],
-                "first_name": payee.first_name,
-                "last_name": payee.last_name,
-                "date_of_birth": data["date_of_birth"].isoformat(),
-                "tin": data["tin"],
-                "address": {**address, "country": "US"},
-            }
-            if data["business_name"]:
-                w9["business_name"] = data["business_name"].strip()
-            try:
-                payees.payee_set_w9(payee_id=payee.pk, w9=w9, actor=request.user)
-            except DomainError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, f"W-9 of {payee} sent to Dots.")
-                return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
-        return self.form_page(request, form, title=f"W-9 of {payee}", obj=payee)
-
-    def remove_page(self, request, object_id):
-        self.require(request, "payouts.delete_payee")
-        payee = get_object_or_404(Payee, pk=object_id)
-        form = forms.PayeeDeleteForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                payees.payee_delete(payee_id=payee.pk, reason=form.cleaned_data["reason"], actor=request.user)
-            except DomainError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, f"{payee} is deleted in Dots and here.")
-                return redirect(reverse("admin:payouts_payee_changelist"))
-        return self.form_page(request, form, title=f"Delete {payee}", obj=payee)
 
     @admin.action(description="Refresh selected payees from Dots", permissions=["change"])
     def refresh_from_dots(self, request, queryset):

@@ -176,3 +176,60 @@ class PayeeW9Form(forms.Form):
         if data.get("entity_type") == "business" and not (data.get("business_name") or "").strip():
             self.add_error("business_name", "A business files under its legal business name.")
         return data
+
+
+class PayoutMethodForm(forms.Form):
+    """A payout method for a payee: a bank account (ACH), PayPal, Venmo or Cash App. One per kind in Dots."""
+
+    platform = forms.ChoiceField(
+        label="Kind",
+        choices=[("ach", "Bank account (ACH)"), ("paypal", "PayPal"), ("venmo", "Venmo"), ("cash_app", "Cash App")],
+    )
+    routing_number = forms.CharField(max_length=9, required=False, help_text="Bank account: 9 digits.")
+    account_number = forms.CharField(
+        max_length=17,
+        required=False,
+        widget=NeverShownInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text="Bank account: 4 to 17 digits. Sent to Dots once; never kept or shown here in full.",
+    )
+    account_type = forms.ChoiceField(choices=[("checking", "Checking"), ("savings", "Savings")], required=False)
+    email = forms.EmailField(required=False, help_text="PayPal: the account's email.")
+    phone_number = forms.CharField(max_length=20, required=False, help_text="PayPal or Venmo: the phone number.")
+    handle = forms.CharField(max_length=60, required=False, help_text="Venmo: the handle.")
+    cash_tag = forms.CharField(max_length=60, required=False, help_text="Cash App: the $cashtag.")
+    is_default = forms.BooleanField(required=False, label="Make it the default")
+    NEVER_SHOWN = ("account_number",)
+    RETYPE_NOTE = "For your security, type it again."
+
+    def fields_to_retype(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        return [n for n in self.NEVER_SHOWN if self.data.get(self.add_prefix(n))]
+
+    def clean(self):
+        data = super().clean()
+        platform = data.get("platform")
+        if platform == "ach":
+            if not (data.get("routing_number") or "").isdigit() or len(data.get("routing_number") or "") != 9:
+                self.add_error("routing_number", "The routing number must be 9 digits.")
+            account = data.get("account_number") or ""
+            if not (account.isdigit() and 4 <= len(account) <= 17):
+                self.add_error("account_number", "The account number must be 4 to 17 digits.")
+        elif platform == "paypal" and not (data.get("email") or data.get("phone_number")):
+            self.add_error("email", "PayPal needs an email or a phone number.")
+        elif platform == "venmo" and not (data.get("handle") or data.get("phone_number")):
+            self.add_error("handle", "Venmo needs a handle or a phone number.")
+        elif platform == "cash_app" and not data.get("cash_tag"):
+            self.add_error("cash_tag", "Cash App needs a $cashtag.")
+        return data
+
+    def dots_fields(self) -> dict:
+        data, platform = self.cleaned_data, self.cleaned_data["platform"]
+        wanted = {
+            "ach": ("routing_number", "account_number", "account_type"),
+            "paypal": ("email", "phone_number"),
+            "venmo": ("phone_number", "handle"),
+            "cash_app": ("cash_tag",),
+        }[platform]
+        fields = {name: data[name] for name in wanted if data.get(name)}
+        return {"platform": platform, **fields, **({"is_default": True} if data.get("is_default") else {})}

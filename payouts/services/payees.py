@@ -285,3 +285,55 @@ def payee_set_w9(*, payee_id: int, w9: dict, actor: User) -> Payee:
         },
     )
     return payee_refresh(payee_id=payee.pk, actor=actor)
+
+
+PLATFORM_WORDS = {"ach": "Bank account", "paypal": "PayPal", "venmo": "Venmo", "cash_app": "Cash App"}
+
+
+def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
+    """The payee's payout methods as Dots lists them, in words (never a whole account number)."""
+    require_perm(actor, CHANGE_PAYEE, "see payees' payout methods")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    with dots_call("read the payee's payout methods"):
+        methods = client().list_user_payout_methods(user_id=payee.dots_user_id)
+    shown = []
+    for method in methods:
+        raw = method.raw
+        platform = str(raw.get("platform") or "")
+        detail = {
+            "ach": f"account ending {raw.get('mask') or '????'}",
+            "paypal": str(raw.get("email") or raw.get("phone_number") or ""),
+            "venmo": str(raw.get("phone_number") or "handle on file"),
+            "cash_app": str(raw.get("cash_tag") or ""),
+        }.get(platform, "")
+        is_default = platform and payee.default_payout_method in (platform, raw.get("id"))
+        shown.append({"kind": PLATFORM_WORDS.get(platform, platform), "detail": detail, "default": bool(is_default)})
+    return shown
+
+
+def payee_add_payout_method(*, payee_id: int, fields: dict, actor: User) -> Payee:
+    """Add (or replace: one per kind in Dots) a payout method. The account number goes to Dots only."""
+    require_perm(actor, CHANGE_PAYEE, "add payout methods")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    try:
+        with dots_call("add the payout method"):
+            client().put_user_payout_method(user_id=payee.dots_user_id, **fields)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    account = str(fields.get("account_number") or "")
+    audit.record(
+        actor=actor,
+        action="payee.payout_method_added",
+        target=payee,
+        after={
+            "kind": PLATFORM_WORDS.get(fields["platform"], fields["platform"]),
+            "account_last4": account[-4:] if account else "",
+            "default": bool(fields.get("is_default")),
+        },
+    )
+    return payee_refresh(payee_id=payee.pk, actor=actor)

@@ -57,6 +57,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payee_edit": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_remove": ("payouts.delete_payee", "payouts.payee"),
     "admin:payouts_payee_w9": ("payouts.change_payee", "payouts.payee"),
+    "admin:payouts_payee_payout_methods": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payeetransfer_approve": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
     "admin:payouts_payeetransfer_reject": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
     "admin:payouts_payeeimport_progress": ("payouts.view_payeeimport", "payouts.payeeimport"),
