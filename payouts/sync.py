@@ -53,9 +53,9 @@ def payees_step(*, actor: User, full: bool = False) -> SyncReport:
 
 
 def payee_transfers_step(*, actor: User, full: bool = False) -> SyncReport:
-    """Transfers to payees still moving, and those whose answer was lost (sent again with their key)."""
+    """Transfers to payees still moving, and those unsent or unanswered (sent again with their key)."""
     S = PayeeTransfer.Status
-    open_ones = PayeeTransfer.objects.filter(status__in=[S.UNKNOWN, S.CREATED, S.PENDING])
+    open_ones = PayeeTransfer.objects.filter(status__in=[S.TO_SEND, S.UNKNOWN, S.CREATED, S.PENDING])
     return refresh_each(
         "transfers to payees",
         list(open_ones.order_by("pk").values_list("pk", "status")),

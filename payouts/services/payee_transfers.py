@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -205,7 +206,7 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
     """Follow one transfer; one whose answer was lost is sent again with its own key (found, not made twice)."""
     transfer = PayeeTransfer.objects.get(pk=transfer_id)
     if not transfer.dots_transfer_id:
-        if transfer.status == S.UNKNOWN:
+        if transfer.status == S.UNKNOWN or (transfer.status == S.TO_SEND and _stale(transfer)):
             return transfer_send(transfer_id=transfer.pk, actor=actor)
         return transfer
     if transfer.status not in (S.CREATED, S.PENDING):
@@ -213,3 +214,9 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
     with dots_call("read the transfer to the payee"):
         dots_transfer = client().retrieve_transfer(transfer_id=transfer.dots_transfer_id)
     return _adopt(transfer.pk, dots_transfer, actor, action="payee_transfer.status_changed", source=source)
+
+
+def _stale(transfer: PayeeTransfer) -> bool:
+    """Approved but not sent for a while: Dots was unreachable, or the request died before the call."""
+    started = transfer.sent_at or transfer.decided_at or transfer.created_at
+    return timezone.now() - started > dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)

@@ -125,3 +125,20 @@ def test_the_pages_ask_approve_and_refuse_the_asker(dots, operator, payer, payee
     client.post(f"/admin/payouts/payeetransfer/{transfer.pk}/approve/", {"note": "ok"})
     transfer.refresh_from_db()
     assert transfer.status == S.CREATED and len(dots.received("POST", "/v2/transfers")) == 1
+
+
+def test_approved_while_dots_is_down_it_is_sent_by_the_sync_later(dots, operator, payer, payee, settings):
+    from core.errors import DotsUnavailable
+
+    settings.PAY_REQUEST_STALE_SECONDS = 0
+    transfer = _ask(operator, payee)
+    dots.add_fault(method="POST", path="/v2/transfers", kind="status", status=503, count=20)
+    with pytest.raises(DotsUnavailable):
+        payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == S.TO_SEND and transfer.last_dots_error
+    dots.control("faults/clear")
+    sync.payee_transfers_step(actor=system_user())
+    transfer.refresh_from_db()
+    assert transfer.status == S.CREATED
+    assert [t.id for t in client().list_transfers(user_id=payee.dots_user_id).items] == [transfer.dots_transfer_id]
