@@ -77,6 +77,7 @@ class PayeePagesMixin:
             "original": payee,
             "methods": methods,
             "error": error,
+            "submit": "Add this payout method",
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/payouts/payee/payout_methods.html", context)
