@@ -24,10 +24,12 @@ from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
     admin_links,  # noqa: F401  (registers payout links and requests)
+    admin_transfers,  # noqa: F401  (registers transfers to payees)
     forms,
     selectors,
     transfers,
 )
+from payouts.admin_payees import PayeePagesMixin
 from payouts.admin_shared import NothingToChangeAdmin, ReadOnlyAdmin, json_block, support_fieldset, when
 from payouts.admin_shared import link_to as _link_to
 from payouts.models import Payee, PayeeImport, PayoutRun, Transfer, WebhookDelivery
@@ -39,7 +41,7 @@ def _money(cents):
 
 
 @admin.register(Payee)
-class PayeeAdmin(NothingToChangeAdmin):
+class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
     list_display = (
         "__str__",
         "email",
@@ -125,6 +127,9 @@ class PayeeAdmin(NothingToChangeAdmin):
             AdminPage("add/", "add_page", "add"),
             AdminPage("<int:object_id>/verify/", "verify_page", "verify"),
             AdminPage("<int:object_id>/edit/", "edit_page", "edit"),
+            AdminPage("<int:object_id>/remove/", "remove_page", "remove"),
+            AdminPage("<int:object_id>/tax-form/", "w9_page", "w9"),
+            AdminPage("<int:object_id>/payout-methods/", "payout_methods_page", "payout_methods"),
         ]
 
     def add_page(self, request):

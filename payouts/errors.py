@@ -29,3 +29,9 @@ class InvalidPayee(DomainError):
     """A payee's name, email or phone is not acceptable (the message names the field)."""
 
     code = "invalid-payee"
+
+
+class PayeeInUse(DomainError):
+    """A payee whose payout links or requests are kept here for the record cannot be deleted."""
+
+    code = "payee-in-use"

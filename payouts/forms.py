@@ -6,6 +6,7 @@ import json
 from django import forms
 
 from core.money import MoneyFormField
+from dots.addresses import US_STATES
 from payouts import csv_import
 from payouts.models import Payee, PayoutLink
 
@@ -112,3 +113,123 @@ class PayeeEditForm(forms.Form):
 
 class VerifyForm(forms.Form):
     token = forms.CharField(max_length=10, label="Code the payee received")
+
+
+class PayeeDeleteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, label="Why delete this payee", help_text="Kept in the audit trail with your name."
+    )
+
+
+class PayeeTransferForm(forms.Form):
+    payee = forms.ModelChoiceField(queryset=payees_by_name().filter(dots_user_id__isnull=False))
+    amount = MoneyFormField(min_cents=1)
+    reason = forms.CharField(max_length=500, help_text="Why the money moves: kept with the transfer and in the audit")
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
+
+
+class NeverShownInput(forms.TextInput):
+    """Visible while typed, never sent back to the browser: after an error the field is empty."""
+
+    def format_value(self, value):
+        return None
+
+
+class PayeeW9Form(forms.Form):
+    """A W-9 for a payee in the United States. The TIN goes to Dots once and is never kept here."""
+
+    entity_type = forms.ChoiceField(
+        label="Files as", choices=[("individual", "An individual"), ("business", "A business")]
+    )
+    business_name = forms.CharField(max_length=200, required=False, help_text="Required for a business.")
+    date_of_birth = forms.DateField(help_text="As YYYY-MM-DD.")
+    tin = forms.CharField(
+        label="Taxpayer id (SSN or EIN)",
+        max_length=11,
+        widget=NeverShownInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text="9 digits: an SSN for an individual, an EIN for a business. Sent to Dots once, never kept here.",
+    )
+    line_1 = forms.CharField(label="Address", max_length=200)
+    line_2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    city = forms.CharField(max_length=100)
+    state = forms.ChoiceField(choices=[(s, s) for s in US_STATES])
+    postcode = forms.CharField(label="ZIP code", max_length=10)
+    NEVER_SHOWN = ("tin",)
+    RETYPE_NOTE = "For your security, type it again."
+
+    def fields_to_retype(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        return [n for n in self.NEVER_SHOWN if self.data.get(self.add_prefix(n))]
+
+    def clean_tin(self) -> str:
+        tin = "".join(ch for ch in self.cleaned_data["tin"] if ch not in "- ")
+        if not (len(tin) == 9 and tin.isdigit()):
+            raise forms.ValidationError("The taxpayer id must be 9 digits.")
+        return tin
+
+    def clean(self):
+        data = super().clean()
+        if data.get("entity_type") == "business" and not (data.get("business_name") or "").strip():
+            self.add_error("business_name", "A business files under its legal business name.")
+        return data
+
+
+class PayoutMethodForm(forms.Form):
+    """A payout method for a payee: a bank account (ACH), PayPal, Venmo or Cash App. One per kind in Dots."""
+
+    platform = forms.ChoiceField(
+        label="Kind",
+        choices=[("ach", "Bank account (ACH)"), ("paypal", "PayPal"), ("venmo", "Venmo"), ("cash_app", "Cash App")],
+    )
+    routing_number = forms.CharField(max_length=9, required=False, help_text="Bank account: 9 digits.")
+    account_number = forms.CharField(
+        max_length=17,
+        required=False,
+        widget=NeverShownInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text="Bank account: 4 to 17 digits. Sent to Dots once; never kept or shown here in full.",
+    )
+    account_type = forms.ChoiceField(choices=[("checking", "Checking"), ("savings", "Savings")], required=False)
+    email = forms.EmailField(required=False, help_text="PayPal: the account's email.")
+    phone_number = forms.CharField(max_length=20, required=False, help_text="PayPal or Venmo: the phone number.")
+    handle = forms.CharField(max_length=60, required=False, help_text="Venmo: the handle.")
+    cash_tag = forms.CharField(max_length=60, required=False, help_text="Cash App: the $cashtag.")
+    is_default = forms.BooleanField(required=False, label="Make it the default")
+    NEVER_SHOWN = ("account_number",)
+    RETYPE_NOTE = "For your security, type it again."
+
+    def fields_to_retype(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        return [n for n in self.NEVER_SHOWN if self.data.get(self.add_prefix(n))]
+
+    def clean(self):
+        data = super().clean()
+        platform = data.get("platform")
+        if platform == "ach":
+            if not (data.get("routing_number") or "").isdigit() or len(data.get("routing_number") or "") != 9:
+                self.add_error("routing_number", "The routing number must be 9 digits.")
+            account = data.get("account_number") or ""
+            if not (account.isdigit() and 4 <= len(account) <= 17):
+                self.add_error("account_number", "The account number must be 4 to 17 digits.")
+        elif platform == "paypal" and not (data.get("email") or data.get("phone_number")):
+            self.add_error("email", "PayPal needs an email or a phone number.")
+        elif platform == "venmo" and not (data.get("handle") or data.get("phone_number")):
+            self.add_error("handle", "Venmo needs a handle or a phone number.")
+        elif platform == "cash_app" and not data.get("cash_tag"):
+            self.add_error("cash_tag", "Cash App needs a $cashtag.")
+        return data
+
+    def dots_fields(self) -> dict:
+        data, platform = self.cleaned_data, self.cleaned_data["platform"]
+        wanted = {
+            "ach": ("routing_number", "account_number", "account_type"),
+            "paypal": ("email", "phone_number"),
+            "venmo": ("phone_number", "handle"),
+            "cash_app": ("cash_tag",),
+        }[platform]
+        fields = {name: data[name] for name in wanted if data.get(name)}
+        return {"platform": platform, **fields, **({"is_default": True} if data.get("is_default") else {})}

@@ -519,3 +519,68 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Webhook {self.msg_id or '#' + str(self.pk)} ({self.event_type or 'unknown type'})"
+
+
+class PayeeTransfer(DotsRecord):
+    """Money moved from the app wallet to a payee's wallet: a Payouts operator asks, a Payer approves.
+
+    The idempotency key and the exact body are stored before the first call; every send resends
+    both, so a lost answer never makes a second transfer in Dots.
+    """
+
+    class Status(models.TextChoices):
+        # Local only: awaiting_approval, rejected, to_send, unknown, refused.
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for a Payer to approve"
+        REJECTED = "rejected", "Rejected by the Payer"
+        TO_SEND = "to_send", "Being sent to Dots"
+        UNKNOWN = "unknown", "Sent to Dots, no answer yet"
+        REFUSED = "refused", "Refused by Dots"
+        CREATED = "created", "Accepted by Dots"
+        PENDING = "pending", "Under way"
+        COMPLETED = "completed", "In the payee's wallet"
+        FAILED = "failed", "Failed"
+
+    _IN_DOTS = (Status.CREATED, Status.PENDING, Status.COMPLETED, Status.FAILED)
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
+            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
+            Status.UNKNOWN: {Status.REFUSED},
+        },
+        dots={
+            Status.TO_SEND: set(_IN_DOTS),
+            Status.UNKNOWN: set(_IN_DOTS),
+            Status.CREATED: {Status.PENDING, Status.COMPLETED, Status.FAILED},
+            Status.PENDING: {Status.COMPLETED, Status.FAILED},
+        },
+    )
+
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="wallet_transfers")
+    amount_cents = models.BigIntegerField("amount")
+    reason = models.CharField("why", max_length=500)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("requested at", auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
+    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
+    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
+    dots_transfer_id = models.CharField("Dots transfer id", max_length=64, unique=True, null=True, blank=True)
+    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "transfer to a payee"
+        verbose_name_plural = "transfers to payees"
+        permissions = [("approve_payeetransfer", "Can approve a transfer to a payee someone else asked for")]
+
+    def __str__(self) -> str:
+        from core.money import format_cents
+
+        return f"{format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"

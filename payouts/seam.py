@@ -15,6 +15,7 @@ ROLE_PERMISSIONS = {
         "payouts.view_payee",
         "payouts.add_payee",
         "payouts.change_payee",
+        "payouts.delete_payee",
         "payouts.view_payeeimport",
         "payouts.add_payeeimport",
         "payouts.change_payeeimport",
@@ -26,6 +27,8 @@ ROLE_PERMISSIONS = {
         "payouts.add_payoutlink",
         "payouts.change_payoutlink",
         "payouts.view_transfer",
+        "payouts.view_payeetransfer",
+        "payouts.add_payeetransfer",
     ),
     # Approving a run sends money out of the app wallet: a Payer's call, never the importer's.
     roles.PAYER: (
@@ -34,6 +37,8 @@ ROLE_PERMISSIONS = {
         "payouts.view_payee",
         "payouts.view_payoutlink",
         "payouts.view_transfer",
+        "payouts.view_payeetransfer",
+        "payouts.approve_payeetransfer",
     ),
     roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
 }
@@ -48,6 +53,17 @@ ACTIONS = {
     "payee.create_failed": "Payee creation failed",
     "payee.verification_sent": "Payee verification token sent",
     "payee.verified": "Payee verified",
+    "payee.deleted": "Payee deleted in Dots",
+    "payee.compliance_set": "Payee's tax form (W-9) sent to Dots",
+    "payee.payout_method_added": "Payout method added to a payee in Dots",
+    "payee.delete_refused": "Payee deletion refused by Dots",
+    "payee_transfer.requested": "Transfer to a payee asked for",
+    "payee_transfer.approved": "Transfer to a payee approved",
+    "payee_transfer.rejected": "Transfer to a payee rejected",
+    "payee_transfer.sent": "Transfer to a payee sent to Dots",
+    "payee_transfer.outcome_unknown": "Transfer to a payee: no answer from Dots",
+    "payee_transfer.refused": "Transfer to a payee refused by Dots",
+    "payee_transfer.status_changed": "Transfer to a payee changed status in Dots",
     "payee_import.uploaded": "Payee file uploaded for checking",
     "payee_import.refused": "Payee file refused while checking",
     "payee_import.previewed": "Payee file previewed",
@@ -114,6 +130,7 @@ registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payou
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
 registry.sync_step(APP, SyncStep(name="payees", run="payouts.sync.payees_step", order=70))
+registry.sync_step(APP, SyncStep(name="transfers to payees", run="payouts.sync.payee_transfers_step", order=75))
 # A payable's page shows the transfer that paid it, as this app's mirror last saw it.
 registry.record_detail_provider(
     APP,

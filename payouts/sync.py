@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 
 from core.models import AuditEvent
 from core.sync_report import SyncReport, refresh_each
-from payouts.models import PayoutLink, PayoutRequest
-from payouts.services import payout_links, payout_requests
+from payouts.models import PayeeTransfer, PayoutLink, PayoutRequest
+from payouts.services import payee_transfers, payout_links, payout_requests
 
 SYNC = AuditEvent.Source.SYNC
 
@@ -50,3 +50,15 @@ def payees_step(*, actor: User, full: bool = False) -> SyncReport:
     from payouts.reconcile import payees_sync
 
     return payees_sync(actor=actor, source=SYNC)
+
+
+def payee_transfers_step(*, actor: User, full: bool = False) -> SyncReport:
+    """Transfers to payees still moving, and those unsent or unanswered (sent again with their key)."""
+    S = PayeeTransfer.Status
+    open_ones = PayeeTransfer.objects.filter(status__in=[S.TO_SEND, S.UNKNOWN, S.CREATED, S.PENDING])
+    return refresh_each(
+        "transfers to payees",
+        list(open_ones.order_by("pk").values_list("pk", "status")),
+        lambda pk: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
+        label="Transfer to a payee",
+    )

@@ -637,4 +637,76 @@ class Migration(migrations.Migration):
             name="last_dots_error",
             field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
         ),
+        migrations.CreateModel(
+            name="PayeeTransfer",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("last_dots_error", models.TextField(blank=True, editable=False, verbose_name="last error from Dots")),
+                (
+                    "last_dots_attempt_at",
+                    models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+                ),
+                ("amount_cents", models.BigIntegerField(verbose_name="amount")),
+                ("reason", models.CharField(max_length=500, verbose_name="why")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_approval", "Waiting for a Payer to approve"),
+                            ("rejected", "Rejected by the Payer"),
+                            ("to_send", "Being sent to Dots"),
+                            ("unknown", "Sent to Dots, no answer yet"),
+                            ("refused", "Refused by Dots"),
+                            ("created", "Accepted by Dots"),
+                            ("pending", "Under way"),
+                            ("completed", "In the payee's wallet"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("idempotency_key", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("request_body", models.JSONField(blank=True, default=dict, verbose_name="request sent to Dots")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="requested at")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="approved or rejected at")),
+                ("decision_note", models.CharField(blank=True, max_length=500, verbose_name="Payer's note")),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="first sent to Dots")),
+                (
+                    "dots_transfer_id",
+                    models.CharField(
+                        blank=True, max_length=64, null=True, unique=True, verbose_name="Dots transfer id"
+                    ),
+                ),
+                ("failure_reason", models.CharField(blank=True, max_length=500, verbose_name="Dots' reason")),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="wallet_transfers", to="payouts.payee"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "transfer to a payee",
+                "verbose_name_plural": "transfers to payees",
+                "ordering": ["-id"],
+                "permissions": [("approve_payeetransfer", "Can approve a transfer to a payee someone else asked for")],
+            },
+        ),
     ]

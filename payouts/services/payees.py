@@ -14,7 +14,7 @@ from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.permissions import require_perm
 from dots.types import User as DotsUser
 from payouts import csv_import
-from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeNotInDots
+from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeInUse, PayeeNotInDots
 from payouts.models import Payee
 
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
@@ -22,6 +22,7 @@ RETRY_BASE_SECONDS = 0.2
 
 ADD_PAYEE = "payouts.add_payee"
 CHANGE_PAYEE = "payouts.change_payee"
+DELETE_PAYEE = "payouts.delete_payee"
 
 
 def payee_fields_from_dots(user: DotsUser) -> dict:
@@ -216,3 +217,123 @@ def payee_verify(*, payee_id: int, token: str, actor: User) -> Payee:
     payee = payee_refresh(payee_id=payee_id, actor=actor)
     audit.record(actor=actor, action="payee.verified", target=payee, after={"dots_status": payee.dots_status})
     return payee
+
+
+def payee_delete(*, payee_id: int, reason: str, actor: User) -> None:
+    """Delete the payee's user in Dots, then here. Refused (and said so) when Dots refuses.
+
+    A payee whose payout links or payout requests are kept here is not deleted: their
+    history must still name who was paid.
+    """
+    require_perm(actor, DELETE_PAYEE, "delete payees")
+    if not (reason or "").strip():
+        raise InvalidPayee("Say why the payee is deleted.", code="reason-required")
+    payee = Payee.objects.get(pk=payee_id)
+    if payee.payout_links.exists() or payee.payout_requests.exists():
+        raise PayeeInUse(
+            f"{payee} has payout links or payout requests kept here for the record, so the payee is not deleted."
+        )
+    if payee.dots_user_id:
+        try:
+            with dots_call("delete the payee"):
+                client().delete_user(user_id=payee.dots_user_id)
+        except DotsRejected as exc:
+            Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            audit.record(actor=actor, action="payee.delete_refused", target=payee, reason=str(exc)[:500])
+            raise DotsRejected(
+                f"Dots refused to delete {payee}, so it is kept here: {exc}", dots_error=exc.dots_error
+            ) from exc
+        except (DotsUnavailable, DotsOutcomeUnknownError) as exc:
+            Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+            raise
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        audit.record(
+            actor=actor,
+            action="payee.deleted",
+            target=payee,
+            before={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164},
+            reason=reason.strip()[:500],
+        )
+        payee.delete()
+
+
+def payee_set_w9(*, payee_id: int, w9: dict, actor: User) -> Payee:
+    """Send a W-9 to Dots for the payee. The TIN goes to Dots only: neither stored here nor audited in full."""
+    require_perm(actor, CHANGE_PAYEE, "set payees' tax information")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    tin = str(w9.get("tin") or "")
+    if not (len(tin) == 9 and tin.isdigit()):
+        raise InvalidPayee("The taxpayer id must be 9 digits.", code="invalid-tin")
+    try:
+        with dots_call("send the payee's W-9"):
+            client().update_user_compliance(user_id=payee.dots_user_id, w9=w9)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    audit.record(
+        actor=actor,
+        action="payee.compliance_set",
+        target=payee,
+        after={
+            "form": "W-9",
+            "entity_type": w9.get("entity_type"),
+            "business_name": w9.get("business_name") or "",
+            "taxpayer_id_last4": tin[-4:],
+        },
+    )
+    return payee_refresh(payee_id=payee.pk, actor=actor)
+
+
+PLATFORM_WORDS = {"ach": "Bank account", "paypal": "PayPal", "venmo": "Venmo", "cash_app": "Cash App"}
+
+
+def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
+    """The payee's payout methods as Dots lists them, in words (never a whole account number)."""
+    require_perm(actor, CHANGE_PAYEE, "see payees' payout methods")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    with dots_call("read the payee's payout methods"):
+        methods = client().list_user_payout_methods(user_id=payee.dots_user_id)
+    shown = []
+    for method in methods:
+        raw = method.raw
+        platform = str(raw.get("platform") or "")
+        detail = {
+            "ach": f"account ending {raw.get('mask') or '????'}",
+            "paypal": str(raw.get("email") or raw.get("phone_number") or ""),
+            "venmo": str(raw.get("phone_number") or "handle on file"),
+            "cash_app": str(raw.get("cash_tag") or ""),
+        }.get(platform, "")
+        is_default = platform and payee.default_payout_method in (platform, raw.get("id"))
+        shown.append({"kind": PLATFORM_WORDS.get(platform, platform), "detail": detail, "default": bool(is_default)})
+    return shown
+
+
+def payee_add_payout_method(*, payee_id: int, fields: dict, actor: User) -> Payee:
+    """Add (or replace: one per kind in Dots) a payout method. The account number goes to Dots only."""
+    require_perm(actor, CHANGE_PAYEE, "add payout methods")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    try:
+        with dots_call("add the payout method"):
+            client().put_user_payout_method(user_id=payee.dots_user_id, **fields)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+        raise
+    account = str(fields.get("account_number") or "")
+    audit.record(
+        actor=actor,
+        action="payee.payout_method_added",
+        target=payee,
+        after={
+            "kind": PLATFORM_WORDS.get(fields["platform"], fields["platform"]),
+            "account_last4": account[-4:] if account else "",
+            "default": bool(fields.get("is_default")),
+        },
+    )
+    return payee_refresh(payee_id=payee.pk, actor=actor)

@@ -15,6 +15,7 @@ EXPECTED = {
     "payouts.payoutrequest": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.MANAGER: VIEW},
     "payouts.transfer": {roles.PAYOUTS_OPERATOR: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW},
     "payouts.webhookdelivery": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    "payouts.payeetransfer": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
 }
 
 _n = itertools.count(1)
@@ -64,6 +65,17 @@ def _transfer():
     return Transfer.objects.create(dots_id=f"tr-{next(_n)}", type="payout", status="created", amount_cents=100)
 
 
+def _payee_transfer():
+    from payouts.models import PayeeTransfer
+
+    payee = _payee()
+    payee.dots_user_id = f"user-{next(_n)}"
+    payee.save()
+    return PayeeTransfer.objects.create(
+        payee=payee, amount_cents=2_500, reason="Bonus", status="awaiting_approval", requested_by=_user()
+    )
+
+
 def _webhook_delivery():
     from payouts.models import WebhookDelivery
 
@@ -83,4 +95,5 @@ INSTANCE_FACTORIES = {
     "payouts.payoutrequest": _request,
     "payouts.transfer": _transfer,
     "payouts.webhookdelivery": _webhook_delivery,
+    "payouts.payeetransfer": _payee_transfer,
 }

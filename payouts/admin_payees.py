@@ -1,0 +1,83 @@
+"""The payee's own pages besides add, verify and edit: the W-9, payout methods, delete (mixed into PayeeAdmin)."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from core.errors import DomainError
+from payouts import forms
+from payouts.models import Payee
+from payouts.services import payees
+
+
+class PayeePagesMixin:
+    def w9_page(self, request, object_id):
+        self.require(request, "payouts.change_payee")
+        payee = get_object_or_404(Payee, pk=object_id)
+        form = forms.PayeeW9Form(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            address = {k: data[k] for k in ("line_1", "line_2", "city", "state", "postcode") if data[k]}
+            w9 = {
+                "entity_type": data["entity_type"],
+                "first_name": payee.first_name,
+                "last_name": payee.last_name,
+                "date_of_birth": data["date_of_birth"].isoformat(),
+                "tin": data["tin"],
+                "address": {**address, "country": "US"},
+            }
+            if data["business_name"]:
+                w9["business_name"] = data["business_name"].strip()
+            try:
+                payees.payee_set_w9(payee_id=payee.pk, w9=w9, actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"W-9 of {payee} sent to Dots.")
+                return redirect(reverse("admin:payouts_payee_change", args=[payee.pk]))
+        return self.form_page(request, form, title=f"W-9 of {payee}", obj=payee)
+
+    def remove_page(self, request, object_id):
+        self.require(request, "payouts.delete_payee")
+        payee = get_object_or_404(Payee, pk=object_id)
+        form = forms.PayeeDeleteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payees.payee_delete(payee_id=payee.pk, reason=form.cleaned_data["reason"], actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"{payee} is deleted in Dots and here.")
+                return redirect(reverse("admin:payouts_payee_changelist"))
+        return self.form_page(request, form, title=f"Delete {payee}", obj=payee)
+
+    def payout_methods_page(self, request, object_id):
+        self.require(request, "payouts.change_payee")
+        payee = get_object_or_404(Payee, pk=object_id)
+        form = forms.PayoutMethodForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payees.payee_add_payout_method(payee_id=payee.pk, fields=form.dots_fields(), actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Payout method added to {payee} in Dots.")
+                return redirect(reverse("admin:payouts_payee_payout_methods", args=[payee.pk]))
+        methods, error = [], ""
+        try:
+            methods = payees.payee_payout_methods(payee_id=payee.pk, actor=request.user)
+        except DomainError as exc:
+            error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Payout methods of {payee}",
+            "form": form,
+            "original": payee,
+            "methods": methods,
+            "error": error,
+            "submit": "Add this payout method",
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/payouts/payee/payout_methods.html", context)
