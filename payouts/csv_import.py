@@ -92,13 +92,20 @@ def _binary(fileobj):
     return getattr(fileobj, "file", fileobj)
 
 
-def check_size(fileobj) -> None:
-    raw = _binary(fileobj)
+def file_size(fileobj) -> int:
+    """Bytes in the file: an upload knows its size; any other file is measured (its position kept)."""
     size = getattr(fileobj, "size", None)
     if size is None:
+        raw = _binary(fileobj)
+        position = raw.tell()
         raw.seek(0, io.SEEK_END)
         size = raw.tell()
-        raw.seek(0)
+        raw.seek(position)
+    return int(size)
+
+
+def check_size(fileobj) -> None:
+    size = file_size(fileobj)
     if size > MAX_FILE_BYTES:
         raise FileRefused(
             f"The file is {size / 1048576:.1f} MB; the limit is {MAX_FILE_BYTES // 1048576} MB. "

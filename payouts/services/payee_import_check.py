@@ -44,7 +44,7 @@ def payee_import_upload(*, fileobj, file_name: str, actor: User) -> PayeeImport:
     """
     require_perm(actor, ADD_IMPORT, "import payees")
     layout = csv_import.read_layout(fileobj)
-    size = _size(fileobj)
+    size = csv_import.file_size(fileobj)
     if size <= settings.PAYEE_IMPORT_CHECK_IN_REQUEST_BYTES:
         return _preview(fileobj, file_name, layout, actor)
     with transaction.atomic():
@@ -87,7 +87,7 @@ def _preview(fileobj, file_name: str, layout: csv_import.CsvLayout, actor: User)
             header=layout.header,
             has_amount=layout.has_amount,
             uploaded_by=actor,
-            file_size=_size(fileobj),
+            file_size=csv_import.file_size(fileobj),
         )
         batch: list[tuple] = []
         for parsed in csv_import.iter_rows(fileobj, layout):
@@ -196,17 +196,6 @@ def _forget_file(import_id: int) -> None:
     if payee_import.source:
         payee_import.source.delete(save=False)
         PayeeImport.objects.filter(pk=import_id).update(source="")
-
-
-def _size(fileobj) -> int:
-    size = getattr(fileobj, "size", None)
-    if size is None:
-        raw = getattr(fileobj, "file", fileobj)
-        position = raw.tell()
-        raw.seek(0, 2)
-        size = raw.tell()
-        raw.seek(position)
-    return int(size)
 
 
 def _finish_preview(payee_import: PayeeImport, actor: User, *, source: str) -> None:
