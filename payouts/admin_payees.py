@@ -48,7 +48,8 @@ class PayeePagesMixin:
     def w8ben_page(self, request, object_id):
         self.require(request, "payouts.change_payee")
         payee = get_object_or_404(Payee, pk=object_id)
-        initial = {"name": f"{payee.first_name} {payee.last_name}", "signer_email": payee.email}
+        full_name = f"{payee.first_name} {payee.last_name}"
+        initial = {"name": full_name, "signer_name": full_name, "signer_email": payee.email}
         if payee.address_line_1 and payee.address_country != "US":
             initial.update(
                 line_1=payee.address_line_1,

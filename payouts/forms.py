@@ -331,6 +331,7 @@ class PayeeW8benForm(forms.Form):
     consent = forms.BooleanField(
         label="The payee signed this form",
         help_text="The beneficial owner certifies the form and consents to its disclosure to the IRS.",
+        error_messages={"required": "Tick this once the payee has signed: Dots takes a W-8BEN only signed."},
     )
     signer_name = forms.CharField(label="Signed by (name)", max_length=200)
     signer_email = forms.EmailField(label="Signer's email")

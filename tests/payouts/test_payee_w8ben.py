@@ -100,7 +100,8 @@ def test_missing_fields_are_named_and_the_tax_id_is_not_sent_back(dots, operator
     text = page.content.decode()
     assert page.status_code == 200
     assert "A treaty claim needs the rate." in text
-    assert text.count("This field is required.") == 2  # the signature's consent and email
+    assert "Tick this once the payee has signed" in text  # the signature's consent
+    assert text.count("This field is required.") == 1  # the signer's email
     assert "For your security, type it again." in text and FTIN not in text
     no_id = client.post(_url(payee), {**FORM, "foreign_tax_id": ""}).content.decode()
     assert "Dots requires the foreign tax id of a citizen of Germany." in no_id
