@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from core.countries import country_name
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.permissions import require_perm
@@ -427,15 +428,15 @@ def payee_set_w8ben(*, payee_id: int, w8ben: dict, actor: User) -> Payee:
     after = {
         "form": "W-8BEN",
         "name": w8ben["name"],
-        "citizenship_country": w8ben["citizenship_country"],
+        "citizenship_country": country_name(w8ben["citizenship_country"]),
         "foreign_tax_id_last4": tax_id[-4:] if tax_id else "none given",
-        "residence_country": w8ben["address"]["country"],
+        "residence_country": country_name(w8ben["address"]["country"]),
         "signed_by": f"{signature['name']} <{signature['email']}>",
     }
     if w8ben.get("tax_treaty_country"):
         after.update(
             {
-                "tax_treaty_country": w8ben["tax_treaty_country"],
+                "tax_treaty_country": country_name(w8ben["tax_treaty_country"]),
                 "tax_treaty_citation": w8ben.get("tax_treaty_citation") or "",
                 "tax_treaty_rate": f"{w8ben['tax_treaty_rate'] * 100:g} %",
                 "tax_treaty_income": W8BEN_INCOME_TYPES[w8ben["tax_treaty_income_type"]],
