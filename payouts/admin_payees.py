@@ -18,7 +18,16 @@ class PayeePagesMixin:
     def w9_page(self, request, object_id):
         self.require(request, "payouts.change_payee")
         payee = get_object_or_404(Payee, pk=object_id)
-        form = forms.PayeeW9Form(request.POST or None)
+        initial = {}
+        if payee.address_line_1 and payee.address_country == "US":  # the US address last sent, to start from
+            initial = {
+                "line_1": payee.address_line_1,
+                "line_2": payee.address_line_2,
+                "city": payee.address_city,
+                "state": payee.address_state,
+                "postcode": payee.address_postcode,
+            }
+        form = forms.PayeeW9Form(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             address = {k: data[k] for k in ("line_1", "line_2", "city", "state", "postcode") if data[k]}

@@ -78,9 +78,20 @@ def test_a_us_address_reaches_dots_and_the_payee_page_shows_it(dots, operator, p
     event = AuditEvent.objects.get(action="payee.address_set")
     assert event.actor == operator and event.object_id == str(payee.pk)
     assert event.changes["address_city"] == {"before": "", "after": "Newark"}
-    # The form opens with the address now kept.
+    # The form opens with the address now kept, and so does the W-9.
     again = client.get(_url(payee)).content.decode()
     assert 'value="1 Main St"' in again and '<option value="NJ" selected>' in again
+    w9 = client.get(f"/admin/payouts/payee/{payee.pk}/tax-form/").content.decode()
+    assert 'value="1 Main St"' in w9 and '<option value="NJ" selected>' in w9
+
+
+def test_dots_unreachable_is_said_on_the_form_and_nothing_is_kept(dots, operator, payee, client):
+    login_verified(client, operator)
+    dots.add_fault(method="PUT", path="/v2/users/*/addresses", kind="status", status=503)
+    text = client.post(_url(payee), US).content.decode()
+    assert "errornote" in text and "Dots could not be reached to add the payee&#x27;s address" in text
+    payee.refresh_from_db()
+    assert payee.address_line_1 == "" and not AuditEvent.objects.filter(action="payee.address_set").exists()
 
 
 def test_an_address_outside_the_us_sends_its_region_as_the_state(dots, operator, payee, client):
