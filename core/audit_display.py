@@ -27,7 +27,8 @@ EMPTY = "(empty)"
 _CODE = re.compile(r"^[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # Field names that read badly when only their underscores become spaces.
-_WORDS = {"ip": "IP", "id": "ID", "dots": "Dots", "otp": "OTP", "url": "URL", "pdf": "PDF", "csv": "CSV"}
+_WORDS = {"ip": "IP", "id": "ID", "dots": "Dots", "otp": "OTP", "url": "URL", "pdf": "PDF", "csv": "CSV",
+          "last4": "(last four)"}  # fmt: skip
 
 
 @dataclass(frozen=True)

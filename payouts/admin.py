@@ -15,9 +15,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage
+from core.countries import country_name
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
 from core.models import AuditEvent
@@ -69,6 +71,7 @@ class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
                     "wallet",
                     "default_payout_method",
                     "compliance_summary",
+                    "address_shown",
                     "linked",
                     "external_id",
                     "metadata_shown",
@@ -109,6 +112,16 @@ class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
     def metadata_json(self, obj):
         return json_block(obj.metadata)
 
+    @admin.display(description="address")
+    def address_shown(self, obj):
+        if not obj.address_line_1:
+            return "none sent to Dots from here"
+        lines = [obj.address_line_1, obj.address_line_2, obj.address_line_3]
+        place = " ".join(part for part in (obj.address_city + ",", obj.address_state, obj.address_postcode) if part)
+        lines += [place, country_name(obj.address_country)]
+        sent = f"sent to Dots {when(obj.address_sent_at)}" if obj.address_sent_at else ""
+        return format_html_join(mark_safe("<br>"), "{}", [(line,) for line in lines + [sent] if line])
+
     @admin.display(description="compliance")
     def compliance_summary(self, obj):
         c = obj.compliance or {}
@@ -129,6 +142,8 @@ class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
             AdminPage("<int:object_id>/edit/", "edit_page", "edit"),
             AdminPage("<int:object_id>/remove/", "remove_page", "remove"),
             AdminPage("<int:object_id>/tax-form/", "w9_page", "w9"),
+            AdminPage("<int:object_id>/w-8ben/", "w8ben_page", "w8ben"),
+            AdminPage("<int:object_id>/address/", "address_page", "address"),
             AdminPage("<int:object_id>/payout-methods/", "payout_methods_page", "payout_methods"),
         ]
 

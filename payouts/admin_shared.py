@@ -32,14 +32,20 @@ class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
         shown = flatten_fieldsets(self.fieldsets) if self.fieldsets else []
         return list(dict.fromkeys([f.name for f in self.model._meta.fields] + list(shown)))
 
-    def form_page(self, request, form, *, title: str, obj=None):
-        """One form on the admin's chrome (templates/admin/payouts/form.html)."""
+    def form_page(self, request, form, *, title: str, obj=None, intro=None, submit: str = ""):
+        """One form on the admin's chrome (templates/admin/payouts/form.html).
+
+        `intro`: a short paragraph above the form (escaped, or built with format_html);
+        `submit`: the button's words (the page's title when empty).
+        """
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": title,
             "form": form,
             "original": obj,
+            "intro": intro,
+            "submit": submit,
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/payouts/form.html", context)

@@ -2,9 +2,12 @@
 a payout request, edit a payee's metadata, verify a payee with the code Dots sent."""
 
 import json
+import re
+from decimal import Decimal
 
 from django import forms
 
+from core.countries import country_choices, country_name
 from core.money import MoneyFormField
 from dots.addresses import US_STATES
 from payouts import csv_import
@@ -176,6 +179,221 @@ class PayeeW9Form(forms.Form):
         if data.get("entity_type") == "business" and not (data.get("business_name") or "").strip():
             self.add_error("business_name", "A business files under its legal business name.")
         return data
+
+
+US_ZIP = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+class PayeeAddressForm(forms.Form):
+    """The payee's postal address, as Dots' add-user-address takes it (every field but lines 2 and 3 required).
+
+    In the United States the state is one of the codes Dots accepts (a select); elsewhere Dots
+    still requires a state: the province, county or region, typed.
+    """
+
+    line_1 = forms.CharField(label="Address", max_length=200)
+    line_2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    line_3 = forms.CharField(label="Address line 3", max_length=200, required=False)
+    city = forms.CharField(max_length=100)
+    country = forms.ChoiceField(choices=country_choices(), initial="US")
+    state = forms.ChoiceField(
+        label="State (United States)",
+        choices=[("", "—"), *[(s, s) for s in US_STATES]],
+        required=False,
+        help_text="For an address in the United States.",
+    )
+    region = forms.CharField(
+        label="State, province or region (elsewhere)",
+        max_length=100,
+        required=False,
+        help_text="For an address outside the United States: Dots requires one.",
+    )
+    postcode = forms.CharField(label="ZIP or postcode", max_length=20)
+
+    @classmethod
+    def initial_from(cls, payee) -> dict:
+        if not payee.address_line_1:
+            return {}
+        us = payee.address_country == "US"
+        return {
+            "line_1": payee.address_line_1,
+            "line_2": payee.address_line_2,
+            "line_3": payee.address_line_3,
+            "city": payee.address_city,
+            "country": payee.address_country,
+            "state": payee.address_state if us else "",
+            "region": "" if us else payee.address_state,
+            "postcode": payee.address_postcode,
+        }
+
+    def clean(self):
+        data = super().clean()
+        country = data.get("country")
+        if country == "US":
+            if not data.get("state"):
+                self.add_error("state", "Choose the state: Dots requires it for an address in the United States.")
+            postcode = (data.get("postcode") or "").strip()
+            if postcode and not US_ZIP.fullmatch(postcode):
+                self.add_error("postcode", "A ZIP code has 5 digits (or 5, a dash and 4).")
+        elif country and not (data.get("region") or "").strip():
+            self.add_error(
+                "region", f"Type the state, province or region: Dots requires one (address in {country_name(country)})."
+            )
+        return data
+
+    def dots_address(self) -> dict:
+        """The body of add-user-address: line_1, city, state, postcode, country; lines 2 and 3 when given."""
+        data = self.cleaned_data
+        address = {
+            "line_1": data["line_1"].strip(),
+            "line_2": data["line_2"].strip(),
+            "line_3": data["line_3"].strip(),
+            "city": data["city"].strip(),
+            "state": data["state"] if data["country"] == "US" else data["region"].strip(),
+            "postcode": data["postcode"].strip(),
+            "country": data["country"],
+        }
+        return {key: value for key, value in address.items() if value}
+
+
+# Countries whose citizens Dots (and the IRS form) does not ask for a foreign tax id (spec: w8ben if/then).
+NO_FOREIGN_TAX_ID = ("AU", "BM", "VG", "KY", "JP")
+TREATY_INCOME_TYPES = [
+    ("", "—"),
+    ("interest1", "Interest paid by US obligors"),
+    ("dividend6", "Dividends paid by US corporations"),
+    ("dividend7", "Dividends qualifying for the direct dividend rate"),
+    ("pension15", "Pensions and annuities"),
+    ("socialSecurity", "Social Security"),
+    ("equipment10", "Industrial equipment royalties"),
+    ("knowhow10", "Know-how and other industrial royalties"),
+    ("patent10", "Patent royalties"),
+    ("film11", "Film and TV royalties"),
+    ("copyright12", "Copyright royalties"),
+]
+TREATY_FIELDS = (
+    "tax_treaty_country",
+    "tax_treaty_citation",
+    "tax_treaty_rate",
+    "tax_treaty_income_type",
+    "tax_treaty_explanation",
+)
+
+
+class PayeeW8benForm(forms.Form):
+    """A W-8BEN for a payee outside the United States. The foreign tax id goes to Dots once, never kept here."""
+
+    name = forms.CharField(label="Full name", max_length=200, help_text="The beneficial owner, as on the form.")
+    citizenship_country = forms.ChoiceField(
+        label="Country of citizenship", choices=country_choices(exclude=("US",), blank="—")
+    )
+    date_of_birth = forms.DateField(help_text="As YYYY-MM-DD.")
+    foreign_tax_id = forms.CharField(
+        label="Foreign tax id",
+        max_length=40,
+        required=False,
+        widget=NeverShownInput(attrs={"autocomplete": "off"}),
+        help_text="The tax number of the country of residence (required unless the citizenship is Australia, "
+        "Bermuda, the British Virgin Islands, the Cayman Islands or Japan). Sent to Dots once, never kept here.",
+    )
+    tax_treaty_country = forms.ChoiceField(
+        label="Treaty country",
+        choices=country_choices(exclude=("US",), blank="— no treaty claimed"),
+        required=False,
+        help_text="Only to claim a lower withholding rate under a tax treaty.",
+    )
+    tax_treaty_citation = forms.CharField(
+        label="Treaty article and paragraph", max_length=200, required=False, help_text="For example: Article 12(1)."
+    )
+    tax_treaty_rate = forms.DecimalField(
+        label="Treaty withholding rate (%)",
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal("30"),
+        decimal_places=2,
+        help_text="As a percentage: 15 for 15 %. Without a treaty the rate is 30 %.",
+    )
+    tax_treaty_income_type = forms.ChoiceField(label="Kind of income", choices=TREATY_INCOME_TYPES, required=False)
+    tax_treaty_explanation = forms.CharField(
+        label="Treaty explanation",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Optional: why the treaty applies.",
+    )
+    line_1 = forms.CharField(label="Address of residence", max_length=200)
+    line_2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    city = forms.CharField(max_length=100)
+    state = forms.CharField(label="State, province or region", max_length=100, required=False)
+    postcode = forms.CharField(label="Postcode", max_length=20)
+    country = forms.ChoiceField(label="Country of residence", choices=country_choices(exclude=("US",), blank="—"))
+    consent = forms.BooleanField(
+        label="The payee signed this form",
+        help_text="The beneficial owner certifies the form and consents to its disclosure to the IRS.",
+        error_messages={"required": "Tick this once the payee has signed: Dots takes a W-8BEN only signed."},
+    )
+    signer_name = forms.CharField(label="Signed by (name)", max_length=200)
+    signer_email = forms.EmailField(label="Signer's email")
+    NEVER_SHOWN = ("foreign_tax_id",)
+    RETYPE_NOTE = "For your security, type it again."
+
+    def fields_to_retype(self) -> list[str]:
+        if not self.is_bound:
+            return []
+        return [n for n in self.NEVER_SHOWN if self.data.get(self.add_prefix(n))]
+
+    def clean_foreign_tax_id(self) -> str:
+        return "".join(self.cleaned_data["foreign_tax_id"].split())
+
+    def clean(self):
+        data = super().clean()
+        citizenship = data.get("citizenship_country")
+        if citizenship and citizenship not in NO_FOREIGN_TAX_ID and not data.get("foreign_tax_id"):
+            self.add_error(
+                "foreign_tax_id", f"Dots requires the foreign tax id of a citizen of {country_name(citizenship)}."
+            )
+        given = [name for name in TREATY_FIELDS if data.get(name) not in (None, "")]
+        if given:
+            words = {
+                "tax_treaty_country": "the treaty country",
+                "tax_treaty_citation": "the article and paragraph",
+                "tax_treaty_rate": "the rate",
+                "tax_treaty_income_type": "the kind of income",
+            }
+            for name, what in words.items():
+                if name not in given and name not in self.errors:
+                    self.add_error(name, f"A treaty claim needs {what}.")
+        return data
+
+    def dots_w8ben(self) -> dict:
+        """The `w8ben` object of submit-compliance; the rate as Dots takes it (15 % -> 0.15)."""
+        data = self.cleaned_data
+        address = {
+            "line_1": data["line_1"].strip(),
+            "line_2": data["line_2"].strip(),
+            "city": data["city"].strip(),
+            "state": data["state"].strip(),
+            "postcode": data["postcode"].strip(),
+            "country": data["country"],
+        }
+        w8ben = {
+            "name": data["name"].strip(),
+            "citizenship_country": data["citizenship_country"],
+            "date_of_birth": data["date_of_birth"].isoformat(),
+            "address": {key: value for key, value in address.items() if value},
+            "signature": {"consent": True, "name": data["signer_name"].strip(), "email": data["signer_email"]},
+        }
+        if data["foreign_tax_id"]:
+            w8ben["foreign_tax_id"] = data["foreign_tax_id"]
+        if data.get("tax_treaty_country"):
+            w8ben["tax_treaty_country"] = data["tax_treaty_country"]
+            w8ben["tax_treaty_citation"] = data["tax_treaty_citation"].strip()
+            w8ben["tax_treaty_rate"] = float(data["tax_treaty_rate"] / 100)
+            w8ben["tax_treaty_income_type"] = data["tax_treaty_income_type"]
+            if data["tax_treaty_explanation"].strip():
+                w8ben["tax_treaty_explanation"] = data["tax_treaty_explanation"].strip()
+        return w8ben
 
 
 class PayoutMethodForm(forms.Form):

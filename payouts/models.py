@@ -46,6 +46,15 @@ class Payee(DotsRecord):
     linked_existing = models.BooleanField(
         "linked to an existing Dots user", default=False, help_text="Dots already had a user with this phone"
     )
+    # The address last sent to Dots from here (Dots' user has no address to read back). Not secret.
+    address_line_1 = models.CharField("address line 1", max_length=200, blank=True)
+    address_line_2 = models.CharField("address line 2", max_length=200, blank=True)
+    address_line_3 = models.CharField("address line 3", max_length=200, blank=True)
+    address_city = models.CharField("city", max_length=100, blank=True)
+    address_state = models.CharField("state or region", max_length=100, blank=True)
+    address_postcode = models.CharField("postcode", max_length=20, blank=True)
+    address_country = models.CharField("address country", max_length=2, blank=True)  # ISO code
+    address_sent_at = models.DateTimeField("address sent to Dots", null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

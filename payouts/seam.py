@@ -55,6 +55,8 @@ ACTIONS = {
     "payee.verified": "Payee verified",
     "payee.deleted": "Payee deleted in Dots",
     "payee.compliance_set": "Payee's tax form (W-9) sent to Dots",
+    "payee.w8ben_sent": "Payee's tax form (W-8BEN) sent to Dots",
+    "payee.address_set": "Payee's address sent to Dots",
     "payee.payout_method_added": "Payout method added to a payee in Dots",
     "payee.delete_refused": "Payee deletion refused by Dots",
     "payee_transfer.requested": "Transfer to a payee asked for",

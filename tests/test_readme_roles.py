@@ -29,6 +29,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "import payees from CSV": ("payouts.add_payeeimport", "payouts.change_payeeimport"),
     "create payout requests and links": ("payouts.add_payoutrequest", "payouts.add_payoutlink"),
     "see transfers": ("payouts.view_transfer",),
+    "send payees' addresses and tax forms (W-9, W-8BEN)": ("payouts.change_payee",),
+    "add payout methods": ("payouts.change_payee",),
+    "read payees and their payout methods": ("payouts.view_payee",),
     "read everything but authenticator secrets": (
         "payables.view_payable",
         "core.view_auditevent",

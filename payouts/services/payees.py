@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from core.countries import country_name
 from core.dots_gateway import client, dots_call
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.permissions import require_perm
+from dots.addresses import US_STATES
 from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeInUse, PayeeNotInDots
@@ -20,6 +23,7 @@ from payouts.models import Payee
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
 RETRY_BASE_SECONDS = 0.2
 
+VIEW_PAYEE = "payouts.view_payee"
 ADD_PAYEE = "payouts.add_payee"
 CHANGE_PAYEE = "payouts.change_payee"
 DELETE_PAYEE = "payouts.delete_payee"
@@ -287,12 +291,167 @@ def payee_set_w9(*, payee_id: int, w9: dict, actor: User) -> Payee:
     return payee_refresh(payee_id=payee.pk, actor=actor)
 
 
+def _note_dots_error(payee: Payee, exc: Exception) -> None:
+    Payee.objects.filter(pk=payee.pk).update(last_dots_error=str(exc), last_dots_attempt_at=timezone.now())
+
+
+ADDRESS_KEYS = ("line_1", "line_2", "line_3", "city", "state", "postcode", "country")
+ADDRESS_REQUIRED = {"line_1": "the address", "city": "the city", "state": "the state", "postcode": "the postcode",
+                    "country": "the country"}  # fmt: skip
+ADDRESS_WORDS = {"line_2": "address line 2", "line_3": "address line 3"}
+
+
+def _address_fields(payee: Payee) -> dict:
+    return {f"address_{key}": getattr(payee, f"address_{key}") for key in ADDRESS_KEYS}
+
+
+def payee_set_address(*, payee_id: int, address: dict, actor: User) -> Payee:
+    """Send the payee's postal address to Dots (add-user-address), then keep it here to show.
+
+    Checked as Dots checks it (line 1, city, state, postcode and a two-letter country; in the
+    United States a state code Dots accepts) before anything is sent. An address is not secret:
+    the audit row keeps it before and after.
+    """
+    require_perm(actor, CHANGE_PAYEE, "set payees' addresses")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    unknown = set(address) - set(ADDRESS_KEYS)
+    if unknown:
+        raise InvalidPayee(f"An address has no field {', '.join(sorted(unknown))}.", code="invalid-address")
+    body = {key: str(address.get(key) or "").strip() for key in ADDRESS_KEYS}
+    missing = [words for key, words in ADDRESS_REQUIRED.items() if not body[key]]
+    if missing:
+        raise InvalidPayee(f"The address needs {', '.join(missing)}.", code="invalid-address")
+    if not (len(body["country"]) == 2 and body["country"].isalpha() and body["country"].isupper()):
+        raise InvalidPayee("The country must be a two-letter code such as US or GB.", code="invalid-address")
+    if body["country"] == "US" and body["state"] not in US_STATES:
+        raise InvalidPayee(
+            f"{body['state']!r} is not a US state code Dots accepts (for example NJ).", code="invalid-address"
+        )
+    for key in ADDRESS_KEYS:
+        limit = Payee._meta.get_field(f"address_{key}").max_length
+        if len(body[key]) > limit:
+            raise InvalidPayee(
+                f"The {ADDRESS_WORDS.get(key, key.replace('_', ' '))} is longer than {limit} characters.",
+                code="invalid-address",
+            )
+    try:
+        with dots_call("add the payee's address"):
+            client().put_user_address(user_id=payee.dots_user_id, **{k: v for k, v in body.items() if v})
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        _note_dots_error(payee, exc)
+        raise
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        before = _address_fields(payee)
+        for key in ADDRESS_KEYS:
+            setattr(payee, f"address_{key}", body[key])
+        payee.address_sent_at = timezone.now()
+        payee.last_dots_error = ""
+        payee.last_dots_attempt_at = payee.address_sent_at
+        payee.save()
+        audit.record(actor=actor, action="payee.address_set", target=payee, before=before, after=_address_fields(payee))
+    return payee
+
+
+W8BEN_INCOME_TYPES = {
+    "interest1": "Interest paid by US obligors",
+    "dividend6": "Dividends paid by US corporations",
+    "dividend7": "Dividends qualifying for the direct dividend rate",
+    "pension15": "Pensions and annuities",
+    "socialSecurity": "Social Security",
+    "equipment10": "Industrial equipment royalties",
+    "knowhow10": "Know-how and other industrial royalties",
+    "patent10": "Patent royalties",
+    "film11": "Film and TV royalties",
+    "copyright12": "Copyright royalties",
+}
+# Citizenships for which Dots does not require a foreign tax id (the spec's w8ben if/then).
+NO_FOREIGN_TAX_ID = ("AU", "BM", "VG", "KY", "JP")
+
+
+def _w8ben_problems(w8ben: dict) -> list[str]:
+    """What Dots would refuse in a w8ben object, in words naming the field (nothing sent when any)."""
+    problems = []
+    for key, words in (("name", "the full name"), ("citizenship_country", "the country of citizenship")):
+        if not str(w8ben.get(key) or "").strip():
+            problems.append(f"needs {words}")
+    try:
+        date.fromisoformat(str(w8ben.get("date_of_birth") or ""))
+    except ValueError:
+        problems.append("needs the date of birth (YYYY-MM-DD)")
+    citizenship = str(w8ben.get("citizenship_country") or "")
+    if citizenship and citizenship not in NO_FOREIGN_TAX_ID and not str(w8ben.get("foreign_tax_id") or "").strip():
+        problems.append("needs the foreign tax id for this citizenship")
+    address = w8ben.get("address") if isinstance(w8ben.get("address"), dict) else {}
+    for key, words in (("line_1", "address"), ("city", "city"), ("postcode", "postcode"), ("country", "country")):
+        if not str(address.get(key) or "").strip():
+            problems.append(f"needs the {words} of residence")
+    signature = w8ben.get("signature") if isinstance(w8ben.get("signature"), dict) else {}
+    if signature.get("consent") is not True:
+        problems.append("needs the payee's signature (consent)")
+    for key, words in (("name", "signer's name"), ("email", "signer's email")):
+        if not str(signature.get(key) or "").strip():
+            problems.append(f"needs the {words}")
+    if w8ben.get("tax_treaty_country"):
+        rate = w8ben.get("tax_treaty_rate")
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 0.3:
+            problems.append("needs a treaty rate from 0 to 30 %")
+        if w8ben.get("tax_treaty_income_type") not in W8BEN_INCOME_TYPES:
+            problems.append("needs the kind of income the treaty covers")
+        if not str(w8ben.get("tax_treaty_citation") or "").strip():
+            problems.append("needs the treaty's article and paragraph")
+    return problems
+
+
+def payee_set_w8ben(*, payee_id: int, w8ben: dict, actor: User) -> Payee:
+    """Send a W-8BEN to Dots for a payee outside the United States.
+
+    The foreign tax id goes to Dots only: neither stored here nor audited in full (its last four).
+    """
+    require_perm(actor, CHANGE_PAYEE, "set payees' tax information")
+    payee = Payee.objects.get(pk=payee_id)
+    if not payee.dots_user_id:
+        raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+    problems = _w8ben_problems(w8ben)
+    if problems:
+        raise InvalidPayee(f"The W-8BEN {'; '.join(problems)}.", code="invalid-w8ben")
+    try:
+        with dots_call("send the payee's W-8BEN"):
+            client().update_user_compliance(user_id=payee.dots_user_id, w8ben=w8ben)
+    except (DotsUnavailable, DotsRejected, DotsOutcomeUnknownError) as exc:
+        _note_dots_error(payee, exc)
+        raise
+    tax_id = str(w8ben.get("foreign_tax_id") or "")
+    signature = w8ben["signature"]
+    after = {
+        "form": "W-8BEN",
+        "name": w8ben["name"],
+        "citizenship_country": country_name(w8ben["citizenship_country"]),
+        "foreign_tax_id_last4": tax_id[-4:] if tax_id else "none given",
+        "residence_country": country_name(w8ben["address"]["country"]),
+        "signed_by": f"{signature['name']} <{signature['email']}>",
+    }
+    if w8ben.get("tax_treaty_country"):
+        after.update(
+            {
+                "tax_treaty_country": country_name(w8ben["tax_treaty_country"]),
+                "tax_treaty_citation": w8ben.get("tax_treaty_citation") or "",
+                "tax_treaty_rate": f"{w8ben['tax_treaty_rate'] * 100:g} %",
+                "tax_treaty_income": W8BEN_INCOME_TYPES[w8ben["tax_treaty_income_type"]],
+            }
+        )
+    audit.record(actor=actor, action="payee.w8ben_sent", target=payee, after=after)
+    return payee_refresh(payee_id=payee.pk, actor=actor)
+
+
 PLATFORM_WORDS = {"ach": "Bank account", "paypal": "PayPal", "venmo": "Venmo", "cash_app": "Cash App"}
 
 
 def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
     """The payee's payout methods as Dots lists them, in words (never a whole account number)."""
-    require_perm(actor, CHANGE_PAYEE, "see payees' payout methods")
+    require_perm(actor, VIEW_PAYEE, "see payees' payout methods")
     payee = Payee.objects.get(pk=payee_id)
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")

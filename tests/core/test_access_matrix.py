@@ -59,7 +59,9 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payee_edit": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_remove": ("payouts.delete_payee", "payouts.payee"),
     "admin:payouts_payee_w9": ("payouts.change_payee", "payouts.payee"),
-    "admin:payouts_payee_payout_methods": ("payouts.change_payee", "payouts.payee"),
+    "admin:payouts_payee_w8ben": ("payouts.change_payee", "payouts.payee"),
+    "admin:payouts_payee_address": ("payouts.change_payee", "payouts.payee"),
+    "admin:payouts_payee_payout_methods": ("payouts.view_payee", "payouts.payee"),  # adding: POST_NEEDS
     "admin:payouts_payeetransfer_approve": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
     "admin:payouts_payeetransfer_reject": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
     "admin:payouts_payeeimport_progress": ("payouts.view_payeeimport", "payouts.payeeimport"),
@@ -107,6 +109,12 @@ ALSO_NEEDS = {
     # Reading the transfers is not enough to make the app write them: a role that moves payout money.
     "admin:payouts_transfer_sync": ("payouts.change_payoutlink", "payouts.approve_payoutrun"),
     "admin:reconciliation_discrepancy_run": ("reconciliation.adopt_discrepancy", "payables.pay_payable"),
+}
+
+# Pages that anyone with the permission above may read, but whose POST needs another permission:
+# a POST from someone who may read but not write is refused (403) and writes nothing.
+POST_NEEDS = {
+    "admin:payouts_payee_payout_methods": "payouts.change_payee",
 }
 
 # Each model's list actions, with the permission the action needs. Django's delete_selected is
@@ -223,7 +231,7 @@ def test_each_principal_gets_exactly_what_the_table_says_and_a_refusal_writes_no
             allowed = False
         if perm and not (allowed and name in POST_ONLY):
             check("GET", url, allowed=allowed)
-        if not allowed:
+        if not allowed or (name in POST_NEEDS and not _holds(user, POST_NEEDS[name])):
             check("POST", url, allowed=False)
 
     for name in OPEN_TO_STAFF:

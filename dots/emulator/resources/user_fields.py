@@ -20,6 +20,9 @@ MONTHS = (
     "january", "february", "march", "april", "may", "june",
     "july", "august", "september", "october", "november", "december",
 )  # fmt: skip
+# The spec's enum for w8ben.tax_treaty_income_type.
+W8BEN_INCOME_TYPES = ("interest1", "dividend6", "dividend7", "pension15", "socialSecurity", "equipment10",
+                      "knowhow10", "patent10", "film11", "copyright12")  # fmt: skip
 
 
 def reject_unknown_fields(body: Doc, allowed: Iterable[str]) -> None:
@@ -123,3 +126,28 @@ def is_int(value: object) -> bool:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def check_w8ben(ctx: Ctx, w8ben: Doc) -> None:
+    """The `w8ben` object of submit-compliance: required fields, the signature, the treaty's enum and number."""
+    for name in ("name", "citizenship_country"):
+        ctx.require_str(w8ben, name)
+    require_date(ctx, w8ben, "date_of_birth", prefix="w8ben.")
+    require_address(w8ben.get("address"), "w8ben.address", ("line_1", "city", "country", "postcode"))
+    signature = w8ben.get("signature")
+    if not isinstance(signature, dict) or signature.get("consent") is not True:
+        raise ApiError(400, "invalid-input", "w8ben.signature must be an object with consent: true, name and email")
+    for name in ("name", "email"):
+        if not isinstance(signature.get(name), str) or not signature[name]:
+            raise ApiError(400, "invalid-input", f"w8ben.signature.{name} is required")
+    income_type = w8ben.get("tax_treaty_income_type")
+    if income_type is not None and income_type not in W8BEN_INCOME_TYPES:
+        raise ApiError(
+            400, "invalid-input", f"w8ben.tax_treaty_income_type must be one of {', '.join(W8BEN_INCOME_TYPES)}"
+        )
+    rate = w8ben.get("tax_treaty_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))):
+        raise ApiError(400, "invalid-input", "w8ben.tax_treaty_rate must be a number (0.15 for 15%)")
+    # The spec's if/then: a foreign tax id unless the country is one that does not issue them.
+    if w8ben["citizenship_country"] not in ("AU", "BM", "VG", "KY", "JP") and not w8ben.get("foreign_tax_id"):
+        raise ApiError(400, "invalid-input", "w8ben.foreign_tax_id is required for this citizenship_country")

@@ -356,19 +356,7 @@ def submit_compliance(ctx: Ctx, user_id: str) -> tuple[int, object]:
         compliance["1099_collected"] = True
         user["_tin_last4"] = tin[-4:]
     if w8ben is not None:
-        for name in ("name", "citizenship_country"):
-            ctx.require_str(w8ben, name)
-        fields.require_date(ctx, w8ben, "date_of_birth", prefix="w8ben.")
-        fields.require_address(w8ben.get("address"), "w8ben.address", ("line_1", "city", "country", "postcode"))
-        signature = w8ben.get("signature")
-        if not isinstance(signature, dict) or signature.get("consent") is not True:
-            raise ApiError(400, "invalid-input", "w8ben.signature must be an object with consent: true, name and email")
-        for name in ("name", "email"):
-            if not isinstance(signature.get(name), str) or not signature[name]:
-                raise ApiError(400, "invalid-input", f"w8ben.signature.{name} is required")
-        # The spec's if/then: a foreign tax id unless the country is one that does not issue them.
-        if w8ben["citizenship_country"] not in ("AU", "BM", "VG", "KY", "JP") and not w8ben.get("foreign_tax_id"):
-            raise ApiError(400, "invalid-input", "w8ben.foreign_tax_id is required for this citizenship_country")
+        fields.check_w8ben(ctx, w8ben)
         compliance["w8_ben_collected"] = True
         compliance["address_collected"] = True
         compliance["date_of_birth_collected"] = True

@@ -187,6 +187,44 @@ def test_submit_w9_with_a_short_tin_is_refused(emulator, openapi_session):
     assert response.json() == {"error": "w9.tin must be 9 digits", "error_code": "invalid-input"}
 
 
+W8BEN = {
+    "name": "Anna Schmidt",
+    "citizenship_country": "DE",
+    "date_of_birth": "1985-06-01",
+    "foreign_tax_id": "65929970489",
+    "tax_treaty_country": "DE",
+    "tax_treaty_citation": "Article 12(1)",
+    "tax_treaty_rate": 0.15,
+    "tax_treaty_income_type": "copyright12",
+    "address": {"line_1": "Unter den Linden 1", "city": "Berlin", "country": "DE", "postcode": "10117"},
+    "signature": {"consent": True, "name": "Anna Schmidt", "email": "anna@example.com"},
+}
+
+
+def test_submit_w8ben_marks_the_w8_collected(emulator, openapi_session):
+    user = new_user(openapi_session)
+    response = openapi_session.put(f"/v2/users/{user['id']}/compliance", json={"w8ben": W8BEN})
+    assert response.status_code == 200
+    assert openapi_session.get(f"/v2/users/{user['id']}").json()["compliance"]["w8_ben_collected"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"foreign_tax_id": None}, "w8ben.foreign_tax_id is required for this citizenship_country"),
+        ({"signature": {"consent": False, "name": "A", "email": "a@example.com"}}, "w8ben.signature must be"),
+        ({"tax_treaty_income_type": "royalties"}, "w8ben.tax_treaty_income_type must be one of interest1"),
+        ({"tax_treaty_rate": "15%"}, "w8ben.tax_treaty_rate must be a number"),
+    ],
+)
+def test_submit_w8ben_refusals_name_the_field(emulator, openapi_session, change, error):
+    user = new_user(openapi_session)
+    w8ben = {key: value for key, value in {**W8BEN, **change}.items() if value is not None}
+    response = openapi_session.put(f"/v2/users/{user['id']}/compliance", json={"w8ben": w8ben})
+    assert response.status_code == 400 and response.json()["error"].startswith(error)
+    assert openapi_session.get(f"/v2/users/{user['id']}").json()["compliance"]["w8_ben_collected"] is False
+
+
 def test_add_address_marks_address_collected(emulator, openapi_session):
     user = new_user(openapi_session)
     address = {"line_1": "1 Main St", "city": "Austin", "state": "TX", "country": "US", "postcode": "78701"}
