@@ -709,4 +709,44 @@ class Migration(migrations.Migration):
                 "permissions": [("approve_payeetransfer", "Can approve a transfer to a payee someone else asked for")],
             },
         ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_city",
+            field=models.CharField(blank=True, max_length=100, verbose_name="city"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_country",
+            field=models.CharField(blank=True, max_length=2, verbose_name="address country"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_line_1",
+            field=models.CharField(blank=True, max_length=200, verbose_name="address line 1"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_line_2",
+            field=models.CharField(blank=True, max_length=200, verbose_name="address line 2"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_line_3",
+            field=models.CharField(blank=True, max_length=200, verbose_name="address line 3"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_postcode",
+            field=models.CharField(blank=True, max_length=20, verbose_name="postcode"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_sent_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="address sent to Dots"),
+        ),
+        migrations.AddField(
+            model_name="payee",
+            name="address_state",
+            field=models.CharField(blank=True, max_length=100, verbose_name="state or region"),
+        ),
     ]
