@@ -9,26 +9,16 @@ sends it again with the same key, which finds the transfer the first call made.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from core import audit, roles
-from core.dots_gateway import client, dots_call
-from core.errors import (
-    DotsOutcomeUnknownError,
-    DotsRejected,
-    DotsUnavailable,
-    InvalidTransition,
-    SegregationOfDutiesViolation,
-)
+from core.dots_gateway import client
+from core.errors import InvalidTransition, SegregationOfDutiesViolation
+from core.keyed_send import KeyedSend
 from core.money import format_cents
 from core.permissions import is_system_user, require_perm
-from core.transitions import DOTS
-from dots.types import Transfer as DotsTransfer
 from payouts.errors import InvalidPayee, PayeeNotInDots
 from payouts.models import Payee, PayeeTransfer
 
@@ -36,7 +26,7 @@ S = PayeeTransfer.Status
 ASK = "payouts.add_payeetransfer"
 APPROVE = "payouts.approve_payeetransfer"
 MAX_CENTS = 1_000_000_00  # $1,000,000.00: a typo guard, not a Dots limit
-KEY_LIFETIME = dt.timedelta(hours=23)  # Dots keeps an idempotency key 24 hours
+KEYED = KeyedSend(PayeeTransfer, prefix="payee_transfer")
 
 
 def transfer_request(*, actor: User, payee_id: int, amount_cents: int, reason: str) -> PayeeTransfer:
@@ -123,100 +113,20 @@ def transfer_send(*, transfer_id: int, actor: User) -> PayeeTransfer:
     if not is_system_user(actor):
         require_perm(actor, APPROVE, "send transfers to payees")
     transfer = PayeeTransfer.objects.get(pk=transfer_id)
-    if transfer.status not in (S.TO_SEND, S.UNKNOWN):
-        return transfer
-    if transfer.sent_at is not None and timezone.now() - transfer.sent_at > KEY_LIFETIME:
-        PayeeTransfer.objects.filter(pk=transfer.pk).update(
-            last_dots_error="First sent over 23 hours ago and Dots never answered: it may have forgotten the key, "
-            "so it is not sent again. Look for it among Dots' transfers before asking again."
-        )
-        return transfer
-    PayeeTransfer.objects.filter(pk=transfer.pk, sent_at__isnull=True).update(sent_at=timezone.now())
-    try:
-        with dots_call("move money to the payee's wallet"):
-            created = client().create_transfer(**transfer.request_body)
-    except DotsOutcomeUnknownError as exc:
-        _failed(transfer, S.UNKNOWN, str(exc), actor, action="payee_transfer.outcome_unknown")
-        raise
-    except DotsUnavailable as exc:
-        _failed(transfer, transfer.status, str(exc), actor)
-        raise
-    except DotsRejected as exc:
-        _failed(transfer, S.REFUSED, str(exc), actor, action="payee_transfer.refused")
-        raise
-    return _adopt(transfer.pk, created, actor, action="payee_transfer.sent", source="admin")
-
-
-def _failed(transfer: PayeeTransfer, status: str, message: str, actor: User, action: str | None = None) -> None:
-    with transaction.atomic():
-        before = transfer.status
-        may_move_from = [src for src, targets in PayeeTransfer.TRANSITIONS.ours.items() if status in targets]
-        if not PayeeTransfer.objects.filter(
-            pk=transfer.pk, dots_transfer_id__isnull=True, status__in=[status, *may_move_from]
-        ).update(status=status, last_dots_error=message[:2000], last_dots_attempt_at=timezone.now()):
-            return
-        transfer.refresh_from_db()
-        if action or status != before:
-            audit.record(
-                actor=actor,
-                action=action or "payee_transfer.refused",
-                target=transfer,
-                before={"status": before},
-                after={"status": status},
-                reason=message[:500],
-            )
-
-
-def _adopt(transfer_id: int, dots: DotsTransfer, actor: User, *, action: str, source: str) -> PayeeTransfer:
-    """Take Dots' status (and reason); a move Dots should not make is kept out and noted."""
-    now = timezone.now()
-    with transaction.atomic():
-        transfer = PayeeTransfer.objects.select_for_update().get(pk=transfer_id)
-        before = transfer.status
-        status = dots.status or transfer.status
-        if status != before and status in S.values:
-            try:
-                PayeeTransfer.TRANSITIONS.ensure(transfer, status, by=DOTS)
-            except InvalidTransition as exc:
-                transfer.last_dots_error = f"Not taken from Dots: {exc}"[:2000]
-                transfer.last_dots_attempt_at = now
-                transfer.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
-                return transfer
-        transfer.dots_transfer_id = dots.id or transfer.dots_transfer_id
-        transfer.status = status
-        if status == S.FAILED:
-            transfer.failure_reason = str(dots.raw.get("failure_reason") or "")[:500]
-        transfer.last_dots_error = ""
-        transfer.last_dots_attempt_at = now
-        transfer.save()
-        if status != before or action == "payee_transfer.sent":
-            audit.record(
-                actor=actor,
-                action=action,
-                target=transfer,
-                source=source,
-                before={"status": before},
-                after={"status": status, "dots_transfer_id": transfer.dots_transfer_id},
-                reason=transfer.failure_reason if status == S.FAILED else "",
-            )
-    return transfer
+    return KEYED.send(
+        transfer,
+        actor=actor,
+        call=lambda body: client().create_transfer(**body),
+        doing="move money to the payee's wallet",
+    )
 
 
 def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> PayeeTransfer:
     """Follow one transfer; one whose answer was lost is sent again with its own key (found, not made twice)."""
-    transfer = PayeeTransfer.objects.get(pk=transfer_id)
-    if not transfer.dots_transfer_id:
-        if transfer.status == S.UNKNOWN or (transfer.status == S.TO_SEND and _stale(transfer)):
-            return transfer_send(transfer_id=transfer.pk, actor=actor)
-        return transfer
-    if transfer.status not in (S.CREATED, S.PENDING):
-        return transfer
-    with dots_call("read the transfer to the payee"):
-        dots_transfer = client().retrieve_transfer(transfer_id=transfer.dots_transfer_id)
-    return _adopt(transfer.pk, dots_transfer, actor, action="payee_transfer.status_changed", source=source)
-
-
-def _stale(transfer: PayeeTransfer) -> bool:
-    """Approved but not sent for a while: Dots was unreachable, or the request died before the call."""
-    started = transfer.sent_at or transfer.decided_at or transfer.created_at
-    return timezone.now() - started > dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+    return KEYED.refresh(
+        transfer_id,
+        actor=actor,
+        source=source,
+        resend=lambda transfer: transfer_send(transfer_id=transfer.pk, actor=actor),
+        doing="read the transfer to the payee",
+    )

@@ -1,0 +1,222 @@
+"""Send once with a stored idempotency key, and follow: the one helper for keyed money moves.
+
+Dots answers a repeated idempotency key with the first answer, so a record that stores its
+key and its exact body *before* the first call can be sent again after a lost answer, a
+refusal to connect or a killed worker, and Dots still makes one transfer. This module holds
+that logic once, for every record that moves money that way (transfers to payees, app
+wallet deposits and withdrawals, payouts from a payee's wallet):
+
+- `send`: resend the stored body with the stored key (never a new body), queue it during
+  an outage when the caller says so, and keep Dots' answer, refusal or silence on the record;
+- `failed` / `adopt`: the two ways a record's status changes after a call, each audited;
+- `refresh`: follow a record Dots has to its end; one that never got an answer (or whose
+  sender died: `stale`) is sent again with its key, which finds what the first call made;
+- `KEY_LIFETIME`: Dots keeps a key 24 hours, so nothing is resent 23 hours after the first
+  send (a person looks instead: a resend then could make a second transfer).
+
+A record using it has: `Status` with TO_SEND, UNKNOWN, REFUSED and FAILED, a `TRANSITIONS`
+table, `status`, `request_body`, `sent_at`, `decided_at`, `created_at`, `dots_transfer_id`,
+`failure_reason`, `last_dots_error`, `last_dots_attempt_at` (and `timeline` if it keeps one).
+Creates Dots takes *no* key for go through core/send_once.py instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import models, transaction
+from django.utils import timezone
+
+from core import action_queue, audit
+from core.dots_gateway import client, dots_call
+from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
+from core.transitions import DOTS
+from dots.types import Transfer as DotsTransfer
+
+KEY_LIFETIME = dt.timedelta(hours=23)  # Dots keeps an idempotency key 24 hours
+KEY_TOO_OLD = (
+    "First sent over 23 hours ago and Dots never answered: it may have forgotten the key, "
+    "so it is not sent again. Look for it among Dots' transfers before asking again."
+)
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class KeyedSend(Generic[M]):
+    """The keyed-send rules for one model. `prefix` names its audit actions: "<prefix>.sent" etc."""
+
+    model: type[M]
+    prefix: str
+    # Whether the record keeps a status history (`timeline`: [{"status", "seen_at"}]).
+    timeline: bool = False
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    @property
+    def S(self) -> Any:
+        return self.model.Status  # type: ignore[attr-defined]
+
+    @property
+    def transitions(self) -> Any:
+        return self.model.TRANSITIONS  # type: ignore[attr-defined]
+
+    def key_too_old(self, record: M) -> bool:
+        rec: Any = record
+        return rec.sent_at is not None and timezone.now() - rec.sent_at > KEY_LIFETIME
+
+    def stale(self, record: M) -> bool:
+        """Approved but not sent for a while: Dots was unreachable, or the request died before the call."""
+        rec: Any = record
+        started = rec.sent_at or rec.decided_at or rec.created_at
+        return bool(timezone.now() - started > dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS))
+
+    # --- sending -----------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        record: M,
+        *,
+        actor: User,
+        call: Callable[[dict[str, Any]], DotsTransfer],
+        doing: str,
+        queue_kind: str | None = None,
+        refusal: Callable[[M], str] | None = None,
+    ) -> M:
+        """Send the stored body (`call(request_body)`) with the stored key. Repeating it never makes a second.
+
+        - Only a record to send or unanswered is sent; one whose key is over 23 hours old is not
+          (the record says why).
+        - `refusal(record)`: a reason, checked before the first send only, not to send at all
+          (the record becomes refused with it).
+        - `queue_kind`: during an outage the send is queued (ActionQueued), and a call Dots did not
+          answer queues a retry (stopping 23 hours after the first send).
+        Dots' refusal or silence is kept on the record and raised.
+        """
+        S = self.S
+        rec: Any = record
+        if rec.status not in (S.TO_SEND, S.UNKNOWN):
+            return record
+        if self.key_too_old(record):
+            # Dots may have forgotten the key: a resend could make a second transfer. A person looks.
+            self.model._default_manager.filter(pk=rec.pk).update(last_dots_error=KEY_TOO_OLD)
+            return record
+        if refusal is not None and rec.dots_transfer_id is None and rec.sent_at is None:
+            why = refusal(record)
+            if why:
+                self.failed(record, S.REFUSED, why, actor)
+                return record
+        if queue_kind:
+            action_queue.queue_if_unreachable(kind=queue_kind, target=record, actor=actor)
+        self.model._default_manager.filter(pk=rec.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+        try:
+            with dots_call(doing):
+                created = call(rec.request_body)
+        except DotsOutcomeUnknownError as exc:
+            self.failed(record, S.UNKNOWN, str(exc), actor, action=f"{self.prefix}.outcome_unknown")
+            if queue_kind:
+                self._queue_retry(record, kind=queue_kind, actor=actor, error=str(exc))
+            raise
+        except DotsUnavailable as exc:
+            self.failed(record, rec.status, str(exc), actor)
+            if queue_kind:
+                self._queue_retry(record, kind=queue_kind, actor=actor, error=str(exc))
+            raise
+        except DotsRejected as exc:
+            self.failed(record, S.REFUSED, str(exc), actor, action=f"{self.prefix}.refused")
+            raise
+        return self.adopt(rec.pk, created, actor, action=f"{self.prefix}.sent", source="admin")
+
+    def _queue_retry(self, record: M, *, kind: str, actor: User, error: str) -> None:
+        # Dots keeps a key 24 hours from its first use: retries stop 23 hours after the first send.
+        rec: Any = record
+        action_queue.queue_retry(
+            kind=kind, target=record, actor=actor, error=error, first_attempt_at=rec.sent_at or timezone.now()
+        )
+
+    # --- status changes ----------------------------------------------------------------------------------
+
+    def failed(self, record: M, status: str, message: str, actor: User, action: str | None = None) -> None:
+        """A call without a Dots object: keep the error, and move to `status` when our table allows it."""
+        manager = self.model._default_manager
+        rec: Any = record
+        with transaction.atomic():
+            before = rec.status
+            may_move_from = [src for src, targets in self.transitions.ours.items() if status in targets]
+            if not manager.filter(pk=rec.pk, dots_transfer_id__isnull=True, status__in=[status, *may_move_from]).update(
+                status=status, last_dots_error=message[:2000], last_dots_attempt_at=timezone.now()
+            ):
+                return
+            rec.refresh_from_db()
+            if self.timeline and status != before:
+                rec.timeline = [*rec.timeline, {"status": status, "seen_at": timezone.now().isoformat()}]
+                rec.save(update_fields=["timeline", "updated_at"])
+            if action or status != before:
+                audit.record(
+                    actor=actor,
+                    action=action or f"{self.prefix}.refused",
+                    target=rec,
+                    before={"status": before},
+                    after={"status": status},
+                    reason=message[:500],
+                )
+
+    def adopt(self, record_id: int, dots: DotsTransfer, actor: User, *, action: str, source: str) -> M:
+        """Take Dots' status (and reason); a move Dots should not make is kept out and noted."""
+        S = self.S
+        now = timezone.now()
+        with transaction.atomic():
+            rec: Any = self.model._default_manager.select_for_update().get(pk=record_id)
+            before = rec.status
+            status = dots.status or rec.status
+            if status != before and status in S.values and before in S.values:
+                try:
+                    self.transitions.ensure(rec, status, by=DOTS)
+                except InvalidTransition as exc:
+                    rec.last_dots_error = f"Not taken from Dots: {exc}"[:2000]
+                    rec.last_dots_attempt_at = now
+                    rec.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
+                    return rec  # type: ignore[no-any-return]
+            rec.dots_transfer_id = dots.id or rec.dots_transfer_id
+            rec.status = status
+            if status == S.FAILED:
+                reason = dots.raw.get("failure_reason") or dots.raw.get("failure_message") or ""
+                rec.failure_reason = str(reason)[:500]
+            rec.last_dots_error = ""
+            rec.last_dots_attempt_at = now
+            if self.timeline and status != before:
+                rec.timeline = [*rec.timeline, {"status": status, "seen_at": now.isoformat()}]
+            rec.save()
+            if status != before or action == f"{self.prefix}.sent":
+                audit.record(
+                    actor=actor,
+                    action=action,
+                    target=rec,
+                    source=source,
+                    before={"status": before},
+                    after={"status": status, "dots_transfer_id": rec.dots_transfer_id},
+                    reason=rec.failure_reason if status == S.FAILED else "",
+                )
+        return rec  # type: ignore[no-any-return]
+
+    # --- following ---------------------------------------------------------------------------------------
+
+    def refresh(self, record_id: int, *, actor: User, source: str, resend: Callable[[M], M], doing: str) -> M:
+        """Follow one record: read its transfer from Dots; one whose answer was lost (or whose sender
+        died) is sent again by `resend` with its own key, which finds what the first call made."""
+        S = self.S
+        rec: Any = self.model._default_manager.get(pk=record_id)
+        if not rec.dots_transfer_id:
+            if rec.status == S.UNKNOWN or (rec.status == S.TO_SEND and self.stale(rec)):
+                return resend(rec)
+            return rec  # type: ignore[no-any-return]
+        if rec.status not in self.transitions.followed():
+            return rec  # type: ignore[no-any-return]
+        with dots_call(doing):
+            dots_transfer = client().retrieve_transfer(transfer_id=rec.dots_transfer_id)
+        return self.adopt(rec.pk, dots_transfer, actor, action=f"{self.prefix}.status_changed", source=source)
