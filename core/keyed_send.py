@@ -23,7 +23,7 @@ Creates Dots takes *no* key for go through core/send_once.py instead.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -34,7 +34,16 @@ from django.utils import timezone
 
 from core import action_queue, audit
 from core.dots_gateway import client, dots_call
-from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, InvalidTransition
+from core.errors import (
+    DomainError,
+    DotsCallError,
+    DotsOutcomeUnknownError,
+    DotsRejected,
+    DotsUnavailable,
+    InvalidTransition,
+)
+from core.findings import Finding, RecordCheck, Settling, status_and_amount_findings
+from core.models import AuditEvent
 from core.transitions import DOTS
 from dots.types import Transfer as DotsTransfer
 
@@ -220,3 +229,84 @@ class KeyedSend(Generic[M]):
         with dots_call(doing):
             dots_transfer = client().retrieve_transfer(transfer_id=rec.dots_transfer_id)
         return self.adopt(rec.pk, dots_transfer, actor, action=f"{self.prefix}.status_changed", source=source)
+
+    # --- reconciliation ----------------------------------------------------------------------------------
+
+    def record_check(
+        self, *, record_type: str, label: str, noun: str, doing: str, refresh: Callable[..., M]
+    ) -> RecordCheck:
+        """The reconciliation check of this model: status and amount against Dots' transfer, Dots'
+        state adopted on request, and records in doubt settled by `refresh` (resent with their key).
+
+        `noun` names one record in the report ("Transfer to a payee"); `doing` reads after "to":
+        "read the transfer to the payee"; `refresh(transfer_id=, actor=, source=)`.
+        """
+
+        def find() -> Iterator[Finding]:
+            rows = self.model._default_manager.filter(dots_transfer_id__isnull=False).order_by("pk")
+            for rec in rows.iterator(chunk_size=500):
+                record: Any = rec
+                with dots_call(doing):
+                    remote = client().retrieve_transfer(transfer_id=record.dots_transfer_id)
+                yield from status_and_amount_findings(
+                    record_type=record_type,
+                    label=str(record),
+                    local_id=record.pk,
+                    dots_id=record.dots_transfer_id,
+                    local_status=record.status,
+                    local_amount=record.amount_cents,
+                    dots_obj=remote,
+                )
+
+        def adopt(*, discrepancy: Any, actor: User) -> str:
+            manager = self.model._default_manager
+            rec: Any = manager.get(pk=discrepancy.local_id)
+            with dots_call(doing):
+                remote = client().retrieve_transfer(transfer_id=rec.dots_transfer_id)
+            with transaction.atomic():
+                rec = manager.select_for_update().get(pk=rec.pk)
+                before = {"status": rec.status, "amount_cents": rec.amount_cents}
+                if remote.status is None:
+                    raise DomainError(f"{rec}: Dots answered no status; nothing to adopt.")
+                rec.status = remote.status
+                if remote.amount is not None:
+                    rec.amount_cents = remote.amount
+                if remote.status == self.S.FAILED:
+                    reason = remote.raw.get("failure_reason") or remote.raw.get("failure_message") or ""
+                    rec.failure_reason = str(reason)[:500]
+                if self.timeline:
+                    rec.timeline = [*rec.timeline, {"status": remote.status, "seen_at": timezone.now().isoformat()}]
+                rec.save()
+                audit.record(
+                    actor=actor,
+                    action=f"{self.prefix}.status_changed",
+                    target=rec,
+                    source=AuditEvent.Source.RECONCILE,
+                    before=before,
+                    after={"status": rec.status, "amount_cents": rec.amount_cents},
+                    reason="Dots' state adopted",
+                )
+            return f"{rec}: now {rec.get_status_display().lower()}, as in Dots"
+
+        def resolve_in_doubt(*, actor: User) -> Settling:
+            settling = Settling()
+            doubtful = self.model._default_manager.filter(
+                dots_transfer_id__isnull=True, status__in=[self.S.UNKNOWN, self.S.TO_SEND]
+            )
+            for pk, before in doubtful.order_by("pk").values_list("pk", "status"):
+                try:
+                    after: Any = refresh(transfer_id=pk, actor=actor, source=AuditEvent.Source.RECONCILE)
+                except DotsCallError as exc:
+                    settling.still_in_doubt.append(f"{noun} #{pk}: {exc}")
+                    continue
+                if after.dots_transfer_id:
+                    settling.settled.append(f"{after}: {before} -> {after.status} (found in Dots by its key)")
+            return settling
+
+        return RecordCheck(
+            label=label,
+            model=self.model._meta.label_lower,
+            find=find,
+            adopt=adopt,
+            resolve_in_doubt=resolve_in_doubt,
+        )

@@ -5,7 +5,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from core.admin_base import AdminPage
-from core.errors import DomainError
+from core.errors import ActionQueued, DomainError
+from core.two_factor import step_up_given, without_code_if_fresh
 from payouts import forms
 from payouts.admin_shared import NothingToChangeAdmin, money, support_fieldset, when
 from payouts.models import PayeeTransfer
@@ -93,25 +94,48 @@ class PayeeTransferAdmin(NothingToChangeAdmin):
     def _decide(self, request, object_id, *, approve: bool):
         self.require(request, payee_transfers.APPROVE)
         transfer = get_object_or_404(PayeeTransfer, pk=object_id)
-        form = forms.DecisionForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        title = self._title(transfer, approve)
+        refusal = ""
+        if transfer.requested_by_id == request.user.pk:
+            # Said before any code is asked: the asker never decides, whatever they type.
+            refusal = f"You asked for {transfer}; another Payer must decide on it."
+        elif transfer.status != S.AWAITING_APPROVAL:
+            refusal = f"Nothing to decide: it is {transfer.get_status_display().lower()}."
+        if refusal:
+            return self.refusal_page(request, title=title, obj=transfer, refusal=refusal, rows=self._facts(transfer))
+        if approve:
+            form = without_code_if_fresh(request, forms.ApproveAndSendForm(request.POST or None))
+        else:
+            form = forms.DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid() and (not approve or step_up_given(request, form)):
             note = form.cleaned_data["note"]
             try:
                 if approve:
                     payee_transfers.transfer_approve(actor=request.user, transfer_id=transfer.pk, note=note)
                 else:
                     payee_transfers.transfer_reject(actor=request.user, transfer_id=transfer.pk, reason=note)
+            except ActionQueued as exc:
+                messages.info(request, f"{transfer} approved. {exc}")
             except DomainError as exc:
                 transfer.refresh_from_db()
                 if transfer.status == S.AWAITING_APPROVAL:
                     form.add_error(None, str(exc))
-                    return self.form_page(request, form, title=self._title(transfer, approve), obj=transfer)
+                    return self.form_page(request, form, title=title, obj=transfer, rows=self._facts(transfer))
                 messages.error(request, str(exc))
             else:
                 transfer.refresh_from_db()
                 messages.success(request, f"{transfer}: {transfer.get_status_display()}.")
             return redirect(reverse("admin:payouts_payeetransfer_change", args=[transfer.pk]))
-        return self.form_page(request, form, title=self._title(transfer, approve), obj=transfer)
+        return self.form_page(request, form, title=title, obj=transfer, rows=self._facts(transfer))
+
+    @staticmethod
+    def _facts(transfer):
+        return [
+            ("Payee", f"{transfer.payee.first_name} {transfer.payee.last_name}"),
+            ("Amount", money(transfer.amount_cents)),
+            ("Why", transfer.reason),
+            ("Asked for by", f"{transfer.requested_by} on {when(transfer.created_at)}"),
+        ]
 
     @staticmethod
     def _title(transfer, approve: bool) -> str:

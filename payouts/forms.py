@@ -6,6 +6,7 @@ import json
 from django import forms
 
 from core.money import MoneyFormField
+from core.two_factor import step_up_field
 from dots.addresses import US_STATES
 from payouts import csv_import
 from payouts.models import Payee, PayoutLink
@@ -129,6 +130,12 @@ class PayeeTransferForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
+
+
+class ApproveAndSendForm(DecisionForm):
+    """Approving sends money: a fresh authenticator code, as for paying (core.two_factor)."""
+
+    otp_token = step_up_field()
 
 
 class NeverShownInput(forms.TextInput):

@@ -7,6 +7,7 @@ APP = "payouts"
 # Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
 PAYOUT_LINK_PUSH = "payout_link.push"
 PAYOUT_REQUEST_PUSH = "payout_request.push"
+PAYEE_TRANSFER_SEND = "payee_transfer.send"
 
 # --- roles: what each role may do with the payouts app's models.
 
@@ -126,6 +127,22 @@ registry.action_kind(
         direct_replaces_waiting=True,
     ),
 )
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYEE_TRANSFER_SEND,
+        label="Send transfer to a payee",
+        service="payouts.services.payee_transfers.transfer_send",
+        target_model="payouts.payeetransfer",
+        target_arg="transfer_id",
+        noun="transfer",
+        permission="payouts.approve_payeetransfer",
+        doing="send transfers to payees",
+        # Sent with its stored idempotency key: retries stop 23 h after the first send.
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
 registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payout_requests_step", order=40))
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
@@ -139,6 +156,7 @@ registry.record_detail_provider(
 registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHECK")
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
+registry.reconcile_check(APP, "payee_transfer", "payouts.reconcile.PAYEE_TRANSFER_CHECK")
 # Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
 for _path in (
     "payouts.tasks.payee_import_check",

@@ -19,6 +19,7 @@ from core.errors import InvalidTransition, SegregationOfDutiesViolation
 from core.keyed_send import KeyedSend
 from core.money import format_cents
 from core.permissions import is_system_user, require_perm
+from payouts import seam
 from payouts.errors import InvalidPayee, PayeeNotInDots
 from payouts.models import Payee, PayeeTransfer
 
@@ -108,8 +109,13 @@ def transfer_reject(*, actor: User, transfer_id: int, reason: str) -> PayeeTrans
     )
 
 
-def transfer_send(*, transfer_id: int, actor: User) -> PayeeTransfer:
-    """Send the stored body with the stored key. Repeating it never makes a second transfer."""
+def transfer_send(*, transfer_id: int, actor: User, from_queue: bool = False, queue: bool = True) -> PayeeTransfer:
+    """Send the stored body with the stored key. Repeating it never makes a second transfer.
+
+    While Dots is unreachable it is queued (ActionQueued) and sent, as the Payer who approved
+    it, when Dots answers; when Dots does not answer, a retry is queued (it stops 23 hours
+    after the first send, before Dots forgets the key).
+    """
     if not is_system_user(actor):
         require_perm(actor, APPROVE, "send transfers to payees")
     transfer = PayeeTransfer.objects.get(pk=transfer_id)
@@ -118,6 +124,7 @@ def transfer_send(*, transfer_id: int, actor: User) -> PayeeTransfer:
         actor=actor,
         call=lambda body: client().create_transfer(**body),
         doing="move money to the payee's wallet",
+        queue_kind=seam.PAYEE_TRANSFER_SEND if queue and not from_queue else None,
     )
 
 
@@ -127,6 +134,6 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
         transfer_id,
         actor=actor,
         source=source,
-        resend=lambda transfer: transfer_send(transfer_id=transfer.pk, actor=actor),
+        resend=lambda transfer: transfer_send(transfer_id=transfer.pk, actor=actor, queue=False),
         doing="read the transfer to the payee",
     )

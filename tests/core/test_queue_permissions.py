@@ -71,6 +71,7 @@ def test_every_queued_kind_an_app_declares_names_a_permission_and_is_tested_here
         "payable.pay",
         "payout_link.push",
         "payout_request.push",
+        "payee_transfer.send",
         "wallet_transfer.send",
         *RECEIVABLES_KINDS,
     }, "a new queued kind needs its own role-removed test in this module"
@@ -195,6 +196,28 @@ def test_payout_request_queued_by_an_operator_whose_role_is_removed_fails_and_se
     request.refresh_from_db()
     assert request.dots_id is None and request.status == PayoutRequest.Status.PENDING
     assert dots.received("POST", "/v2/payout-requests") == []
+
+
+def test_a_transfer_to_a_payee_queued_by_the_approving_payer_whose_role_is_removed_fails_and_sends_nothing(dots):
+    from payouts.models import PayeeTransfer
+    from payouts.services import payee_transfers, payees
+
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    payer = make_user("payer", role=roles.PAYER)
+    payee = payees.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone="+12015550188", actor=operator
+    )
+    transfer = payee_transfers.transfer_request(actor=operator, payee_id=payee.pk, amount_cents=2_500, reason="Bonus")
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk, note="ok")
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="send transfers to payees")
+
+    transfer.refresh_from_db()
+    assert transfer.dots_transfer_id is None and transfer.status == PayeeTransfer.Status.TO_SEND
+    assert dots.received("POST", "/v2/transfers") == []
 
 
 def test_a_deposit_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothing(
