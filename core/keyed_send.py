@@ -233,13 +233,13 @@ class KeyedSend(Generic[M]):
     # --- reconciliation ----------------------------------------------------------------------------------
 
     def record_check(
-        self, *, record_type: str, label: str, noun: str, doing: str, refresh: Callable[..., M]
+        self, *, record_type: str, label: str, noun: str, doing: str, refresh: Callable[[int, User, str], M]
     ) -> RecordCheck:
         """The reconciliation check of this model: status and amount against Dots' transfer, Dots'
         state adopted on request, and records in doubt settled by `refresh` (resent with their key).
 
         `noun` names one record in the report ("Transfer to a payee"); `doing` reads after "to":
-        "read the transfer to the payee"; `refresh(transfer_id=, actor=, source=)`.
+        "read the transfer to the payee"; `refresh(record_id, actor, source)` follows one record.
         """
 
         def find() -> Iterator[Finding]:
@@ -295,7 +295,7 @@ class KeyedSend(Generic[M]):
             )
             for pk, before in doubtful.order_by("pk").values_list("pk", "status"):
                 try:
-                    after: Any = refresh(transfer_id=pk, actor=actor, source=AuditEvent.Source.RECONCILE)
+                    after: Any = refresh(pk, actor, AuditEvent.Source.RECONCILE)
                 except DotsCallError as exc:
                     settling.still_in_doubt.append(f"{noun} #{pk}: {exc}")
                     continue

@@ -32,7 +32,9 @@ class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
         shown = flatten_fieldsets(self.fieldsets) if self.fieldsets else []
         return list(dict.fromkeys([f.name for f in self.model._meta.fields] + list(shown)))
 
-    def form_page(self, request, form, *, title: str, obj=None, rows=(), intro: str = "", submit: str = ""):
+    def form_page(
+        self, request, form, *, title: str, obj=None, rows=(), intro: str = "", submit: str = "", method: str = "post"
+    ):
         """One form on the admin's chrome (templates/admin/payouts/form.html), after what it is about
         (`rows`: (label, value) pairs in words) and a sentence (`intro`)."""
         context = {
@@ -44,6 +46,7 @@ class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
             "rows": rows,
             "intro": intro,
             "submit": submit,
+            "method": method,
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/payouts/form.html", context)

@@ -128,6 +128,38 @@ class PayeeTransferForm(forms.Form):
     reason = forms.CharField(max_length=500, help_text="Why the money moves: kept with the transfer and in the audit")
 
 
+class ChoosePayeeForm(forms.Form):
+    payee = forms.ModelChoiceField(
+        queryset=payees_by_name().filter(dots_user_id__isnull=False), help_text="Only payees Dots knows are listed."
+    )
+
+
+class PayeePayoutForm(forms.Form):
+    """A payout from the payee's wallet: which of the methods Dots lists for them, how much, why."""
+
+    payout_method = forms.ChoiceField(label="Pay to", widget=forms.RadioSelect)
+    amount = MoneyFormField(min_cents=1, help_text="In dollars, for example 120.00. It must be in the payee's wallet.")
+    reason = forms.CharField(
+        max_length=500, help_text="Why the money is paid out: kept with the payout and in the audit"
+    )
+
+    def __init__(self, *args, payee: Payee, options: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.payee = payee
+        self.options = {option["id"]: option for option in options}
+        self.fields["payout_method"].choices = [
+            (option["id"], option["words"] + (" (their default)" if option["default"] else "")) for option in options
+        ]
+        default = next((option["id"] for option in options if option["default"]), None)
+        if default:
+            self.fields["payout_method"].initial = default
+        # The payee goes back with the form (the page is built for that payee).
+        self.fields["payee"] = forms.IntegerField(widget=forms.HiddenInput, initial=payee.pk)
+
+    def chosen_method(self) -> dict:
+        return self.options[self.cleaned_data["payout_method"]]
+
+
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
 

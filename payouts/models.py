@@ -584,3 +584,7 @@ class PayeeTransfer(DotsRecord):
         from core.money import format_cents
 
         return f"{format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"
+
+
+# Payouts from payees' wallets live in their own module; importing them here is how Django finds them.
+from payouts.money_out_models import PayeePayout as PayeePayout  # noqa: E402

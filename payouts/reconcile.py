@@ -8,7 +8,7 @@
   ended without an answer are settled first (`resolve_*_in_doubt`): a link is sent
   again with its stored key and body, so Dots answers with the one it made, if any; a
   request is looked for by the key it carries in its metadata before it is sent again.
-- Transfers to payees (core.keyed_send): status and amount against Dots' transfer; one
+- Transfers to payees and payouts from their wallets (core.keyed_send): status and amount against Dots' transfer; one
   whose answer was lost is sent again with its stored key (Dots answers with the first).
 """
 
@@ -31,7 +31,7 @@ from core.sync_report import SyncReport
 from dots.types import PayoutLink as DotsPayoutLink
 from dots.types import PayoutRequest as DotsPayoutRequest
 from payouts.models import Payee, PayoutLink, PayoutRequest
-from payouts.services import payee_transfers, payees, payout_links, payout_requests
+from payouts.services import payee_payouts, payee_transfers, payees, payout_links, payout_requests
 
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
 
@@ -529,5 +529,13 @@ PAYEE_TRANSFER_CHECK = payee_transfers.KEYED.record_check(
     label="transfers to payees",
     noun="Transfer to a payee",
     doing="read the transfer to the payee",
-    refresh=payee_transfers.transfer_refresh,
+    refresh=lambda pk, actor, source: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=source),
+)
+
+PAYEE_PAYOUT_CHECK = payee_payouts.KEYED.record_check(
+    record_type="payee_payout",
+    label="payouts from payees' wallets",
+    noun="Payout from a payee's wallet",
+    doing="read the payout from the payee's wallet",
+    refresh=lambda pk, actor, source: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=source),
 )

@@ -8,6 +8,7 @@ APP = "payouts"
 PAYOUT_LINK_PUSH = "payout_link.push"
 PAYOUT_REQUEST_PUSH = "payout_request.push"
 PAYEE_TRANSFER_SEND = "payee_transfer.send"
+PAYEE_PAYOUT_SEND = "payee_payout.send"
 
 # --- roles: what each role may do with the payouts app's models.
 
@@ -30,6 +31,8 @@ ROLE_PERMISSIONS = {
         "payouts.view_transfer",
         "payouts.view_payeetransfer",
         "payouts.add_payeetransfer",
+        "payouts.view_payeepayout",
+        "payouts.add_payeepayout",
     ),
     # Approving a run sends money out of the app wallet: a Payer's call, never the importer's.
     roles.PAYER: (
@@ -40,6 +43,8 @@ ROLE_PERMISSIONS = {
         "payouts.view_transfer",
         "payouts.view_payeetransfer",
         "payouts.approve_payeetransfer",
+        "payouts.view_payeepayout",
+        "payouts.approve_payeepayout",
     ),
     roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
 }
@@ -65,6 +70,13 @@ ACTIONS = {
     "payee_transfer.outcome_unknown": "Transfer to a payee: no answer from Dots",
     "payee_transfer.refused": "Transfer to a payee refused by Dots",
     "payee_transfer.status_changed": "Transfer to a payee changed status in Dots",
+    "payee_payout.requested": "Payout from a payee's wallet asked for",
+    "payee_payout.approved": "Payout from a payee's wallet approved",
+    "payee_payout.rejected": "Payout from a payee's wallet rejected",
+    "payee_payout.sent": "Payout from a payee's wallet sent to Dots",
+    "payee_payout.outcome_unknown": "Payout from a payee's wallet: no answer from Dots",
+    "payee_payout.refused": "Payout from a payee's wallet refused by Dots",
+    "payee_payout.status_changed": "Payout from a payee's wallet changed status in Dots",
     "payee_import.uploaded": "Payee file uploaded for checking",
     "payee_import.refused": "Payee file refused while checking",
     "payee_import.previewed": "Payee file previewed",
@@ -143,11 +155,27 @@ registry.action_kind(
         direct_replaces_waiting=True,
     ),
 )
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYEE_PAYOUT_SEND,
+        label="Send payout from a payee's wallet",
+        service="payouts.services.payee_payouts.payout_send",
+        target_model="payouts.payeepayout",
+        target_arg="payout_id",
+        noun="payout",
+        permission="payouts.approve_payeepayout",
+        doing="send payouts from payees' wallets",
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
 registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payout_requests_step", order=40))
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
 registry.sync_step(APP, SyncStep(name="payees", run="payouts.sync.payees_step", order=70))
 registry.sync_step(APP, SyncStep(name="transfers to payees", run="payouts.sync.payee_transfers_step", order=75))
+registry.sync_step(APP, SyncStep(name="payouts from payees' wallets", run="payouts.sync.payee_payouts_step", order=76))
 # A payable's page shows the transfer that paid it, as this app's mirror last saw it.
 registry.record_detail_provider(
     APP,
@@ -157,6 +185,7 @@ registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHEC
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
 registry.reconcile_check(APP, "payee_transfer", "payouts.reconcile.PAYEE_TRANSFER_CHECK")
+registry.reconcile_check(APP, "payee_payout", "payouts.reconcile.PAYEE_PAYOUT_CHECK")
 # Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
 for _path in (
     "payouts.tasks.payee_import_check",

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 
 from core.models import AuditEvent
 from core.sync_report import SyncReport, refresh_each
-from payouts.models import PayeeTransfer, PayoutLink, PayoutRequest
-from payouts.services import payee_transfers, payout_links, payout_requests
+from payouts.models import PayeePayout, PayeeTransfer, PayoutLink, PayoutRequest
+from payouts.services import payee_payouts, payee_transfers, payout_links, payout_requests
 
 SYNC = AuditEvent.Source.SYNC
 
@@ -61,4 +61,16 @@ def payee_transfers_step(*, actor: User, full: bool = False) -> SyncReport:
         list(open_ones.order_by("pk").values_list("pk", "status")),
         lambda pk: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
         label="Transfer to a payee",
+    )
+
+
+def payee_payouts_step(*, actor: User, full: bool = False) -> SyncReport:
+    """Payouts from payees' wallets still moving (to paid or failed, with Dots' reason), and those unsent
+    or unanswered (sent again with their key, which finds the payout the first call made)."""
+    open_ones = PayeePayout.objects.filter(status__in=PayeePayout.OPEN)
+    return refresh_each(
+        "payouts from payees' wallets",
+        list(open_ones.order_by("pk").values_list("pk", "status")),
+        lambda pk: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=SYNC),
+        label="Payout from a payee's wallet",
     )

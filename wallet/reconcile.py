@@ -14,5 +14,5 @@ TRANSFER_CHECK = transfers.KEYED.record_check(
     label="app deposits and withdrawals",
     noun="Deposit or withdrawal",
     doing="read the deposit or withdrawal",
-    refresh=transfers.transfer_refresh,
+    refresh=lambda pk, actor, source: transfers.transfer_refresh(transfer_id=pk, actor=actor, source=source),
 )

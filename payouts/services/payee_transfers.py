@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
-from core import audit, roles
+from core import audit
 from core.dots_gateway import client
-from core.errors import InvalidTransition, SegregationOfDutiesViolation
 from core.keyed_send import KeyedSend
-from core.money import format_cents
 from core.permissions import is_system_user, require_perm
 from payouts import seam
 from payouts.errors import InvalidPayee, PayeeNotInDots
 from payouts.models import Payee, PayeeTransfer
+from payouts.services import second_payer
 
 S = PayeeTransfer.Status
 ASK = "payouts.add_payeetransfer"
@@ -33,12 +31,7 @@ KEYED = KeyedSend(PayeeTransfer, prefix="payee_transfer")
 def transfer_request(*, actor: User, payee_id: int, amount_cents: int, reason: str) -> PayeeTransfer:
     """Store the request with its key and exact body; nothing reaches Dots until a Payer approves."""
     require_perm(actor, ASK, "ask for transfers to payees")
-    if not isinstance(amount_cents, int) or amount_cents <= 0:
-        raise InvalidPayee("The amount must be more than $0.00.", code="invalid-amount")
-    if amount_cents > MAX_CENTS:
-        raise InvalidPayee(f"The amount must be at most {format_cents(MAX_CENTS)}.", code="invalid-amount")
-    if not (reason or "").strip():
-        raise InvalidPayee("Say why the money is moved.", code="reason-required")
+    reason = second_payer.check_amount_and_reason(amount_cents, reason, max_cents=MAX_CENTS)
     with transaction.atomic():
         payee = Payee.objects.select_for_update().get(pk=payee_id)
         if not payee.dots_user_id:
@@ -46,7 +39,7 @@ def transfer_request(*, actor: User, payee_id: int, amount_cents: int, reason: s
         transfer = PayeeTransfer(
             payee=payee,
             amount_cents=amount_cents,
-            reason=reason.strip()[:500],
+            reason=reason,
             requested_by=actor,
             status=S.AWAITING_APPROVAL,
         )
@@ -67,32 +60,16 @@ def transfer_request(*, actor: User, payee_id: int, amount_cents: int, reason: s
 
 
 def _decide(*, actor: User, transfer_id: int, to: str, note: str, action: str) -> PayeeTransfer:
-    require_perm(actor, APPROVE, "approve transfers to payees")
-    if not is_system_user(actor) and not roles.user_has_role(actor, roles.PAYER):
-        raise SegregationOfDutiesViolation("Only a person with the Payer role approves transfers to payees.")
-    with transaction.atomic():
-        transfer = PayeeTransfer.objects.select_for_update().get(pk=transfer_id)
-        if transfer.requested_by_id == actor.pk:
-            raise SegregationOfDutiesViolation(f"You asked for {transfer}; another Payer must decide on it.")
-        PayeeTransfer.TRANSITIONS.ensure(transfer, to)
-        won = (
-            PayeeTransfer.objects.filter(pk=transfer.pk, status=S.AWAITING_APPROVAL)
-            .exclude(requested_by=actor)
-            .update(status=to, decided_by=actor, decided_at=timezone.now(), decision_note=note[:500])
-        )
-        if won != 1:
-            transfer.refresh_from_db()
-            raise InvalidTransition(f"{transfer} was decided a moment ago: it is {transfer.get_status_display()}.")
-        transfer.refresh_from_db()
-        audit.record(
-            actor=actor,
-            action=action,
-            target=transfer,
-            before={"status": S.AWAITING_APPROVAL},
-            after={"status": to, "decided_by": actor.get_username()},
-            reason=note,
-        )
-    return transfer
+    return second_payer.decide(
+        PayeeTransfer,
+        actor=actor,
+        record_id=transfer_id,
+        to=to,
+        note=note,
+        action=action,
+        perm=APPROVE,
+        what="transfers to payees",
+    )
 
 
 def transfer_approve(*, actor: User, transfer_id: int, note: str = "") -> PayeeTransfer:

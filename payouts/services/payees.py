@@ -293,7 +293,14 @@ PLATFORM_WORDS = {"ach": "Bank account", "paypal": "PayPal", "venmo": "Venmo", "
 def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
     """The payee's payout methods as Dots lists them, in words (never a whole account number)."""
     require_perm(actor, CHANGE_PAYEE, "see payees' payout methods")
-    payee = Payee.objects.get(pk=payee_id)
+    return read_payout_methods(Payee.objects.get(pk=payee_id))
+
+
+def read_payout_methods(payee: Payee) -> list[dict]:
+    """Dots' list of the payee's payout methods: id, platform, kind and detail in words, default.
+
+    The caller checks the actor's permission (seeing methods, or choosing one to pay out to).
+    """
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
     with dots_call("read the payee's payout methods"):
@@ -309,7 +316,15 @@ def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
             "cash_app": str(raw.get("cash_tag") or ""),
         }.get(platform, "")
         is_default = platform and payee.default_payout_method in (platform, raw.get("id"))
-        shown.append({"kind": PLATFORM_WORDS.get(platform, platform), "detail": detail, "default": bool(is_default)})
+        shown.append(
+            {
+                "id": str(raw.get("id") or ""),
+                "platform": platform,
+                "kind": PLATFORM_WORDS.get(platform, platform),
+                "detail": detail,
+                "default": bool(is_default),
+            }
+        )
     return shown
 
 

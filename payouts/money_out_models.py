@@ -1,0 +1,95 @@
+"""Money out of payees' wallets: a payout to one payee's payout method (imported by payouts/models.py).
+
+Kept apart from models.py so each module stays readable; Django finds these models because
+payouts.models imports them.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from core.models import DotsRecord
+from core.transitions import TransitionTable
+
+
+class PayeePayout(DotsRecord):
+    """Money paid from a payee's Dots wallet to one of their payout methods (Dots `create-payout`).
+
+    A Payouts operator asks; a Payer who did not ask approves, and it is sent at once. The
+    idempotency key and the exact body are stored before the first call and every send
+    resends both (core.keyed_send), so a lost answer never makes a second payout in Dots.
+    """
+
+    class Status(models.TextChoices):
+        # Local only: awaiting_approval, rejected, to_send, unknown, refused.
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for a Payer to approve"
+        REJECTED = "rejected", "Rejected by the Payer"
+        TO_SEND = "to_send", "Being sent to Dots"
+        UNKNOWN = "unknown", "Sent to Dots, no answer yet"
+        REFUSED = "refused", "Refused by Dots"
+        # Dots' transfer statuses (a payout is a transfer in Dots).
+        CREATED = "created", "Accepted by Dots"
+        PENDING = "pending", "On its way to the payout method"
+        FLAGGED = "flagged", "Held by Dots for review"
+        COMPLETED = "completed", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled by Dots"
+        REVERSED = "reversed", "Reversed after it was paid"
+
+    _MOVING = (Status.CREATED, Status.PENDING, Status.FLAGGED)
+    _IN_DOTS = (*_MOVING, Status.COMPLETED, Status.FAILED, Status.CANCELED)
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
+            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
+            Status.UNKNOWN: {Status.REFUSED},
+        },
+        dots={
+            Status.TO_SEND: set(_IN_DOTS),
+            Status.UNKNOWN: set(_IN_DOTS),
+            Status.CREATED: {Status.PENDING, Status.FLAGGED, Status.COMPLETED, Status.FAILED, Status.CANCELED},
+            Status.PENDING: {Status.FLAGGED, Status.COMPLETED, Status.FAILED, Status.CANCELED},
+            Status.FLAGGED: {Status.PENDING, Status.COMPLETED, Status.FAILED, Status.CANCELED},
+            # A reversal after payment is rare and late: reconciliation reports it, the sync does not wait for it.
+            Status.COMPLETED: {Status.REVERSED},
+        },
+    )
+    # What the sync follows: unsent or unanswered (sent again with their key), and those still moving.
+    OPEN = (Status.TO_SEND, Status.UNKNOWN, *_MOVING)
+
+    payee = models.ForeignKey("payouts.Payee", on_delete=models.PROTECT, related_name="payouts")
+    amount_cents = models.BigIntegerField("amount")
+    reason = models.CharField("why", max_length=500)
+    # The payout method as Dots listed it when the operator chose it: its kind and id, and its words
+    # ("Bank account ending 6789"): never a whole account number.
+    platform = models.CharField("kind of payout method", max_length=20)
+    payout_method_id = models.CharField("Dots payout method id", max_length=64, blank=True)
+    payout_method_words = models.CharField("payout method", max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("requested at", auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
+    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
+    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
+    dots_transfer_id = models.CharField("Dots transfer id", max_length=64, unique=True, null=True, blank=True)
+    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
+
+    class Meta:
+        app_label = "payouts"
+        ordering = ["-id"]
+        verbose_name = "payout from a payee's wallet"
+        verbose_name_plural = "payouts from payees' wallets"
+        permissions = [("approve_payeepayout", "Can approve a payout from a payee's wallet someone else asked for")]
+
+    def __str__(self) -> str:
+        from core.money import format_cents
+
+        return f"Payout of {format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"
