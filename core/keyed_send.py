@@ -15,8 +15,10 @@ wallet deposits and withdrawals, payouts from a payee's wallet):
   send (a person looks instead: a resend then could make a second transfer).
 
 A record using it has: `Status` with TO_SEND, UNKNOWN, REFUSED and FAILED, a `TRANSITIONS`
-table, `status`, `request_body`, `sent_at`, `decided_at`, `created_at`, `dots_transfer_id`,
-`failure_reason`, `last_dots_error`, `last_dots_attempt_at` (and `timeline` if it keeps one).
+table, `status`, `request_body`, `sent_at`, `decided_at`, `created_at`, the id of what Dots made
+(`dots_transfer_id`, or the field `dots_id_field` names), `failure_reason`, `last_dots_error`,
+`last_dots_attempt_at` (and `timeline` if it keeps one). `refresh` and `record_check` read a
+transfer back (transfers and payouts); a payout batch follows its own way (payouts.services.payout_batches).
 Creates Dots takes *no* key for go through core/send_once.py instead.
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -45,7 +47,6 @@ from core.errors import (
 from core.findings import Finding, RecordCheck, Settling, status_and_amount_findings
 from core.models import AuditEvent
 from core.transitions import DOTS
-from dots.types import Transfer as DotsTransfer
 
 KEY_LIFETIME = dt.timedelta(hours=23)  # Dots keeps an idempotency key 24 hours
 KEY_TOO_OLD = (
@@ -56,6 +57,19 @@ KEY_TOO_OLD = (
 M = TypeVar("M", bound=models.Model)
 
 
+class DotsAnswer(Protocol):
+    """What a keyed create answers: a Dots transfer (dots.types.Transfer), or any object with these."""
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+    @property
+    def raw(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class KeyedSend(Generic[M]):
     """The keyed-send rules for one model. `prefix` names its audit actions: "<prefix>.sent" etc."""
@@ -64,6 +78,8 @@ class KeyedSend(Generic[M]):
     prefix: str
     # Whether the record keeps a status history (`timeline`: [{"status", "seen_at"}]).
     timeline: bool = False
+    # The field that keeps the id of what Dots made (a transfer's; a payout batch's).
+    dots_id_field: str = "dots_transfer_id"
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -92,7 +108,7 @@ class KeyedSend(Generic[M]):
         record: M,
         *,
         actor: User,
-        call: Callable[[dict[str, Any]], DotsTransfer],
+        call: Callable[[dict[str, Any]], DotsAnswer],
         doing: str,
         queue_kind: str | None = None,
         refusal: Callable[[M], str] | None = None,
@@ -115,7 +131,7 @@ class KeyedSend(Generic[M]):
             # Dots may have forgotten the key: a resend could make a second transfer. A person looks.
             self.model._default_manager.filter(pk=rec.pk).update(last_dots_error=KEY_TOO_OLD)
             return record
-        if refusal is not None and rec.dots_transfer_id is None and rec.sent_at is None:
+        if refusal is not None and getattr(rec, self.dots_id_field) is None and rec.sent_at is None:
             why = refusal(record)
             if why:
                 self.failed(record, S.REFUSED, why, actor)
@@ -157,7 +173,8 @@ class KeyedSend(Generic[M]):
         with transaction.atomic():
             before = rec.status
             may_move_from = [src for src, targets in self.transitions.ours.items() if status in targets]
-            if not manager.filter(pk=rec.pk, dots_transfer_id__isnull=True, status__in=[status, *may_move_from]).update(
+            unsent = {f"{self.dots_id_field}__isnull": True}
+            if not manager.filter(pk=rec.pk, status__in=[status, *may_move_from], **unsent).update(
                 status=status, last_dots_error=message[:2000], last_dots_attempt_at=timezone.now()
             ):
                 return
@@ -175,7 +192,7 @@ class KeyedSend(Generic[M]):
                     reason=message[:500],
                 )
 
-    def adopt(self, record_id: int, dots: DotsTransfer, actor: User, *, action: str, source: str) -> M:
+    def adopt(self, record_id: int, dots: DotsAnswer, actor: User, *, action: str, source: str) -> M:
         """Take Dots' status (and reason); a move Dots should not make is kept out and noted."""
         S = self.S
         now = timezone.now()
@@ -191,9 +208,10 @@ class KeyedSend(Generic[M]):
                     rec.last_dots_attempt_at = now
                     rec.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
                     return rec  # type: ignore[no-any-return]
-            rec.dots_transfer_id = dots.id or rec.dots_transfer_id
+            dots_id = dots.id or getattr(rec, self.dots_id_field)
+            setattr(rec, self.dots_id_field, dots_id)
             rec.status = status
-            if status == S.FAILED:
+            if status == getattr(S, "FAILED", None):
                 reason = dots.raw.get("failure_reason") or dots.raw.get("failure_message") or ""
                 rec.failure_reason = str(reason)[:500]
             rec.last_dots_error = ""
@@ -208,8 +226,8 @@ class KeyedSend(Generic[M]):
                     target=rec,
                     source=source,
                     before={"status": before},
-                    after={"status": status, "dots_transfer_id": rec.dots_transfer_id},
-                    reason=rec.failure_reason if status == S.FAILED else "",
+                    after={"status": status, self.dots_id_field: dots_id},
+                    reason=rec.failure_reason if status == getattr(S, "FAILED", None) else "",
                 )
         return rec  # type: ignore[no-any-return]
 
@@ -220,7 +238,7 @@ class KeyedSend(Generic[M]):
         died) is sent again by `resend` with its own key, which finds what the first call made."""
         S = self.S
         rec: Any = self.model._default_manager.get(pk=record_id)
-        if not rec.dots_transfer_id:
+        if not getattr(rec, self.dots_id_field):
             if rec.status == S.UNKNOWN or (rec.status == S.TO_SEND and self.stale(rec)):
                 return resend(rec)
             return rec  # type: ignore[no-any-return]

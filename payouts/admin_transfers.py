@@ -1,4 +1,4 @@
-"""Money moved for payees in the admin: transfers into their wallets and payouts out of them.
+"""Money moved for payees in the admin: transfers into their wallets, payouts out of them, payout batches.
 
 For both, a Payouts operator asks and a Payer who did not ask approves (with a fresh authenticator
 code) and it is sent, or rejects it with a reason. `AskedAndApprovedAdmin` holds the pages they
@@ -6,7 +6,10 @@ share; each subclass names its service module (ASK, APPROVE, approve, reject) an
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Case, When
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.admin_base import AdminPage
@@ -14,8 +17,8 @@ from core.errors import ActionQueued, DomainError
 from core.two_factor import step_up_given, without_code_if_fresh
 from payouts import forms
 from payouts.admin_shared import NothingToChangeAdmin, money, support_fieldset, when
-from payouts.models import Payee, PayeePayout, PayeeTransfer
-from payouts.services import payee_payouts, payee_transfers
+from payouts.models import Payee, PayeePayout, PayeeTransfer, PayoutBatch, PayoutBatchItem
+from payouts.services import payee_payouts, payee_transfers, payout_batches
 
 AWAITING_APPROVAL = "awaiting_approval"
 _DECISION_FIELDS = ("requested_by", "requested", "decided_by", "decided", "decision_note")
@@ -243,3 +246,149 @@ class PayeePayoutAdmin(AskedAndApprovedAdmin):
 
     def reject(self, request, obj, reason: str):
         payee_payouts.payout_reject(actor=request.user, payout_id=obj.pk, reason=reason)
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(AskedAndApprovedAdmin):
+    service = payout_batches
+    list_display = ("__str__", "status_shown", "outcomes", "reason", "requested_by", "created_at")
+    search_fields = ("=dots_batch_id",)
+    change_form_template = "admin/payouts/payoutbatch/change_form.html"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "payees",
+                    "total",
+                    "reason",
+                    "status_shown",
+                    "outcomes",
+                    "refusal",
+                    "results_read",
+                    *_DECISION_FIELDS,
+                )
+            },
+        ),
+        support_fieldset("id", "dots_batch_id", "idempotency_key", "sent", "last_error", "last_attempt"),
+    )
+    SHOWN_ITEMS = 500
+
+    @admin.display(description="payees")
+    def payees(self, obj):
+        return f"{obj.item_count:,}"
+
+    @admin.display(description="total", ordering="total_cents")
+    def total(self, obj):
+        return money(obj.total_cents)
+
+    @admin.display(description="outcomes")
+    def outcomes(self, obj):
+        return payout_batches.outcome_summary(obj)
+
+    @admin.display(description="Dots' refusal")
+    def refusal(self, obj):
+        if obj.status == PayoutBatch.Status.REFUSED:
+            return obj.last_dots_error or "refused"
+        return "none"
+
+    @admin.display(description="outcomes last read from Dots")
+    def results_read(self, obj):
+        return when(obj.results_read_at) if obj.results_read_at else "not yet"
+
+    def facts(self, obj):
+        return [
+            ("Payees", f"{obj.item_count:,}"),
+            ("Total from the app wallet", money(obj.total_cents)),
+            ("Why", obj.reason),
+            ("Built by", f"{obj.requested_by} on {when(obj.created_at)}"),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = PayoutBatch.objects.filter(pk=object_id).first()
+        extra = dict(extra_context or {})
+        if batch is not None:
+            items = list(
+                batch.items.select_related("payee")
+                .annotate(first=Case(When(status__in=PayoutBatchItem.NOT_PAID, then=0), default=1))
+                .order_by("first", "id")[: self.SHOWN_ITEMS]
+            )
+            extra.update(
+                items=[
+                    {
+                        "payee": f"{item.payee.first_name} {item.payee.last_name}",
+                        "amount": money(item.amount_cents),
+                        "outcome": item.get_status_display(),
+                        "reason": item.reason,
+                    }
+                    for item in items
+                ],
+                more_items=max(0, batch.item_count - len(items)),
+                outcome_summary=payout_batches.outcome_summary(batch),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def add_page(self, request):
+        self.require(request, payout_batches.ASK)
+        form = forms.PayoutBatchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                batch = payout_batches.batch_request(actor=request.user, rows=data["chosen"], reason=data["reason"])
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"{batch}: built. A Payer approves it before it is sent.")
+                return redirect(self._record_url(batch))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Build a payout batch",
+            "form": form,
+            "max_items": f"{PayoutBatch.MAX_ITEMS:,}",
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/payouts/payoutbatch/build.html", context)
+
+    def approve(self, request, obj, note: str):
+        payout_batches.batch_approve(actor=request.user, batch_id=obj.pk, note=note)
+
+    def reject(self, request, obj, reason: str):
+        payout_batches.batch_reject(actor=request.user, batch_id=obj.pk, reason=reason)
+
+
+def pay_out_in_batch_page(model_admin, request, queryset):
+    """The payee list's action: one amount for every chosen payee, built into one payout batch."""
+    chosen = list(queryset.order_by("first_name", "last_name", "id"))
+    in_dots = [payee for payee in chosen if payee.dots_user_id]
+    form = forms.OneAmountBatchForm(request.POST if request.POST.get("post") == "yes" else None)
+    refusal = ""
+    if not in_dots:
+        refusal = "None of the chosen payees has a Dots user yet: nothing can be paid to them."
+    elif len(in_dots) > PayoutBatch.MAX_ITEMS:
+        refusal = f"A batch holds at most {PayoutBatch.MAX_ITEMS:,} payees (Dots' limit); {len(in_dots):,} are chosen."
+    if not refusal and form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            batch = payout_batches.batch_request(
+                actor=request.user, rows=[(payee.pk, data["amount"]) for payee in in_dots], reason=data["reason"]
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{batch}: built. A Payer approves it before it is sent.")
+            return redirect(reverse("admin:payouts_payoutbatch_change", args=[batch.pk]))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Pay out to the chosen payees in one batch",
+        "form": form,
+        "refusal": refusal,
+        "count": len(in_dots),
+        "not_in_dots": len(chosen) - len(in_dots),
+        "shown": in_dots[:20],
+        "more": max(0, len(in_dots) - 20),
+        "selected": [payee.pk for payee in chosen],
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/payouts/payee/batch.html", context)

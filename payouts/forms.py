@@ -160,6 +160,50 @@ class PayeePayoutForm(forms.Form):
         return self.options[self.cleaned_data["payout_method"]]
 
 
+class PayoutBatchForm(forms.Form):
+    """Several payees, each with an amount, and one reason: a payout batch (more rows: the payee list's action)."""
+
+    ROWS = 10
+
+    reason = forms.CharField(max_length=500, help_text="Why they are paid: kept with the batch and in the audit")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        payees = payees_by_name().filter(dots_user_id__isnull=False)
+        for n in range(1, self.ROWS + 1):
+            self.fields[f"payee_{n}"] = forms.ModelChoiceField(queryset=payees, required=False, label=f"Payee {n}")
+            self.fields[f"amount_{n}"] = MoneyFormField(min_cents=1, required=False, label=f"Amount {n}")
+
+    def rows(self):
+        """The form's rows as (payee field, amount field) pairs, for the template."""
+        return [(self[f"payee_{n}"], self[f"amount_{n}"]) for n in range(1, self.ROWS + 1)]
+
+    def clean(self):
+        data = super().clean()
+        chosen = []
+        for n in range(1, self.ROWS + 1):
+            payee, amount = data.get(f"payee_{n}"), data.get(f"amount_{n}")
+            if payee is None and amount is None:
+                continue
+            if payee is None:
+                self.add_error(f"payee_{n}", f"Row {n}: choose the payee for this amount.")
+            elif amount is None:
+                self.add_error(f"amount_{n}", f"Row {n}: give the amount for {payee}.")
+            else:
+                chosen.append((payee.pk, amount))
+        if not chosen and not self.errors:
+            raise forms.ValidationError("Choose at least one payee and an amount.")
+        data["chosen"] = chosen
+        return data
+
+
+class OneAmountBatchForm(forms.Form):
+    """The payee list's action: the same amount to every payee chosen there."""
+
+    amount = MoneyFormField(min_cents=1, label="Amount for each payee")
+    reason = forms.CharField(max_length=500, help_text="Why they are paid: kept with the batch and in the audit")
+
+
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
 

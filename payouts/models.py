@@ -588,3 +588,5 @@ class PayeeTransfer(DotsRecord):
 
 # Payouts from payees' wallets live in their own module; importing them here is how Django finds them.
 from payouts.money_out_models import PayeePayout as PayeePayout  # noqa: E402
+from payouts.money_out_models import PayoutBatch as PayoutBatch  # noqa: E402
+from payouts.money_out_models import PayoutBatchItem as PayoutBatchItem  # noqa: E402

@@ -93,3 +93,113 @@ class PayeePayout(DotsRecord):
         from core.money import format_cents
 
         return f"Payout of {format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"
+
+
+class PayoutBatch(DotsRecord):
+    """Many payouts at once from the app wallet, each to a payee's default payout method (Dots `create-payout-batch`).
+
+    A Payouts operator builds it; a Payer who did not ask approves and it is sent once: the batch's
+    key, each item's key and the exact body are stored before the call, so a lost answer is sent
+    again unchanged and Dots pays no item twice. Then each item is followed to its own outcome.
+    """
+
+    MAX_ITEMS = 5000  # Dots' limit (create-payout-batch: items maxItems)
+
+    class Status(models.TextChoices):
+        # Local only: awaiting_approval, rejected, to_send, unknown, refused.
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for a Payer to approve"
+        REJECTED = "rejected", "Rejected by the Payer"
+        TO_SEND = "to_send", "Being sent to Dots"
+        UNKNOWN = "unknown", "Sent to Dots, no answer yet"
+        REFUSED = "refused", "Refused by Dots"
+        # Dots' batch statuses: its items then have their own outcomes.
+        CREATED = "created", "Accepted by Dots"
+        PROCESSING = "processing", "Being processed by Dots"
+        PAYING_OUT = "paying_out", "Paying out"
+        COMPLETED = "completed", "Processed by Dots (see each payee's outcome)"
+
+    _IN_DOTS = (Status.CREATED, Status.PROCESSING, Status.PAYING_OUT, Status.COMPLETED)
+    TRANSITIONS = TransitionTable.build(
+        Status,
+        ours={
+            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
+            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
+            Status.UNKNOWN: {Status.REFUSED},
+        },
+        dots={
+            Status.TO_SEND: set(_IN_DOTS),
+            Status.UNKNOWN: set(_IN_DOTS),
+            Status.CREATED: {Status.PROCESSING, Status.PAYING_OUT, Status.COMPLETED},
+            Status.PROCESSING: {Status.PAYING_OUT, Status.COMPLETED},
+            Status.PAYING_OUT: {Status.COMPLETED},
+        },
+    )
+
+    reason = models.CharField("why", max_length=500)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
+    item_count = models.PositiveIntegerField("payees", default=0)
+    total_cents = models.BigIntegerField("total", default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("requested at", auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
+    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
+    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
+    dots_batch_id = models.CharField("Dots payout batch id", max_length=64, unique=True, null=True, blank=True)
+    # Unused (batches have no one reason) but read by core.keyed_send for every keyed record.
+    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
+    results_read_at = models.DateTimeField("outcomes last read from Dots", null=True, blank=True)
+
+    class Meta:
+        app_label = "payouts"
+        ordering = ["-id"]
+        verbose_name = "payout batch"
+        verbose_name_plural = "payout batches"
+        permissions = [("approve_payoutbatch", "Can approve a payout batch someone else built")]
+
+    def __str__(self) -> str:
+        from core.money import format_cents
+
+        return f"Payout batch #{self.pk}: {self.item_count} payees, {format_cents(self.total_cents)}"
+
+
+class PayoutBatchItem(models.Model):
+    """One payee's payout in a batch, with its own idempotency key and its own outcome in Dots."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Not sent yet"  # local only: the batch is not in Dots yet
+        REFUSED = "refused", "Refused by Dots"  # local only: Dots' error_code / error_message for the item
+        CREATED = "created", "Accepted by Dots"
+        PENDING = "pending", "On its way"
+        FLAGGED = "flagged", "Held by Dots for review"
+        COMPLETED = "completed", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled by Dots"
+        REVERSED = "reversed", "Reversed after it was paid"
+
+    MOVING = (Status.CREATED, Status.PENDING, Status.FLAGGED)
+    NOT_PAID = (Status.REFUSED, Status.FAILED, Status.CANCELED, Status.REVERSED)
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.CASCADE, related_name="items")
+    payee = models.ForeignKey("payouts.Payee", on_delete=models.PROTECT, related_name="+")
+    amount_cents = models.BigIntegerField("amount")
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    dots_transfer_id = models.CharField("Dots transfer id", max_length=64, blank=True)
+    error_code = models.CharField("Dots' error code", max_length=64, blank=True)
+    reason = models.CharField("Dots' reason", max_length=500, blank=True)
+
+    class Meta:
+        app_label = "payouts"
+        ordering = ["id"]
+        verbose_name = "payout batch item"
+
+    def __str__(self) -> str:
+        from core.money import format_cents
+
+        return f"{format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"

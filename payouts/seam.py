@@ -9,6 +9,7 @@ PAYOUT_LINK_PUSH = "payout_link.push"
 PAYOUT_REQUEST_PUSH = "payout_request.push"
 PAYEE_TRANSFER_SEND = "payee_transfer.send"
 PAYEE_PAYOUT_SEND = "payee_payout.send"
+PAYOUT_BATCH_SEND = "payout_batch.send"
 
 # --- roles: what each role may do with the payouts app's models.
 
@@ -33,6 +34,8 @@ ROLE_PERMISSIONS = {
         "payouts.add_payeetransfer",
         "payouts.view_payeepayout",
         "payouts.add_payeepayout",
+        "payouts.view_payoutbatch",
+        "payouts.add_payoutbatch",
     ),
     # Approving a run sends money out of the app wallet: a Payer's call, never the importer's.
     roles.PAYER: (
@@ -45,6 +48,8 @@ ROLE_PERMISSIONS = {
         "payouts.approve_payeetransfer",
         "payouts.view_payeepayout",
         "payouts.approve_payeepayout",
+        "payouts.view_payoutbatch",
+        "payouts.approve_payoutbatch",
     ),
     roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
 }
@@ -77,6 +82,14 @@ ACTIONS = {
     "payee_payout.outcome_unknown": "Payout from a payee's wallet: no answer from Dots",
     "payee_payout.refused": "Payout from a payee's wallet refused by Dots",
     "payee_payout.status_changed": "Payout from a payee's wallet changed status in Dots",
+    "payout_batch.requested": "Payout batch built",
+    "payout_batch.approved": "Payout batch approved",
+    "payout_batch.rejected": "Payout batch rejected",
+    "payout_batch.sent": "Payout batch sent to Dots",
+    "payout_batch.outcome_unknown": "Payout batch: no answer from Dots",
+    "payout_batch.refused": "Payout batch refused by Dots",
+    "payout_batch.status_changed": "Payout batch changed status in Dots",
+    "payout_batch.outcomes_read": "Payout batch: payees' outcomes read from Dots",
     "payee_import.uploaded": "Payee file uploaded for checking",
     "payee_import.refused": "Payee file refused while checking",
     "payee_import.previewed": "Payee file previewed",
@@ -170,12 +183,28 @@ registry.action_kind(
         direct_replaces_waiting=True,
     ),
 )
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYOUT_BATCH_SEND,
+        label="Send payout batch",
+        service="payouts.services.payout_batches.batch_send",
+        target_model="payouts.payoutbatch",
+        target_arg="batch_id",
+        noun="payout batch",
+        permission="payouts.approve_payoutbatch",
+        doing="send payout batches",
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
 registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payout_requests_step", order=40))
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
 registry.sync_step(APP, SyncStep(name="payees", run="payouts.sync.payees_step", order=70))
 registry.sync_step(APP, SyncStep(name="transfers to payees", run="payouts.sync.payee_transfers_step", order=75))
 registry.sync_step(APP, SyncStep(name="payouts from payees' wallets", run="payouts.sync.payee_payouts_step", order=76))
+registry.sync_step(APP, SyncStep(name="payout batches", run="payouts.sync.payout_batches_step", order=77))
 # A payable's page shows the transfer that paid it, as this app's mirror last saw it.
 registry.record_detail_provider(
     APP,

@@ -73,6 +73,7 @@ def test_every_queued_kind_an_app_declares_names_a_permission_and_is_tested_here
         "payout_request.push",
         "payee_transfer.send",
         "payee_payout.send",
+        "payout_batch.send",
         "wallet_transfer.send",
         *RECEIVABLES_KINDS,
     }, "a new queued kind needs its own role-removed test in this module"
@@ -249,6 +250,28 @@ def test_a_payout_from_a_payee_wallet_queued_by_the_approving_payer_whose_role_i
     payout.refresh_from_db()
     assert payout.dots_transfer_id is None and payout.status == PayeePayout.Status.TO_SEND
     assert dots.received("POST", "/v2/payouts") == []
+
+
+def test_a_payout_batch_queued_by_the_approving_payer_whose_role_is_removed_fails_and_sends_nothing(dots):
+    from payouts.models import PayoutBatch
+    from payouts.services import payees, payout_batches
+
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    payer = make_user("payer", role=roles.PAYER)
+    payee = payees.payee_create(
+        first_name="Cy", last_name="Ng", email="cy@example.com", phone="+12015550187", actor=operator
+    )
+    batch = payout_batches.batch_request(actor=operator, rows=[(payee.pk, 2_500)], reason="Earnings")
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        payout_batches.batch_approve(actor=payer, batch_id=batch.pk, note="ok")
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="send payout batches")
+
+    batch.refresh_from_db()
+    assert batch.dots_batch_id is None and batch.status == PayoutBatch.Status.TO_SEND
+    assert dots.received("POST", "/v2/payout-batches") == []
 
 
 def test_a_deposit_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothing(

@@ -17,6 +17,7 @@ EXPECTED = {
     "payouts.webhookdelivery": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "payouts.payeetransfer": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
     "payouts.payeepayout": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payoutbatch": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
 }
 
 _n = itertools.count(1)
@@ -95,6 +96,16 @@ def _payee_payout():
     )
 
 
+def _payout_batch():
+    from payouts.models import PayoutBatch, PayoutBatchItem
+
+    batch = PayoutBatch.objects.create(
+        reason="March", status="awaiting_approval", item_count=1, total_cents=2_500, requested_by=_user()
+    )
+    PayoutBatchItem.objects.create(batch=batch, payee=_payee(), amount_cents=2_500)
+    return batch
+
+
 def _webhook_delivery():
     from payouts.models import WebhookDelivery
 
@@ -116,4 +127,5 @@ INSTANCE_FACTORIES = {
     "payouts.webhookdelivery": _webhook_delivery,
     "payouts.payeetransfer": _payee_transfer,
     "payouts.payeepayout": _payee_payout,
+    "payouts.payoutbatch": _payout_batch,
 }
