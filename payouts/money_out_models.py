@@ -172,7 +172,7 @@ class PayoutBatchItem(models.Model):
     """One payee's payout in a batch, with its own idempotency key and its own outcome in Dots."""
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Not sent yet"  # local only: the batch is not in Dots yet
+        WAITING = "waiting", "Not paid out yet"  # local only: not sent, or Dots has not reached it in the batch
         REFUSED = "refused", "Refused by Dots"  # local only: Dots' error_code / error_message for the item
         CREATED = "created", "Accepted by Dots"
         PENDING = "pending", "On its way"

@@ -282,7 +282,7 @@ def outcome_summary(batch: PayoutBatch) -> str:
         ("paid", "paid"),
         ("not_paid", "failed"),
         ("on_their_way", "on their way"),
-        ("not_sent", "not sent yet"),
+        ("not_sent", "not paid out yet"),
     ):
         if counts.get(group):
             parts.append(f"{counts[group]} {words}, {format_cents(counts[f'{group}_cents'])}")

@@ -206,3 +206,27 @@ def test_the_pages_build_from_rows_and_from_the_payee_list_and_show_each_outcome
     assert "Refused by Dots" in page and "The payee has no default payout method in Dots" in page
     assert cy.dots_user_id not in page
     assert "Cy Lee" in page and "Accepted by Dots" in page
+
+
+def test_a_batch_dots_is_still_processing_is_followed_through_each_status(dots, operator, payer, three):
+    dots.settings(payout_batch={"mode": "manual"})
+    batch = payout_batches.batch_approve(actor=payer, batch_id=_build(operator, three).pk)
+    assert batch.status == S.CREATED and batch.get_status_display() == "Accepted by Dots"
+    assert payout_batches.outcome_summary(batch) == "3 not paid out yet, $350.00"
+
+    dots.control(f"payout-batches/{batch.dots_batch_id}/advance", {"status": "processing"})
+    sync.payout_batches_step(actor=system_user())
+    batch.refresh_from_db()
+    assert batch.status == S.PROCESSING and set(batch.items.values_list("status", flat=True)) == {I.WAITING}
+
+    dots.control(f"payout-batches/{batch.dots_batch_id}/advance", {"status": "paying_out"})
+    sync.payout_batches_step(actor=system_user())
+    batch.refresh_from_db()
+    assert batch.status == S.PAYING_OUT and payout_batches.outcome_summary(batch) == (
+        "1 failed, $50.00; 2 on their way, $300.00"
+    )
+
+    dots.control(f"payout-batches/{batch.dots_batch_id}/advance", {"status": "completed"})
+    sync.payout_batches_step(actor=system_user())
+    batch.refresh_from_db()
+    assert batch.status == S.COMPLETED and len(_payouts_to(three[0])) == 1
