@@ -1,4 +1,4 @@
-"""Payees, payout links, payout requests and transfers to payees compared with Dots.
+"""Payees, payout links and payout requests compared with Dots.
 
 - `payees_sync` (scheduled): Dots owns a user's status, compliance and wallet, so the
   sync adopts them as they are, page by page (one query per page, writes only for
@@ -8,8 +8,7 @@
   ended without an answer are settled first (`resolve_*_in_doubt`): a link is sent
   again with its stored key and body, so Dots answers with the one it made, if any; a
   request is looked for by the key it carries in its metadata before it is sent again.
-- Transfers to payees and payouts from their wallets (core.keyed_send): status and amount against Dots' transfer; one
-  whose answer was lost is sent again with its stored key (Dots answers with the first).
+- Money moved for payees (transfers, payouts, payout batches): payouts/reconcile_money_out.py.
 """
 
 import datetime as dt
@@ -31,7 +30,7 @@ from core.sync_report import SyncReport
 from dots.types import PayoutLink as DotsPayoutLink
 from dots.types import PayoutRequest as DotsPayoutRequest
 from payouts.models import Payee, PayoutLink, PayoutRequest
-from payouts.services import payee_payouts, payee_transfers, payees, payout_links, payout_requests
+from payouts.services import payees, payout_links, payout_requests
 
 _PAYEE_FIELDS = ("dots_status", "compliance", "wallet_cents", "default_payout_method")
 
@@ -520,22 +519,3 @@ PAYOUT_REQUEST_CHECK = RecordCheck(
     resolve_in_doubt=resolve_payout_requests_in_doubt,
 )
 PAYEE_CHECK = RecordCheck(label="payees", model="payouts.payee", find=find_payee_disagreements, adopt=adopt_payee)
-
-
-# --- transfers to payees: status and amount against Dots' transfer; those in doubt resent with their key ---
-
-PAYEE_TRANSFER_CHECK = payee_transfers.KEYED.record_check(
-    record_type="payee_transfer",
-    label="transfers to payees",
-    noun="Transfer to a payee",
-    doing="read the transfer to the payee",
-    refresh=lambda pk, actor, source: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=source),
-)
-
-PAYEE_PAYOUT_CHECK = payee_payouts.KEYED.record_check(
-    record_type="payee_payout",
-    label="payouts from payees' wallets",
-    noun="Payout from a payee's wallet",
-    doing="read the payout from the payee's wallet",
-    refresh=lambda pk, actor, source: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=source),
-)

@@ -213,8 +213,9 @@ registry.record_detail_provider(
 registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHECK")
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
-registry.reconcile_check(APP, "payee_transfer", "payouts.reconcile.PAYEE_TRANSFER_CHECK")
-registry.reconcile_check(APP, "payee_payout", "payouts.reconcile.PAYEE_PAYOUT_CHECK")
+registry.reconcile_check(APP, "payee_transfer", "payouts.reconcile_money_out.PAYEE_TRANSFER_CHECK")
+registry.reconcile_check(APP, "payee_payout", "payouts.reconcile_money_out.PAYEE_PAYOUT_CHECK")
+registry.reconcile_check(APP, "payout_batch", "payouts.reconcile_money_out.PAYOUT_BATCH_CHECK")
 # Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
 for _path in (
     "payouts.tasks.payee_import_check",

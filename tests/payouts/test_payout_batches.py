@@ -1,6 +1,8 @@
 """Payout batches: many payees at once, built by an operator, approved by another person (a Payer), sent once
 with the batch's key and one key per item, then each payee's outcome in words with totals."""
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -230,3 +232,38 @@ def test_a_batch_dots_is_still_processing_is_followed_through_each_status(dots, 
     sync.payout_batches_step(actor=system_user())
     batch.refresh_from_db()
     assert batch.status == S.COMPLETED and len(_payouts_to(three[0])) == 1
+
+
+def test_reconciliation_reports_a_batch_that_differs_or_that_ledgerline_did_not_send_and_settles_a_lost_one(
+    dots, operator, payer, three
+):
+    from reconciliation import services
+    from reconciliation.models import Discrepancy
+
+    drifted = payout_batches.batch_approve(actor=payer, batch_id=_build(operator, three).pk)
+    PayoutBatch.objects.filter(pk=drifted.pk).update(status=S.PROCESSING)
+    item = {"user_id": three[0].dots_user_id, "amount": 100, "platform": "default", "fund": True}
+    stranger = dots_client().create_payout_batch(items=[{**item, "idempotency_key": str(uuid.uuid4())}],
+                                                 idempotency_key=str(uuid.uuid4()))  # fmt: skip
+    lost = payout_batches.batch_request(actor=operator, rows=[(three[1].pk, 700)], reason="Late")
+    dots.add_fault(method="POST", path="/v2/payout-batches", kind="drop", count=10)
+    with pytest.raises(DotsOutcomeUnknownError):
+        payout_batches.batch_approve(actor=payer, batch_id=lost.pk)
+    dots.control("faults/clear")
+
+    result = services.reconcile_all(actor=system_user(), record_types=["payout_batch"])
+
+    rows = {row.kind: row for row in Discrepancy.objects.filter(record_type="payout_batch", resolution="")}
+    assert set(rows) == {"status", "missing_locally"}
+    assert (rows["status"].local_id, rows["status"].local_value, rows["status"].dots_value) == (
+        drifted.pk,
+        "processing",
+        "completed",
+    )
+    assert rows["missing_locally"].dots_id == stranger["id"]
+    lost.refresh_from_db()
+    assert lost.status == S.COMPLETED and any("sent again with its keys" in line for line in result.settled)
+    assert len(_batches_in_dots()) == 3
+    services.discrepancy_adopt(discrepancy_id=rows["status"].pk, actor=make_user("admin", role=roles.ADMINISTRATOR))
+    drifted.refresh_from_db()
+    assert drifted.status == S.COMPLETED
