@@ -89,7 +89,8 @@ class AskedAndApprovedAdmin(NothingToChangeAdmin):
     def _decide(self, request, object_id, *, approve: bool):
         self.require(request, self.service.APPROVE)
         obj = get_object_or_404(self.model, pk=object_id)
-        title = f"{'Approve and send' if approve else 'Reject'} {obj}"
+        submit = "Approve and send" if approve else "Reject"
+        title = f"{submit} {obj}"
         refusal = ""
         if obj.requested_by_id == request.user.pk:
             # Said before any code is asked: the asker never decides, whatever they type.
@@ -115,13 +116,13 @@ class AskedAndApprovedAdmin(NothingToChangeAdmin):
                 obj.refresh_from_db()
                 if obj.status == AWAITING_APPROVAL:
                     form.add_error(None, str(exc))
-                    return self.form_page(request, form, title=title, obj=obj, rows=self.facts(obj))
+                    return self.form_page(request, form, title=title, obj=obj, rows=self.facts(obj), submit=submit)
                 messages.error(request, str(exc))
             else:
                 obj.refresh_from_db()
                 messages.success(request, f"{obj}: {obj.get_status_display()}.")
             return redirect(self._record_url(obj))
-        return self.form_page(request, form, title=title, obj=obj, rows=self.facts(obj))
+        return self.form_page(request, form, title=title, obj=obj, rows=self.facts(obj), submit=submit)
 
 
 @admin.register(PayeeTransfer)

@@ -1,10 +1,13 @@
-"""Money out of payees' wallets: a payout to one payee's payout method (imported by payouts/models.py).
+"""Money moved for payees that a Payer approves: the shared abstract record, payouts from a payee's wallet,
+payout batches and their items (imported by payouts/models.py, whose PayeeTransfer uses the abstract record).
 
 Kept apart from models.py so each module stays readable; Django finds these models because
 payouts.models imports them.
 """
 
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -13,7 +16,50 @@ from core.models import DotsRecord
 from core.transitions import TransitionTable
 
 
-class PayeePayout(DotsRecord):
+class AskedAndApproved(DotsRecord):
+    """What every money move a Payouts operator asks for and a Payer approves keeps (abstract).
+
+    The idempotency key and the exact body are stored before the first call (core.keyed_send);
+    who asked and who decided, when, and Dots' reason if it failed. Each model adds its own
+    `status` (with its Status choices and TRANSITIONS, built by `asked_then_sent`) and what it moves.
+    """
+
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("requested at", auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
+    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
+    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
+    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def asked_then_sent(
+    statuses: type[models.TextChoices], *, in_dots: Iterable[str], dots_moves: Mapping[str, Iterable[str]]
+) -> TransitionTable:
+    """The transition table of an AskedAndApproved record: our moves (awaiting approval -> to send or
+    rejected; to send -> unknown or refused; unknown -> refused) and Dots' (`in_dots` from to send or
+    unknown, then `dots_moves`)."""
+    s: Any = statuses
+    return TransitionTable.build(
+        statuses,
+        ours={
+            s.AWAITING_APPROVAL: {s.TO_SEND, s.REJECTED},
+            s.TO_SEND: {s.UNKNOWN, s.REFUSED},
+            s.UNKNOWN: {s.REFUSED},
+        },
+        dots={s.TO_SEND: set(in_dots), s.UNKNOWN: set(in_dots), **dots_moves},
+    )
+
+
+class PayeePayout(AskedAndApproved):
     """Money paid from a payee's Dots wallet to one of their payout methods (Dots `create-payout`).
 
     A Payouts operator asks; a Payer who did not ask approves, and it is sent at once. The
@@ -39,16 +85,10 @@ class PayeePayout(DotsRecord):
 
     _MOVING = (Status.CREATED, Status.PENDING, Status.FLAGGED)
     _IN_DOTS = (*_MOVING, Status.COMPLETED, Status.FAILED, Status.CANCELED)
-    TRANSITIONS = TransitionTable.build(
+    TRANSITIONS = asked_then_sent(
         Status,
-        ours={
-            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
-            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
-            Status.UNKNOWN: {Status.REFUSED},
-        },
-        dots={
-            Status.TO_SEND: set(_IN_DOTS),
-            Status.UNKNOWN: set(_IN_DOTS),
+        in_dots=_IN_DOTS,
+        dots_moves={
             Status.CREATED: {Status.PENDING, Status.FLAGGED, Status.COMPLETED, Status.FAILED, Status.CANCELED},
             Status.PENDING: {Status.FLAGGED, Status.COMPLETED, Status.FAILED, Status.CANCELED},
             Status.FLAGGED: {Status.PENDING, Status.COMPLETED, Status.FAILED, Status.CANCELED},
@@ -68,19 +108,7 @@ class PayeePayout(DotsRecord):
     payout_method_id = models.CharField("Dots payout method id", max_length=64, blank=True)
     payout_method_words = models.CharField("payout method", max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField("requested at", auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
-    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
-    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
     dots_transfer_id = models.CharField("Dots transfer id", max_length=64, unique=True, null=True, blank=True)
-    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
 
     class Meta:
         app_label = "payouts"
@@ -95,12 +123,13 @@ class PayeePayout(DotsRecord):
         return f"Payout of {format_cents(self.amount_cents)} to {self.payee.first_name} {self.payee.last_name}"
 
 
-class PayoutBatch(DotsRecord):
+class PayoutBatch(AskedAndApproved):
     """Many payouts at once from the app wallet, each to a payee's default payout method (Dots `create-payout-batch`).
 
     A Payouts operator builds it; a Payer who did not ask approves and it is sent once: the batch's
     key, each item's key and the exact body are stored before the call, so a lost answer is sent
     again unchanged and Dots pays no item twice. Then each item is followed to its own outcome.
+    (`failure_reason` stays empty: a batch has no one reason; each item keeps its own.)
     """
 
     MAX_ITEMS = 5000  # Dots' limit (create-payout-batch: items maxItems)
@@ -119,16 +148,10 @@ class PayoutBatch(DotsRecord):
         COMPLETED = "completed", "Processed by Dots (see each payee's outcome)"
 
     _IN_DOTS = (Status.CREATED, Status.PROCESSING, Status.PAYING_OUT, Status.COMPLETED)
-    TRANSITIONS = TransitionTable.build(
+    TRANSITIONS = asked_then_sent(
         Status,
-        ours={
-            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
-            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
-            Status.UNKNOWN: {Status.REFUSED},
-        },
-        dots={
-            Status.TO_SEND: set(_IN_DOTS),
-            Status.UNKNOWN: set(_IN_DOTS),
+        in_dots=_IN_DOTS,
+        dots_moves={
             Status.CREATED: {Status.PROCESSING, Status.PAYING_OUT, Status.COMPLETED},
             Status.PROCESSING: {Status.PAYING_OUT, Status.COMPLETED},
             Status.PAYING_OUT: {Status.COMPLETED},
@@ -137,22 +160,9 @@ class PayoutBatch(DotsRecord):
 
     reason = models.CharField("why", max_length=500)
     status = models.CharField(max_length=20, choices=Status.choices)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
     item_count = models.PositiveIntegerField("payees", default=0)
     total_cents = models.BigIntegerField("total", default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField("requested at", auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
-    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
-    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
     dots_batch_id = models.CharField("Dots payout batch id", max_length=64, unique=True, null=True, blank=True)
-    # Unused (batches have no one reason) but read by core.keyed_send for every keyed record.
-    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
     results_read_at = models.DateTimeField("outcomes last read from Dots", null=True, blank=True)
 
     class Meta:
@@ -165,7 +175,8 @@ class PayoutBatch(DotsRecord):
     def __str__(self) -> str:
         from core.money import format_cents
 
-        return f"Payout batch #{self.pk}: {self.item_count} payees, {format_cents(self.total_cents)}"
+        payees = "payee" if self.item_count == 1 else "payees"
+        return f"Payout batch #{self.pk}: {self.item_count:,} {payees}, {format_cents(self.total_cents)}"
 
 
 class PayoutBatchItem(models.Model):
