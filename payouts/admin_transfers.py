@@ -195,7 +195,8 @@ class PayeePayoutAdmin(AskedAndApprovedAdmin):
         """First the payee, then (with the methods Dots lists for them) the method, amount and reason."""
         self.require(request, payee_payouts.ASK)
         payee_id = request.POST.get("payee") or request.GET.get("payee")
-        payee = Payee.objects.filter(pk=payee_id, dots_user_id__isnull=False).first() if payee_id else None
+        known = payee_id is not None and payee_id.isdigit()
+        payee = Payee.objects.filter(pk=payee_id, dots_user_id__isnull=False).first() if known else None
         if payee is None:
             form = forms.ChoosePayeeForm(request.GET if "payee" in request.GET else None)
             return self.form_page(
@@ -306,7 +307,7 @@ class PayoutBatchAdmin(AskedAndApprovedAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        batch = PayoutBatch.objects.filter(pk=object_id).first()
+        batch = PayoutBatch.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         extra = dict(extra_context or {})
         if batch is not None:
             items = list(

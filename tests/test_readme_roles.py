@@ -29,6 +29,16 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "import payees from CSV": ("payouts.add_payeeimport", "payouts.change_payeeimport"),
     "create payout requests and links": ("payouts.add_payoutrequest", "payouts.add_payoutlink"),
     "see transfers": ("payouts.view_transfer",),
+    "ask for transfers to payees, payouts from their wallets and payout batches": (
+        "payouts.add_payeetransfer",
+        "payouts.add_payeepayout",
+        "payouts.add_payoutbatch",
+    ),
+    "approve transfers to payees, payouts and payout batches another person asked for": (
+        "payouts.approve_payeetransfer",
+        "payouts.approve_payeepayout",
+        "payouts.approve_payoutbatch",
+    ),
     "read everything but authenticator secrets": (
         "payables.view_payable",
         "core.view_auditevent",

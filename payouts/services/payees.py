@@ -15,7 +15,7 @@ from core.permissions import require_perm
 from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeInUse, PayeeNotInDots
-from payouts.models import Payee
+from payouts.models import Payee, PayoutBatchItem
 
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
 RETRY_BASE_SECONDS = 0.2
@@ -222,16 +222,23 @@ def payee_verify(*, payee_id: int, token: str, actor: User) -> Payee:
 def payee_delete(*, payee_id: int, reason: str, actor: User) -> None:
     """Delete the payee's user in Dots, then here. Refused (and said so) when Dots refuses.
 
-    A payee whose payout links or payout requests are kept here is not deleted: their
-    history must still name who was paid.
+    A payee whose payout links, payout requests, transfers, payouts or batch payouts are kept here
+    is not deleted: their history must still name who was paid.
     """
     require_perm(actor, DELETE_PAYEE, "delete payees")
     if not (reason or "").strip():
         raise InvalidPayee("Say why the payee is deleted.", code="reason-required")
     payee = Payee.objects.get(pk=payee_id)
-    if payee.payout_links.exists() or payee.payout_requests.exists():
+    if (
+        payee.payout_links.exists()
+        or payee.payout_requests.exists()
+        or payee.wallet_transfers.exists()
+        or payee.payouts.exists()
+        or PayoutBatchItem.objects.filter(payee=payee).exists()
+    ):
         raise PayeeInUse(
-            f"{payee} has payout links or payout requests kept here for the record, so the payee is not deleted."
+            f"{payee} has payout links, payout requests, transfers or payouts kept here for the record, "
+            "so the payee is not deleted."
         )
     if payee.dots_user_id:
         try:

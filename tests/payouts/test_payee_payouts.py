@@ -278,3 +278,20 @@ def test_a_payee_without_a_payout_method_is_refused_clearly(dots, operator, clie
     login_verified(client, operator)
     page = client.get(f"/admin/payouts/payeepayout/add/?payee={bare.pk}")
     assert page.status_code == 200 and "has no payout method in Dots yet" in page.content.decode()
+
+
+def test_a_payee_with_a_payout_kept_here_is_not_deleted_here_or_in_dots(dots, operator, payee):
+    from core.errors import DomainError
+
+    _ask(operator, payee)
+    with pytest.raises(DomainError, match="kept here for the record"):
+        payees.payee_delete(payee_id=payee.pk, reason="Left", actor=operator)
+    assert dots.received("DELETE", f"/v2/users/{payee.dots_user_id}") == []
+    payee.refresh_from_db()
+
+
+def test_a_payee_that_is_not_a_number_or_unknown_asks_again_for_the_payee(dots, operator, client):
+    login_verified(client, operator)
+    for value in ("abc", "999999", "1 OR 1=1"):
+        page = client.get("/admin/payouts/payeepayout/add/", {"payee": value})
+        assert page.status_code == 200 and "Next: choose the payout method" in page.content.decode()

@@ -267,3 +267,9 @@ def test_reconciliation_reports_a_batch_that_differs_or_that_ledgerline_did_not_
     services.discrepancy_adopt(discrepancy_id=rows["status"].pk, actor=make_user("admin", role=roles.ADMINISTRATOR))
     drifted.refresh_from_db()
     assert drifted.status == S.COMPLETED
+
+
+def test_a_batch_page_with_an_id_that_is_not_a_number_is_not_a_server_error(dots, operator, client):
+    login_verified(client, operator)
+    page = client.get("/admin/payouts/payoutbatch/abc/change/")
+    assert page.status_code in (302, 404)
