@@ -93,6 +93,38 @@ def step_up_verify(request, token: str) -> bool:
     return True
 
 
+STEP_UP_WRONG_CODE = "That code is wrong or has expired. Enter the current six digits."
+
+
+def step_up_field() -> forms.CharField:
+    """The form field of a step-up code (`otp_token`); dropped by `without_code_if_fresh`."""
+    return forms.CharField(
+        label="Code from your authenticator app",
+        max_length=8,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text=f"Asked when your last code is older than {settings.PAY_STEP_UP_SECONDS // 60} minutes.",
+    )
+
+
+def without_code_if_fresh(request, form):
+    """The form without its `otp_token` field when this session gave a code within PAY_STEP_UP_SECONDS."""
+    if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
+        del form.fields["otp_token"]
+    return form
+
+
+def step_up_given(request, form) -> bool:
+    """True when this session gave a fresh code (or the valid form gives one now); else the form says why."""
+    if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
+        return True
+    token = form.cleaned_data.get("otp_token") or ""
+    if token and step_up_verify(request, token):
+        return True
+    form.add_error("otp_token", STEP_UP_WRONG_CODE if token else "Enter the six digits from your authenticator app.")
+    return False
+
+
 class TwoFactorLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
         label="Authenticator code",

@@ -55,7 +55,7 @@ class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
     )
     list_filter = ("dots_status",)
     search_fields = ("=phone_e164", "=dots_user_id", "last_name__istartswith", "=email")
-    actions = ("refresh_from_dots", "send_verification_token")
+    actions = ("refresh_from_dots", "send_verification_token", "pay_out_in_batch")
     change_form_template = "admin/payouts/payee/change_form.html"
     fieldsets = (
         (
@@ -208,6 +208,13 @@ class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
     def refresh_from_dots(self, request, queryset):
         outcomes = [run_row(str(p), payees.payee_refresh, payee_id=p.pk, actor=request.user) for p in queryset]
         message_outcomes(self, request, outcomes, verb="refreshed")
+
+    @admin.action(description="Pay out to selected payees in one batch…", permissions=["payout_batch"])
+    def pay_out_in_batch(self, request, queryset):
+        return admin_transfers.pay_out_in_batch_page(self, request, queryset)
+
+    def has_payout_batch_permission(self, request):
+        return request.user.has_perm("payouts.add_payoutbatch")
 
     @admin.action(description="Send a verification code to selected payees", permissions=["change"])
     def send_verification_token(self, request, queryset):

@@ -32,20 +32,34 @@ class ReadOnlyAdmin(AdminPagesMixin, LargeListAdmin):
         shown = flatten_fieldsets(self.fieldsets) if self.fieldsets else []
         return list(dict.fromkeys([f.name for f in self.model._meta.fields] + list(shown)))
 
-    def form_page(self, request, form, *, title: str, obj=None, intro=None, submit: str = ""):
-        """One form on the admin's chrome (templates/admin/payouts/form.html).
-
-        `intro`: a short paragraph above the form (escaped, or built with format_html);
-        `submit`: the button's words (the page's title when empty).
-        """
+    def form_page(
+        self, request, form, *, title: str, obj=None, rows=(), intro: str = "", submit: str = "", method: str = "post"
+    ):
+        """One form on the admin's chrome (templates/admin/payouts/form.html), after what it is about
+        (`rows`: (label, value) pairs in words) and a sentence (`intro`)."""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": title,
             "form": form,
             "original": obj,
+            "rows": rows,
             "intro": intro,
             "submit": submit,
+            "method": method,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/payouts/form.html", context)
+
+    def refusal_page(self, request, *, title: str, refusal: str, obj=None, rows=()):
+        """The same page with no form: why this cannot be done, and a way back to the record."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "refusal": refusal,
+            "original": obj,
+            "rows": rows,
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/payouts/form.html", context)

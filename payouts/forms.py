@@ -9,6 +9,7 @@ from django import forms
 
 from core.countries import country_choices, country_name
 from core.money import MoneyFormField
+from core.two_factor import step_up_field
 from dots.addresses import US_STATES
 from payouts import csv_import
 from payouts.models import Payee, PayoutLink
@@ -130,8 +131,90 @@ class PayeeTransferForm(forms.Form):
     reason = forms.CharField(max_length=500, help_text="Why the money moves: kept with the transfer and in the audit")
 
 
+class ChoosePayeeForm(forms.Form):
+    payee = forms.ModelChoiceField(
+        queryset=payees_by_name().filter(dots_user_id__isnull=False), help_text="Only payees Dots knows are listed."
+    )
+
+
+class PayeePayoutForm(forms.Form):
+    """A payout from the payee's wallet: which of the methods Dots lists for them, how much, why."""
+
+    payout_method = forms.ChoiceField(label="Pay to", widget=forms.RadioSelect)
+    amount = MoneyFormField(min_cents=1, help_text="In dollars, for example 120.00. It must be in the payee's wallet.")
+    reason = forms.CharField(
+        max_length=500, help_text="Why the money is paid out: kept with the payout and in the audit"
+    )
+
+    def __init__(self, *args, payee: Payee, options: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.payee = payee
+        self.options = {option["id"]: option for option in options}
+        self.fields["payout_method"].choices = [
+            (option["id"], option["words"] + (" (their default)" if option["default"] else "")) for option in options
+        ]
+        default = next((option["id"] for option in options if option["default"]), None)
+        if default:
+            self.fields["payout_method"].initial = default
+        # The payee goes back with the form (the page is built for that payee).
+        self.fields["payee"] = forms.IntegerField(widget=forms.HiddenInput, initial=payee.pk)
+
+    def chosen_method(self) -> dict:
+        return self.options[self.cleaned_data["payout_method"]]
+
+
+class PayoutBatchForm(forms.Form):
+    """Several payees, each with an amount, and one reason: a payout batch (more rows: the payee list's action)."""
+
+    ROWS = 10
+
+    reason = forms.CharField(max_length=500, help_text="Why they are paid: kept with the batch and in the audit")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        payees = payees_by_name().filter(dots_user_id__isnull=False)
+        for n in range(1, self.ROWS + 1):
+            self.fields[f"payee_{n}"] = forms.ModelChoiceField(queryset=payees, required=False, label=f"Payee {n}")
+            self.fields[f"amount_{n}"] = MoneyFormField(min_cents=1, required=False, label=f"Amount {n}")
+
+    def rows(self):
+        """The form's rows as (payee field, amount field) pairs, for the template."""
+        return [(self[f"payee_{n}"], self[f"amount_{n}"]) for n in range(1, self.ROWS + 1)]
+
+    def clean(self):
+        data = super().clean()
+        chosen = []
+        for n in range(1, self.ROWS + 1):
+            payee, amount = data.get(f"payee_{n}"), data.get(f"amount_{n}")
+            if payee is None and amount is None:
+                continue
+            if payee is None:
+                self.add_error(f"payee_{n}", f"Row {n}: choose the payee for this amount.")
+            elif amount is None:
+                self.add_error(f"amount_{n}", f"Row {n}: give the amount for {payee}.")
+            else:
+                chosen.append((payee.pk, amount))
+        if not chosen and not self.errors:
+            raise forms.ValidationError("Choose at least one payee and an amount.")
+        data["chosen"] = chosen
+        return data
+
+
+class OneAmountBatchForm(forms.Form):
+    """The payee list's action: the same amount to every payee chosen there."""
+
+    amount = MoneyFormField(min_cents=1, label="Amount for each payee")
+    reason = forms.CharField(max_length=500, help_text="Why they are paid: kept with the batch and in the audit")
+
+
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note (a reason is required to reject)")
+
+
+class ApproveAndSendForm(DecisionForm):
+    """Approving sends money: a fresh authenticator code, as for paying (core.two_factor)."""
+
+    otp_token = step_up_field()
 
 
 class NeverShownInput(forms.TextInput):

@@ -12,6 +12,13 @@ from django.db import models
 from core.models import DotsRecord
 from core.transitions import TransitionTable
 
+# Payouts from payees' wallets and payout batches live in their own module; importing them here is how
+# Django finds them (and PayeeTransfer below shares their abstract record).
+from payouts.money_out_models import AskedAndApproved, asked_then_sent
+from payouts.money_out_models import PayeePayout as PayeePayout
+from payouts.money_out_models import PayoutBatch as PayoutBatch
+from payouts.money_out_models import PayoutBatchItem as PayoutBatchItem
+
 
 def _with_skipped_steps(lifecycle: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
     """Every status reachable through Dots' own moves: a poll or a late webhook may see several at once."""
@@ -530,7 +537,7 @@ class WebhookDelivery(models.Model):
         return f"Webhook {self.msg_id or '#' + str(self.pk)} ({self.event_type or 'unknown type'})"
 
 
-class PayeeTransfer(DotsRecord):
+class PayeeTransfer(AskedAndApproved):
     """Money moved from the app wallet to a payee's wallet: a Payouts operator asks, a Payer approves.
 
     The idempotency key and the exact body are stored before the first call; every send resends
@@ -550,16 +557,10 @@ class PayeeTransfer(DotsRecord):
         FAILED = "failed", "Failed"
 
     _IN_DOTS = (Status.CREATED, Status.PENDING, Status.COMPLETED, Status.FAILED)
-    TRANSITIONS = TransitionTable.build(
+    TRANSITIONS = asked_then_sent(
         Status,
-        ours={
-            Status.AWAITING_APPROVAL: {Status.TO_SEND, Status.REJECTED},
-            Status.TO_SEND: {Status.UNKNOWN, Status.REFUSED},
-            Status.UNKNOWN: {Status.REFUSED},
-        },
-        dots={
-            Status.TO_SEND: set(_IN_DOTS),
-            Status.UNKNOWN: set(_IN_DOTS),
+        in_dots=_IN_DOTS,
+        dots_moves={
             Status.CREATED: {Status.PENDING, Status.COMPLETED, Status.FAILED},
             Status.PENDING: {Status.COMPLETED, Status.FAILED},
         },
@@ -569,19 +570,7 @@ class PayeeTransfer(DotsRecord):
     amount_cents = models.BigIntegerField("amount")
     reason = models.CharField("why", max_length=500)
     status = models.CharField(max_length=20, choices=Status.choices)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request_body = models.JSONField("request sent to Dots", default=dict, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField("requested at", auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decided_at = models.DateTimeField("approved or rejected at", null=True, blank=True)
-    decision_note = models.CharField("Payer's note", max_length=500, blank=True)
-    sent_at = models.DateTimeField("first sent to Dots", null=True, blank=True)
     dots_transfer_id = models.CharField("Dots transfer id", max_length=64, unique=True, null=True, blank=True)
-    failure_reason = models.CharField("Dots' reason", max_length=500, blank=True)
 
     class Meta:
         ordering = ["-id"]

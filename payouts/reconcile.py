@@ -8,6 +8,7 @@
   ended without an answer are settled first (`resolve_*_in_doubt`): a link is sent
   again with its stored key and body, so Dots answers with the one it made, if any; a
   request is looked for by the key it carries in its metadata before it is sent again.
+- Money moved for payees (transfers, payouts, payout batches): payouts/reconcile_money_out.py.
 """
 
 import datetime as dt

@@ -7,6 +7,9 @@ APP = "payouts"
 # Queued Dots action kinds (stored on core's QueuedDotsAction.kind).
 PAYOUT_LINK_PUSH = "payout_link.push"
 PAYOUT_REQUEST_PUSH = "payout_request.push"
+PAYEE_TRANSFER_SEND = "payee_transfer.send"
+PAYEE_PAYOUT_SEND = "payee_payout.send"
+PAYOUT_BATCH_SEND = "payout_batch.send"
 
 # --- roles: what each role may do with the payouts app's models.
 
@@ -29,6 +32,10 @@ ROLE_PERMISSIONS = {
         "payouts.view_transfer",
         "payouts.view_payeetransfer",
         "payouts.add_payeetransfer",
+        "payouts.view_payeepayout",
+        "payouts.add_payeepayout",
+        "payouts.view_payoutbatch",
+        "payouts.add_payoutbatch",
     ),
     # Approving a run sends money out of the app wallet: a Payer's call, never the importer's.
     roles.PAYER: (
@@ -39,6 +46,10 @@ ROLE_PERMISSIONS = {
         "payouts.view_transfer",
         "payouts.view_payeetransfer",
         "payouts.approve_payeetransfer",
+        "payouts.view_payeepayout",
+        "payouts.approve_payeepayout",
+        "payouts.view_payoutbatch",
+        "payouts.approve_payoutbatch",
     ),
     roles.ADMINISTRATOR: ("payouts.view_webhookdelivery",),
 }
@@ -66,6 +77,21 @@ ACTIONS = {
     "payee_transfer.outcome_unknown": "Transfer to a payee: no answer from Dots",
     "payee_transfer.refused": "Transfer to a payee refused by Dots",
     "payee_transfer.status_changed": "Transfer to a payee changed status in Dots",
+    "payee_payout.requested": "Payout from a payee's wallet asked for",
+    "payee_payout.approved": "Payout from a payee's wallet approved",
+    "payee_payout.rejected": "Payout from a payee's wallet rejected",
+    "payee_payout.sent": "Payout from a payee's wallet sent to Dots",
+    "payee_payout.outcome_unknown": "Payout from a payee's wallet: no answer from Dots",
+    "payee_payout.refused": "Payout from a payee's wallet refused by Dots",
+    "payee_payout.status_changed": "Payout from a payee's wallet changed status in Dots",
+    "payout_batch.requested": "Payout batch built",
+    "payout_batch.approved": "Payout batch approved",
+    "payout_batch.rejected": "Payout batch rejected",
+    "payout_batch.sent": "Payout batch sent to Dots",
+    "payout_batch.outcome_unknown": "Payout batch: no answer from Dots",
+    "payout_batch.refused": "Payout batch refused by Dots",
+    "payout_batch.status_changed": "Payout batch changed status in Dots",
+    "payout_batch.outcomes_read": "Payout batch: payees' outcomes read from Dots",
     "payee_import.uploaded": "Payee file uploaded for checking",
     "payee_import.refused": "Payee file refused while checking",
     "payee_import.previewed": "Payee file previewed",
@@ -128,11 +154,59 @@ registry.action_kind(
         direct_replaces_waiting=True,
     ),
 )
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYEE_TRANSFER_SEND,
+        label="Send transfer to a payee",
+        service="payouts.services.payee_transfers.transfer_send",
+        target_model="payouts.payeetransfer",
+        target_arg="transfer_id",
+        noun="transfer",
+        permission="payouts.approve_payeetransfer",
+        doing="send transfers to payees",
+        # Sent with its stored idempotency key: retries stop 23 h after the first send.
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYEE_PAYOUT_SEND,
+        label="Send payout from a payee's wallet",
+        service="payouts.services.payee_payouts.payout_send",
+        target_model="payouts.payeepayout",
+        target_arg="payout_id",
+        noun="payout",
+        permission="payouts.approve_payeepayout",
+        doing="send payouts from payees' wallets",
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
+registry.action_kind(
+    APP,
+    ActionKind(
+        kind=PAYOUT_BATCH_SEND,
+        label="Send payout batch",
+        service="payouts.services.payout_batches.batch_send",
+        target_model="payouts.payoutbatch",
+        target_arg="batch_id",
+        noun="payout batch",
+        permission="payouts.approve_payoutbatch",
+        doing="send payout batches",
+        keyed=True,
+        direct_replaces_waiting=True,
+    ),
+)
 registry.sync_step(APP, SyncStep(name="payout requests", run="payouts.sync.payout_requests_step", order=40))
 registry.sync_step(APP, SyncStep(name="payout links", run="payouts.sync.payout_links_step", order=50))
 registry.sync_step(APP, SyncStep(name="transfers", run="payouts.sync.transfers_step", order=60))
 registry.sync_step(APP, SyncStep(name="payees", run="payouts.sync.payees_step", order=70))
 registry.sync_step(APP, SyncStep(name="transfers to payees", run="payouts.sync.payee_transfers_step", order=75))
+registry.sync_step(APP, SyncStep(name="payouts from payees' wallets", run="payouts.sync.payee_payouts_step", order=76))
+registry.sync_step(APP, SyncStep(name="payout batches", run="payouts.sync.payout_batches_step", order=77))
 # A payable's page shows the transfer that paid it, as this app's mirror last saw it.
 registry.record_detail_provider(
     APP,
@@ -141,6 +215,9 @@ registry.record_detail_provider(
 registry.reconcile_check(APP, "payout_link", "payouts.reconcile.PAYOUT_LINK_CHECK")
 registry.reconcile_check(APP, "payout_request", "payouts.reconcile.PAYOUT_REQUEST_CHECK")
 registry.reconcile_check(APP, "payee", "payouts.reconcile.PAYEE_CHECK")
+registry.reconcile_check(APP, "payee_transfer", "payouts.reconcile_money_out.PAYEE_TRANSFER_CHECK")
+registry.reconcile_check(APP, "payee_payout", "payouts.reconcile_money_out.PAYEE_PAYOUT_CHECK")
+registry.reconcile_check(APP, "payout_batch", "payouts.reconcile_money_out.PAYOUT_BATCH_CHECK")
 # Task functions enqueued with async_task: the worker runs nothing else (core.task_guard).
 for _path in (
     "payouts.tasks.payee_import_check",

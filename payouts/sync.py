@@ -5,11 +5,12 @@ as the system user, source "sync").
 """
 
 from django.contrib.auth.models import User
+from django.db.models import Q
 
 from core.models import AuditEvent
 from core.sync_report import SyncReport, refresh_each
-from payouts.models import PayeeTransfer, PayoutLink, PayoutRequest
-from payouts.services import payee_transfers, payout_links, payout_requests
+from payouts.models import PayeePayout, PayeeTransfer, PayoutBatch, PayoutBatchItem, PayoutLink, PayoutRequest
+from payouts.services import payee_payouts, payee_transfers, payout_batches, payout_links, payout_requests
 
 SYNC = AuditEvent.Source.SYNC
 
@@ -61,4 +62,33 @@ def payee_transfers_step(*, actor: User, full: bool = False) -> SyncReport:
         list(open_ones.order_by("pk").values_list("pk", "status")),
         lambda pk: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
         label="Transfer to a payee",
+    )
+
+
+def payee_payouts_step(*, actor: User, full: bool = False) -> SyncReport:
+    """Payouts from payees' wallets still moving (to paid or failed, with Dots' reason), and those unsent
+    or unanswered (sent again with their key, which finds the payout the first call made)."""
+    open_ones = PayeePayout.objects.filter(status__in=PayeePayout.OPEN)
+    return refresh_each(
+        "payouts from payees' wallets",
+        list(open_ones.order_by("pk").values_list("pk", "status")),
+        lambda pk: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=SYNC),
+        label="Payout from a payee's wallet",
+    )
+
+
+def payout_batches_step(*, actor: User, full: bool = False) -> SyncReport:
+    """Batches unsent or unanswered (sent again with their keys), and those whose batch or items still move."""
+    S = PayoutBatch.Status
+    moving_items = PayoutBatchItem.objects.filter(status__in=PayoutBatchItem.MOVING).values("batch_id")
+    open_ones = PayoutBatch.objects.filter(
+        Q(status__in=[S.TO_SEND, S.UNKNOWN, S.CREATED, S.PROCESSING, S.PAYING_OUT])
+        | Q(pk__in=moving_items)
+        | Q(dots_batch_id__isnull=False, results_read_at__isnull=True)
+    )
+    return refresh_each(
+        "payout batches",
+        list(open_ones.order_by("pk").values_list("pk", "status")),
+        lambda pk: payout_batches.batch_refresh(batch_id=pk, actor=actor, source=SYNC),
+        label="Payout batch",
     )

@@ -16,6 +16,8 @@ RESOURCES = (
     "users",
     "transfers",
     "payout-links",
+    "payouts",
+    "payout-batches",
     "payments",
     "payment-intents",
     "payment-customers",

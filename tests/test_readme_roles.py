@@ -32,6 +32,16 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "send payees' addresses and tax forms (W-9, W-8BEN)": ("payouts.change_payee",),
     "add payout methods": ("payouts.change_payee",),
     "read payees and their payout methods": ("payouts.view_payee",),
+    "ask for transfers to payees, payouts from their wallets and payout batches": (
+        "payouts.add_payeetransfer",
+        "payouts.add_payeepayout",
+        "payouts.add_payoutbatch",
+    ),
+    "approve transfers to payees, payouts and payout batches another person asked for": (
+        "payouts.approve_payeetransfer",
+        "payouts.approve_payeepayout",
+        "payouts.approve_payoutbatch",
+    ),
     "read everything but authenticator secrets": (
         "payables.view_payable",
         "core.view_auditevent",

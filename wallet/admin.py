@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import ActionQueued, DomainError
 from core.money import format_cents
-from core.two_factor import step_up_needed, step_up_verify
+from core.two_factor import step_up_given, without_code_if_fresh
 from wallet import ach_accounts, apps_service, transfers
 from wallet.admin_kyb import AppKybPages
 from wallet.errors import InvalidAchDetails
@@ -26,7 +26,6 @@ from wallet.forms import AchAccountForm, AppCreateForm, DecideForm, MoveMoneyFor
 from wallet.models import AchAccount, App, WalletTransfer
 
 SUPPORT = "Details for support"
-WRONG_CODE = "That code is wrong or has expired. Enter the current six digits."
 
 
 def when(value) -> str:
@@ -93,19 +92,11 @@ class _Pages(AdminPagesMixin, LargeListAdmin):
         return TemplateResponse(request, "admin/wallet/page.html", context)
 
     def _without_code_if_fresh(self, request, form):
-        if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
-            del form.fields["otp_token"]
-        return form
+        return without_code_if_fresh(request, form)
 
     def _step_up(self, request, form) -> bool:
         """True when this session gave a fresh code (or gives one now); else the form says why."""
-        if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS):
-            return True
-        token = form.cleaned_data.get("otp_token") or ""
-        if token and step_up_verify(request, token):
-            return True
-        form.add_error("otp_token", WRONG_CODE if token else "Enter the six digits from your authenticator app.")
-        return False
+        return step_up_given(request, form)
 
 
 # --- apps ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from core.money import MoneyFormField, format_cents
+from core.two_factor import step_up_field
 from wallet.models import AchAccount
 
 RETYPE_NOTE = "For your security, type it again."
@@ -58,23 +59,13 @@ class VerifyForm(forms.Form):
     )
 
 
-def _otp_field() -> forms.CharField:
-    return forms.CharField(
-        label="Code from your authenticator app",
-        max_length=8,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text=f"Asked when your last code is older than {settings.PAY_STEP_UP_SECONDS // 60} minutes.",
-    )
-
-
 class MoveMoneyForm(forms.Form):
     amount = MoneyFormField(
         min_cents=1,
         help_text="In dollars, for example 25,000.00. Above "
         f"{format_cents(settings.WALLET_SECOND_APPROVAL_CENTS)} a second Payer approves it before it is sent.",
     )
-    otp_token = _otp_field()
+    otp_token = step_up_field()
 
 
 class DecideForm(forms.Form):
@@ -84,7 +75,7 @@ class DecideForm(forms.Form):
     note = forms.CharField(
         label="Note (a reason is required to reject)", required=False, max_length=500, widget=forms.TextInput
     )
-    otp_token = _otp_field()
+    otp_token = step_up_field()
 
     def clean(self):
         data = super().clean()

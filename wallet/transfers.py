@@ -10,26 +10,18 @@ PAY_REQUEST_STALE_SECONDS) is sent again by the sync, with the same key.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from core import action_queue, audit, roles
-from core.dots_gateway import client, dots_call
-from core.errors import (
-    DotsOutcomeUnknownError,
-    DotsRejected,
-    DotsUnavailable,
-    InvalidTransition,
-    SegregationOfDutiesViolation,
-)
+from core import audit, roles
+from core.dots_gateway import client
+from core.errors import InvalidTransition, SegregationOfDutiesViolation
+from core.keyed_send import KeyedSend
 from core.money import format_cents
 from core.permissions import is_system_user, require_perm
-from core.transitions import DOTS
 from dots.types import Transfer as DotsTransfer
 from wallet import seam
 from wallet.ach_accounts import current_account
@@ -40,7 +32,7 @@ S = WalletTransfer.Status
 ASK = "wallet.add_wallettransfer"
 APPROVE = "wallet.approve_wallettransfer"
 MAX_CENTS = 100_000_000_00  # $100,000,000.00: a typo guard, not a Dots limit
-KEY_LIFETIME = dt.timedelta(hours=23)  # Dots keeps an idempotency key 24 hours
+KEYED = KeyedSend(WalletTransfer, prefix="wallet_transfer", timeline=True)
 
 
 def needs_second_approval(amount_cents: int) -> bool:
@@ -152,136 +144,38 @@ def transfer_send(*, transfer_id: int, actor: User, from_queue: bool = False, qu
     """
     require_perm(actor, ASK, "move app wallet money")
     transfer = WalletTransfer.objects.select_related("app", "ach_account").get(pk=transfer_id)
-    if transfer.status not in (S.TO_SEND, S.UNKNOWN):
-        return transfer
-    if transfer.sent_at is not None and timezone.now() - transfer.sent_at > KEY_LIFETIME:
-        # Dots may have forgotten the key: a resend could make a second transfer. A person looks.
-        WalletTransfer.objects.filter(pk=transfer.pk).update(
-            last_dots_error="First sent over 23 hours ago and Dots never answered: it may have forgotten the key, "
-            "so it is not sent again. Look for it among Dots' transfers before asking again."
-        )
-        return transfer
-    account = current_account(transfer.app)
-    if (
-        transfer.dots_transfer_id is None
-        and transfer.sent_at is None
-        and (account is None or account.pk != transfer.ach_account_id or not account.is_verified)
-    ):
-        # Never sent, and the bank account it was asked for is no longer the verified one in Dots.
-        _failed(transfer, S.REFUSED, "The app's bank account changed since the request: ask again.", actor)
-        return transfer
-    if queue and not from_queue:
-        action_queue.queue_if_unreachable(kind=seam.WALLET_TRANSFER_SEND, target=transfer, actor=actor)
-    now = timezone.now()
-    WalletTransfer.objects.filter(pk=transfer.pk, sent_at__isnull=True).update(sent_at=now)
-    call = client().deposit_to_app if transfer.kind == WalletTransfer.Kind.DEPOSIT else client().withdraw_from_app
-    word = "deposit into" if transfer.kind == WalletTransfer.Kind.DEPOSIT else "withdraw from"
-    try:
-        with dots_call(f"{word} the app wallet"):
-            created = call(app_id=transfer.app.dots_app_id, **transfer.request_body)
-    except DotsOutcomeUnknownError as exc:
-        _failed(transfer, S.UNKNOWN, str(exc), actor, action="wallet_transfer.outcome_unknown")
-        if queue and not from_queue:
-            _queue_retry(transfer, actor=actor, error=str(exc))
-        raise
-    except DotsUnavailable as exc:
-        _failed(transfer, transfer.status, str(exc), actor)
-        if queue and not from_queue:
-            _queue_retry(transfer, actor=actor, error=str(exc))
-        raise
-    except DotsRejected as exc:
-        _failed(transfer, S.REFUSED, str(exc), actor, action="wallet_transfer.refused")
-        raise
-    return _adopt(transfer.pk, created, actor, action="wallet_transfer.sent", source="admin")
+    deposit = transfer.kind == WalletTransfer.Kind.DEPOSIT
 
+    def call(body: dict) -> DotsTransfer:
+        dots = client()
+        move = dots.deposit_to_app if deposit else dots.withdraw_from_app
+        return move(app_id=transfer.app.dots_app_id, **body)
 
-def _queue_retry(transfer: WalletTransfer, *, actor: User, error: str) -> None:
-    # Dots keeps a key 24 hours from its first use: retries stop 23 hours after the first send.
-    action_queue.queue_retry(
-        kind=seam.WALLET_TRANSFER_SEND,
-        target=transfer,
+    return KEYED.send(
+        transfer,
         actor=actor,
-        error=error,
-        first_attempt_at=transfer.sent_at or timezone.now(),
+        call=call,
+        doing=f"{'deposit into' if deposit else 'withdraw from'} the app wallet",
+        queue_kind=seam.WALLET_TRANSFER_SEND if queue and not from_queue else None,
+        refusal=_account_changed,
     )
 
 
-def _failed(transfer: WalletTransfer, status: str, message: str, actor: User, action: str | None = None) -> None:
-    with transaction.atomic():
-        before = transfer.status
-        may_move_from = [src for src, targets in WalletTransfer.TRANSITIONS.ours.items() if status in targets]
-        if not WalletTransfer.objects.filter(
-            pk=transfer.pk, dots_transfer_id__isnull=True, status__in=[status, *may_move_from]
-        ).update(status=status, last_dots_error=message[:2000], last_dots_attempt_at=timezone.now()):
-            return
-        transfer.refresh_from_db()
-        if status != before:
-            transfer.timeline = [*transfer.timeline, {"status": status, "seen_at": timezone.now().isoformat()}]
-            transfer.save(update_fields=["timeline", "updated_at"])
-        if action or status != before:
-            audit.record(
-                actor=actor,
-                action=action or "wallet_transfer.refused",
-                target=transfer,
-                before={"status": before},
-                after={"status": status},
-                reason=message[:500],
-            )
-
-
-def _adopt(transfer_id: int, dots: DotsTransfer, actor: User, *, action: str, source: str) -> WalletTransfer:
-    """Take Dots' status (and reason) for the transfer; a move Dots should not make is kept out and noted."""
-    now = timezone.now()
-    with transaction.atomic():
-        transfer = WalletTransfer.objects.select_for_update().get(pk=transfer_id)
-        before = transfer.status
-        status = dots.status or transfer.status
-        if status != before and status in S.values and before in S.values:
-            try:
-                WalletTransfer.TRANSITIONS.ensure(transfer, status, by=DOTS)
-            except InvalidTransition as exc:
-                transfer.last_dots_error = f"Not taken from Dots: {exc}"[:2000]
-                transfer.last_dots_attempt_at = now
-                transfer.save(update_fields=["last_dots_error", "last_dots_attempt_at", "updated_at"])
-                return transfer
-        transfer.dots_transfer_id = dots.id or transfer.dots_transfer_id
-        transfer.status = status
-        reason = dots.raw.get("failure_reason") or dots.raw.get("failure_message") or ""
-        if status == S.FAILED:
-            transfer.failure_reason = str(reason)[:500]
-        transfer.last_dots_error = ""
-        transfer.last_dots_attempt_at = now
-        if status != before:
-            transfer.timeline = [*transfer.timeline, {"status": status, "seen_at": now.isoformat()}]
-        transfer.save()
-        if status != before or action == "wallet_transfer.sent":
-            audit.record(
-                actor=actor,
-                action=action,
-                target=transfer,
-                source=source,
-                before={"status": before},
-                after={"status": status, "dots_transfer_id": transfer.dots_transfer_id},
-                reason=transfer.failure_reason if status == S.FAILED else "",
-            )
-    return transfer
+def _account_changed(transfer: WalletTransfer) -> str:
+    """Never sent, and the bank account it was asked for is no longer the verified one in Dots."""
+    account = current_account(transfer.app)
+    if account is None or account.pk != transfer.ach_account_id or not account.is_verified:
+        return "The app's bank account changed since the request: ask again."
+    return ""
 
 
 def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> WalletTransfer:
     """Follow one transfer: read it from Dots; one whose answer was lost (or whose sender died) is sent
     again with its own key, which finds the transfer the first call made rather than making another."""
-    transfer = WalletTransfer.objects.get(pk=transfer_id)
-    if not transfer.dots_transfer_id:
-        if transfer.status == S.UNKNOWN or (transfer.status == S.TO_SEND and _stale(transfer)):
-            return transfer_send(transfer_id=transfer.pk, actor=actor, queue=False)
-        return transfer
-    if transfer.status not in WalletTransfer.TRANSITIONS.followed():
-        return transfer
-    with dots_call("read the deposit or withdrawal"):
-        dots_transfer = client().retrieve_transfer(transfer_id=transfer.dots_transfer_id)
-    return _adopt(transfer.pk, dots_transfer, actor, action="wallet_transfer.status_changed", source=source)
-
-
-def _stale(transfer: WalletTransfer) -> bool:
-    started = transfer.sent_at or transfer.decided_at or transfer.created_at
-    return timezone.now() - started > dt.timedelta(seconds=settings.PAY_REQUEST_STALE_SECONDS)
+    return KEYED.refresh(
+        transfer_id,
+        actor=actor,
+        source=source,
+        resend=lambda transfer: transfer_send(transfer_id=transfer.pk, actor=actor, queue=False),
+        doing="read the deposit or withdrawal",
+    )

@@ -68,6 +68,13 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         "approved": frozenset(),
         "rejected": frozenset(),
     },
+    # payout-batch-response.status enum: a batch's items are paid when it reaches paying_out (or completed).
+    "payout_batch": {
+        "created": frozenset({"processing", "paying_out", "completed"}),
+        "processing": frozenset({"paying_out", "completed"}),
+        "paying_out": frozenset({"completed"}),
+        "completed": frozenset(),
+    },
     # user.status enum: verification can go back and forth; a disabled user can be re-enabled.
     "user": {
         "unverified": frozenset({"in_review", "verified", "disabled"}),
@@ -84,7 +91,11 @@ DEFAULT_OUTCOME = {
     "payout_link": "claimed",
     "payout_request": "approved",
     "user": "verified",
+    "payout_batch": "completed",
 }
+# How a kind advances when no test says: manual, except batches, which Dots (and so the emulator, by
+# default) processes in the create request; `manual` holds one at `created` for tests of the others.
+DEFAULT_MODE = {"payout_batch": "immediate"}
 
 MODES = ("manual", "immediate", "on_read")
 SETTINGS_KEY = "lifecycle_settings"
@@ -114,7 +125,7 @@ def transition(kind: str, doc: Doc, new_status: str, *, field: str = "status") -
 
 
 def default_setting(kind: str) -> Doc:
-    return {"mode": "manual", "outcome": DEFAULT_OUTCOME.get(kind), "reason": None, "reads": 1}
+    return {"mode": DEFAULT_MODE.get(kind, "manual"), "outcome": DEFAULT_OUTCOME.get(kind), "reason": None, "reads": 1}
 
 
 def setting(store: Store, kind: str) -> Doc:

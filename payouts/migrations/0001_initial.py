@@ -749,4 +749,200 @@ class Migration(migrations.Migration):
             name="address_state",
             field=models.CharField(blank=True, max_length=100, verbose_name="state or region"),
         ),
+        migrations.CreateModel(
+            name="PayeePayout",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("last_dots_error", models.TextField(blank=True, editable=False, verbose_name="last error from Dots")),
+                (
+                    "last_dots_attempt_at",
+                    models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+                ),
+                ("idempotency_key", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("request_body", models.JSONField(blank=True, default=dict, verbose_name="request sent to Dots")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="requested at")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="approved or rejected at")),
+                ("decision_note", models.CharField(blank=True, max_length=500, verbose_name="Payer's note")),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="first sent to Dots")),
+                ("failure_reason", models.CharField(blank=True, max_length=500, verbose_name="Dots' reason")),
+                ("amount_cents", models.BigIntegerField(verbose_name="amount")),
+                ("reason", models.CharField(max_length=500, verbose_name="why")),
+                ("platform", models.CharField(max_length=20, verbose_name="kind of payout method")),
+                ("payout_method_id", models.CharField(blank=True, max_length=64, verbose_name="Dots payout method id")),
+                ("payout_method_words", models.CharField(max_length=200, verbose_name="payout method")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_approval", "Waiting for a Payer to approve"),
+                            ("rejected", "Rejected by the Payer"),
+                            ("to_send", "Being sent to Dots"),
+                            ("unknown", "Sent to Dots, no answer yet"),
+                            ("refused", "Refused by Dots"),
+                            ("created", "Accepted by Dots"),
+                            ("pending", "On its way to the payout method"),
+                            ("flagged", "Held by Dots for review"),
+                            ("completed", "Paid"),
+                            ("failed", "Failed"),
+                            ("canceled", "Canceled by Dots"),
+                            ("reversed", "Reversed after it was paid"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "dots_transfer_id",
+                    models.CharField(
+                        blank=True, max_length=64, null=True, unique=True, verbose_name="Dots transfer id"
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payouts", to="payouts.payee"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "payout from a payee's wallet",
+                "verbose_name_plural": "payouts from payees' wallets",
+                "ordering": ["-id"],
+                "permissions": [
+                    ("approve_payeepayout", "Can approve a payout from a payee's wallet someone else asked for")
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="PayoutBatch",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("last_dots_error", models.TextField(blank=True, editable=False, verbose_name="last error from Dots")),
+                (
+                    "last_dots_attempt_at",
+                    models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last try with Dots"),
+                ),
+                ("idempotency_key", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("request_body", models.JSONField(blank=True, default=dict, verbose_name="request sent to Dots")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="requested at")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="approved or rejected at")),
+                ("decision_note", models.CharField(blank=True, max_length=500, verbose_name="Payer's note")),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="first sent to Dots")),
+                ("failure_reason", models.CharField(blank=True, max_length=500, verbose_name="Dots' reason")),
+                ("reason", models.CharField(max_length=500, verbose_name="why")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_approval", "Waiting for a Payer to approve"),
+                            ("rejected", "Rejected by the Payer"),
+                            ("to_send", "Being sent to Dots"),
+                            ("unknown", "Sent to Dots, no answer yet"),
+                            ("refused", "Refused by Dots"),
+                            ("created", "Accepted by Dots"),
+                            ("processing", "Being processed by Dots"),
+                            ("paying_out", "Paying out"),
+                            ("completed", "Processed by Dots (see each payee's outcome)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("item_count", models.PositiveIntegerField(default=0, verbose_name="payees")),
+                ("total_cents", models.BigIntegerField(default=0, verbose_name="total")),
+                (
+                    "dots_batch_id",
+                    models.CharField(
+                        blank=True, max_length=64, null=True, unique=True, verbose_name="Dots payout batch id"
+                    ),
+                ),
+                (
+                    "results_read_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="outcomes last read from Dots"),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "payout batch",
+                "verbose_name_plural": "payout batches",
+                "ordering": ["-id"],
+                "permissions": [("approve_payoutbatch", "Can approve a payout batch someone else built")],
+            },
+        ),
+        migrations.CreateModel(
+            name="PayoutBatchItem",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount_cents", models.BigIntegerField(verbose_name="amount")),
+                ("idempotency_key", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Not paid out yet"),
+                            ("refused", "Refused by Dots"),
+                            ("created", "Accepted by Dots"),
+                            ("pending", "On its way"),
+                            ("flagged", "Held by Dots for review"),
+                            ("completed", "Paid"),
+                            ("failed", "Failed"),
+                            ("canceled", "Canceled by Dots"),
+                            ("reversed", "Reversed after it was paid"),
+                        ],
+                        default="waiting",
+                        max_length=20,
+                    ),
+                ),
+                ("dots_transfer_id", models.CharField(blank=True, max_length=64, verbose_name="Dots transfer id")),
+                ("error_code", models.CharField(blank=True, max_length=64, verbose_name="Dots' error code")),
+                ("reason", models.CharField(blank=True, max_length=500, verbose_name="Dots' reason")),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="payouts.payoutbatch"
+                    ),
+                ),
+                (
+                    "payee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="payouts.payee"
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "payout batch item",
+                "ordering": ["id"],
+            },
+        ),
     ]

@@ -18,7 +18,7 @@ from dots.addresses import US_STATES
 from dots.types import User as DotsUser
 from payouts import csv_import
 from payouts.errors import InvalidPayee, PayeeCreateFailed, PayeeInUse, PayeeNotInDots
-from payouts.models import Payee
+from payouts.models import Payee, PayoutBatchItem
 
 CREATE_ATTEMPTS = 4  # per row, for 5xx / unreachable answers
 RETRY_BASE_SECONDS = 0.2
@@ -226,16 +226,23 @@ def payee_verify(*, payee_id: int, token: str, actor: User) -> Payee:
 def payee_delete(*, payee_id: int, reason: str, actor: User) -> None:
     """Delete the payee's user in Dots, then here. Refused (and said so) when Dots refuses.
 
-    A payee whose payout links or payout requests are kept here is not deleted: their
-    history must still name who was paid.
+    A payee whose payout links, payout requests, transfers, payouts or batch payouts are kept here
+    is not deleted: their history must still name who was paid.
     """
     require_perm(actor, DELETE_PAYEE, "delete payees")
     if not (reason or "").strip():
         raise InvalidPayee("Say why the payee is deleted.", code="reason-required")
     payee = Payee.objects.get(pk=payee_id)
-    if payee.payout_links.exists() or payee.payout_requests.exists():
+    if (
+        payee.payout_links.exists()
+        or payee.payout_requests.exists()
+        or payee.wallet_transfers.exists()
+        or payee.payouts.exists()
+        or PayoutBatchItem.objects.filter(payee=payee).exists()
+    ):
         raise PayeeInUse(
-            f"{payee} has payout links or payout requests kept here for the record, so the payee is not deleted."
+            f"{payee} has payout links, payout requests, transfers or payouts kept here for the record, "
+            "so the payee is not deleted."
         )
     if payee.dots_user_id:
         try:
@@ -452,7 +459,14 @@ PLATFORM_WORDS = {"ach": "Bank account", "paypal": "PayPal", "venmo": "Venmo", "
 def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
     """The payee's payout methods as Dots lists them, in words (never a whole account number)."""
     require_perm(actor, VIEW_PAYEE, "see payees' payout methods")
-    payee = Payee.objects.get(pk=payee_id)
+    return read_payout_methods(Payee.objects.get(pk=payee_id))
+
+
+def read_payout_methods(payee: Payee) -> list[dict]:
+    """Dots' list of the payee's payout methods: id, platform, kind and detail in words, default.
+
+    The caller checks the actor's permission (seeing methods, or choosing one to pay out to).
+    """
     if not payee.dots_user_id:
         raise PayeeNotInDots(f"{payee} has no Dots user yet.")
     with dots_call("read the payee's payout methods"):
@@ -468,7 +482,15 @@ def payee_payout_methods(*, payee_id: int, actor: User) -> list[dict]:
             "cash_app": str(raw.get("cash_tag") or ""),
         }.get(platform, "")
         is_default = platform and payee.default_payout_method in (platform, raw.get("id"))
-        shown.append({"kind": PLATFORM_WORDS.get(platform, platform), "detail": detail, "default": bool(is_default)})
+        shown.append(
+            {
+                "id": str(raw.get("id") or ""),
+                "platform": platform,
+                "kind": PLATFORM_WORDS.get(platform, platform),
+                "detail": detail,
+                "default": bool(is_default),
+            }
+        )
     return shown
 
 

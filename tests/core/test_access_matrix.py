@@ -64,6 +64,10 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payee_payout_methods": ("payouts.view_payee", "payouts.payee"),  # adding: POST_NEEDS
     "admin:payouts_payeetransfer_approve": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
     "admin:payouts_payeetransfer_reject": ("payouts.approve_payeetransfer", "payouts.payeetransfer"),
+    "admin:payouts_payeepayout_approve": ("payouts.approve_payeepayout", "payouts.payeepayout"),
+    "admin:payouts_payeepayout_reject": ("payouts.approve_payeepayout", "payouts.payeepayout"),
+    "admin:payouts_payoutbatch_approve": ("payouts.approve_payoutbatch", "payouts.payoutbatch"),
+    "admin:payouts_payoutbatch_reject": ("payouts.approve_payoutbatch", "payouts.payoutbatch"),
     "admin:payouts_payeeimport_progress": ("payouts.view_payeeimport", "payouts.payeeimport"),
     "admin:payouts_payeeimport_failed_rows": ("payouts.view_payeeimport", "payouts.payeeimport"),
     "admin:payouts_payeeimport_confirm": ("payouts.change_payeeimport", "payouts.payeeimport"),

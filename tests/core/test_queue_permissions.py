@@ -71,6 +71,9 @@ def test_every_queued_kind_an_app_declares_names_a_permission_and_is_tested_here
         "payable.pay",
         "payout_link.push",
         "payout_request.push",
+        "payee_transfer.send",
+        "payee_payout.send",
+        "payout_batch.send",
         "wallet_transfer.send",
         *RECEIVABLES_KINDS,
     }, "a new queued kind needs its own role-removed test in this module"
@@ -195,6 +198,80 @@ def test_payout_request_queued_by_an_operator_whose_role_is_removed_fails_and_se
     request.refresh_from_db()
     assert request.dots_id is None and request.status == PayoutRequest.Status.PENDING
     assert dots.received("POST", "/v2/payout-requests") == []
+
+
+def test_a_transfer_to_a_payee_queued_by_the_approving_payer_whose_role_is_removed_fails_and_sends_nothing(dots):
+    from payouts.models import PayeeTransfer
+    from payouts.services import payee_transfers, payees
+
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    payer = make_user("payer", role=roles.PAYER)
+    payee = payees.payee_create(
+        first_name="Ann", last_name="Lee", email="ann@example.com", phone="+12015550188", actor=operator
+    )
+    transfer = payee_transfers.transfer_request(actor=operator, payee_id=payee.pk, amount_cents=2_500, reason="Bonus")
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk, note="ok")
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="send transfers to payees")
+
+    transfer.refresh_from_db()
+    assert transfer.dots_transfer_id is None and transfer.status == PayeeTransfer.Status.TO_SEND
+    assert dots.received("POST", "/v2/transfers") == []
+
+
+def test_a_payout_from_a_payee_wallet_queued_by_the_approving_payer_whose_role_is_removed_fails_and_sends_nothing(
+    dots,
+):
+    from payouts.models import PayeePayout
+    from payouts.services import payee_payouts, payees
+
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    payer = make_user("payer", role=roles.PAYER)
+    payee = payees.payee_create(
+        first_name="Bo", last_name="Ng", email="bo@example.com", phone="+12015550189", actor=operator
+    )
+    payees.payee_add_payout_method(
+        payee_id=payee.pk, fields={"platform": "paypal", "email": "bo@example.com"}, actor=operator
+    )
+    (method,) = payee_payouts.payout_method_options(payee_id=payee.pk, actor=operator)
+    payout = payee_payouts.payout_request(
+        actor=operator, payee_id=payee.pk, amount_cents=2_500, payout_method=method, reason="Earnings"
+    )
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        payee_payouts.payout_approve(actor=payer, payout_id=payout.pk, note="ok")
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="send payouts from payees' wallets")
+
+    payout.refresh_from_db()
+    assert payout.dots_transfer_id is None and payout.status == PayeePayout.Status.TO_SEND
+    assert dots.received("POST", "/v2/payouts") == []
+
+
+def test_a_payout_batch_queued_by_the_approving_payer_whose_role_is_removed_fails_and_sends_nothing(dots):
+    from payouts.models import PayoutBatch
+    from payouts.services import payees, payout_batches
+
+    operator = make_user("operator", role=roles.PAYOUTS_OPERATOR)
+    payer = make_user("payer", role=roles.PAYER)
+    payee = payees.payee_create(
+        first_name="Cy", last_name="Ng", email="cy@example.com", phone="+12015550187", actor=operator
+    )
+    batch = payout_batches.batch_request(actor=operator, rows=[(payee.pk, 2_500)], reason="Earnings")
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        payout_batches.batch_approve(actor=payer, batch_id=batch.pk, note="ok")
+    _take_role_away(payer, roles.PAYER)
+
+    _run_and_expect_refusal(dots, payer, doing="send payout batches")
+
+    batch.refresh_from_db()
+    assert batch.dots_batch_id is None and batch.status == PayoutBatch.Status.TO_SEND
+    assert dots.received("POST", "/v2/payout-batches") == []
 
 
 def test_a_deposit_queued_by_a_payer_whose_role_is_removed_fails_and_sends_nothing(

@@ -16,6 +16,8 @@ EXPECTED = {
     "payouts.transfer": {roles.PAYOUTS_OPERATOR: VIEW, roles.PAYER: VIEW, roles.MANAGER: VIEW},
     "payouts.webhookdelivery": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "payouts.payeetransfer": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payeepayout": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
+    "payouts.payoutbatch": {roles.PAYOUTS_OPERATOR: VIEW | {"add"}, roles.PAYER: VIEW, roles.MANAGER: VIEW},
 }
 
 _n = itertools.count(1)
@@ -76,6 +78,34 @@ def _payee_transfer():
     )
 
 
+def _payee_payout():
+    from payouts.models import PayeePayout
+
+    payee = _payee()
+    payee.dots_user_id = f"user-{next(_n)}"
+    payee.save()
+    return PayeePayout.objects.create(
+        payee=payee,
+        amount_cents=2_500,
+        reason="Earnings",
+        platform="ach",
+        payout_method_id=f"pm-{next(_n)}",
+        payout_method_words="Bank account, account ending 6789",
+        status="awaiting_approval",
+        requested_by=_user(),
+    )
+
+
+def _payout_batch():
+    from payouts.models import PayoutBatch, PayoutBatchItem
+
+    batch = PayoutBatch.objects.create(
+        reason="March", status="awaiting_approval", item_count=1, total_cents=2_500, requested_by=_user()
+    )
+    PayoutBatchItem.objects.create(batch=batch, payee=_payee(), amount_cents=2_500)
+    return batch
+
+
 def _webhook_delivery():
     from payouts.models import WebhookDelivery
 
@@ -96,4 +126,6 @@ INSTANCE_FACTORIES = {
     "payouts.transfer": _transfer,
     "payouts.webhookdelivery": _webhook_delivery,
     "payouts.payeetransfer": _payee_transfer,
+    "payouts.payeepayout": _payee_payout,
+    "payouts.payoutbatch": _payout_batch,
 }

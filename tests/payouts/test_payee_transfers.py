@@ -11,7 +11,7 @@ from core.models import AuditEvent
 from payouts import sync
 from payouts.models import PayeeTransfer
 from payouts.services import payee_transfers, payees
-from tests.support import login_verified, make_user
+from tests.support import add_totp_device, current_code, login_verified, make_user
 
 from .conftest import phone
 
@@ -119,10 +119,12 @@ def test_the_pages_ask_approve_and_refuse_the_asker(dots, operator, payer, payee
     refused = client.post(f"/admin/payouts/payeetransfer/{transfer.pk}/approve/", {"note": ""})
     assert refused.status_code == 200 and "another Payer must decide" in refused.content.decode()
     assert dots.received("POST", "/v2/transfers") == []
+    device = add_totp_device(payer)
     login_verified(client, payer)
     page = client.get(f"/admin/payouts/payeetransfer/{transfer.pk}/change/").content.decode()
     assert "$12.34" in page and "Approve and send" in page
-    client.post(f"/admin/payouts/payeetransfer/{transfer.pk}/approve/", {"note": "ok"})
+    approve = f"/admin/payouts/payeetransfer/{transfer.pk}/approve/"
+    client.post(approve, {"note": "ok", "otp_token": current_code(device)})
     transfer.refresh_from_db()
     assert transfer.status == S.CREATED and len(dots.received("POST", "/v2/transfers")) == 1
 
@@ -142,3 +144,97 @@ def test_approved_while_dots_is_down_it_is_sent_by_the_sync_later(dots, operator
     transfer.refresh_from_db()
     assert transfer.status == S.CREATED
     assert [t.id for t in client().list_transfers(user_id=payee.dots_user_id).items] == [transfer.dots_transfer_id]
+
+
+def test_approving_on_the_page_needs_a_fresh_code_and_a_wrong_one_sends_nothing(dots, operator, payer, payee, client):
+    transfer = _ask(operator, payee)
+    device = add_totp_device(payer)
+    login_verified(client, payer)
+    url = f"/admin/payouts/payeetransfer/{transfer.pk}/approve/"
+    assert "Code from your authenticator app" in client.get(url).content.decode()
+    wrong = client.post(url, {"note": "ok", "otp_token": "000000"}).content.decode()
+    assert "That code is wrong or has expired" in wrong
+    missing = client.post(url, {"note": "ok"}).content.decode()
+    assert "Enter the six digits from your authenticator app" in missing
+    transfer.refresh_from_db()
+    assert transfer.status == S.AWAITING_APPROVAL and dots.received("POST", "/v2/transfers") == []
+
+    device.refresh_from_db()
+    device.throttle_reset()
+    response = client.post(url, {"note": "ok", "otp_token": current_code(device)})
+    transfer.refresh_from_db()
+    assert response.status_code == 302 and transfer.status == S.CREATED
+    assert len(dots.received("POST", "/v2/transfers")) == 1
+    # Rejecting moves no money: no code asked.
+    other = _ask(operator, payee)
+    assert "authenticator" not in client.get(f"/admin/payouts/payeetransfer/{other.pk}/reject/").content.decode()
+
+
+def test_approved_during_an_outage_it_is_queued_and_sent_once_when_dots_answers(dots, operator, payer, payee, settings):
+    from core import action_queue
+    from core.errors import ActionQueued
+    from core.models import QueuedDotsAction
+    from tests.outage_support import end_outage, start_outage
+
+    settings.DOTS_OUTAGE_AFTER_SECONDS = 0
+    settings.DOTS_OUTAGE_MIN_FAILURES = 1
+    settings.DOTS_HEALTH_CACHE_SECONDS = 0
+    transfer = _ask(operator, payee)
+    start_outage(dots)
+    try:
+        with pytest.raises(ActionQueued, match="queued and will be sent when Dots answers"):
+            payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk, note="ok")
+        transfer.refresh_from_db()
+        action = QueuedDotsAction.objects.get()
+        assert transfer.status == S.TO_SEND and action.kind == "payee_transfer.send" and action.actor == payer
+        assert dots.received("POST", "/v2/transfers") == []
+        end_outage(dots)
+        result = action_queue.drain()
+    finally:
+        from core import dots_health
+
+        dots_health.forget_cached()
+    assert result.done == 1
+    transfer.refresh_from_db()
+    assert transfer.status == S.CREATED
+    listed = list(client().list_transfers(user_id=payee.dots_user_id).items)
+    assert [t.id for t in listed] == [transfer.dots_transfer_id]
+
+
+def test_a_status_drift_is_reported_and_dots_state_adopted(dots, operator, payer, payee):
+    from reconciliation import services
+    from reconciliation.models import Discrepancy
+
+    transfer = payee_transfers.transfer_approve(actor=payer, transfer_id=_ask(operator, payee).pk)
+    PayeeTransfer.objects.filter(pk=transfer.pk).update(status=S.FAILED)
+
+    services.reconcile_all(actor=system_user(), record_types=["payee_transfer"])
+
+    row = Discrepancy.objects.get(record_type="payee_transfer", resolution="")
+    assert (row.kind, row.local_value, row.dots_value, row.local_id) == ("status", "failed", "created", transfer.pk)
+    services.discrepancy_adopt(discrepancy_id=row.pk, actor=make_user("admin", role=roles.ADMINISTRATOR))
+    transfer.refresh_from_db()
+    assert transfer.status == S.CREATED
+    assert AuditEvent.objects.filter(
+        action="payee_transfer.status_changed", object_id=str(transfer.pk), source="reconcile"
+    ).exists()
+
+
+def test_reconciliation_settles_a_transfer_whose_answer_was_lost_with_one_transfer_in_dots(
+    dots, operator, payer, payee
+):
+    from reconciliation import services
+
+    transfer = _ask(operator, payee)
+    dots.add_fault(method="POST", path="/v2/transfers", kind="drop", count=10)
+    with pytest.raises(DotsOutcomeUnknownError):
+        payee_transfers.transfer_approve(actor=payer, transfer_id=transfer.pk)
+    dots.control("faults/clear")
+
+    result = services.reconcile_all(actor=system_user(), record_types=["payee_transfer"])
+
+    transfer.refresh_from_db()
+    assert transfer.status == S.CREATED and transfer.dots_transfer_id
+    assert any("found in Dots by its key" in line for line in result.settled)
+    listed = list(client().list_transfers(user_id=payee.dots_user_id).items)
+    assert [t.id for t in listed] == [transfer.dots_transfer_id]

@@ -12,15 +12,20 @@ An item key already paid (by an earlier batch of this app) is not paid again: it
 result points at the earlier transfer. The batch's own `idempotency_key` is
 app.py's generic replay.
 
-The emulator processes a batch within the create request, so a batch is
-`completed` once created (the spec's intermediate `processing` / `paying_out`
-are not observable); the transfers it created follow their own lifecycle.
+By default (setting `payout_batch` mode `immediate`, outcome `completed`) the
+emulator processes a batch within the create request, so it is `completed` once
+created. With mode `manual` (or `on_read`) a batch stays `created`, its items
+unpaid and without results, until `POST /_emulator/payout-batches/<id>/advance
+{"status": "processing" | "paying_out" | "completed"}` (or the `reads`-th GET)
+moves it: the items are paid when it reaches `paying_out` or `completed`. The
+transfers it created follow their own lifecycle.
 """
 
 from __future__ import annotations
 
 import re
 
+from dots.emulator import lifecycles
 from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc
@@ -50,7 +55,13 @@ def serialize_payout_batch(doc: Doc) -> Doc:
 def serialize_results(ctx: Ctx, doc: Doc, *, include_request: bool) -> Doc:
     out = serialize_payout_batch(doc)
     items = []
-    for result in doc["_results"]:
+    # Items of a batch not yet paying out: listed by user and key, with neither transfer nor error yet.
+    waiting = [
+        {"user_id": fields["user_id"], "idempotency_key": fields["idempotency_key"], "metadata": fields["metadata"],
+         "request": item}
+        for fields, item in doc.get("_pending") or []
+    ]  # fmt: skip
+    for result in [*doc["_results"], *waiting]:
         item = {"user_id": result["user_id"], "idempotency_key": result["idempotency_key"]}
         if result.get("metadata") is not None:
             item["metadata"] = result["metadata"]
@@ -98,16 +109,19 @@ def create(ctx: Ctx) -> tuple[int, object]:
         parsed.append(fields)
 
     batch_id = ctx.store.new_uuid()
-    results = [_pay_item(ctx, fields, request=item) for fields, item in zip(parsed, items, strict=False)]
     doc = {
         "id": batch_id,
         "created": ctx.now_iso(),
         "idempotency_key": batch_key,
-        "status": "completed",
+        "status": "created",
         "metadata": metadata,
         "_app_id": ctx.app_id,
-        "_results": results,
+        "_results": [],
+        "_pending": [[fields, item] for fields, item in zip(parsed, items, strict=False)],
     }
+    auto = lifecycles.auto_outcome_on_create(ctx.store, KIND)
+    if auto is not None:
+        _advance(ctx, doc, auto[0])
     ctx.store.insert(KIND, batch_id, doc, app_id=ctx.app_id)
     return 200, serialize_payout_batch(doc)
 
@@ -119,18 +133,48 @@ def list_payout_batches(ctx: Ctx) -> tuple[int, object]:
 
 
 def retrieve(ctx: Ctx, payout_batch_id: str) -> tuple[int, object]:
-    return 200, serialize_payout_batch(get_payout_batch(ctx, payout_batch_id))
+    return 200, serialize_payout_batch(_read(ctx, payout_batch_id))
 
 
 def results(ctx: Ctx, payout_batch_id: str) -> tuple[int, object]:
-    doc = get_payout_batch(ctx, payout_batch_id)
+    doc = _read(ctx, payout_batch_id)
     raw = (ctx.query.get("include_request") or "false").lower()
     if raw not in ("true", "false"):
         raise ApiError(400, "invalid-input", "include_request must be true or false")
     return 200, serialize_results(ctx, doc, include_request=raw == "true")
 
 
+# -- controls ------------------------------------------------------------------------------------------------
+
+
+def control_advance(ctx: Ctx, payout_batch_id: str) -> tuple[int, object]:
+    """POST /_emulator/payout-batches/<id>/advance {"status": "processing" | "paying_out" | "completed"}"""
+    doc = ctx.store.get_or_404(KIND, payout_batch_id, what="payout batch")
+    status = ctx.require_choice(ctx.json, "status", tuple(lifecycles.TRANSITIONS[KIND]))
+    _advance(ctx, doc, status)
+    ctx.store.put(KIND, payout_batch_id, doc)
+    return 200, serialize_payout_batch(doc)
+
+
 # -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _read(ctx: Ctx, batch_id: str) -> Doc:
+    """A GET of the batch: with mode on_read, the `reads`-th one moves it to the outcome."""
+    doc = get_payout_batch(ctx, batch_id)
+    auto = lifecycles.auto_outcome_on_read(ctx.store, KIND, batch_id)
+    if auto is not None and lifecycles.allowed(KIND, doc["status"], auto[0]):
+        _advance(ctx, doc, auto[0])
+        ctx.store.put(KIND, batch_id, doc)
+    return doc
+
+
+def _advance(ctx: Ctx, doc: Doc, status: str) -> None:
+    """Move the batch (the lifecycle table refuses a move back); its items are paid on reaching paying_out."""
+    lifecycles.transition(KIND, doc, status)
+    if status in ("paying_out", "completed") and doc.get("_pending"):
+        doc["_results"] = [_pay_item(ctx, fields, request=item) for fields, item in doc["_pending"]]
+        doc["_pending"] = []
 
 
 def _optional_uuid(value: str | None, name: str) -> str | None:
@@ -176,3 +220,4 @@ ROUTES = [
     Route("GET", "/v2/payout-batches/<payout_batch_id>", retrieve),
     Route("GET", "/v2/payout-batches/<payout_batch_id>/results", results),
 ]
+CONTROL_ROUTES = [Route("POST", "/payout-batches/<payout_batch_id>/advance", control_advance)]

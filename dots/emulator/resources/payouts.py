@@ -202,7 +202,7 @@ def _payout_method(ctx: Ctx, user: Doc, *, platform: str, account_id: str | None
         what = f"payout method {account_id}"
     elif platform == "default":
         method = users_resource.default_payout_method_of(ctx, user)
-        what = "a default payout method"
+        what = "default payout method"
     else:
         wanted = "ach" if platform == "bank_transfer" else platform
         method = next((m for m in methods if m["platform"] == wanted), None)

@@ -204,3 +204,42 @@ def test_failed_payout_from_the_user_wallet_returns_the_money_to_that_wallet(emu
     transfer = payout(openapi_session, user["id"]).json()
     emulator.control(f"transfers/{transfer['id']}/advance", {"status": "failed", "reason": "R02"})
     assert openapi_session.get(f"/v2/users/{user['id']}").json()["wallet"]["amount"] == 2000
+
+
+def test_a_batch_held_by_the_manual_setting_moves_through_each_status_and_pays_at_paying_out(
+    emulator, openapi_session, wallet
+):
+    emulator.settings(payout_batch={"mode": "manual"})
+    user = make_user(openapi_session, emulator)
+    item = batch_item(user["id"])
+    batch = openapi_session.post("/v2/payout-batches", json={"items": [item]}).json()
+    assert batch["status"] == "created"
+    waiting = openapi_session.get(f"/v2/payout-batches/{batch['id']}/results").json()["items"]
+    assert waiting == [{"user_id": user["id"], "idempotency_key": item["idempotency_key"]}]
+    assert wallet() == DEFAULT_WALLET_CENTS
+
+    seen = [emulator.control(f"payout-batches/{batch['id']}/advance", {"status": "processing"})["status"]]
+    assert wallet() == DEFAULT_WALLET_CENTS
+    seen.append(emulator.control(f"payout-batches/{batch['id']}/advance", {"status": "paying_out"})["status"])
+    assert wallet() == DEFAULT_WALLET_CENTS - 1000
+    seen.append(emulator.control(f"payout-batches/{batch['id']}/advance", {"status": "completed"})["status"])
+    assert seen == ["processing", "paying_out", "completed"]
+    (result,) = openapi_session.get(f"/v2/payout-batches/{batch['id']}/results").json()["items"]
+    assert result["transfer"]["status"] == "created"
+    assert wallet() == DEFAULT_WALLET_CENTS - 1000  # paid once, not again at completed
+
+
+def test_a_batch_cannot_go_back_and_on_read_completes_it_on_a_get(emulator, openapi_session):
+    emulator.settings(payout_batch={"mode": "manual"})
+    user = make_user(openapi_session, emulator)
+    batch = openapi_session.post("/v2/payout-batches", json={"items": [batch_item(user["id"])]}).json()
+    emulator.control(f"payout-batches/{batch['id']}/advance", {"status": "paying_out"})
+    back = emulator._http.post(
+        f"{emulator.root}/_emulator/payout-batches/{batch['id']}/advance", json={"status": "processing"}
+    )
+    assert back.status_code == 400 and back.json()["error_code"] == "invalid-state-transition"
+
+    emulator.settings(payout_batch={"mode": "on_read", "reads": 1})
+    other = openapi_session.post("/v2/payout-batches", json={"items": [batch_item(user["id"])]}).json()
+    assert other["status"] == "created"
+    assert openapi_session.get(f"/v2/payout-batches/{other['id']}").json()["status"] == "completed"
