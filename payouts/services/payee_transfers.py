@@ -216,6 +216,18 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
     return _adopt(transfer.pk, dots_transfer, actor, action="payee_transfer.status_changed", source=source)
 
 
+def transfer_read(transfer: PayeeTransfer) -> DotsTransfer | None:
+    """The sync's read of one transfer still moving (in a pool thread: Dots only); None: one to
+    send again or leave, done by `transfer_refresh` on the sync's thread."""
+    if not transfer.dots_transfer_id or transfer.status not in (S.CREATED, S.PENDING):
+        return None
+    return client().retrieve_transfer(transfer_id=transfer.dots_transfer_id)
+
+
+def transfer_adopt(*, transfer_id: int, answer: DotsTransfer, actor: User, source: str = "sync") -> PayeeTransfer:
+    return _adopt(transfer_id, answer, actor, action="payee_transfer.status_changed", source=source)
+
+
 def _stale(transfer: PayeeTransfer) -> bool:
     """Approved but not sent for a while: Dots was unreachable, or the request died before the call."""
     started = transfer.sent_at or transfer.decided_at or transfer.created_at

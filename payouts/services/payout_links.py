@@ -287,6 +287,12 @@ def payout_link_refresh(*, payout_link_id: int, actor: User, source: str = "task
     return _store_link_state(link.pk, dots_link, actor, source=source)
 
 
+def payout_link_adopt(*, payout_link_id: int, answer: DotsPayoutLink, actor: User, source: str = "task") -> PayoutLink:
+    """What Dots answered for one link, read by the sync's read pool: adopted as a refresh would."""
+    require_perm(actor, CHANGE_LINK, "refresh payout links from Dots")
+    return _store_link_state(payout_link_id, answer, actor, source=source)
+
+
 def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor: User, *, source: str = "task") -> PayoutLink:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)

@@ -228,3 +228,11 @@ def payout_request_refresh(*, payout_request_id: int, actor: User, source: str =
     with dots_call("read the payout request"):
         dots_request = client().retrieve_payout_request(payout_request_id=request.dots_id)
     return store_request_state(request.pk, dots_request, actor, source=source)
+
+
+def payout_request_adopt(
+    *, payout_request_id: int, answer: DotsPayoutRequest, actor: User, source: str = "task"
+) -> PayoutRequest:
+    """What Dots answered for one request, read by the sync's read pool: adopted as a refresh would."""
+    require_perm(actor, CHANGE_REQUEST, "refresh payout requests from Dots")
+    return store_request_state(payout_request_id, answer, actor, source=source)
