@@ -323,7 +323,9 @@ def _walk_pages(
                 page = next_page.result()
             raws = [item.raw for item in page.items]
             ids = [r.get("id") for r in raws if isinstance(r, dict) and r.get("id")]
-            if read_ahead and page.has_more and ids:
+            # A resumable pass reads ahead only while its budget lasts: a page read ahead past it
+            # would be read again by the next run.
+            if read_ahead and page.has_more and ids and (walk.paging is None or walk.paging.run.time_left()):
                 next_page = pool.submit(_fetch_page, str(ids[-1]))
             result.pages += 1
             all_known = _apply_page(raws, actor=actor, source=source, result=result)
