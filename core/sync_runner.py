@@ -10,12 +10,14 @@ A step that re-reads many records (`follow`) works through them in chunks of SYN
 in primary-key order, and stores the last one it handled as the step's cursor after every
 chunk. A scheduled run stops starting chunks after SYNC_STEP_BUDGET_SECONDS and says so
 (`StepRun.more`); the task then enqueues the step again, which resumes after the cursor. A
-run killed mid-chunk resumes after the last stored cursor: at most one chunk is read twice.
+run killed mid-chunk resumes after the last stored cursor: what is read twice is at most the
+chunk in flight (the records applied since the cursor was stored, and the reads running ahead).
 A pass that reaches the end clears the cursor; the next run starts a new pass.
 
-The Dots reads of a chunk go through a pool of DOTS_READ_CONCURRENCY threads (the app's `read`,
-Dots only, never the database); what they answered is applied on the step's own thread
-(database writes and audit events, as the single-record refresh would). The pool's threads
+The Dots reads go through a pool of DOTS_READ_CONCURRENCY threads (the app's `read`, Dots only,
+never the database), streaming ahead of the record being applied; what they answered is applied
+on the step's own thread, in pk order (database writes and audit events, as the single-record
+refresh would), while the threads read on. The pool's threads
 share one pause: a retry's wait (a 429's Retry-After or a backoff) holds back every thread,
 so the pool does not multiply retries into a storm.
 
@@ -35,10 +37,11 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -273,13 +276,11 @@ class ReadPool:
             initargs=(self.pause.sleep,),
         )
 
-    def read_all(
-        self, rows: list[Any], read: Callable[[Any], Any], *, what: str, deadline: float | None
-    ) -> list[tuple[str, Any]]:
-        """Each row's outcome, in row order: ("answer", x), ("refresh", None), ("error", exc) or
-        ("skipped", None) for a read not started before the deadline."""
+    def submit(self, row: Any, read: Callable[[Any], Any], *, what: str, deadline: float | None) -> Future:
+        """Start reading one row. Its outcome: ("answer", x), ("refresh", None) when `read` has
+        nothing to read, ("error", exc), or ("skipped", None) when it could not start before the deadline."""
 
-        def one(row: Any) -> tuple[str, Any]:
+        def one() -> tuple[str, Any]:
             self.pause.wait()
             if deadline is not None and time.monotonic() >= deadline:
                 return ("skipped", None)
@@ -290,8 +291,7 @@ class ReadPool:
                 return ("error", exc)
             return ("refresh", None) if answer is None else ("answer", answer)
 
-        futures = [self._executor.submit(one, row) for row in rows]
-        return [future.result() for future in futures]
+        return self._executor.submit(one)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -315,8 +315,14 @@ def _line(spec: Followed, row: Any, result: Any) -> str:
 
 
 def follow(spec: Followed) -> SyncReport:
-    """Re-read the followed records in chunks (see the module docstring); the report says how many
-    were due, read (`checked`) and left for the next run."""
+    """Re-read the followed records (see the module docstring); the report says how many were due,
+    read (`checked`) and left for the next run.
+
+    Reads stream through the pool in pk order, at most two per thread ahead of the record being
+    applied, so the threads keep reading while this thread writes. Every SYNC_CHUNK_SIZE records
+    applied, the cursor is stored (with the lease renewed and the next checks scheduled). When
+    the budget is spent no new read starts; those already started are applied, then the run stops.
+    """
     run = current()
     report = SyncReport(spec.name)
     model = spec.rows.model
@@ -333,29 +339,45 @@ def follow(spec: Followed) -> SyncReport:
         cursor = int(progress.cursor or 0)
         only_due = backoff and not progress.pass_full
 
-    def pending() -> QuerySet:
-        rows = spec.rows.filter(pk__gt=cursor)
+    def pending(after: int) -> QuerySet:
+        rows = spec.rows.filter(pk__gt=after)
         return rows.filter(due_filter(now)) if only_due else rows
 
-    report.due = pending().count()
-    finished = False
-    with _pool(spec.read is not None and spec.apply is not None) as pool:
+    report.due = pending(cursor).count()
+    chunk = _Chunk()
+    state = {"finished": False}
+
+    def rows_in_order() -> Iterator[Any]:
+        """The due records after the cursor, a chunk's worth per query, until the budget is spent."""
+        after = cursor
         while run is None or run.time_left():
-            rows = list(pending().order_by("pk")[: settings.SYNC_CHUNK_SIZE])
+            rows = list(pending(after).order_by("pk")[: settings.SYNC_CHUNK_SIZE])
             if not rows:
-                finished = True
+                state["finished"] = True
+                return
+            for row in rows:
+                if run is not None and not run.time_left():
+                    return
+                yield row
+            after = rows[-1].pk
+
+    stopped = lost = False
+    with _pool(spec.read is not None and spec.apply is not None) as pool:
+        for row, outcome in _outcomes(spec, rows_in_order(), pool, run):
+            if outcome[0] == "skipped":
+                stopped = True  # the budget ran out before this read started: the next run begins here
                 break
-            handled = _chunk(spec, rows, pool, report, run, backoff=backoff, now=now)
-            if handled is None:
+            _apply_one(spec, row, outcome, report, chunk)
+            if chunk.size >= settings.SYNC_CHUNK_SIZE and not _close_chunk(
+                spec, chunk, run if scheduled else None, backoff=backoff, now=now
+            ):
+                lost = True
                 break
-            cursor = handled
-            if run is not None and scheduled:
-                SyncProgress.objects.filter(step=run.step, lease_owner=run.owner).update(cursor=str(cursor))
-                if not renew(run):
-                    report.errors.append("another run took this step over; this one stopped")
-                    break
-            if handled != rows[-1].pk:
-                break  # the deadline fell inside the chunk
+        if lost:
+            report.errors.append("another run took this step over; this one stopped")
+        else:
+            _close_chunk(spec, chunk, run if scheduled else None, backoff=backoff, now=now)
+    finished = state["finished"] and not stopped and not lost
     report.left = max(report.due - report.checked, 0)
     if run is not None and scheduled:
         if finished:
@@ -369,58 +391,81 @@ def follow(spec: Followed) -> SyncReport:
     return report
 
 
-def _chunk(
-    spec: Followed,
-    rows: list[Any],
-    pool: ReadPool | None,
-    report: SyncReport,
-    run: StepRun | None,
-    *,
-    backoff: bool,
-    now: dt.datetime,
-) -> int | None:
-    """Read and apply one chunk in pk order; answers the last pk handled (None: none before the deadline)."""
-    deadline = run.deadline if run is not None else None
-    if pool is not None and spec.read is not None:
-        outcomes = pool.read_all(rows, spec.read, what=spec.what, deadline=deadline)
-    else:
-        outcomes = [("refresh", None)] * len(rows)
-    last: int | None = None
-    answered = False
+@dataclass
+class _Chunk:
+    """The records applied since the cursor was last stored."""
+
+    rows: list[tuple[Any, bool]] = field(default_factory=list)  # (row, changed) read well
+    size: int = 0  # records applied, failed reads included
+    last_pk: int | None = None
+    answered: bool = False
     unreachable: DotsUnavailable | None = None
-    read_ok: list[tuple[Any, bool]] = []
-    for row, (kind, value) in zip(rows, outcomes, strict=True):
-        if kind == "skipped" or (pool is None and deadline is not None and time.monotonic() >= deadline):
-            break
-        report.checked += 1
-        last = row.pk
-        try:
-            if kind == "error":
-                raise value
-            if kind == "answer":
-                answered = True
-                result = spec.apply(row, value) if spec.apply else None
+
+
+def _outcomes(
+    spec: Followed, rows: Iterator[Any], pool: ReadPool | None, run: StepRun | None
+) -> Iterator[tuple[Any, tuple[str, Any]]]:
+    """Each row with what its read answered, in row order; the reads run ahead in the pool."""
+    if pool is None or spec.read is None:
+        for row in rows:
+            yield row, ("refresh", None)
+        return
+    deadline = run.deadline if run is not None else None
+    window: deque[tuple[Any, Future]] = deque()
+    ahead = pool.size * 2
+    for row in rows:
+        window.append((row, pool.submit(row, spec.read, what=spec.what, deadline=deadline)))
+        if len(window) >= ahead:
+            done, future = window.popleft()
+            yield done, future.result()
+    while window:
+        done, future = window.popleft()
+        yield done, future.result()
+
+
+def _apply_one(spec: Followed, row: Any, outcome: tuple[str, Any], report: SyncReport, chunk: _Chunk) -> None:
+    kind, value = outcome
+    report.checked += 1
+    chunk.size += 1
+    chunk.last_pk = row.pk
+    try:
+        if kind == "error":
+            raise value
+        if kind == "answer":
+            chunk.answered = True
+            result = spec.apply(row, value) if spec.apply else None
+        else:
+            result = spec.refresh(row.pk)
+    except DotsCallError as exc:
+        if kind == "error":
+            if isinstance(exc, DotsUnavailable):
+                chunk.unreachable = exc
             else:
-                result = spec.refresh(row.pk)
-        except DotsCallError as exc:
-            if isinstance(exc, DotsUnavailable) and kind == "error":
-                unreachable = exc
-            elif kind == "error":
-                answered = True  # Dots answered, with a refusal
-            report.errors.append(f"{spec.label} #{row.pk}: {exc}")
-            continue
-        line = _line(spec, row, result)
-        if line:
-            report.changes.append(line)
-        read_ok.append((row, bool(line)))
+                chunk.answered = True  # Dots answered, with a refusal
+        report.errors.append(f"{spec.label} #{row.pk}: {exc}")
+        return
+    line = _line(spec, row, result)
+    if line:
+        report.changes.append(line)
+    chunk.rows.append((row, bool(line)))
+
+
+def _close_chunk(spec: Followed, chunk: _Chunk, run: StepRun | None, *, backoff: bool, now: dt.datetime) -> bool:
+    """Record Dots' health, schedule the next checks, store the cursor and renew the lease (scheduled
+    runs). Answers False when the lease was lost to another run."""
     # The pool's threads do not touch the database: Dots' health is recorded here, once a chunk.
-    if unreachable is not None:
-        dots_health.record_failure(str(unreachable))
-    elif answered:
+    if chunk.unreachable is not None:
+        dots_health.record_failure(str(chunk.unreachable))
+    elif chunk.answered:
         dots_health.record_success()
-    if backoff and read_ok:
-        _schedule_next(spec, read_ok, now=now)
-    return last
+    if backoff and chunk.rows:
+        _schedule_next(spec, chunk.rows, now=now)
+    kept = True
+    if run is not None and chunk.last_pk is not None:
+        SyncProgress.objects.filter(step=run.step, lease_owner=run.owner).update(cursor=str(chunk.last_pk))
+        kept = renew(run)
+    chunk.rows, chunk.size, chunk.last_pk, chunk.answered, chunk.unreachable = [], 0, None, False, None
+    return kept
 
 
 def _schedule_next(spec: Followed, read_ok: list[tuple[Any, bool]], *, now: dt.datetime) -> None:
