@@ -469,9 +469,14 @@ def _close_chunk(spec: Followed, chunk: _Chunk, run: StepRun | None, *, backoff:
 
 
 def _schedule_next(spec: Followed, read_ok: list[tuple[Any, bool]], *, now: dt.datetime) -> None:
+    """Each record's next check, written as one UPDATE per distinct due time (delays rounded to the
+    minute, so a chunk takes a few statements, not one CASE over every row)."""
     model = spec.rows.model
+    by_due: dict[dt.datetime, list[int]] = {}
     for row, changed in read_ok:
         changed_at = getattr(row, spec.changed_field, None) or now
-        row.sync_checked_at = now
-        row.sync_due_at = now + next_check_delay(dt.timedelta(0) if changed else now - changed_at)
-    model.objects.bulk_update([row for row, _ in read_ok], ["sync_checked_at", "sync_due_at"])
+        delay = next_check_delay(dt.timedelta(0) if changed else now - changed_at)
+        minutes = round(delay.total_seconds() / 60)
+        by_due.setdefault(now + dt.timedelta(minutes=minutes), []).append(row.pk)
+    for due, pks in by_due.items():
+        model.objects.filter(pk__in=pks).update(sync_checked_at=now, sync_due_at=due)

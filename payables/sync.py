@@ -42,7 +42,7 @@ def payables_in_flight_sync(*, actor: User, source: str = AuditEvent.Source.SYNC
             refresh=lambda pk: payable_follow_dots(payable_id=pk, actor=actor, source=source),
             read=payable_read,
             apply=lambda row, answer: payable_adopt(
-                payable_id=row.pk, answer=answer, actor=actor, source=source, before_status=row.status
+                payable_id=row.pk, answer=answer, actor=actor, source=source, before_status=row.status, seen=row
             ),
             what="read a payable from Dots",
         )
@@ -79,11 +79,30 @@ def payable_read(payable: Payable) -> DotsPayable | None:
     return client().retrieve_payable(payable_id=payable.dots_id)
 
 
-def payable_adopt(*, payable_id: int, answer: DotsPayable, actor: User, source: str, before_status: str) -> str:
+def payable_adopt(
+    *,
+    payable_id: int,
+    answer: DotsPayable,
+    actor: User,
+    source: str,
+    before_status: str,
+    seen: Payable | None = None,
+) -> str:
     """Adopt a move Dots made on its own, from Dots' answer for the payable read while it was
-    `before_status`. Answers what changed ("" if nothing, or if someone acted meanwhile)."""
+    `before_status`. Answers what changed ("" if nothing, or if someone acted meanwhile).
+
+    `seen`: the payable as the sync loaded it; when Dots' answer changes nothing we would
+    write, no transaction is opened (most reads of a large sync change nothing).
+    """
     dots_status = answer.status or ""
     moves = Payable.TRANSITIONS.dots_may_move(before_status, dots_status)
+    if (
+        seen is not None
+        and not moves
+        and seen.dots_status == dots_status
+        and _approvals_done(answer.approval_steps or seen.approval_steps) == _approvals_done(seen.approval_steps)
+    ):
+        return ""
     # Reading the failure reason is a call to Dots too: made before the transaction, never inside it.
     reason = payments.payment_failure_reason(answer) if moves and dots_status == S.PAYMENT_FAILED else ""
     with transaction.atomic():

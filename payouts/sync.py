@@ -25,7 +25,7 @@ def payout_requests_step(*, actor: User, full: bool = False) -> SyncReport:
             refresh=lambda pk: payout_requests.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
             read=lambda row: client().retrieve_payout_request(payout_request_id=row.dots_id) if row.dots_id else None,
             apply=lambda row, answer: payout_requests.payout_request_adopt(
-                payout_request_id=row.pk, answer=answer, actor=actor, source=SYNC
+                payout_request_id=row.pk, answer=answer, actor=actor, source=SYNC, seen=row
             ),
             what="read the payout request",
         )
@@ -45,7 +45,7 @@ def payout_links_step(*, actor: User, full: bool = False) -> SyncReport:
             refresh=lambda pk: payout_links.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
             read=lambda row: client().retrieve_payout_link(payout_link_id=row.dots_id),
             apply=lambda row, answer: payout_links.payout_link_adopt(
-                payout_link_id=row.pk, answer=answer, actor=actor, source=SYNC
+                payout_link_id=row.pk, answer=answer, actor=actor, source=SYNC, seen=row
             ),
             what="read the payout link",
         )
