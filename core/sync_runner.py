@@ -480,3 +480,55 @@ def _schedule_next(spec: Followed, read_ok: list[tuple[Any, bool]], *, now: dt.d
         by_due.setdefault(now + dt.timedelta(minutes=minutes), []).append(row.pk)
     for due, pks in by_due.items():
         model.objects.filter(pk__in=pks).update(sync_checked_at=now, sync_due_at=due)
+
+
+# --- reads for the sync page ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StepState:
+    """One step of the sync as a person reads it (the sync page: Keeping in step with Dots)."""
+
+    name: str
+    last_run: str  # "2026-12-06 14:02, took 3.2 s" or "not run yet"
+    counts: str  # "5,000 due, 3,200 read, 1,800 left for the next run"
+    last_summary: str
+    pass_state: str  # "under way since 14:02 (every record)" / "last finished 2026-12-06 14:05"
+    running: str  # "running since 14:02:10" or ""
+
+
+def _when(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return timezone.localtime(moment).strftime(fmt) if moment else ""
+
+
+def step_states() -> list[StepState]:
+    """Every declared step, in the order they run, with what its last run did."""
+    rows = {p.step: p for p in SyncProgress.objects.all()}
+    now = timezone.now()
+    states = []
+    for step in registry.sync_steps():
+        row = rows.get(step.name)
+        if row is None or row.last_run_started_at is None:
+            states.append(StepState(step.name, "not run yet", "", "", "", ""))
+            continue
+        last_run = _when(row.last_run_finished_at or row.last_run_started_at)
+        if row.last_duration_ms is not None:
+            last_run += f", took {row.last_duration_ms / 1000:,.1f} s"
+        if row.last_due is not None:
+            counts = f"{row.last_due:,} due, {row.last_read or 0:,} read, {row.last_left or 0:,} left for the next run"
+        elif row.last_read is not None:
+            counts = f"{row.last_read:,} read"
+        else:
+            counts = ""
+        if row.pass_started_at is not None:
+            which = "every record" if row.pass_full else "the records due"
+            pass_state = f"under way since {_when(row.pass_started_at)} ({which})"
+        elif row.last_pass_finished_at is not None:
+            pass_state = f"last finished {_when(row.last_pass_finished_at)}"
+        else:
+            pass_state = ""
+        running = ""
+        if row.lease_until is not None and row.lease_until > now:
+            running = f"running since {_when(row.last_run_started_at, '%H:%M:%S')}"
+        states.append(StepState(step.name, last_run, counts, row.last_summary, pass_state, running))
+    return states

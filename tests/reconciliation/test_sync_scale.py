@@ -231,3 +231,19 @@ def test_the_scheduled_sync_enqueues_one_task_per_step(dots, operator):
     assert "payout requests: 1 checked, 0 changed (1 due, 0 left for the next run)" in summary
     ran = set(Success.objects.filter(func="core.tasks.sync_step").values_list("args", flat=True))
     assert len(ran) == len([s for s in registry.sync_steps() if s.scheduled])
+
+
+def test_the_sync_page_says_for_each_step_how_many_were_due_read_and_left(dots, operator, client):
+    from core import roles
+    from tests.support import login_verified
+
+    _requests(operator, 2)
+    _scheduled()
+    SyncProgress.objects.filter(step=STEP).update(lease_until=timezone.now() + dt.timedelta(seconds=60))
+    login_verified(client, make_user("payer", role=roles.PAYER))
+
+    page = client.get("/admin/reconciliation/discrepancy/").content.decode()
+
+    assert "Sync with Dots, step by step" in page
+    assert "Payout requests" in page and "2 due, 2 read, 0 left for the next run" in page
+    assert "running since" in page and "not run yet" in page  # the other steps have not run here
