@@ -1,7 +1,8 @@
 """One sync with Dots, step by step: what `sync_dots` and the scheduled sync run.
 
 The steps are declared by the apps (`core.registry.sync_step` in each app's seam.py); this
-module runs them in order and owns only the app wallet's step. Each step reads one kind
+module runs them in order (each under its lease, core.sync_runner) and owns only the app wallet's
+step. The scheduled sync runs each step as its own task instead (reconciliation.tasks). Each step reads one kind
 of record from Dots and adopts what Dots changed on its own (every change audited with
 the actor "system" and the source "sync"); each answers a `SyncReport` saying what it
 checked and what changed. A step whose calls fail is reported and the others go on: one
