@@ -368,15 +368,13 @@ def follow(spec: Followed) -> SyncReport:
                 stopped = True  # the budget ran out before this read started: the next run begins here
                 break
             _apply_one(spec, row, outcome, report, chunk)
-            if chunk.size >= settings.SYNC_CHUNK_SIZE and not _close_chunk(
-                spec, chunk, run if scheduled else None, backoff=backoff, now=now
-            ):
+            if chunk.size >= settings.SYNC_CHUNK_SIZE and not _close_chunk(spec, chunk, run, backoff=backoff, now=now):
                 lost = True
                 break
         if lost:
             report.errors.append("another run took this step over; this one stopped")
         else:
-            _close_chunk(spec, chunk, run if scheduled else None, backoff=backoff, now=now)
+            _close_chunk(spec, chunk, run, backoff=backoff, now=now)
     finished = state["finished"] and not stopped and not lost
     report.left = max(report.due - report.checked, 0)
     if run is not None and scheduled:
@@ -451,8 +449,8 @@ def _apply_one(spec: Followed, row: Any, outcome: tuple[str, Any], report: SyncR
 
 
 def _close_chunk(spec: Followed, chunk: _Chunk, run: StepRun | None, *, backoff: bool, now: dt.datetime) -> bool:
-    """Record Dots' health, schedule the next checks, store the cursor and renew the lease (scheduled
-    runs). Answers False when the lease was lost to another run."""
+    """Record Dots' health, schedule the next checks, store the cursor (a scheduled run's; a person's
+    run leaves the scheduled pass alone) and renew the lease. Answers False when the lease was lost."""
     # The pool's threads do not touch the database: Dots' health is recorded here, once a chunk.
     if chunk.unreachable is not None:
         dots_health.record_failure(str(chunk.unreachable))
@@ -462,7 +460,8 @@ def _close_chunk(spec: Followed, chunk: _Chunk, run: StepRun | None, *, backoff:
         _schedule_next(spec, chunk.rows, now=now)
     kept = True
     if run is not None and chunk.last_pk is not None:
-        SyncProgress.objects.filter(step=run.step, lease_owner=run.owner).update(cursor=str(chunk.last_pk))
+        if run.scheduled:
+            SyncProgress.objects.filter(step=run.step, lease_owner=run.owner).update(cursor=str(chunk.last_pk))
         kept = renew(run)
     chunk.rows, chunk.size, chunk.last_pk, chunk.answered, chunk.unreachable = [], 0, None, False, None
     return kept
