@@ -219,12 +219,9 @@ def run_pass(name: str, *, full: bool = True) -> tuple[float, int, list[float]]:
 class _QueryCounter:
     def __init__(self) -> None:
         self.count = 0
-        self.first: list[str] = []
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
-        if os.environ.get("BENCH_SHOW_SQL") and 30 < self.count < 40:
-            print("   ", sql[:200])
         return execute(sql, params, many, context)
 
 
