@@ -147,6 +147,19 @@ DOTS_WEBHOOK_REFUSED_BYTES_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_BYTES_PER_HO
 # second); a larger one is stored and checked by the worker, and its page shows the progress.
 PAYEE_IMPORT_CHECK_IN_REQUEST_BYTES = env.int("PAYEE_IMPORT_CHECK_IN_REQUEST_BYTES", default=256 * 1024)
 DOTS_TIMEOUT_SECONDS = env.float("DOTS_TIMEOUT_SECONDS", default=10.0)
+# The sync with Dots (core.sync_runner): each step runs as its own task and works in chunks of
+# SYNC_CHUNK_SIZE records, storing its cursor after each, until SYNC_STEP_BUDGET_SECONDS have
+# passed (well under Q_CLUSTER's timeout); the rest of the pass continues in a new task. Its lease
+# on the step (SYNC_LEASE_SECONDS, renewed after each chunk) must stay under that timeout too.
+SYNC_STEP_BUDGET_SECONDS = env.float("SYNC_STEP_BUDGET_SECONDS", default=60.0)
+SYNC_CHUNK_SIZE = env.int("SYNC_CHUNK_SIZE", default=200)
+SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=90.0)
+# Reads of many single records go through this many concurrent requests at most.
+DOTS_READ_CONCURRENCY = env.int("DOTS_READ_CONCURRENCY", default=8)
+# Backoff by age: a record that has not changed for a while is read again after a tenth of its
+# age, at least SYNC_BACKOFF_MIN_SECONDS and at most SYNC_BACKOFF_MAX_SECONDS later.
+SYNC_BACKOFF_MIN_SECONDS = env.int("SYNC_BACKOFF_MIN_SECONDS", default=5 * 60)
+SYNC_BACKOFF_MAX_SECONDS = env.int("SYNC_BACKOFF_MAX_SECONDS", default=6 * 60 * 60)
 # The Dots dashboard user that creates, submits and pays payables for people who are
 # not linked to a dashboard user of their own (approvals always need their own).
 DOTS_DEFAULT_ACTING_USER_ID = env.int("DOTS_DEFAULT_ACTING_USER_ID", default=None)

@@ -23,6 +23,7 @@ from dots.errors import (
     DotsRateLimited,
     DotsServerError,
 )
+from dots.retry import RetryPolicy
 
 _local = threading.local()
 # Tests install a factory for schema-validating sessions (tests/fixtures_app.py).
@@ -43,7 +44,14 @@ def _config_key() -> tuple[object, ...]:
         settings.DOTS_APP_ID,
         settings.DOTS_TIMEOUT_SECONDS,
         _session_factory,
+        getattr(_local, "retry_sleep", None),
     )
+
+
+def set_thread_retry_sleep(sleep: Callable[[float], None] | None) -> None:
+    """This thread's clients wait between retries with `sleep` (the read pool's shared pause,
+    core.sync_runner), so one 429 holds back every thread of the pool, not only the one that got it."""
+    _local.retry_sleep = sleep
 
 
 def client() -> DotsClient:
@@ -58,6 +66,7 @@ def client() -> DotsClient:
             settings.DOTS_API_KEY,
             app_id=settings.DOTS_APP_ID,
             timeout=settings.DOTS_TIMEOUT_SECONDS,
+            retry=RetryPolicy(sleep=sleep) if (sleep := getattr(_local, "retry_sleep", None)) else None,
             session=session,
         )
         _local.client, _local.key = cached, key

@@ -243,3 +243,51 @@ class QueuedDotsAction(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class SyncFollowed(models.Model):
+    """A record the sync re-reads from Dots while it may still change, less often the longer it stays still.
+
+    `sync_due_at` is when the scheduled sync reads it next (NULL: at once); indexed so the due
+    ones are found by a range on one column at any table size (core.sync_runner).
+    """
+
+    sync_checked_at = models.DateTimeField("last read by the sync", null=True, blank=True, editable=False)
+    sync_due_at = models.DateTimeField("next read by the sync", null=True, blank=True, editable=False, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class SyncProgress(models.Model):
+    """Where one step of the sync with Dots stands: its cursor, its lease and what its last run did.
+
+    One row per step (core.sync_runner). The cursor is the last record read in the pass under
+    way (a pk, or Dots' `starting_after` for a listing); a run killed mid-pass resumes after it.
+    The lease says one run holds the step until `lease_until`: a second run finds it held and
+    leaves the step to the first (leases are shorter than django-q2's task timeout, so a killed
+    run's lease has lapsed before its task could be presented again).
+    """
+
+    step = models.CharField(max_length=100, unique=True)
+    cursor = models.CharField("resume after", max_length=200, blank=True)
+    pass_full = models.BooleanField("pass reads every record", default=False)
+    pass_started_at = models.DateTimeField("pass started", null=True, blank=True)
+    last_pass_finished_at = models.DateTimeField("last pass finished", null=True, blank=True)
+    last_full_pass_at = models.DateTimeField("last full pass finished", null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    last_run_started_at = models.DateTimeField("last run started", null=True, blank=True)
+    last_run_finished_at = models.DateTimeField("last run finished", null=True, blank=True)
+    last_due = models.IntegerField("due", null=True, blank=True)
+    last_read = models.IntegerField("read", null=True, blank=True)
+    last_left = models.IntegerField("left for the next run", null=True, blank=True)
+    last_duration_ms = models.IntegerField("last run took (ms)", null=True, blank=True)
+    last_summary = models.TextField("last run", blank=True)
+
+    class Meta:
+        verbose_name = "sync step progress"
+        verbose_name_plural = "sync steps' progress"
+
+    def __str__(self) -> str:
+        return self.step

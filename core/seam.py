@@ -38,3 +38,5 @@ registry.dashboard_panel(
         order=900,
     ),
 )
+# One step of the scheduled sync with Dots, enqueued per step (core.sync_runner).
+registry.task("core", "core.tasks.sync_step")

@@ -1,10 +1,6 @@
 """What one sync step did, in words `sync_dots` can print and the audit trail can keep."""
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from core.errors import DotsCallError
 
 
 @dataclass
@@ -13,34 +9,23 @@ class SyncReport:
     checked: int = 0
     changes: list[str] = field(default_factory=list)  # "Payable INV-104: approved -> payment_completed"
     errors: list[str] = field(default_factory=list)  # Dots calls that failed; the step goes on with the rest
+    # A step that follows records one by one (core.sync_runner.follow): how many were due when it
+    # started, and how many of those it left for the next run (`checked` says how many it read).
+    due: int | None = None
+    left: int | None = None
+    note: str = ""  # "already running since 14:02:10; left to that run"
+    more: bool = False  # its pass goes on in the next run (a scheduled run that used its time budget)
 
     @property
     def changed(self) -> int:
         return len(self.changes)
 
     def summary(self) -> str:
+        if self.note:
+            return f"{self.name}: {self.note}"
         text = f"{self.name}: {self.checked} checked, {self.changed} changed"
+        if self.due is not None:
+            text += f" ({self.due} due, {self.left or 0} left for the next run)"
         if self.errors:
             text += f", {len(self.errors)} could not be read"
         return text
-
-
-def refresh_each(
-    name: str, rows: Iterable[tuple[int, str]], refresh: Callable[[int], Any], *, label: str
-) -> SyncReport:
-    """Re-read each record from Dots (`refresh(pk)` answers the row); report each status that moved.
-
-    `rows`: (pk, status before) pairs. A record Dots does not answer for is reported and the
-    rest go on.
-    """
-    report = SyncReport(name)
-    for pk, before in rows:
-        report.checked += 1
-        try:
-            after = refresh(pk).status
-        except DotsCallError as exc:
-            report.errors.append(f"{label} #{pk}: {exc}")
-            continue
-        if after != before:
-            report.changes.append(f"{label} #{pk}: {before} -> {after}")
-    return report

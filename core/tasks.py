@@ -1,8 +1,30 @@
-"""django-q2 entry points for core: the queue of actions waiting for Dots."""
+"""django-q2 entry points for core: the queue of actions waiting for Dots, and one step of the sync."""
 
-from core import action_queue
+import logging
+
+from django_q.tasks import async_task
+
+from core import action_queue, registry, sync_runner
+from core.audit import system_user
+
+logger = logging.getLogger(__name__)
 
 
 def run_queued_dots_actions() -> str:
     """Every minute: if Dots answers (probed when it was down), run the queued actions that are due."""
     return str(action_queue.drain())
+
+
+def sync_step(name: str, full: bool = False) -> str:
+    """One step of the scheduled sync, within SYNC_STEP_BUDGET_SECONDS; a pass it did not finish goes
+    on in a new task (resuming after the step's stored cursor). Safe to run twice: a second run
+    finds the step's lease held and leaves it to the first."""
+    step = registry.discover().sync_steps.get(name)
+    if step is None:
+        return f"no sync step is named {name!r}"
+    report = sync_runner.run_step(step, actor=system_user(), full=full, scheduled=True)
+    for error in report.errors:
+        logger.warning("sync %s: %s", report.name, error)
+    if report.more:
+        async_task("core.tasks.sync_step", name, full)
+    return report.summary()

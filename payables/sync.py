@@ -11,11 +11,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, sync_runner
 from core.dots_gateway import client, dots_call
 from core.errors import DotsCallError
 from core.models import AuditEvent
 from core.sync_report import SyncReport
+from dots.types import Payable as DotsPayable
 from payables import payments, reconcile
 from payables.models import Payable
 
@@ -28,20 +29,24 @@ FOLLOWED = [*Payable.TRANSITIONS.followed(), S.OUTCOME_UNKNOWN]
 
 
 def payables_in_flight_sync(*, actor: User, source: str = AuditEvent.Source.SYNC) -> SyncReport:
-    """Read every payable that can still change from Dots; adopt Dots' own moves. One call per payable."""
-    report = SyncReport("payables in flight")
-    ids = list(
-        Payable.objects.filter(status__in=FOLLOWED, dots_id__isnull=False).order_by("pk").values_list("pk", flat=True)
+    """Read every payable that can still change from Dots; adopt Dots' own moves.
+
+    One read per payable, in chunks through core's read pool (core.sync_runner.follow): the
+    reads run concurrently, each answer is adopted here as `payable_follow_dots` would.
+    """
+    report = sync_runner.follow(
+        sync_runner.Followed(
+            name="payables in flight",
+            label="Payable",
+            rows=Payable.objects.filter(status__in=FOLLOWED, dots_id__isnull=False),
+            refresh=lambda pk: payable_follow_dots(payable_id=pk, actor=actor, source=source),
+            read=payable_read,
+            apply=lambda row, answer: payable_adopt(
+                payable_id=row.pk, answer=answer, actor=actor, source=source, before_status=row.status, seen=row
+            ),
+            what="read a payable from Dots",
+        )
     )
-    for payable_id in ids:
-        report.checked += 1
-        try:
-            line = payable_follow_dots(payable_id=payable_id, actor=actor, source=source)
-        except DotsCallError as exc:
-            report.errors.append(f"Payable #{payable_id}: {exc}")
-            continue
-        if line:
-            report.changes.append(line)
     # A create whose answer was lost blocks a second create until settled: do it here, every few
     # minutes, rather than leave the clerk waiting for the hourly reconciliation.
     try:
@@ -63,8 +68,41 @@ def payable_follow_dots(*, payable_id: int, actor: User, source: str = AuditEven
         return ""
     with dots_call(f"read {payable} from Dots"):
         answer = client().retrieve_payable(payable_id=payable.dots_id)
+    return payable_adopt(payable_id=payable_id, answer=answer, actor=actor, source=source, before_status=before_status)
+
+
+def payable_read(payable: Payable) -> DotsPayable | None:
+    """The sync's read of one payable (in a pool thread: Dots only). None: one whose payment's
+    outcome is unknown, settled by its own read-back on the sync's thread instead."""
+    if payable.status == S.OUTCOME_UNKNOWN or payable.status not in FOLLOWED or not payable.dots_id:
+        return None
+    return client().retrieve_payable(payable_id=payable.dots_id)
+
+
+def payable_adopt(
+    *,
+    payable_id: int,
+    answer: DotsPayable,
+    actor: User,
+    source: str,
+    before_status: str,
+    seen: Payable | None = None,
+) -> str:
+    """Adopt a move Dots made on its own, from Dots' answer for the payable read while it was
+    `before_status`. Answers what changed ("" if nothing, or if someone acted meanwhile).
+
+    `seen`: the payable as the sync loaded it; when Dots' answer changes nothing we would
+    write, no transaction is opened (most reads of a large sync change nothing).
+    """
     dots_status = answer.status or ""
-    moves = Payable.TRANSITIONS.dots_may_move(payable.status, dots_status)
+    moves = Payable.TRANSITIONS.dots_may_move(before_status, dots_status)
+    if (
+        seen is not None
+        and not moves
+        and seen.dots_status == dots_status
+        and _approvals_done(answer.approval_steps or seen.approval_steps) == _approvals_done(seen.approval_steps)
+    ):
+        return ""
     # Reading the failure reason is a call to Dots too: made before the transaction, never inside it.
     reason = payments.payment_failure_reason(answer) if moves and dots_status == S.PAYMENT_FAILED else ""
     with transaction.atomic():

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from django.conf import settings
 from django.db import models
 
-from core.models import DotsRecord
+from core.models import DotsRecord, SyncFollowed
 from core.transitions import TransitionTable
 
 # Payouts from payees' wallets and payout batches live in their own module; importing them here is how
@@ -183,7 +183,7 @@ class PayeeImportRow(models.Model):
         return f"line {self.line_number}"
 
 
-class PayoutLink(DotsRecord):
+class PayoutLink(DotsRecord, SyncFollowed):
     class Status(models.TextChoices):
         # Local only (Dots has no such status): pending, unknown, refused.
         PENDING = "pending", "Waiting to be sent to Dots"
@@ -286,7 +286,7 @@ class PayoutLink(DotsRecord):
         return f"Payout link #{self.pk}"
 
 
-class PayoutRequest(DotsRecord):
+class PayoutRequest(DotsRecord, SyncFollowed):
     class Status(models.TextChoices):
         # Local only (Dots has no such status): pending, unknown, refused.
         PENDING = "pending", "Waiting to be sent to Dots"
@@ -537,7 +537,7 @@ class WebhookDelivery(models.Model):
         return f"Webhook {self.msg_id or '#' + str(self.pk)} ({self.event_type or 'unknown type'})"
 
 
-class PayeeTransfer(AskedAndApproved):
+class PayeeTransfer(AskedAndApproved, SyncFollowed):
     """Money moved from the app wallet to a payee's wallet: a Payouts operator asks, a Payer approves.
 
     The idempotency key and the exact body are stored before the first call; every send resends

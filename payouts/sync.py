@@ -7,8 +7,10 @@ as the system user, source "sync").
 from django.contrib.auth.models import User
 from django.db.models import Q
 
+from core.dots_gateway import client
 from core.models import AuditEvent
-from core.sync_report import SyncReport, refresh_each
+from core.sync_report import SyncReport
+from core.sync_runner import Followed, follow
 from payouts.models import PayeePayout, PayeeTransfer, PayoutBatch, PayoutBatchItem, PayoutLink, PayoutRequest
 from payouts.services import payee_payouts, payee_transfers, payout_batches, payout_links, payout_requests
 
@@ -16,12 +18,18 @@ SYNC = AuditEvent.Source.SYNC
 
 
 def payout_requests_step(*, actor: User, full: bool = False) -> SyncReport:
-    open_requests = PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED)
-    return refresh_each(
-        "payout requests",
-        list(open_requests.order_by("pk").values_list("pk", "status")),
-        lambda pk: payout_requests.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
-        label="Payout request",
+    return follow(
+        Followed(
+            name="payout requests",
+            label="Payout request",
+            rows=PayoutRequest.objects.filter(status=PayoutRequest.Status.CREATED),
+            refresh=lambda pk: payout_requests.payout_request_refresh(payout_request_id=pk, actor=actor, source=SYNC),
+            read=lambda row: client().retrieve_payout_request(payout_request_id=row.dots_id) if row.dots_id else None,
+            apply=lambda row, answer: payout_requests.payout_request_adopt(
+                payout_request_id=row.pk, answer=answer, actor=actor, source=SYNC, seen=row
+            ),
+            what="read the payout request",
+        )
     )
 
 
@@ -30,12 +38,18 @@ def payout_links_step(*, actor: User, full: bool = False) -> SyncReport:
     # Not yet claimed: Dots may still deliver, claim, expire or cancel them (a claimed link's money
     # is followed through its transfer).
     waiting = [S.CREATED, S.DELIVERY_PENDING, S.DELIVERY_FAILED, S.SENT, S.DELIVERED]
-    open_links = PayoutLink.objects.filter(status__in=waiting, dots_id__isnull=False)
-    return refresh_each(
-        "payout links",
-        list(open_links.order_by("pk").values_list("pk", "status")),
-        lambda pk: payout_links.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
-        label="Payout link",
+    return follow(
+        Followed(
+            name="payout links",
+            label="Payout link",
+            rows=PayoutLink.objects.filter(status__in=waiting, dots_id__isnull=False),
+            refresh=lambda pk: payout_links.payout_link_refresh(payout_link_id=pk, actor=actor, source=SYNC),
+            read=lambda row: client().retrieve_payout_link(payout_link_id=row.dots_id),
+            apply=lambda row, answer: payout_links.payout_link_adopt(
+                payout_link_id=row.pk, answer=answer, actor=actor, source=SYNC, seen=row
+            ),
+            what="read the payout link",
+        )
     )
 
 
@@ -56,24 +70,32 @@ def payees_step(*, actor: User, full: bool = False) -> SyncReport:
 def payee_transfers_step(*, actor: User, full: bool = False) -> SyncReport:
     """Transfers to payees still moving, and those unsent or unanswered (sent again with their key)."""
     S = PayeeTransfer.Status
-    open_ones = PayeeTransfer.objects.filter(status__in=[S.TO_SEND, S.UNKNOWN, S.CREATED, S.PENDING])
-    return refresh_each(
-        "transfers to payees",
-        list(open_ones.order_by("pk").values_list("pk", "status")),
-        lambda pk: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
-        label="Transfer to a payee",
+    return follow(
+        Followed(
+            name="transfers to payees",
+            label="Transfer to a payee",
+            rows=PayeeTransfer.objects.filter(status__in=[S.TO_SEND, S.UNKNOWN, S.CREATED, S.PENDING]),
+            refresh=lambda pk: payee_transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
+            read=payee_transfers.transfer_read,
+            apply=lambda row, answer: payee_transfers.transfer_adopt(
+                transfer_id=row.pk, answer=answer, actor=actor, source=SYNC
+            ),
+            what="read the transfer to the payee",
+        )
     )
 
 
 def payee_payouts_step(*, actor: User, full: bool = False) -> SyncReport:
     """Payouts from payees' wallets still moving (to paid or failed, with Dots' reason), and those unsent
     or unanswered (sent again with their key, which finds the payout the first call made)."""
-    open_ones = PayeePayout.objects.filter(status__in=PayeePayout.OPEN)
-    return refresh_each(
-        "payouts from payees' wallets",
-        list(open_ones.order_by("pk").values_list("pk", "status")),
-        lambda pk: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=SYNC),
-        label="Payout from a payee's wallet",
+    return follow(
+        Followed(
+            name="payouts from payees' wallets",
+            label="Payout from a payee's wallet",
+            rows=PayeePayout.objects.filter(status__in=PayeePayout.OPEN),
+            refresh=lambda pk: payee_payouts.payout_refresh(payout_id=pk, actor=actor, source=SYNC),
+            what="read the payout from the payee's wallet",
+        )
     )
 
 
@@ -86,9 +108,12 @@ def payout_batches_step(*, actor: User, full: bool = False) -> SyncReport:
         | Q(pk__in=moving_items)
         | Q(dots_batch_id__isnull=False, results_read_at__isnull=True)
     )
-    return refresh_each(
-        "payout batches",
-        list(open_ones.order_by("pk").values_list("pk", "status")),
-        lambda pk: payout_batches.batch_refresh(batch_id=pk, actor=actor, source=SYNC),
-        label="Payout batch",
+    return follow(
+        Followed(
+            name="payout batches",
+            label="Payout batch",
+            rows=open_ones,
+            refresh=lambda pk: payout_batches.batch_refresh(batch_id=pk, actor=actor, source=SYNC),
+            what="read the payout batch",
+        )
     )

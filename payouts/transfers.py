@@ -36,11 +36,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core import audit
+from core import audit, sync_runner
 from core.dots_gateway import client, dots_call
 from core.errors import DomainError, DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.models import AuditEvent
 from core.money import format_cents
+from core.sync_runner import PagingPass
 from dots.types import parse_datetime
 from payouts.models import Payee, PayoutLink, Transfer, TransferSyncState
 
@@ -291,6 +292,10 @@ class _Walk:
     def __init__(self) -> None:
         self.last_written = ""
         self.seen: set[str] = set()
+        self.reached_end = False
+        # A resumable pass (core.sync_runner.PagingPass): stores the cursor after each page and
+        # stops starting pages when the run's time budget is spent.
+        self.paging: PagingPass | None = None
 
 
 def _fetch_page(cursor: str | None):
@@ -318,11 +323,14 @@ def _walk_pages(
                 page = next_page.result()
             raws = [item.raw for item in page.items]
             ids = [r.get("id") for r in raws if isinstance(r, dict) and r.get("id")]
-            if read_ahead and page.has_more and ids:
+            # A resumable pass reads ahead only while its budget lasts: a page read ahead past it
+            # would be read again by the next run.
+            if read_ahead and page.has_more and ids and (walk.paging is None or walk.paging.run.time_left()):
                 next_page = pool.submit(_fetch_page, str(ids[-1]))
             result.pages += 1
             all_known = _apply_page(raws, actor=actor, source=source, result=result)
             if not ids:
+                walk.reached_end = True
                 return
             walk.seen.update(str(i) for i in ids)
             walk.last_written = str(ids[-1])
@@ -330,7 +338,10 @@ def _walk_pages(
                 result.stopped_early = True
                 return
             if not page.has_more:
+                walk.reached_end = True
                 return
+            if walk.paging is not None and (not walk.paging.save(walk.last_written) or not walk.paging.run.time_left()):
+                return  # the rest of the pass goes on in the next run, after the stored cursor
             if not read_ahead:
                 next_page = pool.submit(_fetch_page, walk.last_written)
 
@@ -347,6 +358,13 @@ def transfers_sync(*, actor: User, full: bool = False, source: str = AuditEvent.
     stays, and the next sync reads on from there.
     """
     result = TransferSyncResult(full=full)
+    paging = sync_runner.paging_pass()
+    if paging is None and not full and _walk_left_open() and sync_runner.current_is_scheduled():
+        # A killed walk leaves a gap only a read of every page closes: in a scheduled run, that
+        # read is a resumable pass (its budget and cursor), not one walk that may outlast the task.
+        paging = sync_runner.paging_pass(force=True)
+    if paging is not None:
+        return _paged_full_sync(paging, actor=actor, source=source, result=result)
     state, _ = TransferSyncState.objects.get_or_create(pk=STATE_PK)
     if state.walk_open and not full:
         # The previous sync ended without recording where (a killed worker): only reading
@@ -376,6 +394,36 @@ def transfers_sync(*, actor: User, full: bool = False, source: str = AuditEvent.
     _save_state(walk_open=False, resume_after="", last_finished_at=timezone.now())
     if not full:
         _reread_open(skip=walk.seen, actor=actor, source=source, result=result)
+    _record_new(actor=actor, source=source, result=result)
+    return result
+
+
+def _walk_left_open() -> bool:
+    return TransferSyncState.objects.filter(pk=STATE_PK, walk_open=True).exists()
+
+
+def _paged_full_sync(paging: PagingPass, *, actor: User, source: str, result: TransferSyncResult) -> TransferSyncResult:
+    """A full pass in a scheduled run: from the pass's cursor, page by page, the cursor stored after
+    each; it stops when the run's time budget is spent and the next run goes on from there."""
+    result.full = True
+    TransferSyncState.objects.get_or_create(pk=STATE_PK)
+    walk = _Walk()
+    walk.paging = paging
+    try:
+        _walk_pages(
+            starting_after=paging.cursor, stop_when_known=False, walk=walk, actor=actor, source=source, result=result
+        )
+    except DomainError as exc:
+        _record_new(actor=actor, source=source, result=result, note=f"interrupted: {exc}")
+        raise
+    if walk.reached_end:
+        paging.finish()
+        # Every page has been read since the last walk left open: the incremental sync trusts
+        # "known and unchanged" again.
+        _save_state(walk_open=False, resume_after="", last_finished_at=timezone.now())
+    else:
+        paging.run.more = True
+        result.add_line(f"full pass goes on after transfer {paging.cursor} in the next run")
     _record_new(actor=actor, source=source, result=result)
     return result
 

@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import AuditEvent
-from core.sync_report import SyncReport, refresh_each
+from core.sync_report import SyncReport
+from core.sync_runner import Followed, follow
 from receivables.models import CheckoutSession, Payment, PaymentIntent
 from receivables.services import intents, payments, sessions
 
@@ -22,11 +23,13 @@ SUCCEEDED_FOLLOWED_DAYS = 14
 
 def checkout_sessions_step(*, actor: User, full: bool = False) -> SyncReport:
     open_sessions = CheckoutSession.objects.filter(status=CheckoutSession.Status.OPEN, dots_id__isnull=False)
-    return refresh_each(
-        "checkout sessions",
-        list(open_sessions.order_by("pk").values_list("pk", "status")),
-        lambda pk: sessions.checkout_session_refresh(checkout_session_id=pk, actor=actor, source=SYNC),
-        label="Checkout session",
+    return follow(
+        Followed(
+            name="checkout sessions",
+            label="Checkout session",
+            rows=open_sessions,
+            refresh=lambda pk: sessions.checkout_session_refresh(checkout_session_id=pk, actor=actor, source=SYNC),
+        )
     )
 
 
@@ -37,19 +40,23 @@ def payment_intents_step(*, actor: User, full: bool = False) -> SyncReport:
         Q(status__in=PaymentIntent.OPEN) & ~Q(status=PaymentIntent.Status.SUCCEEDED)
         | Q(status=PaymentIntent.Status.SUCCEEDED, updated_at__gte=since)
     )
-    return refresh_each(
-        "payment intents",
-        list(following.order_by("pk").values_list("pk", "status")),
-        lambda pk: intents.payment_intent_refresh(payment_intent_id=pk, actor=actor, source=SYNC),
-        label="Payment intent",
+    return follow(
+        Followed(
+            name="payment intents",
+            label="Payment intent",
+            rows=following,
+            refresh=lambda pk: intents.payment_intent_refresh(payment_intent_id=pk, actor=actor, source=SYNC),
+        )
     )
 
 
 def payments_step(*, actor: User, full: bool = False) -> SyncReport:
     moving = Payment.objects.filter(status__in=Payment.OPEN, dots_transfer_id__isnull=False)
-    return refresh_each(
-        "payments in",
-        list(moving.order_by("pk").values_list("pk", "status")),
-        lambda pk: payments.payment_refresh(payment_id=pk, actor=actor, source=SYNC),
-        label="Payment",
+    return follow(
+        Followed(
+            name="payments in",
+            label="Payment",
+            rows=moving,
+            refresh=lambda pk: payments.payment_refresh(payment_id=pk, actor=actor, source=SYNC),
+        )
     )

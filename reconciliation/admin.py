@@ -8,6 +8,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from django_q.tasks import async_task
 
+from core import sync_runner
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import ViewOnlyAdmin
 from core.money import format_cents
@@ -105,7 +106,12 @@ class DiscrepancyAdmin(ViewOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         last = ReconciliationRun.objects.exclude(finished_at=None).first()
-        extra_context = {**(extra_context or {}), "last_run": last, "can_run": self.has_adopt_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "last_run": last,
+            "can_run": self.has_adopt_permission(request),
+            "sync_steps": sync_runner.step_states(),
+        }
         return super().changelist_view(request, extra_context=extra_context)
 
 

@@ -1,7 +1,8 @@
 """One sync with Dots, step by step: what `sync_dots` and the scheduled sync run.
 
 The steps are declared by the apps (`core.registry.sync_step` in each app's seam.py); this
-module runs them in order and owns only the app wallet's step. Each step reads one kind
+module runs them in order (each under its lease, core.sync_runner) and owns only the app wallet's
+step. The scheduled sync runs each step as its own task instead (reconciliation.tasks). Each step reads one kind
 of record from Dots and adopts what Dots changed on its own (every change audited with
 the actor "system" and the source "sync"); each answers a `SyncReport` saying what it
 checked and what changed. A step whose calls fail is reported and the others go on: one
@@ -15,9 +16,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit, registry
+from core import audit, registry, sync_runner
 from core.dots_gateway import client, dots_call
-from core.errors import DomainError, DotsCallError
 from core.models import AuditEvent
 from core.money import format_cents
 from core.sync_report import SyncReport
@@ -28,16 +28,14 @@ SYNC = AuditEvent.Source.SYNC
 
 
 def sync_all(*, actor: User, full: bool = False, steps: list[str] | None = None) -> list[SyncReport]:
-    """Run every step every app declares (or the named ones), in order. `full`: every record, not only new ones."""
+    """Run every step every app declares (or the named ones), in order, each to its end: a person
+    asked (`sync_dots`), so every followed record is read, with no time budget. `full`: every
+    transfer, not only new ones. A step the worker is running right now is left to it (said so)."""
     reports = []
     for step in registry.sync_steps():
         if steps is not None and step.name not in steps:
             continue
-        try:
-            report = registry.run_sync_step(step, actor=actor, full=full)
-        except (DotsCallError, DomainError) as exc:
-            report = SyncReport(step.name, errors=[str(exc)])
-        reports.append(report)
+        reports.append(sync_runner.run_step(step, actor=actor, full=full, scheduled=False))
     return reports
 
 

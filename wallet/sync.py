@@ -3,7 +3,8 @@
 from django.contrib.auth.models import User
 
 from core.models import AuditEvent
-from core.sync_report import SyncReport, refresh_each
+from core.sync_report import SyncReport
+from core.sync_runner import Followed, follow
 from wallet import apps_service, transfers
 from wallet.models import WalletTransfer
 
@@ -18,9 +19,11 @@ def transfers_step(*, actor: User, full: bool = False) -> SyncReport:
     """Open deposits and withdrawals followed to completed or failed; one left half-sent is sent again
     with its own key (which finds the transfer the first call made)."""
     open_rows = WalletTransfer.objects.filter(status__in=WalletTransfer.OPEN)
-    return refresh_each(
-        "app deposits and withdrawals",
-        list(open_rows.order_by("pk").values_list("pk", "status")),
-        lambda pk: transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
-        label="Deposit or withdrawal",
+    return follow(
+        Followed(
+            name="app deposits and withdrawals",
+            label="Deposit or withdrawal",
+            rows=open_rows,
+            refresh=lambda pk: transfers.transfer_refresh(transfer_id=pk, actor=actor, source=SYNC),
+        )
     )

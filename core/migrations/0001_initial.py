@@ -470,4 +470,35 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(audit_triggers, drop_triggers),
         migrations.RunPython(roles_system_user_and_single_rows, migrations.RunPython.noop),
+        migrations.CreateModel(
+            name="SyncProgress",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("step", models.CharField(max_length=100, unique=True)),
+                ("cursor", models.CharField(blank=True, max_length=200, verbose_name="resume after")),
+                ("pass_full", models.BooleanField(default=False, verbose_name="pass reads every record")),
+                ("pass_started_at", models.DateTimeField(blank=True, null=True, verbose_name="pass started")),
+                (
+                    "last_pass_finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last pass finished"),
+                ),
+                (
+                    "last_full_pass_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last full pass finished"),
+                ),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, max_length=64)),
+                ("last_run_started_at", models.DateTimeField(blank=True, null=True, verbose_name="last run started")),
+                ("last_run_finished_at", models.DateTimeField(blank=True, null=True, verbose_name="last run finished")),
+                ("last_due", models.IntegerField(blank=True, null=True, verbose_name="due")),
+                ("last_read", models.IntegerField(blank=True, null=True, verbose_name="read")),
+                ("last_left", models.IntegerField(blank=True, null=True, verbose_name="left for the next run")),
+                ("last_duration_ms", models.IntegerField(blank=True, null=True, verbose_name="last run took (ms)")),
+                ("last_summary", models.TextField(blank=True, verbose_name="last run")),
+            ],
+            options={
+                "verbose_name": "sync step progress",
+                "verbose_name_plural": "sync steps' progress",
+            },
+        ),
     ]

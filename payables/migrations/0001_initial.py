@@ -436,4 +436,16 @@ class Migration(migrations.Migration):
             name="last_dots_error",
             field=models.TextField(blank=True, editable=False, verbose_name="last error from Dots"),
         ),
+        migrations.AddField(
+            model_name="payable",
+            name="sync_checked_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last read by the sync"),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="sync_due_at",
+            field=models.DateTimeField(
+                blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
+            ),
+        ),
     ]

@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from django.db import models
 
-from core.models import DotsRecord
+from core.models import DotsRecord, SyncFollowed
 from core.money import MoneyField, format_cents
 from core.transitions import TransitionTable
 
@@ -35,7 +35,7 @@ def bill_number_search_key(term: str) -> str | None:
     return text
 
 
-class Payable(DotsRecord):
+class Payable(DotsRecord, SyncFollowed):
     class Status(models.TextChoices):
         # Dots' statuses...
         CREATED = "created", "Draft"

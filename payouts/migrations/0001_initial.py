@@ -945,4 +945,40 @@ class Migration(migrations.Migration):
                 "ordering": ["id"],
             },
         ),
+        migrations.AddField(
+            model_name="payeetransfer",
+            name="sync_checked_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last read by the sync"),
+        ),
+        migrations.AddField(
+            model_name="payeetransfer",
+            name="sync_due_at",
+            field=models.DateTimeField(
+                blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
+            ),
+        ),
+        migrations.AddField(
+            model_name="payoutlink",
+            name="sync_checked_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last read by the sync"),
+        ),
+        migrations.AddField(
+            model_name="payoutlink",
+            name="sync_due_at",
+            field=models.DateTimeField(
+                blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
+            ),
+        ),
+        migrations.AddField(
+            model_name="payoutrequest",
+            name="sync_checked_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last read by the sync"),
+        ),
+        migrations.AddField(
+            model_name="payoutrequest",
+            name="sync_due_at",
+            field=models.DateTimeField(
+                blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
+            ),
+        ),
     ]

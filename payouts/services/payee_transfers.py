@@ -16,6 +16,7 @@ from core import audit
 from core.dots_gateway import client
 from core.keyed_send import KeyedSend
 from core.permissions import is_system_user, require_perm
+from dots.types import Transfer as DotsTransfer
 from payouts import seam
 from payouts.errors import InvalidPayee, PayeeNotInDots
 from payouts.models import Payee, PayeeTransfer
@@ -114,3 +115,15 @@ def transfer_refresh(*, transfer_id: int, actor: User, source: str = "sync") -> 
         resend=lambda transfer: transfer_send(transfer_id=transfer.pk, actor=actor, queue=False),
         doing="read the transfer to the payee",
     )
+
+
+def transfer_read(transfer: PayeeTransfer) -> DotsTransfer | None:
+    """The sync's read of one transfer still moving (in a pool thread: Dots only); None: one to
+    send again or leave, done by `transfer_refresh` on the sync's thread."""
+    if not transfer.dots_transfer_id or transfer.status not in PayeeTransfer.TRANSITIONS.followed():
+        return None
+    return client().retrieve_transfer(transfer_id=transfer.dots_transfer_id)
+
+
+def transfer_adopt(*, transfer_id: int, answer: DotsTransfer, actor: User, source: str = "sync") -> PayeeTransfer:
+    return KEYED.adopt(transfer_id, answer, actor, action="payee_transfer.status_changed", source=source)

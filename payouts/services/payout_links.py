@@ -287,6 +287,30 @@ def payout_link_refresh(*, payout_link_id: int, actor: User, source: str = "task
     return _store_link_state(link.pk, dots_link, actor, source=source)
 
 
+def payout_link_adopt(
+    *, payout_link_id: int, answer: DotsPayoutLink, actor: User, source: str = "task", seen: PayoutLink | None = None
+) -> PayoutLink:
+    """What Dots answered for one link, read by the sync's read pool: adopted as a refresh would.
+
+    `seen`: the link as the sync loaded it; when Dots' answer changes nothing, no transaction."""
+    require_perm(actor, CHANGE_LINK, "refresh payout links from Dots")
+    if seen is not None and _link_unchanged(seen, answer):
+        return seen
+    return _store_link_state(payout_link_id, answer, actor, source=source)
+
+
+def _link_unchanged(link: PayoutLink, dots_link: DotsPayoutLink) -> bool:
+    """Whether apply_link_state would leave `link` as it is."""
+    return (
+        bool(link.timeline)
+        and (dots_link.status or link.status) == link.status
+        and (dots_link.id or link.dots_id) == link.dots_id
+        and (dots_link.link or link.link) == link.link
+        and (dots_link.claimed_user_id or link.claimed_user_id) == link.claimed_user_id
+        and (dots_link.transfer_id or link.transfer_dots_id) == link.transfer_dots_id
+    )
+
+
 def _store_link_state(link_id: int, dots_link: DotsPayoutLink, actor: User, *, source: str = "task") -> PayoutLink:
     with transaction.atomic():
         link = PayoutLink.objects.select_for_update().get(pk=link_id)

@@ -228,3 +228,27 @@ def payout_request_refresh(*, payout_request_id: int, actor: User, source: str =
     with dots_call("read the payout request"):
         dots_request = client().retrieve_payout_request(payout_request_id=request.dots_id)
     return store_request_state(request.pk, dots_request, actor, source=source)
+
+
+def payout_request_adopt(
+    *,
+    payout_request_id: int,
+    answer: DotsPayoutRequest,
+    actor: User,
+    source: str = "task",
+    seen: PayoutRequest | None = None,
+) -> PayoutRequest:
+    """What Dots answered for one request, read by the sync's read pool: adopted as a refresh would.
+
+    `seen`: the request as the sync loaded it; while Dots shows it waiting as it was, with no
+    payout link and no error to clear, no transaction is opened."""
+    require_perm(actor, CHANGE_REQUEST, "refresh payout requests from Dots")
+    if (
+        seen is not None
+        and (answer.status or seen.status) == seen.status
+        and (answer.id or seen.dots_id) == seen.dots_id
+        and not (answer.payout_link is not None and answer.payout_link.id)
+        and not seen.last_dots_error
+    ):
+        return seen
+    return store_request_state(payout_request_id, answer, actor, source=source)

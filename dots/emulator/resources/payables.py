@@ -536,6 +536,49 @@ def control_file(ctx: Ctx, payable_id: str) -> tuple[int, object]:
     return 200, Response(base64.b64decode(doc["content_b64"]), mimetype="application/pdf")
 
 
+SEED_MAX = 1_000_000
+
+
+def control_seed(ctx: Ctx) -> tuple[int, object]:
+    """POST /_emulator/seed/payables {"count": 50000, "status": "approved", "amount": 1000}
+
+    Inserts `count` payables straight into the store in one transaction, for benchmarks: no
+    approval steps, no transfers, no webhooks. Answers their ids, oldest first.
+    """
+    body = ctx.json
+    count = ctx.require_int(body, "count", min=1, max=SEED_MAX)
+    status = ctx.optional(body, "status", "approved", types=(str,))
+    amount = ctx.optional_int(body, "amount", 1000, min=1)
+    now = ctx.now_iso()
+    docs: list[tuple[str, Doc]] = []
+    for i in range(count):
+        payable_id = ctx.store.new_uuid()
+        docs.append(
+            (
+                payable_id,
+                {
+                    "id": payable_id,
+                    "api_app_id": ctx.app_id,
+                    "created": now,
+                    "updated": now,
+                    "number": f"SEED-{i + 1}",
+                    "currency": "USD",
+                    "funding_source": "ach",
+                    "items": [],
+                    "amount": amount,
+                    "status": status,
+                    "status_history": [{"status": status, "timestamp": now}],
+                    "action_history": [],
+                    "approval_steps": [],
+                    "transfer_history": [],
+                    "_steps": [],
+                },
+            )
+        )
+    ctx.store.insert_many(KIND, docs, app_id=ctx.app_id)
+    return 201, {"created": count, "ids": [payable_id for payable_id, _ in docs]}
+
+
 ROUTES = [
     Route("GET", "/v2/accounts-payable/payables", list_payables),
     Route("POST", "/v2/accounts-payable/payables", create_payable),
@@ -551,6 +594,7 @@ ROUTES = [
     Route("POST", "/v2/accounts-payable/payables/<payable_id>/pay", pay_payable),
 ]
 CONTROL_ROUTES = [
+    Route("POST", "/seed/payables", control_seed),
     Route("POST", "/payables/<payable_id>/payment", control_payment),
     Route("GET", "/files/payables/<payable_id>", control_file),
 ]

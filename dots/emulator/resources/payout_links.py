@@ -444,6 +444,55 @@ def _optional_accounting(data: object) -> Doc | None:
 
 transfers.FOLLOWERS[TRANSFER_PURPOSE] = _follow_transfer
 
+SEED_MAX = 1_000_000
+
+
+def control_seed(ctx: Ctx) -> tuple[int, object]:
+    """POST /_emulator/seed/payout-links {"count": 50000, "status": "created", "amount": 1000}
+
+    Inserts `count` payout links straight into the store in one transaction, for benchmarks:
+    unfunded, undelivered, no webhooks. Answers their ids, oldest first.
+    """
+    body = ctx.json
+    count = ctx.require_int(body, "count", min=1, max=SEED_MAX)
+    status = ctx.optional(body, "status", "created", types=(str,))
+    amount = ctx.optional_int(body, "amount", 1000, min=1)
+    now = ctx.now_iso()
+    docs: list[tuple[str, Doc]] = []
+    for i in range(count):
+        link_id = ctx.store.new_uuid()
+        docs.append(
+            (
+                link_id,
+                {
+                    "id": link_id,
+                    "created": now,
+                    "link": f"{_root_url(ctx)}/_emulator/payout-links/{link_id}/claim",
+                    "amount": amount,
+                    "status": status,
+                    "payee": {"first_name": "Seed", "last_name": f"Payee {i + 1}"},
+                    "delivery": {"method": "link"},
+                    "tax_exempt": False,
+                    "memo": None,
+                    "metadata": None,
+                    "accounting_data": {"quickbooks_account_id": None, "quickbooks_class_id": None},
+                    "funding_source": "dots_balance",
+                    "_app_id": ctx.app_id,
+                    "_user_id": None,
+                    "_funded": False,
+                    "_refunded": False,
+                    "_deliveries": 0,
+                    "_message": None,
+                    "_payout_fee_party": None,
+                    "_additional_steps": [],
+                    "_reason": None,
+                },
+            )
+        )
+    ctx.store.insert_many(KIND, docs, app_id=ctx.app_id)
+    return 201, {"created": count, "ids": [link_id for link_id, _ in docs]}
+
+
 ROUTES = [
     Route("GET", "/v2/payout-links", list_payout_links),
     Route("POST", "/v2/payout-links", create),
@@ -453,6 +502,7 @@ ROUTES = [
 ]
 
 CONTROL_ROUTES = [
+    Route("POST", "/seed/payout-links", control_seed),
     Route("POST", "/payout-links/<payout_link_id>/advance", control_advance),
     Route("GET", "/payout-links/<payout_link_id>/claim", control_claim_page),
 ]

@@ -175,6 +175,44 @@ def _optional_payee(ctx: Ctx, payee: object) -> Doc | None:
     return {"country_code": country_code, "phone_number": phone_number}
 
 
+SEED_MAX = 1_000_000
+
+
+def control_seed(ctx: Ctx) -> tuple[int, object]:
+    """POST /_emulator/seed/payout-requests {"count": 50000, "amount": 1000}
+
+    Inserts `count` payout requests waiting for a decision (`created`) straight into the store in
+    one transaction, for benchmarks: no webhooks, no lifecycle setting applied. Answers their ids.
+    """
+    body = ctx.json
+    count = ctx.require_int(body, "count", min=1, max=SEED_MAX)
+    amount = ctx.optional_int(body, "amount", 1000, min=1)
+    now = ctx.now_iso()
+    docs: list[tuple[str, Doc]] = []
+    for i in range(count):
+        request_id = ctx.store.new_uuid()
+        docs.append(
+            (
+                request_id,
+                {
+                    "id": request_id,
+                    "created": now,
+                    "amount": amount,
+                    "status": "created",
+                    "payee": {"country_code": "1", "phone_number": f"201{i % 10_000_000:07d}"},
+                    "metadata": None,
+                    "memo": None,
+                    "_app_id": ctx.app_id,
+                    "_user_id": None,
+                    "_payout_link_id": None,
+                    "_reason": None,
+                },
+            )
+        )
+    ctx.store.insert_many(KIND, docs, app_id=ctx.app_id)
+    return 201, {"created": count, "ids": [request_id for request_id, _ in docs]}
+
+
 ROUTES = [
     Route("POST", "/v2/payout-requests", create),
     Route("GET", "/v2/payout-requests", list_payout_requests),
@@ -182,6 +220,7 @@ ROUTES = [
 ]
 
 CONTROL_ROUTES = [
+    Route("POST", "/seed/payout-requests", control_seed),
     Route("POST", "/payout-requests/<request_id>/approve", control_approve),
     Route("POST", "/payout-requests/<request_id>/reject", control_reject),
 ]

@@ -1,6 +1,8 @@
 """`python manage.py sync_dots [--full] [--reconcile]`: bring local records in step with Dots now.
 
-Says what changed.
+Says what changed, and for steps that follow records one by one how many were due, read and left.
+Each step runs to its end, reading every record it follows (a person asked: no time budget, no
+backoff); a step the worker is running at that moment is left to it, and the output says so.
 """
 
 from django.core.management.base import BaseCommand
