@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "payouts",
     "wallet",
     "receivables",
+    "reports",
     "reconciliation",
 ]
 
@@ -161,6 +162,8 @@ PAY_REQUEST_STALE_SECONDS = env.int("PAY_REQUEST_STALE_SECONDS", default=120)
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # A deposit into or withdrawal from the app wallet above this many cents waits for a second Payer.
 WALLET_SECOND_APPROVAL_CENTS = env.int("WALLET_SECOND_APPROVAL_CENTS", default=1_000_000)
+# The dashboard counts an approval step as late once it has waited more business days than this.
+APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS = env.int("APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS", default=2)
 # Dots counts as unreachable (admin banner; actions queue instead of failing) once calls have
 # failed for this long AND this many times in a row; the first answer ends it (core.dots_health).
 DOTS_OUTAGE_AFTER_SECONDS = env.int("DOTS_OUTAGE_AFTER_SECONDS", default=60)

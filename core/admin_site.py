@@ -38,8 +38,18 @@ class LedgerlineAdminSite(admin.AdminSite):
                 self.admin_view(self._two_factor_setup),
                 name="two_factor_setup",
             ),
+            path(
+                "dashboard/chart/<slug:name>.svg",
+                self.admin_view(self._dashboard_chart),
+                name="dashboard_chart",
+            ),
         ]
         return extra + super().get_urls()
+
+    def _dashboard_chart(self, request, name):
+        from core.charts import chart_view
+
+        return chart_view(request, name)
 
     def _two_factor_setup(self, request):
         return setup_view(request, admin_site=self)

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
@@ -56,16 +57,46 @@ class LineItemInline(admin.TabularInline):
 
 
 class WaitingForMeFilter(admin.SimpleListFilter):
+    """Waiting for my approval, or (for whoever reads the dashboard's "Approvals waiting") for one
+    approver's: the same rule as the approve service."""
+
     title = "waiting for"
     parameter_name = "waiting"
 
     def lookups(self, request, model_admin):
-        return [("me", "my approval")]
+        choices = [("me", "my approval")]
+        for approver in selectors.eligible_approvers():
+            if approver.user_id and approver.user_id != request.user.pk:
+                choices.append((str(approver.user_id), selectors.approver_label(approver)))
+        return choices
 
     def queryset(self, request, queryset):
-        if self.value() == "me":
+        value = self.value()
+        if value == "me":
             return queryset.filter(selectors.waiting_for(request.user))
+        if value and value.isdigit():
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.filter(pk=int(value)).first()
+            return queryset.filter(selectors.waiting_for(user)) if user else queryset.none()
         return queryset
+
+
+class AgingFilter(admin.SimpleListFilter):
+    """Unpaid payables (waiting for approval, approved, payment failed) by days past due: the
+    dashboard's aging buckets link here."""
+
+    title = "unpaid, by days past due"
+    parameter_name = "aging"
+
+    def lookups(self, request, model_admin):
+        return [(bucket.key, bucket.label) for bucket in selectors.AGING_BUCKETS]
+
+    def queryset(self, request, queryset):
+        bucket = selectors.aging_bucket(self.value() or "")
+        if bucket is None:
+            return queryset
+        return queryset.filter(selectors.aging_q(bucket, timezone.localdate()))
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -105,7 +136,7 @@ class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
-    list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
+    list_filter = ("status", VendorFilter, DueFilter, AgingFilter, WaitingForMeFilter)
     search_fields = ("bill_number", "vendor__name", "external_id")
     search_help_text = "Part of a bill number (INV-2002, inv 2002 and 2002 alike), a vendor's name or an external id."
     list_select_related = ("vendor", "bank_account", "closed_by")

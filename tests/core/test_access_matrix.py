@@ -82,6 +82,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:wallet_app_settings": ("wallet.change_app", "wallet.app"),
     "admin:wallet_achaccount_verify": ("wallet.verify_achaccount", "wallet.achaccount"),
     "admin:wallet_wallettransfer_decide": ("wallet.approve_wallettransfer", "wallet.wallettransfer"),
+    "admin:dashboard_chart": ("reports.view_overview", "cash_out_by_week"),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
 }

@@ -1,0 +1,35 @@
+"""What the reports app brings to the shared machinery (core/registry.py): the business overview
+on the home page, for Managers (who read everything) and Administrators."""
+
+from core import registry, roles
+from core.registry import DashboardChart, DashboardPanel
+
+APP = "reports"
+OVERVIEW = "reports.view_overview"
+
+# Managers get every view permission by themselves (core.roles); Administrators are given it here.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {roles.ADMINISTRATOR: (OVERVIEW,)}
+registry.role_permissions(APP, ROLE_PERMISSIONS)
+registry.audit_actions(APP, {"report.exported": "Report exported"})
+
+_PANELS = (
+    ("attention", "Needs attention: money in doubt and disagreements with Dots", "attention_panel", 20),
+    ("cash_out", "Cash out by week", "cash_out_panel", 30),
+    ("payables", "Payables by status and age", "payables_panel", 40),
+    ("approvals", "Approvals waiting, by approver", "approvals_panel", 50),
+    ("forecast", "Cash-out forecast: the next 8 weeks against the app wallet", "forecast_panel", 60),
+)
+for name, title, build, order in _PANELS:
+    registry.dashboard_panel(
+        APP,
+        DashboardPanel(
+            name=name,
+            title=title,
+            permission=OVERVIEW,
+            build=f"reports.dashboard.{build}",
+            template=f"admin/reports/dashboard/{name}.html",
+            order=order,
+        ),
+    )
+for name, build in (("cash_out_by_week", "cash_out_chart"), ("aging", "aging_chart"), ("forecast", "forecast_chart")):
+    registry.dashboard_chart(APP, DashboardChart(name=name, permission=OVERVIEW, build=f"reports.dashboard.{build}"))
