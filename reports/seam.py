@@ -31,5 +31,24 @@ for name, title, build, order in _PANELS:
             order=order,
         ),
     )
+# What concerns each person, above the overview: their own work, by role.
+_MY_WORK = (
+    ("my_payables", "My drafts and rejected payables", "payables.add_payable", "clerk_panel", 10),
+    ("my_approvals", "Waiting for my approval", "payables.approve_payable", "approver_panel", 11),
+    ("ready_to_pay", "Ready to pay", "payables.pay_payable", "payer_panel", 12),
+    ("payouts_under_way", "Payee imports and payout runs under way", "payouts.add_payeeimport", "operator_panel", 13),
+)
+for name, title, permission, build, order in _MY_WORK:
+    registry.dashboard_panel(
+        APP,
+        DashboardPanel(
+            name=name,
+            title=title,
+            permission=permission,
+            build=f"reports.my_work.{build}",
+            template=f"admin/reports/dashboard/{name}.html",
+            order=order,
+        ),
+    )
 for name, build in (("cash_out_by_week", "cash_out_chart"), ("aging", "aging_chart"), ("forecast", "forecast_chart")):
     registry.dashboard_chart(APP, DashboardChart(name=name, permission=OVERVIEW, build=f"reports.dashboard.{build}"))
