@@ -12,6 +12,7 @@ from core import registry
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.audit_display import words
 from core.errors import DomainError
+from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from core.pagination import COUNT_CAP
 from payables import drafts, files, forms, next_step, selectors
@@ -132,7 +133,25 @@ class VendorFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payable)
-class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
+class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
+    export_columns = (
+        ExportColumn("Bill number", "bill_number"),
+        ExportColumn("Vendor", "vendor__name"),
+        ExportColumn("Amount", "total_cents", "money"),
+        ExportColumn("Due date", "due_date", "date"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Status changed", "status_changed_at", "datetime"),
+        ExportColumn("Bank account", "bank_account__name"),
+        ExportColumn("Bank account number", "bank_account__account_last4", "last4"),
+        ExportColumn("External id", "external_id"),
+        ExportColumn("Description", "description"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Submitted", "submitted_at", "datetime"),
+        ExportColumn("Why it was rejected or canceled", "closed_reason"),
+        ExportColumn("Why the payment failed", "failure_reason"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")

@@ -20,6 +20,7 @@ from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
+from core.exports import ExportColumn, ExportMixin
 from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
@@ -41,7 +42,20 @@ def _money(cents):
 
 
 @admin.register(Payee)
-class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
+class PayeeAdmin(ExportMixin, PayeePagesMixin, NothingToChangeAdmin):
+    export_columns = (
+        ExportColumn("First name", "first_name"),
+        ExportColumn("Last name", "last_name"),
+        ExportColumn("Email", "email"),
+        ExportColumn("Phone", "phone_e164"),
+        ExportColumn("Country", "country"),
+        ExportColumn("External id", "external_id"),
+        ExportColumn("Status in Dots", "dots_status"),
+        ExportColumn("Wallet balance", "wallet_cents", "money"),
+        ExportColumn("Default payout method", "default_payout_method"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Dots user id", "dots_user_id"),
+    )
     list_display = (
         "__str__",
         "email",
@@ -319,7 +333,19 @@ class PayeeImportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PayoutRun)
-class PayoutRunAdmin(ReadOnlyAdmin):
+class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
+    export_columns = (
+        ExportColumn("Run", "id", "number"),
+        ExportColumn("Import file", "payee_import__file_name"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Payouts", "item_count", "number"),
+        ExportColumn("Total", "total_cents", "money"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Approved by", "approved_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Approved", "approved_at", "datetime"),
+        ExportColumn("Finished", "finished_at", "datetime"),
+    )
     list_display = ("__str__", "status", "item_count", "total", "created_by", "approved_by", "created_at")
     list_filter = ("status",)
 
@@ -392,7 +418,18 @@ class TransferChangeList(ChangeList):
 
 
 @admin.register(Transfer)
-class TransferAdmin(NothingToChangeAdmin):
+class TransferAdmin(ExportMixin, NothingToChangeAdmin):
+    export_columns = (
+        ExportColumn("Dots id", "dots_id"),
+        ExportColumn("Type", "type"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Why it failed", "failure_reason"),
+        ExportColumn("Dots user id", "dots_user_id"),
+        ExportColumn("Payout link (Dots id)", "payout_link_dots_id"),
+        ExportColumn("Payable (Dots id)", "payable_dots_id"),
+        ExportColumn("Created", "dots_created_at", "datetime"),
+    )
     list_display = (
         "dots_id",
         "type",
