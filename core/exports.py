@@ -57,10 +57,12 @@ class ExportColumn:
 class _Plan:
     """How each value of a row is written, worked out once per export."""
 
-    def __init__(self, model: type[models.Model], columns: tuple[ExportColumn, ...]) -> None:
+    def __init__(self, model: type[models.Model] | None, columns: tuple[ExportColumn, ...]) -> None:
         self.columns = columns
         self.paths = [column.path for column in columns]
-        self.words: list[dict[Any, str] | None] = [self._choices(model, column.path) for column in columns]
+        self.words: list[dict[Any, str] | None] = [
+            self._choices(model, column.path) if model is not None else None for column in columns
+        ]
         self.money = any(column.kind == "money" for column in columns)
         self.tz = timezone.get_current_timezone()
 
@@ -133,19 +135,22 @@ class _Plan:
         return out
 
 
-def _rows(queryset: models.QuerySet, plan: _Plan) -> Iterator[tuple]:
-    return queryset.values_list(*plan.paths).iterator(chunk_size=CHUNK)
+def _rows(source: models.QuerySet | Iterable[tuple], plan: _Plan) -> Iterator[tuple]:
+    """A queryset's rows (values_list through a server-side cursor), or rows already made (a report)."""
+    if isinstance(source, models.QuerySet):
+        return source.values_list(*plan.paths).iterator(chunk_size=CHUNK)
+    return iter(source)
 
 
-def csv_stream(queryset: models.QuerySet, plan: _Plan) -> Iterator[str]:
+def csv_stream(source: models.QuerySet | Iterable[tuple], plan: _Plan) -> Iterator[str]:
     writer = csv.writer(EchoBuffer())
     yield "\ufeff"  # Excel reads the file as UTF-8 only with this mark
     yield writer.writerow(plan.headers())
-    for row in _rows(queryset, plan):
+    for row in _rows(source, plan):
         yield writer.writerow(plan.csv_row(row))
 
 
-def xlsx_file(queryset: models.QuerySet, plan: _Plan, *, title: str):
+def xlsx_file(source: models.QuerySet | Iterable[tuple], plan: _Plan, *, title: str):
     """A temporary .xlsx (write-only: rows go to disk as they come), rewound for streaming."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -165,7 +170,7 @@ def xlsx_file(queryset: models.QuerySet, plan: _Plan, *, title: str):
         for column in plan.columns
     ]
     needs_format = any(formats)
-    for row in _rows(queryset, plan):
+    for row in _rows(source, plan):
         values = plan.xlsx_row(row)
         if needs_format:
             cells: list[Any] = []
@@ -188,7 +193,7 @@ def xlsx_file(queryset: models.QuerySet, plan: _Plan, *, title: str):
 
 def export_response(
     request: HttpRequest,
-    queryset: models.QuerySet,
+    source: models.QuerySet | Iterable[tuple],
     columns: Iterable[ExportColumn],
     *,
     fmt: str,
@@ -196,10 +201,12 @@ def export_response(
     what: str,
     object_type: str,
 ) -> HttpResponseBase:
-    """Audit the export (who, which list, filters, format), then stream it."""
+    """Audit the export (who, which list, filters, format), then stream it. `source`: a queryset
+    (read with the columns' paths) or rows already made in the columns' order (a report)."""
     if fmt not in FORMATS:
         raise Http404("Exports are CSV or Excel.")
-    plan = _Plan(queryset.model, tuple(columns))
+    model = source.model if isinstance(source, models.QuerySet) else None
+    plan = _Plan(model, tuple(columns))
     filters = request.GET.urlencode() or "(none)"
     audit.record(
         actor=cast(User, request.user),  # the admin site lets only signed-in staff this far
@@ -211,11 +218,11 @@ def export_response(
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         response: HttpResponseBase = StreamingHttpResponse(
-            csv_stream(queryset, plan), content_type="text/csv; charset=utf-8"
+            csv_stream(source, plan), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
         return response
-    handle = xlsx_file(queryset, plan, title=what)
+    handle = xlsx_file(source, plan, title=what)
     return FileResponse(
         handle,
         as_attachment=True,

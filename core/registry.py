@@ -12,6 +12,7 @@ what it brings to the shared machinery:
 - its kinds of queued Dots action, each with the permission it needs (`action_kind`),
 - its panels on the admin home page, each shown to those with its permission (`dashboard_panel`),
   and the charts they draw (`dashboard_chart`),
+- its report pages, each exportable (`report`),
 - the Dots webhook events it processes (`webhook_handler`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
@@ -133,6 +134,22 @@ class DashboardChart:
 
 
 @dataclass(frozen=True)
+class Report:
+    """A report page in the admin (`admin:report`), exportable as CSV and Excel (`admin:report_export`).
+
+    `build(request)` answers a core.reports.ReportTable: its filters as read from the request, its
+    columns (core.exports.ExportColumn) and rows; core renders the page and the exports from it.
+    """
+
+    name: str  # "ap_aging": the URL's name part
+    title: str
+    description: str  # one sentence under the title: what it shows and how it is counted
+    permission: str
+    build: str  # dotted path of build(request) -> core.reports.ReportTable
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class WebhookHandler:
     """How a Dots webhook event some app owns is processed, without the receiver naming that app."""
 
@@ -159,6 +176,7 @@ class Registry:
     record_details: dict[tuple[str, str], RecordDetail] = field(default_factory=dict)
     dashboard_panels: dict[str, DashboardPanel] = field(default_factory=dict)
     dashboard_charts: dict[str, DashboardChart] = field(default_factory=dict)
+    reports: dict[str, Report] = field(default_factory=dict)
     webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)  # event type -> handler
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
@@ -260,6 +278,16 @@ def dashboard_chart(app_label: str, chart: DashboardChart) -> None:
     _refuse_duplicates("dashboard charts", registry.dashboard_charts, [chart.name], app_label)
     registry.dashboard_charts[chart.name] = chart
     registry._app(app_label)
+
+
+def report(app_label: str, spec: Report) -> None:
+    _refuse_duplicates("reports", registry.reports, [spec.name], app_label)
+    registry.reports[spec.name] = spec
+    registry._app(app_label)
+
+
+def reports() -> list[Report]:
+    return sorted(discover().reports.values(), key=lambda spec: (spec.order, spec.name))
 
 
 def webhook_handler(app_label: str, handler: WebhookHandler) -> None:
@@ -393,4 +421,6 @@ def all_permission_names() -> dict[str, list[str]]:
         named.setdefault(panel.permission, []).append(f"dashboard panel {panel.name}")
     for chart in registry.dashboard_charts.values():
         named.setdefault(chart.permission, []).append(f"dashboard chart {chart.name}")
+    for report_spec in registry.reports.values():
+        named.setdefault(report_spec.permission, []).append(f"report {report_spec.name}")
     return named

@@ -176,3 +176,9 @@ def forecast_chart(request) -> ChartData:
         series=[("Due", [week.due_cents for week in forecast.weeks])],
         kind="bar",
     )
+
+
+def reports_panel(request) -> dict[str, Any]:
+    from core.reports import reports_for
+
+    return {"reports": reports_for(request)}

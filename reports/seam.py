@@ -2,7 +2,7 @@
 on the home page, for Managers (who read everything) and Administrators."""
 
 from core import registry, roles
-from core.registry import DashboardChart, DashboardPanel
+from core.registry import DashboardChart, DashboardPanel, Report
 
 APP = "reports"
 OVERVIEW = "reports.view_overview"
@@ -52,3 +52,50 @@ for name, title, permission, build, order in _MY_WORK:
     )
 for name, build in (("cash_out_by_week", "cash_out_chart"), ("aging", "aging_chart"), ("forecast", "forecast_chart")):
     registry.dashboard_chart(APP, DashboardChart(name=name, permission=OVERVIEW, build=f"reports.dashboard.{build}"))
+
+_REPORTS = (
+    (
+        "ap_aging",
+        "AP aging by vendor",
+        "Unpaid payables of each vendor by days past due, with totals.",
+        "ap_aging_report",
+        10,
+    ),
+    (
+        "vendor_spend",
+        "Vendor spend by month",
+        "What Dots paid to each vendor, month by month (the last 12 months unless you choose).",
+        "vendor_spend_report",
+        20,
+    ),
+    (
+        "tax_1099",
+        "1099 readiness",
+        "What each payee was paid in a tax year against the 1099 threshold, with their W-9 and TIN check.",
+        "tax_1099_report",
+        30,
+    ),
+)
+for name, title, description, build, order in _REPORTS:
+    registry.report(
+        APP,
+        Report(
+            name=name,
+            title=title,
+            description=description,
+            permission=OVERVIEW,
+            build=f"reports.reports.{build}",
+            order=order,
+        ),
+    )
+registry.dashboard_panel(
+    APP,
+    DashboardPanel(
+        name="reports",
+        title="Reports",
+        permission=OVERVIEW,
+        build="reports.dashboard.reports_panel",
+        template="admin/reports/dashboard/reports.html",
+        order=15,
+    ),
+)

@@ -83,6 +83,8 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:wallet_achaccount_verify": ("wallet.verify_achaccount", "wallet.achaccount"),
     "admin:wallet_wallettransfer_decide": ("wallet.approve_wallettransfer", "wallet.wallettransfer"),
     "admin:dashboard_chart": ("reports.view_overview", "cash_out_by_week"),
+    "admin:report": ("reports.view_overview", "ap_aging"),
+    "admin:report_export": ("reports.view_overview", ["tax_1099", "xlsx"]),
     # Exports of a list: whoever may view the list (the audit history: who may export it).
     "admin:payables_payable_export": ("payables.view_payable", "csv"),
     "admin:vendors_vendor_export": ("vendors.view_vendor", "csv"),
@@ -183,6 +185,8 @@ def _writes(queries) -> list[str]:
 def _custom_url(name: str, spec, instances) -> str:
     if spec is None:
         return reverse(name)
+    if isinstance(spec, list):  # the URL's arguments as they are
+        return reverse(name, args=spec)
     if isinstance(spec, tuple):
         label, action = spec
         return reverse(name, args=[instances[label].pk, action])
