@@ -4,6 +4,7 @@ import datetime as dt
 import os
 
 import pytest
+from openpyxl import load_workbook
 from django.utils import timezone
 
 from core import roles
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 P = Payable.Status
 
 
-def test_manager_reads_the_overview_and_follows_an_aging_bucket(page, live_server, make_payable):
+def test_manager_reads_the_overview_and_follows_an_aging_bucket(page, live_server, make_payable, tmp_path):
     today = timezone.localdate()
     AppWallet.objects.create(dots_app_id="app-1", name="Ledgerline", balance_cents=150_000, synced_at=timezone.now())
     placed = [
@@ -57,3 +58,21 @@ def test_manager_reads_the_overview_and_follows_an_aging_bucket(page, live_serve
     page.wait_for_url("**/payables/payable/?aging=31-60")
     listed = page.locator("#result_list").inner_text()
     assert "INV-LATE-45" in listed and "INV-LATE-5" not in listed and "INV-PAID" not in listed
+    shown = page.locator("#result_list tbody th a, #result_list tbody td.field-bill_number a").all_inner_texts()
+
+    # The list's Excel export has the rows the list shows, and opens in a spreadsheet library.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export Excel").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".xlsx"
+    sheet = load_workbook(saved).active
+    header = [cell.value for cell in sheet[1]]
+    numbers = [row[header.index("Bill number")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert numbers == shown == ["INV-LATE-45"]
+    assert sheet.cell(row=2, column=header.index("Amount") + 1).value == 1234.56
+
+    page.goto(f"{live_server.url}/admin/")
+    page.locator("#panel-reports").get_by_role("link", name="AP aging by vendor").click()
+    assert "Acme Supplies" in page.locator(".report-table").inner_text()
+    shot(page, "manager-report-ap-aging")
