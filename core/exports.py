@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connections, models
 from django.http import (
     FileResponse,
     Http404,
@@ -142,12 +142,72 @@ def _rows(source: models.QuerySet | Iterable[tuple], plan: _Plan) -> Iterator[tu
     return iter(source)
 
 
-def csv_stream(source: models.QuerySet | Iterable[tuple], plan: _Plan) -> Iterator[str]:
+def csv_stream(source: models.QuerySet | Iterable[tuple], plan: _Plan) -> Iterator[str | bytes]:
     writer = csv.writer(EchoBuffer())
     yield "\ufeff"  # Excel reads the file as UTF-8 only with this mark
     yield writer.writerow(plan.headers())
+    if isinstance(source, models.QuerySet) and connections[source.db].vendor == "postgresql":
+        yield from _copy_csv(source, plan)
+        return
     for row in _rows(source, plan):
         yield writer.writerow(plan.csv_row(row))
+
+
+# --- PostgreSQL: the database writes the CSV ---------------------------------------------------------------
+# The same cells as _Plan.csv_row, as SQL: COPY (the list's own query) TO STDOUT in CSV, streamed block by
+# block. Python never touches a row, so a million rows cost what the database's COPY costs.
+
+_FORMULA_SQL = "chr(61), chr(43), chr(45), chr(64), chr(9), chr(13)"  # = + - @ tab CR (core.csv_safe)
+_QUOTE = "chr(39)"  # the apostrophe a neutralised cell starts with
+
+
+def _sql_cell(column: ExportColumn, words: dict[Any, str] | None, tz_name: str) -> models.Expression:
+    value = models.F(column.path)
+    quoted_tz = "'" + tz_name.replace("'", "''") + "'"
+    templates = {
+        "money": "((%(expressions)s)::numeric / 100)::numeric(20, 2)",
+        "date": "to_char(%(expressions)s, 'YYYY-MM-DD')",
+        "datetime": f"to_char((%(expressions)s) AT TIME ZONE {quoted_tz}, 'YYYY-MM-DD HH24:MI:SS')",
+        "number": "(%(expressions)s)::text",
+        "json": "(%(expressions)s)::text",
+        "last4": "CASE WHEN coalesce(%(expressions)s, '') = '' THEN '' ELSE '••••' || %(expressions)s END",
+        "bool": "CASE WHEN %(expressions)s THEN 'yes' WHEN NOT %(expressions)s THEN 'no' ELSE '' END",
+    }
+    if column.kind in templates:
+        return models.Func(value, template=templates[column.kind], output_field=models.TextField())
+    if words is not None:
+        whens = [models.When(**{column.path: key}, then=models.Value(label)) for key, label in words.items()]
+        return models.Case(
+            *whens,
+            default=models.Func(value, template="(%(expressions)s)::text"),
+            output_field=models.TextField(),
+        )
+    return models.Func(
+        value,
+        template=(
+            f"CASE WHEN left((%(expressions)s)::text, 1) IN ({_FORMULA_SQL}) "
+            f"THEN {_QUOTE} || (%(expressions)s)::text ELSE (%(expressions)s)::text END"
+        ),
+        output_field=models.TextField(),
+    )
+
+
+def _copy_csv(queryset: models.QuerySet, plan: _Plan) -> Iterator[bytes]:
+    tz_name = str(plan.tz)
+    cells: dict[str, Any] = {
+        f"export_cell_{i}": _sql_cell(column, words, tz_name)
+        for i, (column, words) in enumerate(zip(plan.columns, plan.words, strict=True))
+    }
+    if plan.money:
+        cells["export_cell_currency"] = models.Value(CURRENCY, output_field=models.TextField())
+    rows = queryset.annotate(**cells).values_list(*cells)
+    sql, params = rows.query.sql_with_params()
+    connection = connections[queryset.db]
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor: COPY is not part of the DB-API
+        with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            for block in copy:
+                yield bytes(block)
 
 
 def xlsx_file(source: models.QuerySet | Iterable[tuple], plan: _Plan, *, title: str):

@@ -203,7 +203,11 @@ def approvals_waiting(now: dt.datetime | None = None) -> list[ApproverLoad]:
     today = timezone.localtime(now).date()
     limit = settings.APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS
     cache = payable_selectors.StepCache()
-    waiting = list(Payable.objects.filter(status=P.SUBMITTED).order_by("pk"))
+    waiting = list(
+        Payable.objects.filter(status=P.SUBMITTED)
+        .only("id", "status", "approval_steps", "approval_policy_id", "created_by_id", "submitted_at", "created_at")
+        .order_by("pk")
+    )
     approvals: dict[int, dict[int, dt.datetime]] = defaultdict(dict)
     for payable_id, step, decided_at in (
         PayableApproval.objects.filter(payable__status=P.SUBMITTED, decision=PayableApproval.Decision.APPROVED)

@@ -89,7 +89,8 @@ def ap_aging_report(request) -> ReportTable:
         ],
         notes=[
             "Unpaid: waiting for approval, approved, or approved with a payment that failed. Days past due are "
-            f"counted on {as_of.day} {as_of:%b %Y}; a payable with no due date counts as not yet due. Largest balance first."
+            f"counted on {as_of.day} {as_of:%b %Y}; a payable with no due date counts as not yet due. "
+            "Largest balance first."
         ],
         problems=problems,
     )

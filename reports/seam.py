@@ -1,8 +1,10 @@
 """What the reports app brings to the shared machinery (core/registry.py): the business overview
 on the home page, for Managers (who read everything) and Administrators."""
 
+from django.conf import settings
+
 from core import registry, roles
-from core.registry import DashboardChart, DashboardPanel, Report
+from core.registry import DashboardChart, DashboardPanel, Report, ScheduleSpec
 
 APP = "reports"
 OVERVIEW = "reports.view_overview"
@@ -97,5 +99,14 @@ registry.dashboard_panel(
         build="reports.dashboard.reports_panel",
         template="admin/reports/dashboard/reports.html",
         order=15,
+    ),
+)
+
+registry.schedule(
+    APP,
+    ScheduleSpec(
+        name="Compute the business overview's figures",
+        func="reports.tasks.refresh_overview",
+        minutes=settings.OVERVIEW_REFRESH_MINUTES,
     ),
 )

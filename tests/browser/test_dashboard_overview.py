@@ -4,8 +4,8 @@ import datetime as dt
 import os
 
 import pytest
-from openpyxl import load_workbook
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from core import roles
 from payables.models import Payable

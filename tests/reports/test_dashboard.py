@@ -205,7 +205,7 @@ def test_managers_and_administrators_see_the_overview_with_its_charts(client, ro
         "Cash-out forecast",
     ):
         assert title in page
-    assert "Figures computed" in page and "US dollars" in page
+    assert "Figures as of" in page and "Counted live" in page and "US dollars" in page
     assert "31–60 days past due" in page and "$1,234.56" in page
     charts = re.findall(r'<img src="(/admin/dashboard/chart/[a-z_]+\.svg)" alt="([^"]+)"', page)
     assert {url for url, _ in charts} == {
@@ -241,3 +241,22 @@ def test_other_roles_see_no_overview_and_no_chart(client, role):
 def test_an_unknown_chart_is_not_found(client):
     login_verified(client, make_user("boss", role=roles.MANAGER))
     assert client.get("/admin/dashboard/chart/nothing.svg").status_code == 404
+
+
+def test_the_overview_is_read_from_a_snapshot_the_schedule_refreshes(client, make_payable, settings):
+    from reports import overview, tasks
+    from reports.models import OverviewSnapshot
+
+    _place(make_payable(amount_cents=10_000), P.APPROVED, due_date=timezone.localdate())
+    login_verified(client, make_user("boss", role=roles.MANAGER))
+    client.get(reverse("admin:index"))
+    first = OverviewSnapshot.objects.get(pk=1)
+    assert [row[2] for row in first.data["aging"]][0] == 1
+    # A new payable shows after the next refresh, not before: the page says when it was computed.
+    _place(make_payable(amount_cents=20_000), P.APPROVED, due_date=timezone.localdate())
+    assert overview.current().computed_at == first.computed_at
+    assert "computed in" in tasks.refresh_overview()
+    assert OverviewSnapshot.objects.get(pk=1).data["aging"][0][2] == 2
+    # Too old (the worker stopped): the page computes it itself.
+    OverviewSnapshot.objects.filter(pk=1).update(computed_at=timezone.now() - dt.timedelta(hours=1))
+    assert overview.current().computed_at > timezone.now() - dt.timedelta(minutes=1)
