@@ -20,7 +20,7 @@ from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
-from core.exports import ExportColumn, ExportMixin
+from core.exports import ExportColumn, ExportMixin, export_response
 from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
@@ -364,7 +364,38 @@ class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
             AdminPage("<int:object_id>/approve/", "approve_view", "approve"),
             AdminPage("<int:object_id>/cancel/", "cancel_view", "cancel"),
             AdminPage("<int:object_id>/retry/", "retry_view", "retry"),
+            AdminPage("<int:object_id>/items/<str:fmt>/", "items_export_view", "items_export"),
         ]
+
+    # A run's payouts, one row each, as the run's page lists them (core.exports).
+    ITEM_COLUMNS = (
+        ExportColumn("Line in the file", "row__line_number", "number"),
+        ExportColumn("First name", "row__first_name"),
+        ExportColumn("Last name", "row__last_name"),
+        ExportColumn("Email", "row__email"),
+        ExportColumn("Phone", "row__phone_e164"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Memo", "memo"),
+        ExportColumn("Status", "status"),
+        ExportColumn("What happened", "outcome"),
+        ExportColumn("Payout link", "payout_link_id", "number"),
+        ExportColumn("Payout link status", "payout_link__status"),
+    )
+
+    def items_export_view(self, request, object_id, fmt):
+        self.require(request, "payouts.view_payoutrun")
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])
+        run = get_object_or_404(PayoutRun, pk=object_id)
+        return export_response(
+            request,
+            selectors.run_items(run),
+            self.ITEM_COLUMNS,
+            fmt=fmt,
+            name=f"payout-run-{run.pk}-items",
+            what=f"Payouts of {run}",
+            object_type="payouts.payoutrun",
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self.require(request, "payouts.view_payoutrun")
@@ -380,6 +411,10 @@ class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
             "run": run,
             "items": selectors.run_items(run)[:2000],
             "can_approve": self.has_approve_permission(request, run),
+            "item_exports": [
+                (label, reverse("admin:payouts_payoutrun_items_export", args=[run.pk, fmt]))
+                for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
+            ],
         }
         return TemplateResponse(request, "admin/payouts/payoutrun/page.html", context)
 

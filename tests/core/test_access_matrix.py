@@ -93,6 +93,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_payoutlink_export": ("payouts.view_payoutlink", "csv"),
     "admin:payouts_payoutrequest_export": ("payouts.view_payoutrequest", "csv"),
     "admin:payouts_payoutrun_export": ("payouts.view_payoutrun", "csv"),
+    "admin:payouts_payoutrun_items_export": ("payouts.view_payoutrun", ("payouts.payoutrun", "csv")),
     "admin:payouts_transfer_export": ("payouts.view_transfer", "csv"),
     "admin:reconciliation_discrepancy_export": ("reconciliation.view_discrepancy", "csv"),
     "admin:core_auditevent_export_list": ("core.export_auditevent", "xlsx"),
