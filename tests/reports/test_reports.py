@@ -168,3 +168,32 @@ def test_the_home_page_lists_the_reports_and_an_unknown_one_is_not_found(client,
     for name in ("ap_aging", "vendor_spend", "tax_1099"):
         assert reverse("admin:report", args=[name]) in page
     assert client.get(reverse("admin:report", args=["nothing"])).status_code == 404
+
+
+def test_the_same_amount_is_over_the_2025_threshold_and_under_the_2026_one(people):
+    payee = Payee.objects.create(first_name="Yan", last_name="Lee", email="yan@example.com", phone_e164="+15550001234")
+    for year in (2025, 2026):
+        link = PayoutLink.objects.create(
+            payee=payee, amount_cents=70_000, status=PayoutLink.Status.CLAIMED, created_by=people.clerk
+        )
+        PayoutLink.objects.filter(pk=link.pk).update(updated_at=timezone.make_aware(dt.datetime(year, 6, 30, 12)))
+    (in_2025,) = reports.readiness_rows(2025, tax.threshold_cents(2025))
+    (in_2026,) = reports.readiness_rows(2026, tax.threshold_cents(2026))
+    assert in_2025[2:4] == (70_000, True)  # $700 >= $600
+    assert in_2026[2:4] == (70_000, False)  # $700 < $2,000
+
+
+def test_a_payment_on_new_years_eve_counts_in_its_local_year(people, settings):
+    import zoneinfo
+
+    settings.TIME_ZONE = "America/Los_Angeles"
+    payee = Payee.objects.create(first_name="Zoe", last_name="Ng", email="zoe@example.com", phone_e164="+15550004321")
+    link = PayoutLink.objects.create(
+        payee=payee, amount_cents=5_000, status=PayoutLink.Status.CLAIMED, created_by=people.clerk
+    )
+    # 31 Dec 2025, 20:00 in Los Angeles is already 1 Jan 2026 in UTC.
+    moment = dt.datetime(2025, 12, 31, 20, tzinfo=zoneinfo.ZoneInfo("America/Los_Angeles"))
+    PayoutLink.objects.filter(pk=link.pk).update(updated_at=moment)
+    with timezone.override(zoneinfo.ZoneInfo("America/Los_Angeles")):
+        assert reports.paid_to_payees(2025) == {payee.pk: 5_000}
+        assert reports.paid_to_payees(2026) == {}
