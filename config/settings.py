@@ -166,6 +166,11 @@ WALLET_SECOND_APPROVAL_CENTS = env.int("WALLET_SECOND_APPROVAL_CENTS", default=1
 APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS = env.int("APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS", default=2)
 # The home page's overview figures are computed by a schedule this often; a page finding them older
 # than OVERVIEW_MAX_AGE_SECONDS (the worker stopped) computes them itself.
+# Refuse paying a payee (payout link, transfer) whose total this year would reach the 1099 threshold
+# while Dots has not matched their TIN (payouts/tax.py). Off by default.
+PAYOUTS_REQUIRE_MATCHED_TIN_OVER_1099_THRESHOLD = env.bool(
+    "PAYOUTS_REQUIRE_MATCHED_TIN_OVER_1099_THRESHOLD", default=False
+)
 OVERVIEW_REFRESH_MINUTES = env.int("OVERVIEW_REFRESH_MINUTES", default=5)
 OVERVIEW_MAX_AGE_SECONDS = env.int("OVERVIEW_MAX_AGE_SECONDS", default=15 * 60)
 # Dots counts as unreachable (admin banner; actions queue instead of failing) once calls have

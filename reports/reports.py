@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -18,8 +18,8 @@ from core.exports import ExportColumn
 from core.reports import ReportFilter, ReportTable
 from payables import selectors as payable_selectors
 from payables.models import Payable
-from payouts.models import Payee, PayeeTransfer, PayoutLink, PayoutRequest
-from reports import tax
+from payouts import tax
+from payouts.models import Payee
 
 P = Payable.Status
 MAX_MONTHS = 24
@@ -177,20 +177,11 @@ TIN_WORDS = {
 
 
 def paid_to_payees(year: int) -> dict[int, int]:
-    """{payee id: cents} paid to each payee in `year` (local time): payout links claimed (tax-exempt
-    ones left out), approved payout requests and completed transfers into their wallets."""
-    start, end = _local_start(dt.date(year, 1, 1)), _local_start(dt.date(year + 1, 1, 1))
-    window = Q(updated_at__gte=start, updated_at__lt=end, payee__isnull=False)
-    sources = (
-        PayoutLink.objects.filter(window, status=PayoutLink.Status.CLAIMED, tax_exempt=False),
-        PayoutRequest.objects.filter(window, status=PayoutRequest.Status.APPROVED),
-        PayeeTransfer.objects.filter(window, status=PayeeTransfer.Status.COMPLETED),
-    )
+    """{payee id: cents} paid to each payee in `year` (local time), counted as payouts.tax counts it."""
     totals: dict[int, int] = defaultdict(int)
-    for queryset in sources:
-        for payee_id, cents in (
-            queryset.order_by().values("payee_id").annotate(t=Sum("amount_cents")).values_list("payee_id", "t")
-        ):
+    for queryset in tax.paid_sources(tax.year_window(year)):
+        grouped = queryset.order_by().values("payee_id").annotate(t=Sum("amount_cents"))
+        for payee_id, cents in grouped.values_list("payee_id", "t"):
             totals[payee_id] += int(cents or 0)
     return totals
 

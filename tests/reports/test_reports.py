@@ -12,8 +12,9 @@ from openpyxl import load_workbook
 from core import roles
 from core.models import AuditEvent
 from payables.models import Payable
+from payouts import tax
 from payouts.models import Payee, PayeeTransfer, PayoutLink
-from reports import reports, tax
+from reports import reports
 from tests.support import login_verified, make_user
 from vendors import services as vendor_services
 
@@ -197,3 +198,40 @@ def test_a_payment_on_new_years_eve_counts_in_its_local_year(people, settings):
     with timezone.override(zoneinfo.ZoneInfo("America/Los_Angeles")):
         assert reports.paid_to_payees(2025) == {payee.pk: 5_000}
         assert reports.paid_to_payees(2026) == {}
+
+
+def test_with_the_setting_on_paying_past_the_threshold_without_a_matched_tin_is_refused(people, settings, dots):
+    from core.errors import DomainError
+    from payouts.services import payout_links
+
+    settings.PAYOUTS_REQUIRE_MATCHED_TIN_OVER_1099_THRESHOLD = True
+    operator = make_user("op", role=roles.PAYOUTS_OPERATOR)
+    year = timezone.localdate().year
+    threshold = tax.threshold_cents(year)
+    payee = Payee.objects.create(
+        first_name="Ida",
+        last_name="Ko",
+        email="ida@example.com",
+        phone_e164="+15550007777",
+        compliance={"tax_id_verification": "pending"},
+    )
+    paid = PayoutLink.objects.create(
+        payee=payee, amount_cents=threshold - 1_000, status=PayoutLink.Status.CLAIMED, created_by=people.clerk
+    )
+    assert paid.updated_at.year == year
+    # Under the threshold with this payment: allowed. Reaching it: refused, saying why.
+    payout_links.payout_link_request(amount_cents=999, actor=operator, payee_id=payee.pk, push=False)
+    with pytest.raises(DomainError, match="1099 threshold.*has not matched their TIN"):
+        payout_links.payout_link_request(amount_cents=2_000, actor=operator, payee_id=payee.pk, push=False)
+    # Tax-exempt payments never count; a matched TIN lifts the guard.
+    payout_links.payout_link_request(amount_cents=2_000, actor=operator, payee_id=payee.pk, push=False, tax_exempt=True)
+    Payee.objects.filter(pk=payee.pk).update(compliance={"tax_id_verification": "matched"})
+    payout_links.payout_link_request(amount_cents=2_000, actor=operator, payee_id=payee.pk, push=False)
+
+
+def test_the_guard_is_off_by_default(people, dots):
+    from payouts.services import payout_links
+
+    operator = make_user("op", role=roles.PAYOUTS_OPERATOR)
+    payee = Payee.objects.create(first_name="Al", last_name="Bo", email="al@example.com", phone_e164="+15550008888")
+    payout_links.payout_link_request(amount_cents=5_000_000_00 // 100, actor=operator, payee_id=payee.pk, push=False)
