@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "payouts",
     "wallet",
     "receivables",
+    "reports",
     "reconciliation",
 ]
 
@@ -174,6 +175,17 @@ PAY_REQUEST_STALE_SECONDS = env.int("PAY_REQUEST_STALE_SECONDS", default=120)
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # A deposit into or withdrawal from the app wallet above this many cents waits for a second Payer.
 WALLET_SECOND_APPROVAL_CENTS = env.int("WALLET_SECOND_APPROVAL_CENTS", default=1_000_000)
+# The dashboard counts an approval step as late once it has waited more business days than this.
+APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS = env.int("APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS", default=2)
+# The home page's overview figures are computed by a schedule this often; a page finding them older
+# than OVERVIEW_MAX_AGE_SECONDS (the worker stopped) computes them itself.
+# Refuse paying a payee (payout link, transfer) whose total this year would reach the 1099 threshold
+# while Dots has not matched their TIN (payouts/tax.py). Off by default.
+PAYOUTS_REQUIRE_MATCHED_TIN_OVER_1099_THRESHOLD = env.bool(
+    "PAYOUTS_REQUIRE_MATCHED_TIN_OVER_1099_THRESHOLD", default=False
+)
+OVERVIEW_REFRESH_MINUTES = env.int("OVERVIEW_REFRESH_MINUTES", default=5)
+OVERVIEW_MAX_AGE_SECONDS = env.int("OVERVIEW_MAX_AGE_SECONDS", default=15 * 60)
 # Dots counts as unreachable (admin banner; actions queue instead of failing) once calls have
 # failed for this long AND this many times in a row; the first answer ends it (core.dots_health).
 DOTS_OUTAGE_AFTER_SECONDS = env.int("DOTS_OUTAGE_AFTER_SECONDS", default=60)

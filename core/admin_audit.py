@@ -19,6 +19,7 @@ from core.admin_base import ViewOnlyAdmin
 from core.audit_actions import EXTRA_OBJECT_TYPES, label_for
 from core.audit_display import change_lines, object_type_label
 from core.csv_safe import EchoBuffer, neutralise
+from core.exports import ExportColumn, ExportMixin
 from core.models import AuditEvent
 
 User = get_user_model()
@@ -210,7 +211,25 @@ def timeline_url(object_type: str, object_id: object) -> str:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ViewOnlyAdmin):
+class AuditEventAdmin(ExportMixin, ViewOnlyAdmin):
+    # Excel through core.exports; the CSV is export_view's (same columns, the hash chain included).
+    export_permission = "core.export_auditevent"
+    export_url_name = "export_list"
+    export_columns = (
+        ExportColumn("id", "id", "number"),
+        ExportColumn("When", "occurred_at", "datetime"),
+        ExportColumn("Who", "actor_label"),
+        ExportColumn("How", "source"),
+        ExportColumn("Action", "action"),
+        ExportColumn("Object type", "object_type"),
+        ExportColumn("Object id", "object_id"),
+        ExportColumn("Object", "object_repr"),
+        ExportColumn("What changed", "changes", "json"),
+        ExportColumn("Reason", "reason"),
+        ExportColumn("IP address", "ip_address"),
+        ExportColumn("Request id", "request_id"),
+        ExportColumn("Hash", "hash"),
+    )
     """Read-only, newest first, filterable, searchable and exportable."""
 
     list_display = (

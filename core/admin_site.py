@@ -38,8 +38,34 @@ class LedgerlineAdminSite(admin.AdminSite):
                 self.admin_view(self._two_factor_setup),
                 name="two_factor_setup",
             ),
+            path(
+                "dashboard/chart/<slug:name>.svg",
+                self.admin_view(self._dashboard_chart),
+                name="dashboard_chart",
+            ),
+            path("report/<slug:name>/", self.admin_view(self._report), name="report"),
+            path(
+                "report/<slug:name>/export/<str:fmt>/",
+                self.admin_view(self._report_export),
+                name="report_export",
+            ),
         ]
         return extra + super().get_urls()
+
+    def _dashboard_chart(self, request, name):
+        from core.charts import chart_view
+
+        return chart_view(request, name)
+
+    def _report(self, request, name):
+        from core.reports import report_view
+
+        return report_view(request, name, admin_site=self)
+
+    def _report_export(self, request, name, fmt):
+        from core.reports import report_export_view
+
+        return report_export_view(request, name, fmt)
 
     def _two_factor_setup(self, request):
         return setup_view(request, admin_site=self)

@@ -24,6 +24,7 @@ ACCESS_ACTIONS: dict[str, str] = {
     "group.updated": "Role updated",
     "group.deleted": "Role deleted",
     "audit.exported": "Audit history exported",
+    "list.exported": "List exported (CSV or Excel)",
     "record.created": "Created",
     "record.updated": "Updated",
     "record.deleted": "Deleted",

@@ -53,6 +53,10 @@ def seam_errors() -> list[Error]:
         _resolves(detail.render, f"record detail {detail.model}:{detail.name}", errors)
     for panel in registry.registry.dashboard_panels.values():
         _resolves(panel.build, f"dashboard panel {panel.name}", errors)
+    for chart in registry.registry.dashboard_charts.values():
+        _resolves(chart.build, f"dashboard chart {chart.name}", errors)
+    for report_spec in registry.registry.reports.values():
+        _resolves(report_spec.build, f"report {report_spec.name}", errors)
     for handler in registry.registry.webhook_handlers.values():
         _resolves(handler.handle, f"webhook handler {handler.event_type}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():

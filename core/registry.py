@@ -11,6 +11,8 @@ what it brings to the shared machinery:
 - its reconciliation checks (`reconcile_check`),
 - its kinds of queued Dots action, each with the permission it needs (`action_kind`),
 - its panels on the admin home page, each shown to those with its permission (`dashboard_panel`),
+  and the charts they draw (`dashboard_chart`),
+- its report pages, each exportable (`report`),
 - the Dots webhook events it processes (`webhook_handler`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
@@ -119,6 +121,35 @@ class DashboardPanel:
 
 
 @dataclass(frozen=True)
+class DashboardChart:
+    """A chart a dashboard panel shows as a picture (`admin:dashboard_chart`), drawn by core.charts.
+
+    Served as its own SVG so the page's Content-Security-Policy needs no inline style or script; the
+    panel shows the same numbers as a table beside it.
+    """
+
+    name: str  # "cash_out_by_week": the URL's name part
+    permission: str  # app_label.codename the viewer must hold
+    build: str  # dotted path of build(request) -> core.charts.ChartData
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report page in the admin (`admin:report`), exportable as CSV and Excel (`admin:report_export`).
+
+    `build(request)` answers a core.reports.ReportTable: its filters as read from the request, its
+    columns (core.exports.ExportColumn) and rows; core renders the page and the exports from it.
+    """
+
+    name: str  # "ap_aging": the URL's name part
+    title: str
+    description: str  # one sentence under the title: what it shows and how it is counted
+    permission: str
+    build: str  # dotted path of build(request) -> core.reports.ReportTable
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class WebhookHandler:
     """How a Dots webhook event some app owns is processed, without the receiver naming that app."""
 
@@ -144,6 +175,8 @@ class Registry:
     action_kinds: dict[str, ActionKind] = field(default_factory=dict)
     record_details: dict[tuple[str, str], RecordDetail] = field(default_factory=dict)
     dashboard_panels: dict[str, DashboardPanel] = field(default_factory=dict)
+    dashboard_charts: dict[str, DashboardChart] = field(default_factory=dict)
+    reports: dict[str, Report] = field(default_factory=dict)
     webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)  # event type -> handler
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
@@ -241,6 +274,22 @@ def dashboard_panel(app_label: str, panel: DashboardPanel) -> None:
     registry._app(app_label)
 
 
+def dashboard_chart(app_label: str, chart: DashboardChart) -> None:
+    _refuse_duplicates("dashboard charts", registry.dashboard_charts, [chart.name], app_label)
+    registry.dashboard_charts[chart.name] = chart
+    registry._app(app_label)
+
+
+def report(app_label: str, spec: Report) -> None:
+    _refuse_duplicates("reports", registry.reports, [spec.name], app_label)
+    registry.reports[spec.name] = spec
+    registry._app(app_label)
+
+
+def reports() -> list[Report]:
+    return sorted(discover().reports.values(), key=lambda spec: (spec.order, spec.name))
+
+
 def webhook_handler(app_label: str, handler: WebhookHandler) -> None:
     """A Dots webhook event this app processes (the receiver verifies and stores it, then calls `handle`)."""
     _refuse_duplicates("webhook handlers", registry.webhook_handlers, [handler.event_type], app_label)
@@ -320,6 +369,10 @@ def dashboard_panels() -> list[DashboardPanel]:
     return sorted(discover().dashboard_panels.values(), key=lambda panel: (panel.order, panel.name))
 
 
+def dashboard_chart_named(name: str) -> DashboardChart | None:
+    return discover().dashboard_charts.get(name)
+
+
 def audit_action_areas() -> dict[str, dict[str, str]]:
     """{area: {action: label}}: every audit action under the heading a person looks for it by,
     areas in alphabetical order, actions by their label."""
@@ -366,4 +419,8 @@ def all_permission_names() -> dict[str, list[str]]:
         named.setdefault(spec.permission, []).append(f"queued action kind {spec.kind}")
     for panel in registry.dashboard_panels.values():
         named.setdefault(panel.permission, []).append(f"dashboard panel {panel.name}")
+    for chart in registry.dashboard_charts.values():
+        named.setdefault(chart.permission, []).append(f"dashboard chart {chart.name}")
+    for report_spec in registry.reports.values():
+        named.setdefault(report_spec.permission, []).append(f"report {report_spec.name}")
     return named

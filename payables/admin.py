@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
@@ -11,6 +12,7 @@ from core import registry
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.audit_display import words
 from core.errors import DomainError
+from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from core.pagination import COUNT_CAP
 from payables import drafts, files, forms, next_step, selectors
@@ -56,16 +58,46 @@ class LineItemInline(admin.TabularInline):
 
 
 class WaitingForMeFilter(admin.SimpleListFilter):
+    """Waiting for my approval, or (for whoever reads the dashboard's "Approvals waiting") for one
+    approver's: the same rule as the approve service."""
+
     title = "waiting for"
     parameter_name = "waiting"
 
     def lookups(self, request, model_admin):
-        return [("me", "my approval")]
+        choices = [("me", "my approval")]
+        for approver in selectors.eligible_approvers():
+            if approver.user_id and approver.user_id != request.user.pk:
+                choices.append((str(approver.user_id), selectors.approver_label(approver)))
+        return choices
 
     def queryset(self, request, queryset):
-        if self.value() == "me":
+        value = self.value()
+        if value == "me":
             return queryset.filter(selectors.waiting_for(request.user))
+        if value and value.isdigit():
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.filter(pk=int(value)).first()
+            return queryset.filter(selectors.waiting_for(user)) if user else queryset.none()
         return queryset
+
+
+class AgingFilter(admin.SimpleListFilter):
+    """Unpaid payables (waiting for approval, approved, payment failed) by days past due: the
+    dashboard's aging buckets link here."""
+
+    title = "unpaid, by days past due"
+    parameter_name = "aging"
+
+    def lookups(self, request, model_admin):
+        return [(bucket.key, bucket.label) for bucket in selectors.AGING_BUCKETS]
+
+    def queryset(self, request, queryset):
+        bucket = selectors.aging_bucket(self.value() or "")
+        if bucket is None:
+            return queryset
+        return queryset.filter(selectors.aging_q(bucket, timezone.localdate()))
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -101,11 +133,29 @@ class VendorFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payable)
-class PayableAdmin(PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
+class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
+    export_columns = (
+        ExportColumn("Bill number", "bill_number"),
+        ExportColumn("Vendor", "vendor__name"),
+        ExportColumn("Amount", "total_cents", "money"),
+        ExportColumn("Due date", "due_date", "date"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Status changed", "status_changed_at", "datetime"),
+        ExportColumn("Bank account", "bank_account__name"),
+        ExportColumn("Bank account number", "bank_account__account_last4", "last4"),
+        ExportColumn("External id", "external_id"),
+        ExportColumn("Description", "description"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Submitted", "submitted_at", "datetime"),
+        ExportColumn("Why it was rejected or canceled", "closed_reason"),
+        ExportColumn("Why the payment failed", "failure_reason"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
-    list_filter = ("status", VendorFilter, DueFilter, WaitingForMeFilter)
+    list_filter = ("status", VendorFilter, DueFilter, AgingFilter, WaitingForMeFilter)
     search_fields = ("bill_number", "vendor__name", "external_id")
     search_help_text = "Part of a bill number (INV-2002, inv 2002 and 2002 alike), a vendor's name or an external id."
     list_select_related = ("vendor", "bank_account", "closed_by")

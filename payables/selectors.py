@@ -449,3 +449,75 @@ def user_may_approve_current_step(payable: Payable, user, cache: StepCache | Non
     if any(d.get("user_id") == approver.dots_user_id for d in decisions):
         return False, f"{user.get_username()} has already approved step {number}: one person counts once per step."
     return True, f"{user.get_username()} is an approver of step {number}."
+
+
+def approvers_waiting(payable: Payable, cache: StepCache | None = None) -> list[Approver]:
+    """The approvers (linked to a user here) the current step waits for: the same rule as
+    `user_may_approve_current_step`, for everyone at once, without the creator (who never approves
+    their own) and without those who already approved the step."""
+    cache = cache or StepCache()
+    index = current_step_index(payable)
+    if index is None:
+        return []
+    policy_steps = cache.policy_steps(payable)
+    if policy_steps:
+        if index >= len(policy_steps):
+            return []
+        candidates = list(policy_steps[index].approvers.all())
+    elif len(payable.approval_steps or []) > 1:
+        return []
+    else:
+        candidates = cache.default_approvers()
+    decisions = (payable.approval_steps or [])[index].get("user_approvals") or []
+    decided = {d.get("user_id") for d in decisions}
+    return [a for a in candidates if a.user_id and a.user_id != payable.created_by_id and a.dots_user_id not in decided]
+
+
+def step_waiting_since(payable: Payable, approvals_by_step: dict[int, dt.datetime]) -> dt.datetime | None:
+    """When the current step began to wait: the previous step's last approval here (steps are
+    0-based, as PayableApproval.step), else the submit."""
+    index = current_step_index(payable)
+    if index is None:
+        return None
+    if index > 0 and (index - 1) in approvals_by_step:
+        return approvals_by_step[index - 1]
+    return payable.submitted_at or payable.created_at
+
+
+# --- aging ---------------------------------------------------------------------------------------------
+
+# Unpaid bills a manager ages: waiting for approval, approved, or approved with a payment that failed.
+AGING_STATUSES = (Payable.Status.SUBMITTED, Payable.Status.APPROVED, Payable.Status.PAYMENT_FAILED)
+
+
+@dataclass(frozen=True)
+class AgingBucket:
+    key: str  # what the list's "aging" filter takes
+    label: str
+    first_day: int | None  # days past due, inclusive; None: not yet due
+    last_day: int | None  # inclusive; None: no upper end
+
+
+AGING_BUCKETS = (
+    AgingBucket("current", "Not yet due", None, None),
+    AgingBucket("1-30", "1–30 days past due", 1, 30),
+    AgingBucket("31-60", "31–60 days past due", 31, 60),
+    AgingBucket("61-90", "61–90 days past due", 61, 90),
+    AgingBucket("90+", "Over 90 days past due", 91, None),
+)
+
+
+def aging_bucket(key: str) -> AgingBucket | None:
+    return next((bucket for bucket in AGING_BUCKETS if bucket.key == key), None)
+
+
+def aging_q(bucket: AgingBucket, today: dt.date) -> Q:
+    """The unpaid payables in `bucket` on `today`: "Not yet due" is due today or later (or no due
+    date); "1–30" was due 1 to 30 days before today, and so on."""
+    unpaid = Q(status__in=AGING_STATUSES)
+    if bucket.first_day is None:
+        return unpaid & (Q(due_date__gte=today) | Q(due_date__isnull=True))
+    found = unpaid & Q(due_date__lte=today - dt.timedelta(days=bucket.first_day))
+    if bucket.last_day is not None:
+        found &= Q(due_date__gte=today - dt.timedelta(days=bucket.last_day))
+    return found

@@ -22,6 +22,7 @@ from core.admin_base import AdminPage
 from core.countries import country_name
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
+from core.exports import ExportColumn, ExportMixin, export_response
 from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
@@ -43,7 +44,20 @@ def _money(cents):
 
 
 @admin.register(Payee)
-class PayeeAdmin(PayeePagesMixin, NothingToChangeAdmin):
+class PayeeAdmin(ExportMixin, PayeePagesMixin, NothingToChangeAdmin):
+    export_columns = (
+        ExportColumn("First name", "first_name"),
+        ExportColumn("Last name", "last_name"),
+        ExportColumn("Email", "email"),
+        ExportColumn("Phone", "phone_e164"),
+        ExportColumn("Country", "country"),
+        ExportColumn("External id", "external_id"),
+        ExportColumn("Status in Dots", "dots_status"),
+        ExportColumn("Wallet balance", "wallet_cents", "money"),
+        ExportColumn("Default payout method", "default_payout_method"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Dots user id", "dots_user_id"),
+    )
     list_display = (
         "__str__",
         "email",
@@ -341,7 +355,19 @@ class PayeeImportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PayoutRun)
-class PayoutRunAdmin(ReadOnlyAdmin):
+class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
+    export_columns = (
+        ExportColumn("Run", "id", "number"),
+        ExportColumn("Import file", "payee_import__file_name"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Payouts", "item_count", "number"),
+        ExportColumn("Total", "total_cents", "money"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Approved by", "approved_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Approved", "approved_at", "datetime"),
+        ExportColumn("Finished", "finished_at", "datetime"),
+    )
     list_display = ("__str__", "status", "item_count", "total", "created_by", "approved_by", "created_at")
     list_filter = ("status",)
 
@@ -360,7 +386,38 @@ class PayoutRunAdmin(ReadOnlyAdmin):
             AdminPage("<int:object_id>/approve/", "approve_view", "approve"),
             AdminPage("<int:object_id>/cancel/", "cancel_view", "cancel"),
             AdminPage("<int:object_id>/retry/", "retry_view", "retry"),
+            AdminPage("<int:object_id>/items/<str:fmt>/", "items_export_view", "items_export"),
         ]
+
+    # A run's payouts, one row each, as the run's page lists them (core.exports).
+    ITEM_COLUMNS = (
+        ExportColumn("Line in the file", "row__line_number", "number"),
+        ExportColumn("First name", "row__first_name"),
+        ExportColumn("Last name", "row__last_name"),
+        ExportColumn("Email", "row__email"),
+        ExportColumn("Phone", "row__phone_e164"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Memo", "memo"),
+        ExportColumn("Status", "status"),
+        ExportColumn("What happened", "outcome"),
+        ExportColumn("Payout link", "payout_link_id", "number"),
+        ExportColumn("Payout link status", "payout_link__status"),
+    )
+
+    def items_export_view(self, request, object_id, fmt):
+        self.require(request, "payouts.view_payoutrun")
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])
+        run = get_object_or_404(PayoutRun, pk=object_id)
+        return export_response(
+            request,
+            selectors.run_items(run),
+            self.ITEM_COLUMNS,
+            fmt=fmt,
+            name=f"payout-run-{run.pk}-items",
+            what=f"Payouts of {run}",
+            object_type="payouts.payoutrun",
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self.require(request, "payouts.view_payoutrun")
@@ -376,6 +433,10 @@ class PayoutRunAdmin(ReadOnlyAdmin):
             "run": run,
             "items": selectors.run_items(run)[:2000],
             "can_approve": self.has_approve_permission(request, run),
+            "item_exports": [
+                (label, reverse("admin:payouts_payoutrun_items_export", args=[run.pk, fmt]))
+                for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
+            ],
         }
         return TemplateResponse(request, "admin/payouts/payoutrun/page.html", context)
 
@@ -414,7 +475,18 @@ class TransferChangeList(ChangeList):
 
 
 @admin.register(Transfer)
-class TransferAdmin(NothingToChangeAdmin):
+class TransferAdmin(ExportMixin, NothingToChangeAdmin):
+    export_columns = (
+        ExportColumn("Dots id", "dots_id"),
+        ExportColumn("Type", "type"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Why it failed", "failure_reason"),
+        ExportColumn("Dots user id", "dots_user_id"),
+        ExportColumn("Payout link (Dots id)", "payout_link_dots_id"),
+        ExportColumn("Payable (Dots id)", "payable_dots_id"),
+        ExportColumn("Created", "dots_created_at", "datetime"),
+    )
     list_display = (
         "dots_id",
         "type",

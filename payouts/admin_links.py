@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage
 from core.errors import DomainError
+from core.exports import ExportColumn, ExportMixin
 from payouts import forms, transfers
 from payouts.admin_shared import NothingToChangeAdmin, json_block, link_to, money, support_fieldset, when
 from payouts.models import PayoutLink, PayoutRequest
@@ -126,7 +127,20 @@ class _PayoutAdmin(NothingToChangeAdmin):
 
 
 @admin.register(PayoutLink)
-class PayoutLinkAdmin(_PayoutAdmin):
+class PayoutLinkAdmin(ExportMixin, _PayoutAdmin):
+    export_columns = (
+        ExportColumn("Payout link", "id", "number"),
+        ExportColumn("Payee first name", "payee__first_name"),
+        ExportColumn("Payee last name", "payee__last_name"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Delivery", "delivery_method"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Tax exempt", "tax_exempt", "bool"),
+        ExportColumn("Memo", "memo"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     NEXT = LINK_NEXT
     list_display = ("__str__", "payee", "amount", "delivery_method", "status_shown", "created_at")
     list_filter = ("status", "delivery_method")
@@ -251,7 +265,19 @@ class PayoutLinkAdmin(_PayoutAdmin):
 
 
 @admin.register(PayoutRequest)
-class PayoutRequestAdmin(_PayoutAdmin):
+class PayoutRequestAdmin(ExportMixin, _PayoutAdmin):
+    export_columns = (
+        ExportColumn("Payout request", "id", "number"),
+        ExportColumn("Payee first name", "payee__first_name"),
+        ExportColumn("Payee last name", "payee__last_name"),
+        ExportColumn("Phone", "phone_e164"),
+        ExportColumn("Amount", "amount_cents", "money"),
+        ExportColumn("Status", "status"),
+        ExportColumn("Memo", "memo"),
+        ExportColumn("Created by", "created_by__username"),
+        ExportColumn("Created", "created_at", "datetime"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     NEXT = REQUEST_NEXT
     list_display = ("__str__", "payee", "phone_e164", "amount", "status_shown", "payout_link_shown", "created_at")
     list_filter = ("status",)

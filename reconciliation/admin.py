@@ -11,6 +11,7 @@ from django_q.tasks import async_task
 from core import sync_runner
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import ViewOnlyAdmin
+from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from reconciliation import services
 from reconciliation.models import AppWallet, Discrepancy, ReconciliationRun
@@ -44,7 +45,21 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(ViewOnlyAdmin):
+class DiscrepancyAdmin(ExportMixin, ViewOnlyAdmin):
+    export_columns = (
+        ExportColumn("Record", "label"),
+        ExportColumn("Record type", "record_type"),
+        ExportColumn("Disagreement", "kind"),
+        ExportColumn("Here", "local_value"),
+        ExportColumn("In Dots", "dots_value"),
+        ExportColumn("What adopting Dots' state would do", "detail"),
+        ExportColumn("First seen", "first_seen_at", "datetime"),
+        ExportColumn("Last seen", "last_seen_at", "datetime"),
+        ExportColumn("Settled", "resolution"),
+        ExportColumn("Settled at", "resolved_at", "datetime"),
+        ExportColumn("Settled by", "resolved_by__username"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     list_display = (
         "record",
         "kind",

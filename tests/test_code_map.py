@@ -8,7 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Folders the map describes as a whole ("emulator/ the Dots emulator (its own README ...)").
 DESCRIBED_AS_A_WHOLE = {"dots/emulator", "dots/resources", "core/templatetags", "core/management", "tests", "bench"}
-APPS = ("config", "core", "dots", "vendors", "payables", "payouts", "receivables", "reconciliation", "wallet")
+APPS = (
+    "config",
+    "core",
+    "dots",
+    "vendors",
+    "payables",
+    "payouts",
+    "receivables",
+    "reconciliation",
+    "reports",
+    "wallet",
+)
 
 
 def _map_sections() -> dict[str, str]:

@@ -18,7 +18,9 @@ def test_the_models_need_no_migration_that_is_not_written():
         pytest.fail(f"models changed without a migration:\n{out.getvalue()}")
 
 
-@pytest.mark.parametrize("app", ["core", "vendors", "payables", "payouts", "receivables", "reconciliation", "wallet"])
+@pytest.mark.parametrize(
+    "app", ["core", "vendors", "payables", "payouts", "receivables", "reconciliation", "reports", "wallet"]
+)
 def test_each_app_has_one_initial_migration_before_the_first_release(app):
     migrations = sorted(p.name for p in (ROOT / app / "migrations").glob("0*.py"))
     assert migrations == ["0001_initial.py"]

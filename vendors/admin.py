@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
 from core.errors import ActionQueued, DomainError
+from core.exports import ExportColumn, ExportMixin
 from vendors import bank_accounts, in_dots, selectors, services
 from vendors.errors import InvalidBankDetails
 from vendors.forms import BankAccountAddForm, ReasonForm, VerifyForm
@@ -144,7 +145,20 @@ class BankAccountInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(_ServicePagesMixin, LargeListAdmin):
+class VendorAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
+    export_columns = (
+        ExportColumn("Name", "name"),
+        ExportColumn("Contact email", "contact_email"),
+        ExportColumn("Address line 1", "address_line_1"),
+        ExportColumn("Address line 2", "address_line_2"),
+        ExportColumn("City", "city"),
+        ExportColumn("State", "state"),
+        ExportColumn("Postcode", "postcode"),
+        ExportColumn("External id", "external_id"),
+        ExportColumn("Active", "active", "bool"),
+        ExportColumn("In Dots", "dots_status"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     list_display = (
         "name",
         "contact_email",
@@ -325,7 +339,19 @@ class VerificationFilter(admin.SimpleListFilter):
 
 
 @admin.register(VendorBankAccount)
-class VendorBankAccountAdmin(_ServicePagesMixin, LargeListAdmin):
+class VendorBankAccountAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
+    export_columns = (
+        ExportColumn("Name", "name"),
+        ExportColumn("Vendor", "vendor__name"),
+        ExportColumn("Account number", "account_last4", "last4"),
+        ExportColumn("Routing number", "routing_number"),
+        ExportColumn("Account type", "account_type"),
+        ExportColumn("Verified", "verified_at", "datetime"),
+        ExportColumn("Verified by", "verified_by__username"),
+        ExportColumn("Added by", "created_by__username"),
+        ExportColumn("Added", "created_at", "datetime"),
+        ExportColumn("Dots id", "dots_id"),
+    )
     list_display = (
         "name",
         "vendor",

@@ -17,7 +17,7 @@ from core.dots_gateway import client
 from core.keyed_send import KeyedSend
 from core.permissions import is_system_user, require_perm
 from dots.types import Transfer as DotsTransfer
-from payouts import seam
+from payouts import seam, tax
 from payouts.errors import InvalidPayee, PayeeNotInDots
 from payouts.models import Payee, PayeeTransfer
 from payouts.services import second_payer
@@ -37,6 +37,7 @@ def transfer_request(*, actor: User, payee_id: int, amount_cents: int, reason: s
         payee = Payee.objects.select_for_update().get(pk=payee_id)
         if not payee.dots_user_id:
             raise PayeeNotInDots(f"{payee} has no Dots user yet.")
+        tax.refuse_unless_1099_ready(payee, amount_cents)
         transfer = PayeeTransfer(
             payee=payee,
             amount_cents=amount_cents,
@@ -75,6 +76,8 @@ def _decide(*, actor: User, transfer_id: int, to: str, note: str, action: str) -
 
 def transfer_approve(*, actor: User, transfer_id: int, note: str = "") -> PayeeTransfer:
     """Approve and send at once. Dots' refusal or silence is kept on the record (and raised)."""
+    pending = PayeeTransfer.objects.select_related("payee").get(pk=transfer_id)
+    tax.refuse_unless_1099_ready(pending.payee, pending.amount_cents)  # the TIN may have changed since the ask
     _decide(actor=actor, transfer_id=transfer_id, to=S.TO_SEND, note=note, action="payee_transfer.approved")
     return transfer_send(transfer_id=transfer_id, actor=actor)
 

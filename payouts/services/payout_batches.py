@@ -27,7 +27,7 @@ from core.errors import DotsCallError
 from core.keyed_send import KeyedSend
 from core.money import format_cents
 from core.permissions import is_system_user, require_perm
-from payouts import seam
+from payouts import seam, tax
 from payouts.errors import InvalidPayee
 from payouts.models import Payee, PayoutBatch, PayoutBatchItem
 from payouts.services import second_payer
@@ -89,6 +89,7 @@ def batch_request(*, actor: User, rows: list[tuple[int, int]], reason: str) -> P
             if payee_id in seen:
                 raise InvalidPayee(f"Row {number}: {payee} is already in this batch.", code="duplicate-payee")
             seen.add(payee_id)
+        tax.refuse_batch_unless_1099_ready([(payees[payee_id], cents) for payee_id, cents in rows])
         batch = PayoutBatch.objects.create(
             reason=reason,
             requested_by=actor,

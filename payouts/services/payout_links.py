@@ -13,7 +13,7 @@ from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable, 
 from core.permissions import require_perm
 from core.transitions import DOTS
 from dots.types import PayoutLink as DotsPayoutLink
-from payouts import csv_import
+from payouts import csv_import, tax
 from payouts import seam as payouts_seam
 from payouts.errors import PayeeNotInDots
 from payouts.models import Payee, PayoutLink
@@ -72,6 +72,9 @@ def payout_link_request(
     The push task runs as `actor`, so a retry it queues is theirs.
     """
     require_perm(actor, ADD_LINK, "create payout links")
+    tax.refuse_unless_1099_ready(
+        Payee.objects.get(pk=payee_id) if payee_id else None, amount_cents, tax_exempt=tax_exempt
+    )
     return store_link_intent(
         amount_cents=amount_cents,
         actor=actor,

@@ -88,6 +88,21 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:wallet_app_settings": ("wallet.change_app", "wallet.app"),
     "admin:wallet_achaccount_verify": ("wallet.verify_achaccount", "wallet.achaccount"),
     "admin:wallet_wallettransfer_decide": ("wallet.approve_wallettransfer", "wallet.wallettransfer"),
+    "admin:dashboard_chart": ("reports.view_overview", "cash_out_by_week"),
+    "admin:report": ("reports.view_overview", "ap_aging"),
+    "admin:report_export": ("reports.view_overview", ["tax_1099", "xlsx"]),
+    # Exports of a list: whoever may view the list (the audit history: who may export it).
+    "admin:payables_payable_export": ("payables.view_payable", "csv"),
+    "admin:vendors_vendor_export": ("vendors.view_vendor", "csv"),
+    "admin:vendors_vendorbankaccount_export": ("vendors.view_vendorbankaccount", "csv"),
+    "admin:payouts_payee_export": ("payouts.view_payee", "csv"),
+    "admin:payouts_payoutlink_export": ("payouts.view_payoutlink", "csv"),
+    "admin:payouts_payoutrequest_export": ("payouts.view_payoutrequest", "csv"),
+    "admin:payouts_payoutrun_export": ("payouts.view_payoutrun", "csv"),
+    "admin:payouts_payoutrun_items_export": ("payouts.view_payoutrun", ("payouts.payoutrun", "csv")),
+    "admin:payouts_transfer_export": ("payouts.view_transfer", "csv"),
+    "admin:reconciliation_discrepancy_export": ("reconciliation.view_discrepancy", "csv"),
+    "admin:core_auditevent_export_list": ("core.export_auditevent", "xlsx"),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
 }
@@ -183,6 +198,8 @@ def _writes(queries) -> list[str]:
 def _custom_url(name: str, spec, instances) -> str:
     if spec is None:
         return reverse(name)
+    if isinstance(spec, list):  # the URL's arguments as they are
+        return reverse(name, args=spec)
     if isinstance(spec, tuple):
         label, action = spec
         return reverse(name, args=[instances[label].pk, action])

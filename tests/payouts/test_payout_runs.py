@@ -106,6 +106,27 @@ def test_the_run_page_shows_total_count_and_each_row(dots, operator, payer, clie
     assert page.count("Waiting for approval") == 2
 
 
+def test_a_runs_payouts_export_as_csv_and_excel_from_its_page(dots, operator, payer, client):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    run = imported_run(operator, rows_with_amounts(2, amount="7.25"))
+    login_verified(client, payer)
+    page = client.get(f"/admin/payouts/payoutrun/{run.pk}/change/").content.decode()
+    csv_url = f"/admin/payouts/payoutrun/{run.pk}/items/csv/"
+    assert csv_url in page
+    body = b"".join(client.get(csv_url).streaming_content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["Amount"] for row in rows] == ["7.25", "7.25"]
+    assert {row["Status"] for row in rows} == {"Waiting for approval"} and rows[0]["Currency"] == "USD"
+    response = client.get(f"/admin/payouts/payoutrun/{run.pk}/items/xlsx/")
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert sheet.max_row == 3
+    assert AuditEvent.objects.filter(action="list.exported", object_repr=f"Payouts of {run}").count() == 2
+
+
 def test_an_operator_cannot_approve_through_the_page(dots, operator, client):
     other = make_user("operator2", role=roles.PAYOUTS_OPERATOR)
     run = imported_run(operator, rows_with_amounts(1))
