@@ -20,10 +20,10 @@ connection, as before. On SQLite (development, tests) it is django-q2's broker u
 from __future__ import annotations
 
 from datetime import timedelta
-from time import sleep
+from time import monotonic, sleep
 from typing import Any
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
@@ -58,14 +58,8 @@ class OrmBroker(ORM):
     def dequeue(self) -> list[tuple[Any, Any]] | None:
         if not self._postgresql():
             return super().dequeue()  # type: ignore[no-any-return]
-        self.get_connection()  # django-q2's own step: drops a stale connection outside a transaction
         now = timezone.now()
-        with connections[Conf.ORM].cursor() as cursor:
-            cursor.execute(
-                _NO_FLUSH_WAIT + _FETCH, [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK]
-            )
-            cursor.cursor.nextset()  # past SET's empty result, to UPDATE's rows
-            rows = cursor.fetchall()
+        rows = self._run(_FETCH, [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK], rows=True)
         if rows:
             return sorted(rows)  # oldest first, as they were queued
         sleep(Conf.POLL)  # empty queue: spare the database, as django-q2 does
@@ -76,6 +70,31 @@ class OrmBroker(ORM):
         if not self._postgresql():
             super().delete(task_id)
             return
-        self.get_connection()
-        with connections[Conf.ORM].cursor() as cursor:
-            cursor.execute(_NO_FLUSH_WAIT + _DELETE, [task_id])
+        self._run(_DELETE, [task_id], rows=False)
+
+    @staticmethod
+    def _run(sql: str, params: list[Any], *, rows: bool) -> list[tuple[Any, Any]]:
+        """One statement, not waiting for the flush, on a live connection.
+
+        django-q2's broker calls close_old_connections() first, which with CONN_HEALTH_CHECKS costs
+        a `SELECT 1` round trip on every call. Here the connection is retired at CONN_MAX_AGE as
+        Django would, and one the database dropped (a restart) is replaced and the statement sent
+        once more: a fetch whose first try did commit leaves its tasks locked until `retry`, after
+        which they are offered again; a delete is the same the second time.
+        """
+        connection = connections[Conf.ORM]
+        if connection.close_at is not None and monotonic() >= connection.close_at:
+            connection.close()
+        for attempt in (1, 2):
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(_NO_FLUSH_WAIT + sql, params)
+                    if not rows:
+                        return []
+                    cursor.cursor.nextset()  # past SET's empty result, to the statement's rows
+                    return cursor.fetchall()
+            except (InterfaceError, OperationalError):
+                if attempt == 2:
+                    raise
+                connection.close()
+        return []  # not reached: the loop returns or raises

@@ -134,3 +134,14 @@ def test_results_are_kept_at_save_and_pruned_by_a_schedule_instead():
     assert settings.Q_CLUSTER["save_limit"] == 0  # django-q2's per-save pruning reads every kept result
     spec = registry.discover().schedules["Delete old results of successful background tasks"]
     assert (spec.func, spec.minutes) == ("core.tasks.prune_successful_tasks", 10)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="our own statements run on PostgreSQL only")
+def test_a_connection_the_database_dropped_is_replaced_and_nothing_is_lost(broker):
+    task_id = broker.enqueue("payload")
+    connection.connection.close()  # as after a database restart
+
+    assert broker.dequeue() == [(task_id, "payload")]
+    connection.connection.close()
+    broker.acknowledge(task_id)
+    assert not OrmQ.objects.filter(pk=task_id).exists()
