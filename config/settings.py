@@ -125,13 +125,24 @@ Q_CLUSTER = {
     "max_attempts": 3,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 1000,
+    # Keep every result here: with a limit, django-q2 prunes on every save by reading all kept
+    # successes FOR UPDATE, which capped the worker at about 20 tasks/s whatever the broker
+    # (bench/broker.py). core.tasks.prune_successful_tasks keeps TASK_SUCCESSES_KEPT instead,
+    # every 10 minutes in one DELETE.
+    "save_limit": 0,
     "label": "Background tasks",
+    # Tasks taken per fetch from the queue (one query for several). Each is locked for `retry`
+    # seconds when fetched, so a fetch should not take more than the workers start soon.
+    "bulk": env.int("Q_BULK", default=4),
 }
+TASK_SUCCESSES_KEPT = env.int("TASK_SUCCESSES_KEPT", default=1000)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # django-q2's ORM broker, fetching `bulk` tasks in one statement and not waiting for the disk
+    # to lock or acknowledge one (safe: delivery is at least once); see core/task_broker.py.
+    Q_CLUSTER["broker_class"] = "core.task_broker.OrmBroker"
 
 # --- Dots ---------------------------------------------------------------------
 # The defaults point at the local Dots emulator started by `make run`.

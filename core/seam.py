@@ -27,6 +27,14 @@ registry.schedule(
         first_run=lambda: timezone.now() + dt.timedelta(seconds=20),
     ),
 )
+registry.schedule(
+    "core",
+    registry.ScheduleSpec(
+        name="Delete old results of successful background tasks",
+        func="core.tasks.prune_successful_tasks",
+        minutes=10,
+    ),
+)
 registry.dashboard_panel(
     "core",
     registry.DashboardPanel(

@@ -46,6 +46,8 @@ class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("auth", "0012_alter_user_first_name_max_length"),
+        # The queue table's (key, lock) index for the ORM broker (issue #18 §4) is created at the end.
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
     operations = [
@@ -500,5 +502,9 @@ class Migration(migrations.Migration):
                 "verbose_name": "sync step progress",
                 "verbose_name_plural": "sync steps' progress",
             },
+        ),
+        migrations.RunSQL(
+            sql='CREATE INDEX IF NOT EXISTS core_ormq_key_lock ON django_q_ormq ("key", "lock")',
+            reverse_sql="DROP INDEX IF EXISTS core_ormq_key_lock",
         ),
     ]

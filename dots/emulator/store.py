@@ -8,17 +8,26 @@ One connection is shared by every server thread. That is safe because all use
 goes through `Store.lock` (app.py holds it for a whole handler, in one
 transaction). A per-thread connection would save nothing here: the lock
 serialises writers anyway, and one connection keeps SQLite's page cache warm.
+
+Finding a document by a field of its body (a user by phone, a user's payout methods)
+goes through a `Lookup`: a partial expression index on `json_extract(body, path)`
+for that kind only, so the search costs the same at a thousand documents as at a
+million (no document is parsed to find another). SQLite keeps such an index in step
+on every insert, update and delete, insert_many included, and `CREATE INDEX IF NOT
+EXISTS` builds it over an older data file when the emulator opens it.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import re
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from dots.emulator.errors import ApiError
@@ -63,6 +72,58 @@ CREATE INDEX IF NOT EXISTS webhook_events_status ON webhook_events (status, next
 
 TABLES = ("docs", "counters", "idempotency", "meta", "webhook_events")
 
+# SQLite's page cache, in KiB (negative = KiB in PRAGMA cache_size): its default 2 MiB holds
+# a few thousand documents' index pages; 64 MiB keeps a million-document store's indexes warm.
+CACHE_KIB = 64 * 1024
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Documents of one kind found by the values at JSON paths of their body, through an index.
+
+    Declared once per module with `lookup()`; `Store.find()` uses it. The kind and paths go
+    into the SQL as literals (a partial index is used only when the query names its kind
+    literally), so both are checked against a strict pattern here.
+    """
+
+    kind: str
+    name: str
+    paths: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (_NAME.match(self.kind) and _NAME.match(self.name) and self.paths):
+            raise ValueError(f"bad lookup {self.kind!r}/{self.name!r}")
+        for path in self.paths:
+            if not _PATH.match(path):
+                raise ValueError(f"bad JSON path {path!r} for lookup {self.kind}/{self.name}")
+
+    @property
+    def index_name(self) -> str:
+        return f"docs_by_{self.kind}_{self.name}"
+
+    @property
+    def expressions(self) -> builtins.list[str]:
+        return [f"json_extract(body, '{path}')" for path in self.paths]
+
+    def create_index_sql(self) -> str:
+        # app_id last: the same index serves a search within one app and across all of them.
+        columns = ", ".join([*self.expressions, "app_id"])
+        return f"CREATE INDEX IF NOT EXISTS {self.index_name} ON docs ({columns}) WHERE kind = '{self.kind}'"
+
+
+_LOOKUPS: dict[tuple[str, str], Lookup] = {}
+
+
+def lookup(kind: str, name: str, *paths: str) -> Lookup:
+    """Declare (once, at import) an indexed search of `kind` by the values at `paths`."""
+    declared = Lookup(kind, name, paths)
+    if _LOOKUPS.setdefault((kind, name), declared) != declared:
+        raise ValueError(f"lookup {kind}/{name} declared twice with different paths")
+    return declared
+
 
 class Store:
     def __init__(self, path: str) -> None:
@@ -74,7 +135,20 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL keeps WAL durable across a process crash (not a power cut): enough for an emulator.
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self.conn.executescript(SCHEMA)
+        self._indexed: set[str] = set()
+        self.ensure_lookup_indexes()
+
+    def ensure_lookup_indexes(self) -> None:
+        """Create the index of every declared Lookup not yet indexed (builds it over existing documents)."""
+        for declared in list(_LOOKUPS.values()):
+            self._ensure_index(declared)
+
+    def _ensure_index(self, declared: Lookup) -> None:
+        if declared.index_name not in self._indexed:
+            self.conn.execute(declared.create_index_sql())
+            self._indexed.add(declared.index_name)
 
     # -- transactions -------------------------------------------------------
 
@@ -186,6 +260,32 @@ class Store:
             rows = self.conn.execute(
                 "SELECT body FROM docs WHERE kind = ? AND app_id = ? ORDER BY seq DESC", (kind, app_id)
             )
+        return [json.loads(r[0]) for r in rows]
+
+    def find(
+        self, by: Lookup, *values: str, app_id: str | None = None, oldest_first: bool = False
+    ) -> builtins.list[Doc]:
+        """The documents of `by.kind` whose values at `by.paths` equal `values`, newest first.
+
+        Equality as Python's `==` on the stored JSON values: a string matches only a string.
+        Only the app's when app_id is given.
+        """
+        if len(values) != len(by.paths):
+            raise TypeError(f"lookup {by.kind}/{by.name} takes {len(by.paths)} value(s), got {len(values)}")
+        self._ensure_index(by)
+        where = " AND ".join(f"{expression} = ?" for expression in by.expressions)
+        args: builtins.list[object] = list(values)
+        if app_id is not None:
+            where += " AND app_id = ?"
+            args.append(app_id)
+        order = "ASC" if oldest_first else "DESC"
+        rows = self.conn.execute(
+            # INDEXED BY: without statistics the planner may prefer walking docs_kind_seq in order,
+            # which reads every document of the kind; this index (or an error) is what we mean.
+            f"SELECT body FROM docs INDEXED BY {by.index_name} "  # noqa: S608 - checked literals
+            f"WHERE kind = '{by.kind}' AND {where} ORDER BY seq {order}",
+            args,
+        )
         return [json.loads(r[0]) for r in rows]
 
     @overload

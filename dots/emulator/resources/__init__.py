@@ -22,6 +22,7 @@ from dots.emulator.resources import (  # emulator-payouts' resources
     payout_requests,
     payouts,
     transfers,
+    user_seed,
     users,
     vendors,
 )
@@ -44,4 +45,5 @@ RESOURCE_MODULES = [
     payment_customers,
     payment_methods,
     checkout_sessions,
+    user_seed,
 ]

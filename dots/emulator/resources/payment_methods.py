@@ -28,8 +28,10 @@ from dots.emulator.jsondoc import Doc
 from dots.emulator.resources import payment_customers
 from dots.emulator.resources import users as users_resource
 from dots.emulator.routing import Route
+from dots.emulator.store import lookup
 
 KIND = users_resource.PAYMENT_METHOD_KIND
+BY_CUSTOMER = lookup(KIND, "customer", "$._customer_id")
 
 
 def get_payment_method(ctx: Ctx, method_id: object) -> Doc:
@@ -39,10 +41,11 @@ def get_payment_method(ctx: Ctx, method_id: object) -> Doc:
 
 
 def list_payment_methods(ctx: Ctx) -> tuple[int, object]:
-    methods = ctx.store.list(KIND, app_id=ctx.app_id)
     customer_id = ctx.query.get("customer_id")
     if customer_id:
-        methods = [m for m in methods if m.get("_customer_id") == customer_id]
+        methods = ctx.store.find(BY_CUSTOMER, customer_id, app_id=ctx.app_id)
+    else:
+        methods = ctx.store.list(KIND, app_id=ctx.app_id)
     # The spec types `limit` as a number here; ctx.paginate accepts only integers 1-100.
     page = ctx.paginate(methods)
     page["data"] = [users_resource.serialize_payment_method(m) for m in page["data"]]

@@ -291,7 +291,8 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
     transaction, for benchmarks and paging tests: no wallet effects, no webhooks. Statuses are
     dealt in a fixed repeating pattern from the weights (oldest first), failed ones carry
     `failure_reason`. `created` runs back from the emulator clock, `spacing_seconds` apart, newest
-    last, so the list's newest-first order and the timestamps agree.
+    last, so the list's newest-first order and the timestamps agree. `sample`: how many ids,
+    spread evenly over the new transfers, the answer lists in `sample_ids` (default none).
     """
     body = ctx.json
     count = ctx.require_int(body, "count", min=1, max=SEED_MAX)
@@ -310,6 +311,7 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
     failure_reason = ctx.optional_str(body, "failure_reason", "R01", max_len=500)
     spacing = ctx.optional_int(body, "spacing_seconds", 1, min=0)
     user_id = ctx.optional_str(body, "user_id")
+    sample = ctx.optional_int(body, "sample", 0, min=0, max=SEED_MAX_PATTERN)
     if user_id is not None and ctx.store.app_id_of(users_resource.USER_KIND, user_id) != ctx.app_id:
         raise ApiError(404, "not-found", "user not found")
     newest = ctx.now()
@@ -361,6 +363,8 @@ def control_seed(ctx: Ctx) -> tuple[int, object]:
         "by_status": by_status,
         "oldest_id": transfer_docs[0][0],
         "newest_id": transfer_docs[-1][0],
+        # `sample` ids spread evenly from oldest to newest, for benchmarks' random reads
+        "sample_ids": [transfer_docs[int(i * count / sample)][0] for i in range(sample)],
     }
 
 

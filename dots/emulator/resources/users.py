@@ -35,10 +35,14 @@ from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc, Metadata
 from dots.emulator.resources import user_fields as fields
 from dots.emulator.routing import Route
+from dots.emulator.store import lookup
 
 USER_KIND = "user"
 PAYMENT_METHOD_KIND = "payment_method"
 TOKEN_TTL = timedelta(minutes=10)
+# Indexed: a create looks the phone up, so it must not read every stored user (store.py, Lookup).
+BY_PHONE = lookup(USER_KIND, "phone", "$.phone_number.country_code", "$.phone_number.phone_number")
+BY_USER = lookup(PAYMENT_METHOD_KIND, "user", "$._user_id")
 
 RAILS = fields.RAILS
 USER_STATUSES = ("verified", "unverified", "in_review", "disabled")
@@ -81,18 +85,13 @@ def get_user(ctx: Ctx, user_id: object, *, app_id: str | None = None) -> Doc:
 
 
 def find_user_by_phone(ctx: Ctx, *, country_code: str, phone_number: str, app_id: str | None = None) -> Doc | None:
-    for user in ctx.store.list(USER_KIND, app_id=app_id or ctx.app_id):
-        phone = user["phone_number"]
-        if phone["country_code"] == country_code and phone["phone_number"] == phone_number:
-            return user
-    return None
+    found = ctx.store.find(BY_PHONE, country_code, phone_number, app_id=app_id or ctx.app_id)
+    return found[0] if found else None
 
 
 def payout_methods_of(ctx: Ctx, user_id: str) -> list[Doc]:
     """The user's payout methods (stored payment_method docs), oldest first."""
-    methods = [m for m in ctx.store.list(PAYMENT_METHOD_KIND) if m.get("_user_id") == user_id]
-    methods.reverse()
-    return methods
+    return ctx.store.find(BY_USER, user_id, oldest_first=True)
 
 
 def default_payout_method_of(ctx: Ctx, user: Doc) -> Doc | None:

@@ -14,11 +14,13 @@ from dots.emulator.context import Ctx
 from dots.emulator.errors import ApiError
 from dots.emulator.jsondoc import Doc
 from dots.emulator.routing import Route
+from dots.emulator.store import lookup
 from dots.redact import mask_account_number
 
 KIND = "ap_vendor"
 PAYMENT_METHOD_KIND = "ap_vendor_payment_method"
 ACCOUNT_TYPES = ("checking", "savings")
+BY_VENDOR = lookup(PAYMENT_METHOD_KIND, "vendor", "$._vendor_id")
 
 
 def get_vendor(ctx: Ctx, vendor_id: str) -> Doc:
@@ -93,9 +95,8 @@ def retrieve_vendor(ctx: Ctx, vendor_id: str) -> tuple[int, object]:
 
 def delete_vendor(ctx: Ctx, vendor_id: str) -> tuple[int, object]:
     get_vendor(ctx, vendor_id)
-    for method in ctx.store.list(PAYMENT_METHOD_KIND, app_id=ctx.app_id):
-        if method["_vendor_id"] == vendor_id:
-            ctx.store.delete(PAYMENT_METHOD_KIND, method["id"])
+    for method in ctx.store.find(BY_VENDOR, vendor_id, app_id=ctx.app_id):
+        ctx.store.delete(PAYMENT_METHOD_KIND, method["id"])
     ctx.store.delete(KIND, vendor_id)
     return 200, {"deleted": True, "id": vendor_id, "object": "vendor"}
 
@@ -105,7 +106,7 @@ def delete_vendor(ctx: Ctx, vendor_id: str) -> tuple[int, object]:
 
 def list_payment_methods(ctx: Ctx, vendor_id: str) -> tuple[int, object]:
     get_vendor(ctx, vendor_id)
-    methods = [m for m in ctx.store.list(PAYMENT_METHOD_KIND, app_id=ctx.app_id) if m["_vendor_id"] == vendor_id]
+    methods = ctx.store.find(BY_VENDOR, vendor_id, app_id=ctx.app_id)
     return 200, [serialize_payment_method(m) for m in methods]  # a bare array, as the spec says
 
 

@@ -1,0 +1,3 @@
+def noop(n: int) -> int:
+    """Does nothing: bench/broker.py measures the queue around it."""
+    return n
