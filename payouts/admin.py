@@ -22,12 +22,13 @@ from core.admin_base import AdminPage
 from core.countries import country_name
 from core.csv_safe import EchoBuffer, neutralise
 from core.errors import DomainError
-from core.exports import ExportColumn, ExportMixin, export_response
+from core.exports import ExportMixin, export_response
 from core.models import AuditEvent
 from core.money import format_cents
 from payouts import (
     admin_links,  # noqa: F401  (registers payout links and requests)
     admin_transfers,  # noqa: F401  (registers transfers to payees)
+    exports,
     forms,
     selectors,
     transfers,
@@ -45,19 +46,7 @@ def _money(cents):
 
 @admin.register(Payee)
 class PayeeAdmin(ExportMixin, PayeePagesMixin, NothingToChangeAdmin):
-    export_columns = (
-        ExportColumn("First name", "first_name"),
-        ExportColumn("Last name", "last_name"),
-        ExportColumn("Email", "email"),
-        ExportColumn("Phone", "phone_e164"),
-        ExportColumn("Country", "country"),
-        ExportColumn("External id", "external_id"),
-        ExportColumn("Status in Dots", "dots_status"),
-        ExportColumn("Wallet balance", "wallet_cents", "money"),
-        ExportColumn("Default payout method", "default_payout_method"),
-        ExportColumn("Created", "created_at", "datetime"),
-        ExportColumn("Dots user id", "dots_user_id"),
-    )
+    export_columns = exports.PAYEE_COLUMNS
     list_display = (
         "__str__",
         "email",
@@ -356,18 +345,7 @@ class PayeeImportAdmin(ReadOnlyAdmin):
 
 @admin.register(PayoutRun)
 class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
-    export_columns = (
-        ExportColumn("Run", "id", "number"),
-        ExportColumn("Import file", "payee_import__file_name"),
-        ExportColumn("Status", "status"),
-        ExportColumn("Payouts", "item_count", "number"),
-        ExportColumn("Total", "total_cents", "money"),
-        ExportColumn("Created by", "created_by__username"),
-        ExportColumn("Approved by", "approved_by__username"),
-        ExportColumn("Created", "created_at", "datetime"),
-        ExportColumn("Approved", "approved_at", "datetime"),
-        ExportColumn("Finished", "finished_at", "datetime"),
-    )
+    export_columns = exports.PAYOUT_RUN_COLUMNS
     list_display = ("__str__", "status", "item_count", "total", "created_by", "approved_by", "created_at")
     list_filter = ("status",)
 
@@ -389,21 +367,6 @@ class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
             AdminPage("<int:object_id>/items/<str:fmt>/", "items_export_view", "items_export"),
         ]
 
-    # A run's payouts, one row each, as the run's page lists them (core.exports).
-    ITEM_COLUMNS = (
-        ExportColumn("Line in the file", "row__line_number", "number"),
-        ExportColumn("First name", "row__first_name"),
-        ExportColumn("Last name", "row__last_name"),
-        ExportColumn("Email", "row__email"),
-        ExportColumn("Phone", "row__phone_e164"),
-        ExportColumn("Amount", "amount_cents", "money"),
-        ExportColumn("Memo", "memo"),
-        ExportColumn("Status", "status"),
-        ExportColumn("What happened", "outcome"),
-        ExportColumn("Payout link", "payout_link_id", "number"),
-        ExportColumn("Payout link status", "payout_link__status"),
-    )
-
     def items_export_view(self, request, object_id, fmt):
         self.require(request, "payouts.view_payoutrun")
         if request.method not in ("GET", "HEAD"):
@@ -412,7 +375,7 @@ class PayoutRunAdmin(ExportMixin, ReadOnlyAdmin):
         return export_response(
             request,
             selectors.run_items(run),
-            self.ITEM_COLUMNS,
+            exports.PAYOUT_RUN_ITEM_COLUMNS,
             fmt=fmt,
             name=f"payout-run-{run.pk}-items",
             what=f"Payouts of {run}",
@@ -476,17 +439,7 @@ class TransferChangeList(ChangeList):
 
 @admin.register(Transfer)
 class TransferAdmin(ExportMixin, NothingToChangeAdmin):
-    export_columns = (
-        ExportColumn("Dots id", "dots_id"),
-        ExportColumn("Type", "type"),
-        ExportColumn("Status", "status"),
-        ExportColumn("Amount", "amount_cents", "money"),
-        ExportColumn("Why it failed", "failure_reason"),
-        ExportColumn("Dots user id", "dots_user_id"),
-        ExportColumn("Payout link (Dots id)", "payout_link_dots_id"),
-        ExportColumn("Payable (Dots id)", "payable_dots_id"),
-        ExportColumn("Created", "dots_created_at", "datetime"),
-    )
+    export_columns = exports.TRANSFER_COLUMNS
     list_display = (
         "dots_id",
         "type",
