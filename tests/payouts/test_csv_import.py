@@ -297,3 +297,30 @@ def test_cells_with_tabs_backslashes_newlines_and_quotes_are_stored_as_typed(ope
     imp = preview(data, operator)
     row = imp.rows.get()
     assert row.memo == memo and row.cells[-1] == memo and row.status == Row.PENDING
+
+
+def test_a_row_matching_payees_by_email_only_is_linked_to_the_newest_of_them(operator):
+    from payouts.models import Payee
+
+    old = Payee.objects.create(first_name="Old", last_name="One", email="shared@example.com", phone_e164="+1" + phone())
+    new = Payee.objects.create(first_name="New", last_name="One", email="shared@example.com", phone_e164="+1" + phone())
+    imp = preview(csv_bytes([f"Ann,Lee,Shared@Example.com,{phone()}"]), operator)
+    row = imp.rows.get()
+    assert new.pk > old.pk
+    assert (row.status, row.payee, row.error) == (Row.EXISTING, new, f"already a payee: {new}")
+    assert (imp.existing_rows, imp.duplicate_rows, imp.valid_rows) == (1, 1, 0)
+
+
+def test_a_row_repeating_an_existing_payees_row_is_a_duplicate_of_that_line(operator):
+    from payouts.models import Payee
+
+    number = phone()
+    Payee.objects.create(first_name="A", last_name="B", email="a@example.com", phone_e164="+1" + number)
+    imp = preview(
+        csv_bytes([f"Ann,Lee,ann.new@example.com,{number}", f"Bob,Ray,ann.new@example.com,{phone()}", *good_rows(1)]),
+        operator,
+    )
+    statuses = {r.line_number: (r.status, r.error) for r in imp.rows.all()}
+    assert statuses[2][0] == Row.EXISTING
+    assert statuses[3] == (Row.DUPLICATE, "same email as line 2")
+    assert statuses[4] == (Row.PENDING, "")
