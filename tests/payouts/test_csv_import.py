@@ -324,3 +324,46 @@ def test_a_row_repeating_an_existing_payees_row_is_a_duplicate_of_that_line(oper
     assert statuses[2][0] == Row.EXISTING
     assert statuses[3] == (Row.DUPLICATE, "same email as line 2")
     assert statuses[4] == (Row.PENDING, "")
+
+
+def _phone_shapes():
+    """US phone numbers as people type them, valid and not: every area code, random exchanges and lines,
+    with and without 1 / +1, in the usual punctuations, plus near misses (9, 11, 12 digits, + alone)."""
+    import random
+
+    rng = random.Random(18)
+    layouts = [
+        "{a}{b}{c}",
+        "({a}) {b}-{c}",
+        "{a}-{b}-{c}",
+        "{a}.{b}.{c}",
+        "{a} {b} {c}",
+        "({a}){b}-{c}",
+        " {a} - {b} - {c} ",
+        "(({a})) {b}..{c}",
+        "{a}{b}{c}(",
+    ]
+    prefixes = ["", "1", "+1", "1 ", "+1 ", "+1-", "1-", "+", "11", "01", "+11", "0", "+44 "]
+    for area in range(0, 1000):
+        for _ in range(12):
+            a = f"{area:03d}"
+            b = f"{rng.randrange(1000):03d}" if rng.random() < 0.8 else rng.choice(["555", "211", "911", "011", "100"])
+            c = f"{rng.randrange(10000):04d}"
+            yield rng.choice(prefixes) + rng.choice(layouts).format(a=a, b=b, c=c)
+    for length in (9, 11, 12):
+        for _ in range(500):
+            yield "".join(rng.choice("0123456789") for _ in range(length))
+    yield from ["", "1", "+1", "()", "2015550100" + " " * 40, "201 555 0100 x12", "201/555/0100"]
+    yield "２０１５５５０１００"  # full-width digits
+
+
+def test_the_us_phone_shortcut_reads_every_shape_as_phonenumbers_parse_does():
+    checked = csv_import._checked_phone.__wrapped__  # not the cache: each shape computed afresh
+    shapes = list(_phone_shapes())
+    differ = [(p, checked(p, "US"), csv_import._parsed_phone(p, "US")) for p in shapes]
+    differ = [d for d in differ if d[1] != d[2]]
+    assert differ == []
+    valid = sum(1 for p in shapes if checked(p, "US") is not None)
+    assert 1000 < valid < len(shapes) - 1000  # both outcomes well represented
+    shortcut = sum(1 for p in shapes if csv_import._NANP.fullmatch(p.translate(csv_import._NANP_PUNCTUATION)))
+    assert shortcut > 4000  # thousands took the shortcut, and it agreed on each
