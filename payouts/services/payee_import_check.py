@@ -237,6 +237,7 @@ _ROW_COLUMNS = (
 _STATUS, _ERROR, _PAYEE, _FIELDS_OK, _PHONE, _EMAIL = (
     _ROW_COLUMNS.index(name) for name in ("status", "error", "payee_id", "fields_ok", "phone_e164", "email")
 )
+assert _STATUS < _ERROR < _PAYEE == len(_ROW_COLUMNS) - 1  # _match_existing rebuilds a row in this order
 
 
 def _row_values(import_id: int, parsed: csv_import.ParsedRow) -> tuple:
@@ -298,23 +299,22 @@ def _match_existing(batch: list[tuple]) -> list[tuple]:
     emails = {row[_EMAIL] for row in batch if row[_FIELDS_OK]}
     by_phone: dict[str, tuple] = {}
     by_email: dict[str, tuple] = {}
-    for payee in _payees_with(phones, emails):
-        by_phone[payee[1]] = payee  # unique
-        if payee[0] > by_email.get(payee[2], (0,))[0]:
-            by_email[payee[2]] = payee
+    for pk, phone_e164, email, first_name, last_name in _payees_with(phones, emails):
+        # str(payee), as the payee's page names it (Payee.__str__)
+        said = (pk, f"already a payee: {first_name} {last_name} ({phone_e164})")
+        by_phone[phone_e164] = said  # unique
+        if pk > by_email.get(email, (0,))[0]:
+            by_email[email] = said
     if not by_phone:
         return batch
     matched = []
     for row in batch:
         if row[_FIELDS_OK]:
-            found = [p for p in (by_phone.get(row[_PHONE]), by_email.get(row[_EMAIL])) if p is not None]
-            if found:
-                pk, phone_e164, _email, first_name, last_name = max(found)
-                row = list(row)
-                row[_STATUS], row[_PAYEE] = Row.EXISTING, pk
-                # str(payee), as the payee's page names it (Payee.__str__)
-                row[_ERROR] = f"already a payee: {first_name} {last_name} ({phone_e164})"
-                row = tuple(row)
+            on_phone, on_email = by_phone.get(row[_PHONE]), by_email.get(row[_EMAIL])
+            said = max(on_phone, on_email) if on_phone and on_email else on_phone or on_email
+            if said is not None:
+                pk, error = said
+                row = (*row[:_STATUS], Row.EXISTING, *row[_STATUS + 1 : _ERROR], error, *row[_ERROR + 1 : _PAYEE], pk)
         matched.append(row)
     return matched
 
@@ -354,6 +354,9 @@ def _flag_duplicates(payee_import: PayeeImport) -> None:
     """
     table = PayeeImportRow._meta.db_table
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The two sorts of 100,000 rows spilled to disk at the default 4 MB; this transaction only.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             f"""
             UPDATE {table}
@@ -361,13 +364,13 @@ def _flag_duplicates(payee_import: PayeeImport) -> None:
                 error = CASE WHEN w.by_email THEN 'same email as line ' || CAST(w.first_email AS TEXT)
                              ELSE 'same phone as line ' || CAST(w.first_phone AS TEXT) END,
                 error_column = CASE WHEN w.by_email THEN 'email' ELSE 'phone' END,
-                error_value = CASE WHEN w.by_email THEN w.email ELSE w.phone_e164 END
+                error_value = CASE WHEN w.by_email THEN {table}.email ELSE {table}.phone_e164 END
             FROM (
-                SELECT id, email, phone_e164, first_phone, first_email,
+                SELECT id, first_phone, first_email,
                        (first_email < line_number AND NOT (first_phone < line_number AND first_phone <= first_email))
                            AS by_email
                 FROM (
-                    SELECT id, line_number, email, phone_e164, status,
+                    SELECT id, line_number, status,
                            MIN(line_number) OVER (PARTITION BY phone_e164) AS first_phone,
                            MIN(line_number) OVER (PARTITION BY email) AS first_email
                     FROM {table}
