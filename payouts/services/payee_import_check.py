@@ -364,7 +364,8 @@ def _flag_duplicates(payee_import: PayeeImport) -> None:
                 error = CASE WHEN w.by_email THEN 'same email as line ' || CAST(w.first_email AS TEXT)
                              ELSE 'same phone as line ' || CAST(w.first_phone AS TEXT) END,
                 error_column = CASE WHEN w.by_email THEN 'email' ELSE 'phone' END,
-                error_value = CASE WHEN w.by_email THEN {table}.email ELSE {table}.phone_e164 END
+                -- error_value holds 200 characters, an email up to 254
+                error_value = SUBSTR(CASE WHEN w.by_email THEN {table}.email ELSE {table}.phone_e164 END, 1, 200)
             FROM (
                 SELECT id, first_phone, first_email,
                        (first_email < line_number AND NOT (first_phone < line_number AND first_phone <= first_email))

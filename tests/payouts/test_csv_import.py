@@ -367,3 +367,10 @@ def test_the_us_phone_shortcut_reads_every_shape_as_phonenumbers_parse_does():
     assert 1000 < valid < len(shapes) - 1000  # both outcomes well represented
     shortcut = sum(1 for p in shapes if csv_import._NANP.fullmatch(p.translate(csv_import._NANP_PUNCTUATION)))
     assert shortcut > 4000  # thousands took the shortcut, and it agreed on each
+
+
+def test_a_duplicate_of_an_email_longer_than_the_error_value_column_is_flagged(operator):
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".com"  # 250 characters, a valid address
+    imp = preview(csv_bytes([f"Ann,Lee,{email},{phone()}", f"Bob,Ray,{email},{phone()}"]), operator)
+    dup = imp.rows.get(status=Row.DUPLICATE)
+    assert (dup.line_number, dup.error, dup.error_value) == (3, "same email as line 2", email[:200])
