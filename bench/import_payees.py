@@ -16,7 +16,8 @@ Prints, in one run:
   peak by tracemalloc, and the process's peak RSS); target: 100,000 within 1.2x of 10,000;
 - payees/s created in the emulator by the background import (payee_imports.payee_import_process,
   bounded concurrency) against a bare sequential `requests` loop creating users in the same
-  emulator, without and with 20 ms of injected latency (targets >= 0.5x and >= 5x);
+  emulator, without and with 20 ms of injected latency (targets >= 0.5x and >= 5x); with latency, for
+  reference, a plain thread pool of the import's size doing the same creates (the machine's ceiling);
 - how many rows per progress write (target >= 50).
 
 Starts its own emulator (bench/emulator.py's start_emulator, a free port, a temporary data file)
@@ -269,6 +270,42 @@ def bare_create_loop(root: str, rows: int, start_index: int) -> float:
     return rows / (time.perf_counter() - begin)
 
 
+def bare_pool_create_loop(root: str, rows: int, start_index: int, workers: int = 8) -> float:
+    """Users/s created by a plain pool of `workers` threads, one requests.Session each: what the machine
+    and the emulator allow at this moment, the ceiling the import's own pool works under."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    emulator = _bench_emulator()
+    local = threading.local()
+    url = root + "/api/v2/users"
+
+    def create(i: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.auth = (emulator.CLIENT_ID, emulator.API_KEY)
+        response = session.post(
+            url,
+            json={
+                "first_name": "Pool",
+                "last_name": f"Loop{i}",
+                "email": f"pool{i}@example.com",
+                "country_code": "1",
+                "phone_number": f"305{2000000 + i:07d}",
+            },
+        )
+        if response.status_code >= 300:
+            raise SystemExit(f"pool loop: {response.status_code} {response.text}")
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(create, range(start_index, start_index + rows)))
+    return rows / (time.perf_counter() - begin)
+
+
 def import_create(root: str, path: Path) -> tuple[float, int, int]:
     """Payees/s created by the background import's service; also (rows, progress writes)."""
     from django.conf import settings
@@ -308,6 +345,12 @@ def import_create(root: str, path: Path) -> tuple[float, int, int]:
 
 def _met(value: float, target: float, at_most: bool) -> bool:
     return value <= target if at_most else value >= target
+
+
+def payee_imports_workers() -> int:
+    from payouts.services import payee_imports
+
+    return payee_imports.IMPORT_WORKERS
 
 
 def verdict(ok: bool) -> str:
@@ -430,6 +473,18 @@ def main() -> int:
                     f"{bare_rate:8,.0f}/s, ratio {results[key]:.2f} (target >= {TARGETS[key]}) "
                     f"{verdict(results[key] >= TARGETS[key])}"
                 )
+                if latency:
+                    requests.post(root + "/_emulator/reset", json={})
+                    requests.post(
+                        root + "/_emulator/faults",
+                        json={"method": "POST", "path": "/v2/users", "kind": "latency", "ms": latency, "rate": 1.0},
+                    )
+                    pool_rate = bare_pool_create_loop(root, rows_n, 0, workers=payee_imports_workers())
+                    print(
+                        f"  for reference, a plain {payee_imports_workers()}-thread requests pool, same emulator: "
+                        f"{pool_rate:8,.0f}/s ({pool_rate / bare_rate:.2f}x the sequential loop; the import is "
+                        f"{ours / pool_rate:.2f}x it)"
+                    )
                 per_write = done / max(writes, 1)
                 results["rows_per_progress_write"] = min(results.get("rows_per_progress_write", per_write), per_write)
                 print(

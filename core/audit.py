@@ -1,7 +1,8 @@
 """Writing and verifying the append-only audit trail.
 
-`record(...)` is the only way events are written. Call it inside the transaction
-of the change it records: if the change rolls back, so does its event.
+`record(...)` (one event) and `record_many(...)` (many events of one task, written together) are the
+only ways events are written. Call them inside the transaction of the change they record: if the
+change rolls back, so do its events.
 """
 
 import datetime as dt
