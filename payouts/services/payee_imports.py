@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -188,7 +188,7 @@ def _submit_rows(pool, in_flight: dict, rows, leftovers: list[int], count: int, 
 
 
 def _record_outcomes(outcomes: list[_Outcome], actor: User) -> None:
-    """One transaction per batch: a few set-based queries, then one audit event per payee."""
+    """One transaction per batch: a few set-based queries and one bulk write of the payees' audit events."""
     now = timezone.now()
     with transaction.atomic():
         succeeded = [item for item in outcomes if item.outcome != "failed"]
@@ -223,26 +223,36 @@ def _record_outcomes(outcomes: list[_Outcome], actor: User) -> None:
             )
             for _item, payee in new:
                 payee.pk = payee.id = pks[payee.phone_e164]
-        for item, payee in new:
-            audit.record(
-                actor=actor,
-                action="payee.created" if item.outcome == "created" else "payee.linked",
-                target=payee,
-                source="task",
-                after={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164},
-                reason=f"import #{item.row.payee_import_id}, line {item.row.line_number}",
-            )
-        rows = []
+        # One event per payee, on the payee (its timeline finds it), written together: one lock of the
+        # audit chain per batch instead of one per payee, which kept this thread from feeding the pool.
+        audit.record_many(
+            actor=actor,
+            source="task",
+            entries=[
+                audit.Entry(
+                    action="payee.created" if item.outcome == "created" else "payee.linked",
+                    target=payee,
+                    after={"dots_user_id": payee.dots_user_id, "phone": payee.phone_e164},
+                    reason=f"import #{item.row.payee_import_id}, line {item.row.line_number}",
+                )
+                for item, payee in new
+            ],
+        )
+        updates = []
         for item in outcomes:
             row = item.row
             if item.outcome == "failed":
-                row.status, row.error = Row.FAILED, str(item.result)[:2000]
+                updates.append((Row.FAILED, str(item.result)[:2000], None, row.pk))
             else:
                 payee = known.get(item.user.id) or by_phone[row.phone_e164]
-                row.status = Row.CREATED if item.outcome == "created" else Row.LINKED
-                row.payee, row.error = payee, ""
-            rows.append(row)
-        PayeeImportRow.objects.bulk_update(rows, ["status", "error", "payee"])
+                status = Row.CREATED if item.outcome == "created" else Row.LINKED
+                updates.append((status, "", payee.pk, row.pk))
+        # Plain executemany: bulk_update's CASE expressions cost more Python than the calls they record.
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {PayeeImportRow._meta.db_table} SET status = %s, error = %s, payee_id = %s WHERE id = %s",
+                updates,
+            )
 
 
 def _write_progress(import_id: int) -> None:

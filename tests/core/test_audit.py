@@ -227,3 +227,95 @@ def test_two_workers_writing_at_once_keep_the_chain_intact():
     # No two events claim the same predecessor.
     prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
     assert len(prev_hashes) == len(set(prev_hashes))
+
+
+def _entries(count: int, *, start: int = 0) -> list[audit.Entry]:
+    return [
+        audit.Entry(
+            action="record.updated",
+            object_type="tests.thing",
+            object_id=str(i),
+            object_repr=f"thing {i}",
+            before={"n": i},
+            after={"n": i + 1, "account_number": "000123456789"},
+            reason=f"line {i}",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def test_record_many_writes_one_event_per_entry_linked_into_the_chain_in_order():
+    alice = make_user("alice", first_name="Alice", last_name="Smith")
+    before = _write_events(alice, 2)
+    written = audit.record_many(actor=alice, entries=_entries(3), source=AuditEvent.Source.TASK)
+    after = _write_events(alice, 1)
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [e.pk for e in events] == [e.pk for e in before + written + after]
+    assert [(e.object_id, e.reason, e.actor_label, e.source) for e in events[2:5]] == [
+        (str(i), f"line {i}", "alice (Alice Smith)", "task") for i in range(3)
+    ]
+    # Each links to the one before it, as events written one at a time do.
+    assert all(events[i].prev_hash == events[i - 1].hash for i in range(1, len(events)))
+    assert events[2].changes["n"] == {"before": 0, "after": 1}
+    assert "000123456789" not in str(events[2].changes)  # masked, as record() masks
+    assert events[2].search_key == "THING 0"
+    assert AuditChainHead.objects.get(pk=1).last_event_id == after[-1].pk
+    report = audit.verify_chain()
+    assert report.ok and report.checked == 6, report.problem
+
+
+def test_record_many_with_an_unknown_action_writes_nothing():
+    alice = make_user("alice")
+    entries = _entries(2) + [audit.Entry(action="no.such.action", object_type="tests.thing", object_id="9")]
+    with pytest.raises(ValueError, match="Unknown audit action"):
+        audit.record_many(actor=alice, entries=entries)
+    assert not AuditEvent.objects.exists()
+
+
+def test_verify_audit_log_names_an_event_of_a_bulk_write_altered_in_sql():
+    alice = make_user("alice")
+    written = audit.record_many(actor=alice, entries=_entries(4))
+    with trigger_dropped(), connection.cursor() as cursor:
+        cursor.execute("UPDATE core_auditevent SET reason = 'changed' WHERE id = %s", [written[2].pk])
+    with pytest.raises(CommandError, match=rf"Event #{written[2].pk} .* was altered"):
+        call_command("verify_audit_log")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_writer_and_a_single_writer_at_once_keep_the_chain_intact():
+    actor = make_user("alice")
+    errors = []
+    start = threading.Barrier(2)
+
+    def bulk_writer():
+        try:
+            start.wait()
+            for batch in range(10):
+                audit.record_many(actor=actor, entries=_entries(20, start=batch * 20))
+        except Exception as exc:  # surfaced below with the thread's error
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def single_writer():
+        try:
+            start.wait()
+            for i in range(25):
+                with transaction.atomic():
+                    audit.record(actor=actor, action="record.updated", object_type="tests.other", object_id=str(i))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=bulk_writer), threading.Thread(target=single_writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == 10 * 20 + 25
+    report = audit.verify_chain()
+    assert report.ok, report.problem
+    prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(prev_hashes) == len(set(prev_hashes))

@@ -297,3 +297,80 @@ def test_cells_with_tabs_backslashes_newlines_and_quotes_are_stored_as_typed(ope
     imp = preview(data, operator)
     row = imp.rows.get()
     assert row.memo == memo and row.cells[-1] == memo and row.status == Row.PENDING
+
+
+def test_a_row_matching_payees_by_email_only_is_linked_to_the_newest_of_them(operator):
+    from payouts.models import Payee
+
+    old = Payee.objects.create(first_name="Old", last_name="One", email="shared@example.com", phone_e164="+1" + phone())
+    new = Payee.objects.create(first_name="New", last_name="One", email="shared@example.com", phone_e164="+1" + phone())
+    imp = preview(csv_bytes([f"Ann,Lee,Shared@Example.com,{phone()}"]), operator)
+    row = imp.rows.get()
+    assert new.pk > old.pk
+    assert (row.status, row.payee, row.error) == (Row.EXISTING, new, f"already a payee: {new}")
+    assert (imp.existing_rows, imp.duplicate_rows, imp.valid_rows) == (1, 1, 0)
+
+
+def test_a_row_repeating_an_existing_payees_row_is_a_duplicate_of_that_line(operator):
+    from payouts.models import Payee
+
+    number = phone()
+    Payee.objects.create(first_name="A", last_name="B", email="a@example.com", phone_e164="+1" + number)
+    imp = preview(
+        csv_bytes([f"Ann,Lee,ann.new@example.com,{number}", f"Bob,Ray,ann.new@example.com,{phone()}", *good_rows(1)]),
+        operator,
+    )
+    statuses = {r.line_number: (r.status, r.error) for r in imp.rows.all()}
+    assert statuses[2][0] == Row.EXISTING
+    assert statuses[3] == (Row.DUPLICATE, "same email as line 2")
+    assert statuses[4] == (Row.PENDING, "")
+
+
+def _phone_shapes():
+    """US phone numbers as people type them, valid and not: every area code, random exchanges and lines,
+    with and without 1 / +1, in the usual punctuations, plus near misses (9, 11, 12 digits, + alone)."""
+    import random
+
+    rng = random.Random(18)
+    layouts = [
+        "{a}{b}{c}",
+        "({a}) {b}-{c}",
+        "{a}-{b}-{c}",
+        "{a}.{b}.{c}",
+        "{a} {b} {c}",
+        "({a}){b}-{c}",
+        " {a} - {b} - {c} ",
+        "(({a})) {b}..{c}",
+        "{a}{b}{c}(",
+    ]
+    prefixes = ["", "1", "+1", "1 ", "+1 ", "+1-", "1-", "+", "11", "01", "+11", "0", "+44 "]
+    for area in range(0, 1000):
+        for _ in range(12):
+            a = f"{area:03d}"
+            b = f"{rng.randrange(1000):03d}" if rng.random() < 0.8 else rng.choice(["555", "211", "911", "011", "100"])
+            c = f"{rng.randrange(10000):04d}"
+            yield rng.choice(prefixes) + rng.choice(layouts).format(a=a, b=b, c=c)
+    for length in (9, 11, 12):
+        for _ in range(500):
+            yield "".join(rng.choice("0123456789") for _ in range(length))
+    yield from ["", "1", "+1", "()", "2015550100" + " " * 40, "201 555 0100 x12", "201/555/0100"]
+    yield "２０１５５５０１００"  # full-width digits
+
+
+def test_the_us_phone_shortcut_reads_every_shape_as_phonenumbers_parse_does():
+    checked = csv_import._checked_phone.__wrapped__  # not the cache: each shape computed afresh
+    shapes = list(_phone_shapes())
+    differ = [(p, checked(p, "US"), csv_import._parsed_phone(p, "US")) for p in shapes]
+    differ = [d for d in differ if d[1] != d[2]]
+    assert differ == []
+    valid = sum(1 for p in shapes if checked(p, "US") is not None)
+    assert 1000 < valid < len(shapes) - 1000  # both outcomes well represented
+    shortcut = sum(1 for p in shapes if csv_import._NANP.fullmatch(p.translate(csv_import._NANP_PUNCTUATION)))
+    assert shortcut > 4000  # thousands took the shortcut, and it agreed on each
+
+
+def test_a_duplicate_of_an_email_longer_than_the_error_value_column_is_flagged(operator):
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".com"  # 250 characters, a valid address
+    imp = preview(csv_bytes([f"Ann,Lee,{email},{phone()}", f"Bob,Ray,{email},{phone()}"]), operator)
+    dup = imp.rows.get(status=Row.DUPLICATE)
+    assert (dup.line_number, dup.error, dup.error_value) == (3, "same email as line 2", email[:200])

@@ -133,7 +133,7 @@ def test_the_check_runs_again_after_a_killed_worker_without_doubling_rows(
     payee_import_check._insert_rows(
         [
             (imp.pk, 2, "[]", True, "X", "Y", "x@example.com", "+12015550000", "US")
-            + (None, "", "", "pending", "", "", "", 0)
+            + (None, "", "", "pending", "", "", "", 0, None)
         ]
     )
     payee_import_check.payee_import_check(import_id=imp.pk, actor=operator)
