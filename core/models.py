@@ -27,7 +27,7 @@ class AuditEvent(models.Model):
     Each event stores a SHA-256 over its own content and the previous event's hash,
     so `manage.py verify_audit_log` can name the first event that was altered or
     removed behind the application's back (PostgreSQL triggers refuse UPDATE and
-    DELETE as well; see migration 0002).
+    DELETE as well; see core.db_guards, installed by the initial migration).
     """
 
     class Source(models.TextChoices):

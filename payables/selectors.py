@@ -122,7 +122,7 @@ def search(queryset, term: str):
     check does: "inv 2002" finds INV-2002), whose vendor's name holds it, or whose external id does.
 
     Fast on a million payables on PostgreSQL: each condition is on one indexed column (trigram GIN
-    indexes, migration 0003; the vendors' names are looked up first, in their small table), so the
+    indexes, created by the initial migration; the vendors' names are looked up first, in their small table), so the
     planner combines index scans instead of reading the table. SQLite runs the same LIKEs unindexed.
     """
     from vendors.models import Vendor

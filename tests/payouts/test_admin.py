@@ -189,13 +189,21 @@ def test_a_manager_opens_no_custom_payouts_page_that_changes_anything(dots, clie
     read_only = {"payouts.payeeimport progress", "payouts.payeeimport failed_rows"}
     # Pages a manager reads (GET) whose POST adds something: the POST is refused.
     read_only_get = {"payouts.payee payout_methods"}
+    # Downloads a manager reads (GET); a POST is not a method they answer (405), so it changes nothing.
+    downloads = {"payouts.payoutrun items_export"}
     wrong = []
     for model, page in _payouts_custom_pages():
         label = f"{model._meta.label_lower} {page.name}"
         args = [INSTANCE_FACTORIES[model._meta.label_lower]().pk] if "object_id" in page.route else []
+        if "<str:fmt>" in page.route:
+            args.append("csv")
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page.name}", args=args)
         for method in (client.get, client.post):
             status = method(url).status_code
+            if label in downloads:
+                if status != (200 if method == client.get else 405):
+                    wrong.append(f"{label} {method.__name__}: {status}")
+                continue
             readable = label in read_only or (label in read_only_get and method == client.get)
             if (status == 200) != readable or status not in (200, 403):
                 wrong.append(f"{label} {method.__name__}: {status}")
