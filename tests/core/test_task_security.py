@@ -34,6 +34,8 @@ def run_worker(monkeypatch):
     # Enqueue through the broker as production does (the test settings run tasks inline), and
     # keep the test's database connection, which a worker process would close between tasks.
     monkeypatch.setattr(Conf, "SYNC", False)
+    # What an earlier run left on a shared broker (Redis outlives the test database) is not this test's.
+    get_broker().purge_queue()
     for module in ("scheduler", "worker", "monitor"):
         monkeypatch.setattr(f"django_q.{module}.close_old_django_connections", lambda: None)
 
