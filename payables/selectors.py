@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.errors import DotsUnavailable
 from core.money import format_cents
 from payables.errors import NotReadyForDots
-from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable
+from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable, PayableApproval
 from payables.models.payable import bill_number_search_key
 
 DUPLICATE_AMOUNT_WINDOW = dt.timedelta(days=7)
@@ -471,6 +471,19 @@ def approvers_waiting(payable: Payable, cache: StepCache | None = None) -> list[
     decisions = (payable.approval_steps or [])[index].get("user_approvals") or []
     decided = {d.get("user_id") for d in decisions}
     return [a for a in candidates if a.user_id and a.user_id != payable.created_by_id and a.dots_user_id not in decided]
+
+
+def last_approvals_by_step(payables) -> dict[int, dict[int, dt.datetime]]:
+    """{payable id: {step: when its last approval was given}} for `payables` (a queryset or list), in
+    one query: what `step_waiting_since` reads."""
+    found: dict[int, dict[int, dt.datetime]] = {}
+    for payable_id, step, decided_at in (
+        PayableApproval.objects.filter(payable__in=payables, decision=PayableApproval.Decision.APPROVED)
+        .order_by("decided_at")
+        .values_list("payable_id", "step", "decided_at")
+    ):
+        found.setdefault(payable_id, {})[step] = decided_at
+    return found
 
 
 def step_waiting_since(payable: Payable, approvals_by_step: dict[int, dt.datetime]) -> dt.datetime | None:

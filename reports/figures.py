@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.models import QueuedDotsAction
 from payables import selectors as payable_selectors
-from payables.models import Payable, PayableApproval
+from payables.models import Payable
 from payouts.models import PayeeTransfer, PayoutLink, PayoutRequest, Transfer
 from reconciliation.models import AppWallet, Discrepancy
 from wallet.models import WalletTransfer
@@ -208,13 +208,7 @@ def approvals_waiting(now: dt.datetime | None = None) -> list[ApproverLoad]:
         .only("id", "status", "approval_steps", "approval_policy_id", "created_by_id", "submitted_at", "created_at")
         .order_by("pk")
     )
-    approvals: dict[int, dict[int, dt.datetime]] = defaultdict(dict)
-    for payable_id, step, decided_at in (
-        PayableApproval.objects.filter(payable__status=P.SUBMITTED, decision=PayableApproval.Decision.APPROVED)
-        .order_by("decided_at")
-        .values_list("payable_id", "step", "decided_at")
-    ):
-        approvals[payable_id][step] = decided_at
+    approvals = payable_selectors.last_approvals_by_step(Payable.objects.filter(status=P.SUBMITTED))
     loads: dict[int, ApproverLoad] = {}
     for payable in waiting:
         since = payable_selectors.step_waiting_since(payable, approvals.get(payable.pk, {}))

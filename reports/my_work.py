@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from django.db.models import Count, Sum
@@ -19,7 +18,7 @@ from django.utils import timezone
 from core.money import format_cents
 from payables import next_step
 from payables import selectors as payable_selectors
-from payables.models import Payable, PayableApproval
+from payables.models import Payable
 from payouts.models import PayeeImport, PayoutRun
 from reports.figures import wallet_balance
 
@@ -66,13 +65,7 @@ def approver_panel(request) -> dict[str, Any]:
     waiting = list(
         Payable.objects.filter(payable_selectors.waiting_for(request.user)).select_related("vendor").order_by("pk")
     )
-    approvals: dict[int, dict[int, dt.datetime]] = defaultdict(dict)
-    for payable_id, step, decided_at in (
-        PayableApproval.objects.filter(payable__in=waiting, decision=PayableApproval.Decision.APPROVED)
-        .order_by("decided_at")
-        .values_list("payable_id", "step", "decided_at")
-    ):
-        approvals[payable_id][step] = decided_at
+    approvals = payable_selectors.last_approvals_by_step(waiting)
     rows = []
     for payable in waiting:
         since = payable_selectors.step_waiting_since(payable, approvals.get(payable.pk, {}))
