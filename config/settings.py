@@ -118,8 +118,8 @@ Q_CLUSTER = {
     "workers": env.int("Q_WORKERS", default=2),
     # A task that calls Dots gives up long before `timeout`; `retry` must exceed
     # `timeout` or one task runs twice at once (PITFALLS.md).
-    "timeout": 120,
-    "retry": 180,
+    "timeout": env.int("Q_TIMEOUT_SECONDS", default=120),
+    "retry": env.int("Q_RETRY_SECONDS", default=180),
     # 0 would redeliver a failing task forever. Whether to try a payment again is
     # the reconciler's decision, so failures are acknowledged, not replayed.
     "max_attempts": 3,
@@ -136,8 +136,13 @@ Q_CLUSTER = {
     "bulk": env.int("Q_BULK", default=4),
 }
 TASK_SUCCESSES_KEPT = env.int("TASK_SUCCESSES_KEPT", default=1000)
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY_SECONDS must be longer than Q_TIMEOUT_SECONDS, or one task runs twice at once.")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # django-q2's Redis queue, keeping each task in Redis until its cluster acknowledges it: a
+    # cluster killed on one machine loses nothing (core/task_broker.py RedisBroker).
+    Q_CLUSTER["broker_class"] = "core.task_broker.RedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
     # django-q2's ORM broker, fetching `bulk` tasks in one statement and not waiting for the disk

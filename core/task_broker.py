@@ -1,4 +1,7 @@
-"""django-q2's ORM broker with fewer waits for the disk (Q_CLUSTER["broker_class"], issue #18 §4).
+"""The task queue's brokers: django-q2's ORM broker with fewer waits for the disk (issue #18 §4), and
+a Redis broker that loses no task when a cluster dies (issue #17; at the end of this module).
+
+The ORM broker (Q_CLUSTER["broker_class"] without REDIS_URL):
 
 django-q2's own ORM broker (django_q/brokers/orm.py) locks each fetched task with its own
 UPDATE and deletes each finished one with its own DELETE, each an autocommit that waits for
@@ -26,6 +29,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis as RedisQueue
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
@@ -98,3 +102,94 @@ class OrmBroker(ORM):
                     raise
                 connection.close()
         return []  # not reached: the loop returns or raises
+
+
+# --- Redis: the same promise as the database queue ------------------------------------------------
+#
+# django-q2's Redis broker takes a task with BLPOP: from then on the task exists only in the
+# cluster that took it, so a cluster killed on one machine (SIGKILL, a lost node) loses the
+# tasks it was running and those it had fetched ahead (PITFALLS.md). With several clusters on
+# several machines, that is every node loss. This broker keeps each task it hands out in Redis
+# until the cluster acknowledges it, with a deadline `retry` seconds ahead (longer than a task's
+# `timeout`): a task whose deadline passes unacknowledged (its cluster died) is put back at the
+# front of the queue and runs again, as the database queue's lock does. Each move is one Lua
+# script, atomic in Redis, so two clusters never take the same task and a task is never in
+# neither place. Delivery is at least once, as on the database queue; every task is safe to run
+# twice (STYLE.md "Tasks").
+
+# KEYS: queue list, deadlines (sorted set: ack id -> deadline), payloads (hash: ack id -> payload),
+# ack id counter. ARGV: how many to take, seconds until a taken task comes back, how many expired
+# tasks to put back at most. Redis' own clock decides deadlines, so machines' clocks never disagree.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+for i = #expired, 1, -1 do
+    local payload = redis.call('HGET', KEYS[3], expired[i])
+    redis.call('ZREM', KEYS[2], expired[i])
+    redis.call('HDEL', KEYS[3], expired[i])
+    if payload then redis.call('LPUSH', KEYS[1], payload) end
+end
+local payloads = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))
+if not payloads then return {} end
+local taken = {}
+for _, payload in ipairs(payloads) do
+    local id = redis.call('INCR', KEYS[4])
+    redis.call('HSET', KEYS[3], id, payload)
+    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)
+    table.insert(taken, id)
+    table.insert(taken, payload)
+end
+return taken
+"""
+_DONE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])
+"""
+# Expired tasks put back per fetch: a dead cluster's tasks return within a few fetches.
+_PUT_BACK_PER_FETCH = 100
+
+
+class RedisBroker(RedisQueue):
+    """django-q2's Redis broker, with tasks kept until acknowledged (Q_CLUSTER["broker_class"] with REDIS_URL)."""
+
+    def __init__(self, list_key: str | None = None) -> None:
+        super().__init__(list_key=list_key)
+        # super() made list_key "django_q:<name>:q"; the taken tasks live beside it.
+        self.deadlines_key = f"{self.list_key}:taken"
+        self.payloads_key = f"{self.list_key}:taken:payloads"
+        self.ids_key = f"{self.list_key}:taken:ids"
+        self._take = self.connection.register_script(_TAKE)
+        self._done = self.connection.register_script(_DONE)
+
+    def __setstate__(self, state: Any) -> None:
+        self.__init__(list_key=state[0].removeprefix("django_q:").removesuffix(":q"))  # type: ignore[misc]
+
+    def dequeue(self) -> list[tuple[Any, Any]] | None:
+        taken = self._take(
+            keys=[self.list_key, self.deadlines_key, self.payloads_key, self.ids_key],
+            args=[max(1, Conf.BULK), Conf.RETRY, _PUT_BACK_PER_FETCH],
+        )
+        if taken:
+            return [(int(taken[i]), taken[i + 1]) for i in range(0, len(taken), 2)]
+        sleep(Conf.POLL)  # empty queue: a short wait instead of BLPOP, which cannot run in a script
+        return None
+
+    def acknowledge(self, task_id: Any) -> None:
+        self.delete(task_id)
+
+    def fail(self, task_id: Any) -> None:
+        self.delete(task_id)
+
+    def delete(self, task_id: Any) -> None:
+        self._done(keys=[self.deadlines_key, self.payloads_key], args=[task_id])
+
+    def lock_size(self) -> int:
+        return int(self.connection.zcard(self.deadlines_key))
+
+    def delete_queue(self) -> Any:
+        return self.connection.delete(self.list_key, self.deadlines_key, self.payloads_key, self.ids_key)
+
+    def purge_queue(self) -> Any:
+        self.connection.delete(self.deadlines_key, self.payloads_key)
+        return super().purge_queue()

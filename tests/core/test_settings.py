@@ -77,7 +77,15 @@ def test_no_database_url_means_sqlite_under_var():
 def test_redis_url_switches_the_task_broker_to_redis():
     with_redis = {**PRODUCTION_ENV, "REDIS_URL": "redis://127.0.0.1:6379/3"}
     assert _print_setting("settings.Q_CLUSTER.get('redis')", with_redis) == "redis://127.0.0.1:6379/3"
+    assert _print_setting("settings.Q_CLUSTER.get('broker_class')", with_redis) == "core.task_broker.RedisBroker"
     assert _print_setting("settings.Q_CLUSTER.get('orm')", PRODUCTION_ENV) == "default"
+
+
+def test_a_task_retry_not_longer_than_its_timeout_refuses_to_start():
+    env = {**PRODUCTION_ENV, "Q_TIMEOUT_SECONDS": "60", "Q_RETRY_SECONDS": "60"}
+    result = _run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "Q_RETRY_SECONDS must be longer than Q_TIMEOUT_SECONDS" in result.stderr
 
 
 def test_log_lines_never_show_account_numbers_or_api_keys(caplog):
