@@ -1,4 +1,4 @@
-"""django-q2's ORM broker against Redis, on PostgreSQL, through a real qcluster (issue #18 §4).
+"""The task queue on the database against Redis, on PostgreSQL, through a real qcluster (issues #18 §4, #17).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ledgerline_bench_broker .venv/bin/python bench/broker.py
     ... bench/broker.py --tasks 1000 --rounds 3 --workers 2 --redis redis://127.0.0.1:6379/0
@@ -13,7 +13,8 @@ as a success: enqueue, fetch, run, save and acknowledge. Before the cluster star
 
 Prints tasks/s per round, the medians, ORM / Redis (the median of the rounds' ratios: the two
 runs of a round are close in time, so a neighbour's load hits both) with PASS/FAIL against 0.9,
-`--with-stock` django-q2's own ORM broker for comparison, and whether the
+`--with-stock` django-q2's own ORM broker and `--with-stock-redis` its own Redis broker (which loses
+the tasks of a cluster that dies) for comparison, and whether the
 queue table's index is there and the `bulk`, `CONN_MAX_AGE` and `save_limit` in force.
 `--save-limit 1000` shows what django-q2's own pruning on every save cost (the setting before
 issue #18: about 20 tasks/s here whatever the broker); at most 1,000 tasks are counted then.
@@ -202,8 +203,10 @@ def run_child(broker: str, run: str, save_limit: int | None, args: argparse.Name
     env["Q_WORKERS"] = str(args.workers)
     if save_limit is not None:
         env["BENCH_SAVE_LIMIT"] = str(save_limit)
-    if broker == "redis":
+    if broker in ("redis", "stock-redis"):
         env["REDIS_URL"] = args.redis
+    if broker == "stock-redis":
+        env["BENCH_STOCK_REDIS"] = "1"
     if broker == "stock":
         env["BENCH_STOCK_ORM"] = "1"
     result = subprocess.run(
@@ -243,7 +246,12 @@ def main() -> int:
     parser.add_argument(
         "--with-stock", action="store_true", help="also run django-q2's own ORM broker (not judged), for comparison"
     )
-    parser.add_argument("--child", choices=("orm", "redis", "stock", "cycle"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--with-stock-redis",
+        action="store_true",
+        help="also run django-q2's own Redis broker (loses a dead cluster's tasks; not judged), for comparison",
+    )
+    parser.add_argument("--child", choices=("orm", "redis", "stock", "stock-redis", "cycle"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.save_limit and args.save_limit < args.tasks:
         parser.error("--save-limit below --tasks would prune results before they are counted")
@@ -284,7 +292,7 @@ def main() -> int:
     failed = missed = 0
     for title, save_limit in configurations:
         print(f"\n{title}:")
-        brokers = ("orm", "redis", "stock") if args.with_stock else ("orm", "redis")
+        brokers = ("orm", "redis") + ("stock",) * args.with_stock + ("stock-redis",) * args.with_stock_redis
         rates: dict[str, list[float]] = {broker: [] for broker in brokers}
         enqueue: dict[str, list[float]] = {broker: [] for broker in brokers}
         for round_no in range(args.rounds):
@@ -294,7 +302,7 @@ def main() -> int:
                 enqueue[broker].append(result["enqueue_rate"])
                 failed += result["failures"]
                 print(
-                    f"  round {round_no + 1} {broker:<5} {result['rate']:>6.0f} tasks/s ({result['class']}: "
+                    f"  round {round_no + 1} {broker:<11} {result['rate']:>6.0f} tasks/s ({result['class']}: "
                     f"{result['tasks']} in {result['seconds']:.2f} s; bulk {result['bulk']}, "
                     f"CONN_MAX_AGE {result['conn_max_age']}, save_limit {result['save_limit']})",
                     flush=True,
@@ -314,6 +322,12 @@ def main() -> int:
             print(
                 f"  django-q2's own ORM broker {statistics.median(rates['stock']):.0f} tasks/s: {stock:.2f} of Redis "
                 "(median of the rounds' ratios; not judged)"
+            )
+        if args.with_stock_redis:
+            stock = statistics.median(r / s for r, s in zip(rates["redis"], rates["stock-redis"], strict=True))
+            print(
+                f"  django-q2's own Redis broker {statistics.median(rates['stock-redis']):.0f} tasks/s; ours (keeping "
+                f"each task until acknowledged) runs at {stock:.2f} of it (median of the rounds' ratios; not judged)"
             )
         print(
             f"  one enqueue at a time, no worker running: ORM {statistics.median(enqueue['orm']):.0f}/s, "
