@@ -329,6 +329,8 @@ def main() -> int:
                 f"  django-q2's own Redis broker {statistics.median(rates['stock-redis']):.0f} tasks/s; ours (keeping "
                 f"each task until acknowledged) runs at {stock:.2f} of it (median of the rounds' ratios; not judged)"
             )
+            against_stock = statistics.median(o / s for o, s in zip(rates["orm"], rates["stock-redis"], strict=True))
+            print(f"  ORM / django-q2's own Redis broker = {against_stock:.2f} (median of the rounds' ratios)")
         print(
             f"  one enqueue at a time, no worker running: ORM {statistics.median(enqueue['orm']):.0f}/s, "
             f"Redis {statistics.median(enqueue['redis']):.0f}/s"
