@@ -182,6 +182,12 @@ PAY_OUTCOME_SETTLE_SECONDS = env.int("PAY_OUTCOME_SETTLE_SECONDS", default=120)
 # waiting for Dots' answer (the process died mid-call): reconciliation reads it back as an
 # outcome-unknown payment. Longer than any real call (DOTS_TIMEOUT_SECONDS).
 PAY_REQUEST_STALE_SECONDS = env.int("PAY_REQUEST_STALE_SECONDS", default=120)
+# Scheduled payments (payables.scheduled) are paid from this hour (0-23) of their day, company time (TIME_ZONE).
+SCHEDULED_PAY_HOUR = env.int("SCHEDULED_PAY_HOUR", default=6)
+# An approval step waiting this many business days reminds its approvers (once a day), and this many
+# escalates it to the policy's escalation contact or the Managers (payables.reminders).
+APPROVAL_REMINDER_BUSINESS_DAYS = env.int("APPROVAL_REMINDER_BUSINESS_DAYS", default=1)
+APPROVAL_ESCALATION_BUSINESS_DAYS = env.int("APPROVAL_ESCALATION_BUSINESS_DAYS", default=3)
 # How long a payer's last authenticator code counts before paying asks for a fresh one.
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # A deposit into or withdrawal from the app wallet above this many cents waits for a second Payer.

@@ -15,7 +15,7 @@ from core.errors import DomainError
 from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from core.pagination import COUNT_CAP
-from payables import drafts, files, forms, next_step, selectors
+from payables import drafts, files, forms, next_step, scheduled, selectors
 from payables.admin_acts import PayableActionsMixin
 from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable
@@ -161,7 +161,14 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
     list_select_related = ("vendor", "bank_account", "closed_by")
     list_per_page = 50
     ordering = ("-id",)
-    actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
+    actions = [
+        "submit_selected",
+        "approve_selected",
+        "reject_selected",
+        "cancel_selected",
+        "pay_selected",
+        "schedule_due_selected",
+    ]
     change_form_template = "admin/payables/payable/change_form.html"
     change_list_template = "admin/payables/payable/change_list.html"
     readonly_fields = (
@@ -197,7 +204,12 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
 
     @admin.display(description="status", ordering="status")
     def status_label(self, payable):
-        return format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
+        label = format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
+        if payable.escalated_at and payable.status == S.SUBMITTED:
+            label = format_html('{} <span class="status escalated">escalated</span>', label)
+        if payable.pay_on and not payable.pay_run_outcome and payable.status == S.APPROVED:
+            label = format_html('{} <span class="scheduled">to pay {}</span>', label, f"{payable.pay_on:%d %b %Y}")
+        return label
 
     def get_list_display(self, request):
         # "Next" depends on who looks (their own approval, or whose it waits for): a column bound to
@@ -357,6 +369,16 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             "closing": next_step.closing(payable),
             "next_step": next_step.next_step(payable, user, cache),
             "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
+            "scheduled_text": scheduled.scheduled_text(payable),
+            "can_schedule": payable.status == S.APPROVED
+            and not bank_waits
+            and payable.created_by_id != user.pk
+            and user.has_perm("payables.pay_payable")
+            and not (payable.pay_run_claimed_at and not payable.pay_run_outcome),
+            "can_unschedule": payable.pay_on is not None
+            and not payable.pay_run_claimed_at
+            and user.has_perm("payables.pay_payable"),
+            "escalated": payable.escalated_at is not None and payable.status == S.SUBMITTED,
         }
 
     # --- object actions (buttons on the change page) -------------------------------------------------

@@ -124,6 +124,25 @@ class StepUpForm(forms.Form):
     )
 
 
+class ScheduleForm(forms.Form):
+    """Schedule a payment: the date (one payable; the list's action uses each one's due date) and a fresh code."""
+
+    pay_on = forms.DateField(
+        label="Pay on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Paid that morning, as you, after every check a payment makes.",
+        error_messages={"required": "Choose the date to pay on.", "invalid": "Enter the date to pay on."},
+    )
+    otp_token = StepUpForm.base_fields["otp_token"]
+
+    def __init__(self, *args, with_date: bool = True, with_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_date:
+            del self.fields["pay_on"]
+        if not with_code:
+            del self.fields["otp_token"]
+
+
 class PdfUploadForm(forms.Form):
     file = forms.FileField(label="Bill (PDF)")
 

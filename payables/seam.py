@@ -82,10 +82,15 @@ ACTIONS = {
     "payable.interrupted_payment": "Payment call interrupted: outcome unknown",
     "payable.create_in_dots_resolved": "Interrupted create in Dots settled",
     "payable.dots_error": "Dots call failed",
+    "payable.pay_scheduled": "Payment scheduled for a date",
+    "payable.pay_unscheduled": "Scheduled payment taken off the schedule",
+    "payable.scheduled_pay_outcome": "Scheduled payment: outcome",
+    "payable.approval_escalated": "Approval escalated (waiting too long)",
     "approval_policy.created": "Approval policy created",
     "approval_policy.updated": "Approval policy changed (new version)",
     "approval_policy.deleted": "Approval policy deleted",
     "approval_policy.reordered": "Approval policy priority changed",
+    "approval_policy.unsatisfiable_confirmed": "Policy change saved although open payables lose every approver",
     "approval_policy.dots_synced": "Approval policy brought in line with Dots",
     "approval_policy.dots_error": "Approval policy: Dots call failed",
     "approver.synced": "Approvers synced from Dots",
@@ -152,3 +157,22 @@ registry.sync_step(APP, SyncStep(name="payables in flight", run="payables.sync.p
 registry.reconcile_check(APP, "payable", "payables.reconcile.PAYABLE_CHECK")
 # Task functions enqueued with async_task (the schedules' funcs count already): the worker runs nothing else.
 registry.task(APP, "payables.tasks.follow_payment")
+
+# Pay on the day (payables.scheduled): every 15 minutes; a payable is due from SCHEDULED_PAY_HOUR on its
+# day (company time). A poller: catch-up is off (Q_CLUSTER), so downtime brings one run, not many.
+registry.schedule(
+    APP,
+    ScheduleSpec(name="Pay scheduled payables on their day", func="payables.tasks.pay_scheduled", minutes=15),
+)
+# Reminders and escalation of approvals that wait (payables.reminders); a day's reminder is sent once.
+registry.schedule(
+    APP,
+    ScheduleSpec(
+        name="Remind approvers and escalate waiting approvals", func="payables.tasks.remind_approvers", minutes=60
+    ),
+)
+# What payables tell people (notifications app, through payables.notices).
+if hasattr(registry, "notification_event"):  # the notifications app's seam entry
+    registry.notification_event(APP, "payable.scheduled_payment", "A payment you scheduled was made, refused or failed")
+    registry.notification_event(APP, "payable.approval_reminder", "Reminder: a payable still waits for your approval")
+    registry.notification_event(APP, "payable.approval_escalated", "A payable has waited too long for approval")
