@@ -49,7 +49,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "core.queueddotsaction": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     # Business days skip holidays: everyone sees the list, Administrators keep it.
     "core.holiday": {
-        **{role: VIEW for role in roles.ALL_ROLES},
+        **dict.fromkeys(roles.ALL_ROLES, VIEW),
         roles.ADMINISTRATOR: ALL,
     },
 }

@@ -125,7 +125,9 @@ def test_a_date_in_the_past_is_refused(people, approved_payable):
 
 def test_unscheduling_is_audited_with_the_reason(people, approved_payable):
     scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=_in(3))
-    payable = scheduled.payable_unschedule_pay(payable_id=approved_payable.pk, actor=people.payer, reason="vendor asked")
+    payable = scheduled.payable_unschedule_pay(
+        payable_id=approved_payable.pk, actor=people.payer, reason="vendor asked"
+    )
     assert payable.pay_on is None and payable.pay_scheduled_by is None
     event = _events(payable, "payable.pay_unscheduled").get()
     assert event.reason == "vendor asked"
