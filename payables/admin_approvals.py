@@ -120,7 +120,7 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
         # Someone who may only read sees the condition in words ("at least $1,000.00"), never bare cents.
         editable = obj is None or self.has_change_permission(request, obj)
         amount = ["amount_comparator", "amount_cents"] if editable else ["amount_condition"]
-        main = ["description", "priority", *amount, "vendors" if editable else "vendor_names"]
+        main = ["description", "priority", *amount, "vendors" if editable else "vendor_names", "escalation_contact"]
         if obj is None:
             return [(None, {"fields": main})]
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
@@ -214,6 +214,7 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
             "amount_cents": data.get("amount_cents"),
             "vendor_ids": [v.pk for v in data.get("vendors", [])],
             "steps": step_formset.steps(),
+            "escalation_contact_id": data["escalation_contact"].pk if data.get("escalation_contact") else None,
         }
         try:
             if change:

@@ -182,7 +182,7 @@ class PayableSelectionForm(forms.Form):
 class ApprovalPolicyForm(forms.ModelForm):
     class Meta:
         model = ApprovalPolicy
-        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors", "escalation_contact"]
         labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
         help_texts = {
             "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
@@ -194,6 +194,11 @@ class ApprovalPolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "amount_comparator" in self.fields:
             self.fields["amount_comparator"].choices = [("", "any amount"), *ApprovalPolicy.AmountComparator.choices]
+        if "escalation_contact" in self.fields:
+            from django.contrib.auth import get_user_model
+
+            self.fields["escalation_contact"].queryset = get_user_model().objects.filter(is_active=True, is_staff=True)
+            self.fields["escalation_contact"].empty_label = "the Managers"
 
     def clean(self):
         data = super().clean()
