@@ -412,3 +412,16 @@ def policy_move(*, actor: User, policy_id: int, direction: int) -> list[Approval
         if policy.pk in wanted and wanted[policy.pk] != policy.priority:
             changed.append(policy_set_priority(actor=actor, policy_id=policy.pk, priority=wanted[policy.pk]))
     return changed
+
+
+def policy_confirm_unsatisfiable(*, actor: User, policy_id: int, reason: str, payables: Sequence[str]) -> None:
+    """Record that `actor` saved a policy change leaving these open payables without enough approvers, and why."""
+    require_perm(actor, "payables.change_approvalpolicy", "change approval policies")
+    policy = ApprovalPolicy.objects.get(pk=policy_id)
+    audit.record(
+        actor=actor,
+        action="approval_policy.unsatisfiable_confirmed",
+        target=policy,
+        after={"payables_without_enough_approvers": list(payables)},
+        reason=reason,
+    )
