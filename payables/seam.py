@@ -152,3 +152,15 @@ registry.sync_step(APP, SyncStep(name="payables in flight", run="payables.sync.p
 registry.reconcile_check(APP, "payable", "payables.reconcile.PAYABLE_CHECK")
 # Task functions enqueued with async_task (the schedules' funcs count already): the worker runs nothing else.
 registry.task(APP, "payables.tasks.follow_payment")
+
+# --- what payables tell people (notifications.services.notify; wording in payables/notify.py)
+WAITING_FOR_APPROVAL = "payable.waiting_for_approval"
+APPROVED = "payable.approved"
+REJECTED = "payable.rejected"
+READY_TO_PAY = "payable.ready_to_pay"
+PAYMENT_FAILED = "payable.payment_failed"
+registry.notification_event(APP, WAITING_FOR_APPROVAL, "A payable waits for your approval")
+registry.notification_event(APP, APPROVED, "A payable you created was approved")
+registry.notification_event(APP, REJECTED, "A payable you created was rejected")
+registry.notification_event(APP, READY_TO_PAY, "A payable is approved and ready to pay")
+registry.notification_event(APP, PAYMENT_FAILED, "A payment failed")
