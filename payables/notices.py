@@ -1,20 +1,17 @@
-"""What payables tell people (notifications.services.notify, the notify contract).
+"""What payables' scheduled payments and approval reminders tell people (notifications.services.notify).
 
-One wrapper so that the payables code names its events and words in one way; the
-notifications app delivers (inbox row at once, email after commit, dedupe by key).
+The events are declared in payables/seam.py; the notifications app delivers (inbox row at once,
+email after commit, a recipient away replaced by their backup, one notification per dedupe key).
 """
 
-import logging
 from collections.abc import Iterable
 
 from django.contrib.auth.models import User
 from django.db import models
 
-logger = logging.getLogger(__name__)
+from payables.seam import APPROVAL_ESCALATED, APPROVAL_REMINDER, SCHEDULED_PAYMENT
 
-SCHEDULED_PAYMENT = "payable.scheduled_payment"
-APPROVAL_REMINDER = "payable.approval_reminder"
-APPROVAL_ESCALATED = "payable.approval_escalated"
+__all__ = ["APPROVAL_ESCALATED", "APPROVAL_REMINDER", "SCHEDULED_PAYMENT", "tell"]
 
 
 def tell(
@@ -26,12 +23,7 @@ def tell(
     body: str = "",
     dedupe_key: str = "",
 ) -> list:
-    """Notify `recipients` (notifications.services.notify); never raises for a delivery problem."""
-    try:
-        from notifications.services import notify
-    except ImportError:  # the notifications app is not installed in this build
-        logger.warning("notifications app missing: %s not sent (%s)", event, title)
-        return []
-    return list(
-        notify(event=event, recipients=list(recipients), target=target, title=title, body=body, dedupe_key=dedupe_key)
-    )
+    """Notify `recipients`; the rows written (none for a person who already has `dedupe_key`)."""
+    from notifications.services import notify
+
+    return notify(event=event, recipients=recipients, target=target, title=title, body=body, dedupe_key=dedupe_key)

@@ -171,8 +171,21 @@ registry.schedule(
         name="Remind approvers and escalate waiting approvals", func="payables.tasks.remind_approvers", minutes=60
     ),
 )
-# What payables tell people (notifications app, through payables.notices).
-if hasattr(registry, "notification_event"):  # the notifications app's seam entry
-    registry.notification_event(APP, "payable.scheduled_payment", "A payment you scheduled was made, refused or failed")
-    registry.notification_event(APP, "payable.approval_reminder", "Reminder: a payable still waits for your approval")
-    registry.notification_event(APP, "payable.approval_escalated", "A payable has waited too long for approval")
+# --- what payables tell people (notifications.services.notify; wording in payables/notify.py)
+WAITING_FOR_APPROVAL = "payable.waiting_for_approval"
+APPROVED = "payable.approved"
+REJECTED = "payable.rejected"
+READY_TO_PAY = "payable.ready_to_pay"
+PAYMENT_FAILED = "payable.payment_failed"
+registry.notification_event(APP, WAITING_FOR_APPROVAL, "A payable waits for your approval")
+registry.notification_event(APP, APPROVED, "A payable you created was approved")
+registry.notification_event(APP, REJECTED, "A payable you created was rejected")
+registry.notification_event(APP, READY_TO_PAY, "A payable is approved and ready to pay")
+registry.notification_event(APP, PAYMENT_FAILED, "A payment failed")
+# Pay on the day, reminders and escalation (payables.scheduled, payables.reminders, through payables.notices).
+SCHEDULED_PAYMENT = "payable.scheduled_payment"
+APPROVAL_REMINDER = "payable.approval_reminder"
+APPROVAL_ESCALATED = "payable.approval_escalated"
+registry.notification_event(APP, SCHEDULED_PAYMENT, "A payment you scheduled was made, refused or failed")
+registry.notification_event(APP, APPROVAL_REMINDER, "Reminder: a payable still waits for your approval")
+registry.notification_event(APP, APPROVAL_ESCALATED, "A payable has waited too long for approval")

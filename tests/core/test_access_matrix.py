@@ -37,6 +37,10 @@ OPEN_TO_STAFF = {
     "admin:jsi18n",
     "admin:two_factor_setup",
     "admin:autocomplete",  # answers only for fields of models the user may view
+    # Each person's own: what waits for them and what they were told, their email preferences, absences.
+    "admin:notifications_notification_inbox",
+    "admin:notifications_notification_preferences",
+    "admin:notifications_notification_absences",
 }
 PUBLIC = {"admin:login", "webhooks:dots"}  # signed in or not: sign-in page, signed webhooks (refused unsigned)
 
@@ -103,6 +107,8 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_transfer_export": ("payouts.view_transfer", "csv"),
     "admin:reconciliation_discrepancy_export": ("reconciliation.view_discrepancy", "csv"),
     "admin:core_auditevent_export_list": ("core.export_auditevent", "xlsx"),
+    # Ending one's own absence (someone else's: notifications.record_absence_for_others, checked by the service).
+    "admin:notifications_notification_absence_end": ("", [1]),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
 }

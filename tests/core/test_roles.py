@@ -115,6 +115,7 @@ APP_ACCESS_MODULES = (
     "tests.receivables.admin_access",
     "tests.reconciliation.admin_access",
     "tests.wallet.admin_access",
+    "tests.notifications.admin_access",
 )
 for _module_name in APP_ACCESS_MODULES:
     try:
