@@ -1,8 +1,11 @@
 """Reminders and escalation of approval steps that wait, in business days."""
 
 import datetime as dt
+import threading
 
 import pytest
+from django.core import mail
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -82,3 +85,61 @@ def test_escalation_goes_to_the_policys_contact_when_it_names_one(people, waitin
     assert reminders.escalation_contacts(payable) == [contact]
     Payable.objects.filter(pk=waiting.pk).update(approval_policy=None)
     assert reminders.escalation_contacts(Payable.objects.get(pk=waiting.pk)) == [manager]
+
+
+def _reminder_emails():
+    return [m for m in mail.outbox if m.subject.startswith("Reminder: ")]
+
+
+def test_approvers_are_reminded_once_a_business_day(people, waiting, django_capture_on_commit_callbacks):
+    monday = FRIDAY + _days(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(FRIDAY, 15))  # the day it was submitted: too soon
+        _run(_at(FRIDAY + _days(1)))  # Saturday: no reminders at weekends
+    assert _reminder_emails() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(monday, 9))
+        _run(_at(monday, 10))  # the same day again: nothing more
+    first = _reminder_emails()
+    assert sorted(m.to[0] for m in first) == sorted(
+        u.email for u in (people.approver, people.approver2, people.approver3)
+    )
+    assert f"Reminder: {waiting.bill_number} from Acme Supplies ($250.00) waits for your approval" in first[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(monday + _days(1)))
+    assert len(_reminder_emails()) == 2 * len(first)
+    # The next Saturday: it has waited five business days, but nobody is reminded at the weekend.
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(monday + _days(5)))
+    assert len(_reminder_emails()) == 2 * len(first)
+
+
+def test_the_escalation_email_goes_to_the_managers(waiting, manager, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(FRIDAY + _days(5)))
+    escalations = [m for m in mail.outbox if m.subject.startswith("Escalated: ")]
+    assert [m.to for m in escalations] == [[manager.email]]
+    assert "has waited 3 business days for approval (step 1)" in escalations[0].subject
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reminder_run_twice_at_once_sends_one_email_each(people, waiting):
+    barrier, errors = threading.Barrier(2), []
+
+    def worker():
+        try:
+            barrier.wait()
+            _run(_at(FRIDAY + _days(3)))
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    recipients = sorted(m.to[0] for m in _reminder_emails())
+    assert recipients == sorted(u.email for u in (people.approver, people.approver2, people.approver3))

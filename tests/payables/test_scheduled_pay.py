@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core import mail
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
@@ -301,4 +302,30 @@ def test_a_recent_claim_is_left_to_the_run_that_holds_it(dots, people, approved_
     settings.PAY_REQUEST_STALE_SECONDS = 120
     report = scheduled.payables_pay_scheduled(actor=audit.system_user(), now=_morning(_in(1)))
     assert report.released == [] and report.paid == []
+    assert dots.received("POST", PAY_PATH) == []
+
+
+def test_the_payer_is_told_the_outcome_by_email(dots, people, approved_payable, django_capture_on_commit_callbacks):
+    scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=_in(0))
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled.payables_pay_scheduled(actor=audit.system_user(), now=_morning(_in(1)))
+    told = [m for m in mail.outbox if m.to == [people.payer.email]]
+    assert [m.subject for m in told] == [
+        f"{approved_payable.bill_number} from Acme Supplies ($250.00) was paid as you scheduled"
+    ]
+
+
+def test_the_payer_is_told_why_a_scheduled_payment_was_refused(
+    dots, people, approved_payable, django_capture_on_commit_callbacks
+):
+    scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=_in(0))
+    app_id = DotsClient(dots.base_url, dots.client_id, dots.api_key).list_apps()[0].id
+    dots.control(f"apps/{app_id}/balance", {"balance": 100})
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled.payables_pay_scheduled(actor=audit.system_user(), now=_morning(_in(1)))
+    payable = Payable.objects.get(pk=approved_payable.pk)
+    assert payable.pay_run_outcome == "refused" and "holds $1.00" in payable.pay_run_reason
+    told = [m for m in mail.outbox if m.to == [people.payer.email]]
+    assert len(told) == 1 and "was not paid on its scheduled day" in told[0].subject
+    assert "holds $1.00" in told[0].body
     assert dots.received("POST", PAY_PATH) == []
