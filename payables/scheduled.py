@@ -123,6 +123,8 @@ def payable_unschedule_pay(*, payable_id: int, actor: User, reason: str = "") ->
     payable = Payable.objects.select_for_update().select_related("pay_scheduled_by").get(pk=payable_id)
     if payable.pay_on is None:
         raise ScheduleRefused(f"{payable}: it is not scheduled.")
+    if payable.pay_run_outcome == O.PAID:
+        raise ScheduleRefused(f"{payable}: it was paid on its scheduled day.")
     before = _schedule_snapshot(payable)
     updated = (
         Payable.objects.filter(pk=payable.pk, pay_on__isnull=False)

@@ -43,7 +43,15 @@ ARGUMENTS = {
     "admin:wallet_app_move": {"deposit": (), "withdrawal": ()},
 }
 # For those, the record each value is best shown with: a payable in the state the action is for.
-ARGUMENT_STATES = {"approve": "submitted", "reject": "submitted", "pay": "approved", "cancel": "draft"}
+ARGUMENT_STATES = {
+    "approve": "submitted",
+    "reject": "submitted",
+    "pay": "approved",
+    "cancel": "draft",
+    "schedule": "approved",
+    "schedule_due": "approved",
+    "unschedule": "approved",
+}
 STAFF_PAGES = ("admin:two_factor_setup", "admin:password_change")
 MAX_CHANGE_PAGES_PER_MODEL = 6
 # About 2 to 3 minutes on a quiet machine; this only catches a walk that has grown out of hand.
