@@ -201,26 +201,41 @@ class PayableActionsMixin:
             verb="canceled",
         )
 
-    def _do_pay(self, request, payables, *, single):
-        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
-        if needs_code and not confirmed_devices(request.user).exists():
-            # No authenticator to give a code from (a demo payer signs in without one): say so, and
-            # lead to the set-up page, which comes back here; setting one up counts as a fresh code.
-            back = self._act_url(payables[0], "pay") if single else reverse("admin:payables_payable_changelist")
-            return self._confirm_page(
-                request,
-                payables,
-                action="pay",
-                title="Confirm payment",
-                form=None,
-                intro="Paying asks for a code from your authenticator app, and you have not set one up yet.",
-                setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
-            )
-        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
-        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
-        if confirmed and form is not None and form.is_valid():
+    def _no_authenticator_page(self, request, payables, *, single, action, title, doing):
+        """When this session needs a fresh code and has no authenticator to give one from (a demo payer signs
+        in without one): the page saying so, leading to the set-up page, which comes back here (setting one up
+        counts as a fresh code). None otherwise."""
+        if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS) or confirmed_devices(request.user).exists():
+            return None
+        back = self._act_url(payables[0], action) if single else reverse("admin:payables_payable_changelist")
+        return self._confirm_page(
+            request,
+            payables,
+            action=action,
+            title=title,
+            form=None,
+            intro=f"{doing} asks for a code from your authenticator app, and you have not set one up yet.",
+            setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
+        )
+
+    @staticmethod
+    def _check_code(request, form) -> None:
+        """A valid form's fresh code (when it asks for one) is checked; a wrong one is the field's error."""
+        if "otp_token" in form.fields and form.is_valid():
             if not step_up_verify(request, form.cleaned_data["otp_token"]):
                 form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
+
+    def _do_pay(self, request, payables, *, single):
+        page = self._no_authenticator_page(
+            request, payables, single=single, action="pay", title="Confirm payment", doing="Paying"
+        )
+        if page is not None:
+            return page
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
+        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
+        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
+        if confirmed and form is not None:
+            self._check_code(request, form)
         if not confirmed or (form is not None and form.errors):
             total = sum(p.total_cents for p in payables)
             return self._confirm_page(
@@ -237,26 +252,18 @@ class PayableActionsMixin:
 
     def _do_schedule(self, request, payables, *, single, on_due_date=False):
         """Schedule payments (a fresh authenticator code first, as paying asks): each is paid on its day."""
-        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
         action = "schedule_due" if on_due_date else "schedule"
         title = "Schedule for due date" if on_due_date else "Schedule payment"
-        if needs_code and not confirmed_devices(request.user).exists():
-            back = self._act_url(payables[0], action) if single else reverse("admin:payables_payable_changelist")
-            return self._confirm_page(
-                request,
-                payables,
-                action=action,
-                title=title,
-                form=None,
-                intro="Scheduling a payment asks for a code from your authenticator app, "
-                "and you have not set one up yet.",
-                setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
-            )
+        page = self._no_authenticator_page(
+            request, payables, single=single, action=action, title=title, doing="Scheduling a payment"
+        )
+        if page is not None:
+            return page
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
         confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
         form = ScheduleForm(request.POST if confirmed else None, with_date=not on_due_date, with_code=needs_code)
-        if confirmed and form.is_valid() and needs_code:
-            if not step_up_verify(request, form.cleaned_data["otp_token"]):
-                form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
+        if confirmed:
+            self._check_code(request, form)
         if not confirmed or form.errors:
             intro = (
                 "Each payable is paid on its due date, that morning, as you, after every check a payment makes."

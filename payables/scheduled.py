@@ -89,31 +89,9 @@ def payable_schedule_pay(
     today = today or company_today()
     if pay_on < today:
         raise ScheduleRefused(f"{payable}: {pay_on:%d %b %Y} is in the past; choose today or a later date.")
-    before = _schedule_snapshot(payable)
-    updated = (
-        Payable.objects.filter(pk=payable.pk, status=S.APPROVED)
-        .exclude(_RUN_UNDER_WAY)
-        .update(
-            pay_on=pay_on,
-            pay_scheduled_by=actor,
-            pay_scheduled_at=timezone.now(),
-            pay_run_claimed_at=None,
-            pay_run_outcome="",
-            pay_run_reason="",
-            updated_at=timezone.now(),
-        )
+    return _set_schedule(
+        payable, Q(status=S.APPROVED), pay_on=pay_on, by=actor, actor=actor, action="payable.pay_scheduled"
     )
-    if not updated:
-        raise ScheduleRefused(f"{payable}: its scheduled payment is being made right now.")
-    payable.refresh_from_db()
-    audit.record(
-        actor=actor,
-        action="payable.pay_scheduled",
-        target=payable,
-        before=before,
-        after=_schedule_snapshot(payable),
-    )
-    return payable
 
 
 @transaction.atomic
@@ -125,30 +103,41 @@ def payable_unschedule_pay(*, payable_id: int, actor: User, reason: str = "") ->
         raise ScheduleRefused(f"{payable}: it is not scheduled.")
     if payable.pay_run_outcome == O.PAID:
         raise ScheduleRefused(f"{payable}: it was paid on its scheduled day.")
+    return _set_schedule(
+        payable,
+        Q(pay_on__isnull=False),
+        pay_on=None,
+        by=None,
+        actor=actor,
+        action="payable.pay_unscheduled",
+        reason=reason,
+    )
+
+
+def _set_schedule(
+    payable: Payable, still: Q, *, pay_on: dt.date | None, by: User | None, actor: User, action: str, reason: str = ""
+) -> Payable:
+    """Set (or clear) the schedule with a compare-and-set that refuses while a run is paying it; audited."""
     before = _schedule_snapshot(payable)
+    now = timezone.now()
     updated = (
-        Payable.objects.filter(pk=payable.pk, pay_on__isnull=False)
+        Payable.objects.filter(still, pk=payable.pk)
         .exclude(_RUN_UNDER_WAY)
         .update(
-            pay_on=None,
-            pay_scheduled_by=None,
-            pay_scheduled_at=None,
+            pay_on=pay_on,
+            pay_scheduled_by=by,
+            pay_scheduled_at=now if by else None,
             pay_run_claimed_at=None,
             pay_run_outcome="",
             pay_run_reason="",
-            updated_at=timezone.now(),
+            updated_at=now,
         )
     )
     if not updated:
         raise ScheduleRefused(f"{payable}: its scheduled payment is being made right now.")
     payable.refresh_from_db()
     audit.record(
-        actor=actor,
-        action="payable.pay_unscheduled",
-        target=payable,
-        before=before,
-        after=_schedule_snapshot(payable),
-        reason=reason,
+        actor=actor, action=action, target=payable, before=before, after=_schedule_snapshot(payable), reason=reason
     )
     return payable
 
