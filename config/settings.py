@@ -191,6 +191,8 @@ SCHEDULED_PAY_HOUR = env.int("SCHEDULED_PAY_HOUR", default=6)
 # escalates it to the policy's escalation contact or the Managers (payables.reminders).
 APPROVAL_REMINDER_BUSINESS_DAYS = env.int("APPROVAL_REMINDER_BUSINESS_DAYS", default=1)
 APPROVAL_ESCALATION_BUSINESS_DAYS = env.int("APPROVAL_ESCALATION_BUSINESS_DAYS", default=3)
+# Reminders go out from this hour (0-23) of a business day, company time.
+APPROVAL_REMINDER_HOUR = env.int("APPROVAL_REMINDER_HOUR", default=9)
 # How long a payer's last authenticator code counts before paying asks for a fresh one.
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # A deposit into or withdrawal from the app wallet above this many cents waits for a second Payer.

@@ -3,8 +3,9 @@
 A step waits from when it began (the submit for step 1, the previous step's last approval for
 the others: payables.selectors.step_waiting_since), counted in business days (core.business_days:
 weekends and the holidays kept in the admin skip). From APPROVAL_REMINDER_BUSINESS_DAYS the step's
-approvers are reminded once each business day; from APPROVAL_ESCALATION_BUSINESS_DAYS the policy's
-escalation contact (else the Managers) is told once per step, and the payable shows "escalated".
+approvers are reminded once each business day (from APPROVAL_REMINDER_HOUR); from
+APPROVAL_ESCALATION_BUSINESS_DAYS the policy's escalation contact (else the Managers) is told once per
+step, and the payable shows "escalated".
 
 Run by a django-q2 schedule (payables.tasks.remind_approvers). Each notification carries a dedupe
 key (one per payable, step and day; one per escalated step), which the notifications app enforces
@@ -64,7 +65,11 @@ def approvals_remind(*, actor: User, now: dt.datetime | None = None) -> Reminder
     )
     approvals = selectors.last_approvals_by_step(waiting)
     cache = selectors.StepCache()
-    business_today = is_business_day(today, holidays_between(today, today))
+    # Reminders go out on business days, from APPROVAL_REMINDER_HOUR (company time), not in the night.
+    remind_now = (
+        is_business_day(today, holidays_between(today, today))
+        and timezone.localtime(now).hour >= settings.APPROVAL_REMINDER_HOUR
+    )
     for payable in waiting:
         since = selectors.step_waiting_since(payable, approvals.get(payable.pk, {}))
         index = selectors.current_step_index(payable)
@@ -79,7 +84,7 @@ def approvals_remind(*, actor: User, now: dt.datetime | None = None) -> Reminder
         if waited >= settings.APPROVAL_ESCALATION_BUSINESS_DAYS:
             if _escalate(payable, step, waited, actor, now):
                 report.escalated.append(f"{payable} step {step}")
-        if waited >= settings.APPROVAL_REMINDER_BUSINESS_DAYS and business_today:
+        if waited >= settings.APPROVAL_REMINDER_BUSINESS_DAYS and remind_now:
             approvers = selectors.approvers_waiting(payable, cache)
             users = [a.user for a in approvers if a.user is not None]
             sent = notices.tell(

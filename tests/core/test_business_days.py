@@ -27,3 +27,10 @@ def test_a_holiday_does_not_count():
 def test_the_same_day_or_earlier_counts_nothing():
     assert business_days_between(MONDAY, MONDAY) == 0
     assert business_days_between(MONDAY, FRIDAY) == 0
+
+
+def test_long_waits_count_whole_weeks_and_given_holidays_need_no_query(django_assert_num_queries):
+    two_weeks_on = FRIDAY + dt.timedelta(days=14)
+    assert business_days_between(FRIDAY, two_weeks_on) == 10
+    with django_assert_num_queries(0):
+        assert business_days_between(FRIDAY, two_weeks_on, holidays={MONDAY, FRIDAY + dt.timedelta(days=1)}) == 9

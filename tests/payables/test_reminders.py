@@ -98,6 +98,9 @@ def test_approvers_are_reminded_once_a_business_day(people, waiting, django_capt
         _run(_at(FRIDAY + _days(1)))  # Saturday: no reminders at weekends
     assert _reminder_emails() == []
     with django_capture_on_commit_callbacks(execute=True):
+        _run(_at(monday, 7))  # before APPROVAL_REMINDER_HOUR (9): not yet
+    assert _reminder_emails() == []
+    with django_capture_on_commit_callbacks(execute=True):
         _run(_at(monday, 9))
         _run(_at(monday, 10))  # the same day again: nothing more
     first = _reminder_emails()
