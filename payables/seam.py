@@ -88,6 +88,7 @@ ACTIONS = {
     "approval_policy.reordered": "Approval policy priority changed",
     "approval_policy.dots_synced": "Approval policy brought in line with Dots",
     "approval_policy.dots_error": "Approval policy: Dots call failed",
+    "approval_policy.backup_added": "Backup of an absent approver added to a policy step (new version)",
     "approver.synced": "Approvers synced from Dots",
     "approver.linked": "Approver linked to a user",
 }
@@ -164,3 +165,21 @@ registry.notification_event(APP, APPROVED, "A payable you created was approved")
 registry.notification_event(APP, REJECTED, "A payable you created was rejected")
 registry.notification_event(APP, READY_TO_PAY, "A payable is approved and ready to pay")
 registry.notification_event(APP, PAYMENT_FAILED, "A payment failed")
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_approve",
+        title="Payables waiting for your approval",
+        build="payables.inbox.waiting_for_my_approval",
+        order=10,
+    ),
+)
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_pay",
+        title="Approved payables ready for you to pay",
+        build="payables.inbox.ready_for_me_to_pay",
+        order=20,
+    ),
+)
