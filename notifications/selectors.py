@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Q
@@ -25,6 +26,12 @@ WAITING_COUNT_CACHE_SECONDS = 60
 
 def person(user: User) -> str:
     return user.get_full_name() or user.get_username()
+
+
+def users_with_perm(perm: str) -> list[User]:
+    """Active people who hold `perm` through their roles or their own permissions (superusers only so)."""
+    people = ModelBackend().with_perm(perm, include_superusers=False)
+    return list(people.filter(is_active=True).order_by("pk"))
 
 
 def absences_on(user_ids: Iterable[int], day: dt.date | None = None) -> dict[int, Absence]:

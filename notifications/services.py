@@ -90,6 +90,10 @@ def _write(
     target_id = str(target.pk) if target is not None else ""
     created = []
     for delivery in selectors.route(recipients):
+        key = dedupe_key
+        if key and delivery.on_behalf_of is not None:
+            # A backup told for a colleague as well as for themselves gets both: one key each.
+            key = f"{key[:180]}|for:{delivery.on_behalf_of.pk}"
         row = Notification(
             recipient=delivery.recipient,
             event=event,
@@ -100,7 +104,7 @@ def _write(
             target_id=target_id,
             on_behalf_of=delivery.on_behalf_of,
             on_behalf_until=delivery.until,
-            dedupe_key=dedupe_key[:200],
+            dedupe_key=key[:200],
         )
         if dedupe_key:
             try:

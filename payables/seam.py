@@ -93,6 +93,7 @@ ACTIONS = {
     "approval_policy.unsatisfiable_confirmed": "Policy change saved although open payables lose every approver",
     "approval_policy.dots_synced": "Approval policy brought in line with Dots",
     "approval_policy.dots_error": "Approval policy: Dots call failed",
+    "approval_policy.backup_added": "Backup of an absent approver added to a policy step (new version)",
     "approver.synced": "Approvers synced from Dots",
     "approver.linked": "Approver linked to a user",
 }
@@ -189,3 +190,21 @@ APPROVAL_ESCALATED = "payable.approval_escalated"
 registry.notification_event(APP, SCHEDULED_PAYMENT, "A payment you scheduled was made, refused or failed")
 registry.notification_event(APP, APPROVAL_REMINDER, "Reminder: a payable still waits for your approval")
 registry.notification_event(APP, APPROVAL_ESCALATED, "A payable has waited too long for approval")
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_approve",
+        title="Payables waiting for your approval",
+        build="payables.inbox.waiting_for_my_approval",
+        order=10,
+    ),
+)
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_pay",
+        title="Approved payables ready for you to pay",
+        build="payables.inbox.ready_for_me_to_pay",
+        order=20,
+    ),
+)

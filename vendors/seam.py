@@ -71,3 +71,12 @@ BANK_ACCOUNT_WAITING_FOR_VERIFICATION = "vendor_bank_account.waiting_for_verific
 registry.notification_event(
     APP, BANK_ACCOUNT_WAITING_FOR_VERIFICATION, "A vendor bank account waits for a second person's verification"
 )
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="bank_accounts_to_verify",
+        title="Bank accounts waiting for your verification",
+        build="vendors.notify.waiting_for_my_verification",
+        order=30,
+    ),
+)
