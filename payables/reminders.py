@@ -25,10 +25,11 @@ from django.utils import timezone
 from core import audit, roles
 from core.business_days import business_days_between, holidays_between, is_business_day
 from core.models import AuditEvent
-from core.money import format_cents
 from core.permissions import require_perm
-from payables import notices, selectors
+from notifications.services import notify
+from payables import seam, selectors
 from payables.models import Payable
+from payables.notify import describe
 
 S = Payable.Status
 
@@ -48,10 +49,6 @@ def escalation_contacts(payable: Payable) -> list[User]:
     if policy is not None and policy.escalation_contact_id:
         return [policy.escalation_contact]
     return list(get_user_model().objects.filter(groups__name=roles.MANAGER, is_active=True).distinct())
-
-
-def _label(payable: Payable) -> str:
-    return f"{payable.bill_number} from {payable.vendor} ({format_cents(payable.total_cents)})"
 
 
 def approvals_remind(*, actor: User, now: dt.datetime | None = None) -> ReminderReport:
@@ -87,11 +84,11 @@ def approvals_remind(*, actor: User, now: dt.datetime | None = None) -> Reminder
         if waited >= settings.APPROVAL_REMINDER_BUSINESS_DAYS and remind_now:
             approvers = selectors.approvers_waiting(payable, cache)
             users = [a.user for a in approvers if a.user is not None]
-            sent = notices.tell(
-                event=notices.APPROVAL_REMINDER,
+            sent = notify(
+                event=seam.APPROVAL_REMINDER,
                 recipients=users,
                 target=payable,
-                title=f"Reminder: {_label(payable)} waits for your approval (step {step}, "
+                title=f"Reminder: {describe(payable)} waits for your approval (step {step}, "
                 f"{waited} business day{'s' if waited != 1 else ''})",
                 dedupe_key=f"reminder:payable:{payable.pk}:step:{step}:{today.isoformat()}",
             )
@@ -118,11 +115,11 @@ def _escalate(payable: Payable, step: int, waited: int, actor: User, now: dt.dat
             + (", ".join(u.get_full_name() or u.get_username() for u in contacts) or "nobody (no Managers)"),
             source=AuditEvent.Source.TASK,
         )
-        notices.tell(
-            event=notices.APPROVAL_ESCALATED,
+        notify(
+            event=seam.APPROVAL_ESCALATED,
             recipients=contacts,
             target=payable,
-            title=f"Escalated: {_label(payable)} has waited {waited} business days for approval (step {step})",
+            title=f"Escalated: {describe(payable)} has waited {waited} business days for approval (step {step})",
             dedupe_key=f"escalation:payable:{payable.pk}:step:{step}",
         )
     return True

@@ -23,13 +23,13 @@ from django.utils import timezone
 from core import action_queue, audit
 from core.errors import ActionQueued, DomainError
 from core.models import AuditEvent
-from core.money import format_cents
 from core.permissions import require_perm
-from payables import notices
+from notifications.services import notify
 from payables import seam as payables_seam
 from payables.errors import InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
 from payables.models import Payable
 from payables.models.payable import ScheduledOutcome
+from payables.notify import describe
 
 S = Payable.Status
 O = ScheduledOutcome  # noqa: E741
@@ -255,15 +255,15 @@ def _record_outcome(
             source=AuditEvent.Source.TASK,
         )
         payer = payable.pay_scheduled_by
-        label = f"{payable.bill_number} from {payable.vendor} ({format_cents(payable.total_cents)})"
+        label = describe(payable)
         titles = {
             O.PAID: f"{label} was paid as you scheduled",
             O.REFUSED: f"{label} was not paid on its scheduled day",
             O.FAILED: f"The scheduled payment of {label} failed",
         }
         if payer is not None:
-            notices.tell(
-                event=notices.SCHEDULED_PAYMENT,
+            notify(
+                event=payables_seam.SCHEDULED_PAYMENT,
                 recipients=[payer],
                 target=payable,
                 title=titles[ScheduledOutcome(outcome)],
