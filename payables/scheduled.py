@@ -77,7 +77,7 @@ def payable_schedule_pay(
     changes the date; a payable whose run is under way cannot be rescheduled.
     """
     require_perm(actor, "payables.pay_payable", "schedule payments")
-    payable = Payable.objects.select_for_update().select_related("pay_scheduled_by").get(pk=payable_id)
+    payable = Payable.objects.select_for_update(of=("self",)).select_related("pay_scheduled_by").get(pk=payable_id)
     if payable.created_by_id == actor.pk:
         raise SegregationOfDutiesViolation(f"{payable}: you created it, so someone else must pay it.")
     if payable.status != S.APPROVED:
@@ -98,7 +98,7 @@ def payable_schedule_pay(
 def payable_unschedule_pay(*, payable_id: int, actor: User, reason: str = "") -> Payable:
     """Take a payable off the schedule, until its run has taken it."""
     require_perm(actor, "payables.pay_payable", "unschedule payments")
-    payable = Payable.objects.select_for_update().select_related("pay_scheduled_by").get(pk=payable_id)
+    payable = Payable.objects.select_for_update(of=("self",)).select_related("pay_scheduled_by").get(pk=payable_id)
     if payable.pay_on is None:
         raise ScheduleRefused(f"{payable}: it is not scheduled.")
     if payable.pay_run_outcome == O.PAID:
