@@ -37,10 +37,6 @@ OPEN_TO_STAFF = {
     "admin:jsi18n",
     "admin:two_factor_setup",
     "admin:autocomplete",  # answers only for fields of models the user may view
-    # Each person's own: what waits for them and what they were told, their email preferences, absences.
-    "admin:notifications_notification_inbox",
-    "admin:notifications_notification_preferences",
-    "admin:notifications_notification_absences",
 }
 PUBLIC = {"admin:login", "webhooks:dots"}  # signed in or not: sign-in page, signed webhooks (refused unsigned)
 
@@ -108,7 +104,12 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_transfer_export": ("payouts.view_transfer", "csv"),
     "admin:reconciliation_discrepancy_export": ("reconciliation.view_discrepancy", "csv"),
     "admin:core_auditevent_export_list": ("core.export_auditevent", "xlsx"),
-    # Ending one's own absence (someone else's: notifications.record_absence_for_others, checked by the service).
+    # Each staff member's own (no permission; they show and change only what is theirs): what waits for
+    # them and what they were told, their email preferences, their absences; ending one's own absence
+    # (someone else's needs notifications.record_absence_for_others, checked by the service: 403).
+    "admin:notifications_notification_inbox": ("", None),
+    "admin:notifications_notification_preferences": ("", None),
+    "admin:notifications_notification_absences": ("", None),
     "admin:notifications_notification_absence_end": ("", [1]),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
@@ -120,6 +121,7 @@ POST_ONLY = {
     "admin:payables_approver_sync",
     "admin:payables_payable_bulk",
     "admin:payables_payable_add_backup",
+    "admin:notifications_notification_absence_end",
     "admin:payouts_payeeimport_confirm",
     "admin:payouts_payeeimport_discard",
     "admin:payouts_payeeimport_cancel",
