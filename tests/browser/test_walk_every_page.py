@@ -196,8 +196,6 @@ def _custom_pages(user):
             continue
         if spec is None:
             pages.append((short, reverse(name)))
-        elif isinstance(spec, list):
-            continue  # the matrix's literal arguments (an id that may not exist here): not a page to read
         elif isinstance(spec, tuple):
             label, _ = spec
             assert name in ARGUMENTS, f"{name} takes an argument: list the values to walk in ARGUMENTS"
