@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "wallet",
     "receivables",
     "reports",
+    "notifications",
     "reconciliation",
 ]
 
@@ -91,6 +92,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # "My tasks (3)" in the admin header (lazy: pages that do not show it pay nothing).
+                "notifications.context_processors.my_tasks",
             ],
         },
     },
@@ -187,6 +190,14 @@ PAY_OUTCOME_SETTLE_SECONDS = env.int("PAY_OUTCOME_SETTLE_SECONDS", default=120)
 # waiting for Dots' answer (the process died mid-call): reconciliation reads it back as an
 # outcome-unknown payment. Longer than any real call (DOTS_TIMEOUT_SECONDS).
 PAY_REQUEST_STALE_SECONDS = env.int("PAY_REQUEST_STALE_SECONDS", default=120)
+# Scheduled payments (payables.scheduled) are paid from this hour (0-23) of their day, company time (TIME_ZONE).
+SCHEDULED_PAY_HOUR = env.int("SCHEDULED_PAY_HOUR", default=6)
+# An approval step waiting this many business days reminds its approvers (once a day), and this many
+# escalates it to the policy's escalation contact or the Managers (payables.reminders).
+APPROVAL_REMINDER_BUSINESS_DAYS = env.int("APPROVAL_REMINDER_BUSINESS_DAYS", default=1)
+APPROVAL_ESCALATION_BUSINESS_DAYS = env.int("APPROVAL_ESCALATION_BUSINESS_DAYS", default=3)
+# Reminders go out from this hour (0-23) of a business day, company time.
+APPROVAL_REMINDER_HOUR = env.int("APPROVAL_REMINDER_HOUR", default=9)
 # How long a payer's last authenticator code counts before paying asks for a fresh one.
 PAY_STEP_UP_SECONDS = env.int("PAY_STEP_UP_SECONDS", default=5 * 60)
 # A deposit into or withdrawal from the app wallet above this many cents waits for a second Payer.
@@ -208,6 +219,23 @@ DOTS_OUTAGE_AFTER_SECONDS = env.int("DOTS_OUTAGE_AFTER_SECONDS", default=60)
 DOTS_OUTAGE_MIN_FAILURES = env.int("DOTS_OUTAGE_MIN_FAILURES", default=3)
 # How long each process trusts what it last read of Dots' health (banner, "all is well" on success).
 DOTS_HEALTH_CACHE_SECONDS = env.float("DOTS_HEALTH_CACHE_SECONDS", default=5.0)
+
+# --- Email (notifications) -------------------------------------------------------
+# EMAIL_URL picks how mail leaves (django-environ): smtp+tls://user:password@smtp.example.com:587,
+# consolemail:// (printed by the web process or worker), filemail:///path/to/dir. Unset: every
+# email is written as a file under var/mail/, so `make run` sends nothing anywhere.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+    if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":  # type: ignore[name-defined]  # noqa: F821
+        # django-environ drops the leading "/" of filemail:///abs/path: relative paths are under the project.
+        EMAIL_FILE_PATH = str(BASE_DIR / (EMAIL_FILE_PATH or "var/mail"))  # type: ignore[name-defined]  # noqa: F821
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <ledgerline@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people open Ledgerline: the links in emails are absolute, built from this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"

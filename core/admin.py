@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from core import admin_audit, admin_security, admin_tasks, audit  # noqa: F401  (admin_audit: the audit history; admin_security: authenticators, lockouts; admin_tasks: django-q2 pages made safe)
 from core.admin_base import ViewOnlyAdmin
 from core.audit_display import value_text
-from core.models import QueuedDotsAction
+from core.models import Holiday, QueuedDotsAction
 
 User = get_user_model()
 
@@ -230,3 +230,12 @@ class QueuedDotsActionAdmin(ViewOnlyAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/core/queueddotsaction/cancel.html", context)
+
+
+@admin.register(Holiday)
+class HolidayAdmin(AuditedModelAdmin):
+    """The office's holidays: reminders and escalations count business days without them (core.business_days)."""
+
+    list_display = ("date", "name")
+    date_hierarchy = "date"
+    search_fields = ("name",)

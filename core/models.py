@@ -291,3 +291,16 @@ class SyncProgress(models.Model):
 
     def __str__(self) -> str:
         return self.step
+
+
+class Holiday(models.Model):
+    """A day the office is closed: business days (core.business_days) skip it, as they skip weekends."""
+
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date:%d %b %Y})"

@@ -13,7 +13,9 @@ what it brings to the shared machinery:
 - its panels on the admin home page, each shown to those with its permission (`dashboard_panel`),
   and the charts they draw (`dashboard_chart`),
 - its report pages, each exportable (`report`),
-- the Dots webhook events it processes (`webhook_handler`).
+- the Dots webhook events it processes (`webhook_handler`),
+- the events it tells people about (`notification_event`, delivered by notifications.services.notify),
+- what waits for a person, listed on their "My tasks" page (`inbox_source`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
 imported when first used, so a seam imports nothing of its own app and the app's services
@@ -159,6 +161,35 @@ class WebhookHandler:
     handle: str  # dotted path of handle(dots_id, actor) -> str: a note on what it found, for the delivery
 
 
+@dataclass(frozen=True)
+class NotificationEvent:
+    """Something an app tells people about (in their inbox, and by email unless they opted out)."""
+
+    key: str  # "payable.waiting_for_approval"
+    label: str  # how it reads in a person's preferences: "A payable waits for your approval"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One thing that waits for a person, as their "My tasks" page lists it."""
+
+    title: str  # "INV-104 from Acme Supplies ($250.00) waits for your approval (step 1 of 2)"
+    url: str = ""  # the page where they act on it
+    for_whom: str = ""  # "for Avery Approver (out until 12 Dec)" when they cover for someone away
+    note: str = ""  # a further line: "You are not an approver of this step: ..."
+    since: dt.datetime | None = None  # how long it has waited (sorting: newest or oldest first)
+
+
+@dataclass(frozen=True)
+class InboxSource:
+    """A kind of work that waits for people: `build(user)` lists what waits for `user` now."""
+
+    name: str  # "payables_to_approve"
+    title: str  # the section's heading: "Payables waiting for your approval"
+    build: str  # dotted path of build(user) -> list[InboxItem]
+    order: int = 100
+
+
 @dataclass
 class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
@@ -178,6 +209,9 @@ class Registry:
     dashboard_charts: dict[str, DashboardChart] = field(default_factory=dict)
     reports: dict[str, Report] = field(default_factory=dict)
     webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)  # event type -> handler
+    notification_events: dict[str, NotificationEvent] = field(default_factory=dict)
+    notification_event_apps: dict[str, str] = field(default_factory=dict)  # event key -> declaring app
+    inbox_sources: dict[str, InboxSource] = field(default_factory=dict)
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
     def _app(self, app_label: str) -> None:
@@ -297,6 +331,20 @@ def webhook_handler(app_label: str, handler: WebhookHandler) -> None:
     registry._app(app_label)
 
 
+def notification_event(app_label: str, key: str, label: str) -> None:
+    """An event this app tells people about with notifications.services.notify(event=key, ...)."""
+    _refuse_duplicates("notification events", registry.notification_events, [key], app_label)
+    registry.notification_events[key] = NotificationEvent(key=key, label=label)
+    registry.notification_event_apps[key] = app_label
+    registry._app(app_label)
+
+
+def inbox_source(app_label: str, source: InboxSource) -> None:
+    _refuse_duplicates("inbox sources", registry.inbox_sources, [source.name], app_label)
+    registry.inbox_sources[source.name] = source
+    registry._app(app_label)
+
+
 def discover() -> Registry:
     """Import every installed app's `seam` module (once). Returns the filled registry."""
     global _discovered
@@ -341,6 +389,22 @@ def webhook_handle(object_type: str) -> Callable[..., str] | None:
             handle: Callable[..., str] = import_string(handler.handle)
             return handle
     return None
+
+
+def notification_events() -> list[NotificationEvent]:
+    """Every declared event, apps in INSTALLED_APPS order, each in the order it declared them."""
+    reg = discover()
+    order = {config.label: index for index, config in enumerate(django_apps.get_app_configs())}
+    keys = sorted(reg.notification_events, key=lambda key: order.get(reg.notification_event_apps[key], len(order)))
+    return [reg.notification_events[key] for key in keys]
+
+
+def notification_event_named(key: str) -> NotificationEvent | None:
+    return discover().notification_events.get(key)
+
+
+def inbox_sources() -> list[InboxSource]:
+    return sorted(discover().inbox_sources.values(), key=lambda source: (source.order, source.name))
 
 
 def sync_steps() -> list[SyncStep]:

@@ -29,15 +29,21 @@ _AUDIT_READ = ("core.view_auditevent", "core.export_auditevent")
 
 # Each app declares what each role may do with its own models in its `seam.py`
 # (core.registry.role_permissions), so apps never edit this file.
+# The office's holidays (core.business_days): everyone may see them, Administrators keep the list.
+_HOLIDAYS_READ = ("core.view_holiday",)
 CORE_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    AP_CLERK: (),
-    APPROVER: (),
-    PAYER: (),
-    PAYOUTS_OPERATOR: (),
-    RECEIVABLES_CLERK: (),
-    MANAGER: _AUDIT_READ,
+    AP_CLERK: _HOLIDAYS_READ,
+    APPROVER: _HOLIDAYS_READ,
+    PAYER: _HOLIDAYS_READ,
+    PAYOUTS_OPERATOR: _HOLIDAYS_READ,
+    RECEIVABLES_CLERK: _HOLIDAYS_READ,
+    MANAGER: (*_AUDIT_READ, *_HOLIDAYS_READ),
     ADMINISTRATOR: (
         *_AUDIT_READ,
+        *_HOLIDAYS_READ,
+        "core.add_holiday",
+        "core.change_holiday",
+        "core.delete_holiday",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

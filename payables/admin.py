@@ -1,7 +1,7 @@
 """Payables in the admin: thin classes over payables.services."""
 
 from django.contrib import admin, messages
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -15,7 +15,7 @@ from core.errors import DomainError
 from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from core.pagination import COUNT_CAP
-from payables import drafts, files, forms, next_step, selectors
+from payables import covering, drafts, files, forms, next_step, scheduled, selectors
 from payables.admin_acts import PayableActionsMixin
 from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable
@@ -161,7 +161,14 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
     list_select_related = ("vendor", "bank_account", "closed_by")
     list_per_page = 50
     ordering = ("-id",)
-    actions = ["submit_selected", "approve_selected", "reject_selected", "cancel_selected", "pay_selected"]
+    actions = [
+        "submit_selected",
+        "approve_selected",
+        "reject_selected",
+        "cancel_selected",
+        "pay_selected",
+        "schedule_due_selected",
+    ]
     change_form_template = "admin/payables/payable/change_form.html"
     change_list_template = "admin/payables/payable/change_list.html"
     readonly_fields = (
@@ -197,7 +204,12 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
 
     @admin.display(description="status", ordering="status")
     def status_label(self, payable):
-        return format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
+        label = format_html('<span class="status status-{}">{}</span>', payable.status, payable.get_status_display())
+        if payable.escalated_at and payable.status == S.SUBMITTED:
+            label = format_html('{} <span class="status escalated">escalated</span>', label)
+        if payable.pay_on and not payable.pay_run_outcome and payable.status == S.APPROVED:
+            label = format_html('{} <span class="scheduled">to pay {}</span>', label, f"{payable.pay_on:%d %b %Y}")
+        return label
 
     def get_list_display(self, request):
         # "Next" depends on who looks (their own approval, or whose it waits for): a column bound to
@@ -357,6 +369,19 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             "closing": next_step.closing(payable),
             "next_step": next_step.next_step(payable, user, cache),
             "in_flight": payable.status in Payable.PAYMENT_IN_FLIGHT,
+            "scheduled_text": scheduled.scheduled_text(payable),
+            "can_schedule": payable.status == S.APPROVED
+            and not bank_waits
+            and payable.created_by_id != user.pk
+            and user.has_perm("payables.pay_payable")
+            and not (payable.pay_run_claimed_at and not payable.pay_run_outcome),
+            "can_unschedule": payable.pay_on is not None
+            and not payable.pay_run_claimed_at
+            and user.has_perm("payables.pay_payable"),
+            "escalated": payable.escalated_at is not None and payable.status == S.SUBMITTED,
+            # Approvers of the current step who are away, and their backups (payables.covering).
+            "away": covering.away_approvers(payable, cache) if payable.status == S.SUBMITTED else [],
+            "can_add_backup": user.has_perm("payables.change_approvalpolicy"),
         }
 
     # --- object actions (buttons on the change page) -------------------------------------------------
@@ -369,7 +394,29 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             AdminPage("bank-accounts/", "bank_accounts_view", "bank_accounts"),
             AdminPage("<int:pk>/status/", "status_view", "status"),
             AdminPage("<int:pk>/file/", "file_view", "file"),
+            AdminPage("<int:pk>/add-backup/<int:absent_user_id>/", "add_backup_view", "add_backup"),
         ]
+
+    def add_backup_view(self, request, pk, absent_user_id):
+        """An Administrator adds an absent approver's backup to the step (a new policy version)."""
+        self.require(request, "payables.change_approvalpolicy")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        payable = get_object_or_404(Payable, pk=pk)
+        try:
+            policy = covering.policy_add_backup(
+                actor=request.user, payable_id=payable.pk, absent_user_id=absent_user_id
+            )
+        except DomainError as exc:
+            self.message_user(request, f"{payable}: {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"{policy} now lists the backup. It applies to payables submitted from now on; {payable} keeps "
+                "the steps it was submitted with in Dots.",
+                messages.SUCCESS,
+            )
+        return redirect(self._change_url(payable))
 
     def file_view(self, request, pk):
         """The bill's PDF, to whoever may see the payable: read from storage, never a public media URL."""

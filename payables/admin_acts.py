@@ -18,9 +18,9 @@ from core.admin_actions import RowOutcome, message_outcomes, queued_text, run_ro
 from core.errors import DomainError
 from core.money import format_cents
 from core.two_factor import confirmed_devices, step_up_needed, step_up_verify
-from payables import next_step, services
+from payables import next_step, scheduled, services
 from payables.errors import PossibleDuplicate
-from payables.forms import CommentForm, PayableSelectionForm, ReasonForm, StepUpForm
+from payables.forms import CommentForm, PayableSelectionForm, ReasonForm, ScheduleForm, StepUpForm
 from payables.models import Approver, Payable
 
 S = Payable.Status
@@ -42,6 +42,10 @@ PAYABLE_ACTIONS = {
     "reject": PayableAction(("payables.approve_payable",), "_do_reject"),
     "cancel": PayableAction(("payables.submit_payable",), "_do_cancel"),
     "pay": PayableAction(("payables.pay_payable",), "_do_pay"),
+    # Pay on the day (payables.scheduled): one payable on a chosen date, the list's selection on each due date.
+    "schedule": PayableAction(("payables.pay_payable",), "_do_schedule"),
+    "schedule_due": PayableAction(("payables.pay_payable",), "_do_schedule_due"),
+    "unschedule": PayableAction(("payables.pay_payable",), "_do_unschedule"),
     # Reads a payment back from Dots and records what it says: anyone who sees the payable.
     "check": PayableAction((), "_do_check", bulk=False),
 }
@@ -197,26 +201,41 @@ class PayableActionsMixin:
             verb="canceled",
         )
 
-    def _do_pay(self, request, payables, *, single):
-        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
-        if needs_code and not confirmed_devices(request.user).exists():
-            # No authenticator to give a code from (a demo payer signs in without one): say so, and
-            # lead to the set-up page, which comes back here; setting one up counts as a fresh code.
-            back = self._act_url(payables[0], "pay") if single else reverse("admin:payables_payable_changelist")
-            return self._confirm_page(
-                request,
-                payables,
-                action="pay",
-                title="Confirm payment",
-                form=None,
-                intro="Paying asks for a code from your authenticator app, and you have not set one up yet.",
-                setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
-            )
-        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
-        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
-        if confirmed and form is not None and form.is_valid():
+    def _no_authenticator_page(self, request, payables, *, single, action, title, doing):
+        """When this session needs a fresh code and has no authenticator to give one from (a demo payer signs
+        in without one): the page saying so, leading to the set-up page, which comes back here (setting one up
+        counts as a fresh code). None otherwise."""
+        if not step_up_needed(request, settings.PAY_STEP_UP_SECONDS) or confirmed_devices(request.user).exists():
+            return None
+        back = self._act_url(payables[0], action) if single else reverse("admin:payables_payable_changelist")
+        return self._confirm_page(
+            request,
+            payables,
+            action=action,
+            title=title,
+            form=None,
+            intro=f"{doing} asks for a code from your authenticator app, and you have not set one up yet.",
+            setup_url=f"{reverse('admin:two_factor_setup')}?{urlencode({'next': back})}",
+        )
+
+    @staticmethod
+    def _check_code(request, form) -> None:
+        """A valid form's fresh code (when it asks for one) is checked; a wrong one is the field's error."""
+        if "otp_token" in form.fields and form.is_valid():
             if not step_up_verify(request, form.cleaned_data["otp_token"]):
                 form.add_error("otp_token", "That code is wrong or has expired. Enter the current six digits.")
+
+    def _do_pay(self, request, payables, *, single):
+        page = self._no_authenticator_page(
+            request, payables, single=single, action="pay", title="Confirm payment", doing="Paying"
+        )
+        if page is not None:
+            return page
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
+        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
+        form = StepUpForm(request.POST if confirmed else None) if needs_code else None
+        if confirmed and form is not None:
+            self._check_code(request, form)
         if not confirmed or (form is not None and form.errors):
             total = sum(p.total_cents for p in payables)
             return self._confirm_page(
@@ -230,6 +249,53 @@ class PayableActionsMixin:
             )
         outcomes = [run_row(p.bill_number, services.payable_pay, payable_id=p.pk, actor=request.user) for p in payables]
         return self._finish(request, payables, outcomes, verb="sent for payment", single=single)
+
+    def _do_schedule(self, request, payables, *, single, on_due_date=False):
+        """Schedule payments (a fresh authenticator code first, as paying asks): each is paid on its day."""
+        action = "schedule_due" if on_due_date else "schedule"
+        title = "Schedule for due date" if on_due_date else "Schedule payment"
+        page = self._no_authenticator_page(
+            request, payables, single=single, action=action, title=title, doing="Scheduling a payment"
+        )
+        if page is not None:
+            return page
+        needs_code = step_up_needed(request, settings.PAY_STEP_UP_SECONDS)
+        confirmed = request.method == "POST" and bool(request.POST.get("confirm"))
+        form = ScheduleForm(request.POST if confirmed else None, with_date=not on_due_date, with_code=needs_code)
+        if confirmed:
+            self._check_code(request, form)
+        if not confirmed or form.errors:
+            intro = (
+                "Each payable is paid on its due date, that morning, as you, after every check a payment makes."
+                if on_due_date
+                else "The payable is paid that morning, as you, after every check a payment makes."
+            )
+            return self._confirm_page(request, payables, action=action, title=title, form=form, intro=intro)
+        outcomes = [
+            run_row(
+                p.bill_number,
+                scheduled.payable_schedule_pay,
+                payable_id=p.pk,
+                actor=request.user,
+                pay_on=p.due_date if on_due_date else form.cleaned_data["pay_on"],
+            )
+            for p in payables
+        ]
+        return self._finish(request, payables, outcomes, verb="scheduled for payment", single=single)
+
+    def _do_schedule_due(self, request, payables, *, single):
+        return self._do_schedule(request, payables, single=single, on_due_date=True)
+
+    def _do_unschedule(self, request, payables, *, single):
+        return self._reasoned(
+            request,
+            payables,
+            single=single,
+            action="unschedule",
+            title="Take off the schedule",
+            service=scheduled.payable_unschedule_pay,
+            verb="taken off the schedule",
+        )
 
     def _do_check(self, request, payables, *, single):
         if request.method != "POST":
@@ -272,6 +338,10 @@ class PayableActionsMixin:
     @admin.action(description="Pay selected payables…", permissions=["pay"])
     def pay_selected(self, request, queryset):
         return self._do_pay(request, list(queryset.order_by("id")), single=False)
+
+    @admin.action(description="Schedule for due date…", permissions=["pay"])
+    def schedule_due_selected(self, request, queryset):
+        return self._do_schedule(request, list(queryset.order_by("id")), single=False, on_due_date=True)
 
     def has_submit_permission(self, request):
         return request.user.has_perm("payables.submit_payable")

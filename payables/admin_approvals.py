@@ -20,13 +20,27 @@ from django.utils.safestring import mark_safe
 from core.admin_actions import message_outcomes, run_row
 from core.admin_base import AdminPage, AdminPagesMixin
 from core.errors import DomainError
-from payables import approver_sync, errors, policies, policy_push, selectors
+from payables import approver_sync, errors, policies, policy_push, policy_simulator, selectors
 from payables.forms import ApprovalPolicyForm, ApproverForm, StepFormSet
 from payables.models import ApprovalPolicy, ApprovalStep, Approver
 
 
 class _Abort(Exception):
     """The service refused at save time (a race): report it and go back to the form."""
+
+
+class _Preview(Exception):
+    """Show what the change would do to open payables instead of saving (asked, or needed: see save_related)."""
+
+    def __init__(self, simulation, blocking, error: str = "") -> None:
+        super().__init__("preview")
+        self.simulation = simulation
+        self.blocking = blocking
+        self.error = error
+
+
+# Fields of the preview page itself, not of the policy form it posts back.
+_PREVIEW_FIELDS = {"csrfmiddlewaretoken", "_simulate", "unsatisfiable_reason", "_confirm_unsatisfiable"}
 
 
 # --- approval policies ----------------------------------------------------------------------------------------
@@ -112,6 +126,7 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     list_filter = [VersionFilter]
     search_fields = ["description"]
     save_as = False  # "save as new" would bypass the versioning
+    change_form_template = "admin/payables/approvalpolicy/change_form.html"
     actions = ["move_up", "move_down", "send_to_dots"]
     readonly_fields = ["version", "in_dots", "other_versions", "amount_condition", "vendor_names"]
     show_facets = admin.ShowFacets.NEVER
@@ -120,7 +135,7 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
         # Someone who may only read sees the condition in words ("at least $1,000.00"), never bare cents.
         editable = obj is None or self.has_change_permission(request, obj)
         amount = ["amount_comparator", "amount_cents"] if editable else ["amount_condition"]
-        main = ["description", "priority", *amount, "vendors" if editable else "vendor_names"]
+        main = ["description", "priority", *amount, "vendors" if editable else "vendor_names", "escalation_contact"]
         if obj is None:
             return [(None, {"fields": main})]
         return [(None, {"fields": main}), ("Versions and Dots", {"fields": ["version", "in_dots", "other_versions"]})]
@@ -192,6 +207,8 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
         try:
             # Django's own form handling, minus the transaction.atomic around it (see module docstring).
             return self._changeform_view(request, object_id, form_url, extra_context)
+        except _Preview as preview:
+            return self._preview_page(request, object_id, preview)
         except _Abort as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
@@ -214,7 +231,9 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
             "amount_cents": data.get("amount_cents"),
             "vendor_ids": [v.pk for v in data.get("vendors", [])],
             "steps": step_formset.steps(),
+            "escalation_contact_id": data["escalation_contact"].pk if data.get("escalation_contact") else None,
         }
+        confirmed_reason = self._simulate(request, fields, replaces=form.instance.pk if change else None)
         try:
             if change:
                 policy = policies.policy_update(actor=request.user, policy_id=form.instance.pk, **fields)
@@ -225,8 +244,53 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
             self.message_user(request, str(exc), messages.WARNING)
         except DomainError as exc:
             raise _Abort(str(exc)) from exc
+        if confirmed_reason is not None:
+            policies.policy_confirm_unsatisfiable(
+                actor=request.user, policy_id=policy.pk, reason=confirmed_reason[0], payables=confirmed_reason[1]
+            )
         # The admin goes on to log and redirect with this object: make it the version just saved.
         form.instance.__dict__.update({k: v for k, v in policy.__dict__.items() if not k.startswith("_")})
+
+    def _simulate(self, request, fields, *, replaces):
+        """Before saving: what the change does to open payables. Raises _Preview to show it when asked
+        ("Preview the effect") or when it leaves open payables without enough approvers and no reason
+        was given; returns (reason, bill numbers) once such a change is confirmed, else None."""
+        change = policy_simulator.proposed(
+            replaces=replaces, **{k: v for k, v in fields.items() if k != "escalation_contact_id"}
+        )
+        simulation = policy_simulator.simulate(change, replaces=replaces)
+        blocking = [i for i in simulation.unsatisfiable if i.changed]
+        if "_simulate" in request.POST:
+            raise _Preview(simulation, blocking)
+        if not blocking:
+            return None
+        reason = request.POST.get("unsatisfiable_reason", "").strip()
+        if not reason:
+            error = (
+                "Give a reason to save anyway: it goes into the audit trail."
+                if "_confirm_unsatisfiable" in request.POST
+                else ""
+            )
+            raise _Preview(simulation, blocking, error)
+        return reason, [i.payable.bill_number for i in blocking]
+
+    def _preview_page(self, request, object_id, preview):
+        reposted = [(name, values) for name, values in request.POST.lists() if name not in _PREVIEW_FIELDS]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "What this change would do to open payables",
+            "simulation": preview.simulation,
+            "changed": preview.simulation.changed,
+            "blocking": preview.blocking,
+            "error": preview.error,
+            "reposted": reposted,
+            "action_url": request.get_full_path(),
+            "back_url": reverse("admin:payables_approvalpolicy_change", args=[object_id])
+            if object_id
+            else reverse("admin:payables_approvalpolicy_add"),
+        }
+        return TemplateResponse(request, "admin/payables/approvalpolicy/simulate.html", context)
 
     def response_change(self, request, obj):
         response = super().response_change(request, obj)

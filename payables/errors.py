@@ -24,6 +24,7 @@ __all__ = [
     "PossibleDuplicate",
     "Problem",
     "ReasonRequired",
+    "ScheduleRefused",
     "SegregationOfDutiesViolation",
 ]
 
@@ -107,3 +108,9 @@ class PolicyNotInDots(DomainError):
         super().__init__(message)
         self.policy = policy
         self.dots_error = dots_error
+
+
+class ScheduleRefused(DomainError):
+    """A scheduled payment cannot be made or changed: a date in the past, no due date, a run under way."""
+
+    code = "schedule-refused"

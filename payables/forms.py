@@ -124,6 +124,25 @@ class StepUpForm(forms.Form):
     )
 
 
+class ScheduleForm(forms.Form):
+    """Schedule a payment: the date (one payable; the list's action uses each one's due date) and a fresh code."""
+
+    pay_on = forms.DateField(
+        label="Pay on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Paid that morning, as you, after every check a payment makes.",
+        error_messages={"required": "Choose the date to pay on.", "invalid": "Enter the date to pay on."},
+    )
+    otp_token = StepUpForm.base_fields["otp_token"]
+
+    def __init__(self, *args, with_date: bool = True, with_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_date:
+            del self.fields["pay_on"]
+        if not with_code:
+            del self.fields["otp_token"]
+
+
 class PdfUploadForm(forms.Form):
     file = forms.FileField(label="Bill (PDF)")
 
@@ -163,7 +182,7 @@ class PayableSelectionForm(forms.Form):
 class ApprovalPolicyForm(forms.ModelForm):
     class Meta:
         model = ApprovalPolicy
-        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors"]
+        fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors", "escalation_contact"]
         labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
         help_texts = {
             "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
@@ -175,6 +194,11 @@ class ApprovalPolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "amount_comparator" in self.fields:
             self.fields["amount_comparator"].choices = [("", "any amount"), *ApprovalPolicy.AmountComparator.choices]
+        if "escalation_contact" in self.fields:
+            from django.contrib.auth import get_user_model
+
+            self.fields["escalation_contact"].queryset = get_user_model().objects.filter(is_active=True, is_staff=True)
+            self.fields["escalation_contact"].empty_label = "the Managers"
 
     def clean(self):
         data = super().clean()

@@ -19,6 +19,7 @@ from core import audit
 from core.dots_gateway import client, describe, dots_call
 from core.errors import DotsCallError
 from core.models import AuditEvent
+from payables import notify as payables_notify
 from payables.models import Payable
 
 S = Payable.Status
@@ -85,6 +86,8 @@ def record_payment_answer(
                 reason=reason,
                 source=source,
             )
+            if payable.status == S.PAYMENT_FAILED:
+                payables_notify.payment_failed(payable)
     return payable
 
 

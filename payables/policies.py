@@ -12,6 +12,7 @@ forms show the same refusals, naming the field or the step.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,23 @@ class _Spec:
     amount_cents: int | None
     vendors: tuple[Vendor, ...]
     steps: tuple[tuple[int, tuple[Approver, ...]], ...]
+    # Told when a payable under the policy waits too long for approval (payables.reminders); None: the Managers.
+    escalation_contact: User | None = None
+
+
+class _Keep:
+    """The default of `escalation_contact_id` in policy_update: keep the current version's contact."""
+
+
+KEEP = _Keep()
+
+
+def _contact(escalation_contact_id: int | None) -> User | None:
+    if escalation_contact_id is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(pk=escalation_contact_id)
 
 
 def policy_problems(
@@ -194,6 +212,7 @@ def _spec_of(policy: ApprovalPolicy) -> _Spec:
         amount_cents=policy.amount_cents,
         vendors=tuple(policy.vendors.order_by("name", "pk")),
         steps=steps,
+        escalation_contact=policy.escalation_contact,
     )
 
 
@@ -205,6 +224,9 @@ def _snapshot(spec: _Spec) -> dict:
         "amount_condition": amount_condition_text(spec.amount_comparator, spec.amount_cents),
         "vendors": [v.name for v in spec.vendors] or "any vendor",
         "steps": len(spec.steps),
+        "escalation_contact": (spec.escalation_contact.get_full_name() or spec.escalation_contact.get_username())
+        if spec.escalation_contact
+        else "the Managers",
     }
     for number, (required, approvers) in enumerate(spec.steps, start=1):
         names = ", ".join(f"{a.first_name} {a.last_name} (#{a.dots_user_id})".strip() for a in approvers)
@@ -223,6 +245,7 @@ def _save_version(spec: _Spec, *, actor: User, lineage=None, version: int = 1) -
         amount_cents=spec.amount_cents,
         version=version,
         created_by=actor,
+        escalation_contact=spec.escalation_contact,
     )
     if lineage is not None:
         policy.lineage = lineage
@@ -247,6 +270,7 @@ def policy_create(
     amount_cents: int | None = None,
     vendor_ids: Iterable[int] = (),
     steps: Sequence[tuple[int, Iterable[int]]],
+    escalation_contact_id: int | None = None,
 ) -> ApprovalPolicy:
     """Save a policy here, then create it in Dots. `steps`: (approvals required, local Approver pks)
     in order. Raises ApprovalPolicyInvalid before anything is saved or sent; PolicyNotInDots
@@ -260,6 +284,7 @@ def policy_create(
         vendor_ids=vendor_ids,
         steps=steps,
     )
+    spec = dataclasses.replace(spec, escalation_contact=_contact(escalation_contact_id))
     with transaction.atomic():
         policy = _save_version(spec, actor=actor)
         audit.record(actor=actor, action="approval_policy.created", target=policy, after=_snapshot(spec))
@@ -277,6 +302,7 @@ def policy_update(
     amount_cents: int | None = None,
     vendor_ids: Iterable[int] = (),
     steps: Sequence[tuple[int, Iterable[int]]],
+    escalation_contact_id: int | None | _Keep = KEEP,
 ) -> ApprovalPolicy:
     """A new version here and in Dots; the old one is retired here and deleted in Dots.
     Returns the current version (the same one when only the priority, or nothing, changed)."""
@@ -290,6 +316,8 @@ def policy_update(
         steps=steps,
     )
     old = ApprovalPolicy.objects.get(pk=policy_id)
+    contact = old.escalation_contact if isinstance(escalation_contact_id, _Keep) else _contact(escalation_contact_id)
+    spec = dataclasses.replace(spec, escalation_contact=contact)
     if old.retired_at is not None:
         raise ApprovalPolicyRetired(
             f"{old} was retired on {old.retired_at:%Y-%m-%d %H:%M}: edit the current version instead."
@@ -384,3 +412,16 @@ def policy_move(*, actor: User, policy_id: int, direction: int) -> list[Approval
         if policy.pk in wanted and wanted[policy.pk] != policy.priority:
             changed.append(policy_set_priority(actor=actor, policy_id=policy.pk, priority=wanted[policy.pk]))
     return changed
+
+
+def policy_confirm_unsatisfiable(*, actor: User, policy_id: int, reason: str, payables: Sequence[str]) -> None:
+    """Record that `actor` saved a policy change leaving these open payables without enough approvers, and why."""
+    require_perm(actor, "payables.change_approvalpolicy", "change approval policies")
+    policy = ApprovalPolicy.objects.get(pk=policy_id)
+    audit.record(
+        actor=actor,
+        action="approval_policy.unsatisfiable_confirmed",
+        target=policy,
+        after={"payables_without_enough_approvers": list(payables)},
+        reason=reason,
+    )

@@ -82,12 +82,18 @@ ACTIONS = {
     "payable.interrupted_payment": "Payment call interrupted: outcome unknown",
     "payable.create_in_dots_resolved": "Interrupted create in Dots settled",
     "payable.dots_error": "Dots call failed",
+    "payable.pay_scheduled": "Payment scheduled for a date",
+    "payable.pay_unscheduled": "Scheduled payment taken off the schedule",
+    "payable.scheduled_pay_outcome": "Scheduled payment: outcome",
+    "payable.approval_escalated": "Approval escalated (waiting too long)",
     "approval_policy.created": "Approval policy created",
     "approval_policy.updated": "Approval policy changed (new version)",
     "approval_policy.deleted": "Approval policy deleted",
     "approval_policy.reordered": "Approval policy priority changed",
+    "approval_policy.unsatisfiable_confirmed": "Policy change saved although open payables lose every approver",
     "approval_policy.dots_synced": "Approval policy brought in line with Dots",
     "approval_policy.dots_error": "Approval policy: Dots call failed",
+    "approval_policy.backup_added": "Backup of an absent approver added to a policy step (new version)",
     "approver.synced": "Approvers synced from Dots",
     "approver.linked": "Approver linked to a user",
 }
@@ -152,3 +158,53 @@ registry.sync_step(APP, SyncStep(name="payables in flight", run="payables.sync.p
 registry.reconcile_check(APP, "payable", "payables.reconcile.PAYABLE_CHECK")
 # Task functions enqueued with async_task (the schedules' funcs count already): the worker runs nothing else.
 registry.task(APP, "payables.tasks.follow_payment")
+
+# Pay on the day (payables.scheduled): every 15 minutes; a payable is due from SCHEDULED_PAY_HOUR on its
+# day (company time). A poller: catch-up is off (Q_CLUSTER), so downtime brings one run, not many.
+registry.schedule(
+    APP,
+    ScheduleSpec(name="Pay scheduled payables on their day", func="payables.tasks.pay_scheduled", minutes=15),
+)
+# Reminders and escalation of approvals that wait (payables.reminders); a day's reminder is sent once.
+registry.schedule(
+    APP,
+    ScheduleSpec(
+        name="Remind approvers and escalate waiting approvals", func="payables.tasks.remind_approvers", minutes=60
+    ),
+)
+# --- what payables tell people (notifications.services.notify; wording in payables/notify.py)
+WAITING_FOR_APPROVAL = "payable.waiting_for_approval"
+APPROVED = "payable.approved"
+REJECTED = "payable.rejected"
+READY_TO_PAY = "payable.ready_to_pay"
+PAYMENT_FAILED = "payable.payment_failed"
+registry.notification_event(APP, WAITING_FOR_APPROVAL, "A payable waits for your approval")
+registry.notification_event(APP, APPROVED, "A payable you created was approved")
+registry.notification_event(APP, REJECTED, "A payable you created was rejected")
+registry.notification_event(APP, READY_TO_PAY, "A payable is approved and ready to pay")
+registry.notification_event(APP, PAYMENT_FAILED, "A payment failed")
+# Pay on the day, reminders and escalation (payables.scheduled, payables.reminders, through payables.notices).
+SCHEDULED_PAYMENT = "payable.scheduled_payment"
+APPROVAL_REMINDER = "payable.approval_reminder"
+APPROVAL_ESCALATED = "payable.approval_escalated"
+registry.notification_event(APP, SCHEDULED_PAYMENT, "A payment you scheduled was made, refused or failed")
+registry.notification_event(APP, APPROVAL_REMINDER, "Reminder: a payable still waits for your approval")
+registry.notification_event(APP, APPROVAL_ESCALATED, "A payable has waited too long for approval")
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_approve",
+        title="Payables waiting for your approval",
+        build="payables.inbox.waiting_for_my_approval",
+        order=10,
+    ),
+)
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="payables_to_pay",
+        title="Approved payables ready for you to pay",
+        build="payables.inbox.ready_for_me_to_pay",
+        order=20,
+    ),
+)

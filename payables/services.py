@@ -24,6 +24,7 @@ from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, Do
 from core.permissions import require_perm
 from core.send_once import create_once, find_in_dots
 from core.transitions import DOTS
+from payables import notify as payables_notify
 from payables import seam as payables_seam
 from payables import selectors
 from payables.errors import (
@@ -274,6 +275,7 @@ def payable_submit(*, payable_id: int, actor: User, duplicate_reason: str = "", 
             before=before,
             after={**snapshot(payable), "approval_policy": str(policy) if policy else why},
         )
+        payables_notify.submitted(payable)
     return payable
 
 
@@ -342,6 +344,8 @@ def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_q
             from_queue=from_queue,
         )
     step = selectors.current_step_index(payable) or 0
+    # A backup listed in the step decides as themselves; the audit says for whom ("approved for Avery Approver, away").
+    covering = payables_notify.covering_text(payable, actor, approving=approving)
     send = client().approve_payable if approving else client().reject_payable
     try:
         with dots_call(f"{verb} {payable}"):
@@ -374,9 +378,10 @@ def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_q
             action=action,
             target=payable,
             before=before,
-            after={**snapshot(payable), "step": step + 1},
-            reason=comment,
+            after={**snapshot(payable), "step": step + 1, **({"on_behalf_of": covering} if covering else {})},
+            reason=f"{covering}: {comment}" if covering and comment else covering or comment,
         )
+        payables_notify.decided(payable, actor=actor, comment=comment)
     return payable
 
 

@@ -17,6 +17,7 @@ from core.errors import DotsCallError
 from core.models import AuditEvent
 from core.sync_report import SyncReport
 from dots.types import Payable as DotsPayable
+from payables import notify as payables_notify
 from payables import payments, reconcile
 from payables.models import Payable
 
@@ -140,6 +141,10 @@ def payable_adopt(
             reason=reason,
             source=source,
         )
+        if moves and payable.status in (S.PAYMENT_FAILED, S.APPROVED):  # Dots moved it on its own: tell people
+            (payables_notify.payment_failed if payable.status == S.PAYMENT_FAILED else payables_notify.approved)(
+                payable
+            )
     if moves:
         return f"{_label(payable)}: {before_status} -> {payable.status}"
     return f"{_label(payable)}: Dots shows {dots_status}, approvals {after['approvals']}"

@@ -51,3 +51,19 @@ def sync_approvers() -> str:
 
     result = approver_sync.approvers_sync(actor=system_user())
     return str(result)
+
+
+def pay_scheduled() -> str:
+    """Pay the scheduled payables whose day has come (payables.scheduled): each once, as its payer."""
+    from core.audit import system_user
+    from payables import scheduled
+
+    return str(scheduled.payables_pay_scheduled(actor=system_user()))
+
+
+def remind_approvers() -> str:
+    """Remind approvers of steps that wait, and escalate those that wait too long (payables.reminders)."""
+    from core.audit import system_user
+    from payables import reminders
+
+    return str(reminders.approvals_remind(actor=system_user()))

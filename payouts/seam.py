@@ -228,3 +228,9 @@ for _path in (
     "payouts.tasks.webhook_delivery_process",
 ):
     registry.task(APP, _path)
+
+# What payouts tell people (notifications.services.notify; wording in payouts/notify.py).
+PAYOUT_RUN_FINISHED = "payout_run.finished"
+PAYEE_IMPORT_FINISHED = "payee_import.finished"
+registry.notification_event(APP, PAYOUT_RUN_FINISHED, "A payout run you started finished")
+registry.notification_event(APP, PAYEE_IMPORT_FINISHED, "A payee import you uploaded finished")

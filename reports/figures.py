@@ -16,6 +16,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from core.business_days import business_days_between, holidays_between
 from core.models import QueuedDotsAction
 from payables import selectors as payable_selectors
 from payables.models import Payable
@@ -173,19 +174,6 @@ def aging(today: dt.date | None = None) -> list[AgingRow]:
 # --- approvals waiting -----------------------------------------------------------------------------------
 
 
-def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Monday-to-Friday days after `start` up to and including `end` (0 when end <= start)."""
-    if end <= start:
-        return 0
-    days = (end - start).days
-    full_weeks, rest = divmod(days, 7)
-    count = full_weeks * 5
-    for offset in range(1, rest + 1):
-        if (start + dt.timedelta(days=offset)).weekday() < 5:
-            count += 1
-    return count
-
-
 @dataclass
 class ApproverLoad:
     user_id: int
@@ -202,6 +190,7 @@ def approvals_waiting(now: dt.datetime | None = None) -> list[ApproverLoad]:
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     limit = settings.APPROVAL_SERVICE_LEVEL_BUSINESS_DAYS
+    holidays = holidays_between(dt.date.min, today)  # Holiday rows: a short list, read once
     cache = payable_selectors.StepCache()
     waiting = list(
         Payable.objects.filter(status=P.SUBMITTED)
@@ -222,7 +211,7 @@ def approvals_waiting(now: dt.datetime | None = None) -> list[ApproverLoad]:
             if since is not None:
                 if load.oldest is None or since < load.oldest:
                     load.oldest = since
-                if business_days_between(timezone.localtime(since).date(), today) > limit:
+                if business_days_between(timezone.localtime(since).date(), today, holidays) > limit:
                     load.over_service_level += 1
     return sorted(loads.values(), key=lambda load: (-load.over_service_level, -load.waiting, load.name))
 

@@ -19,6 +19,7 @@ APPS = (
     "reconciliation",
     "reports",
     "wallet",
+    "notifications",
 )
 
 

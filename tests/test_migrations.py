@@ -19,7 +19,8 @@ def test_the_models_need_no_migration_that_is_not_written():
 
 
 @pytest.mark.parametrize(
-    "app", ["core", "vendors", "payables", "payouts", "receivables", "reconciliation", "reports", "wallet"]
+    "app",
+    ["core", "vendors", "payables", "payouts", "receivables", "reconciliation", "reports", "wallet", "notifications"],
 )
 def test_each_app_has_one_initial_migration_before_the_first_release(app):
     migrations = sorted(p.name for p in (ROOT / app / "migrations").glob("0*.py"))

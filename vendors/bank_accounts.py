@@ -23,6 +23,7 @@ from core.errors import (
     SegregationOfDutiesViolation,
 )
 from core.permissions import require_perm
+from vendors import notify as vendor_notify
 from vendors.errors import (
     AlreadyVerified,
     BankAccountRetired,
@@ -146,6 +147,7 @@ def bank_account_create(
         audit.record(
             actor=actor, action="vendor_bank_account.created", target=account, after=_bank_account_snapshot(account)
         )
+        vendor_notify.bank_account_added(account)
     return account
 
 

@@ -65,3 +65,18 @@ registry.action_kind(
 )
 registry.sync_step(APP, SyncStep(name="vendors", run="vendors.sync.vendors_step", order=20))
 registry.reconcile_check(APP, "vendor", "vendors.reconcile.VENDOR_CHECK")
+
+# What vendors tell people (notifications.services.notify; wording in vendors/notify.py).
+BANK_ACCOUNT_WAITING_FOR_VERIFICATION = "vendor_bank_account.waiting_for_verification"
+registry.notification_event(
+    APP, BANK_ACCOUNT_WAITING_FOR_VERIFICATION, "A vendor bank account waits for a second person's verification"
+)
+registry.inbox_source(
+    APP,
+    registry.InboxSource(
+        name="bank_accounts_to_verify",
+        title="Bank accounts waiting for your verification",
+        build="vendors.notify.waiting_for_my_verification",
+        order=30,
+    ),
+)

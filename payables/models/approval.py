@@ -59,6 +59,15 @@ class ApprovalPolicy(DotsRecord):
     # last_dots_error / last_dots_attempt_at (DotsRecord): the outcome of the last push of this
     # version as a whole; each Dots policy of it keeps its own on its ApprovalPolicyDotsCopy row.
 
+    # Told when a payable under this policy waits too long (payables.reminders); the Managers when empty.
+    escalation_contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Told when a payable under this policy waits for approval too long (the Managers if empty).",
+    )
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False

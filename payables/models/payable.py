@@ -35,6 +35,12 @@ def bill_number_search_key(term: str) -> str | None:
     return text
 
 
+class ScheduledOutcome(models.TextChoices):
+    PAID = "paid", "Paid"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Payment failed"
+
+
 class Payable(DotsRecord, SyncFollowed):
     class Status(models.TextChoices):
         # Dots' statuses...
@@ -152,6 +158,27 @@ class Payable(DotsRecord, SyncFollowed):
     )
     closed_at = models.DateTimeField("rejected or canceled at", null=True, blank=True, editable=False)
 
+    # Pay on the day (payables.scheduled): a Payer chose the date; the morning run pays it as them.
+    pay_on = models.DateField("pay on", null=True, blank=True, editable=False)
+    pay_scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name="payment scheduled by",
+    )
+    pay_scheduled_at = models.DateTimeField("payment scheduled at", null=True, blank=True, editable=False)
+    # The run that took this scheduled payment (compare-and-set: one run pays it, once), and what came of it.
+    pay_run_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pay_run_outcome = models.CharField(
+        "scheduled payment outcome", max_length=20, choices=ScheduledOutcome.choices, blank=True, editable=False
+    )
+    pay_run_reason = models.TextField("scheduled payment note", blank=True, editable=False)
+    # When its waiting approval step was first escalated (payables.reminders); cleared when it moves on.
+    escalated_at = models.DateTimeField("escalated", null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-id"]
         permissions = [
@@ -165,6 +192,7 @@ class Payable(DotsRecord, SyncFollowed):
             models.Index(fields=["vendor", "bill_number_key"], name="payable_dup_number_idx"),
             models.Index(fields=["vendor", "total_cents", "created_at"], name="payable_dup_amount_idx"),
             models.Index(fields=["due_date", "-id"], name="payable_due_idx"),
+            models.Index(fields=["pay_on"], name="payable_pay_on_idx"),
             # Bill-number prefix search (LIKE 'X%') needs a pattern opclass on PostgreSQL.
             models.Index(fields=["bill_number"], name="payable_number_prefix_idx", opclasses=["varchar_pattern_ops"]),
         ]

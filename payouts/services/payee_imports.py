@@ -18,6 +18,7 @@ from django_q.tasks import async_task
 from core import audit
 from core.permissions import require_perm
 from dots.types import User as DotsUser
+from payouts import notify as payouts_notify
 from payouts.errors import ImportNotConfirmable
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutRun
 from payouts.services.payees import create_or_link_user, payee_fields_from_dots
@@ -302,6 +303,7 @@ def _finish_import(import_id: int, actor: User) -> PayeeImport:
                 "cancelled": payee_import.cancelled_count,
             },
         )
+        payouts_notify.payee_import_finished(payee_import)
         run = PayoutRun.objects.filter(payee_import=payee_import).first()
         if run is not None:
             payout_run_skip_items_without_payee(run=run)

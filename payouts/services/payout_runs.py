@@ -11,6 +11,7 @@ from django_q.tasks import async_task
 from core import audit
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from core.permissions import require_perm
+from payouts import notify as payouts_notify
 from payouts.errors import RunNotReady, SegregationOfDutiesViolation
 from payouts.models import PayeeImport, PayeeImportRow, PayoutLink, PayoutRun, PayoutRunItem
 from payouts.services.payout_links import send_link, store_link_intent
@@ -171,6 +172,8 @@ def payout_run_send(*, run_id: int, actor: User) -> PayoutRun:
                 before={"status": PayoutRun.Status.SENDING},
                 after={"status": PayoutRun.Status.SENT, **counts},
             )
+            run.refresh_from_db()
+            payouts_notify.payout_run_finished(run)
     run.refresh_from_db()
     return run
 

@@ -13,6 +13,7 @@ full-page screenshot under test-output/screens/<role>/<page>.png for a person to
 problems are collected and reported together at the end (also in test-output/screens/problems.txt).
 """
 
+import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -21,9 +22,11 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Error as PlaywrightError
 
 from core import roles
+from notifications import services as notification_services
 from payables import services as payable_services
 from payables.admin_acts import PAYABLE_ACTIONS
 from tests.browser import page_checks
@@ -43,7 +46,15 @@ ARGUMENTS = {
     "admin:wallet_app_move": {"deposit": (), "withdrawal": ()},
 }
 # For those, the record each value is best shown with: a payable in the state the action is for.
-ARGUMENT_STATES = {"approve": "submitted", "reject": "submitted", "pay": "approved", "cancel": "draft"}
+ARGUMENT_STATES = {
+    "approve": "submitted",
+    "reject": "submitted",
+    "pay": "approved",
+    "cancel": "draft",
+    "schedule": "approved",
+    "schedule_due": "approved",
+    "unschedule": "approved",
+}
 STAFF_PAGES = ("admin:two_factor_setup", "admin:password_change")
 MAX_CHANGE_PAGES_PER_MODEL = 6
 # About 2 to 3 minutes on a quiet machine; this only catches a walk that has grown out of hand.
@@ -82,6 +93,16 @@ def _world(people, make_payable, vendor_account, dots):
     for label, factory in INSTANCE_FACTORIES.items():
         if label not in ("payables.payable", "vendors.vendor", "vendors.vendorbankaccount"):
             factory()
+    # The first approver is away; the second covers (My tasks and the payable page say "for ...").
+    today = timezone.localdate()
+    notification_services.absence_record(
+        actor=people.approver,
+        user=people.approver,
+        starts_on=today,
+        ends_on=today + dt.timedelta(days=3),
+        backup=people.approver2,
+        note="Conference",
+    )
 
 
 def _role_users(people):

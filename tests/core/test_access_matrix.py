@@ -55,6 +55,7 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payables_payable_bank_accounts": ("payables.add_payable", None),
     "admin:payables_payable_status": ("payables.view_payable", "payables.payable"),
     "admin:payables_payable_file": ("payables.view_payable", "payables.payable"),
+    "admin:payables_payable_add_backup": ("payables.change_approvalpolicy", ["1", "1"]),
     "admin:payouts_payee_verify": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_edit": ("payouts.change_payee", "payouts.payee"),
     "admin:payouts_payee_remove": ("payouts.delete_payee", "payouts.payee"),
@@ -103,6 +104,13 @@ CUSTOM: dict[str, tuple[str, object]] = {
     "admin:payouts_transfer_export": ("payouts.view_transfer", "csv"),
     "admin:reconciliation_discrepancy_export": ("reconciliation.view_discrepancy", "csv"),
     "admin:core_auditevent_export_list": ("core.export_auditevent", "xlsx"),
+    # Each staff member's own (no permission; they show and change only what is theirs): what waits for
+    # them and what they were told, their email preferences, their absences; ending one's own absence
+    # (someone else's needs notifications.record_absence_for_others, checked by the service: 403).
+    "admin:notifications_notification_inbox": ("", None),
+    "admin:notifications_notification_preferences": ("", None),
+    "admin:notifications_notification_absences": ("", None),
+    "admin:notifications_notification_absence_end": ("", [1]),
     "admin:app_list": ("", None),  # an app's section of the index: shows only what the user may view
     "admin:view_on_site": ("", None),  # redirects to a record's own page, which checks its own permission
 }
@@ -112,6 +120,8 @@ POST_ONLY = {
     "admin:payables_approvalpolicy_send_to_dots",
     "admin:payables_approver_sync",
     "admin:payables_payable_bulk",
+    "admin:payables_payable_add_backup",
+    "admin:notifications_notification_absence_end",
     "admin:payouts_payeeimport_confirm",
     "admin:payouts_payeeimport_discard",
     "admin:payouts_payeeimport_cancel",

@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_q.models import OrmQ, Schedule, Task
 
 from core import audit, registry, roles
-from core.models import QueuedDotsAction
+from core.models import Holiday, QueuedDotsAction
 from tests.support import login_verified, make_user
 from vendors import seam as vendors_seam
 
@@ -47,6 +47,11 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "django_q.failure": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "django_q.ormq": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
     "core.queueddotsaction": {roles.ADMINISTRATOR: VIEW, roles.MANAGER: VIEW},
+    # Business days skip holidays: everyone sees the list, Administrators keep it.
+    "core.holiday": {
+        **dict.fromkeys(roles.ALL_ROLES, VIEW),
+        roles.ADMINISTRATOR: ALL,
+    },
 }
 
 
@@ -90,6 +95,7 @@ INSTANCE_FACTORIES = {
     "django_q.success": lambda: _task(True),
     "django_q.failure": lambda: _task(False),
     "django_q.ormq": lambda: OrmQ.objects.create(key="ledgerline", payload="x", lock=timezone.now()),
+    "core.holiday": lambda: Holiday.objects.create(date=dt.date(2026, 12, 25), name="Christmas Day"),
     "core.queueddotsaction": lambda: QueuedDotsAction.objects.create(
         kind=vendors_seam.VENDOR_SEND,
         target_type="vendors.vendor",
@@ -109,6 +115,7 @@ APP_ACCESS_MODULES = (
     "tests.receivables.admin_access",
     "tests.reconciliation.admin_access",
     "tests.wallet.admin_access",
+    "tests.notifications.admin_access",
 )
 for _module_name in APP_ACCESS_MODULES:
     try:
