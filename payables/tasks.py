@@ -51,3 +51,12 @@ def sync_approvers() -> str:
 
     result = approver_sync.approvers_sync(actor=system_user())
     return str(result)
+
+
+def release_due_holds() -> str:
+    """Release the holds whose release date has come (payables.holds); safe to run twice."""
+    from core.audit import system_user
+    from payables import holds
+
+    released = holds.release_due_holds(actor=system_user())
+    return f"{released} hold{'s' if released != 1 else ''} released"
