@@ -206,3 +206,15 @@ def test_a_manager_cannot_post_an_override(client, people, approved_payable):
     assert response.status_code == 403
     assert ControlOverride.objects.count() == 0
     assert overrides.waiting_confirmation(approved_payable) == []
+
+
+def test_a_held_payable_waiting_for_approval_offers_no_approve_button(client, people, make_payable):
+    payable = make_payable()
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    holds.payable_hold(payable_id=payable.pk, actor=people.approver2, reason="vendor disputes it")
+    login_verified(client, people.approver)
+
+    text = _text(client.get(_url("change", payable)))
+
+    assert "Nobody can approve or pay it until the hold is released" in text
+    assert "Approve…" not in text and "Reject…" in text
