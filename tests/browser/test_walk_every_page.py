@@ -44,6 +44,12 @@ ARGUMENTS = {
 }
 # For those, the record each value is best shown with: a payable in the state the action is for.
 ARGUMENT_STATES = {"approve": "submitted", "reject": "submitted", "pay": "approved", "cancel": "draft"}
+# Pages of one record best shown with a record in a given status (Payable.Status values), else the newest.
+PAGE_STATES = {
+    "admin:payables_payable_hold": "approved",
+    "admin:payables_payable_send_back": "submitted_for_approval",
+    "admin:payables_payable_override": "approved",
+}
 STAFF_PAGES = ("admin:two_factor_setup", "admin:password_change")
 MAX_CHANGE_PAGES_PER_MODEL = 6
 # About 2 to 3 minutes on a quiet machine; this only catches a walk that has grown out of hand.
@@ -185,7 +191,7 @@ def _custom_pages(user):
                 if obj is not None:
                     pages.append((f"{short} {value}", reverse(name, args=[obj.pk, value])))
         else:
-            obj = _record_of(spec)
+            obj = _record_of(spec, PAGE_STATES.get(name))
             if obj is not None:
                 pages.append((short, reverse(name, args=[obj.pk])))
     return pages
