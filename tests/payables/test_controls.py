@@ -97,6 +97,14 @@ def test_a_queued_payment_by_the_approver_is_refused_before_it_is_queued(
     assert QueuedDotsAction.objects.count() == 0
 
 
+def test_an_approval_given_in_dots_dashboard_by_the_payer_counts_too(dots, people, approved_payable):
+    # As if the approval had been given in Dots' dashboard: only Dots' approval record names the approver.
+    PayableApproval.objects.filter(payable=approved_payable).delete()
+    with pytest.raises(ApproverMayNotPay):
+        services.payable_pay(payable_id=approved_payable.pk, actor=_also_payer(people.approver))
+    assert dots.received("POST", PAY_PATH) == []
+
+
 # --- approvals bound to what was approved ---------------------------------------------------------------
 
 
@@ -222,6 +230,22 @@ def test_a_change_after_approving_again_needs_approving_again_once_more(dots, pe
 
     with pytest.raises(ApprovalOutdated, match=r"total \$250\.00 → \$999\.99"):
         services.payable_pay(payable_id=approved_payable.pk, actor=people.payer)
+
+
+def test_a_queued_payment_of_a_payable_changed_meanwhile_is_not_sent_when_dots_answers(
+    dots, people, approved_payable, paying, outage_settings
+):
+    start_outage(dots)
+    with pytest.raises(ActionQueued):
+        services.payable_pay(payable_id=approved_payable.pk, actor=people.payer)
+    Payable.objects.filter(pk=approved_payable.pk).update(total_cents=30_000)
+
+    end_outage(dots)
+    result = action_queue.drain()
+
+    assert result.failed == 1
+    assert dots.received("POST", PAY_PATH) == []
+    assert "total $250.00 → $300.00" in QueuedDotsAction.objects.get().last_error
 
 
 # --- hold ---------------------------------------------------------------------------------------------------
