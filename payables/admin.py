@@ -233,6 +233,8 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
         cache = selectors.StepCache()
 
         def next_column(payable):
+            if getattr(payable, "on_hold", False):
+                return "On hold: released by hand or on its release date"
             return next_step.next_step(payable, request.user, cache)
 
         next_column.short_description = "next"  # type: ignore[attr-defined]

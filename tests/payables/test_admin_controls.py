@@ -56,7 +56,7 @@ def test_an_approver_puts_a_payable_on_hold_and_the_page_and_list_say_so(client,
 
     listed = client.get(reverse("admin:payables_payable_changelist"), {"hold": "on"})
     assert [p.pk for p in listed.context["cl"].result_list] == [approved_payable.pk]
-    assert "On hold" in _text(listed)
+    assert "On hold: released by hand or on its release date" in _text(listed)
     assert (
         client.get(reverse("admin:payables_payable_changelist"), {"hold": "off"}).context["cl"].result_list.count() == 0
     )
