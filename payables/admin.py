@@ -1,6 +1,7 @@
 """Payables in the admin: thin classes over payables.services."""
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -15,10 +16,11 @@ from core.errors import DomainError
 from core.exports import ExportColumn, ExportMixin
 from core.money import format_cents
 from core.pagination import COUNT_CAP
-from payables import covering, drafts, files, forms, next_step, scheduled, selectors
+from payables import controls, covering, drafts, files, forms, next_step, scheduled, selectors
 from payables.admin_acts import PayableActionsMixin
+from payables.admin_controls import PayableControlsMixin
 from payables.forms import PayableForm, PayableFromFileForm
-from payables.models import LineItem, Payable
+from payables.models import LineItem, Payable, PayableHold
 
 S = Payable.Status
 
@@ -132,8 +134,26 @@ class VendorFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HoldFilter(admin.SimpleListFilter):
+    """Payables on hold (nobody approves or pays them until released), or those not held."""
+
+    title = "hold"
+    parameter_name = "hold"
+
+    def lookups(self, request, model_admin):
+        return [("on", "On hold"), ("off", "Not on hold")]
+
+    def queryset(self, request, queryset):
+        held = PayableHold.objects.filter(released_at__isnull=True).values("payable_id")
+        if self.value() == "on":
+            return queryset.filter(pk__in=held)
+        if self.value() == "off":
+            return queryset.exclude(pk__in=held)
+        return queryset
+
+
 @admin.register(Payable)
-class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListAdmin):
+class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, AdminPagesMixin, LargeListAdmin):
     export_columns = (
         ExportColumn("Bill number", "bill_number"),
         ExportColumn("Vendor", "vendor__name"),
@@ -155,7 +175,7 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
     form = PayableForm
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
-    list_filter = ("status", VendorFilter, DueFilter, AgingFilter, WaitingForMeFilter)
+    list_filter = ("status", HoldFilter, VendorFilter, DueFilter, AgingFilter, WaitingForMeFilter)
     search_fields = ("bill_number", "vendor__name", "external_id")
     search_help_text = "Part of a bill number (INV-2002, inv 2002 and 2002 alike), a vendor's name or an external id."
     list_select_related = ("vendor", "bank_account", "closed_by")
@@ -209,7 +229,14 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             label = format_html('{} <span class="status escalated">escalated</span>', label)
         if payable.pay_on and not payable.pay_run_outcome and payable.status == S.APPROVED:
             label = format_html('{} <span class="scheduled">to pay {}</span>', label, f"{payable.pay_on:%d %b %Y}")
+        if getattr(payable, "on_hold", False):
+            label = format_html('{} <span class="status status-on-hold">On hold</span>', label)
         return label
+
+    def get_queryset(self, request):
+        # Whether each payable is on hold, in the list's one query (its status column says so).
+        held = PayableHold.objects.filter(payable=OuterRef("pk"), released_at__isnull=True)
+        return super().get_queryset(request).annotate(on_hold=Exists(held))
 
     def get_list_display(self, request):
         # "Next" depends on who looks (their own approval, or whose it waits for): a column bound to
@@ -217,6 +244,8 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
         cache = selectors.StepCache()
 
         def next_column(payable):
+            if getattr(payable, "on_hold", False):
+                return "On hold: released by hand or on its release date"
             return next_step.next_step(payable, request.user, cache)
 
         next_column.short_description = "next"  # type: ignore[attr-defined]
@@ -351,7 +380,9 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
         steps = selectors.step_view(payable, cache) if payable.status != S.CREATED else []
         user = request.user
         bank_waits = next_step.waits_for_bank_account(payable)
+        control = self._controls_context(payable, user, bank_waits)
         return {
+            **control,
             "payable": payable,
             "steps": steps,
             "can_submit": payable.status == S.CREATED and user.has_perm("payables.submit_payable"),
@@ -360,7 +391,7 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             # approved an earlier step and is not on this one, not someone who already approved it).
             "can_decide": next_step.may_approve(payable, user, cache),
             "can_pay": payable.status in next_step.PAYABLE
-            and not bank_waits
+            and control["pay_controls_pass"]
             and payable.created_by_id != user.pk
             and user.has_perm("payables.pay_payable"),
             "can_check": payable.status in (S.OUTCOME_UNKNOWN, S.PAYMENT_INITIATED),
@@ -384,6 +415,36 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             "can_add_backup": user.has_perm("payables.change_approvalpolicy"),
         }
 
+    def _controls_context(self, payable, user, bank_waits):
+        """What the payable's page says about its controls: hold, changes since approval, overrides."""
+        from payables import holds, overrides
+        from payables.models import ControlOverride
+
+        hold = controls.active_hold(payable)
+        bound = controls.binding(payable) if payable.status in controls.PAYABLE_STATUSES else None
+        bank_override = bank_waits and controls.usable_override(payable, ControlOverride.Control.BANK_ACCOUNT_VERIFIED)
+        approved_it = payable.status in controls.PAYABLE_STATUSES and controls.approved_by(payable, user)
+        payer_override = approved_it and controls.usable_override(
+            payable, ControlOverride.Control.APPROVER_IS_NOT_PAYER
+        )
+        return {
+            "hold": hold,
+            "hold_text": controls.hold_text(hold) if hold else "",
+            "can_hold": hold is None and payable.status in holds.HOLDABLE and user.has_perm("payables.hold_payable"),
+            "can_release": hold is not None and user.has_perm("payables.hold_payable"),
+            "binding": bound,
+            "outstanding": controls.outstanding_text(payable) if bound and bound.must_approve_again else "",
+            "can_approve_again": bool(bound and bound.must_approve_again and controls.may_approve_again(payable, user)),
+            "approved_it": approved_it and not payer_override,
+            "can_override": payable.status in overrides.OPEN and user.has_perm("payables.override_control"),
+            "overrides_waiting": overrides.waiting_confirmation(payable),
+            "sent_back_as": payable.sent_back_as.first(),
+            "pay_controls_pass": hold is None
+            and (not bank_waits or bool(bank_override))
+            and not (approved_it and not payer_override)
+            and not (bound and bound.must_approve_again),
+        }
+
     # --- object actions (buttons on the change page) -------------------------------------------------
 
     def admin_pages(self):
@@ -395,6 +456,12 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, AdminPagesMixin, LargeListA
             AdminPage("<int:pk>/status/", "status_view", "status"),
             AdminPage("<int:pk>/file/", "file_view", "file"),
             AdminPage("<int:pk>/add-backup/<int:absent_user_id>/", "add_backup_view", "add_backup"),
+            # Controls (payables.admin_controls): each page checks its own permission.
+            AdminPage("<int:pk>/hold/", "hold_view", "hold"),
+            AdminPage("<int:pk>/release/", "release_view", "release"),
+            AdminPage("<int:pk>/send-back/", "send_back_view", "send_back"),
+            AdminPage("<int:pk>/approve-again/", "approve_again_view", "approve_again"),
+            AdminPage("<int:pk>/override/", "override_view", "override"),
         ]
 
     def add_backup_view(self, request, pk, absent_user_id):

@@ -10,14 +10,18 @@ from core.errors import (
 )
 
 __all__ = [
+    "ApprovalOutdated",
     "ApprovalPolicyInvalid",
     "ApprovalPolicyRetired",
     "ApproverLinkRefused",
+    "ApproverMayNotPay",
     "BankAccountNotVerified",
     "InsufficientFunds",
     "InvalidMove",
     "InvalidTransition",
     "NotReadyForDots",
+    "OverrideRefused",
+    "PayableOnHold",
     "PermissionRefused",
     "PolicyBeingSent",
     "PolicyNotInDots",
@@ -55,6 +59,29 @@ class NotReadyForDots(DomainError):
     """Something the payable needs in Dots (its vendor, its bank account, an approver link) is missing."""
 
     code = "not-ready-for-dots"
+
+
+# --- controls (payables.controls, holds, send_back, overrides) ------------------------------------------------
+
+
+class ApproverMayNotPay(SegregationOfDutiesViolation):
+    """Whoever approved a step of a payable does not pay it (superusers included)."""
+
+    code = "approver-may-not-pay"
+
+
+class ApprovalOutdated(DomainError):
+    """The payable changed since it was approved: approvers must approve it again before it is paid."""
+
+    code = "approval-outdated"
+
+
+class PayableOnHold(DomainError):
+    code = "payable-on-hold"
+
+
+class OverrideRefused(DomainError):
+    code = "override-refused"
 
 
 # --- approval policies and approvers ---------------------------------------------------------------------

@@ -279,3 +279,47 @@ class ApproverForm(forms.ModelForm):
                     f"{user.get_username()} is already linked to {other}: unlink them there first."
                 )
         return user
+
+
+# --- controls: hold, send back, approve again, emergency override ---------------------------------------
+
+
+class HoldForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why it is held",
+        error_messages={"required": "Say why the payable is held: it is shown on the payable and audited."},
+    )
+    release_on = forms.DateField(
+        label="Release on (optional)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The hold lifts itself on this date. Leave it empty to release it by hand.",
+        error_messages={"invalid": "Enter the release date as a date, for example 2026-12-31."},
+    )
+
+
+class SendBackForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What must change",
+        error_messages={
+            "required": "Say what must change: the clerk reads it, and it goes to Dots with the rejection."
+        },
+    )
+
+
+class OverrideForm(forms.Form):
+    control = forms.ChoiceField(label="Control to let this payable through", choices=())
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why",
+        error_messages={"required": "Say why this payable must go through the control: it is audited."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        from payables.models import ControlOverride
+
+        super().__init__(*args, **kwargs)
+        self.fields["control"].choices = [("", "---------"), *ControlOverride.Control.choices]
+        self.fields["control"].error_messages["required"] = "Choose the control to override."

@@ -40,8 +40,9 @@ ROLE_PERMISSIONS = {
         *_LINE_ITEMS,
         "payables.submit_payable",
     ),
-    roles.APPROVER: (*_READ, "payables.approve_payable"),
-    roles.PAYER: (*_READ, "payables.pay_payable"),
+    # Holding a payable stops approving and paying it: for the people who approve and pay.
+    roles.APPROVER: (*_READ, "payables.approve_payable", "payables.hold_payable"),
+    roles.PAYER: (*_READ, "payables.pay_payable", "payables.hold_payable"),
     # Approval policies decide who may release money: administered, not self-served.
     roles.ADMINISTRATOR: (
         *_READ,
@@ -52,6 +53,9 @@ ROLE_PERMISSIONS = {
         "payables.change_approvalstep",
         "payables.delete_approvalstep",
         "payables.change_approver",
+        # Emergency overrides: asked for by one Administrator, confirmed by another (payables.overrides).
+        "payables.view_controloverride",
+        "payables.override_control",
     ),
 }
 
@@ -97,9 +101,21 @@ ACTIONS = {
     "approver.synced": "Approvers synced from Dots",
     "approver.linked": "Approver linked to a user",
 }
+# Stronger controls (payables.controls, holds, send_back, overrides): notifications may follow these.
+CONTROL_ACTIONS = {
+    "payable.held": "Payable put on hold",
+    "payable.hold_released": "Payable released from hold",
+    "payable.approved_again": "Payable approved again after a change",
+    "payable.sent_back": "Payable sent back for changes",
+    "payable.created_from_sent_back": "Draft made from a payable sent back",
+    "payable.override_requested": "Emergency override requested",
+    "payable.override_confirmed": "Emergency override confirmed",
+    "payable.override_used": "Emergency override used",
+}
 
 registry.role_permissions(APP, ROLE_PERMISSIONS)
 registry.audit_actions(APP, ACTIONS)
+registry.audit_actions(APP, CONTROL_ACTIONS)
 
 
 def _payable_action(kind: str, label: str, service: str, noun: str, permission: str, doing: str, **flags) -> None:
@@ -206,5 +222,20 @@ registry.inbox_source(
         title="Approved payables ready for you to pay",
         build="payables.inbox.ready_for_me_to_pay",
         order=20,
+    ),
+)
+# Holds whose release date has come are released each hour (safe to run twice: compare-and-set per hold).
+registry.schedule(
+    APP, ScheduleSpec(name="Release payables held until today", func="payables.tasks.release_due_holds", minutes=60)
+)
+registry.dashboard_panel(
+    APP,
+    registry.DashboardPanel(
+        name="control_overrides",
+        title="Overrides in the last 30 days",
+        permission="payables.view_controloverride",
+        build="payables.overrides.dashboard_panel",
+        template="admin/payables/dashboard/control_overrides.html",
+        order=850,
     ),
 )

@@ -24,11 +24,10 @@ from core.errors import DotsCallError, DotsOutcomeUnknownError, DotsRejected, Do
 from core.permissions import require_perm
 from core.send_once import create_once, find_in_dots
 from core.transitions import DOTS
+from payables import controls, selectors
 from payables import notify as payables_notify
 from payables import seam as payables_seam
-from payables import selectors
 from payables.errors import (
-    BankAccountNotVerified,
     InsufficientFunds,
     InvalidTransition,
     NotReadyForDots,
@@ -299,6 +298,7 @@ def _check_approver(payable: Payable, actor: User, doing: str, decided: str) -> 
 
 
 def payable_approve(*, payable_id: int, actor: User, comment: str = "", from_queue: bool = False) -> Payable:
+    controls.ensure_not_held(Payable.objects.get(pk=payable_id), "approve")
     return _decide(
         payable_id=payable_id,
         actor=actor,
@@ -358,7 +358,11 @@ def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_q
         before = snapshot(payable)
         adopt_dots_answer(payable, answer)
         PayableApproval.objects.get_or_create(
-            payable=payable, step=step, user=actor, defaults={"decision": decision, "comment": comment}
+            payable=payable,
+            step=step,
+            user=actor,
+            # What was approved (payables.controls): paying is refused if it changes before payment.
+            defaults={"decision": decision, "comment": comment, **controls.approval_binding(payable)},
         )
         if approving:
             # One approval may only complete a step; the payable is approved when Dots says so.
@@ -449,10 +453,8 @@ def payable_pay(*, payable_id: int, actor: User, from_queue: bool = False) -> Pa
             f"{payable}: a payment is already under way ({Payable.Status(payable.status).label.lower()})."
         )
     Payable.TRANSITIONS.ensure(payable, S.PAY_REQUESTED)
-    if not payable.bank_account.is_verified:
-        raise BankAccountNotVerified(
-            f"{payable}: the bank account {payable.bank_account} waits for verification by a second person."
-        )
+    # Hold, bank account verified, approver is not payer, still what was approved (or an override).
+    overrides = controls.ensure_payable_may_be_paid(payable, actor)
     acting_user_id = selectors.required_acting_dots_user_id(actor)
     # Before the balance check, which asks Dots: during an outage the payment queues (and the
     # balance is checked when the queue runs it).
@@ -480,6 +482,7 @@ def payable_pay(*, payable_id: int, actor: User, from_queue: bool = False) -> Pa
             last_dots_error="",
         ):
             raise InvalidTransition(f"{payable}: someone else is paying it right now.")
+        controls.pass_pay_gate(payable, overrides, actor=actor)
         Payable.objects.filter(pk=payable.pk).update(pay_attempts=payable.pay_attempts + 1)
         audit.record(
             actor=actor,

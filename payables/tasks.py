@@ -67,3 +67,10 @@ def remind_approvers() -> str:
     from payables import reminders
 
     return str(reminders.approvals_remind(actor=system_user()))
+def release_due_holds() -> str:
+    """Release the holds whose release date has come (payables.holds); safe to run twice."""
+    from core.audit import system_user
+    from payables import holds
+
+    released = holds.release_due_holds(actor=system_user())
+    return f"{released} hold{'s' if released != 1 else ''} released"

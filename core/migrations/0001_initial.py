@@ -507,4 +507,15 @@ class Migration(migrations.Migration):
             sql='CREATE INDEX IF NOT EXISTS core_ormq_key_lock ON django_q_ormq ("key", "lock")',
             reverse_sql="DROP INDEX IF EXISTS core_ormq_key_lock",
         ),
+        migrations.CreateModel(
+            name="Holiday",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField(unique=True)),
+                ("name", models.CharField(max_length=100)),
+            ],
+            options={
+                "ordering": ["date"],
+            },
+        ),
     ]

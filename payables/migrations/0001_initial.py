@@ -448,4 +448,235 @@ class Migration(migrations.Migration):
                 blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
             ),
         ),
+        migrations.AlterModelOptions(
+            name="payable",
+            options={
+                "ordering": ["-id"],
+                "permissions": [
+                    ("submit_payable", "Can submit payables for approval"),
+                    ("approve_payable", "Can approve or reject payables"),
+                    ("pay_payable", "Can pay approved payables"),
+                    ("hold_payable", "Can put payables on hold and release them"),
+                ],
+            },
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="sent_back_from",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sent_back_as",
+                to="payables.payable",
+                verbose_name="sent back from",
+            ),
+        ),
+        migrations.AddField(
+            model_name="payableapproval",
+            name="fingerprint",
+            field=models.CharField(blank=True, editable=False, max_length=64),
+        ),
+        migrations.AddField(
+            model_name="payableapproval",
+            name="fingerprint_parts",
+            field=models.JSONField(blank=True, default=dict, editable=False),
+        ),
+        migrations.CreateModel(
+            name="ControlOverride",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "control",
+                    models.CharField(
+                        choices=[
+                            ("bank_account_verified", "Bank account verified by a second person"),
+                            ("approver_is_not_payer", "The approver does not pay"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payable",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="overrides", to="payables.payable"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-requested_at", "-id"],
+                "permissions": [("override_control", "Can request or confirm an emergency override of a control")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("confirmed_by__isnull", True),
+                            models.Q(("confirmed_by", models.F("requested_by")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="override_confirmed_by_a_second_person",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="PayableHold",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.TextField()),
+                ("release_on", models.DateField(blank=True, null=True, verbose_name="release on")),
+                ("placed_at", models.DateTimeField(auto_now_add=True)),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                ("release_reason", models.TextField(blank=True)),
+                (
+                    "payable",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="holds", to="payables.payable"
+                    ),
+                ),
+                (
+                    "placed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["payable", "-placed_at"],
+                "indexes": [models.Index(fields=["release_on"], name="payablehold_release_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("released_at__isnull", True)),
+                        fields=("payable",),
+                        name="one_active_hold_per_payable",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="PayableReapproval",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("step", models.PositiveIntegerField()),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("fingerprint_parts", models.JSONField(default=dict)),
+                ("comment", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "payable",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reapprovals", to="payables.payable"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["payable", "step", "decided_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("payable", "step", "user", "fingerprint"), name="one_reapproval_per_person_per_step"
+                    )
+                ],
+            },
+        ),
+        migrations.AddField(
+            model_name="approvalpolicy",
+            name="escalation_contact",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Told when a payable under this policy waits for approval too long (the Managers if empty).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="escalated_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="escalated"),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_on",
+            field=models.DateField(blank=True, editable=False, null=True, verbose_name="pay on"),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_run_claimed_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_run_outcome",
+            field=models.CharField(
+                blank=True,
+                choices=[("paid", "Paid"), ("refused", "Refused"), ("failed", "Payment failed")],
+                editable=False,
+                max_length=20,
+                verbose_name="scheduled payment outcome",
+            ),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_run_reason",
+            field=models.TextField(blank=True, editable=False, verbose_name="scheduled payment note"),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_scheduled_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="payment scheduled at"),
+        ),
+        migrations.AddField(
+            model_name="payable",
+            name="pay_scheduled_by",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="payment scheduled by",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="payable",
+            index=models.Index(fields=["pay_on"], name="payable_pay_on_idx"),
+        ),
     ]

@@ -157,6 +157,16 @@ class Payable(DotsRecord, SyncFollowed):
         verbose_name="rejected or canceled by",
     )
     closed_at = models.DateTimeField("rejected or canceled at", null=True, blank=True, editable=False)
+    # The rejected payable this draft was made from when an approver sent it back for changes.
+    sent_back_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sent_back_as",
+        editable=False,
+        verbose_name="sent back from",
+    )
 
     # Pay on the day (payables.scheduled): a Payer chose the date; the morning run pays it as them.
     pay_on = models.DateField("pay on", null=True, blank=True, editable=False)
@@ -185,6 +195,7 @@ class Payable(DotsRecord, SyncFollowed):
             ("submit_payable", "Can submit payables for approval"),
             ("approve_payable", "Can approve or reject payables"),
             ("pay_payable", "Can pay approved payables"),
+            ("hold_payable", "Can put payables on hold and release them"),
         ]
         indexes = [
             models.Index(fields=["status", "-id"], name="payable_status_idx"),
@@ -244,6 +255,10 @@ class PayableApproval(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)
+    # What was approved (payables.controls.fingerprint): its parts, to say in words what changed
+    # since, and their hash, compared before paying. Empty for decisions recorded before this existed.
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    fingerprint_parts = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["payable", "step", "decided_at"]
@@ -253,3 +268,96 @@ class PayableApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.decision} step {self.step}"
+
+
+class PayableReapproval(models.Model):
+    """An approval given again here, after what was approved changed (payables.controls).
+
+    Dots treats its approval as done, so approving again is ours: an approver of the same step
+    approves the payable as it is now (`fingerprint`), and paying needs as many of them per step
+    as the step had approvals. Segregation of duties applies as to the first approval.
+    """
+
+    payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="reapprovals")
+    step = models.PositiveIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    fingerprint_parts = models.JSONField(default=dict)
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["payable", "step", "decided_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payable", "step", "user", "fingerprint"], name="one_reapproval_per_person_per_step"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} approved step {self.step} again"
+
+
+class PayableHold(models.Model):
+    """A payable held: nobody approves or pays it until the hold is released (by hand or on `release_on`)."""
+
+    payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="holds")
+    reason = models.TextField()
+    release_on = models.DateField("release on", null=True, blank=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["payable", "-placed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payable"], condition=models.Q(released_at__isnull=True), name="one_active_hold_per_payable"
+            ),
+        ]
+        indexes = [models.Index(fields=["release_on"], name="payablehold_release_idx")]
+
+    def __str__(self) -> str:
+        return f"hold on {self.payable}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class ControlOverride(models.Model):
+    """One payable let through one control, once: asked for by an Administrator with a reason,
+    confirmed by a second, different Administrator, used by the control it names (payables.controls)."""
+
+    class Control(models.TextChoices):
+        BANK_ACCOUNT_VERIFIED = "bank_account_verified", "Bank account verified by a second person"
+        APPROVER_IS_NOT_PAYER = "approver_is_not_payer", "The approver does not pay"
+
+    payable = models.ForeignKey(Payable, on_delete=models.PROTECT, related_name="overrides")
+    control = models.CharField(max_length=40, choices=Control.choices)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        permissions = [("override_control", "Can request or confirm an emergency override of a control")]
+        constraints = [
+            # The second person is a second person: enforced here as well as in the service.
+            models.CheckConstraint(
+                condition=models.Q(confirmed_by__isnull=True) | ~models.Q(confirmed_by=models.F("requested_by")),
+                name="override_confirmed_by_a_second_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"override of “{self.get_control_display()}” for {self.payable}"

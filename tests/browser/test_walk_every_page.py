@@ -47,13 +47,19 @@ ARGUMENTS = {
 }
 # For those, the record each value is best shown with: a payable in the state the action is for.
 ARGUMENT_STATES = {
-    "approve": "submitted",
-    "reject": "submitted",
+    "approve": "submitted_for_approval",
+    "reject": "submitted_for_approval",
     "pay": "approved",
-    "cancel": "draft",
+    "cancel": "created",
     "schedule": "approved",
     "schedule_due": "approved",
     "unschedule": "approved",
+}
+# Pages of one record best shown with a record in a given status (Payable.Status values), else the newest.
+PAGE_STATES = {
+    "admin:payables_payable_hold": "approved",
+    "admin:payables_payable_send_back": "submitted_for_approval",
+    "admin:payables_payable_override": "approved",
 }
 STAFF_PAGES = ("admin:two_factor_setup", "admin:password_change")
 MAX_CHANGE_PAGES_PER_MODEL = 6
@@ -206,7 +212,7 @@ def _custom_pages(user):
                 if obj is not None:
                     pages.append((f"{short} {value}", reverse(name, args=[obj.pk, value])))
         else:
-            obj = _record_of(spec)
+            obj = _record_of(spec, PAGE_STATES.get(name))
             if obj is not None:
                 pages.append((short, reverse(name, args=[obj.pk])))
     return pages
