@@ -13,7 +13,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from core.admin_base import AdminPage, AdminPagesMixin
+from core.admin_base import AdminPage, AdminPagesMixin, ViewOnlyAdmin
 from core.errors import DomainError, PermissionRefused
 from notifications import selectors, services
 from notifications.errors import AbsenceInvalid
@@ -22,20 +22,12 @@ from notifications.models import Absence, Notification, short_date
 
 
 @admin.register(Notification)
-class NotificationAdmin(AdminPagesMixin, admin.ModelAdmin):
+class NotificationAdmin(AdminPagesMixin, ViewOnlyAdmin):
+    # Not even viewed through the standard pages (a Manager's blanket view_ permission included).
     def has_module_permission(self, request):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def admin_pages(self):

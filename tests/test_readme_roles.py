@@ -58,6 +58,7 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "reset lockouts": ("axes.delete_accessattempt",),
     "change approval policies": ("payables.add_approvalpolicy", "payables.change_approvalpolicy"),
     "keep the holiday list": ("core.add_holiday", "core.change_holiday", "core.delete_holiday"),
+    "record someone else's absence and their backup": ("notifications.record_absence_for_others",),
     "adopt Dots' state": ("reconciliation.adopt_discrepancy",),
     "ask for app wallet deposits and withdrawals": ("wallet.add_wallettransfer",),
     "approve those of another Payer": ("wallet.approve_wallettransfer",),

@@ -195,3 +195,31 @@ def test_the_standard_notification_pages_are_closed_even_to_a_manager(client, av
     login_verified(client, manager)
     assert client.get(reverse("admin:notifications_notification_changelist")).status_code == 403
     assert client.get(reverse("admin:notifications_notification_change", args=[row.pk])).status_code == 403
+
+
+def test_the_header_count_costs_one_query_a_page_once_counted_and_nothing_the_second_time_asked(
+    avery, rf, django_assert_max_num_queries
+):
+    from notifications import selectors
+    from notifications.context_processors import my_tasks
+
+    _tell(avery, "INV-14 was approved")
+    selectors.what_waits(avery)  # My tasks (or the first page) counts what waits; the next minute reuses it
+    request = rf.get("/admin/")
+    request.user = avery
+    with django_assert_max_num_queries(1):
+        context = my_tasks(request)
+        assert context["my_tasks"]["unread"] == 1
+        assert context["my_tasks"]["waiting"] == 0
+    with django_assert_max_num_queries(0):
+        assert my_tasks(request)["my_tasks"]["unread"] == 1  # the same request asks again: remembered
+
+
+def test_being_notified_shows_in_the_header_at_once(client, avery):
+    from notifications import selectors
+
+    selectors.what_waits(avery)
+    login_verified(client, avery)
+    assert "My tasks (0)" in client.get(reverse("admin:index")).content.decode()
+    _tell(avery, "INV-15 was approved")
+    assert "1 new" in client.get(reverse("admin:index")).content.decode()

@@ -295,3 +295,40 @@ def test_my_tasks_lists_what_waits_and_the_header_counts_it(client, named, make_
     login_verified(client, named.payer)
     page = client.get(reverse("admin:notifications_notification_inbox")).content.decode()
     assert f"{payable.bill_number} from Acme Supplies ($250.00) is approved and ready to pay" in page
+
+
+def test_a_payable_approved_in_dots_dashboard_tells_its_creator_and_payers_after_the_sync(
+    named, make_payable, django_capture_on_commit_callbacks
+):
+    from core.audit import system_user
+    from reconciliation import sync
+
+    payable = make_payable()
+    payable_services.payable_submit(payable_id=payable.pk, actor=named.clerk)
+    payable.refresh_from_db()
+    approver_dots_id = Approver.objects.get(user=named.approver).dots_user_id
+    client().approve_payable(payable_id=payable.dots_id, acting_user_id=approver_dots_id)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.sync_all(actor=system_user(), steps=["payables in flight"])
+    assert Payable.objects.get(pk=payable.pk).status == S.APPROVED
+    assert {m.to[0]: m.subject for m in mail.outbox} == {
+        named.clerk.email: f"{payable.bill_number} from Acme Supplies ($250.00) was approved",
+        named.payer.email: f"{payable.bill_number} from Acme Supplies ($250.00) is approved and ready to pay",
+    }
+
+
+def test_a_payment_that_fails_later_tells_the_payer_after_the_sync(
+    dots, named, approved_payable, django_capture_on_commit_callbacks
+):
+    from core.audit import system_user
+    from reconciliation import sync
+
+    dots.settings(payable_payment={"mode": "manual"})
+    payable = payable_services.payable_pay(payable_id=approved_payable.pk, actor=named.payer)
+    dots.control(f"payables/{payable.dots_id}/payment", {"status": "payment_failed", "reason": "R01 insufficient"})
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.sync_all(actor=system_user(), steps=["payables in flight"])
+    assert Payable.objects.get(pk=payable.pk).status == S.PAYMENT_FAILED
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([named.payer.email, named.clerk.email])
