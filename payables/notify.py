@@ -108,6 +108,21 @@ def rejected(payable: Payable, *, by: User, reason: str) -> None:
     )
 
 
+def sent_back(original: Payable, draft: Payable, *, by: User, reason: str) -> None:
+    """The clerk (the original's creator, who owns the new draft) is told what to change."""
+    notify(
+        event=seam.SENT_BACK,
+        recipients=[original.created_by],
+        target=draft,
+        title=f"{describe(original)} was sent back for changes by {_person(by)}",
+        body="\n".join(
+            [*_facts(original), "", f"What to change: {reason}", ""]
+            + ["A new draft with the same vendor, items and file waits for you; correct it and submit it again."]
+        ),
+        dedupe_key=f"payable:{original.pk}:sent_back",
+    )
+
+
 def decided(payable: Payable, *, actor: User, comment: str) -> None:
     """After one approver's decision was recorded: tell whoever is concerned by where it now stands."""
     if payable.status == Payable.Status.REJECTED:

@@ -192,11 +192,13 @@ registry.schedule(
 WAITING_FOR_APPROVAL = "payable.waiting_for_approval"
 APPROVED = "payable.approved"
 REJECTED = "payable.rejected"
+SENT_BACK = "payable.sent_back"
 READY_TO_PAY = "payable.ready_to_pay"
 PAYMENT_FAILED = "payable.payment_failed"
 registry.notification_event(APP, WAITING_FOR_APPROVAL, "A payable waits for your approval")
 registry.notification_event(APP, APPROVED, "A payable you created was approved")
 registry.notification_event(APP, REJECTED, "A payable you created was rejected")
+registry.notification_event(APP, SENT_BACK, "A payable you created was sent back for changes")
 registry.notification_event(APP, READY_TO_PAY, "A payable is approved and ready to pay")
 registry.notification_event(APP, PAYMENT_FAILED, "A payment failed")
 # Pay on the day, reminders and escalation (payables.scheduled, payables.reminders, through payables.notices).

@@ -16,6 +16,7 @@ from django.db import transaction
 from core import audit, dots_health
 from core.errors import DotsUnavailable
 from payables import drafts, services
+from payables import notify as payables_notify
 from payables.errors import InvalidTransition, ReasonRequired
 from payables.models import Payable
 
@@ -47,7 +48,9 @@ def payable_send_back(*, payable_id: int, actor: User, reason: str) -> Payable:
     if dots_health.current_outage() is not None:
         raise DotsUnavailable(f"Dots cannot be reached, so {original} cannot be sent back now; try again later.")
     # The approver's rejection, with every check of rejecting (permission, creator, step list), in Dots first.
-    rejected = services.payable_reject(payable_id=payable_id, actor=actor, reason=reason, from_queue=True)
+    rejected = services.payable_reject(
+        payable_id=payable_id, actor=actor, reason=reason, from_queue=True, sending_back=True
+    )
     if rejected.status != S.REJECTED:
         raise InvalidTransition(f"{rejected} was not rejected in Dots, so no draft was made.")
     with transaction.atomic():
@@ -95,4 +98,5 @@ def payable_send_back(*, payable_id: int, actor: User, reason: str) -> Payable:
             },
             reason=reason,
         )
+        payables_notify.sent_back(original, draft, by=actor, reason=reason)
     return draft

@@ -308,7 +308,10 @@ def payable_approve(*, payable_id: int, actor: User, comment: str = "", from_que
     )
 
 
-def payable_reject(*, payable_id: int, actor: User, reason: str, from_queue: bool = False) -> Payable:
+def payable_reject(
+    *, payable_id: int, actor: User, reason: str, from_queue: bool = False, sending_back: bool = False
+) -> Payable:
+    """Reject in Dots (final there). `sending_back`: payables.send_back tells the clerk itself, in its own words."""
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Say why the payable is rejected.")
@@ -318,10 +321,13 @@ def payable_reject(*, payable_id: int, actor: User, reason: str, from_queue: boo
         decision=PayableApproval.Decision.REJECTED,
         comment=reason,
         from_queue=from_queue,
+        tell=not sending_back,
     )
 
 
-def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_queue: bool) -> Payable:
+def _decide(
+    *, payable_id: int, actor: User, decision: str, comment: str, from_queue: bool, tell: bool = True
+) -> Payable:
     """One approver's decision on the current step, in Dots first, then here."""
     approving = decision == PayableApproval.Decision.APPROVED
     verb = "approve" if approving else "reject"
@@ -385,7 +391,8 @@ def _decide(*, payable_id: int, actor: User, decision: str, comment: str, from_q
             after={**snapshot(payable), "step": step + 1, **({"on_behalf_of": covering} if covering else {})},
             reason=f"{covering}: {comment}" if covering and comment else covering or comment,
         )
-        payables_notify.decided(payable, actor=actor, comment=comment)
+        if tell:
+            payables_notify.decided(payable, actor=actor, comment=comment)
     return payable
 
 

@@ -67,6 +67,8 @@ def remind_approvers() -> str:
     from payables import reminders
 
     return str(reminders.approvals_remind(actor=system_user()))
+
+
 def release_due_holds() -> str:
     """Release the holds whose release date has come (payables.holds); safe to run twice."""
     from core.audit import system_user

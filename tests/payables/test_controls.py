@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core import mail
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -358,6 +359,27 @@ def test_send_back_rejects_in_dots_and_makes_a_linked_draft_for_the_clerk(dots, 
     made = _events(draft, "payable.created_from_sent_back")[0]
     assert f"#{draft.pk}" in str(sent.changes) and f"#{payable.pk}" in str(made.changes)
     assert sent.actor_id == made.actor_id == people.approver.pk and sent.reason == "wrong quantity"
+
+
+def test_send_back_tells_the_clerk_what_to_change_once_and_not_that_it_was_rejected(
+    dots, people, make_payable, django_capture_on_commit_callbacks
+):
+    people.clerk.email = "clerk@example.com"
+    people.clerk.save(update_fields=["email"])
+    payable = make_payable()
+    services.payable_submit(payable_id=payable.pk, actor=people.clerk)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = send_back.payable_send_back(payable_id=payable.pk, actor=people.approver, reason="wrong quantity")
+
+    to_clerk = [m for m in mail.outbox if m.to == ["clerk@example.com"]]
+    assert [m.subject for m in to_clerk] == [
+        f"{payable.bill_number} from {payable.vendor.name} ($250.00) was sent back for changes by "
+        f"{people.approver.get_full_name() or people.approver.get_username()}"
+    ]
+    assert "What to change: wrong quantity" in to_clerk[0].body
+    assert f"/admin/payables/payable/{draft.pk}/change/" in to_clerk[0].body
 
 
 def test_send_back_by_the_creator_or_without_a_reason_is_refused(dots, people, make_payable):
