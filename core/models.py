@@ -301,6 +301,8 @@ class Holiday(models.Model):
 
     class Meta:
         ordering = ["date"]
+        # "Holidays" alone could be anyone's: these are the days the company does not count as business days.
+        verbose_name = "company holiday"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.date:%d %b %Y})"

@@ -518,4 +518,8 @@ class Migration(migrations.Migration):
                 "ordering": ["date"],
             },
         ),
+        migrations.AlterModelOptions(
+            name="holiday",
+            options={"ordering": ["date"], "verbose_name": "company holiday"},
+        ),
     ]
