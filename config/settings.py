@@ -57,8 +57,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before the host check and the HTTPS redirect.
+    "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,6 +206,12 @@ DOTS_OUTAGE_AFTER_SECONDS = env.int("DOTS_OUTAGE_AFTER_SECONDS", default=60)
 DOTS_OUTAGE_MIN_FAILURES = env.int("DOTS_OUTAGE_MIN_FAILURES", default=3)
 # How long each process trusts what it last read of Dots' health (banner, "all is well" on success).
 DOTS_HEALTH_CACHE_SECONDS = env.float("DOTS_HEALTH_CACHE_SECONDS", default=5.0)
+
+# --- Health and metrics ------------------------------------------------------------
+# Prometheus reads /metrics with "Authorization: Bearer <METRICS_TOKEN>"; without a token the
+# endpoint answers 404. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) adds up every
+# gunicorn worker's measurements; gunicorn.conf.py prepares it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"

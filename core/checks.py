@@ -59,6 +59,8 @@ def seam_errors() -> list[Error]:
         _resolves(report_spec.build, f"report {report_spec.name}", errors)
     for handler in registry.registry.webhook_handlers.values():
         _resolves(handler.handle, f"webhook handler {handler.event_type}", errors)
+    for gauge in registry.registry.metrics.values():
+        _resolves(gauge.value, f"metric {gauge.name}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():
         try:
             import_string(path)

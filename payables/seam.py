@@ -152,3 +152,9 @@ registry.sync_step(APP, SyncStep(name="payables in flight", run="payables.sync.p
 registry.reconcile_check(APP, "payable", "payables.reconcile.PAYABLE_CHECK")
 # Task functions enqueued with async_task (the schedules' funcs count already): the worker runs nothing else.
 registry.task(APP, "payables.tasks.follow_payment")
+registry.metric(
+    APP,
+    "ledgerline_payments_outcome_unknown",
+    "Payables whose payment outcome is unknown (Dots' answer to pay was lost; being read back).",
+    "payables.selectors.payments_outcome_unknown_count",
+)
