@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "core.middleware.RequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.RequireTwoFactorMiddleware",
@@ -285,6 +286,11 @@ MEDIA_URL = "media/"
 # Every handler passes through the redacting filter: account numbers, API keys and
 # Authorization headers never reach a log line.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json" in production: one JSON object per line with the request id, user id and Dots request id
+# (core.log_format), and one line per request; "plain" (the default) for people reading `make run`.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -292,17 +298,25 @@ LOGGING = {
         "redact": {
             "()": "dots.redact.RedactingFilter",
             # Masked wherever they appear, even in text no key name announces.
-            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY) if len(s) >= 8],
+            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY, METRICS_TOKEN) if len(s) >= 8],
         }
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.log_format.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "dots": {"handlers": ["console"], "level": env.str("DOTS_LOG_LEVEL", default=LOG_LEVEL), "propagate": False},
         "django_q": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "ledgerline.requests": {
+            "handlers": ["console"],
+            "level": "INFO" if LOG_FORMAT == "json" else "WARNING",
+            "propagate": False,
+        },
     },
 }
