@@ -60,6 +60,9 @@ MIDDLEWARE = [
     # /healthz, /readyz and /metrics, answered before the host check and the HTTPS redirect.
     "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files with hashed names, compressed, cached for ever (gunicorn in production; runserver
+    # serves them itself under `make run`). Same origin, so the CSP's 'self' covers them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -281,6 +284,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Without DEBUG: `manage.py collectstatic` writes hashed, compressed copies and a manifest, and
+    # whitenoise serves them with far-future caching. With DEBUG (make run) names stay as they are.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------
 # Every handler passes through the redacting filter: account numbers, API keys and
