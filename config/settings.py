@@ -9,6 +9,7 @@ when present (`make run` creates one for local development).
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -284,8 +285,40 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# Uploaded files (payables' PDFs, payee CSVs): on this machine's disk under MEDIA_ROOT by default
+# (one machine), or in an S3-compatible bucket every web node and worker reads, when STORAGE_URL is
+# set: s3://bucket[/prefix][?endpoint_url=https://...&region_name=...&addressing_style=path].
+# Credentials come from the usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the
+# machine's role. Files stay private: no ACL is sent (the bucket's own, private, applies), any URL
+# would be signed, and the app serves them only through its signed-in download pages.
+STORAGE_URL = env.str("STORAGE_URL", default="")
+_S3_QUERY_OPTIONS = ("endpoint_url", "region_name", "addressing_style", "signature_version")
+
+
+def _s3_storage(url: str) -> dict:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    unknown = sorted(set(query) - set(_S3_QUERY_OPTIONS))
+    if parts.scheme != "s3" or not parts.netloc or unknown:
+        raise ImproperlyConfigured(
+            "STORAGE_URL must read s3://bucket[/prefix][?"
+            + "=...&".join(_S3_QUERY_OPTIONS)
+            + "=...]"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    options = {
+        "bucket_name": parts.netloc,
+        "location": parts.path.strip("/"),
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+        **query,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _s3_storage(STORAGE_URL) if STORAGE_URL else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Without DEBUG: `manage.py collectstatic` writes hashed, compressed copies and a manifest, and
     # whitenoise serves them with far-future caching. With DEBUG (make run) names stay as they are.
     "staticfiles": {
