@@ -88,7 +88,9 @@ def _dots() -> dict[str, Any]:
 
 
 def _no_store(response: JsonResponse) -> JsonResponse:
+    # Answered before SecurityMiddleware (ProbeMiddleware), so the headers it would add are set here.
     response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -190,6 +190,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Wrong token.", status=403, content_type="text/plain")
     response = HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
