@@ -48,8 +48,9 @@ timeout = _int("GUNICORN_TIMEOUT", max(60, int(_dots_timeout * 6)))
 graceful_timeout = timeout
 keepalive = 5
 preload_app = False
-# A worker is replaced after this many requests (plus jitter, so they do not all restart at once).
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+# Off by default: a replaced worker leaves its Prometheus files behind (its counts still add up) until
+# gunicorn restarts. Set it (plus jitter, so workers do not all restart at once) only against a leak.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = max_requests // 10
 # Only a proxy on these addresses may say the request came over HTTPS (BEHIND_TLS_PROXY in settings).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

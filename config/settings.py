@@ -217,6 +217,9 @@ DOTS_HEALTH_CACHE_SECONDS = env.float("DOTS_HEALTH_CACHE_SECONDS", default=5.0)
 # endpoint answers 404. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) adds up every
 # gunicorn worker's measurements; gunicorn.conf.py prepares it.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The worker (qcluster) makes most Dots calls; with this set ("10.0.0.5:9101", an internal address: no
+# token) it serves its own /metrics there, adding up its task processes (needs PROMETHEUS_MULTIPROC_DIR).
+WORKER_METRICS_BIND = env.str("WORKER_METRICS_BIND", default="")
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"

@@ -7,7 +7,8 @@ Two kinds of figures:
   operation and outcome with their latency. With several gunicorn workers each process holds its
   own; set `PROMETHEUS_MULTIPROC_DIR` (gunicorn.conf.py empties it at start and tells
   prometheus-client when a worker exits) and any worker's `/metrics` adds up every worker's.
-  Without it a scrape sees only the worker that answered.
+  Without it a scrape sees only the worker that answered. Most Dots calls are made by the task
+  worker (qcluster): with `WORKER_METRICS_BIND` it serves its own figures (start_worker_exporter).
 - **Computed from the database when scraped**: the gauges apps declare in their seam
   (`registry.metric`: queued Dots actions, payments with unknown outcome, open disagreements, the
   task queue's depth and failures). The same from any worker, with or without multiprocess mode.
@@ -167,6 +168,31 @@ def exposition() -> bytes:
     else:
         text = generate_latest(REGISTRY)
     return text + generate_latest(_seam_registry)
+
+
+def start_worker_exporter(bind: str) -> None:
+    """Serve the worker's measurements (its Dots calls) at http://<bind>/metrics, for Prometheus.
+
+    qcluster runs tasks in processes it forks, so the figures are added up through
+    PROMETHEUS_MULTIPROC_DIR, which must be set in the worker's environment before it starts (as
+    Procfile.prod does), and is emptied here, before the task processes start. No token: bind it to
+    an address only Prometheus reaches. The gauges computed from the database are on the web's /metrics.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+    from prometheus_client import multiprocess, start_http_server
+
+    directory = multiprocess_dir()
+    if not directory:
+        raise ImproperlyConfigured("WORKER_METRICS_BIND needs PROMETHEUS_MULTIPROC_DIR set in the worker's environment")
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+    host, _, port = bind.rpartition(":")
+    measured = CollectorRegistry()
+    multiprocess.MultiProcessCollector(measured, path=directory)
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=measured)
+    logger.info("worker metrics at http://%s/metrics", bind)
 
 
 def _bearer(request: HttpRequest) -> str | None:
