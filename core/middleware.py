@@ -1,4 +1,4 @@
-"""Request context, session lifetime and the second-factor requirement."""
+"""Request context, one log line per request, session lifetime and the second-factor requirement."""
 
 import logging
 import re
