@@ -175,5 +175,11 @@ def waiting_count(user: User) -> int:
     return int(count)
 
 
-def unread_count(user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at=None).count()
+# The header says "100+ new" past this: its count never reads more of a person's unread rows than that.
+UNREAD_SHOWN_UP_TO = 100
+
+
+def unread_count(user: User) -> str:
+    """ "3", or "100+" for a person who has let notifications pile up (a bounded count, every page)."""
+    count = Notification.objects.filter(recipient=user, read_at=None)[: UNREAD_SHOWN_UP_TO + 1].count()
+    return f"{UNREAD_SHOWN_UP_TO}+" if count > UNREAD_SHOWN_UP_TO else str(count) if count else ""

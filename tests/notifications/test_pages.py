@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -209,10 +211,10 @@ def test_the_header_count_costs_one_query_a_page_once_counted_and_nothing_the_se
     request.user = avery
     with django_assert_max_num_queries(1):
         context = my_tasks(request)
-        assert context["my_tasks"]["unread"] == 1
+        assert context["my_tasks"]["unread"] == "1"
         assert context["my_tasks"]["waiting"] == 0
     with django_assert_max_num_queries(0):
-        assert my_tasks(request)["my_tasks"]["unread"] == 1  # the same request asks again: remembered
+        assert my_tasks(request)["my_tasks"]["unread"] == "1"  # the same request asks again: remembered
 
 
 def test_being_notified_shows_in_the_header_at_once(client, avery):
@@ -223,3 +225,23 @@ def test_being_notified_shows_in_the_header_at_once(client, avery):
     assert "My tasks (0)" in client.get(reverse("admin:index")).content.decode()
     _tell(avery, "INV-15 was approved")
     assert "1 new" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_header_never_counts_more_than_a_hundred_unread_and_says_so(client, avery):
+    from notifications import selectors
+
+    row = _tell(avery, "INV-16 was approved")
+    Notification.objects.bulk_create(
+        [
+            Notification(recipient=avery, event=row.event, title=f"INV-{i} was approved", url=row.url)
+            for i in range(selectors.UNREAD_SHOWN_UP_TO + 5)
+        ]
+    )
+    login_verified(client, avery)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("admin:index")).content.decode()
+
+    assert "100+ new" in page
+    sqls = [q["sql"] for q in queries.captured_queries]
+    counts = [sql for sql in sqls if "notifications_notification" in sql and "COUNT(" in sql]
+    assert counts and all("LIMIT 101" in sql for sql in counts), counts
