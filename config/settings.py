@@ -9,6 +9,7 @@ when present (`make run` creates one for local development).
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -58,13 +59,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before the host check and the HTTPS redirect.
+    "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files with hashed names, compressed, cached for ever (gunicorn in production; runserver
+    # serves them itself under `make run`). Same origin, so the CSP's 'self' covers them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "core.middleware.RequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.RequireTwoFactorMiddleware",
@@ -236,6 +244,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <ledgerli
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where people open Ledgerline: the links in emails are absolute, built from this.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# --- Health and metrics ------------------------------------------------------------
+# Prometheus reads /metrics with "Authorization: Bearer <METRICS_TOKEN>"; without a token the
+# endpoint answers 404. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) adds up every
+# gunicorn worker's measurements; gunicorn.conf.py prepares it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The worker (qcluster) makes most Dots calls; with this set ("10.0.0.5:9101", an internal address: no
+# token) it serves its own /metrics there, adding up its task processes (needs PROMETHEUS_MULTIPROC_DIR).
+WORKER_METRICS_BIND = env.str("WORKER_METRICS_BIND", default="")
 
 # --- Sign-in, sessions and lockout ------------------------------------------------
 LOGIN_URL = "admin:login"
@@ -304,11 +320,58 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# Uploaded files (payables' PDFs, payee CSVs): on this machine's disk under MEDIA_ROOT by default
+# (one machine), or in an S3-compatible bucket every web node and worker reads, when STORAGE_URL is
+# set: s3://bucket[/prefix][?endpoint_url=https://...&region_name=...&addressing_style=path].
+# Credentials come from the usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the
+# machine's role. Files stay private: no ACL is sent (the bucket's own, private, applies), any URL
+# would be signed, and the app serves them only through its signed-in download pages.
+STORAGE_URL = env.str("STORAGE_URL", default="")
+_S3_QUERY_OPTIONS = ("endpoint_url", "region_name", "addressing_style", "signature_version")
+
+
+def _s3_storage(url: str) -> dict:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    unknown = sorted(set(query) - set(_S3_QUERY_OPTIONS))
+    if parts.scheme != "s3" or not parts.netloc or unknown:
+        raise ImproperlyConfigured(
+            "STORAGE_URL must read s3://bucket[/prefix][?"
+            + "=...&".join(_S3_QUERY_OPTIONS)
+            + "=...]"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    options = {
+        "bucket_name": parts.netloc,
+        "location": parts.path.strip("/"),
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+        **query,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES = {
+    "default": _s3_storage(STORAGE_URL) if STORAGE_URL else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Without DEBUG: `manage.py collectstatic` writes hashed, compressed copies and a manifest, and
+    # whitenoise serves them with far-future caching. With DEBUG (make run) names stay as they are.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------
 # Every handler passes through the redacting filter: account numbers, API keys and
 # Authorization headers never reach a log line.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json" in production: one JSON object per line with the request id, user id and Dots request id
+# (core.log_format), and one line per request; "plain" (the default) for people reading `make run`.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -316,17 +379,25 @@ LOGGING = {
         "redact": {
             "()": "dots.redact.RedactingFilter",
             # Masked wherever they appear, even in text no key name announces.
-            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY) if len(s) >= 8],
+            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY, METRICS_TOKEN) if len(s) >= 8],
         }
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.log_format.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "dots": {"handlers": ["console"], "level": env.str("DOTS_LOG_LEVEL", default=LOG_LEVEL), "propagate": False},
         "django_q": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "ledgerline.requests": {
+            "handlers": ["console"],
+            "level": "INFO" if LOG_FORMAT == "json" else "WARNING",
+            "propagate": False,
+        },
     },
 }

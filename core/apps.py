@@ -30,3 +30,14 @@ class CoreConfig(AppConfig):
         task_guard.install()
 
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="core.sync_roles")
+
+        # The worker's own Prometheus endpoint (its Dots calls), started in qcluster's first process before it
+        # forks the processes that run tasks (core.metrics.start_worker_exporter).
+        import sys
+
+        from django.conf import settings
+
+        if settings.WORKER_METRICS_BIND and sys.argv[1:2] == ["qcluster"]:
+            from core.metrics import start_worker_exporter
+
+            start_worker_exporter(settings.WORKER_METRICS_BIND)

@@ -61,6 +61,8 @@ def seam_errors() -> list[Error]:
         _resolves(handler.handle, f"webhook handler {handler.event_type}", errors)
     for source in registry.registry.inbox_sources.values():
         _resolves(source.build, f"inbox source {source.name}", errors)
+    for gauge in registry.registry.metrics.values():
+        _resolves(gauge.value, f"metric {gauge.name}", errors)
     for record_type, (_, path) in registry.registry.reconcile_checks.items():
         try:
             import_string(path)

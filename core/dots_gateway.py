@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import requests
 from django.conf import settings
 
-from core import dots_health
+from core import dots_health, metrics
 from core.errors import DotsOutcomeUnknownError, DotsRejected, DotsUnavailable
 from dots.client import DotsClient
 from dots.errors import (
@@ -68,6 +68,7 @@ def client() -> DotsClient:
             timeout=settings.DOTS_TIMEOUT_SECONDS,
             retry=RetryPolicy(sleep=sleep) if (sleep := getattr(_local, "retry_sleep", None)) else None,
             session=session,
+            observer=metrics.observe_dots_call,
         )
         _local.client, _local.key = cached, key
     return cached

@@ -1,6 +1,8 @@
-"""Request context, session lifetime and the second-factor requirement."""
+"""Request context, one log line per request, session lifetime and the second-factor requirement."""
 
+import logging
 import re
+import time
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +33,37 @@ class RequestContextMiddleware:
         with request_context.bound(request_id=request_id, ip_address=request.META.get("REMOTE_ADDR") or None):
             response = self.get_response(request)
         response["X-Request-Id"] = request_id
+        return response
+
+
+request_logger = logging.getLogger("ledgerline.requests")
+
+
+class RequestLogMiddleware:
+    """One log line per request, after authentication, so that it and every line logged while answering
+    carry the user's id besides the request id (core.log_format). Its level is INFO when
+    LOG_FORMAT=json; under `make run` runserver prints its own line and this logger stays at WARNING.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        started = time.perf_counter()
+        with request_context.bound_user(user_id):
+            response = self.get_response(request)
+            if request_logger.isEnabledFor(logging.INFO):
+                match = getattr(request, "resolver_match", None)
+                request_logger.info(
+                    "%s %s %s %.1fms view=%s",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                    match.view_name if match is not None else "-",
+                )
         return response
 
 

@@ -16,6 +16,7 @@ what it brings to the shared machinery:
 - the Dots webhook events it processes (`webhook_handler`),
 - the events it tells people about (`notification_event`, delivered by notifications.services.notify),
 - what waits for a person, listed on their "My tasks" page (`inbox_source`).
+- the figures it exposes to Prometheus at `/metrics`, computed when scraped (`metric`).
 
 A seam module is data: services, tasks, sync steps and checks are named by dotted path and
 imported when first used, so a seam imports nothing of its own app and the app's services
@@ -32,6 +33,7 @@ import; a permission or service that does not exist is refused by the system che
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -190,6 +192,18 @@ class InboxSource:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Metric:
+    """A gauge on `/metrics` (core.metrics), computed from the database each time Prometheus scrapes.
+
+    Read from the database, so any web process answers the same figure (no per-process state).
+    """
+
+    name: str  # "ledgerline_payments_outcome_unknown": Prometheus' naming, lower case and underscores
+    help: str  # one sentence: what is counted
+    value: str  # dotted path of a function taking nothing and returning a number
+
+
 @dataclass
 class Registry:
     role_permissions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # app -> role -> perms
@@ -212,6 +226,7 @@ class Registry:
     notification_events: dict[str, NotificationEvent] = field(default_factory=dict)
     notification_event_apps: dict[str, str] = field(default_factory=dict)  # event key -> declaring app
     inbox_sources: dict[str, InboxSource] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)  # name -> metric
     apps: list[str] = field(default_factory=list)  # app labels that declared anything, in order
 
     def _app(self, app_label: str) -> None:
@@ -343,6 +358,22 @@ def inbox_source(app_label: str, source: InboxSource) -> None:
     _refuse_duplicates("inbox sources", registry.inbox_sources, [source.name], app_label)
     registry.inbox_sources[source.name] = source
     registry._app(app_label)
+
+
+_METRIC_NAME = re.compile(r"^ledgerline_[a-z0-9_]+$")
+
+
+def metric(app_label: str, name: str, help: str, value: str) -> None:  # noqa: A002 - Prometheus' word
+    """A gauge Prometheus reads at `/metrics`: `value` is the dotted path of a function returning a number."""
+    if not _METRIC_NAME.match(name):
+        raise ImproperlyConfigured(f"{app_label}.seam metric {name!r}: names start with ledgerline_ (a-z, 0-9, _)")
+    _refuse_duplicates("metrics", registry.metrics, [name], app_label)
+    registry.metrics[name] = Metric(name=name, help=help, value=value)
+    registry._app(app_label)
+
+
+def metrics() -> list[Metric]:
+    return sorted(discover().metrics.values(), key=lambda spec: spec.name)
 
 
 def discover() -> Registry:

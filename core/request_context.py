@@ -6,6 +6,7 @@ commands bind their own request id (for example the django-q2 task id).
 """
 
 import contextvars
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 class RequestContext:
     request_id: str = ""
     ip_address: str | None = None
+    user_id: int | None = None  # the signed-in user, once authentication has run (for log lines)
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
@@ -35,6 +37,16 @@ def new_request_id() -> str:
 @contextmanager
 def bound(*, request_id: str = "", ip_address: str | None = None) -> Iterator[RequestContext]:
     token = _current.set(RequestContext(request_id=request_id or new_request_id(), ip_address=ip_address))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def bound_user(user_id: int | None) -> Iterator[RequestContext]:
+    """The current context with the signed-in user's id added (log lines name who asked)."""
+    token = _current.set(dataclasses.replace(_current.get(), user_id=user_id))
     try:
         yield _current.get()
     finally:

@@ -48,3 +48,25 @@ registry.dashboard_panel(
 )
 # One step of the scheduled sync with Dots, enqueued per step (core.sync_runner).
 registry.task("core", "core.tasks.sync_step")
+# Prometheus gauges computed from the database at each scrape (core.metrics): right from any web process.
+registry.metric(
+    "core",
+    "ledgerline_dots_actions_queued",
+    "Actions waiting to be sent to Dots (queued during an outage or to be retried), running ones included.",
+    "core.metrics.queued_dots_actions",
+)
+registry.metric(
+    "core",
+    "ledgerline_dots_unreachable",
+    "1 while Dots counts as unreachable, else 0.",
+    "core.metrics.dots_unreachable",
+)
+registry.metric(
+    "core", "ledgerline_task_queue_depth", "Background tasks waiting in the broker.", "core.metrics.task_queue_depth"
+)
+registry.metric(
+    "core",
+    "ledgerline_task_failures_last_hour",
+    "Background tasks that failed in the last hour.",
+    "core.metrics.task_failures_last_hour",
+)

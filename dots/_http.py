@@ -12,7 +12,8 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +33,26 @@ from dots.redact import redact
 from dots.retry import RetryPolicy
 
 logger = logging.getLogger("dots")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One attempt at a Dots call, as the ``dots`` logger reports it, for a caller's observer (metrics).
+
+    ``status`` is None when no answer came (``failure`` then says why: ``connect``, ``timeout``,
+    ``dropped``, ``invalid``). ``path`` is the path sent, ids included: an observer that counts by
+    operation replaces them itself.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    failure: str | None
+    seconds: float
+    request_id: str | None
+
+
+CallObserver = Callable[[CallRecord], None]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -129,8 +150,10 @@ class Transport:
         timeout: float | tuple[float, float],
         retry: RetryPolicy,
         session: requests.Session | None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.observer = observer
         self.timeout = timeout
         self.retry = retry
         self.session = session if session is not None else requests.Session()
@@ -182,6 +205,7 @@ class Transport:
                 logger.warning(
                     "dots %s %s failed after %.0f ms: %s (%s)", method, path, elapsed_ms, kind, type(exc).__name__
                 )
+                self._observe(CallRecord(method, path, None, kind, elapsed_ms / 1000, None))
                 if attempt < policy.max_retries and retry_rules.should_retry(
                     method=method, has_idempotency_key=has_key, kind=kind
                 ):
@@ -193,7 +217,16 @@ class Transport:
             status = response.status_code
             request_id = response.headers.get("X-Request-Id")
             elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.info("dots %s %s %s %.1fms request_id=%s", method, path, status, elapsed_ms, request_id)
+            logger.info(
+                "dots %s %s %s %.1fms request_id=%s",
+                method,
+                path,
+                status,
+                elapsed_ms,
+                request_id,
+                extra={"dots_request_id": request_id},
+            )
+            self._observe(CallRecord(method, path, status, None, elapsed_ms / 1000, request_id))
             if 200 <= status < 300:
                 decoded = _decode_body(response)
                 if debug:
@@ -210,6 +243,14 @@ class Transport:
                     attempt += 1
                     continue
             raise error
+
+    def _observe(self, record: CallRecord) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(record)
+        except Exception:  # noqa: BLE001 - counting a call must never fail the call
+            logger.warning("dots call observer failed", exc_info=True)
 
     def _status_error(self, response: requests.Response, method: str, path: str) -> DotsError:
         status = response.status_code

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import requests
 
-from dots._http import Transport
+from dots._http import CallObserver, CallRecord, Transport
 from dots.resources.accounts_payable import AccountsPayableMixin
 from dots.resources.apps import AppsMixin
 from dots.resources.payments import PaymentsMixin
@@ -25,7 +25,7 @@ from dots.resources.transfers import TransfersMixin
 from dots.resources.users import UsersMixin
 from dots.retry import RetryPolicy
 
-__all__ = ["DotsClient"]
+__all__ = ["CallObserver", "CallRecord", "DotsClient"]
 
 
 class DotsClient(
@@ -42,7 +42,9 @@ class DotsClient(
     emulator's ``http://127.0.0.1:8100/api``). ``app_id`` sends ``Api-App-Id`` for
     organisation keys. ``timeout`` is seconds (or a ``(connect, read)`` pair) per
     attempt. ``session`` lets tests pass a validating session; the client never
-    changes its settings. requests does not promise a Session is thread-safe: give
+    changes its settings. ``observer`` is called with a ``CallRecord`` after every attempt (the
+    app counts calls and their latency with it); an observer that raises is logged and ignored.
+    requests does not promise a Session is thread-safe: give
     each thread (or worker process) its own client.
     """
 
@@ -56,6 +58,7 @@ class DotsClient(
         timeout: float | tuple[float, float] = 10.0,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self._transport = Transport(
             base_url,
@@ -65,6 +68,7 @@ class DotsClient(
             timeout=timeout,
             retry=retry if retry is not None else RetryPolicy(),
             session=session,
+            observer=observer,
         )
 
     @property

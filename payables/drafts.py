@@ -58,6 +58,10 @@ def payable_record_edit(*, payable_id: int, actor: User, before: dict, created: 
         else:
             # Removed here: removed in Dots once this edit is saved (submit does it if Dots is away now).
             transaction.on_commit(lambda: _remove_in_dots_after_edit(payable_id=payable.pk, actor=actor))
+    if not created and before.get("file") and before.get("file") != after["file"]:
+        # The PDF was removed or replaced on the draft: its stored copy goes too, once the edit is saved.
+        old_name, storage = before["file"], payable.file.storage
+        transaction.on_commit(lambda: _delete_stored_file(storage, old_name))
     if created:
         audit.record(actor=actor, action="payable.created", target=payable, before={}, after=after)
     else:
@@ -101,6 +105,13 @@ def _remove_in_dots_after_edit(*, payable_id: int, actor: User) -> None:
     except DotsCallError as exc:
         # Kept marked as in Dots: submitting the payable removes it there first.
         logger.warning("payable %s: the PDF removed here is still in Dots: %s", payable_id, exc)
+
+
+def _delete_stored_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception:  # noqa: BLE001 - the edit is saved; a file left behind in storage harms nobody
+        logger.warning("could not delete the replaced PDF %s from storage", name, exc_info=True)
 
 
 def payable_edit_snapshot(payable: Payable) -> dict:

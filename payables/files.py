@@ -1,7 +1,8 @@
 """A payable's PDF in the admin: served to those who may see the payable, linked to from its page.
 
-The file lives in default storage under MEDIA_ROOT, which nothing serves publicly; the page links to the
-payable's own download page (`admin:payables_payable_file`), which checks the permission first.
+The file lives in default storage (MEDIA_ROOT on one machine, a private S3-compatible bucket with STORAGE_URL),
+which nothing serves publicly; the page links to the payable's own download page (`admin:payables_payable_file`),
+which checks the permission first and reads the file through the storage API (never a path on this disk).
 """
 
 import os
@@ -10,6 +11,8 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils.html import format_html
+
+GONE = "The PDF of this payable is no longer in storage."
 
 
 def file_url(payable) -> str:
@@ -24,9 +27,14 @@ def download_response(payable) -> FileResponse:
     """The stored bytes: shown in the browser when they are a PDF, otherwise offered as a download."""
     try:
         handle = payable.file.open("rb")
+        is_pdf = handle.read(1024).lstrip().startswith(b"%PDF-")
     except FileNotFoundError:
-        raise Http404("The PDF of this payable is no longer in storage.") from None
-    is_pdf = handle.read(1024).lstrip().startswith(b"%PDF-")
+        raise Http404(GONE) from None
+    except Exception:
+        # Object storage says "no such key" in its own words (S3 opens lazily, so it is the read that fails).
+        if not payable.file.storage.exists(payable.file.name):
+            raise Http404(GONE) from None
+        raise
     handle.seek(0)
     response = FileResponse(
         handle,

@@ -241,3 +241,9 @@ registry.dashboard_panel(
         order=850,
     ),
 )
+registry.metric(
+    APP,
+    "ledgerline_payments_outcome_unknown",
+    "Payables whose payment outcome is unknown (Dots' answer to pay was lost; being read back).",
+    "payables.selectors.payments_outcome_unknown_count",
+)

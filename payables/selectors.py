@@ -534,3 +534,8 @@ def aging_q(bucket: AgingBucket, today: dt.date) -> Q:
     if bucket.last_day is not None:
         found &= Q(due_date__gte=today - dt.timedelta(days=bucket.last_day))
     return found
+
+
+def payments_outcome_unknown_count() -> int:
+    """Payables whose pay call lost its answer (a Prometheus gauge, payables/seam.py)."""
+    return Payable.objects.filter(status=Payable.Status.OUTCOME_UNKNOWN).count()

@@ -91,3 +91,9 @@ registry.retire_schedules(
     ),
 )
 registry.sync_step(APP, SyncStep(name="app wallet", run="reconciliation.sync.app_wallet_step", order=80))
+registry.metric(
+    APP,
+    "ledgerline_disagreements_open",
+    "Open disagreements between a local record and Dots.",
+    "reconciliation.selectors.open_disagreements_count",
+)

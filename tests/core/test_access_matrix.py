@@ -38,7 +38,9 @@ OPEN_TO_STAFF = {
     "admin:two_factor_setup",
     "admin:autocomplete",  # answers only for fields of models the user may view
 }
-PUBLIC = {"admin:login", "webhooks:dots"}  # signed in or not: sign-in page, signed webhooks (refused unsigned)
+# Signed in or not: sign-in page, signed webhooks (refused unsigned), the load balancer's probes (no secrets:
+# tests/prod/test_health.py) and Prometheus' metrics (a bearer token, never the session: tests/prod/test_metrics.py).
+PUBLIC = {"admin:login", "webhooks:dots", "healthz", "readyz", "metrics"}
 
 # Every other named URL: (the permission of what it does, how to build its arguments).
 CUSTOM: dict[str, tuple[str, object]] = {
