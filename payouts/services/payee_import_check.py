@@ -9,8 +9,10 @@ A small file is checked in the upload request, so the preview is there at once. 
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import tempfile
+import threading
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -144,29 +146,97 @@ def payee_import_check(*, import_id: int, actor: User) -> PayeeImport:
 
 
 def _check_rows(payee_import: PayeeImport, handle, layout: csv_import.CsvLayout) -> bool:
-    """Insert every row, a committed batch at a time; True if the import was discarded meanwhile."""
+    """Insert every row, a committed batch at a time; True if the import was discarded meanwhile.
+
+    On PostgreSQL the batches are written by a thread of their own (_BatchWriter), so this thread
+    checks the next batch while the database stores the last one; elsewhere (SQLite, or inside a
+    caller's transaction, which another connection could not see) each batch is written here.
+    """
     pk = payee_import.pk
+    overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
+    writer = _BatchWriter(pk) if overlap else None
     batch: list[tuple] = []
     checked = 0
 
     def flush() -> bool:
         nonlocal batch, checked
-        # One transaction per batch, rows and progress together: in autocommit each row would be its own.
-        with transaction.atomic():
-            _insert_rows(batch)
-            checked += len(batch)
-            batch = []
-            return not PayeeImport.objects.filter(pk=pk, status=Status.CHECKING).update(
-                checked_rows=checked,
-                checked_bytes=min(handle.tell(), payee_import.file_size),
-                progress_updated_at=timezone.now(),
-            )
+        checked += len(batch)
+        position = min(handle.tell(), payee_import.file_size)
+        rows, batch = batch, []
+        if writer is not None:
+            return writer.write(rows, checked, position)
+        return _write_batch(pk, rows, checked, position)
 
-    for parsed in csv_import.iter_rows(handle, layout):
-        batch.append(_row_values(pk, parsed))
-        if len(batch) >= BATCH and flush():
+    try:
+        for parsed in csv_import.iter_rows(handle, layout):
+            batch.append(_row_values(pk, parsed))
+            if len(batch) >= BATCH and flush():
+                return True
+        stopped = bool(batch) and flush()
+    finally:
+        # Whatever happens here (a refusal half-way included), the writer is done before anyone deletes rows.
+        if writer is not None:
+            writer_stopped = writer.close()
+    return stopped or (writer is not None and writer_stopped)
+
+
+def _write_batch(pk: int, rows: list[tuple], checked: int, position: int) -> bool:
+    """One transaction per batch, rows and progress together (in autocommit each row would be its own);
+    True if the import is no longer being checked (discarded)."""
+    with transaction.atomic():
+        _insert_rows(rows)
+        return not PayeeImport.objects.filter(pk=pk, status=Status.CHECKING).update(
+            checked_rows=checked, checked_bytes=position, progress_updated_at=timezone.now()
+        )
+
+
+class _BatchWriter:
+    """Writes the checked batches (_write_batch) on its own thread and database connection, in order,
+    while the checking thread reads and validates the next one. At most one batch waits for it, so
+    memory holds three batches at most, whatever the file's size.
+
+    Measured at 100,000 rows on PostgreSQL, the checks took 2.7 s and writing the batches (matching
+    existing payees, COPY into an indexed table, the progress) another 1.5 s after each of them:
+    overlapped, the database's share is mostly hidden behind the checks.
+    """
+
+    def __init__(self, import_id: int) -> None:
+        self.import_id = import_id
+        self.pending: queue.Queue = queue.Queue(maxsize=1)
+        self.stopped = False  # the import was discarded: nothing more is written
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"payee-import-check-{import_id}", daemon=True)
+        self.thread.start()
+
+    def write(self, rows: list[tuple], checked: int, position: int) -> bool:
+        """Hand a batch over; True once the import is known to be discarded (the caller stops reading)."""
+        if self.error is not None:
+            self.close()
+        if self.stopped:
             return True
-    return bool(batch) and flush()
+        self.pending.put((rows, checked, position))
+        return self.stopped
+
+    def close(self) -> bool:
+        """Wait for the batches handed over; True if the import was discarded. Raises what writing raised."""
+        if self.thread.is_alive():
+            self.pending.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.stopped
+
+    def _run(self) -> None:
+        try:
+            while (item := self.pending.get()) is not None:
+                if self.stopped or self.error is not None:
+                    continue  # keep taking batches, so the checking thread never waits on a full queue
+                try:
+                    self.stopped = _write_batch(self.import_id, *item)
+                except BaseException as exc:  # handed to the checking thread by close()
+                    self.error = exc
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _refuse(import_id: int, why: str, actor: User) -> PayeeImport:
@@ -326,11 +396,17 @@ def _payees_with(phones: set[str], emails: set[str]) -> list[tuple]:
     scan of the payees on PostgreSQL (0.4 s a batch at 100,000 payees), and building 4,000
     parameters through the ORM cost more than the lookups. The values go as one array (PostgreSQL)
     or one JSON list (SQLite).
+
+    On PostgreSQL the planner still reads 2,000 values in an array as 2% of the table and scans all
+    of it, twice (26 ms a batch at 100,000 payees, a quarter of the preview's time, and growing
+    with the payees); 4,000 index lookups take 9 ms, whatever the number of payees. So sequential
+    scans are turned off for this statement only.
     """
     table = Payee._meta.db_table
     columns = "id, phone_e164, email, first_name, last_name"
     params: list
-    if connection.vendor == "postgresql":
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
         each, params = "= ANY(%s)", [list(phones), list(emails)]
     else:
         each, params = "IN (SELECT value FROM json_each(%s))", [json.dumps(list(phones)), json.dumps(list(emails))]
@@ -338,8 +414,15 @@ def _payees_with(phones: set[str], emails: set[str]) -> list[tuple]:
         f"SELECT {columns} FROM {table} WHERE phone_e164 {each} UNION SELECT {columns} FROM {table} WHERE email {each}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        if not postgresql:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        with transaction.atomic(savepoint=False):  # SET LOCAL lasts to the end of the transaction
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+            cursor.execute("SET LOCAL enable_seqscan = DEFAULT")
+        return found
 
 
 def _flag_duplicates(payee_import: PayeeImport) -> None:

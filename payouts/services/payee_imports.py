@@ -6,7 +6,8 @@ With amounts, confirming also prepares the payout run (payouts.services.payout_r
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -25,8 +26,9 @@ from payouts.services.payees import create_or_link_user, payee_fields_from_dots
 from payouts.services.payout_runs import payout_run_prepare, payout_run_skip_items_without_payee
 
 PROGRESS_EVERY = 50  # progress counters are written at most once per this many rows
-RECORD_EVERY = 32  # outcomes written per transaction
+RECORD_EVERY = 64  # outcomes written per transaction
 IMPORT_WORKERS = 8  # concurrent Dots calls while importing
+REFILL_EVERY = 16  # rows marked `creating` and queued at a time
 
 ADD_IMPORT = "payouts.add_payeeimport"
 CHANGE_IMPORT = "payouts.change_payeeimport"
@@ -132,24 +134,38 @@ def payee_import_process(*, import_id: int, actor: User, workers: int = IMPORT_W
     rows = PayeeImportRow.objects.filter(payee_import_id=import_id)
     # Rows a dead worker left `creating` go first; their Dots call may have happened.
     leftovers = list(rows.filter(status=Row.CREATING).order_by("id").values_list("id", flat=True))
-    window = workers * 4  # calls in flight: enough to keep every thread busy while outcomes are written
+    # Calls queued for the pool: the window is topped up before outcomes are written, so the threads
+    # never run dry while this thread writes (40 to 90 ms for 64 outcomes on a loaded machine; 48
+    # queued calls are six rounds of the threads, 150 ms at 20 ms a call).
+    window = workers * 8
+    refill_at = window - REFILL_EVERY
     in_flight: dict = {}
+    # Each call, when done, puts its future here: this thread takes them as they come (concurrent.futures.wait
+    # re-armed a waiter on every call in flight for each answer, 64 per answer).
+    completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
     finished: list[_Outcome] = []
     since_flush = 0
     cancelled = False
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="payee-import") as pool:
-        while True:
-            if not cancelled and len(in_flight) <= window // 2:
+
+        def refill() -> None:
+            nonlocal cancelled
+            if not cancelled and len(in_flight) <= refill_at:
                 # Cancel is read before each refill: at most one window of rows runs on after it.
                 cancelled = PayeeImport.objects.filter(pk=import_id, cancel_requested=True).exists()
                 if not cancelled:
-                    _submit_rows(pool, in_flight, rows, leftovers, window - len(in_flight), import_id)
-            if not in_flight:
-                break
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in done:
-                row = in_flight.pop(future)
-                finished.append(_Outcome(row, *future.result()))
+                    _submit_rows(pool, in_flight, completed, rows, leftovers, window - len(in_flight), import_id)
+
+        refill()
+        while in_flight:
+            future = completed.get()
+            while True:
+                finished.append(_Outcome(in_flight.pop(future), *future.result()))
+                try:
+                    future = completed.get_nowait()
+                except queue.Empty:
+                    break
+            refill()
             if len(finished) >= RECORD_EVERY or not in_flight:
                 _record_outcomes(finished, actor)
                 since_flush += len(finished)
@@ -162,11 +178,30 @@ def payee_import_process(*, import_id: int, actor: User, workers: int = IMPORT_W
     return _finish_import(import_id, actor)
 
 
-def _submit_rows(pool, in_flight: dict, rows, leftovers: list[int], count: int, import_id: int) -> None:
+# What creating a row and recording its outcome read of it.
+_SENT_FIELDS = (
+    "id",
+    "payee_import_id",
+    "line_number",
+    "first_name",
+    "last_name",
+    "email",
+    "phone_e164",
+    "country",
+    "external_id",
+    "status",
+    "attempts",
+)
+
+
+def _submit_rows(
+    pool, in_flight: dict, completed: queue.SimpleQueue, rows, leftovers: list[int], count: int, import_id: int
+) -> None:
     if count <= 0:
         return
     retried_ids = leftovers[:count]
     del leftovers[: len(retried_ids)]
+    rows = rows.only(*_SENT_FIELDS)  # not the cells: decoding their JSON was a tenth of this thread's time
     chunk = list(rows.filter(pk__in=retried_ids)) if retried_ids else []
     if len(chunk) < count:
         chunk += list(rows.filter(status=Row.PENDING).order_by("id")[: count - len(chunk)])
@@ -186,6 +221,7 @@ def _submit_rows(pool, in_flight: dict, rows, leftovers: list[int], count: int, 
             already_tried=row.status == Row.CREATING or row.attempts > 0,
         )
         in_flight[future] = row
+        future.add_done_callback(completed.put)
 
 
 def _record_outcomes(outcomes: list[_Outcome], actor: User) -> None:
