@@ -981,4 +981,40 @@ class Migration(migrations.Migration):
                 blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
             ),
         ),
+        migrations.RemoveIndex(
+            model_name="payeeimportrow",
+            name="payouts_pay_payee_i_e035d5_idx",
+        ),
+        migrations.RemoveIndex(
+            model_name="payeeimportrow",
+            name="payouts_pay_payee_i_6d382a_idx",
+        ),
+        migrations.AlterField(
+            model_name="payeeimportrow",
+            name="payee",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="payouts.payee",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="payeeimportrow",
+            name="payee_import",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rows",
+                to="payouts.payeeimport",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="payeeimportrow",
+            index=models.Index(
+                condition=models.Q(("payee__isnull", False)), fields=["payee"], name="payouts_row_payee_linked"
+            ),
+        ),
     ]
