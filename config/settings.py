@@ -196,6 +196,8 @@ DOTS_CLIENT_ID = env.str("DOTS_CLIENT_ID", default="ledgerline-dev")
 DOTS_API_KEY = env.str("DOTS_API_KEY", default="dots-emulator-key")
 DOTS_APP_ID = env.str("DOTS_APP_ID", default="") or None
 DOTS_WEBHOOK_SECRET = env.str("DOTS_WEBHOOK_SECRET", default="")
+# Only while Dots' webhook secret is being replaced: the old one, still accepted beside the new one.
+DOTS_WEBHOOK_SECRET_PREVIOUS = env.str("DOTS_WEBHOOK_SECRET_PREVIOUS", default="")
 # Refused webhook deliveries are recorded (size, never a too-large body) only up to these per hour,
 # so nobody can fill the database with them; past them they are answered and logged, not stored.
 DOTS_WEBHOOK_REFUSED_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_PER_HOUR", default=1000)
@@ -408,7 +410,11 @@ LOGGING = {
         "redact": {
             "()": "dots.redact.RedactingFilter",
             # Masked wherever they appear, even in text no key name announces.
-            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY, METRICS_TOKEN) if len(s) >= 8],
+            "extra_secrets": [
+                s
+                for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, DOTS_WEBHOOK_SECRET_PREVIOUS, SECRET_KEY, METRICS_TOKEN)
+                if len(s) >= 8
+            ],
         }
     },
     "formatters": {
