@@ -135,19 +135,23 @@ def test_with_each_process_keeping_its_own_cache_the_other_node_would_not_see_th
 def _settings_in_a_new_process(**environment: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_CACHE_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x" * 50, **environment)
-    code = "import json; from django.conf import settings; print(json.dumps(settings.CACHES['default']))"
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps({**settings.CACHES['default'], 'sessions': settings.SESSION_ENGINE}))"
+    )
     return subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
 
-def test_redis_url_makes_the_cache_redis_in_the_next_database_than_the_queue():
+def test_redis_url_makes_the_cache_redis_in_the_next_database_than_the_queue_and_sessions_stay_in_the_database():
     done = _settings_in_a_new_process(REDIS_URL="redis://cache.internal:6379/4")
     assert done.returncode == 0, done.stderr
     cache = json.loads(done.stdout)
     assert cache["BACKEND"] == "core.cache.SharedRedisCache"
     assert cache["LOCATION"] == "redis://cache.internal:6379/5"
     assert cache["KEY_PREFIX"] == "ledgerline"
+    assert cache["sessions"] == "django.contrib.sessions.backends.db"  # sessions stay in the database
 
 
 def test_without_redis_the_cache_stays_in_each_process():
