@@ -14,6 +14,7 @@ import time
 import uuid
 
 import pytest
+from django.db import connections
 
 from core import dots_gateway
 from dots.client import DotsClient
@@ -148,3 +149,56 @@ def test_the_emulator_refuses_an_empty_list_of_api_keys(dots):
     with pytest.raises(AssertionError, match="api_keys must be a non-empty list"):
         dots.control("api-keys", {"api_keys": []})
     assert _client_with(dots, dots.api_key).list_apps(limit=1)
+
+
+# --- the whole rotation, with the emulator sending real deliveries to a live server -------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_from_dots_keep_arriving_through_a_secret_rotation(dots, live_server, settings, monkeypatch):
+    # The emulator keeps its connection alive: close the live server thread's database session after each request.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    settings.DOTS_WEBHOOK_SECRET, settings.DOTS_WEBHOOK_SECRET_PREVIOUS = OLD_SECRET, ""
+    sender = _client_with(dots, dots.api_key)
+
+    def dots_signs_with(secret: str) -> None:
+        dots.control("webhooks/config", {"url": live_server.url + URL, "secret": secret, "retry_delays": [60] * 5})
+
+    def dots_sends() -> dict:
+        """An event (a new app), sent now; its state in the emulator once the attempt is over."""
+        sender.create_app(name=f"Rotation {uuid.uuid4().hex[:6]}")
+        return _deliver_pending(dots)[-1]
+
+    # 1. Dots starts signing with the new secret before our web nodes know it: refused, kept to send again.
+    dots_signs_with(NEW_SECRET)
+    early = dots_sends()
+    assert (early["status"], early["last_status"]) == ("pending", 400)
+
+    # 2. The web nodes get the new secret and keep the old one: Dots' next attempt, and anything signed
+    #    with either secret, is accepted.
+    settings.DOTS_WEBHOOK_SECRET, settings.DOTS_WEBHOOK_SECRET_PREVIOUS = NEW_SECRET, OLD_SECRET
+    retried = next(event for event in _deliver_pending(dots) if event["id"] == early["id"])
+    assert retried["status"] == "delivered"
+    assert dots_sends()["status"] == "delivered"
+    dots_signs_with(OLD_SECRET)  # a delivery signed before Dots switched, arriving late
+    assert dots_sends()["status"] == "delivered"
+
+    # 3. The rotation is over: the old secret is refused, the new one accepted.
+    settings.DOTS_WEBHOOK_SECRET_PREVIOUS = ""
+    late = dots_sends()
+    assert (late["status"], late["last_status"]) == ("pending", 400)
+    dots_signs_with(NEW_SECRET)
+    assert dots_sends()["status"] == "delivered"
+    # Dots' next attempt at the late one is signed with the new secret: every event arrives once in the end.
+    assert all(event["status"] == "delivered" for event in _deliver_pending(dots))
+    accepted = WebhookDelivery.objects.filter(outcome="accepted")
+    assert accepted.count() == accepted.values("msg_id").distinct().count() == 5
+    refused = WebhookDelivery.objects.filter(outcome="refused")
+    assert refused.count() >= 2 and all("signature does not match" in r.refusal_reason for r in refused)
+
+
+def _deliver_pending(dots) -> list[dict]:
+    """Every pending delivery attempted now (waiting for one the emulator's own thread has under way);
+    then the emulator's events, oldest first."""
+    dots.control("webhooks/flush")
+    return list(reversed(dots.control_get("webhooks", {"limit": 50})["data"]))
