@@ -179,3 +179,15 @@ def test_pages_still_open_when_the_redis_cache_stops_answering(client, settings,
     assert response.status_code == 200
     assert b"My tasks" in response.content
     assert "cache unavailable" in caplog.text
+
+
+@pytest.mark.django_db
+def test_readyz_still_reports_the_shared_cache_down_when_it_stops_answering(client, settings):
+    settings.CACHES = {"default": {"BACKEND": "core.cache.SharedRedisCache", "LOCATION": UNREACHABLE_REDIS}}
+
+    response = client.get("/readyz", HTTP_HOST="10.0.0.7:8000")
+
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["checks"]["cache"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
