@@ -17,7 +17,7 @@ memory).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,7 +47,9 @@ class HealthView:
 
 
 # In the shared cache (core/cache.py). Nodes may race to refresh it; the worst case is one extra
-# read, or a view read just before another node's write kept for DOTS_HEALTH_CACHE_SECONDS.
+# read, or a view read just before another node's write kept for DOTS_HEALTH_CACHE_SECONDS. Stored as
+# plain values, not a pickled HealthView: during a rolling upgrade nodes of two releases read it, and
+# a value they cannot rebuild is a miss, never an error.
 CACHE_KEY = "dots_health:view"
 
 
@@ -72,8 +74,11 @@ def read(*, fresh: bool = False) -> HealthView:
     ttl = settings.DOTS_HEALTH_CACHE_SECONDS
     if not fresh and ttl > 0:
         cached = cache.get(CACHE_KEY)
-        if isinstance(cached, HealthView):
-            return cached
+        if isinstance(cached, dict):
+            try:
+                return HealthView(**cached)
+            except TypeError:
+                pass
     # COUNT as a plain function keeps the subquery ungrouped: one row, one number.
     waiting = (
         QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE)
@@ -100,7 +105,7 @@ def read(*, fresh: bool = False) -> HealthView:
         ),
     )
     if ttl > 0:
-        cache.set(CACHE_KEY, view, ttl)
+        cache.set(CACHE_KEY, asdict(view), ttl)
     return view
 
 

@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 import redis
+from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
@@ -191,3 +192,14 @@ def test_readyz_still_reports_the_shared_cache_down_when_it_stops_answering(clie
     body = json.loads(response.content)
     assert body["checks"]["cache"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_a_health_view_another_release_cached_is_read_again_from_the_database(settings):
+    settings.DOTS_HEALTH_CACHE_SECONDS = 60
+    cache.set(dots_health.CACHE_KEY, {"failing_since": None, "a_field_of_the_next_release": 1}, 60)
+    try:
+        view = dots_health.read()
+    finally:
+        dots_health.forget_cached()
+    assert (view.in_outage, view.consecutive_failures) == (False, 0)
