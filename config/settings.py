@@ -9,7 +9,7 @@ when present (`make run` creates one for local development).
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -160,6 +160,35 @@ else:
     # to lock or acknowledge one (safe: delivery is at least once); see core/task_broker.py.
     Q_CLUSTER["broker_class"] = "core.task_broker.OrmBroker"
 
+# --- Cache ----------------------------------------------------------------------
+# Without Redis: each process's memory (one machine). With REDIS_URL (or REDIS_CACHE_URL): Redis, so
+# every web node and worker sees the same cached values (Dots' health behind the banner, the header's
+# count of what waits) and a change on one node clears them for all. Its own database number, by
+# default the queue's + 1: clearing a cache empties its whole database, never the task queue.
+
+
+def _next_redis_database(url: str) -> str:
+    """redis://host:6379/0 -> redis://host:6379/1 (no number means database 0)."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{number + 1}"))
+
+
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default="") or (_next_redis_database(REDIS_URL) if REDIS_URL else "")
+if REDIS_CACHE_URL and REDIS_CACHE_URL == REDIS_URL:
+    raise ImproperlyConfigured("REDIS_CACHE_URL must name another Redis database than REDIS_URL (the task queue).")
+CACHES = {
+    "default": {
+        # Django's RedisCache; a Redis that stops answering degrades it to no cache (core/cache.py).
+        "BACKEND": "core.cache.SharedRedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": "ledgerline",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+    if REDIS_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- Dots ---------------------------------------------------------------------
 # The defaults point at the local Dots emulator started by `make run`.
 DOTS_API_URL = env.str("DOTS_API_URL", default="http://127.0.0.1:8100/api")
@@ -167,6 +196,8 @@ DOTS_CLIENT_ID = env.str("DOTS_CLIENT_ID", default="ledgerline-dev")
 DOTS_API_KEY = env.str("DOTS_API_KEY", default="dots-emulator-key")
 DOTS_APP_ID = env.str("DOTS_APP_ID", default="") or None
 DOTS_WEBHOOK_SECRET = env.str("DOTS_WEBHOOK_SECRET", default="")
+# Only while Dots' webhook secret is being replaced: the old one, still accepted beside the new one.
+DOTS_WEBHOOK_SECRET_PREVIOUS = env.str("DOTS_WEBHOOK_SECRET_PREVIOUS", default="")
 # Refused webhook deliveries are recorded (size, never a too-large body) only up to these per hour,
 # so nobody can fill the database with them; past them they are answered and logged, not stored.
 DOTS_WEBHOOK_REFUSED_PER_HOUR = env.int("DOTS_WEBHOOK_REFUSED_PER_HOUR", default=1000)
@@ -379,7 +410,11 @@ LOGGING = {
         "redact": {
             "()": "dots.redact.RedactingFilter",
             # Masked wherever they appear, even in text no key name announces.
-            "extra_secrets": [s for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, SECRET_KEY, METRICS_TOKEN) if len(s) >= 8],
+            "extra_secrets": [
+                s
+                for s in (DOTS_API_KEY, DOTS_WEBHOOK_SECRET, DOTS_WEBHOOK_SECRET_PREVIOUS, SECRET_KEY, METRICS_TOKEN)
+                if len(s) >= 8
+            ],
         }
     },
     "formatters": {

@@ -28,7 +28,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-from config.settings import DATABASES, VAR_DIR  # noqa: E402
+from config.settings import CACHES, DATABASES, VAR_DIR  # noqa: E402
+
+# With Redis (CI) the cache outlives the test run and is shared with any other run on the machine: one
+# prefix per run, which the workers and nodes the tests start inherit, so they share this run's cache.
+os.environ.setdefault("LEDGERLINE_TEST_CACHE_PREFIX", f"ledgerline-test-{os.getpid()}")
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": os.environ["LEDGERLINE_TEST_CACHE_PREFIX"]}}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the shared-cache in-memory database: concurrent writers then wait

@@ -7,17 +7,20 @@ least DOTS_OUTAGE_AFTER_SECONDS *and* at least DOTS_OUTAGE_MIN_FAILURES in a row
 first success ends it. While in outage the admin shows a banner and actions that can
 wait are queued (core.action_queue) instead of failing one by one.
 
-Successes do not write while all is well: each process keeps what it last read for
-DOTS_HEALTH_CACHE_SECONDS, and writes only when the row says Dots was failing.
+Successes do not write while all is well: what was last read is kept in Django's cache for
+DOTS_HEALTH_CACHE_SECONDS, and a success writes only when the row says Dots was failing. With
+Redis that cache is shared by every web node and worker, and every write to the row clears it, so
+an outage one node records shows on every node's next page (without Redis: one machine, one process'
+memory).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Func, IntegerField, Subquery
 from django.db.models.functions import Coalesce
@@ -43,14 +46,15 @@ class HealthView:
         return self.failing_since is not None or self.consecutive_failures > 0
 
 
-# Process-local: (view, monotonic time it was read). Threads may race to refresh it;
-# the worst case is one extra read.
-_cached: tuple[HealthView, float] | None = None
+# In the shared cache (core/cache.py). Nodes may race to refresh it; the worst case is one extra
+# read, or a view read just before another node's write kept for DOTS_HEALTH_CACHE_SECONDS. Stored as
+# plain values, not a pickled HealthView: during a rolling upgrade nodes of two releases read it, and
+# a value they cannot rebuild is a miss, never an error.
+CACHE_KEY = "dots_health:view"
 
 
 def forget_cached() -> None:
-    global _cached
-    _cached = None
+    cache.delete(CACHE_KEY)
 
 
 def _is_outage(*, failing_since: dt.datetime | None, consecutive_failures: int, now: dt.datetime) -> bool:
@@ -66,11 +70,15 @@ def _ensure_row() -> None:
 
 
 def read(*, fresh: bool = False) -> HealthView:
-    """The health row and the count of actions waiting, in one query (cached briefly per process)."""
-    global _cached
+    """The health row and the count of actions waiting, in one query (cached briefly, for every node)."""
     ttl = settings.DOTS_HEALTH_CACHE_SECONDS
-    if not fresh and _cached is not None and time.monotonic() - _cached[1] < ttl:
-        return _cached[0]
+    if not fresh and ttl > 0:
+        cached = cache.get(CACHE_KEY)
+        if isinstance(cached, dict):
+            try:
+                return HealthView(**cached)
+            except TypeError:
+                pass
     # COUNT as a plain function keeps the subquery ungrouped: one row, one number.
     waiting = (
         QueuedDotsAction.objects.filter(status__in=QueuedDotsAction.ACTIVE)
@@ -96,7 +104,8 @@ def read(*, fresh: bool = False) -> HealthView:
             failing_since=row["failing_since"], consecutive_failures=row["consecutive_failures"], now=timezone.now()
         ),
     )
-    _cached = (view, time.monotonic())
+    if ttl > 0:
+        cache.set(CACHE_KEY, asdict(view), ttl)
     return view
 
 

@@ -10,6 +10,10 @@ We implement the check ourselves with ``hmac.compare_digest`` instead of calling
 ValueError / UnicodeDecodeError for some malformed inputs, and has no way to pass
 "now", which the tests need. The tests check that svix accepts what we sign.
 
+During a rotation of the secret the receiver holds two: ``verify`` takes a list and accepts a
+delivery signed with any of them, computing and comparing every one (no early exit), so the time
+taken says nothing about which secret or signature matched.
+
 Refusing a replayed ``svix-id`` needs storage, so ``verify`` returns the message id
 alongside the payload. ``ReplayGuard`` remembers ids in memory for one process (and
 for tests); the app's receiver keeps them in its database so every worker shares them.
@@ -23,7 +27,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,14 +110,20 @@ def verify(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    secret: str,
+    secret: str | Sequence[str],
     now: datetime | None = None,
 ) -> VerifiedWebhook:
     """Check a webhook's signature and age; return its id, timestamp and parsed JSON payload.
 
-    Raises WebhookVerificationError for every way a delivery can be wrong, so a
-    receiver can answer 400 with one ``except``.
+    ``secret`` is one ``whsec_...`` secret, or several while one replaces another: a signature
+    made with any of them is accepted. Raises WebhookVerificationError for every way a delivery
+    can be wrong, so a receiver can answer 400 with one ``except``; ValueError for a secret that
+    is not one (a configuration error, not a bad delivery).
     """
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets:
+        raise ValueError("no webhook secret to verify with")
+    keys = [_key_from_secret(one) for one in secrets]
     msg_id = _header(headers, "svix-id")
     raw_timestamp = _header(headers, "svix-timestamp")
     signatures = _parse_signatures(_header(headers, "svix-signature"))
@@ -130,11 +140,13 @@ def verify(
 
     if isinstance(body, str):
         body = body.encode("utf-8")
-    expected = _signature(_key_from_secret(secret), msg_id, timestamp, body)
-    # Compare against every candidate without short-circuiting on the first match's position.
+    # Compare every secret's signature against every candidate, without short-circuiting on the
+    # first match's position.
     matched = False
-    for candidate in signatures:
-        matched |= hmac.compare_digest(expected, candidate)
+    for key in keys:
+        expected = _signature(key, msg_id, timestamp, body)
+        for candidate in signatures:
+            matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise WebhookVerificationError("webhook signature does not match")
 

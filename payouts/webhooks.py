@@ -1,10 +1,10 @@
 """Dots webhooks: record every delivery, accept only signed, fresh, first-time ones, then process them.
 
 The receiver (`receive`, the view at /webhooks/dots/) verifies the Svix signature with
-``settings.DOTS_WEBHOOK_SECRET``, stores the delivery and answers at once; a task
-(`payouts.tasks.webhook_delivery_process`) then reads the object from Dots by id and
-adopts its state through the same refresh services the sync uses. The payload is
-never trusted for state: it only says which object to read.
+``settings.DOTS_WEBHOOK_SECRET`` (or, during a rotation, ``DOTS_WEBHOOK_SECRET_PREVIOUS``),
+stores the delivery and answers at once; a task (`payouts.tasks.webhook_delivery_process`)
+then reads the object from Dots by id and adopts its state through the same refresh services
+the sync uses. The payload is never trusted for state: it only says which object to read.
 """
 
 from __future__ import annotations
@@ -267,8 +267,10 @@ def receive(request: HttpRequest) -> HttpResponse:
     if not secret:
         logger.error("Dots webhook refused: DOTS_WEBHOOK_SECRET is not set, so no delivery can be verified")
         return _refused("DOTS_WEBHOOK_SECRET is not configured", msg_id=msg_id, body=body, status=503)
+    # While the secret is being replaced, deliveries signed with the one it replaces are accepted too.
+    previous = getattr(settings, "DOTS_WEBHOOK_SECRET_PREVIOUS", "")
     try:
-        webhook = verify(body, request.headers, secret=secret)
+        webhook = verify(body, request.headers, secret=[secret, previous] if previous else secret)
     except WebhookVerificationError as exc:
         return _refused(str(exc), msg_id=msg_id, body=body)
     except (ValueError, UnicodeDecodeError) as exc:  # defensive: a malformed input verify did not foresee

@@ -79,9 +79,7 @@ class EmulatorApp:
         self.outbox = WebhookOutbox(store, default_url=settings.webhook_url, default_secret=settings.webhook_secret)
         # Newest last; read newest first. A deque append is atomic, so no lock is needed to log.
         self.request_log: deque[Doc] = deque(maxlen=REQUEST_LOG_SIZE)
-        self._expected_auth = "Basic " + base64.b64encode(f"{settings.client_id}:{settings.api_key}".encode()).decode(
-            "ascii"
-        )
+        self.set_api_keys([settings.api_key])
 
         api_routes: list[Route] = []
         control_routes: list[Route] = list(controls.CONTROL_ROUTES)
@@ -104,6 +102,14 @@ class EmulatorApp:
 
     # -- state ------------------------------------------------------------------------------
 
+    def set_api_keys(self, keys: list[str]) -> None:
+        """The API keys accepted from now on (several while a key is being replaced, as Dots allows).
+        Kept in memory only: a restart or a reset accepts the `--api-key` it started with again."""
+        self.api_keys = tuple(keys)
+        self._expected_auths = frozenset(
+            "Basic " + base64.b64encode(f"{self.settings.client_id}:{key}".encode()).decode("ascii") for key in keys
+        )
+
     def reset(self) -> None:
         """Forget everything and re-seed the default organisation, app and funded wallet."""
         with self.store.transaction():
@@ -113,6 +119,7 @@ class EmulatorApp:
             self._apply_advance_mode()
             self._seed_dashboard_users()
         self.faults.clear()
+        self.set_api_keys([self.settings.api_key])
 
     def _seed_dashboard_users(self) -> None:
         # `make run` starts the emulator with the demo logins' dashboard users, so
@@ -251,7 +258,7 @@ class EmulatorApp:
 
     def _authenticate(self, environ: WSGIEnvironment) -> str:
         header = environ.get("HTTP_AUTHORIZATION", "")
-        if header != self._expected_auth and not self._basic_matches(header):
+        if header not in self._expected_auths and not self._basic_matches(header):
             raise ApiError(401, "unauthorized", "missing or invalid API credentials (HTTP Basic client_id:api_key)")
         app_header: str | None = environ.get("HTTP_API_APP_ID")
         if not app_header:
@@ -271,7 +278,7 @@ class EmulatorApp:
         except (binascii.Error, UnicodeDecodeError):
             return False
         client_id, _, api_key = decoded.partition(":")
-        return client_id == self.settings.client_id and api_key == self.settings.api_key
+        return client_id == self.settings.client_id and api_key in self.api_keys
 
     # -- /_emulator ---------------------------------------------------------------------------------
 

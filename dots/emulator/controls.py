@@ -47,6 +47,16 @@ def set_clock(ctx: Ctx) -> tuple[int, object]:
     return 200, {"offset_seconds": offset, "now": iso(clock_now(ctx.store))}
 
 
+def set_api_keys(ctx: Ctx) -> tuple[int, object]:
+    """{"api_keys": ["new", "old"]}: the API keys accepted from now on (a key rotation); reset restores --api-key."""
+    keys = ctx.json.get("api_keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ApiError(400, "invalid-input", "api_keys must be a non-empty list of non-empty strings")
+    ctx.emulator.set_api_keys(keys)
+    # Never echo a key: how many are accepted, and each one's last four characters.
+    return 200, {"accepted": len(keys), "ending_in": [key[-4:] for key in keys]}
+
+
 def list_faults(ctx: Ctx) -> tuple[int, object]:
     return 200, {"data": ctx.emulator.faults.describe()}
 
@@ -137,6 +147,7 @@ CONTROL_ROUTES = [
     Route("GET", "/settings", get_settings),
     Route("POST", "/settings", post_settings),
     Route("POST", "/clock", set_clock),
+    Route("POST", "/api-keys", set_api_keys),
     Route("GET", "/faults", list_faults),
     Route("POST", "/faults", add_fault),
     Route("POST", "/faults/clear", clear_faults),
