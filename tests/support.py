@@ -34,3 +34,32 @@ def login_verified(client, user) -> None:
     session = client.session
     session[DEVICE_SESSION_KEY] = device.persistent_id
     session.save()
+
+
+def redis_test_database(number: int, *, empty: bool = True):
+    """A Redis database for a test (emptied before and after unless `empty` is false: then the test keeps
+    to keys of its own, so two test runs at once on one machine do not empty each other's), on CI's or
+    this machine's Redis.
+
+    Yields its URL. CI always has Redis, so there a missing one fails; elsewhere the test is skipped.
+    Numbers in use: 0 the queue (CI's REDIS_URL), 1 the cache, 12 tests/prod/test_shared_cache.py,
+    13 tests/core/test_two_clusters.py (its clusters cache in 14), 15 tests/core/test_task_broker_redis.py.
+    """
+    import os
+
+    import pytest
+    import redis
+
+    url = (os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + f"/{number}"
+    server = redis.from_url(url)
+    try:
+        server.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    if empty:
+        server.flushdb()
+    yield url
+    if empty:
+        server.flushdb()

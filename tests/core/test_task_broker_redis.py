@@ -5,34 +5,24 @@ on one machine loses what it was running. Ours gives such a task back after `ret
 These run against the real Redis (CI has one; locally `redis-server` on 127.0.0.1:6379).
 """
 
-import os
 import time
 import uuid
 
 import pytest
-import redis
 from django_q.conf import Conf
 
 from core.task_broker import RedisBroker
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from tests.support import redis_test_database
 
 
 @pytest.fixture
 def broker(monkeypatch):
-    try:
-        redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
-    monkeypatch.setattr(Conf, "BULK", 3)
-    monkeypatch.setattr(Conf, "POLL", 0)
-    monkeypatch.setattr(Conf, "RETRY", 60)
-    queue = RedisBroker(list_key=f"test-{uuid.uuid4().hex}")
-    yield queue
-    queue.delete_queue()
+    for url in redis_test_database(15):
+        monkeypatch.setattr(Conf, "REDIS", url)
+        monkeypatch.setattr(Conf, "BULK", 3)
+        monkeypatch.setattr(Conf, "POLL", 0)
+        monkeypatch.setattr(Conf, "RETRY", 60)
+        yield RedisBroker(list_key=f"test-{uuid.uuid4().hex}")
 
 
 def test_a_fetch_takes_at_most_bulk_tasks_in_order_and_keeps_them_until_acknowledged(broker):

@@ -17,9 +17,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from django.db import connection
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.models import Schedule, Success
 from django_q.tasks import async_task
 
@@ -30,7 +30,7 @@ from payouts.models import PayoutLink
 from payouts.services.payout_links import store_link_intent
 from tests.chaos_worker import worker_env
 from tests.fixtures_emulator import REPO_ROOT
-from tests.support import make_user
+from tests.support import make_user, redis_test_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,28 +38,24 @@ TASKS = int(os.environ.get("TWO_CLUSTER_TASKS", "10000"))
 SCHEDULES = 20
 # A task's timeout, and how long an unacknowledged task waits before it is offered again.
 TIMEOUT_SECONDS, RETRY_SECONDS = 15, 20
-REDIS_DB_URL = (os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
 
 
 @pytest.fixture
 def redis_queue(monkeypatch):
-    from django_q.conf import Conf
+    """This run's own queue on Redis database 13: its own name, never emptying another run's keys."""
+    for url in redis_test_database(13, empty=False):
+        monkeypatch.setattr(Conf, "REDIS", url)
+        queue = RedisBroker(list_key=f"ledgerline-test-{uuid.uuid4().hex[:12]}")
+        yield queue
+        queue.delete_queue()
 
-    server = redis.from_url(REDIS_DB_URL)
-    try:
-        server.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    server.flushdb()
-    monkeypatch.setattr(Conf, "REDIS", REDIS_DB_URL)
-    yield RedisBroker(list_key=Conf.PREFIX)
-    server.flushdb()
+
+def queue_name(queue: RedisBroker) -> str:
+    return queue.list_key.removeprefix("django_q:").removesuffix(":q")
 
 
 class Cluster:
-    def __init__(self, name: str, dots) -> None:
+    def __init__(self, name: str, dots, queue: RedisBroker) -> None:
         env = worker_env(
             database=connection.settings_dict,
             dots_api_url=dots.base_url,
@@ -68,11 +64,12 @@ class Cluster:
             timeout_seconds=5.0,
         )
         env.update(
-            REDIS_URL=REDIS_DB_URL,
+            REDIS_URL=Conf.REDIS,
             Q_WORKERS="2",
             Q_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
             Q_RETRY_SECONDS=str(RETRY_SECONDS),
             DJANGO_SETTINGS_MODULE="tests.cluster_settings",
+            TEST_QUEUE_NAME=queue_name(queue),
         )
         self.name = name
         self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cluster-{name}-{uuid.uuid4().hex}.log"), "w")  # noqa: SIM115
@@ -127,10 +124,11 @@ def test_two_clusters_share_the_queue_and_one_killed_midway_loses_nothing(dots, 
             func="core.tasks.prune_successful_tasks",
             schedule_type=Schedule.ONCE,
             next_run=timezone.now() - timedelta(seconds=1),
+            cluster=queue_name(redis_queue),
         )
 
     stored = time.monotonic()
-    clusters = [Cluster("a", dots), Cluster("b", dots)]
+    clusters = [Cluster("a", dots, redis_queue), Cluster("b", dots, redis_queue)]
     try:
         # Schedules due now: each fires once, whichever cluster's scheduler comes first.
         wait_for(

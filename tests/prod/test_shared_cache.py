@@ -16,7 +16,6 @@ import sys
 import uuid
 
 import pytest
-import redis
 from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
@@ -25,24 +24,14 @@ from core import cache as core_cache
 from core import dots_health, roles
 from tests.chaos_worker import worker_env
 from tests.fixtures_emulator import REPO_ROOT
-from tests.support import make_user
+from tests.support import make_user, redis_test_database
 
 UNREACHABLE_REDIS = "redis://:not-this-password@127.0.0.1:1/0"
-CACHE_REDIS_URL = (os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/12"
 
 
 @pytest.fixture
 def shared_redis():
-    server = redis.from_url(CACHE_REDIS_URL)
-    try:
-        server.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    server.flushdb()
-    yield CACHE_REDIS_URL
-    server.flushdb()
+    yield from redis_test_database(12)
 
 
 class Node:
