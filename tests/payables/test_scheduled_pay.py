@@ -16,7 +16,7 @@ from core.models import AuditEvent
 from core.two_factor import SESSION_OTP_VERIFIED_AT
 from dots.client import DotsClient
 from payables import payments, reconcile, scheduled, services
-from payables.errors import InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
+from payables.errors import ApproverMayNotPay, InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
 from payables.models import Payable
 from tests.support import add_totp_device, current_code, login_verified
 
@@ -108,6 +108,15 @@ def test_the_creator_may_not_schedule_their_own_payable(people, make_payable):
     with pytest.raises(SegregationOfDutiesViolation, match="you created it"):
         scheduled.payable_schedule_pay(payable_id=payable.pk, actor=people.payer, pay_on=_in(2))
     assert Payable.objects.get(pk=payable.pk).pay_on is None
+
+
+def test_whoever_approved_it_may_not_schedule_its_payment_superusers_included(people, approved_payable):
+    people.approver.is_superuser = True
+    people.approver.save(update_fields=["is_superuser"])
+    with pytest.raises(ApproverMayNotPay, match="you approved it"):
+        scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.approver, pay_on=_in(1))
+    assert Payable.objects.get(pk=approved_payable.pk).pay_on is None
+    assert not _events(approved_payable, "payable.pay_scheduled").exists()
 
 
 def test_a_payable_waiting_for_approval_cannot_be_scheduled(people, make_payable):
