@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
@@ -228,7 +229,9 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
         if payable.escalated_at and payable.status == S.SUBMITTED:
             label = format_html('{} <span class="status escalated">escalated</span>', label)
         if payable.pay_on and not payable.pay_run_outcome and payable.status == S.APPROVED:
-            label = format_html('{} <span class="scheduled">to pay {}</span>', label, f"{payable.pay_on:%d %b %Y}")
+            label = format_html(
+                '{} <span class="scheduled">scheduled for {}</span>', label, date_format(payable.pay_on, "j M Y")
+            )
         if getattr(payable, "on_hold", False):
             label = format_html('{} <span class="status status-on-hold">On hold</span>', label)
         return label

@@ -338,3 +338,12 @@ def test_the_payer_is_told_why_a_scheduled_payment_was_refused(
     assert len(told) == 1 and "was not paid on its scheduled day" in told[0].subject
     assert "holds $1.00" in told[0].body
     assert dots.received("POST", PAY_PATH) == []
+
+
+def test_the_list_says_when_a_scheduled_payable_is_paid(client, people, approved_payable):
+    day = _in(3)
+    scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=day)
+    login_verified(client, people.payer)
+    page = client.get(reverse("admin:payables_payable_changelist")).content.decode()
+    assert f"scheduled for {day.day} {day:%b %Y}" in page
+    assert f"Paid on {day.day} {day:%b %Y}, as scheduled" in page and "Payer: pay" not in page
