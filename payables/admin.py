@@ -26,6 +26,10 @@ from payables.models import LineItem, Payable, PayableHold
 S = Payable.Status
 
 
+# Shown on the payable page under a collapsed "Details for support".
+SUPPORT_FIELDS = ("dots_id", "last_dots_error")
+
+
 class LineItemInline(admin.TabularInline):
     model = LineItem
     extra = 0
@@ -291,6 +295,15 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
             # Read-only: the PDF linked to its download page, never to a /media/ URL nothing serves.
             fields = ["pdf" if name == "file" else name for name in fields]
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        # Ids and Dots' raw error are for support, not for the accountant reading the page.
+        fields = self.get_fields(request, obj)
+        support = [name for name in fields if name in SUPPORT_FIELDS]
+        fieldsets: list = [(None, {"fields": [name for name in fields if name not in SUPPORT_FIELDS]})]
+        if support:
+            fieldsets.append(("Details for support", {"classes": ("collapse",), "fields": support}))
+        return fieldsets
 
     @admin.display(description="bill (PDF)")
     def pdf(self, payable):
