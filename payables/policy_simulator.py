@@ -80,7 +80,11 @@ class Route:
         return not self.problems
 
     def text(self) -> str:
-        steps = "; ".join(f"step {s.number}: {s.required} of {', '.join(s.approvers) or 'nobody'}" for s in self.steps)
+        steps = "; ".join(
+            f"step {s.number}: {s.required} approval{'s' if s.required != 1 else ''} from "
+            f"{', '.join(s.approvers) or 'nobody eligible'}"
+            for s in self.steps
+        )
         return f"{self.policy} ({steps})"
 
 
