@@ -77,10 +77,13 @@ def test_submitted_covered_by_the_backup_scheduled_and_paid_once(page, live_serv
     blake_device = add_totp_device(blake)
     sign_in(page, base, blake.username, code=current_code(blake_device))
     page.goto(f"{base}/admin/payables/payable/{payable.pk}/change/")
-    click_and_wait(page, "a.button:has-text('Schedule payment…')")
+    assert "You approved this payable, so someone else pays it." in page.inner_text("#payable-panel")
+    assert page.locator("a.button:has-text('Schedule payment…'), a.button:has-text('Pay…')").count() == 0
+    # Even by the page's own address, scheduling is refused with the reason.
+    page.goto(f"{base}{reverse('admin:payables_payable_act', args=[payable.pk, 'schedule'])}")
     page.fill("#id_pay_on", (today + dt.timedelta(days=1)).isoformat())
     click_and_wait(page, "input[type=submit][value=Schedule]")
-    assert "you approved it, so someone else must schedule and pay it" in page.inner_text("#content-start, body")
+    assert "you approved it, so someone else must schedule and pay it" in page.inner_text("body")
     assert Payable.objects.get(pk=payable.pk).pay_on is None
 
     # 3. The payer schedules it for tomorrow (the code given at sign-in is fresh).

@@ -251,3 +251,12 @@ def test_a_payable_to_approve_again_says_so_as_its_next_step(client, people, app
     text = _text(client.get(_url("change", approved_payable)))
     assert "Next: approved again as it is now (step 1 needs 1 more approval)" in text
     assert "Payer: pay" not in text
+
+
+def test_the_approver_sees_no_schedule_button_either(client, people, approved_payable):
+    approver = people.approver
+    approver.groups.add(Group.objects.get(name=roles.PAYER))
+    login_verified(client, approver)
+    text = _text(client.get(_url("change", approved_payable)))
+    assert "You approved this payable, so someone else pays it" in text
+    assert "Schedule payment…" not in text
