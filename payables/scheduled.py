@@ -57,7 +57,7 @@ def scheduled_text(payable: Payable) -> str:
     if payable.pay_on is None:
         return ""
     who = payable.pay_scheduled_by.get_full_name() or payable.pay_scheduled_by.get_username()
-    text = f"Scheduled to pay on {payable.pay_on:%d %b %Y} by {who}"
+    text = f"Scheduled to pay on {payable.pay_on.day} {payable.pay_on:%b %Y} by {who}"
     if payable.pay_run_outcome == O.PAID:
         return f"{text}: paid on the day."
     if payable.pay_run_outcome == O.REFUSED:
@@ -93,7 +93,7 @@ def payable_schedule_pay(
         raise ScheduleRefused(f"{payable}: it has no due date to pay it on.")
     today = today or company_today()
     if pay_on < today:
-        raise ScheduleRefused(f"{payable}: {pay_on:%d %b %Y} is in the past; choose today or a later date.")
+        raise ScheduleRefused(f"{payable}: {pay_on.day} {pay_on:%b %Y} is in the past; choose today or a later date.")
     return _set_schedule(
         payable, Q(status=S.APPROVED), pay_on=pay_on, by=actor, actor=actor, action="payable.pay_scheduled"
     )

@@ -77,7 +77,7 @@ def test_the_schedule_page_asks_for_a_fresh_code_and_the_payable_shows_the_date(
     payable = Payable.objects.get(pk=approved_payable.pk)
     assert (payable.pay_on, payable.pay_scheduled_by) == (day, people.payer)
     page = client.get(reverse("admin:payables_payable_change", args=[payable.pk])).content.decode()
-    assert f"Scheduled to pay on {day:%d %b %Y} by Pat Payer" in page
+    assert f"Scheduled to pay on {day.day} {day:%b %Y} by Pat Payer" in page
     event = _events(payable, "payable.pay_scheduled").get()
     assert event.actor == people.payer
     assert event.changes["pay_on"] == {"before": None, "after": day.isoformat()}
@@ -346,4 +346,4 @@ def test_the_list_says_when_a_scheduled_payable_is_paid(client, people, approved
     login_verified(client, people.payer)
     page = client.get(reverse("admin:payables_payable_changelist")).content.decode()
     assert f"scheduled for {day.day} {day:%b %Y}" in page
-    assert f"Paid on {day.day} {day:%b %Y}, as scheduled" in page and "Payer: pay" not in page
+    assert f"To be paid on {day.day} {day:%b %Y}, as scheduled" in page and "Payer: pay" not in page
