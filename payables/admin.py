@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, strip_tags
 
 import payables.admin_approvals  # noqa: F401  (approval policies and approvers)
@@ -23,6 +24,10 @@ from payables.forms import PayableForm, PayableFromFileForm
 from payables.models import LineItem, Payable, PayableHold
 
 S = Payable.Status
+
+
+# Shown on the payable page under a collapsed "Details for support".
+SUPPORT_FIELDS = ("dots_id", "last_dots_error")
 
 
 class LineItemInline(admin.TabularInline):
@@ -228,7 +233,9 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
         if payable.escalated_at and payable.status == S.SUBMITTED:
             label = format_html('{} <span class="status escalated">escalated</span>', label)
         if payable.pay_on and not payable.pay_run_outcome and payable.status == S.APPROVED:
-            label = format_html('{} <span class="scheduled">to pay {}</span>', label, f"{payable.pay_on:%d %b %Y}")
+            label = format_html(
+                '{} <span class="scheduled">scheduled for {}</span>', label, date_format(payable.pay_on, "j M Y")
+            )
         if getattr(payable, "on_hold", False):
             label = format_html('{} <span class="status status-on-hold">On hold</span>', label)
         return label
@@ -288,6 +295,15 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
             # Read-only: the PDF linked to its download page, never to a /media/ URL nothing serves.
             fields = ["pdf" if name == "file" else name for name in fields]
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        # Ids and Dots' raw error are for support, not for the accountant reading the page.
+        fields = self.get_fields(request, obj)
+        support = [name for name in fields if name in SUPPORT_FIELDS]
+        fieldsets: list = [(None, {"fields": [name for name in fields if name not in SUPPORT_FIELDS]})]
+        if support:
+            fieldsets.append(("Details for support", {"classes": ("collapse",), "fields": support}))
+        return fieldsets
 
     @admin.display(description="bill (PDF)")
     def pdf(self, payable):

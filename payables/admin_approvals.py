@@ -40,7 +40,26 @@ class _Preview(Exception):
 
 
 # Fields of the preview page itself, not of the policy form it posts back.
-_PREVIEW_FIELDS = {"csrfmiddlewaretoken", "_simulate", "unsatisfiable_reason", "_confirm_unsatisfiable"}
+_PREVIEW_FIELDS = {
+    "csrfmiddlewaretoken",
+    "_simulate",
+    "unsatisfiable_reason",
+    "_confirm_unsatisfiable",
+    "_confirm_move",
+}
+
+
+def _planned_priorities(selected: list[ApprovalPolicy], direction: int) -> dict[int, int]:
+    """The priorities after moving each selected policy in turn, as policies.policy_move will (one
+    already first or last stays where it is)."""
+    ordered = [(p.pk, p.priority) for p in selectors.current_policies()]
+    for policy in selected:
+        try:
+            planned = dict(ordered) | policies.move_plan(ordered, policy_id=policy.pk, direction=direction)
+        except (IndexError, KeyError):
+            continue
+        ordered = sorted(planned.items(), key=lambda item: (item[1], item[0]))
+    return dict(ordered)
 
 
 # --- approval policies ----------------------------------------------------------------------------------------
@@ -331,9 +350,17 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_delete_permission(request, obj):
             raise PermissionDenied
-        if request.method == "POST":
+        # Deleting is a change to the policies too: the same preview as an edit, and a reason when it
+        # leaves open payables without enough approvers.
+        simulation = policy_simulator.simulate(None, replaces=obj.pk)
+        blocking = [i for i in simulation.unsatisfiable if i.changed]
+        reason = request.POST.get("reason", "").strip()
+        error = ""
+        if request.method == "POST" and blocking and not reason:
+            error = "Give a reason to delete it anyway: it goes into the audit trail."
+        elif request.method == "POST":
             try:
-                policies.policy_delete(actor=request.user, policy_id=obj.pk, reason=request.POST.get("reason", ""))
+                policies.policy_delete(actor=request.user, policy_id=obj.pk, reason=reason)
             except errors.PolicyNotInDots as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             except DomainError as exc:
@@ -341,12 +368,24 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_change", args=[obj.pk]))
             else:
                 self.message_user(request, f"{obj} was retired here and deleted in Dots.", messages.SUCCESS)
+            if blocking:
+                policies.policy_confirm_unsatisfiable(
+                    actor=request.user,
+                    policy_id=obj.pk,
+                    reason=reason,
+                    payables=[i.payable.bill_number for i in blocking],
+                )
             return HttpResponseRedirect(reverse("admin:payables_approvalpolicy_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "object": obj,
             "title": f"Delete approval policy “{obj.description}”?",
+            "simulation": simulation,
+            "changed": simulation.changed,
+            "blocking": blocking,
+            "error": error,
+            "reason": reason,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/payables/approvalpolicy/delete_confirmation.html", context)
@@ -354,19 +393,58 @@ class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     # -- priority --
 
     def _move(self, request, queryset, direction: int):
+        selected = list(queryset.filter(retired_at__isnull=True).order_by("priority", "id"))
+        # Moving changes which policy routes a payable: when it changes anything for an open payable,
+        # show what first (the same preview as an edit) and move only once confirmed, with a reason
+        # when it leaves open payables without enough approvers.
+        simulation = policy_simulator.simulate_priorities(_planned_priorities(selected, direction))
+        blocking = [i for i in simulation.unsatisfiable if i.changed]
+        reason = request.POST.get("unsatisfiable_reason", "").strip()
+        if simulation.changed and "_confirm_move" not in request.POST:
+            return self._move_preview(request, simulation, blocking, direction)
+        if blocking and not reason:
+            error = "Give a reason to move it anyway: it goes into the audit trail."
+            return self._move_preview(request, simulation, blocking, direction, error)
         outcomes = [
             run_row(str(p), policies.policy_move, actor=request.user, policy_id=p.pk, direction=direction)
-            for p in queryset.filter(retired_at__isnull=True).order_by("priority", "id")
+            for p in selected
         ]
         message_outcomes(self, request, outcomes, verb="moved")
+        if blocking and selected:
+            policies.policy_confirm_unsatisfiable(
+                actor=request.user,
+                policy_id=selected[0].pk,
+                reason=reason,
+                payables=[i.payable.bill_number for i in blocking],
+            )
+        return None
+
+    def _move_preview(self, request, simulation, blocking, direction: int, error: str = ""):
+        reposted = [(name, values) for name, values in request.POST.lists() if name not in _PREVIEW_FIELDS]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"What moving {'up' if direction < 0 else 'down'} would do to open payables",
+            "simulation": simulation,
+            "changed": simulation.changed,
+            "blocking": blocking,
+            "error": error,
+            "reposted": [*reposted, ("_confirm_move", ["1"])],
+            "action_url": request.get_full_path(),
+            "back_url": reverse("admin:payables_approvalpolicy_changelist"),
+            "save_label": "Move anyway" if blocking else "Move",
+            "back_label": "Leave the order as it is",
+            "verb": "move",
+        }
+        return TemplateResponse(request, "admin/payables/approvalpolicy/simulate.html", context)
 
     @admin.action(description="Move up (tried earlier)", permissions=["change"])
     def move_up(self, request, queryset):
-        self._move(request, queryset, -1)
+        return self._move(request, queryset, -1)
 
     @admin.action(description="Move down (tried later)", permissions=["change"])
     def move_down(self, request, queryset):
-        self._move(request, queryset, +1)
+        return self._move(request, queryset, +1)
 
     @admin.action(description="Send to Dots again (after a failed call)", permissions=["change"])
     def send_to_dots(self, request, queryset):

@@ -186,8 +186,8 @@ def active_hold(payable: Payable) -> PayableHold | None:
 
 def hold_text(hold: PayableHold) -> str:
     until = f" until {hold.release_on:%d %b %Y}" if hold.release_on else " until someone releases it"
-    since = timezone.localtime(hold.placed_at).strftime("%Y-%m-%d %H:%M")
-    return f"on hold since {since} by {_person(hold.placed_by)}{until}: {hold.reason}"
+    since = timezone.localtime(hold.placed_at).strftime("%d %b %Y, %H:%M").lstrip("0")
+    return f"on hold since {since}, placed by {_person(hold.placed_by)},{until}: {hold.reason}"
 
 
 def ensure_not_held(payable: Payable, doing: str) -> None:

@@ -161,4 +161,6 @@ def next_step(payable: Payable, user, cache: selectors.StepCache | None = None) 
         return f"Approval: {where} waits for {who}" if where else NEXT_STEP[S.SUBMITTED]
     if waits_for_bank_account(payable):
         return format_html("Waits for bank account verification: {}", bank_account_link(payable, user))
+    if payable.status == S.APPROVED and payable.pay_on and not payable.pay_run_outcome:
+        return f"To be paid on {payable.pay_on.day} {payable.pay_on:%b %Y}, as scheduled"
     return NEXT_STEP.get(payable.status, "")

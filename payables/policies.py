@@ -399,19 +399,34 @@ def policy_move(*, actor: User, policy_id: int, direction: int) -> list[Approval
     index = next((i for i, p in enumerate(ordered) if p.pk == policy_id), None)
     if index is None:
         raise ApprovalPolicyRetired(f"Approval policy #{policy_id} is not a current policy.")
-    other = index + direction
-    if not 0 <= other < len(ordered):
-        raise InvalidMove(f"{ordered[index]} is already {'first' if direction < 0 else 'last'}.")
-    if ordered[index].priority != ordered[other].priority:
-        wanted = {ordered[index].pk: ordered[other].priority, ordered[other].pk: ordered[index].priority}
-    else:
-        ordered[index], ordered[other] = ordered[other], ordered[index]
-        wanted = {p.pk: (i + 1) * 10 for i, p in enumerate(ordered)}
+    try:
+        wanted = move_plan([(p.pk, p.priority) for p in ordered], policy_id=policy_id, direction=direction)
+    except IndexError:
+        raise InvalidMove(f"{ordered[index]} is already {'first' if direction < 0 else 'last'}.") from None
     changed = []
     for policy in ordered:
         if policy.pk in wanted and wanted[policy.pk] != policy.priority:
             changed.append(policy_set_priority(actor=actor, policy_id=policy.pk, priority=wanted[policy.pk]))
     return changed
+
+
+def move_plan(ordered: Sequence[tuple[int, int]], *, policy_id: int, direction: int) -> dict[int, int]:
+    """The priorities (by policy id) after moving `policy_id` one place earlier (-1) or later (+1) in
+    `ordered`, (id, priority) pairs in the order Dots tries them: swap priorities with the neighbour;
+    when they share a priority, renumber the whole list 10, 20, 30... so the order is explicit.
+    Raises IndexError when it is already first or last (KeyError: not in the list)."""
+    index = next((i for i, (pk, _) in enumerate(ordered) if pk == policy_id), None)
+    if index is None:
+        raise KeyError(policy_id)
+    other = index + direction
+    if not 0 <= other < len(ordered):
+        raise IndexError(policy_id)
+    (pk, priority), (other_pk, other_priority) = ordered[index], ordered[other]
+    if priority != other_priority:
+        return {pk: other_priority, other_pk: priority}
+    order = [p for p, _ in ordered]
+    order[index], order[other] = order[other], order[index]
+    return {p: (i + 1) * 10 for i, p in enumerate(order)}
 
 
 def policy_confirm_unsatisfiable(*, actor: User, policy_id: int, reason: str, payables: Sequence[str]) -> None:

@@ -11,8 +11,8 @@ the older; none: one approval by any Dots admin or AP approver) over the current
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from payables import selectors
 from payables.models import ApprovalPolicy, Approver, Payable
@@ -80,7 +80,11 @@ class Route:
         return not self.problems
 
     def text(self) -> str:
-        steps = "; ".join(f"step {s.number}: {s.required} of {', '.join(s.approvers) or 'nobody'}" for s in self.steps)
+        steps = "; ".join(
+            f"step {s.number}: {s.required} approval{'s' if s.required != 1 else ''} from "
+            f"{', '.join(s.approvers) or 'nobody eligible'}"
+            for s in self.steps
+        )
         return f"{self.policy} ({steps})"
 
 
@@ -155,6 +159,18 @@ def simulate(change: Candidate | None, *, replaces: int | None = None) -> Simula
     (or added; `change` None with `replaces`: that policy deleted)."""
     current = [_candidate(p) for p in selectors.current_policies()]
     after = [c for c in current if c.policy_id != replaces] + ([change] if change else [])
+    return _compare(current, after)
+
+
+def simulate_priorities(priorities: Mapping[int, int]) -> Simulation:
+    """Route every open payable with the current policies, then with these policies (by id) at these
+    priorities: what moving policies up or down the order would do."""
+    current = [_candidate(p) for p in selectors.current_policies()]
+    after = [replace(c, priority=priorities.get(c.policy_id, c.priority)) for c in current]
+    return _compare(current, after)
+
+
+def _compare(current: list[Candidate], after: list[Candidate]) -> Simulation:
     eligible = {a.pk: a for a in selectors.eligible_approvers()}
     defaults = [a for a in Approver.objects.filter(dots_role__in=selectors.DEFAULT_APPROVER_ROLES) if a.pk in eligible]
     payables = (

@@ -25,14 +25,16 @@ from core.errors import ActionQueued, DomainError
 from core.models import AuditEvent
 from core.permissions import require_perm
 from notifications.services import notify
+from payables import controls
 from payables import seam as payables_seam
-from payables.errors import InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
-from payables.models import Payable
+from payables.errors import ApproverMayNotPay, InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
+from payables.models import ControlOverride, Payable
 from payables.models.payable import ScheduledOutcome
 from payables.notify import describe
 
 S = Payable.Status
 O = ScheduledOutcome  # noqa: E741
+C = ControlOverride.Control
 
 # A run under way: claimed, and nothing recorded yet.
 _RUN_UNDER_WAY = Q(pay_run_claimed_at__isnull=False, pay_run_outcome="")
@@ -55,7 +57,7 @@ def scheduled_text(payable: Payable) -> str:
     if payable.pay_on is None:
         return ""
     who = payable.pay_scheduled_by.get_full_name() or payable.pay_scheduled_by.get_username()
-    text = f"Scheduled to pay on {payable.pay_on:%d %b %Y} by {who}"
+    text = f"Scheduled to pay on {payable.pay_on.day} {payable.pay_on:%b %Y} by {who}"
     if payable.pay_run_outcome == O.PAID:
         return f"{text}: paid on the day."
     if payable.pay_run_outcome == O.REFUSED:
@@ -84,11 +86,14 @@ def payable_schedule_pay(
         raise InvalidTransition(
             f"{payable}: only an approved payable can be scheduled; it is {payable.get_status_display().lower()}."
         )
+    # Said now rather than on the day: the run pays as the scheduler, and an approver never pays.
+    if controls.approved_by(payable, actor) and controls.usable_override(payable, C.APPROVER_IS_NOT_PAYER) is None:
+        raise ApproverMayNotPay(f"{payable}: you approved it, so someone else must schedule and pay it.")
     if pay_on is None:
         raise ScheduleRefused(f"{payable}: it has no due date to pay it on.")
     today = today or company_today()
     if pay_on < today:
-        raise ScheduleRefused(f"{payable}: {pay_on:%d %b %Y} is in the past; choose today or a later date.")
+        raise ScheduleRefused(f"{payable}: {pay_on.day} {pay_on:%b %Y} is in the past; choose today or a later date.")
     return _set_schedule(
         payable, Q(status=S.APPROVED), pay_on=pay_on, by=actor, actor=actor, action="payable.pay_scheduled"
     )

@@ -3,6 +3,7 @@
     python -m tests.chaos_worker pay <payable_id> <payer_user_id>
     python -m tests.chaos_worker import <payee_import_id>
     python -m tests.chaos_worker push <payout_link_id>
+    python -m tests.chaos_worker scheduled          (the pay-on-the-day run, payables.tasks.pay_scheduled)
 
 The test starts it with the environment that points it at the test's own database and
 emulator (`worker_env`), waits until the work is half done, and sends SIGKILL.
@@ -59,8 +60,12 @@ def main(argv: list[str]) -> None:
         from payouts import tasks
 
         tasks.payout_link_push(int(argv[1]))
+    elif kind == "scheduled":
+        from payables import tasks
+
+        tasks.pay_scheduled()
     else:
-        raise SystemExit(f"unknown work {kind!r}: pay, import or push")
+        raise SystemExit(f"unknown work {kind!r}: pay, import, push or scheduled")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def bank_account_added(account: VendorBankAccount) -> None:
         event=seam.BANK_ACCOUNT_WAITING_FOR_VERIFICATION,
         recipients=verifiers_for(account),
         target=account,
-        title=f"{account.vendor.name}'s bank account {account} waits for your verification",
+        title=f"{account.vendor.name}: bank account {account} waits for your verification",
         body="\n".join(
             [
                 f"{_person(account.created_by)} added it. Nobody can pay to it until a second person confirms it",

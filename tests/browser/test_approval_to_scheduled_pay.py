@@ -71,6 +71,21 @@ def test_submitted_covered_by_the_backup_scheduled_and_paid_once(page, live_serv
     click_and_wait(page, "input[type=submit][value=Approve]")
     assert Payable.objects.get(pk=payable.pk).status == Payable.Status.APPROVED
 
+    # 2b. The approver is not the payer, superusers included: Blake, made a superuser, may not schedule it.
+    blake.is_superuser = True
+    blake.save(update_fields=["is_superuser"])
+    blake_device = add_totp_device(blake)
+    sign_in(page, base, blake.username, code=current_code(blake_device))
+    page.goto(f"{base}/admin/payables/payable/{payable.pk}/change/")
+    assert "You approved this payable, so someone else pays it." in page.inner_text("#payable-panel")
+    assert page.locator("a.button:has-text('Schedule payment…'), a.button:has-text('Pay…')").count() == 0
+    # Even by the page's own address, scheduling is refused with the reason.
+    page.goto(f"{base}{reverse('admin:payables_payable_act', args=[payable.pk, 'schedule'])}")
+    page.fill("#id_pay_on", (today + dt.timedelta(days=1)).isoformat())
+    click_and_wait(page, "input[type=submit][value=Schedule]")
+    assert "you approved it, so someone else must schedule and pay it" in page.inner_text("body")
+    assert Payable.objects.get(pk=payable.pk).pay_on is None
+
     # 3. The payer schedules it for tomorrow (the code given at sign-in is fresh).
     tomorrow = today + dt.timedelta(days=1)
     sign_in(page, base, "payer", code=current_code(device))
@@ -79,7 +94,7 @@ def test_submitted_covered_by_the_backup_scheduled_and_paid_once(page, live_serv
     page.fill("#id_pay_on", tomorrow.isoformat())
     click_and_wait(page, "input[type=submit][value=Schedule]")
     page.goto(f"{base}/admin/payables/payable/{payable.pk}/change/")
-    assert f"Scheduled to pay on {tomorrow:%d %b %Y} by Pat Payer." in page.inner_text(".scheduled-payment")
+    assert f"Scheduled to pay on {tomorrow.day} {tomorrow:%b %Y} by Pat Payer." in page.inner_text(".scheduled-payment")
 
     # 4. Tomorrow morning by both clocks, the run pays it; a second run (or a second worker) sends nothing.
     morning = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time(7, 0)))
@@ -97,15 +112,26 @@ def test_submitted_covered_by_the_backup_scheduled_and_paid_once(page, live_serv
     sign_in(page, base, manager.username)
     page.goto(f"{base}/admin/core/auditevent/?object_type=payables.payable&q={payable.pk}")
     rows = page.locator("#result_list tbody tr")
-    lines = [rows.nth(i).inner_text() for i in range(rows.count())]
-    for label, who in [
-        ("Payable submitted for approval", "clerk"),
-        ("Payable approved", blake.username),
-        ("Payment scheduled for a date", "payer"),
-        ("Payment requested", "payer"),
-        ("Scheduled payment: outcome", ""),
-        ("Payable paid", ""),
-    ]:
-        assert any(label in line and who in line for line in lines), (label, who, lines)
+    # Newest first on the page: read them oldest first, as the story happened.
+    lines = [rows.nth(i).inner_text() for i in range(rows.count())][::-1]
+    steps = [
+        ("Payable submitted for approval", "Casey Clerk"),
+        ("Payable approved", "Blake Backup"),
+        ("Payment scheduled for a date", "Pat Payer"),
+        ("Payment requested", "Pat Payer"),
+        ("Scheduled payment: outcome", audit.SYSTEM_USERNAME),
+    ]
+    found = []
+    for label, who in steps:
+        matching = [i for i, line in enumerate(lines) if label in line and who in line.split("\t")[2]]
+        assert matching, (label, who, lines)
+        found.append(matching[0])
+    assert found == sorted(found), lines  # in the order they happened
+    assert any("Payable paid" in line for line in lines), lines
     assert any("approved for Avery Approver, away" in line for line in lines), lines
+    # Avery, away, did nothing; Blake, who approved, paid nothing.
+    who = [line.split("\t")[2].split(" (")[0] for line in lines]
+    assert avery.username not in who, lines
+    payment_rows = [line.split("\t") for line in lines if line.split("\t")[3].startswith("Payment")]
+    assert payment_rows and not [row for row in payment_rows if row[2].startswith(f"{blake.username} (")], lines
     assert page.csp_violations == []

@@ -34,7 +34,7 @@ def test_a_payer_schedules_a_payment_for_tomorrow_and_it_is_paid_once(
         page.click("input[type=submit][value=Schedule]")
     assert "scheduled for payment" in page.inner_text(".messagelist"), page.inner_text("#content")
     page.goto(f"{base}/admin/payables/payable/{approved_payable.pk}/change/")
-    assert f"Scheduled to pay on {tomorrow:%d %b %Y} by Pat Payer." in page.inner_text(".scheduled-payment")
+    assert f"Scheduled to pay on {tomorrow.day} {tomorrow:%b %Y} by Pat Payer." in page.inner_text(".scheduled-payment")
 
     # Tomorrow morning, by the emulator's clock and ours: the run pays it, and a second run sends nothing.
     morning = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time(7, 0)))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from core.models import DemoAccount
 
@@ -118,3 +119,14 @@ def test_demo_data_loads_once_and_again_without_change(capsys):
     out = capsys.readouterr().out
     assert "demo-payer-pass" in out
     assert "(0 new)" in out
+
+
+@pytest.mark.django_db
+def test_demo_data_adds_the_coming_holidays_once():
+    from core.models import Holiday
+
+    call_command("load_demo_data")
+    call_command("load_demo_data")
+    names = sorted(Holiday.objects.values_list("name", flat=True))
+    assert names == ["Christmas Day", "Independence Day", "New Year's Day"]
+    assert all(day >= timezone.localdate() for day in Holiday.objects.values_list("date", flat=True))

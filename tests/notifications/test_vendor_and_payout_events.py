@@ -39,7 +39,7 @@ def test_a_new_bank_account_is_announced_to_everyone_who_may_verify_it_but_who_a
     expected = {people.clerk2.email, people.approver.email, people.approver2.email, people.approver3.email}
     assert sorted(m.to[0] for m in mail.outbox) == sorted(expected)
     for message in mail.outbox:
-        assert message.subject.startswith("Acme Supplies's bank account Acme reserve")
+        assert message.subject.startswith("Acme Supplies: bank account Acme reserve")
         assert message.subject.endswith("waits for your verification")
         assert "a second person confirms it" in message.body
     assert not any("000987654321" in m.body or "000987654321" in m.subject for m in mail.outbox)

@@ -218,3 +218,45 @@ def test_a_held_payable_waiting_for_approval_offers_no_approve_button(client, pe
 
     assert "Nobody can approve or pay it until the hold is released" in text
     assert "Approve…" not in text and "Reject…" in text
+
+
+def test_a_held_payable_says_when_in_words_and_that_the_hold_comes_next(client, people, approved_payable):
+    release_on = timezone.localdate() + dt.timedelta(days=5)
+    hold = holds.payable_hold(
+        payable_id=approved_payable.pk, actor=people.approver2, reason="vendor disputes it", release_on=release_on
+    )
+    login_verified(client, people.payer)
+    text = _text(client.get(_url("change", approved_payable)))
+    placed = timezone.localtime(hold.placed_at)
+    assert f"on hold since {placed.day} {placed:%b %Y, %H:%M}" in text
+    # Ids are for support: under the collapsed block, after everything an accountant reads.
+    assert text.index("Details for support") < text.index(approved_payable.dots_id)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text.split("Details for support")[0])
+    assert f"Next: the hold is released (by someone who may hold payables, or by itself on {release_on.day} " in text
+    assert "Payer: pay" not in text
+
+
+def test_a_payable_to_approve_again_says_so_as_its_next_step(client, people, approved_payable, vendor_account):
+    vendor, _ = vendor_account
+    account = bank_accounts.bank_account_create(
+        actor=people.clerk,
+        vendor_id=vendor.pk,
+        name="Acme new",
+        routing_number="021000021",
+        account_number="000555554321",
+        account_type="checking",
+    )
+    Payable.objects.filter(pk=approved_payable.pk).update(bank_account=account)
+    login_verified(client, people.payer)
+    text = _text(client.get(_url("change", approved_payable)))
+    assert "Next: approved again as it is now (step 1 needs 1 more approval)" in text
+    assert "Payer: pay" not in text
+
+
+def test_the_approver_sees_no_schedule_button_either(client, people, approved_payable):
+    approver = people.approver
+    approver.groups.add(Group.objects.get(name=roles.PAYER))
+    login_verified(client, approver)
+    text = _text(client.get(_url("change", approved_payable)))
+    assert "You approved this payable, so someone else pays it" in text
+    assert "Schedule payment…" not in text

@@ -110,7 +110,9 @@ def test_preview_shows_the_effect_and_saves_nothing(admin_client, dots, large_bi
     page = response.content.decode()
     assert response.status_code == 200
     assert "What this change would do to open payables" in page
-    assert big.bill_number in page and "1 of Casey Approver" in page and "2 of Alex Approver, Blair Approver" in page
+    assert big.bill_number in page
+    assert "1 approval from Casey Approver" in page
+    assert "2 approvals from Alex Approver, Blair Approver" in page
     assert ApprovalPolicy.objects.get(retired_at__isnull=True).pk == large_bills.pk
     assert len(dots.received("POST", POLICIES)) == sent_before
 
@@ -178,3 +180,121 @@ def test_the_escalation_contact_is_carried_to_a_new_version(administrator, large
         steps=[(2, [approvers["alex"].pk, approvers["blair"].pk])],
     )
     assert newer.version == 3 and newer.escalation_contact == contact
+
+
+# --- deleting and reordering are changes too ----------------------------------------------------------------------
+
+CHANGELIST = "admin:payables_approvalpolicy_changelist"
+
+
+@pytest.fixture
+def fallback(administrator, approvers, large_bills):  # noqa: F811
+    """Every bill not caught by "Large bills" (tried first): one approval by Casey."""
+    return policies.policy_create(
+        actor=administrator, description="Everything else", priority=5, steps=[(1, [approvers["casey"].pk])]
+    )
+
+
+def _current_order():
+    return [p.description for p in ApprovalPolicy.objects.filter(retired_at__isnull=True).order_by("priority", "id")]
+
+
+def test_moving_a_policy_is_simulated_with_its_new_priority(large_bills, fallback, approvers, make_draft):  # noqa: F811
+    big = make_draft(500_000)
+    simulation = policy_simulator.simulate_priorities({fallback.pk: 1, large_bills.pk: 5})
+    (impact,) = [i for i in simulation.impacts if i.payable.pk == big.pk]
+    assert "Large bills" in impact.before.policy and "Everything else" in impact.after.policy
+    assert impact.after.steps[0].approvers == ("Casey Approver",)
+
+
+def test_deleting_a_policy_shows_what_it_would_do_before_deleting(
+    admin_client,  # noqa: F811
+    dots,
+    large_bills,
+    fallback,
+    make_draft,
+):
+    big = make_draft(500_000)
+    url = reverse("admin:payables_approvalpolicy_delete", args=[large_bills.pk])
+    page = admin_client.get(url).content.decode()
+    assert "What deleting it would do to open payables" in page
+    assert big.bill_number in page
+    assert "2 approvals from Alex Approver, Blair Approver" in page
+    assert "1 approval from Casey Approver" in page
+    assert "no way to be approved" not in page
+    response = admin_client.post(url, {"reason": "Casey approves everything now"})
+    assert response.status_code == 302
+    assert _current_order() == ["Everything else"]
+
+
+def test_deleting_a_policy_that_leaves_a_payable_unapprovable_needs_a_reason(
+    admin_client,  # noqa: F811
+    administrator,
+    dots,
+    large_bills,
+    fallback,
+    approvers,  # noqa: F811
+    make_draft,
+):
+    by_casey = make_draft(500_000, creator=approvers["casey"].user)
+    url = reverse("admin:payables_approvalpolicy_delete", args=[large_bills.pk])
+    page = admin_client.get(url).content.decode()
+    assert "would have no way to be approved" in page and by_casey.bill_number in page
+    assert "step 1 has no eligible approver" in page and "To delete it anyway, give a reason" in page
+    sent_before = len(dots.received("DELETE", POLICIES + "/*"))
+    response = admin_client.post(url, {"reason": ""})
+    assert response.status_code == 200
+    assert "Give a reason to delete it anyway" in response.content.decode()
+    assert _current_order() == ["Large bills", "Everything else"]
+    assert len(dots.received("DELETE", POLICIES + "/*")) == sent_before
+    response = admin_client.post(url, {"reason": "Casey's own bills go to the CFO by hand"})
+    assert response.status_code == 302
+    assert _current_order() == ["Everything else"]
+    event = AuditEvent.objects.get(action="approval_policy.unsatisfiable_confirmed")
+    assert event.reason == "Casey's own bills go to the CFO by hand"
+    assert by_casey.bill_number in str(event.changes) and event.actor == administrator
+
+
+def test_moving_a_policy_that_reroutes_open_payables_shows_the_preview_first(
+    admin_client,  # noqa: F811
+    dots,
+    large_bills,
+    fallback,
+    make_draft,
+):
+    big = make_draft(500_000)
+    data = {"action": "move_up", "_selected_action": [fallback.pk]}
+    response = admin_client.post(reverse(CHANGELIST), data)
+    page = response.content.decode()
+    assert response.status_code == 200 and "What moving up would do to open payables" in page
+    assert big.bill_number in page and "1 approval from Casey Approver" in page and 'value="Move"' in page
+    assert _current_order() == ["Large bills", "Everything else"]
+    response = admin_client.post(reverse(CHANGELIST), {**data, "_confirm_move": "1"})
+    assert response.status_code == 302
+    assert _current_order() == ["Everything else", "Large bills"]
+    assert not AuditEvent.objects.filter(action="approval_policy.unsatisfiable_confirmed").exists()
+
+
+def test_moving_a_policy_that_leaves_a_payable_unapprovable_needs_a_reason(
+    admin_client,  # noqa: F811
+    dots,
+    large_bills,
+    fallback,
+    approvers,  # noqa: F811
+    make_draft,
+):
+    by_casey = make_draft(500_000, creator=approvers["casey"].user)
+    data = {"action": "move_down", "_selected_action": [large_bills.pk]}
+    page = admin_client.post(reverse(CHANGELIST), data).content.decode()
+    assert "would have no way to be approved" in page and by_casey.bill_number in page
+    assert "To move anyway, give a reason" in page and 'value="Move anyway"' in page
+    page = admin_client.post(reverse(CHANGELIST), {**data, "_confirm_move": "1"}).content.decode()
+    assert "Give a reason to move it anyway" in page
+    assert _current_order() == ["Large bills", "Everything else"]
+    response = admin_client.post(
+        reverse(CHANGELIST), {**data, "_confirm_move": "1", "unsatisfiable_reason": "Casey's bills wait for the CFO"}
+    )
+    assert response.status_code == 302
+    assert _current_order() == ["Everything else", "Large bills"]
+    event = AuditEvent.objects.get(action="approval_policy.unsatisfiable_confirmed")
+    assert event.reason == "Casey's bills wait for the CFO" and by_casey.bill_number in str(event.changes)

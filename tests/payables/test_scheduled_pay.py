@@ -16,7 +16,7 @@ from core.models import AuditEvent
 from core.two_factor import SESSION_OTP_VERIFIED_AT
 from dots.client import DotsClient
 from payables import payments, reconcile, scheduled, services
-from payables.errors import InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
+from payables.errors import ApproverMayNotPay, InvalidTransition, ScheduleRefused, SegregationOfDutiesViolation
 from payables.models import Payable
 from tests.support import add_totp_device, current_code, login_verified
 
@@ -77,7 +77,7 @@ def test_the_schedule_page_asks_for_a_fresh_code_and_the_payable_shows_the_date(
     payable = Payable.objects.get(pk=approved_payable.pk)
     assert (payable.pay_on, payable.pay_scheduled_by) == (day, people.payer)
     page = client.get(reverse("admin:payables_payable_change", args=[payable.pk])).content.decode()
-    assert f"Scheduled to pay on {day:%d %b %Y} by Pat Payer" in page
+    assert f"Scheduled to pay on {day.day} {day:%b %Y} by Pat Payer" in page
     event = _events(payable, "payable.pay_scheduled").get()
     assert event.actor == people.payer
     assert event.changes["pay_on"] == {"before": None, "after": day.isoformat()}
@@ -108,6 +108,15 @@ def test_the_creator_may_not_schedule_their_own_payable(people, make_payable):
     with pytest.raises(SegregationOfDutiesViolation, match="you created it"):
         scheduled.payable_schedule_pay(payable_id=payable.pk, actor=people.payer, pay_on=_in(2))
     assert Payable.objects.get(pk=payable.pk).pay_on is None
+
+
+def test_whoever_approved_it_may_not_schedule_its_payment_superusers_included(people, approved_payable):
+    people.approver.is_superuser = True
+    people.approver.save(update_fields=["is_superuser"])
+    with pytest.raises(ApproverMayNotPay, match="you approved it"):
+        scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.approver, pay_on=_in(1))
+    assert Payable.objects.get(pk=approved_payable.pk).pay_on is None
+    assert not _events(approved_payable, "payable.pay_scheduled").exists()
 
 
 def test_a_payable_waiting_for_approval_cannot_be_scheduled(people, make_payable):
@@ -329,3 +338,12 @@ def test_the_payer_is_told_why_a_scheduled_payment_was_refused(
     assert len(told) == 1 and "was not paid on its scheduled day" in told[0].subject
     assert "holds $1.00" in told[0].body
     assert dots.received("POST", PAY_PATH) == []
+
+
+def test_the_list_says_when_a_scheduled_payable_is_paid(client, people, approved_payable):
+    day = _in(3)
+    scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=day)
+    login_verified(client, people.payer)
+    page = client.get(reverse("admin:payables_payable_changelist")).content.decode()
+    assert f"scheduled for {day.day} {day:%b %Y}" in page
+    assert f"To be paid on {day.day} {day:%b %Y}, as scheduled" in page and "Payer: pay" not in page

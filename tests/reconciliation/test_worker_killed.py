@@ -1,4 +1,5 @@
-"""Issue #7: a worker killed in the middle of a pay or an import loses nothing and sends nothing twice.
+"""Issues #7 and #14: a worker killed in the middle of a pay (by hand or on its scheduled day) or an
+import loses nothing and sends nothing twice.
 
 Each test starts a real worker process (tests/chaos_worker.py) on the test's own database
 and emulator, holds its Dots call open (an emulator latency fault, or a server that never
@@ -15,15 +16,21 @@ import threading
 import time
 
 import pytest
+from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from core import roles
 from core.audit import system_user
+from core.models import AuditEvent
 from dots.client import DotsClient
+from notifications.models import Notification
+from payables import scheduled
 from payables import services as payable_services
 from payables import tasks as payable_tasks
 from payables.errors import InvalidTransition
 from payables.models import Payable
+from payables.seam import SCHEDULED_PAYMENT
 from payouts import tasks as payout_tasks
 from payouts.models import Payee, PayeeImport, PayeeImportRow, PayoutLink
 from payouts.services import payee_import_check, payee_imports, payout_links
@@ -52,7 +59,7 @@ class Worker:
     """A worker process on the test's database and emulator; its Dots calls are logged to stderr
     at debug level *before* they are sent, so the test knows when one is in flight."""
 
-    def __init__(self, emulator, *args, dots_api_url=None, timeout_seconds=30.0) -> None:
+    def __init__(self, emulator, *args, dots_api_url=None, timeout_seconds=30.0, extra_env=None) -> None:
         env = worker_env(
             database=connection.settings_dict,
             dots_api_url=dots_api_url or emulator.base_url,
@@ -61,6 +68,7 @@ class Worker:
             timeout_seconds=timeout_seconds,
         )
         env["DOTS_LOG_LEVEL"] = "DEBUG"
+        env.update(extra_env or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.chaos_worker", *map(str, args)],
             cwd=REPO_ROOT,
@@ -194,6 +202,47 @@ def test_a_worker_killed_before_dots_saw_the_payment_is_paid_once_after_the_sett
     finish_in_dots_and_follow(dots, payable)
     assert payments_in_dots(dots, payable) == 1
     assert len(dots.received("POST", PAY_PATH)) == 1
+
+
+# --- pay on the day ------------------------------------------------------------------------------------
+
+
+def test_a_scheduled_pay_whose_worker_is_killed_mid_call_pays_once_and_tells_the_payer_once(
+    dots, people, approved_payable, kill_settings
+):
+    # Due from midnight: the worker runs the production task as it is, on today's schedule.
+    kill_settings.SCHEDULED_PAY_HOUR = 0
+    scheduled.payable_schedule_pay(payable_id=approved_payable.pk, actor=people.payer, pay_on=timezone.localdate())
+    dots.add_fault(method="POST", path=PAY_PATH, kind="latency", ms=HELD_MS, count=1)
+    worker = Worker(dots, "scheduled", extra_env={"SCHEDULED_PAY_HOUR": "0"})
+    worker.wait_until_sending("POST", PAY_PATH)
+    time.sleep(0.3)  # the emulator now holds the pay call the morning run made
+    worker.kill()
+    payable = Payable.objects.get(pk=approved_payable.pk)
+    assert payable.status == S.PAY_REQUESTED and payable.pay_requested_by == people.payer
+    assert payable.pay_run_claimed_at is not None and payable.pay_run_outcome == ""
+
+    # The schedule's next run: the payment is in flight, so it sends nothing and tells nobody yet.
+    assert "still in flight 1" in payable_tasks.pay_scheduled()
+    time.sleep(HELD_MS / 1000)  # Dots takes the held payment, with nobody left to record it
+    assert len(dots.received("POST", PAY_PATH)) == 1
+    # Reconciliation reads the interrupted call back from Dots; the follower sees it complete.
+    reconcile_until(lambda: status_of(payable) not in (S.PAY_REQUESTED, S.OUTCOME_UNKNOWN))
+    assert status_of(payable) == S.PAYMENT_INITIATED
+    finish_in_dots_and_follow(dots, payable)
+
+    # The runs after that record the outcome for the payer, once, and still send nothing.
+    assert "paid 1," in payable_tasks.pay_scheduled()
+    assert "paid 0," in payable_tasks.pay_scheduled()
+    payable.refresh_from_db()
+    assert (payable.status, payable.pay_run_outcome) == (S.PAYMENT_COMPLETED, "paid")
+    assert payments_in_dots(dots, payable) == 1
+    assert len(dots.received("POST", PAY_PATH)) == 1
+    told = Notification.objects.filter(recipient=people.payer, event=SCHEDULED_PAYMENT)
+    assert [n.title for n in told] == [f"{payable.bill_number} from Acme Supplies ($250.00) was paid as you scheduled"]
+    emails = [m.subject for m in mail.outbox if m.to == [people.payer.email] and "scheduled" in m.subject]
+    assert emails == [told[0].title]
+    assert AuditEvent.objects.filter(action="payable.scheduled_pay_outcome", object_id=str(payable.pk)).count() == 1
 
 
 # --- payout link -----------------------------------------------------------------------------------------
