@@ -72,7 +72,7 @@ class Delivery:
 
 def route(recipients: Iterable[User], day: dt.date | None = None) -> list[Delivery]:
     """Who is actually told: each active recipient, or their backup while they are away (following a
-    backup who is away too, never in a circle). Duplicates are dropped."""
+    backup who is away too, never in a circle). Each person once: duplicates are dropped."""
     people = {}
     for user in recipients:
         if user is not None and user.is_active and user.pk not in people:
@@ -92,7 +92,14 @@ def route(recipients: Iterable[User], day: dt.date | None = None) -> list[Delive
             delivery = Delivery(target, user, first.ends_on)
         key = (delivery.recipient.pk, delivery.on_behalf_of.pk if delivery.on_behalf_of else None)
         deliveries.setdefault(key, delivery)
-    return list(deliveries.values())
+    # One notice per person: a backup who is a recipient in their own right (both listed in one
+    # approval step, say) is told once, as themselves; My tasks still shows whom they cover.
+    told_directly = {recipient for recipient, on_behalf_of in deliveries if on_behalf_of is None}
+    return [
+        delivery
+        for (recipient, on_behalf_of), delivery in deliveries.items()
+        if on_behalf_of is None or recipient not in told_directly
+    ]
 
 
 def emails_wanted(user_ids: Iterable[int], event: str) -> set[int]:

@@ -92,7 +92,8 @@ def _write(
     for delivery in selectors.route(recipients):
         key = dedupe_key
         if key and delivery.on_behalf_of is not None:
-            # A backup told for a colleague as well as for themselves gets both: one key each.
+            # Told for a colleague (route() drops it when they are told as themselves too): a key of its own,
+            # so a later notice to them directly, once the colleague is back, is not taken for this one.
             key = f"{key[:180]}|for:{delivery.on_behalf_of.pk}"
         row = Notification(
             recipient=delivery.recipient,
