@@ -224,7 +224,9 @@ def payments_in_dots(payable_ids: list[int]) -> tuple[int, list[str], dict[str, 
 # --- locust ------------------------------------------------------------------------------------------
 
 
-def run_locust(*, plan_path: Path, phase: str, host: str, users: int, seconds: int, workdir: Path) -> dict:
+def run_locust(
+    *, plan_path: Path, phase: str, host: str, users: int, seconds: int, workdir: Path, spawn_rate: float = 2
+) -> dict:
     classes = (
         ["Baseline"] if phase == "single" else ["Clerk", "Approver", "Payer", "Operator", "Manager", "Administrator"]
     )
@@ -240,7 +242,7 @@ def run_locust(*, plan_path: Path, phase: str, host: str, users: int, seconds: i
         "--users",
         str(users),
         "--spawn-rate",
-        "10",
+        str(spawn_rate),
         "--run-time",
         f"{seconds}s",
         "--stop-timeout",
@@ -324,6 +326,9 @@ def main() -> int:
     parser.add_argument("--pool", type=int, help="payables to approve, and to pay, in each mixed phase")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument(
+        "--spawn-rate", type=float, default=2, help="people starting (signing in) per second (default 2)"
+    )
+    parser.add_argument(
         "--think", default="2-8", help="seconds each person reads a page before the next one, MIN-MAX (default 2-8)"
     )
     parser.add_argument("--no-two-nodes", action="store_true", help="skip the two-node phase")
@@ -382,7 +387,13 @@ def main() -> int:
         single = run_locust(plan_path=plan_path, phase="single", host=web, users=1, seconds=900, workdir=workdir)
         print_phase(single)
         loaded = run_locust(
-            plan_path=plan_path, phase="load", host=web, users=size["users"], seconds=size["seconds"], workdir=workdir
+            plan_path=plan_path,
+            phase="load",
+            host=web,
+            users=size["users"],
+            seconds=size["seconds"],
+            workdir=workdir,
+            spawn_rate=args.spawn_rate,
         )
         ratios = print_phase(loaded, single=single["rows"])
         stack.stop("web")
@@ -411,6 +422,7 @@ def main() -> int:
                 users=size["users"],
                 seconds=size["seconds"],
                 workdir=workdir,
+                spawn_rate=args.spawn_rate,
             )
             print_phase(two, single=single["rows"])
             import requests

@@ -23,6 +23,7 @@ import time
 from hashlib import sha1
 
 from locust import HttpUser, between, task
+from locust.exception import StopUser
 
 PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_PLAN") else {}  # noqa: SIM115
 PHASE = os.environ.get("LOAD_PHASE", "load")
@@ -37,6 +38,7 @@ PAYMENT_ACTIONS_SENT: list[int] = []  # every payable some payer asked to pay, i
 TOTAL_USERS = sum(len(accounts) for accounts in ACCOUNTS.values())
 _signed_in: list[str] = []
 _sign_in_failures: list[str] = []
+_sign_in_retries = [0]
 _to_approve = iter(POOLS.get("submitted", []))
 _to_pay = iter(POOLS.get("approved", []))
 _uploads = itertools.count()
@@ -65,22 +67,30 @@ class Person(HttpUser):
     def on_start(self) -> None:
         self.account = ACCOUNTS[self.role].pop(0)
         self.code_counter = -1
-        self.sign_in()
-        self.warm_up()
-        _signed_in.append(self.account["username"])
-        if len(_signed_in) == TOTAL_USERS:
-            # Everyone is signed in: the figures start now, without the sign-in rush (each sign-in
-            # hashes a password) and without the first requests of fresh worker processes.
-            self.environment.stats.reset_all()
-            for error in _sign_in_failures:  # still counted
-                self.environment.events.request.fire(
-                    request_type="POST",
-                    name="sign in",
-                    response_time=0,
-                    response_length=0,
-                    exception=Exception(error),
-                    context={},
-                )
+        try:
+            self.sign_in()
+            self.warm_up()
+        finally:
+            _signed_in.append(self.account["username"])
+            if len(_signed_in) == TOTAL_USERS:
+                self.start_the_figures()
+
+    def start_the_figures(self) -> None:
+        """Everyone has signed in: the figures start now, without the sign-in rush (each sign-in hashes
+        a password) and without the first requests of fresh worker processes. Sign-ins refused for good,
+        and those tried again with the next code, still count."""
+        self.environment.stats.reset_all()
+        fire = self.environment.events.request.fire
+        for error in _sign_in_failures:
+            fire(request_type="POST", name="sign in", response_time=0, response_length=0, exception=Exception(error))
+        for _ in range(_sign_in_retries[0]):
+            fire(
+                request_type="POST",
+                name="sign in: again, with the next code",
+                response_time=0,
+                response_length=0,
+                exception=None,
+            )
 
     def warm_up(self) -> None:
         """Before the figures start: nothing (the Baseline user warms every page up)."""
@@ -100,23 +110,34 @@ class Person(HttpUser):
         return totp_code(self.account["key"], at=counter * 30 + 1)
 
     def sign_in(self) -> None:
-        self.client.get("/admin/login/", name="sign in: page")
-        with self.client.post(
-            "/admin/login/?next=/admin/",
-            data={
-                "csrfmiddlewaretoken": self.csrf(),
-                "username": self.account["username"],
-                "password": PLAN["password"],
-                "otp_token": self.code(),
-                "next": "/admin/",
-            },
-            name="sign in",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200 or "/admin/login/" in response.url:
-                error = f"sign-in refused for {self.account['username']} ({response.status_code})"
-                _sign_in_failures.append(error)
-                response.failure(error)
+        """The sign-in form with the password and the current code. A person whose code expired while the
+        page was loading types the next one: up to three tries, the refused ones counted apart; a person
+        who still cannot sign in is an error and stops."""
+        for attempt in range(3):
+            self.client.get("/admin/login/", name="sign in: page")
+            with self.client.post(
+                "/admin/login/?next=/admin/",
+                data={
+                    "csrfmiddlewaretoken": self.csrf(),
+                    "username": self.account["username"],
+                    "password": PLAN["password"],
+                    "otp_token": self.code(),
+                    "next": "/admin/",
+                },
+                name="sign in" if attempt == 0 else "sign in: again, with the next code",
+                catch_response=True,
+            ) as response:
+                if response.status_code == 200 and "/admin/login/" not in response.url:
+                    response.success()
+                    return
+                refused = f"sign-in refused for {self.account['username']} ({response.status_code})"
+                if attempt < 2 and response.status_code == 200 and b"authenticator code" in response.content:
+                    response.success()  # the code expired on the way: the next try says whether it holds
+                    _sign_in_retries[0] += 1
+                    continue
+                _sign_in_failures.append(refused)
+                response.failure(refused)
+                raise StopUser()
 
     def _judge(self, response, *, expect: bytes | None = None) -> None:
         if response.status_code >= 400:
@@ -276,7 +297,7 @@ class Payer(Person):
         self.page(f"{LIST}{pk}/change/", "change: payable to act on")
         name = "action: pay again (a bill just paid)" if again else "action: pay"
         response = self.post(f"{LIST}{pk}/act/pay/", name, {"confirm": "1"})
-        if b'name="otp_token"' in response.content:  # the sign-in code is too old: a fresh one
+        if b'name="otp_token"' in response.content and "/admin/login/" not in response.url:  # code too old
             self.post(f"{LIST}{pk}/act/pay/", "action: pay (fresh code)", {"confirm": "1", "otp_token": self.code()})
 
 
