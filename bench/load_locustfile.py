@@ -22,7 +22,7 @@ import struct
 import time
 from hashlib import sha1
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 from locust.exception import StopUser
 
 PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_PLAN") else {}  # noqa: SIM115
@@ -35,8 +35,6 @@ PDF = b"%PDF-1.4\nBT (Invoice LOAD-1) Tj (Total: $1,234.56) Tj ET\n%%EOF\n"
 STATUSES = ("created", "submitted_for_approval", "approved", "payment_completed")
 PAYMENT_ACTIONS_SENT: list[int] = []  # every payable some payer asked to pay, in order
 
-TOTAL_USERS = sum(len(accounts) for accounts in ACCOUNTS.values())
-_signed_in: list[str] = []
 _sign_in_failures: list[str] = []
 _sign_in_retries = [0]
 _to_approve = iter(POOLS.get("submitted", []))
@@ -53,6 +51,38 @@ def totp_code(key_hex: str, *, step: int = 30, digits: int = 6, at: float | None
     return f"{value % 10**digits:0{digits}d}"
 
 
+def start_the_figures(environment) -> None:
+    """The figures start now: after the single user's warm-up, or once every person of a mixed phase has
+    started (signing in goes on meanwhile: it is part of the load). Sign-ins refused for good so far,
+    and those tried again with the next code, still count."""
+    environment.stats.reset_all()
+    fire = environment.events.request.fire
+    for error in _sign_in_failures:
+        fire(request_type="POST", name="sign in", response_time=0, response_length=0, exception=Exception(error))
+    for _ in range(_sign_in_retries[0]):
+        fire(
+            request_type="POST",
+            name="sign in: again, with the next code",
+            response_time=0,
+            response_length=0,
+            exception=None,
+        )
+
+
+@events.spawning_complete.add_listener
+def _everyone_started(user_count: int, **kwargs) -> None:
+    if PHASE != "single":
+        start_the_figures(kwargs.get("environment") or _environment[0])
+
+
+_environment: list = []
+
+
+@events.init.add_listener
+def _keep_environment(environment, **kwargs) -> None:
+    _environment.append(environment)
+
+
 def _count(role: str) -> int:
     return len(ACCOUNTS.get(role, []))
 
@@ -67,30 +97,8 @@ class Person(HttpUser):
     def on_start(self) -> None:
         self.account = ACCOUNTS[self.role].pop(0)
         self.code_counter = -1
-        try:
-            self.sign_in()
-            self.warm_up()
-        finally:
-            _signed_in.append(self.account["username"])
-            if len(_signed_in) == TOTAL_USERS:
-                self.start_the_figures()
-
-    def start_the_figures(self) -> None:
-        """Everyone has signed in: the figures start now, without the sign-in rush (each sign-in hashes
-        a password) and without the first requests of fresh worker processes. Sign-ins refused for good,
-        and those tried again with the next code, still count."""
-        self.environment.stats.reset_all()
-        fire = self.environment.events.request.fire
-        for error in _sign_in_failures:
-            fire(request_type="POST", name="sign in", response_time=0, response_length=0, exception=Exception(error))
-        for _ in range(_sign_in_retries[0]):
-            fire(
-                request_type="POST",
-                name="sign in: again, with the next code",
-                response_time=0,
-                response_length=0,
-                exception=None,
-            )
+        self.sign_in()
+        self.warm_up()
 
     def warm_up(self) -> None:
         """Before the figures start: nothing (the Baseline user warms every page up)."""
@@ -207,6 +215,7 @@ class Baseline(Person):
         for _ in range(int(PLAN.get("warm_up_rounds", 8))):
             self.one_round()
         self.rounds = 0
+        start_the_figures(self.environment)
 
     @task
     def measured_round(self) -> None:
