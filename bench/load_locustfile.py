@@ -22,7 +22,8 @@ import struct
 import time
 from hashlib import sha1
 
-from locust import HttpUser, between, events, task
+import gevent
+from locust import HttpUser, between, task
 from locust.exception import StopUser
 
 PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_PLAN") else {}  # noqa: SIM115
@@ -35,6 +36,7 @@ PDF = b"%PDF-1.4\nBT (Invoice LOAD-1) Tj (Total: $1,234.56) Tj ET\n%%EOF\n"
 STATUSES = ("created", "submitted_for_approval", "approved", "payment_completed")
 PAYMENT_ACTIONS_SENT: list[int] = []  # every payable some payer asked to pay, in order
 
+TOTAL_USERS = sum(len(accounts) for accounts in ACCOUNTS.values())
 _sign_in_failures: list[str] = []
 _sign_in_retries = [0]
 _to_approve = iter(POOLS.get("submitted", []))
@@ -53,8 +55,7 @@ def totp_code(key_hex: str, *, step: int = 30, digits: int = 6, at: float | None
 
 def start_the_figures(environment) -> None:
     """The figures start now: after the single user's warm-up, or once every person of a mixed phase has
-    started (signing in goes on meanwhile: it is part of the load). Sign-ins refused for good so far,
-    and those tried again with the next code, still count."""
+    signed in. Sign-ins refused for good, and those tried again with the next code, still count."""
     environment.stats.reset_all()
     fire = environment.events.request.fire
     for error in _sign_in_failures:
@@ -69,18 +70,17 @@ def start_the_figures(environment) -> None:
         )
 
 
-@events.spawning_complete.add_listener
-def _everyone_started(user_count: int, **kwargs) -> None:
-    if PHASE != "single":
-        start_the_figures(kwargs.get("environment") or _environment[0])
+_started: list[str] = []
 
 
-_environment: list = []
-
-
-@events.init.add_listener
-def _keep_environment(environment, **kwargs) -> None:
-    _environment.append(environment)
+def one_more_started(environment) -> None:
+    """A person has signed in (or given up): once everyone has, the figures start, and the phase ends
+    `measure_seconds` later (the sign-in rush is not measured: each sign-in hashes a password, and on a
+    busy machine 50 at once take tens of seconds)."""
+    _started.append("x")
+    if PHASE != "single" and len(_started) == TOTAL_USERS:
+        start_the_figures(environment)
+        gevent.spawn_later(float(PLAN.get("measure_seconds", 60)), environment.runner.quit)
 
 
 def _count(role: str) -> int:
@@ -97,8 +97,11 @@ class Person(HttpUser):
     def on_start(self) -> None:
         self.account = ACCOUNTS[self.role].pop(0)
         self.code_counter = -1
-        self.sign_in()
-        self.warm_up()
+        try:
+            self.sign_in()
+            self.warm_up()
+        finally:
+            one_more_started(self.environment)
 
     def warm_up(self) -> None:
         """Before the figures start: nothing (the Baseline user warms every page up)."""
