@@ -33,8 +33,8 @@ Prints per page and action: requests, p50, p95, p99 (ms), failures; throughput; 
 recorded per payable (its action history, as tests/chaos_support.py compare_with_dots counts them).
 Targets, each PASS/FAIL (exit status 1 on any FAIL): no error (5xx, unexpected 4xx, a lost session,
 a lost PDF), no payable paid twice, p95 of every list and change page under load within 3x its p95
-with one user, and in the two-node run no lost session and no lost PDF. Quote ratios: the machine
-is shared.
+with one user (with --quick reported but not counted: a p95 of a few requests is their slowest), and
+in the two-node run no lost session and no lost PDF. Quote ratios: the machine is shared.
 """
 
 from __future__ import annotations
@@ -454,13 +454,11 @@ def main() -> int:
             (f"no errors with {size['users']} users (5xx, unexpected 4xx, lost session or PDF)", failures(loaded) == 0)
         )
         verdicts.append(("no payable paid twice", not twice and payments > 0))
-        verdicts.append(
-            (
-                f"p95 of list and change pages within {RATIO_TARGET:g}x one user's "
-                f"(worst {max((r for _, r, _ in ratios), default=0):.2f}x)",
-                bool(ratios) and all(ok for _, _, ok in ratios),
-            )
+        latency_label = (
+            f"p95 of list and change pages within {RATIO_TARGET:g}x one user's "
+            f"(worst {max((r for _, r, _ in ratios), default=0):.2f}x)"
         )
+        verdicts.append((latency_label, bool(ratios) and all(ok for _, _, ok in ratios)))
         if two is not None:
             downloads = two["rows"].get("pdf: download", {}).get("requests", 0)
             verdicts.append(("two nodes: no errors", failures(two) == 0))
@@ -472,6 +470,10 @@ def main() -> int:
                 )
             )
         for label, passed in verdicts:
+            if label == latency_label and args.quick and not passed:
+                # A p95 of a handful of requests is their slowest one: reported, not counted.
+                print(f"  FAIL  {label} (not counted with --quick: too few requests a page for a p95)")
+                continue
             print(f"  {'PASS' if passed else 'FAIL'}  {label}")
             ok &= passed
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
