@@ -5,9 +5,11 @@
     .venv/bin/python bench/load.py --quick    # 5,000 payables, 12 users, 40 s a phase (about 4 min)
 
 Everything on 127.0.0.1, started and stopped by this script (bench/stack.py):
-- PostgreSQL (DATABASE_URL's server, default postgres://postgres@127.0.0.1:5432): a throwaway
-  database `ledgerline_bench_load`, dropped and created fresh, dropped again at the end;
-- Redis (REDIS_URL, default redis://127.0.0.1:6379/13: a database index of its own) as broker;
+- PostgreSQL (--database-url or LOAD_DATABASE_URL, default
+  postgres://postgres@127.0.0.1:5432/ledgerline_bench_load): a throwaway database (its name must
+  contain "bench"), dropped and created fresh, dropped again at the end;
+- Redis (--redis-url or LOAD_REDIS_URL, default redis://127.0.0.1:6379/10: a database index no test
+  uses, emptied first) as the task broker;
 - the Dots emulator with 20 ms added to every /api call (a latency fault on every path);
 - gunicorn with DEBUG=false (gunicorn.conf.py; 4 workers of 4 threads) and one qcluster.
 
@@ -54,7 +56,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench import emulator as bench_emulator  # noqa: E402
-from bench.stack import Stack, drop_database, free_port, fresh_database, server_env, wait_until_up  # noqa: E402
+from bench.stack import Stack, drop_database, free_port, fresh_database, fresh_redis, server_env, wait_until_up  # noqa: E402
 
 LOCUSTFILE = REPO_ROOT / "bench" / "load_locustfile.py"
 ROLES = ("clerk", "approver", "payer", "operator", "manager", "administrator")
@@ -336,7 +338,7 @@ def main() -> int:
         "--database-url",
         default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ledgerline_bench_load"),
     )
-    parser.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/13"))
+    parser.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/10"))
     parser.add_argument("--keep", action="store_true", help="keep the database and the work directory")
     args = parser.parse_args()
     size = dict(SIZES["quick" if args.quick else "full"])
@@ -350,6 +352,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="load-bench-"))
     fresh_database(args.database_url)
+    fresh_redis(args.redis_url)
     emulator_process, dots_root = bench_emulator.start_emulator(str(workdir / "emulator.sqlite3"))
     env = server_env(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir, dots_root=dots_root)
     stack = Stack(env, workdir)

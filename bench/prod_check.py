@@ -5,7 +5,7 @@
 
 Needs PostgreSQL and Redis as CI has them (127.0.0.1:5432, user postgres; 127.0.0.1:6379). In order:
 1. a throwaway database (`ledgerline_bench_prodcheck`, dropped and created fresh) and Redis database
-   index 14 (PRODCHECK_DATABASE_URL and PRODCHECK_REDIS_URL change them);
+   index 11, emptied (PRODCHECK_DATABASE_URL and PRODCHECK_REDIS_URL change them);
 2. `migrate` and `collectstatic` with DEBUG=false (hashed, compressed static files);
 3. the Dots emulator, gunicorn (gunicorn.conf.py, 2 workers) and a `qcluster` worker, DEBUG=false;
 4. the smoke test: /healthz and /readyz answer 200 (readyz: database, cache and broker ok), the
@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench import emulator as bench_emulator  # noqa: E402
-from bench.stack import Stack, drop_database, free_port, fresh_database, server_env  # noqa: E402
+from bench.stack import Stack, drop_database, free_port, fresh_database, fresh_redis, server_env  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -117,12 +117,13 @@ def main() -> int:
             "PRODCHECK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ledgerline_bench_prodcheck"
         ),
     )
-    parser.add_argument("--redis-url", default=os.environ.get("PRODCHECK_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--redis-url", default=os.environ.get("PRODCHECK_REDIS_URL", "redis://127.0.0.1:6379/11"))
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="prod-check-"))
     results: list[tuple[str, bool, str]] = []
     fresh_database(args.database_url)
+    fresh_redis(args.redis_url)
     emulator_process, dots_root = bench_emulator.start_emulator(str(workdir / "emulator.sqlite3"))
     env = server_env(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir, dots_root=dots_root)
     stack = Stack(env, workdir)

@@ -44,6 +44,14 @@ def drop_database(url: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def fresh_redis(url: str) -> None:
+    """Empty the bench's own Redis database index: no task queued by an earlier run (against a database
+    since dropped) reaches this run's worker."""
+    import redis
+
+    redis.from_url(url).flushdb()
+
+
 def server_env(*, database_url: str, redis_url: str, workdir: Path, dots_root: str = "", **extra: str) -> dict:
     """The environment of every process of the stack (and of the caller's own Django, if it sets one up)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PROMETHEUS_"))}
