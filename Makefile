@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint types install install-dev chromium migrate demo clean help
+.PHONY: run test lint types install install-dev chromium migrate demo clean help prod-check
 
 help:
 	@echo "make run   install, migrate, load demo data, start web + worker + Dots emulator"
 	@echo "make test  install everything, run lint and types, then the whole test suite"
 	@echo "make lint  ruff: lint, import order and format check"
 	@echo "make types mypy with django-stubs"
+	@echo "make prod-check  gunicorn + worker with DEBUG=false on PostgreSQL and Redis: smoke test and bench/load.py --quick"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,11 @@ types: install-dev
 
 test: lint types chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# As production runs it (gunicorn, a qcluster, DEBUG=false) against PostgreSQL and Redis on 127.0.0.1
+# (as CI has them), in a throwaway database: smoke test, then the quick load test. Stops all it started.
+prod-check: install-dev
+	$(PY) bench/prod_check.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

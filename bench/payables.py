@@ -137,6 +137,8 @@ PAYABLE_COLUMNS = (
     "closed_reason",
     "closed_by_id",
     "closed_at",
+    "pay_run_outcome",
+    "pay_run_reason",
 )
 ITEM_COLUMNS = ("payable_id", "name", "description", "unit_price_cents", "quantity")
 
@@ -264,6 +266,8 @@ def _payable_rows(start: int, stop: int, *, vendors, users, rng: random.Random):
             "closed_reason": {"rejected": "Not our order.", "canceled": "Entered twice."}.get(status, ""),
             "closed_by_id": {"rejected": approver_id, "canceled": clerk_id}.get(status),
             "closed_at": changed if status in ("rejected", "canceled") else None,
+            "pay_run_outcome": "",
+            "pay_run_reason": "",
         }
         yield row, items
 
