@@ -43,7 +43,8 @@ def redis_test_database(number: int, *, empty: bool = True):
 
     Yields its URL. CI always has Redis, so there a missing one fails; elsewhere the test is skipped.
     Numbers in use: 0 the queue (CI's REDIS_URL), 1 the cache, 12 tests/prod/test_shared_cache.py,
-    13 tests/core/test_two_clusters.py (its clusters cache in 14), 15 tests/core/test_task_broker_redis.py.
+    13 tests/core/test_two_clusters.py (its clusters cache in 14), 15 tests/core/test_task_broker_redis.py;
+    10 bench/load.py and 11 bench/prod_check.py (their own runs, emptied first).
     """
     import os
 
