@@ -92,13 +92,13 @@ def route(recipients: Iterable[User], day: dt.date | None = None) -> list[Delive
             delivery = Delivery(target, user, first.ends_on)
         key = (delivery.recipient.pk, delivery.on_behalf_of.pk if delivery.on_behalf_of else None)
         deliveries.setdefault(key, delivery)
-    # One notice per person: a backup who is a recipient in their own right (both listed in one
-    # approval step, say) is told once, as themselves; My tasks still shows whom they cover.
-    told_directly = {recipient for recipient, on_behalf_of in deliveries if on_behalf_of is None}
+    # One notice per person: a backup who is a recipient in their own right as well (both listed in
+    # one approval step, say) is told once, the notice saying whom they cover.
+    covering = {recipient for recipient, on_behalf_of in deliveries if on_behalf_of is not None}
     return [
         delivery
         for (recipient, on_behalf_of), delivery in deliveries.items()
-        if on_behalf_of is None or recipient not in told_directly
+        if on_behalf_of is not None or recipient not in covering
     ]
 
 

@@ -108,13 +108,16 @@ def test_someone_away_today_is_replaced_by_their_backup(avery, blake, django_cap
     assert "who named you as their backup" in mail.outbox[0].body
 
 
-def test_a_backup_who_is_a_recipient_too_is_told_once_as_themselves(avery, blake, django_capture_on_commit_callbacks):
+def test_a_backup_who_is_a_recipient_too_is_told_once_saying_whom_they_cover(
+    avery, blake, django_capture_on_commit_callbacks
+):
     today = timezone.localdate()
     services.absence_record(actor=avery, user=avery, starts_on=today, ends_on=today, backup=blake)
     with django_capture_on_commit_callbacks(execute=True):
         rows = _tell([avery, blake])
-    assert [(row.recipient, row.on_behalf_of) for row in rows] == [(blake, None)]
+    assert [(row.recipient, row.on_behalf_of) for row in rows] == [(blake, avery)]
     assert [m.to for m in mail.outbox] == [["blake@example.com"]]
+    assert mail.outbox[0].subject.startswith("[for Avery Approver] ")
 
 
 def test_an_absence_that_has_not_started_or_has_ended_early_routes_nothing(avery, blake):
