@@ -30,7 +30,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
@@ -91,18 +91,22 @@ def _event_rows(start: int, stop: int, *, actors, prev_hash: str, rng: random.Ra
         prev_hash = digest
 
 
-def fill(target: int, *, actors, rng: random.Random, span_start) -> None:
-    """Append events up to `target`, keeping a valid hash chain, as fast as the database takes them."""
+def fill(target: int, *, actors, rng: random.Random, span_start, using: str = "default", vacuum: bool = False) -> None:
+    """Append events up to `target` on database `using`, keeping a valid hash chain, as fast as the database
+    takes them (COPY on PostgreSQL, bulk inserts elsewhere). `vacuum`: VACUUM as well as ANALYZE afterwards
+    on PostgreSQL, so index-only scans see every page as visible (bench/dashboard.py)."""
     from core.models import AuditChainHead, AuditEvent
 
-    head = AuditChainHead.objects.get(pk=1)
-    start = AuditEvent.objects.count()
+    conn = connections[using]
+    events = AuditEvent.objects.using(using)
+    head = AuditChainHead.objects.using(using).get(pk=1)
+    start = events.count()
     rows = _event_rows(start, target, actors=actors, prev_hash=head.last_hash, rng=rng, span_start=span_start)
     last_hash = head.last_hash
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
+    if conn.vendor == "postgresql":
+        conn.ensure_connection()
         with (
-            connection.connection.cursor() as cursor,
+            conn.connection.cursor() as cursor,
             cursor.copy(f"COPY core_auditevent ({', '.join(COLUMNS)}) FROM STDIN") as copy,
         ):
             for content, prev_hash, digest in rows:
@@ -150,13 +154,16 @@ def fill(target: int, *, actors, rng: random.Random, span_start) -> None:
             )
             last_hash = digest
             if len(batch) == 5000:
-                AuditEvent.objects.bulk_create(batch)
+                events.bulk_create(batch)
                 batch = []
-        AuditEvent.objects.bulk_create(batch)
-    last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    AuditChainHead.objects.filter(pk=1).update(last_event_id=last_id, last_hash=last_hash)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE core_auditevent" if connection.vendor == "postgresql" else "ANALYZE")
+        events.bulk_create(batch)
+    last_id = events.order_by("-id").values_list("id", flat=True).first()
+    AuditChainHead.objects.using(using).filter(pk=1).update(last_event_id=last_id, last_hash=last_hash)
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(f"{'VACUUM ' if vacuum else ''}ANALYZE core_auditevent")
+        else:
+            cursor.execute("ANALYZE")
 
 
 def measure(client: Client, params: dict) -> tuple[float, int, list[str]]:

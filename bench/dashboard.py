@@ -30,7 +30,6 @@ import argparse
 import csv
 import datetime as dt
 import io
-import json
 import logging
 import os
 import random
@@ -51,9 +50,8 @@ from django.db import connection, connections, router  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
+from bench import audit_history as bench_audit  # noqa: E402
 from bench import payables as bench_payables  # noqa: E402
-from bench.audit_history import COLUMNS as AUDIT_COLUMNS  # noqa: E402
-from bench.audit_history import _event_rows  # noqa: E402
 
 SMALL = 1_000
 SMALL_EVENTS = 1_000
@@ -73,73 +71,15 @@ def verdict(ok: bool) -> str:
 
 
 def fill_audit(alias: str, target: int, *, actors) -> None:
-    """Audit events up to `target` on `alias`, a valid hash chain, by COPY (PostgreSQL) or bulk insert."""
-    from core.models import AuditChainHead, AuditEvent
-
-    head = AuditChainHead.objects.using(alias).get(pk=1)
-    start = AuditEvent.objects.using(alias).count()
-    rng = random.Random(5)
-    span_start = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
-    rows = _event_rows(start, target, actors=actors, prev_hash=head.last_hash, rng=rng, span_start=span_start)
-    conn = connections[alias]
-    last = head.last_hash
-    if conn.vendor == "postgresql":
-        conn.ensure_connection()
-        with (
-            conn.connection.cursor() as cursor,
-            cursor.copy(f"COPY core_auditevent ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for content, prev_hash, digest in rows:
-                copy.write_row(
-                    (
-                        content["occurred_at"],
-                        content["actor_id"],
-                        content["actor_label"],
-                        content["source"],
-                        content["action"],
-                        content["object_type"],
-                        content["object_id"],
-                        content["object_repr"],
-                        content["object_repr"].upper(),
-                        json.dumps(content["changes"]),
-                        content["reason"],
-                        content["ip_address"],
-                        content["request_id"],
-                        prev_hash,
-                        digest,
-                    )
-                )
-                last = digest
-        with conn.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE core_auditevent")
-    else:
-        batch = []
-        for content, prev_hash, digest in rows:
-            batch.append(
-                AuditEvent(
-                    occurred_at=dt.datetime.fromisoformat(content["occurred_at"]),
-                    actor_id=content["actor_id"],
-                    actor_label=content["actor_label"],
-                    source=content["source"],
-                    action=content["action"],
-                    object_type=content["object_type"],
-                    object_id=content["object_id"],
-                    object_repr=content["object_repr"],
-                    search_key=content["object_repr"].upper(),
-                    changes=content["changes"],
-                    reason=content["reason"],
-                    ip_address=content["ip_address"],
-                    request_id=content["request_id"],
-                    prev_hash=prev_hash,
-                    hash=digest,
-                )
-            )
-            last = digest
-            if len(batch) == 5000:
-                AuditEvent.objects.using(alias).bulk_create(batch)
-                batch = []
-        AuditEvent.objects.using(alias).bulk_create(batch)
-    AuditChainHead.objects.using(alias).filter(pk=1).update(last_hash=last)
+    """Audit events up to `target` on `alias`, a valid hash chain (bench/audit_history.py's filler)."""
+    bench_audit.fill(
+        target,
+        actors=actors,
+        rng=random.Random(5),
+        span_start=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
+        using=alias,
+        vacuum=True,
+    )
 
 
 def fill_payees(alias: str, count: int, *, creator_id: int, year: int) -> None:
