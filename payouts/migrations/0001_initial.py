@@ -198,6 +198,7 @@ class Migration(migrations.Migration):
                     "payee",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
@@ -207,7 +208,10 @@ class Migration(migrations.Migration):
                 (
                     "payee_import",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="rows", to="payouts.payeeimport"
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rows",
+                        to="payouts.payeeimport",
                     ),
                 ),
             ],
@@ -601,11 +605,9 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="payeeimportrow",
-            index=models.Index(fields=["payee_import", "phone_e164"], name="payouts_pay_payee_i_e035d5_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="payeeimportrow",
-            index=models.Index(fields=["payee_import", "email"], name="payouts_pay_payee_i_6d382a_idx"),
+            index=models.Index(
+                condition=models.Q(("payee__isnull", False)), fields=["payee"], name="payouts_row_payee_linked"
+            ),
         ),
         migrations.AlterField(
             model_name="payee",
@@ -979,42 +981,6 @@ class Migration(migrations.Migration):
             name="sync_due_at",
             field=models.DateTimeField(
                 blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
-            ),
-        ),
-        migrations.RemoveIndex(
-            model_name="payeeimportrow",
-            name="payouts_pay_payee_i_e035d5_idx",
-        ),
-        migrations.RemoveIndex(
-            model_name="payeeimportrow",
-            name="payouts_pay_payee_i_6d382a_idx",
-        ),
-        migrations.AlterField(
-            model_name="payeeimportrow",
-            name="payee",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="payouts.payee",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payeeimportrow",
-            name="payee_import",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="rows",
-                to="payouts.payeeimport",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="payeeimportrow",
-            index=models.Index(
-                condition=models.Q(("payee__isnull", False)), fields=["payee"], name="payouts_row_payee_linked"
             ),
         ),
     ]
