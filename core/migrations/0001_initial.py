@@ -514,12 +514,6 @@ class Migration(migrations.Migration):
                 ("date", models.DateField(unique=True)),
                 ("name", models.CharField(max_length=100)),
             ],
-            options={
-                "ordering": ["date"],
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="holiday",
             options={"ordering": ["date"], "verbose_name": "company holiday"},
         ),
     ]

@@ -284,6 +284,7 @@ class Migration(migrations.Migration):
                     ("submit_payable", "Can submit payables for approval"),
                     ("approve_payable", "Can approve or reject payables"),
                     ("pay_payable", "Can pay approved payables"),
+                    ("hold_payable", "Can put payables on hold and release them"),
                 ],
             },
         ),
@@ -447,18 +448,6 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(
                 blank=True, db_index=True, editable=False, null=True, verbose_name="next read by the sync"
             ),
-        ),
-        migrations.AlterModelOptions(
-            name="payable",
-            options={
-                "ordering": ["-id"],
-                "permissions": [
-                    ("submit_payable", "Can submit payables for approval"),
-                    ("approve_payable", "Can approve or reject payables"),
-                    ("pay_payable", "Can pay approved payables"),
-                    ("hold_payable", "Can put payables on hold and release them"),
-                ],
-            },
         ),
         migrations.AddField(
             model_name="payable",
