@@ -37,11 +37,8 @@ class Candidate:
     steps: tuple[tuple[int, tuple[Approver, ...]], ...]
 
     def applies_to(self, payable: Payable) -> bool:
-        amount = payable.total_cents or 0
-        if self.amount_comparator and self.amount_cents is not None:
-            value = self.amount_cents
-            if not {"<=": amount <= value, "==": amount == value, ">=": amount >= value}[self.amount_comparator]:
-                return False
+        if not selectors.amount_condition_holds(self.amount_comparator, self.amount_cents, payable.total_cents or 0):
+            return False
         return not self.vendor_ids or payable.vendor_id in self.vendor_ids
 
 

@@ -274,13 +274,21 @@ def policies_in_dots() -> list[ApprovalPolicy]:
     return sorted(held, key=lambda p: (p.priority, p.id))
 
 
+def amount_condition_holds(comparator: str, amount_cents: int | None, total_cents: int) -> bool:
+    """A policy's amount condition (Dots' comparators), met by a payable of `total_cents`; none: met."""
+    if not comparator or amount_cents is None:
+        return True
+    return {"<=": total_cents <= amount_cents, "==": total_cents == amount_cents, ">=": total_cents >= amount_cents}[
+        comparator
+    ]
+
+
 def _conditions_hold(policy: ApprovalPolicy, payable: Payable) -> tuple[bool, list[str]]:
     reasons = []
     amount = payable.total_cents or 0
     if policy.amount_comparator and policy.amount_cents is not None:
         value = policy.amount_cents
-        holds = {"<=": amount <= value, "==": amount == value, ">=": amount >= value}[policy.amount_comparator]
-        if not holds:
+        if not amount_condition_holds(policy.amount_comparator, value, amount):
             return False, []
         reasons.append(f"amount {format_cents(amount)} {_SYMBOL[policy.amount_comparator]} {format_cents(value)}")
     # Dots routes by the copies it holds: one per vendor (or one for any vendor).
