@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from core.admin_base import AdminPage, AdminPagesMixin, ViewOnlyAdmin
 from core.errors import DomainError, PermissionRefused
+from core.people import full_name
 from notifications import selectors, services
 from notifications.errors import AbsenceInvalid
 from notifications.forms import AbsenceForm
@@ -113,8 +114,8 @@ class NotificationAdmin(AdminPagesMixin, ViewOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Recorded: {selectors.person(absence.user)} is away until {short_date(absence.ends_on)}; "
-                    f"{selectors.person(absence.backup)} is told in their place.",
+                    f"Recorded: {full_name(absence.user)} is away until {short_date(absence.ends_on)}; "
+                    f"{full_name(absence.backup)} is told in their place.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(request.path)

@@ -11,8 +11,8 @@ from django.core.mail import EmailMessage
 from django.urls import reverse
 from django.utils import timezone
 
+from core.people import full_name
 from notifications.models import Notification
-from notifications.selectors import person
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def message_for(notification: Notification) -> EmailMessage:
     ]
     subject = notification.title
     if notification.on_behalf_of is not None:
-        subject = f"[for {person(notification.on_behalf_of)}] {subject}"
+        subject = f"[for {full_name(notification.on_behalf_of)}] {subject}"
     return EmailMessage(
         subject=subject[:250], body="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email]
     )

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.people import full_name
+
 
 def _people():
     return (
@@ -15,7 +17,7 @@ def _people():
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return obj.get_full_name() or obj.get_username()
+        return full_name(obj)
 
 
 class AbsenceForm(forms.Form):

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.people import full_name
+
 
 def short_date(day: dt.date) -> str:
     """12 Dec (the year only when it is not this year's)."""
@@ -61,7 +63,7 @@ class Notification(models.Model):
         """ "for Avery Approver (out until 12 Dec)", or "" when it was meant for the recipient."""
         if self.on_behalf_of is None:
             return ""
-        name = self.on_behalf_of.get_full_name() or self.on_behalf_of.get_username()
+        name = full_name(self.on_behalf_of)
         until = f" (out until {short_date(self.on_behalf_until)})" if self.on_behalf_until else ""
         return f"for {name}{until}"
 
@@ -102,5 +104,5 @@ class Absence(models.Model):
         indexes = [models.Index(fields=["user", "ends_on"], name="absence_by_user")]
 
     def __str__(self) -> str:
-        name = self.user.get_full_name() or self.user.get_username()
+        name = full_name(self.user)
         return f"{name} away {self.starts_on:%Y-%m-%d} to {self.ends_on:%Y-%m-%d}"

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core import registry
+from core.people import full_name
 from core.registry import InboxItem, InboxSource
 from notifications.models import Absence, Notification, NotificationPreference, short_date
 
@@ -22,10 +23,6 @@ logger = logging.getLogger(__name__)
 
 # The header's count is recomputed at most this often per person (and at once when they are notified).
 WAITING_COUNT_CACHE_SECONDS = 60
-
-
-def person(user: User) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def users_with_perm(perm: str) -> list[User]:
@@ -60,7 +57,7 @@ def covered_by(user: User, day: dt.date | None = None) -> list[Absence]:
 
 def away_text(absence: Absence) -> str:
     """ "for Avery Approver (out until 12 Dec)" """
-    return f"for {person(absence.user)} (out until {short_date(absence.ends_on)})"
+    return f"for {full_name(absence.user)} (out until {short_date(absence.ends_on)})"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from django_q.tasks import async_task
 
 from core import audit, registry
 from core.errors import PermissionRefused
+from core.people import full_name
 from core.permissions import require_perm
 from notifications import selectors
 from notifications.errors import AbsenceInvalid
@@ -163,7 +164,7 @@ def preferences_set(*, actor: User, emails: Mapping[str, bool]) -> dict[str, boo
             actor=actor,
             action="notification_preferences.changed",
             target=actor,
-            object_repr=f"Email preferences of {selectors.person(actor)}",
+            object_repr=f"Email preferences of {full_name(actor)}",
             changes={
                 labels[key]: {
                     "before": "email" if not wanted else "inbox only",
@@ -180,10 +181,10 @@ def preferences_set(*, actor: User, emails: Mapping[str, bool]) -> dict[str, boo
 
 def _absence_snapshot(absence: Absence) -> dict:
     return {
-        "person": selectors.person(absence.user),
+        "person": full_name(absence.user),
         "starts_on": absence.starts_on,
         "ends_on": absence.ends_on,
-        "backup": selectors.person(absence.backup),
+        "backup": full_name(absence.backup),
         "note": absence.note,
     }
 
@@ -214,7 +215,7 @@ def absence_record(
     if backup.pk == user.pk:
         raise AbsenceInvalid("Name someone else as the backup.", field="backup")
     if not backup.is_active or not backup.is_staff:
-        raise AbsenceInvalid(f"{selectors.person(backup)} cannot sign in, so cannot be the backup.", field="backup")
+        raise AbsenceInvalid(f"{full_name(backup)} cannot sign in, so cannot be the backup.", field="backup")
     absence = Absence.objects.create(
         user=user, starts_on=starts_on, ends_on=ends_on, backup=backup, note=note.strip(), created_by=actor
     )

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.errors import DomainError
+from core.people import full_name
 from payables import controls, holds, next_step, overrides, send_back
 from payables.errors import ReasonRequired
 from payables.forms import CommentForm, HoldForm, OverrideForm, ReasonForm, SendBackForm
@@ -125,7 +126,7 @@ class PayableControlsMixin:
             except DomainError as exc:
                 _add_error(form, exc)
             else:
-                clerk = draft.created_by.get_full_name() or draft.created_by.get_username()
+                clerk = full_name(draft.created_by)
                 self.message_user(  # type: ignore[attr-defined]
                     request,
                     f"{payable} was rejected in Dots and sent back: "
@@ -133,7 +134,7 @@ class PayableControlsMixin:
                     messages.SUCCESS,
                 )
                 return redirect(reverse("admin:payables_payable_change", args=[draft.pk]))
-        clerk = payable.created_by.get_full_name() or payable.created_by.get_username()
+        clerk = full_name(payable.created_by)
         return self._control_page(
             request,
             payable,

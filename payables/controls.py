@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from core import audit
 from core.money import format_cents
+from core.people import full_name
 from core.permissions import require_perm
 from payables import selectors
 from payables.errors import (
@@ -168,13 +169,9 @@ def binding(payable: Payable) -> Binding:
         still = {a.user_id for a in originals if a.fingerprint == now}
         given = [r for r in again if r.step == step and r.user_id not in still]
         if len(still) + len({r.user_id for r in given}) < len(originals):
-            steps.append(StepToApproveAgain(step, len(originals) - len(still), [_person(r.user) for r in given]))
+            steps.append(StepToApproveAgain(step, len(originals) - len(still), [full_name(r.user) for r in given]))
     first = stale[0]
     return Binding(now, describe_changes(first.fingerprint_parts or {}, now_parts), first.decided_at, steps)
-
-
-def _person(user: User) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 # --- hold -------------------------------------------------------------------------------------------
@@ -187,7 +184,7 @@ def active_hold(payable: Payable) -> PayableHold | None:
 def hold_text(hold: PayableHold) -> str:
     until = f" until {hold.release_on:%d %b %Y}" if hold.release_on else " until someone releases it"
     since = timezone.localtime(hold.placed_at).strftime("%d %b %Y, %H:%M").lstrip("0")
-    return f"on hold since {since}, placed by {_person(hold.placed_by)},{until}: {hold.reason}"
+    return f"on hold since {since}, placed by {full_name(hold.placed_by)},{until}: {hold.reason}"
 
 
 def ensure_not_held(payable: Payable, doing: str) -> None:

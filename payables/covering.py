@@ -20,16 +20,13 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 
 from core import audit
+from core.people import full_name
 from core.permissions import require_perm
 from notifications import selectors as notification_selectors
 from notifications.models import short_date
 from payables import policies, selectors
 from payables.errors import ApprovalPolicyInvalid, InvalidTransition, PolicyNotInDots, Problem
 from payables.models import ApprovalPolicy, Approver, Payable
-
-
-def _person(user: User) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class Away:
 
     @property
     def text(self) -> str:
-        who = f"{_person(self.absent)} is away until {short_date(self.until)}; {_person(self.backup)} covers"
+        who = f"{full_name(self.absent)} is away until {short_date(self.until)}; {full_name(self.backup)} covers"
         if self.backup_listed:
             return f"{who} and can approve step {self.step_number} as themselves."
         return f"{who} but is not an approver of step {self.step_number}, so cannot approve it in Dots."
@@ -106,16 +103,16 @@ def policy_add_backup(*, actor: User, payable_id: int, absent_user_id: int) -> A
     if away is None:
         raise InvalidTransition(f"{payable} does not wait for that person, or they are not away today.")
     if away.backup_listed:
-        raise InvalidTransition(f"{_person(away.backup)} is already an approver of step {away.step_number}.")
+        raise InvalidTransition(f"{full_name(away.backup)} is already an approver of step {away.step_number}.")
     if away.policy is None:
         raise InvalidTransition(
-            f"{payable} waits for Dots' default approvers (no policy applies): make {_person(away.backup)} a "
+            f"{payable} waits for Dots' default approvers (no policy applies): make {full_name(away.backup)} a "
             "Dots admin or AP approver in Dots, or create a policy."
         )
     backup_approver = Approver.objects.filter(user=away.backup).first()
     if backup_approver is None:
         raise InvalidTransition(
-            f"{_person(away.backup)} is not linked to a Dots approver, so no policy can name them: "
+            f"{full_name(away.backup)} is not linked to a Dots approver, so no policy can name them: "
             "link them under Approvers first."
         )
     policy = current_version(away.policy)
@@ -133,8 +130,8 @@ def policy_add_backup(*, actor: User, payable_id: int, absent_user_id: int) -> A
         for i, step in enumerate(steps)
     ]
     reason = (
-        f"{_person(away.absent)} is away until {short_date(away.until)}; "
-        f"{_person(away.backup)} covers (new version of “{policy.description}”)"
+        f"{full_name(away.absent)} is away until {short_date(away.until)}; "
+        f"{full_name(away.backup)} covers (new version of “{policy.description}”)"
     )
 
     def record() -> None:
@@ -142,7 +139,7 @@ def policy_add_backup(*, actor: User, payable_id: int, absent_user_id: int) -> A
             actor=actor,
             action="approval_policy.backup_added",
             target=payable,
-            changes={f"step_{away.step_number}": {"before": None, "after": f"adds {_person(away.backup)}"}},
+            changes={f"step_{away.step_number}": {"before": None, "after": f"adds {full_name(away.backup)}"}},
             reason=reason,
         )
 

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from core.people import full_name
 from payables import selectors
 from payables.models import Payable
 
@@ -124,10 +125,6 @@ class Closing:
         return f"{said}: {self.reason}" if self.reason else f"{said} (no reason given)"
 
 
-def _person(user) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 def closing(payable: Payable) -> Closing | None:
     """Why a rejected or canceled payable closed: from the payable itself (what the person who did
     it gave here), else from Dots' approval record (a rejection made in Dots' dashboard)."""
@@ -135,7 +132,7 @@ def closing(payable: Payable) -> Closing | None:
         return None
     what = payable.get_status_display()
     if payable.closed_by_id:
-        return Closing(what, _person(payable.closed_by), payable.closed_at, payable.closed_reason)
+        return Closing(what, full_name(payable.closed_by), payable.closed_at, payable.closed_reason)
     for step in payable.approval_steps or []:
         for decision in (step.get("user_approvals") or []) if isinstance(step, dict) else []:
             if isinstance(decision, dict) and decision.get("approval_given") is False:

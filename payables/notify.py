@@ -10,16 +10,11 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 
 from core.money import format_cents
+from core.people import full_name
 from notifications import selectors as notification_selectors
 from notifications.services import notify
 from payables import seam, selectors
 from payables.models import Payable, PayableApproval
-
-
-def _person(user: User | None) -> str:
-    if user is None:
-        return "someone"
-    return user.get_full_name() or user.get_username()
 
 
 def describe(payable: Payable) -> str:
@@ -55,7 +50,7 @@ def waiting_for_approval(payable: Payable) -> None:
         target=payable,
         title=f"{describe(payable)} waits for your approval" + (f" ({step})" if step else ""),
         body="\n".join(
-            [*_facts(payable), f"Submitted by: {_person(payable.submitted_by or payable.created_by)}"]
+            [*_facts(payable), f"Submitted by: {full_name(payable.submitted_by or payable.created_by)}"]
             + ["", "Open it to approve or reject it."]
         ),
         dedupe_key=f"payable:{payable.pk}:waiting:{payable.dots_id}:step{index}",
@@ -102,7 +97,7 @@ def rejected(payable: Payable, *, by: User, reason: str) -> None:
         event=seam.REJECTED,
         recipients=[payable.created_by],
         target=payable,
-        title=f"{describe(payable)} was rejected by {_person(by)}",
+        title=f"{describe(payable)} was rejected by {full_name(by)}",
         body="\n".join([*_facts(payable), "", f"Reason: {reason or 'none given'}"]),
         dedupe_key=f"payable:{payable.pk}:rejected",
     )
@@ -114,7 +109,7 @@ def sent_back(original: Payable, draft: Payable, *, by: User, reason: str) -> No
         event=seam.SENT_BACK,
         recipients=[original.created_by],
         target=draft,
-        title=f"{describe(original)} was sent back for changes by {_person(by)}",
+        title=f"{describe(original)} was sent back for changes by {full_name(by)}",
         body="\n".join(
             [*_facts(original), "", f"What to change: {reason}", ""]
             + ["A new draft with the same vendor, items and file waits for you; correct it and submit it again."]
@@ -167,5 +162,5 @@ def covering_text(payable: Payable, actor: User, *, approving: bool) -> str:
     covered = [a.user for a in notification_selectors.covered_by(actor) if a.user_id in waiting]
     if not covered:
         return ""
-    names = ", ".join(_person(user) for user in covered)
+    names = ", ".join(full_name(user) for user in covered)
     return f"{'approved' if approving else 'rejected'} for {names}, away"

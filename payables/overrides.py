@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import audit
+from core.people import full_name
 from core.permissions import require_perm
 from payables.errors import OverrideRefused, ReasonRequired, SegregationOfDutiesViolation
 from payables.models import ControlOverride, Payable
@@ -23,12 +24,6 @@ PANEL_DAYS = 30
 PANEL_SHOWN = 20
 # Overridable only while the payable may still be paid.
 OPEN = (Payable.Status.APPROVED, Payable.Status.PAYMENT_FAILED, Payable.Status.SUBMITTED)
-
-
-def _person(user: User | None) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
 
 
 def override_request(*, payable_id: int, actor: User, control: str, reason: str) -> ControlOverride:
@@ -117,8 +112,8 @@ def dashboard_panel(request) -> dict[str, Any]:
                 "url": reverse("admin:payables_payable_change", args=[override.payable_id]),
                 "control": override.get_control_display(),
                 "reason": override.reason,
-                "requested_by": _person(override.requested_by),
-                "confirmed_by": _person(override.confirmed_by),
+                "requested_by": full_name(override.requested_by, nobody=""),
+                "confirmed_by": full_name(override.confirmed_by, nobody=""),
                 "state": state,
             }
         )

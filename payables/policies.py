@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import audit
+from core.people import full_name
 from core.permissions import require_perm
 from payables import selectors
 from payables.errors import ApprovalPolicyInvalid, ApprovalPolicyRetired, InvalidMove, Problem
@@ -224,9 +225,7 @@ def _snapshot(spec: _Spec) -> dict:
         "amount_condition": amount_condition_text(spec.amount_comparator, spec.amount_cents),
         "vendors": [v.name for v in spec.vendors] or "any vendor",
         "steps": len(spec.steps),
-        "escalation_contact": (spec.escalation_contact.get_full_name() or spec.escalation_contact.get_username())
-        if spec.escalation_contact
-        else "the Managers",
+        "escalation_contact": full_name(spec.escalation_contact, nobody="the Managers"),
     }
     for number, (required, approvers) in enumerate(spec.steps, start=1):
         names = ", ".join(f"{a.first_name} {a.last_name} (#{a.dots_user_id})".strip() for a in approvers)

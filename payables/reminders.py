@@ -25,6 +25,7 @@ from django.utils import timezone
 from core import audit, roles
 from core.business_days import business_days_between, holidays_between, is_business_day
 from core.models import AuditEvent
+from core.people import full_name
 from core.permissions import require_perm
 from notifications.services import notify
 from payables import seam, selectors
@@ -112,7 +113,7 @@ def _escalate(payable: Payable, step: int, waited: int, actor: User, now: dt.dat
             before={"escalated": None},
             after={"escalated": f"{timezone.localtime(now):%Y-%m-%d %H:%M}"},
             reason=f"step {step} has waited {waited} business days; told "
-            + (", ".join(u.get_full_name() or u.get_username() for u in contacts) or "nobody (no Managers)"),
+            + (", ".join(full_name(u) for u in contacts) or "nobody (no Managers)"),
             source=AuditEvent.Source.TASK,
         )
         notify(

@@ -23,6 +23,7 @@ from django.utils import timezone
 from core import action_queue, audit
 from core.errors import ActionQueued, DomainError
 from core.models import AuditEvent
+from core.people import full_name
 from core.permissions import require_perm
 from notifications.services import notify
 from payables import controls
@@ -56,7 +57,7 @@ def scheduled_text(payable: Payable) -> str:
     """ "Scheduled to pay on 12 Dec 2026 by Pat Payer", and what came of it once the run has looked."""
     if payable.pay_on is None:
         return ""
-    who = payable.pay_scheduled_by.get_full_name() or payable.pay_scheduled_by.get_username()
+    who = full_name(payable.pay_scheduled_by)
     text = f"Scheduled to pay on {payable.pay_on.day} {payable.pay_on:%b %Y} by {who}"
     if payable.pay_run_outcome == O.PAID:
         return f"{text}: paid on the day."

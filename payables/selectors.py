@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.errors import DotsUnavailable
 from core.money import format_cents
+from core.people import full_name
 from payables.errors import NotReadyForDots
 from payables.models import ApprovalPolicy, ApprovalPolicyDotsCopy, ApprovalStep, Approver, Payable, PayableApproval
 from payables.models.payable import bill_number_search_key
@@ -189,8 +190,7 @@ def amount_condition_text(comparator: str, amount_cents: int | None) -> str:
 def approver_label(approver: Approver) -> str:
     """The local user linked to the approver, else the Dots name."""
     if approver.user_id:
-        user = approver.user
-        return user.get_full_name() or user.get_username()
+        return full_name(approver.user)
     name = f"{approver.first_name} {approver.last_name}".strip() or approver.email or f"user {approver.dots_user_id}"
     return f"{name} (Dots #{approver.dots_user_id}, not linked)"
 

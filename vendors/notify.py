@@ -5,17 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from core.people import full_name
 from core.registry import InboxItem
 from notifications import selectors as notification_selectors
 from notifications.services import notify
 from vendors import seam
 from vendors.models import VendorBankAccount
-
-
-def _person(user: User | None) -> str:
-    if user is None:
-        return "someone"
-    return user.get_full_name() or user.get_username()
 
 
 def verifiers_for(account: VendorBankAccount) -> list[User]:
@@ -35,7 +30,7 @@ def bank_account_added(account: VendorBankAccount) -> None:
         title=f"{account.vendor.name}: bank account {account} waits for your verification",
         body="\n".join(
             [
-                f"{_person(account.created_by)} added it. Nobody can pay to it until a second person confirms it",
+                f"{full_name(account.created_by)} added it. Nobody can pay to it until a second person confirms it",
                 "with the vendor through a channel you already trusted (never a number given in the same email).",
                 "",
                 "Open it, confirm the details with the vendor, then verify it and say how you confirmed it.",
@@ -59,7 +54,7 @@ def waiting_for_my_verification(user: User) -> list[InboxItem]:
         InboxItem(
             title=f"{account.vendor.name}: {account} waits for your verification",
             url=reverse("admin:vendors_vendorbankaccount_change", args=[account.pk]),
-            note=f"Added by {_person(account.created_by)}.",
+            note=f"Added by {full_name(account.created_by)}.",
             since=account.created_at,
         )
         for account in accounts
