@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import queue
 import shutil
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -31,6 +34,8 @@ from payouts.errors import FileRefused
 from payouts.models import Payee, PayeeImport, PayeeImportRow
 
 BATCH = 2000  # rows per bulk insert, and per progress write in the worker
+# Python's time slice while the checking thread and the batch writer share the interpreter (_BatchWriter).
+WRITER_SWITCH_INTERVAL = 0.0005
 ADD_IMPORT = "payouts.add_payeeimport"
 
 Row = PayeeImportRow.Status
@@ -154,7 +159,16 @@ def _check_rows(payee_import: PayeeImport, handle, layout: csv_import.CsvLayout)
     """
     pk = payee_import.pk
     overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
-    writer = _BatchWriter(pk) if overlap else None
+    if overlap:
+        with _short_time_slices():
+            return _check_rows_with(payee_import, handle, layout, _BatchWriter(pk))
+    return _check_rows_with(payee_import, handle, layout, None)
+
+
+def _check_rows_with(
+    payee_import: PayeeImport, handle, layout: csv_import.CsvLayout, writer: _BatchWriter | None
+) -> bool:
+    pk = payee_import.pk
     batch: list[tuple] = []
     checked = 0
 
@@ -190,10 +204,30 @@ def _write_batch(pk: int, rows: list[tuple], checked: int, position: int) -> boo
         )
 
 
+@contextmanager
+def _short_time_slices() -> Iterator[None]:
+    """Python's thread switch interval at WRITER_SWITCH_INTERVAL meanwhile, then as it was.
+
+    The batch writer makes some eight round trips to PostgreSQL a batch (the transaction, the lookup
+    of existing payees, COPY, the progress). After each answer it waits for the interpreter lock,
+    which the checking thread, busy with Python, gives up only when its time slice ends: 5 ms by
+    default, so 40 ms a batch of waiting, and the writer, not the checks, set the pace. Measured at
+    100,000 rows on PostgreSQL: the preview took 1.4x the bare validation loop's time with 5 ms
+    slices and 1.0x with 0.5 ms. The interval is the process's; a worker runs one task at a time.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 class _BatchWriter:
     """Writes the checked batches (_write_batch) on its own thread and database connection, in order,
     while the checking thread reads and validates the next one. At most one batch waits for it, so
-    memory holds three batches at most, whatever the file's size.
+    memory holds three batches at most, whatever the file's size (_short_time_slices says why the
+    checking thread gives way to it more often meanwhile).
 
     Measured at 100,000 rows on PostgreSQL, the checks took 2.7 s and writing the batches (matching
     existing payees, COPY into an indexed table, the progress) another 1.5 s after each of them:

@@ -6,6 +6,8 @@ promises: the same preview, a discard that stops it, a refusal half-way that kee
 write that is not swallowed. On SQLite the same tests run the batches one after the other.
 """
 
+import sys
+
 import pytest
 from django.db import connection
 
@@ -108,3 +110,30 @@ def test_a_batch_that_cannot_be_written_fails_the_check_and_nothing_more_is_writ
     assert len(calls) == 3, "no batch is written after the one that failed"
     imp.refresh_from_db()
     assert imp.status == Status.CHECKING and PayeeImportRow.objects.filter(payee_import=imp).count() == 14
+
+
+@pytest.mark.parametrize("outcome", ["preview", "failed write"])
+def test_the_worker_gets_its_usual_time_slices_back_after_a_check(operator, monkeypatch, outcome):
+    """While the writer thread runs (PostgreSQL), the process switches threads every 0.5 ms, so the
+    writer is not kept waiting 5 ms after each answer from the database; afterwards, whatever happened,
+    the worker's other tasks run with the interval it had."""
+    before = sys.getswitchinterval()
+    imp = uploaded(csv_bytes(good_rows(20)), operator)
+    original = payee_import_check._insert_rows
+    seen = []
+
+    def insert(batch):
+        seen.append(sys.getswitchinterval())
+        if outcome == "failed write" and len(seen) == 2:
+            raise RuntimeError("the database went away")
+        original(batch)
+
+    monkeypatch.setattr(payee_import_check, "_insert_rows", insert)
+    if outcome == "preview":
+        assert check(imp, operator).status == Status.PREVIEW
+    else:
+        with pytest.raises(RuntimeError, match="went away"):
+            check(imp, operator)
+    threaded = connection.vendor == "postgresql"
+    assert set(seen) == {payee_import_check.WRITER_SWITCH_INTERVAL if threaded else before}
+    assert sys.getswitchinterval() == before
