@@ -341,7 +341,8 @@ _ROW_COLUMNS = (
 _STATUS, _ERROR, _PAYEE, _FIELDS_OK, _PHONE, _EMAIL = (
     _ROW_COLUMNS.index(name) for name in ("status", "error", "payee_id", "fields_ok", "phone_e164", "email")
 )
-assert _STATUS < _ERROR < _PAYEE == len(_ROW_COLUMNS) - 1  # _match_existing rebuilds a row in this order
+# _match_existing and _insert_rows_postgresql rebuild a row in this order
+assert _STATUS < _ERROR < _PAYEE == len(_ROW_COLUMNS) - 1
 
 
 def _row_values(import_id: int, parsed: csv_import.ParsedRow) -> tuple:
@@ -373,25 +374,81 @@ def _row_values(import_id: int, parsed: csv_import.ParsedRow) -> tuple:
 
 
 def _insert_rows(batch: list[tuple]) -> None:
-    """Plain SQL, no model per row (bulk_create cost half the preview's time). On PostgreSQL, COPY:
-    executemany there is one INSERT per row, 80 µs each, eight times the cost of checking the row.
-    Rows that are already payees are stored as such (_match_existing), so no later pass rewrites them."""
+    """Plain SQL, no model per row (bulk_create cost half the preview's time). Rows that are already
+    payees are stored as such, so no later pass rewrites them: on PostgreSQL by the database itself
+    as it stores the batch (_insert_rows_postgresql); elsewhere by one lookup per batch
+    (_match_existing) before an executemany."""
+    if connection.vendor == "postgresql":
+        _insert_rows_postgresql(batch)
+        return
     batch = _match_existing(batch)
     table = PayeeImportRow._meta.db_table
     columns = ", ".join(_ROW_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_ROW_COLUMNS))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in batch:
-                    copy.write_row(row)
-            return
-        placeholders = ", ".join(["%s"] * len(_ROW_COLUMNS))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
+
+
+_STAGING = "payee_import_row_batch"
+
+
+def _insert_rows_postgresql(batch: list[tuple]) -> None:
+    """COPY the batch into a temporary table of this connection (emptied at commit), then store it in
+    one INSERT ... SELECT that marks each valid row already a payee (same phone or email) as such,
+    linked to the newest of them (Payee's ordering), so a payout run can still pay them.
+
+    COPY because executemany is one INSERT per row there, 80 µs each, eight times the cost of checking
+    the row. The match in the database because, done in Python (_match_existing), reading 2,000 payees
+    a batch and rebuilding the rows was CPU on the writer thread, which shares the interpreter with
+    the checks: a monthly file whose rows are all existing payees took 1.5x a fresh file's time; here
+    each row costs two index lookups on the database's own CPU. Matching by phone or email with an
+    OR lets PostgreSQL combine the two indexes (a bitmap) for each row.
+    """
+    table = PayeeImportRow._meta.db_table
+    payees = Payee._meta.db_table
+    columns = ", ".join(_ROW_COLUMNS)
+    kept = ", ".join(f"s.{name}" for name in _ROW_COLUMNS[:_STATUS])
+    between = ", ".join(f"s.{name}" for name in _ROW_COLUMNS[_STATUS + 1 : _ERROR])
+    after = ", ".join(f"s.{name}" for name in _ROW_COLUMNS[_ERROR + 1 : _PAYEE])
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:  # the rows live until commit
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS "
+            f"AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row(row)
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({columns})
+            SELECT {kept},
+                   CASE WHEN m.id IS NULL THEN s.status ELSE %s END,
+                   {between},
+                   -- str(payee), as the payee's page names it (Payee.__str__)
+                   CASE WHEN m.id IS NULL THEN s.error
+                        ELSE 'already a payee: ' || m.first_name || ' ' || m.last_name || ' (' || m.phone_e164 || ')'
+                   END,
+                   {after},
+                   m.id
+            FROM {_STAGING} AS s
+            LEFT JOIN LATERAL (
+                SELECT p.id, p.first_name, p.last_name, p.phone_e164
+                FROM {payees} AS p
+                WHERE s.fields_ok AND (p.phone_e164 = s.phone_e164 OR p.email = s.email)
+                ORDER BY p.id DESC
+                LIMIT 1
+            ) AS m ON TRUE
+            ORDER BY s.line_number
+            """,
+            [Row.EXISTING],
+        )
+        cursor.execute(f"TRUNCATE {_STAGING}")  # a caller's longer transaction stores several batches
 
 
 def _match_existing(batch: list[tuple]) -> list[tuple]:
     """The batch with each valid row that is already a payee (same phone or email) marked so and linked
-    to it, the newest match (Payee's ordering), so a payout run can still pay them.
+    to it, the newest match (Payee's ordering), so a payout run can still pay them. (SQLite; PostgreSQL
+    matches in the database, _insert_rows_postgresql.)
 
     One query per batch, whatever the number of matches: a monthly file whose 100,000 rows are all
     existing payees used to be matched by updating every row after the insert (one UPDATE per row,
@@ -424,39 +481,21 @@ def _match_existing(batch: list[tuple]) -> list[tuple]:
 
 
 def _payees_with(phones: set[str], emails: set[str]) -> list[tuple]:
-    """(id, phone, email, first name, last name) of the payees with one of these phones or emails.
+    """(id, phone, email, first name, last name) of the payees with one of these phones or emails (SQLite).
 
-    One statement, each side an index lookup: `phone IN (...) OR email IN (...)` was a sequential
-    scan of the payees on PostgreSQL (0.4 s a batch at 100,000 payees), and building 4,000
-    parameters through the ORM cost more than the lookups. The values go as one array (PostgreSQL)
-    or one JSON list (SQLite).
-
-    On PostgreSQL the planner still reads 2,000 values in an array as 2% of the table and scans all
-    of it, twice (26 ms a batch at 100,000 payees, a quarter of the preview's time, and growing
-    with the payees); 4,000 index lookups take 9 ms, whatever the number of payees. So sequential
-    scans are turned off for this statement only.
+    One statement, each side an index lookup (`phone IN (...) OR email IN (...)` scanned the payees),
+    the values as one JSON list each: building 4,000 parameters through the ORM cost more than the
+    lookups.
     """
     table = Payee._meta.db_table
     columns = "id, phone_e164, email, first_name, last_name"
-    params: list
-    postgresql = connection.vendor == "postgresql"
-    if postgresql:
-        each, params = "= ANY(%s)", [list(phones), list(emails)]
-    else:
-        each, params = "IN (SELECT value FROM json_each(%s))", [json.dumps(list(phones)), json.dumps(list(emails))]
+    each = "IN (SELECT value FROM json_each(%s))"
     sql = (
         f"SELECT {columns} FROM {table} WHERE phone_e164 {each} UNION SELECT {columns} FROM {table} WHERE email {each}"
     )
     with connection.cursor() as cursor:
-        if not postgresql:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        with transaction.atomic(savepoint=False):  # SET LOCAL lasts to the end of the transaction
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
-            cursor.execute("SET LOCAL enable_seqscan = DEFAULT")
-        return found
+        cursor.execute(sql, [json.dumps(list(phones)), json.dumps(list(emails))])
+        return cursor.fetchall()
 
 
 def _flag_duplicates(payee_import: PayeeImport) -> None:

@@ -374,3 +374,19 @@ def test_a_duplicate_of_an_email_longer_than_the_error_value_column_is_flagged(o
     imp = preview(csv_bytes([f"Ann,Lee,{email},{phone()}", f"Bob,Ray,{email},{phone()}"]), operator)
     dup = imp.rows.get(status=Row.DUPLICATE)
     assert (dup.line_number, dup.error, dup.error_value) == (3, "same email as line 2", email[:200])
+
+
+@pytest.mark.parametrize("newer_by", ["phone", "email"])
+def test_a_row_matching_one_payee_by_phone_and_another_by_email_is_linked_to_the_newer(operator, newer_by):
+    from payouts.models import Payee
+
+    first = Payee.objects.create(
+        first_name="First", last_name="One", email="first@example.com", phone_e164="+1" + phone()
+    )
+    second = Payee.objects.create(
+        first_name="Second", last_name="Two", email="second@example.com", phone_e164="+1" + phone()
+    )
+    by_phone, by_email = (second, first) if newer_by == "phone" else (first, second)
+    imp = preview(csv_bytes([f"Ann,Lee,{by_email.email},{by_phone.phone_e164}"]), operator)
+    row = imp.rows.get()
+    assert (row.status, row.payee, row.error) == (Row.EXISTING, second, f"already a payee: {second}")
