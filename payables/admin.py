@@ -178,6 +178,7 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
         ExportColumn("Dots id", "dots_id"),
     )
     form = PayableForm
+    autocomplete_fields = ("vendor",)  # thousands of vendors: found by typing the start of the name
     inlines = [LineItemInline]
     list_display = ("bill_number", "vendor", "total", "due_date", "status_label", "next_column")
     list_filter = ("status", HoldFilter, VendorFilter, DueFilter, AgingFilter, WaitingForMeFilter)
@@ -531,19 +532,17 @@ class PayableAdmin(ExportMixin, PayableActionsMixin, PayableControlsMixin, Admin
         if vendor.isdigit():
             accounts = vendor_selectors.bank_accounts_for_payables(vendor_id=int(vendor)).order_by("name", "id")
             help_text = forms.VENDOR_ACCOUNTS
-        else:
-            accounts = vendor_selectors.bank_accounts_for_payables().order_by("vendor__name", "name", "id")
+        else:  # no vendor chosen (cleared): no accounts, as on the form (forms.limit_bank_accounts)
+            accounts = vendor_selectors.bank_accounts_for_payables().none()
             help_text = forms.CHOOSE_VENDOR_FIRST
-        choices = [
-            {"id": a.pk, "label": forms.bank_account_label(a, with_vendor=not vendor.isdigit())} for a in accounts
-        ]
+        choices = [{"id": a.pk, "label": forms.bank_account_label(a)} for a in accounts]
         return JsonResponse({"empty_label": "---------", "help_text": help_text, "accounts": choices})
 
     # --- create from a PDF ------------------------------------------------------------------------------
 
     def from_file_view(self, request):
         self.require(request, "payables.add_payable")
-        form = PayableFromFileForm(request.POST or None, request.FILES or None)
+        form = PayableFromFileForm(request.POST or None, request.FILES or None, admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
             try:
                 payable = drafts.payable_create_from_file(

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 
@@ -24,22 +25,23 @@ def validate_pdf(upload) -> None:
         raise forms.ValidationError(f"“{upload.name}” is not a PDF file.", code="not_pdf")
 
 
-CHOOSE_VENDOR_FIRST = "Choose the vendor first: only its own bank accounts can be paid for its bills."
+CHOOSE_VENDOR_FIRST = "Choose the vendor first: its own bank accounts are then offered here, and only they can be paid."
 VENDOR_ACCOUNTS = "The vendor's bank accounts. An unverified one can be entered, not paid, until verified."
+FIND_VENDOR = "Type the start of the vendor's name, or its exact external id."
 
 
-def bank_account_label(account, *, with_vendor: bool = False) -> str:
-    """ "Acme operating ••••6789 (verified)"; with the vendor in front when the list mixes vendors."""
+def bank_account_label(account) -> str:
+    """ "Acme operating ••••6789 (verified)": one vendor's accounts, each said verified or not."""
     state = "verified" if account.is_verified else "unverified: cannot be paid until a second person verifies it"
-    label = f"{account} ({state})"
-    return f"{account.vendor.name}: {label}" if with_vendor else label
+    return f"{account} ({state})"
 
 
 def limit_bank_accounts(form: forms.BaseForm, vendor_id) -> None:
     """Offer only the chosen vendor's accounts, each said verified or not; before a vendor is chosen,
-    every account with its vendor's name. The field still accepts any account a bill may name, so the
-    form's clean() refuses another vendor's account by name ("… belongs to Acme, not to Globex")
-    rather than with a bare "not one of the choices"."""
+    none (a company has thousands: the menu would be unusable, and the page heavy), and the page's
+    script offers the vendor's once one is chosen. The field still accepts any account a bill may
+    name, so the form's clean() refuses another vendor's account by name ("… belongs to Acme, not to
+    Globex") rather than with a bare "not one of the choices"."""
     field = form.fields.get("bank_account")
     if field is None:
         return
@@ -50,12 +52,12 @@ def limit_bank_accounts(form: forms.BaseForm, vendor_id) -> None:
     # The select itself (inside the admin's related-widget wrapper, whose `attrs` a form's copy detaches).
     select = getattr(field.widget, "widget", field.widget)
     select.attrs["data-choices-url"] = reverse("admin:payables_payable_bank_accounts")
-    accounts = field.queryset.select_related("vendor")
     if vendor_id is None:
-        shown = [(a.pk, bank_account_label(a, with_vendor=True)) for a in accounts.order_by("vendor__name", "name")]
+        shown = []
         field.help_text = CHOOSE_VENDOR_FIRST
     else:
-        shown = [(a.pk, bank_account_label(a)) for a in accounts.filter(vendor_id=vendor_id).order_by("name", "id")]
+        accounts = field.queryset.select_related("vendor").filter(vendor_id=vendor_id).order_by("name", "id")
+        shown = [(a.pk, bank_account_label(a)) for a in accounts]
         field.help_text = VENDOR_ACCOUNTS
     field.choices = [("", field.empty_label or "---------"), *shown]
 
@@ -86,7 +88,10 @@ class PayableForm(forms.ModelForm):
             "file",
         ]
         widgets = {"file": files.PayableFileInput}
-        help_texts = {"amount_cents": "Only when there are no line items; with items the total is their sum."}
+        help_texts = {
+            "vendor": FIND_VENDOR,
+            "amount_cents": "Only when there are no line items; with items the total is their sum.",
+        }
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
@@ -153,15 +158,18 @@ class PdfUploadForm(forms.Form):
 
 
 class PayableFromFileForm(PdfUploadForm):
-    """A bill's PDF for Dots to read, and whom it is from."""
+    """A bill's PDF for Dots to read, and whom it is from (the vendor found by typing its name, as on
+    the payable's own form)."""
 
-    vendor = forms.ModelChoiceField(queryset=None)
+    vendor = forms.ModelChoiceField(queryset=None, help_text=FIND_VENDOR)
     bank_account = forms.ModelChoiceField(queryset=None)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, admin_site, **kwargs):
         from vendors.models import Vendor, VendorBankAccount
 
         super().__init__(*args, **kwargs)
+        # The widget before the queryset: setting the queryset hands the widget its choices.
+        self.fields["vendor"].widget = AutocompleteSelect(Payable._meta.get_field("vendor"), admin_site)
         self.fields["vendor"].queryset = Vendor.objects.all()
         self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
         limit_bank_accounts(self, self.data.get("vendor") if self.is_bound else self.initial.get("vendor"))

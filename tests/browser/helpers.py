@@ -24,3 +24,16 @@ def shot(page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def choose_in_autocomplete(page, select_id: str, typed: str, label: str) -> None:
+    """Pick `label` in the admin's autocomplete menu (select2) for the select #select_id: open it, type
+    the start of the name, click the match (as a person does; the hidden select is not clicked)."""
+    page.click(f"#{select_id} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", typed)
+    page.click(f".select2-results__option:text-is('{label}')")
+    page.wait_for_function(
+        "([id, label]) => { const s = document.getElementById(id);"
+        " return s.selectedIndex >= 0 && s.options[s.selectedIndex].text === label; }",
+        arg=[select_id, label],
+    )

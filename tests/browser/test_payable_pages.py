@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from core import roles
 from payables.models import Payable
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import choose_in_autocomplete, sign_in
 from tests.support import add_totp_device, current_code, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -139,17 +139,47 @@ def test_the_bank_account_choices_follow_the_chosen_vendor(page, live_server, pe
     sign_in(page, base, "clerk")
     page.goto(f"{base}/admin/payables/payable/add/")
     options = page.locator("#id_bank_account option")
-    assert options.count() == 3  # the empty choice, then every account named with its vendor
-    page.select_option("#id_vendor", label="Globex Corporation")
+    assert options.count() == 1  # the empty choice only: no vendor yet
+    assert "Choose the vendor first" in page.inner_text(".field-bank_account")
+    # The vendor is found by typing the start of its name (a company has thousands).
+    assert page.locator("#id_vendor option").count() <= 1, "the page does not list every vendor"
+    choose_in_autocomplete(page, "id_vendor", "Glob", "Globex Corporation")
     expect(options).to_have_count(2)
     assert options.nth(1).inner_text() == (
         "Globex operating ••••4321 (unverified: cannot be paid until a second person verifies it)"
     )
     assert options.nth(1).get_attribute("value") == str(theirs.pk)
-    page.select_option("#id_vendor", label="Acme Supplies")
+    choose_in_autocomplete(page, "id_vendor", "acme", "Acme Supplies")
     expect(options.nth(1)).to_have_text("Acme operating ••••6789 (verified)")
     assert [options.nth(i).inner_text() for i in range(options.count())][1:] == ["Acme operating ••••6789 (verified)"]
     shot(page, "add-bank-account-choices")
+    assert page.csp_violations == []
+
+
+def test_a_bill_read_from_a_pdf_names_its_vendor_by_typing(page, live_server, people, vendor_account, tmp_path):
+    """The page a clerk opens most with thousands of vendors: it lists none of them, nor their accounts;
+    typing the start of a name finds the vendor, whose accounts are then offered, and Dots reads the PDF."""
+    vendor, account = vendor_account
+    base = live_server.url
+    sign_in(page, base, "clerk")
+    page.goto(f"{base}/admin/payables/payable/from-file/")
+    assert page.locator("#id_vendor option").count() <= 1
+    options = page.locator("#id_bank_account option")
+    assert options.count() == 1 and "Choose the vendor first" in page.inner_text("#content-main")
+    choose_in_autocomplete(page, "id_vendor", "Acm", vendor.name)
+    expect(options).to_have_count(2)
+    expect(options.nth(1)).to_have_text("Acme operating ••••6789 (verified)")
+    page.select_option("#id_bank_account", str(account.pk))
+    pdf = tmp_path / "inv-778.pdf"
+    pdf.write_bytes(b"%PDF-1.4\nBT (Invoice INV-778) Tj (Total: $1,234.56) Tj ET\n%%EOF\n")
+    page.set_input_files("#id_file", str(pdf))
+    shot(page, "from-pdf-vendor-chosen")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    assert "check the draft, then save and submit it" in page.inner_text(".messagelist")
+    payable = Payable.objects.get(vendor=vendor, bank_account=account)
+    assert page.url.endswith(f"/admin/payables/payable/{payable.pk}/change/")
+    assert payable.status == Payable.Status.CREATED
     assert page.csp_violations == []
 
 

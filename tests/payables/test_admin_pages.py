@@ -6,9 +6,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from core import roles
 from payables import services
 from payables.models import Payable
-from tests.support import login_verified
+from tests.support import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
 S = Payable.Status
@@ -101,14 +102,45 @@ def test_a_drafts_bank_account_choice_offers_only_its_vendors_accounts_said_veri
     ]
 
 
-def test_before_a_vendor_is_chosen_every_account_names_its_vendor(client, people, two_vendors):
+@pytest.mark.parametrize("page", ["admin:payables_payable_add", "admin:payables_payable_from_file"])
+def test_before_a_vendor_is_chosen_the_page_lists_no_vendor_and_no_account(client, people, two_vendors, page):
+    """A company has thousands of vendors and accounts: the page lists none of them (the vendor is found
+    by typing, the accounts follow it), so it stays light and usable."""
+    acme, _verified, _unverified, globex, _theirs = two_vendors
     login_verified(client, people.clerk)
-    labels = [label for _, label in _choices(client.get(reverse("admin:payables_payable_add")))]
-    assert labels == [
-        "Acme Supplies: Acme operating ••••6789 (verified)",
-        "Acme Supplies: Acme payroll ••••4444 (unverified: cannot be paid until a second person verifies it)",
-        "Globex Corporation: Globex operating ••••4321 (unverified: cannot be paid until a second person verifies it)",
+    response = client.get(reverse(page))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert acme.name not in html and globex.name not in html
+    assert "••••" not in html, "no bank account is offered before the vendor"
+    assert "Choose the vendor first" in html
+    assert "Type the start of the vendor" in html
+    assert 'class="admin-autocomplete' in html
+
+
+def test_the_vendor_is_found_by_the_start_of_its_name(client, people, two_vendors):
+    acme, _verified, _unverified, globex, _theirs = two_vendors
+    login_verified(client, people.clerk)
+    query = {"app_label": "payables", "model_name": "payable", "field_name": "vendor"}
+    found = client.get(reverse("admin:autocomplete"), {**query, "term": "glo"}).json()
+    assert [result["text"] for result in found["results"]] == [globex.name]
+    assert found["results"][0]["id"] == str(globex.pk)
+    assert client.get(reverse("admin:autocomplete"), {**query, "term": "supplies"}).json()["results"] == [], (
+        "the start of the name, not any part of it (the index serves it)"
+    )
+    # The accounts then offered are that vendor's only, said verified or not.
+    accounts = client.get(reverse("admin:payables_payable_bank_accounts"), {"vendor": globex.pk}).json()
+    assert [a["label"] for a in accounts["accounts"]] == [
+        "Globex operating ••••4321 (unverified: cannot be paid until a second person verifies it)"
     ]
+    assert client.get(reverse("admin:payables_payable_bank_accounts")).json()["accounts"] == []
+
+
+def test_who_may_not_see_vendors_gets_no_vendor_from_the_autocomplete(client, people, two_vendors):
+    operator = make_user("operator-no-vendors", role=roles.PAYOUTS_OPERATOR)
+    login_verified(client, operator)
+    query = {"app_label": "payables", "model_name": "payable", "field_name": "vendor", "term": "a"}
+    assert client.get(reverse("admin:autocomplete"), query).status_code == 403
 
 
 def test_an_account_of_another_vendor_is_refused_on_the_field_naming_both_vendors(

@@ -1,12 +1,14 @@
 // A payable's bank account: when the vendor changes, offer only that vendor's accounts, each said
 // verified or not (the server refuses another vendor's account all the same). No inline scripts: CSP.
+// The vendor is the admin's autocomplete (select2), which announces a choice through jQuery: a
+// listener added with addEventListener would not hear it, one added with jQuery hears both.
 (function () {
   "use strict";
   function start() {
     var vendor = document.getElementById("id_vendor");
     var account = document.getElementById("id_bank_account");
     if (!vendor || !account || !account.dataset.choicesUrl) { return; }
-    vendor.addEventListener("change", function () {
+    function vendorChanged() {
       var url = account.dataset.choicesUrl + "?vendor=" + encodeURIComponent(vendor.value);
       fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
@@ -23,7 +25,12 @@
           account.dispatchEvent(new Event("change"));
         })
         .catch(function () { /* keep the choices shown; the server checks the account on save */ });
-    });
+    }
+    if (window.django && window.django.jQuery) {
+      window.django.jQuery(vendor).on("change", vendorChanged);
+    } else {
+      vendor.addEventListener("change", vendorChanged);
+    }
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
