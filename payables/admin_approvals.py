@@ -131,6 +131,7 @@ def _approver_choice_label(approver: Approver) -> str:
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(AdminPagesMixin, admin.ModelAdmin):
     form = ApprovalPolicyForm
+    autocomplete_fields = ("vendors",)  # thousands of vendors: each found by typing the start of its name
     inlines = [ApprovalStepInline]
     list_display = [
         "description",

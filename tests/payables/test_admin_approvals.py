@@ -381,3 +381,20 @@ def test_a_step_naming_an_unlinked_dots_user_is_refused(admin_client, dots, appr
     assert "not linked" in formset.forms[0].errors["approvers"][0]
     assert "cannot approve here" in formset.forms[0].errors["approvers"][0]
     assert ApprovalPolicy.objects.count() == 0
+
+
+def test_the_policy_page_finds_vendors_by_typing_and_lists_only_the_chosen(
+    admin_client, administrator, approvers, forgive_vendor_value_quirk
+):
+    acme = make_vendor(administrator)
+    globex = make_vendor(administrator, name="Globex Corporation")
+    html = admin_client.get(reverse(ADD)).content.decode()
+    assert acme.name not in html and globex.name not in html, "no menu of every vendor"
+    query = {"app_label": "payables", "model_name": "approvalpolicy", "field_name": "vendors", "term": "glob"}
+    found = admin_client.get(reverse("admin:autocomplete"), query).json()["results"]
+    assert found == [{"id": str(globex.pk), "text": globex.name}]
+    response = admin_client.post(reverse(ADD), policy_form(vendors=[globex.pk], approvers=approvers), follow=True)
+    policy = ApprovalPolicy.objects.get(description="Large bills")
+    assert list(policy.vendors.all()) == [globex]
+    change = admin_client.get(reverse("admin:payables_approvalpolicy_change", args=[policy.pk])).content.decode()
+    assert response.status_code == 200 and acme.name not in change
