@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+from django import forms
+from django.apps import apps
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import HttpRequest
 from django.urls import path
 
@@ -81,3 +83,31 @@ class AdminPage:
     route: str  # relative to the model's admin URL, e.g. "<path:object_id>/pay/"
     view: str  # the ModelAdmin method's name
     name: str  # URL name suffix: admin:<app>_<model>_<name>
+
+
+def autocomplete_accepts(admin_site: admin.AdminSite, request: HttpRequest):
+    """For a request of the admin's autocomplete (/admin/autocomplete/), the objects the asking form's
+    field accepts, as the source model's admin builds that field (formfield_for_foreignkey or
+    formfield_for_manytomany): the menu then offers only what saving would accept (an inactive vendor
+    is not offered for a new bill, rather than refused after it is picked). None for any other request.
+
+    Django's autocomplete applies the model field's limit_choices_to but not what a ModelAdmin narrows
+    its form field to; a target admin calls this from get_search_results.
+    """
+    match = request.resolver_match
+    if match is None or match.url_name != "autocomplete":
+        return None
+    try:
+        model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        field = model._meta.get_field(request.GET["field_name"])
+    except (KeyError, LookupError, FieldDoesNotExist):
+        return None  # Django's view answers such a request itself (403)
+    source_admin = admin_site._registry.get(model)
+    if source_admin is None or not field.is_relation:
+        return None
+    formfield: forms.Field | None = (
+        source_admin.formfield_for_manytomany(field, request)
+        if field.many_to_many
+        else source_admin.formfield_for_foreignkey(field, request)
+    )
+    return getattr(formfield, "queryset", None)

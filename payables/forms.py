@@ -165,13 +165,13 @@ class PayableFromFileForm(PdfUploadForm):
     bank_account = forms.ModelChoiceField(queryset=None)
 
     def __init__(self, *args, admin_site, **kwargs):
-        from vendors.models import Vendor, VendorBankAccount
+        from vendors import selectors as vendor_selectors
 
         super().__init__(*args, **kwargs)
         # The widget before the queryset: setting the queryset hands the widget its choices.
         self.fields["vendor"].widget = AutocompleteSelect(Payable._meta.get_field("vendor"), admin_site)
-        self.fields["vendor"].queryset = Vendor.objects.all()
-        self.fields["bank_account"].queryset = VendorBankAccount.objects.select_related("vendor")
+        self.fields["vendor"].queryset = vendor_selectors.vendors_for_payables()  # as on the payable's form
+        self.fields["bank_account"].queryset = vendor_selectors.bank_accounts_for_payables()
         limit_bank_accounts(self, self.data.get("vendor") if self.is_bound else self.initial.get("vendor"))
 
     class Media:
@@ -193,7 +193,8 @@ class ApprovalPolicyForm(forms.ModelForm):
         fields = ["description", "priority", "amount_comparator", "amount_cents", "vendors", "escalation_contact"]
         labels = {"amount_comparator": "Amount is", "amount_cents": "Amount"}
         help_texts = {
-            "vendors": "The policy applies only to bills from one of these vendors (none: any vendor). "
+            "vendors": "Type the start of a vendor's name to add it. "
+            "The policy applies only to bills from one of these vendors (none: any vendor). "
             "Dots applies every condition of a policy together, so a policy naming several "
             "vendors is kept in Dots as one copy per vendor, tried one after the other."
         }

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.admin_actions import message_outcomes, run_row
-from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin
+from core.admin_base import AdminPage, AdminPagesMixin, LargeListAdmin, autocomplete_accepts
 from core.errors import ActionQueued, DomainError
 from core.exports import ExportColumn, ExportMixin
 from vendors import bank_accounts, in_dots, selectors, services
@@ -189,6 +189,10 @@ class VendorAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
         return selectors.vendor_list_for_admin()
 
     def get_search_results(self, request, queryset, search_term):
+        # Typed into a form's vendor menu: only the vendors that form accepts (autocomplete_accepts).
+        accepted = autocomplete_accepts(self.admin_site, request)
+        if accepted is not None:
+            queryset = queryset.filter(pk__in=accepted.values("pk"))
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -418,6 +422,12 @@ class VendorBankAccountAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
     def has_verify_permission(self, request, obj=None):
         return request.user.has_perm("vendors.verify_vendorbankaccount")
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # What the add page's vendor menu offers (core.admin_base.autocomplete_accepts): as its form accepts.
+        if db_field.name == "vendor":
+            kwargs["queryset"] = selectors.vendors_for_new_bank_account()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def admin_pages(self):
         return [
             AdminPage("<path:object_id>/verify/", "verify_view", "verify"),
@@ -445,7 +455,7 @@ class VendorBankAccountAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            form = BankAccountAddForm(request.POST)
+            form = BankAccountAddForm(request.POST, admin_site=self.admin_site)
             if form.is_valid():
                 data = form.cleaned_data
                 try:
@@ -472,7 +482,7 @@ class VendorBankAccountAdmin(ExportMixin, _ServicePagesMixin, LargeListAdmin):
                     )
                     return redirect(reverse("admin:vendors_vendor_change", args=[account.vendor_id]))
         else:
-            form = BankAccountAddForm(initial={"vendor": request.GET.get("vendor")})
+            form = BankAccountAddForm(initial={"vendor": request.GET.get("vendor")}, admin_site=self.admin_site)
         context = self._page_context(request, "Add bank account", form=form, add=True)
         return TemplateResponse(request, "admin/vendors/vendorbankaccount/add_form.html", context)
 

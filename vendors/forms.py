@@ -1,6 +1,7 @@
 """Forms of the vendors admin pages that call services outside the admin's transaction."""
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
 
 from vendors import selectors
 from vendors.models import VendorBankAccount
@@ -24,7 +25,7 @@ class NeverShownInput(forms.TextInput):
 class BankAccountAddForm(forms.Form):
     vendor = forms.ModelChoiceField(
         queryset=selectors.vendors_for_new_bank_account(),
-        help_text="Active vendors that are in Dots.",
+        help_text="Type the start of the vendor's name (active vendors that are in Dots).",
     )
     name = forms.CharField(max_length=200, help_text="For example “Operating account at First Bank”.")
     routing_number = forms.CharField(
@@ -44,6 +45,14 @@ class BankAccountAddForm(forms.Form):
     account_type = forms.ChoiceField(choices=sorted(VendorBankAccount.AccountType.choices, key=lambda c: c[1]))
 
     # Fields whose value is never shown back: the page asks for them again, with the note.
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Found by typing (a company has thousands of vendors); the widget before the queryset, which
+        # hands it its choices.
+        field = self.fields["vendor"]
+        field.widget = AutocompleteSelect(VendorBankAccount._meta.get_field("vendor"), admin_site)
+        field.queryset = selectors.vendors_for_new_bank_account()
+
     NEVER_SHOWN = ("account_number",)
     RETYPE_NOTE = RETYPE_NOTE
 

@@ -39,7 +39,7 @@ def test_a_bill_goes_from_draft_to_paid_with_four_people(page, live_server, peop
     click_and_wait(page, "input[name=_save]")
     vendor_account_url = f"{base}/admin/vendors/vendorbankaccount/add/"
     page.goto(vendor_account_url)
-    page.select_option("#id_vendor", label="Globex Corporation")
+    choose_in_autocomplete(page, "id_vendor", "glob", "Globex Corporation")
     page.fill("#id_name", "Globex operating")
     page.fill("#id_routing_number", "021000021")
     page.fill("#id_account_number", "000123456789")

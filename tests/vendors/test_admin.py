@@ -320,3 +320,36 @@ def test_changing_a_vendor_in_the_admin_saves_local_fields_and_audits_them(dots,
     assert vendor.description == "Paper and toner" and vendor.name == "Acme Paper Supply"
     event = AuditEvent.objects.get(action="vendor.updated")
     assert event.changes == {"description": {"before": "Office paper", "after": "Paper and toner"}}
+
+
+AUTOCOMPLETE = "admin:autocomplete"
+
+
+def vendor_menu(client, model_name: str, term: str, app_label: str = "vendors") -> list[str]:
+    """The names a form's vendor menu offers for what was typed (the admin's autocomplete)."""
+    query = {"app_label": app_label, "model_name": model_name, "field_name": "vendor", "term": term}
+    response = client.get(reverse(AUTOCOMPLETE), query)
+    assert response.status_code == 200
+    return [result["text"] for result in response.json()["results"]]
+
+
+def test_vendor_menus_offer_only_the_vendors_their_form_accepts(dots, clerk_client, clerk):
+    """An inactive vendor, or one not in Dots, is not offered for a new bank account or a new bill (the
+    form would refuse it after it was picked); the page lists no vendor before anything is typed."""
+    active = create_vendor(clerk, name="Northwind Traders")
+    inactive = create_vendor(clerk, name="Northwind Archive")
+    Vendor.objects.filter(pk=inactive.pk).update(active=False)
+    local_vendor(name="Northwind Local")  # not in Dots
+    page = clerk_client.get(reverse("admin:vendors_vendorbankaccount_add")).content.decode()
+    assert "Northwind" not in page and 'class="admin-autocomplete' in page
+    assert vendor_menu(clerk_client, "vendorbankaccount", "north") == [active.name]
+    assert vendor_menu(clerk_client, "payable", "north", app_label="payables") == [active.name]
+    # The vendor list's own search is not narrowed: every vendor is found there.
+    listed = clerk_client.get(reverse("admin:vendors_vendor_changelist"), {"q": "north"}).content.decode()
+    assert all(name in listed for name in ("Northwind Traders", "Northwind Archive", "Northwind Local"))
+
+
+def test_the_add_page_opened_from_a_vendor_shows_that_vendor_chosen(dots, clerk_client, clerk):
+    vendor = create_vendor(clerk, name="Northwind Traders")
+    page = clerk_client.get(reverse("admin:vendors_vendorbankaccount_add"), {"vendor": vendor.pk}).content.decode()
+    assert f'<option value="{vendor.pk}" selected>Northwind Traders</option>' in page
