@@ -166,16 +166,20 @@ def forget_waiting_count(user_ids: Iterable[int]) -> None:
     cache.delete_many([_count_key(pk) for pk in user_ids])
 
 
-def waiting_count(user: User) -> int:
+def waiting_count(user: User) -> int | None:
     """How many things wait for `user` (the admin header's count): what the "My tasks" page lists,
-    remembered for a minute per person so most pages pay one cache read, not the sources' queries."""
+    remembered for a minute per person so most pages pay one cache read, not the sources' queries.
+
+    None when counting failed: the header then shows no number (never a reassuring 0) and the page
+    under it still opens; the failure is logged with its traceback.
+    """
     count = cache.get(_count_key(user.pk))
     if count is None:
         try:
             count = sum(len(section.items) for section in what_waits(user))
         except Exception:  # the header must never break a page
             logger.exception("counting what waits for %s", user.pk)
-            return 0
+            return None
     return int(count)
 
 

@@ -254,14 +254,20 @@ def ensure_payable_may_be_paid(payable: Payable, actor: User) -> list[ControlOve
         if override is None:
             raise ApproverMayNotPay(f"{payable}: you approved it, so someone else must pay it.")
         needed.append(override)
+    ensure_approval_current(payable, "paid")
+    return needed
+
+
+def ensure_approval_current(payable: Payable, before: str) -> None:
+    """Refuse when the payable changed since it was approved and a step must approve it again, saying
+    what changed and which steps; `before` is what waits for that ("paid", "scheduled")."""
     bound = binding(payable)
     if bound.must_approve_again:
         steps = ", ".join(str(s.number) for s in bound.steps)
         raise ApprovalOutdated(
             f"{payable} changed since it was approved ({'; '.join(bound.changes)}): "
-            f"approvers of step {steps} must approve it again before it is paid."
+            f"approvers of step {steps} must approve it again before it is {before}."
         )
-    return needed
 
 
 def pass_pay_gate(payable: Payable, overrides: list[ControlOverride], *, actor: User) -> None:

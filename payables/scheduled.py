@@ -90,6 +90,8 @@ def payable_schedule_pay(
     # Said now rather than on the day: the run pays as the scheduler, and an approver never pays.
     if controls.approved_by(payable, actor) and controls.usable_override(payable, C.APPROVER_IS_NOT_PAYER) is None:
         raise ApproverMayNotPay(f"{payable}: you approved it, so someone else must schedule and pay it.")
+    # Likewise a payable changed since it was approved: its approvers approve it again first.
+    controls.ensure_approval_current(payable, "scheduled")
     if pay_on is None:
         raise ScheduleRefused(f"{payable}: it has no due date to pay it on.")
     today = today or company_today()

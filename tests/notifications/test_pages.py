@@ -245,3 +245,19 @@ def test_the_header_never_counts_more_than_a_hundred_unread_and_says_so(client, 
     sqls = [q["sql"] for q in queries.captured_queries]
     counts = [sql for sql in sqls if "notifications_notification" in sql and "COUNT(" in sql]
     assert counts and all("LIMIT 101" in sql for sql in counts), counts
+
+
+def test_a_count_that_fails_shows_no_number_and_the_page_still_opens(client, avery, monkeypatch, caplog):
+    """Never a reassuring "My tasks (0)" when the count could not be made: no number, and the failure logged."""
+    from notifications import selectors
+
+    def broken(user, **kwargs):
+        raise RuntimeError("an inbox source failed")
+
+    monkeypatch.setattr(selectors, "what_waits", broken)
+    login_verified(client, avery)
+    response = client.get(reverse("admin:index"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="my-tasks-link">My tasks</a>' in page and "My tasks (0)" not in page
+    assert any("counting what waits" in record.getMessage() and record.exc_info for record in caplog.records)

@@ -496,3 +496,21 @@ def test_the_overrides_panel_lists_the_last_30_days(dots, people, approved_payab
     ]
     ControlOverride.objects.filter(pk=override.pk).update(requested_at=timezone.now() - dt.timedelta(days=31))
     assert overrides.dashboard_panel(None)["rows"] == []
+
+
+def test_a_payable_changed_since_approval_cannot_be_scheduled_and_says_why(
+    dots, people, approved_payable, vendor_account
+):
+    """Said when the payer schedules it, not on the morning it was to be paid."""
+    from payables import scheduled
+
+    vendor, _ = vendor_account
+    Payable.objects.filter(pk=approved_payable.pk).update(bank_account=_other_account(vendor, people, "000555554321"))
+    with pytest.raises(ApprovalOutdated) as refused:
+        scheduled.payable_schedule_pay(
+            payable_id=approved_payable.pk, actor=people.payer, pay_on=scheduled.company_today()
+        )
+    assert "bank account ••••6789 → ••••4321" in str(refused.value)
+    assert "approvers of step 1 must approve it again before it is scheduled" in str(refused.value)
+    approved_payable.refresh_from_db()
+    assert approved_payable.pay_on is None
