@@ -56,7 +56,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench import emulator as bench_emulator  # noqa: E402
-from bench.stack import Stack, drop_database, free_port, fresh_database, fresh_redis, server_env, wait_until_up  # noqa: E402
+from bench.stack import Stack, drop_database, free_port, wait_until_up  # noqa: E402
 
 LOCUSTFILE = REPO_ROOT / "bench" / "load_locustfile.py"
 ROLES = ("clerk", "approver", "payer", "operator", "manager", "administrator")
@@ -100,8 +100,7 @@ def seed(*, payables: int, pool: int, mix: dict[str, int], emulator) -> dict:
     from payables.models import Payable
     from tests.chaos_support import _linked_user
     from tests.support import add_totp_device, make_user
-    from vendors import bank_accounts
-    from vendors import services as vendor_services
+    from tests.vendors.helpers import verified_vendor_account
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -152,25 +151,12 @@ def seed(*, payables: int, pool: int, mix: dict[str, int], emulator) -> dict:
     # A vendor known to Dots, with a verified bank account: the bills to approve and pay, the PDFs.
     started = time.perf_counter()
     verifier = make_user("load-setup-verifier", role=roles.AP_CLERK)
-    vendor = vendor_services.vendor_create(
-        actor=setup_clerk,
+    vendor, account = verified_vendor_account(
+        setup_clerk,
+        verifier,
         name="Load Test Supplies",
-        address_line_1="1 Main St",
-        city="Springfield",
-        state="IL",
-        postcode="62701",
         contact_email="billing@load.example",
-    )
-    account = bank_accounts.bank_account_create(
-        actor=setup_clerk,
-        vendor_id=vendor.pk,
-        name="Load operating",
-        routing_number="021000021",
-        account_number="000123456789",
-        account_type="checking",
-    )
-    bank_accounts.bank_account_verify(
-        actor=verifier, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+        account_name="Load operating",
     )
     emulator.settings(payable_payment={"mode": "immediate", "outcome": "payment_completed"})
     n = 0
@@ -351,12 +337,8 @@ def main() -> int:
         raise SystemExit("bench/load.py needs PostgreSQL (--database-url postgres://...)")
 
     workdir = Path(tempfile.mkdtemp(prefix="load-bench-"))
-    fresh_database(args.database_url)
-    fresh_redis(args.redis_url)
-    emulator_process, dots_root = bench_emulator.start_emulator(str(workdir / "emulator.sqlite3"))
-    env = server_env(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir, dots_root=dots_root)
-    stack = Stack(env, workdir)
-    stack.adopt("emulator", emulator_process)
+    stack = Stack.fresh(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir)
+    env, dots_root = stack.env, stack.dots_root
     ok = True
     try:
         os.environ.update(env)

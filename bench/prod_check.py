@@ -33,8 +33,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench import emulator as bench_emulator  # noqa: E402
-from bench.stack import Stack, drop_database, free_port, fresh_database, fresh_redis, server_env  # noqa: E402
+from bench.stack import Stack, drop_database, free_port  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -122,12 +121,8 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="prod-check-"))
     results: list[tuple[str, bool, str]] = []
-    fresh_database(args.database_url)
-    fresh_redis(args.redis_url)
-    emulator_process, dots_root = bench_emulator.start_emulator(str(workdir / "emulator.sqlite3"))
-    env = server_env(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir, dots_root=dots_root)
-    stack = Stack(env, workdir)
-    stack.adopt("emulator", emulator_process)
+    stack = Stack.fresh(database_url=args.database_url, redis_url=args.redis_url, workdir=workdir)
+    env, dots_root = stack.env, stack.dots_root
     try:
         print("migrate and collectstatic (DEBUG=false)", flush=True)
         stack.manage("migrate", "--noinput", "-v", "0")

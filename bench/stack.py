@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench.import_payees import fresh_database  # noqa: F401 - re-exported for load.py and prod_check.py
+from bench import emulator as bench_emulator
+from bench.import_payees import fresh_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -92,6 +93,22 @@ class Stack:
         self.processes: list[tuple[str, subprocess.Popen]] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+
+    dots_root = ""  # the Dots emulator's address, once `fresh` started it
+
+    @classmethod
+    def fresh(cls, *, database_url: str, redis_url: str, workdir: Path) -> Stack:
+        """A stack on an emptied database and Redis, with a Dots emulator of its own already running
+        (and stopped with the rest): what bench/load.py and bench/prod_check.py both start from."""
+        fresh_database(database_url)
+        fresh_redis(redis_url)
+        emulator_process, dots_root = bench_emulator.start_emulator(str(workdir / "emulator.sqlite3"))
+        stack = cls(
+            server_env(database_url=database_url, redis_url=redis_url, workdir=workdir, dots_root=dots_root), workdir
+        )
+        stack.dots_root = dots_root
+        stack.adopt("emulator", emulator_process)
+        return stack
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ANN001
         self.stop()

@@ -41,8 +41,7 @@ from payouts import tasks as payout_tasks
 from payouts.models import PayoutLink
 from payouts.services import payout_links
 from tests.support import make_user
-from vendors import bank_accounts
-from vendors import services as vendor_services
+from tests.vendors.helpers import verified_vendor_account
 
 S = Payable.Status
 L = PayoutLink.Status
@@ -100,25 +99,8 @@ def build_world(*, emulator, payables: int, links: int, progress=None) -> World:
     payer = _linked_user("chaos-payer", roles.PAYER, by_role["payer"][0])
     operator = make_user("chaos-operator", role=roles.PAYOUTS_OPERATOR)
 
-    vendor = vendor_services.vendor_create(
-        actor=clerk,
-        name="Chaos Supplies",
-        address_line_1="1 Main St",
-        city="Springfield",
-        state="IL",
-        postcode="62701",
-        contact_email="billing@chaos.example",
-    )
-    account = bank_accounts.bank_account_create(
-        actor=clerk,
-        vendor_id=vendor.pk,
-        name="Chaos operating",
-        routing_number="021000021",
-        account_number="000123456789",
-        account_type="checking",
-    )
-    bank_accounts.bank_account_verify(
-        actor=clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+    vendor, account = verified_vendor_account(
+        clerk, clerk2, name="Chaos Supplies", contact_email="billing@chaos.example", account_name="Chaos operating"
     )
     # Payments finish on the first read after pay, so the followers and the reconciler
     # have to move them from "in progress" to "paid".

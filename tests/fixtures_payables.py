@@ -8,8 +8,7 @@ from core import roles
 from payables import drafts, services
 from payables.models import Approver, Payable
 from tests.support import make_user
-from vendors import bank_accounts
-from vendors import services as vendor_services
+from tests.vendors.helpers import verified_vendor_account
 
 
 @dataclass
@@ -60,28 +59,14 @@ def people(dots, db) -> People:
 @pytest.fixture
 def vendor_account(people):
     """A vendor and a bank account, both in Dots, the account verified by a second clerk."""
-    vendor = vendor_services.vendor_create(
-        actor=people.clerk,
+    vendor, account = verified_vendor_account(
+        people.clerk,
+        people.clerk2,
         name="Acme Supplies",
-        address_line_1="1 Main St",
-        city="Springfield",
-        state="IL",
-        postcode="62701",
         contact_email="billing@acme.example",
+        account_name="Acme operating",
     )
     assert vendor.dots_id, vendor.last_dots_error
-    account = bank_accounts.bank_account_create(
-        actor=people.clerk,
-        vendor_id=vendor.pk,
-        name="Acme operating",
-        routing_number="021000021",
-        account_number="000123456789",
-        account_type="checking",
-    )
-    bank_accounts.bank_account_verify(
-        actor=people.clerk2, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
-    )
-    account.refresh_from_db()
     return vendor, account
 
 

@@ -15,8 +15,8 @@ from payables import approver_sync, errors, policies, policy_push, selectors
 from payables import services as payable_services
 from payables.models import ApprovalPolicy, Approver, Payable
 from tests.support import make_user
+from tests.vendors.helpers import vendor_in_dots
 from vendors import bank_accounts
-from vendors import services as vendor_services
 
 pytestmark = pytest.mark.django_db
 POLICIES = "/v2/accounts-payable/approval-policies"
@@ -26,15 +26,7 @@ def make_vendor(actor, name="Acme Supplies"):
     """A vendor in Dots, added by an AP clerk (policy tests pass their Administrator, who may not add vendors)."""
     User = get_user_model()
     clerk = User.objects.filter(username="vendor-clerk").first() or make_user("vendor-clerk", role=roles.AP_CLERK)
-    vendor = vendor_services.vendor_create(
-        actor=clerk,
-        name=name,
-        address_line_1="1 Main St",
-        city="Springfield",
-        state="IL",
-        postcode="62701",
-        contact_email="billing@acme.example",
-    )
+    vendor = vendor_in_dots(clerk, name=name, contact_email="billing@acme.example")
     assert vendor.dots_id, vendor.last_dots_error
     return vendor
 

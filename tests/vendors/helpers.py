@@ -50,3 +50,30 @@ def local_bank_account(vendor, actor=None, **overrides) -> VendorBankAccount:
     }
     fields.update(overrides)
     return VendorBankAccount.objects.create(vendor=vendor, **fields)
+
+
+def vendor_in_dots(clerk, *, name: str, contact_email: str) -> Vendor:
+    """A vendor at an address in Springfield, IL, added by `clerk` and sent to Dots."""
+    return services.vendor_create(
+        actor=clerk,
+        name=name,
+        address_line_1="1 Main St",
+        city="Springfield",
+        state="IL",
+        postcode="62701",
+        contact_email=contact_email,
+    )
+
+
+def verified_vendor_account(
+    clerk, verifier, *, name: str, contact_email: str, account_name: str, account_number: str = "000123456789"
+) -> tuple[Vendor, VendorBankAccount]:
+    """A vendor in Dots with a bank account `clerk` added and `verifier`, a second person, verified:
+    what a payable needs before it can be paid."""
+    vendor = vendor_in_dots(clerk, name=name, contact_email=contact_email)
+    account = create_bank_account(clerk, vendor, account_number=account_number, name=account_name)
+    bank_accounts.bank_account_verify(
+        actor=verifier, bank_account_id=account.pk, how_confirmed="called the vendor on the number we already had"
+    )
+    account.refresh_from_db()
+    return vendor, account
