@@ -353,3 +353,26 @@ def test_the_add_page_opened_from_a_vendor_shows_that_vendor_chosen(dots, clerk_
     vendor = create_vendor(clerk, name="Northwind Traders")
     page = clerk_client.get(reverse("admin:vendors_vendorbankaccount_add"), {"vendor": vendor.pk}).content.decode()
     assert f'<option value="{vendor.pk}" selected>Northwind Traders</option>' in page
+
+
+@pytest.mark.parametrize("role", roles.ALL_ROLES)
+@pytest.mark.parametrize(
+    "source",
+    [
+        ("payables", "payable", "vendor"),
+        ("vendors", "vendorbankaccount", "vendor"),
+        ("payables", "approvalpolicy", "vendors"),
+    ],
+)
+def test_each_vendor_menu_answers_only_who_may_see_vendors(dots, client, clerk, role, source):
+    """Every role against every vendor menu: names come back only to those who may view vendors."""
+    create_vendor(clerk, name="Northwind Traders")
+    user = make_user(f"menu-{role.lower().replace(' ', '-')}", role=role)
+    login_verified(client, user)
+    app_label, model_name, field_name = source
+    query = {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": "north"}
+    response = client.get(reverse(AUTOCOMPLETE), query)
+    if user.has_perm("vendors.view_vendor"):
+        assert response.status_code == 200 and [r["text"] for r in response.json()["results"]] == ["Northwind Traders"]
+    else:
+        assert response.status_code == 403 and b"Northwind" not in response.content
